@@ -1,0 +1,189 @@
+/* PKI building blocks: keys, names, certificates, CSRs, CRLs, PKCS#12 and
+ * chain verification. Plain OpenSSL objects cross this interface (X509,
+ * EVP_PKEY, X509_CRL); everything that decides what goes into them is here. */
+#ifndef TLSGATE_PKI_H
+#define TLSGATE_PKI_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tlsgate/err.h"
+
+typedef enum {
+	PKI_KEY_EC_P256,
+	PKI_KEY_EC_P384,
+	PKI_KEY_RSA2048,
+	PKI_KEY_RSA3072,
+	PKI_KEY_RSA4096,
+	PKI_KEY_ED25519,
+} pki_key_type;
+
+#define PKI_KEY_TYPES "ec-p256, ec-p384, rsa2048, rsa3072, rsa4096, ed25519"
+
+int pki_key_type_parse(const char *s, pki_key_type *out, tg_err *err) TG_MUST_CHECK;
+const char *pki_key_type_name(pki_key_type t);
+EVP_PKEY *pki_key_generate(pki_key_type t, tg_err *err);
+
+/* "EC P-256", "RSA 2048", "Ed25519", ... */
+void pki_key_describe(EVP_PKEY *key, char *buf, size_t len);
+
+/* PKCS#8 PEM; encrypted with AES-256-CBC when pass is not NULL. The caller
+ * frees *pem with OPENSSL_clear_free(*pem, *len). */
+int pki_key_to_pem(EVP_PKEY *key, const char *pass, char **pem, size_t *len,
+    tg_err *err) TG_MUST_CHECK;
+
+/* 1 if the private key belongs to the certificate's public key. */
+int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
+
+/* --- Loading (PEM or DER, detected; errors name the file and the fix) --- */
+
+/* All certificates of a file, in file order. */
+int pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err) TG_MUST_CHECK;
+X509 *pki_load_cert(const char *path, tg_err *err);
+/* pass may be NULL; an encrypted key then fails with a clear message. */
+EVP_PKEY *pki_load_key(const char *path, const char *pass, tg_err *err);
+X509_REQ *pki_load_csr(const char *path, tg_err *err);
+X509_CRL *pki_load_crl(const char *path, tg_err *err);
+/* 1 if the PEM private key file is passphrase-protected. */
+int pki_key_file_encrypted(const char *path);
+
+/* --- Names --- */
+
+typedef enum { PKI_SAN_DNS, PKI_SAN_IP, PKI_SAN_EMAIL, PKI_SAN_URI } pki_san_type;
+
+#define PKI_NAME_MAX 256
+
+typedef struct pki_san {
+	pki_san_type type;
+	char value[PKI_NAME_MAX];   /* canonical text: "example.com", "10.0.0.1" */
+	unsigned char ip[16];
+	int iplen;                  /* 4 or 16 for PKI_SAN_IP */
+} pki_san;
+
+/* Parses "DNS:x", "IP:x", "email:x", "URI:x" or a bare value whose type is
+ * detected (an address is IP, user@host is email, scheme:// is URI, else DNS). */
+int pki_san_parse(const char *s, pki_san *out, tg_err *err) TG_MUST_CHECK;
+/* "DNS:example.com" etc. */
+void pki_san_format(const pki_san *san, char *buf, size_t len);
+
+/* --- Profiles: what goes into a certificate, validated plain data --- */
+
+typedef enum {
+	PKI_PROFILE_ROOT,
+	PKI_PROFILE_INTERMEDIATE,
+	PKI_PROFILE_SERVER,
+	PKI_PROFILE_CLIENT,
+	PKI_PROFILE_BOTH,
+	PKI_PROFILE_SELFSIGNED, /* a self-signed server leaf (prosodyctl cert generate) */
+} pki_profile_kind;
+
+#define PKI_MAX_SANS 64
+#define PKI_SERIAL_LEN 16 /* 128 random bits */
+
+#define PKI_DAYS_ROOT 3650
+#define PKI_DAYS_INTERMEDIATE 1825
+#define PKI_DAYS_LEAF 397
+#define PKI_BACKDATE_SECS 300 /* notBefore in the past, for clock skew */
+
+typedef struct pki_profile {
+	pki_profile_kind kind;
+	char cn[PKI_NAME_MAX];
+	char org[PKI_NAME_MAX];     /* optional O= */
+	pki_san sans[PKI_MAX_SANS];
+	size_t nsans;
+	int64_t valid_secs;
+} pki_profile;
+
+const char *pki_profile_name(pki_profile_kind k);
+int pki_profile_parse(const char *s, pki_profile_kind *out, tg_err *err) TG_MUST_CHECK;
+
+/* Fills a leaf profile for NAME: CN=NAME and, for server profiles, NAME as a
+ * SAN (DNS or IP, detected). extra_sans are added (duplicates dropped). */
+int pki_profile_leaf(pki_profile *p, pki_profile_kind kind, const char *name,
+    const char *const *extra_sans, size_t nextra, int64_t valid_secs,
+    tg_err *err) TG_MUST_CHECK;
+
+/* Adds one SAN (skipping an exact duplicate). */
+int pki_profile_add_san(pki_profile *p, const pki_san *san, tg_err *err) TG_MUST_CHECK;
+
+/* 128-bit random serial, positive, first byte non-zero. */
+int pki_serial_random(unsigned char serial[PKI_SERIAL_LEN], tg_err *err) TG_MUST_CHECK;
+
+/* Builds and signs a certificate. issuer == NULL means self-signed (issuer_key
+ * must then be subject_key). Validity starts PKI_BACKDATE_SECS ago and is
+ * capped at the issuer's notAfter (refused if the issuer has expired). */
+X509 *pki_cert_build(const pki_profile *p, EVP_PKEY *subject_key, X509 *issuer,
+    EVP_PKEY *issuer_key, const unsigned char *serial, size_t serial_len,
+    tg_err *err);
+
+/* --- CSRs --- */
+
+X509_REQ *pki_csr_build(const pki_profile *p, EVP_PKEY *key, tg_err *err);
+/* Checks the CSR's signature and reads its CN and SANs into a profile of the
+ * given kind. */
+int pki_csr_to_profile(X509_REQ *csr, const char *path, pki_profile_kind kind,
+    int64_t valid_secs, pki_profile *p, tg_err *err) TG_MUST_CHECK;
+
+/* --- CRLs --- */
+
+typedef struct pki_revoked {
+	char serial_hex[2 * 20 + 1];
+	int64_t revoked_at;
+	int reason; /* CRL_REASON_* from openssl/x509v3.h, or -1 for none */
+} pki_revoked;
+
+int pki_reason_parse(const char *s, int *reason, tg_err *err) TG_MUST_CHECK;
+const char *pki_reason_name(int reason);
+
+X509_CRL *pki_crl_build(X509 *ca, EVP_PKEY *ca_key, const pki_revoked *revoked,
+    size_t nrevoked, uint64_t crl_number, int64_t valid_secs, tg_err *err);
+
+/* --- PKCS#12 --- */
+
+/* DER PKCS#12 holding key, cert and chain. Modern: AES-256-CBC, PBKDF2,
+ * HMAC-SHA256 MAC. Legacy: PBE-SHA1-3DES, SHA-1 MAC (old macOS, Windows,
+ * Java). The caller frees *der with OPENSSL_free. */
+int pki_p12_build(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
+    const char *name, const char *pass, int legacy, unsigned char **der,
+    size_t *len, tg_err *err) TG_MUST_CHECK;
+
+/* --- Encoding and facts --- */
+
+/* PEM of one or more certs appended to a malloc'd NUL-terminated buffer. */
+int pki_certs_to_pem(X509 *const *certs, size_t n, char **pem, size_t *len,
+    tg_err *err) TG_MUST_CHECK;
+int pki_crl_to_pem(X509_CRL *crl, char **pem, size_t *len, tg_err *err) TG_MUST_CHECK;
+int pki_csr_to_pem(X509_REQ *csr, char **pem, size_t *len, tg_err *err) TG_MUST_CHECK;
+
+void pki_cert_serial_hex(X509 *cert, char *buf, size_t len);
+void pki_cert_fingerprint(X509 *cert, char hex[65]);
+/* The subject's CN (empty string if none). */
+void pki_cert_cn(X509 *cert, char *buf, size_t len);
+/* RFC 2253-ish one-line subject/issuer. */
+void pki_name_oneline(const X509_NAME *name, char *buf, size_t len);
+/* "DNS:a,IP:1.2.3.4" (empty when none). */
+void pki_cert_sans(X509 *cert, char *buf, size_t len);
+int64_t pki_asn1_time_unix(const ASN1_TIME *t);
+/* RFC 3339 UTC. */
+void pki_time_format(int64_t t, char *buf, size_t len);
+
+/* --- Verification --- */
+
+typedef enum { PKI_PURPOSE_ANY, PKI_PURPOSE_SERVER, PKI_PURPOSE_CLIENT } pki_purpose;
+
+typedef struct pki_verify_opts {
+	STACK_OF(X509) *trusted;     /* roots (and trusted intermediates) */
+	STACK_OF(X509) *untrusted;   /* intermediates sent by the peer */
+	STACK_OF(X509_CRL) *crls;    /* checked for every cert in the chain they cover */
+	const char *host;            /* DNS name or IP the leaf must cover */
+	pki_purpose purpose;
+	int x509_strict;
+} pki_verify_opts;
+
+/* 0 if leaf chains to a trusted root and passes every check; otherwise
+ * TG_ERR_VERIFY with the reason and the fix. */
+int pki_verify(X509 *leaf, const pki_verify_opts *o, tg_err *err) TG_MUST_CHECK;
+
+#endif

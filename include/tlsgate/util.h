@@ -1,0 +1,61 @@
+/* Small, dependable helpers: files written atomically with their final mode
+ * from the first byte, bounded reads, durations. */
+#ifndef TLSGATE_UTIL_H
+#define TLSGATE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tlsgate/err.h"
+
+/* Largest file tlsgate reads whole (certs, keys, CRLs, configs, CSRs). */
+#define UTIL_FILE_MAX (64u * 1024 * 1024)
+
+enum {
+	UTIL_WRITE_FORCE = 1 << 0,   /* replace an existing file */
+	UTIL_WRITE_NOSYNC = 1 << 1,  /* caller syncs the file system later (batches) */
+};
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * created with `mode` (O_EXCL|O_NOFOLLOW, so never looser even for a moment),
+ * fsync'd, then moved into place. Without UTIL_WRITE_FORCE an existing path is
+ * refused (TG_ERR_EXISTS) and left untouched. */
+int util_write_file(const char *path, const void *data, size_t len, mode_t mode,
+    int flags, tg_err *err) TG_MUST_CHECK;
+
+/* Reads a whole file (at most UTIL_FILE_MAX bytes) into a NUL-terminated
+ * buffer the caller frees with free(). */
+int util_read_file(const char *path, unsigned char **data, size_t *len,
+    tg_err *err) TG_MUST_CHECK;
+
+/* Reads a passphrase from the first line of a file (trailing CR/LF removed). */
+int util_read_pass_file(const char *path, char **pass, tg_err *err) TG_MUST_CHECK;
+
+/* Frees a secret after wiping it. */
+void util_free_secret(char *s);
+
+/* mkdir -p with the given mode for every directory it creates. */
+int util_mkdir_p(const char *path, mode_t mode, tg_err *err) TG_MUST_CHECK;
+
+int util_exists(const char *path);
+
+/* Flushes the file system holding path (after a batch of UTIL_WRITE_NOSYNC). */
+int util_sync_dir(const char *path, tg_err *err) TG_MUST_CHECK;
+
+/* Parses "90d", "12h", "30m", "45s", "2w", "1y" or a bare number of days
+ * into seconds. */
+int util_parse_duration(const char *s, int64_t *seconds, tg_err *err) TG_MUST_CHECK;
+
+/* Parses a positive integer no larger than max. */
+int util_parse_uint(const char *s, const char *what, unsigned long max,
+    unsigned long *out, tg_err *err) TG_MUST_CHECK;
+
+/* path = dir + "/" + name, bounded; fails (TG_ERR_USAGE) when too long. */
+int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
+    tg_err *err) TG_MUST_CHECK;
+
+/* Hex-encodes len bytes into out (2*len+1 bytes), upper or lower case. */
+void util_hex(char *out, const unsigned char *in, size_t len, int upper);
+
+#endif

@@ -1,0 +1,46 @@
+/* The command-line front end. Each command is a row in a table; each leaf has
+ * a run function and a help text that teaches by example. The CLI uses only
+ * the public API in include/tlsgate/. */
+#ifndef TLSGATE_CLI_H
+#define TLSGATE_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tlsgate/err.h"
+
+struct cli_cmd {
+	const char *name;
+	const char *summary;
+	const char *help;                 /* full text for `tlsgate help CMD` */
+	int (*run)(int argc, char **argv); /* argv[0] is the command name */
+	const struct cli_cmd *subs;       /* NULL-name terminated, or NULL */
+};
+
+/* Command tables, one per file. */
+extern const struct cli_cmd cli_ca_cmds[];
+extern const struct cli_cmd cli_cert_cmds[];
+extern const struct cli_cmd cli_key_cmds[];
+extern const struct cli_cmd cli_crl_cmd;
+extern const struct cli_cmd cli_inspect_cmd;
+extern const struct cli_cmd cli_verify_cmd;
+
+/* Prints "tlsgate: error: MSG" and returns the exit code for its category. */
+int cli_fail(const tg_err *e);
+
+/* Reports a usage error for cmd (with a pointer to its help) and returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) TG_PRINTF(2, 3);
+
+/* Runs getopt_long over argv with the given options; on an unknown option or
+ * a missing argument prints a usage error. Returns the option char, -1 at the
+ * end, or '?' on error. --help/-h is handled by the caller's table (opt 'h'). */
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd);
+
+/* Prints the help for a command when argv holds -h/--help; returns 1 if so. */
+int cli_wants_help(int argc, char **argv, const char *help);
+
+/* The CA directory: --dir if given, else $TLSGATE_DIR; NULL with a usage
+ * error when neither is set. */
+const char *cli_ca_dir(const char *dir_opt, const char *cmd);
+
+#endif

@@ -1,0 +1,89 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int
+cli_fail(const tg_err *e)
+{
+	fprintf(stderr, "tlsgate: error: %s\n", e->msg[0] ? e->msg : "unknown failure");
+	return tg_err_exit_code(e) ? tg_err_exit_code(e) : 1;
+}
+
+int
+cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tlsgate: usage error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd != NULL)
+		fprintf(stderr, "\nRun `tlsgate help %s` for the options.\n", cmd);
+	else
+		fputs("\nRun `tlsgate --help` for the commands.\n", stderr);
+	return 2;
+}
+
+int
+cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd)
+{
+	char shortopts[128];
+	size_t n = 0;
+	int c;
+
+	/* Short forms are the long options' `val`s when printable. */
+	shortopts[n++] = ':';
+	for (const struct option *o = opts; o->name != NULL && n + 3 < sizeof(shortopts); o++) {
+		if (o->flag != NULL || o->val < 'A' || o->val > 'z')
+			continue;
+		shortopts[n++] = (char)o->val;
+		if (o->has_arg == required_argument)
+			shortopts[n++] = ':';
+	}
+	shortopts[n] = '\0';
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, opts, NULL);
+	if (c == '?') {
+		if (optopt != 0)
+			cli_usage(cmd, "unknown option '-%c'", optopt);
+		else
+			cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+		return '?';
+	}
+	if (c == ':') {
+		cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+		return '?';
+	}
+	return c;
+}
+
+int
+cli_wants_help(int argc, char **argv, const char *help)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(help, stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const char *
+cli_ca_dir(const char *dir_opt, const char *cmd)
+{
+	const char *env;
+
+	if (dir_opt != NULL)
+		return dir_opt;
+	env = getenv("TLSGATE_DIR");
+	if (env != NULL && *env != '\0')
+		return env;
+	cli_usage(cmd, "no CA directory: pass --dir DIR or set TLSGATE_DIR");
+	return NULL;
+}
