@@ -25,6 +25,13 @@ extern const struct cli_cmd cli_crl_cmd;
 extern const struct cli_cmd cli_inspect_cmd;
 extern const struct cli_cmd cli_verify_cmd;
 
+/* cert subcommands that live in their own files */
+extern const char cli_import_help[], cli_revoke_help[], cli_list_help[], cli_renew_help[];
+int cli_cert_import(int argc, char **argv);
+int cli_cert_revoke(int argc, char **argv);
+int cli_cert_list(int argc, char **argv);
+int cli_cert_renew(int argc, char **argv);
+
 /* Prints "tlsgate: error: MSG" and returns the exit code for its category. */
 int cli_fail(const tg_err *e);
 
@@ -42,5 +49,14 @@ int cli_wants_help(int argc, char **argv, const char *help);
 /* The CA directory: --dir if given, else $TLSGATE_DIR; NULL with a usage
  * error when neither is set. */
 const char *cli_ca_dir(const char *dir_opt, const char *cmd);
+
+/* Opens the CA of --dir/$TLSGATE_DIR, reading the CA key's passphrase from
+ * pass_file (or $TLSGATE_CA_PASS_FILE) when given. Prints the error. */
+struct tg_ca;
+struct tg_ca *cli_open_ca(const char *dir_opt, const char *pass_file, int flags,
+    const char *cmd, int *exit_code);
+
+/* Reads an optional passphrase file; NULL path gives a NULL passphrase. */
+int cli_read_pass(const char *path, char **pass, tg_err *err);
 
 #endif

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tlsgate/ca.h"
+#include "tlsgate/util.h"
 
 int
 cli_fail(const tg_err *e)
@@ -86,4 +88,44 @@ cli_ca_dir(const char *dir_opt, const char *cmd)
 		return env;
 	cli_usage(cmd, "no CA directory: pass --dir DIR or set TLSGATE_DIR");
 	return NULL;
+}
+
+int
+cli_read_pass(const char *path, char **pass, tg_err *err)
+{
+	*pass = NULL;
+	if (path == NULL)
+		return 0;
+	return util_read_pass_file(path, pass, err);
+}
+
+struct tg_ca *
+cli_open_ca(const char *dir_opt, const char *pass_file, int flags, const char *cmd,
+    int *exit_code)
+{
+	const char *dir = cli_ca_dir(dir_opt, cmd);
+	char *pass = NULL;
+	tg_ca *ca;
+	tg_err err = { 0 };
+
+	*exit_code = 2;
+	if (dir == NULL)
+		return NULL;
+	if (pass_file == NULL && getenv("TLSGATE_CA_PASS_FILE") != NULL)
+		pass_file = getenv("TLSGATE_CA_PASS_FILE");
+	if (cli_read_pass(pass_file, &pass, &err) != 0) {
+		*exit_code = cli_fail(&err);
+		return NULL;
+	}
+	ca = tg_ca_open(dir, pass, flags, &err);
+	util_free_secret(pass);
+	if (ca == NULL) {
+		if (strstr(err.msg, "protected by a passphrase") != NULL)
+			tg_err_prefix(&err, "the CA key is encrypted (use --ca-pass-file FILE or "
+			    "$TLSGATE_CA_PASS_FILE)");
+		*exit_code = cli_fail(&err);
+		return NULL;
+	}
+	*exit_code = 0;
+	return ca;
 }

@@ -71,7 +71,16 @@ tg_err_prefix(tg_err *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	/* Truncation is acceptable: the message stays NUL-terminated. */
+	size_t n = strlen(prefix);
+	if (n > sizeof(e->msg) - 3)
+		n = sizeof(e->msg) - 3;
+	memcpy(e->msg, prefix, n);
+	memcpy(e->msg + n, ": ", 2);
+	size_t rest = sizeof(e->msg) - n - 3;
+	size_t olen = strnlen(old, rest);
+	memcpy(e->msg + n + 2, old, olen);
+	e->msg[n + 2 + olen] = '\0';
 	return -1;
 }
 

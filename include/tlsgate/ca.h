@@ -1,0 +1,85 @@
+/* A certificate authority on disk: DIR/root.crt, DIR/private/root.key,
+ * optionally DIR/intermediate.crt + DIR/private/intermediate.key (which then
+ * issues), DIR/issued/ for leaves, and the inventory DIR/tlsgate.db. */
+#ifndef TLSGATE_CA_H
+#define TLSGATE_CA_H
+
+#include <limits.h>
+
+#include "tlsgate/pki.h"
+#include "tlsgate/store.h"
+
+typedef struct tg_ca tg_ca;
+
+typedef struct tg_ca_init_opts {
+	const char *dir;
+	const char *name;          /* CN of the root; default "tlsgate Root CA" */
+	int intermediate;          /* also create an intermediate that issues */
+	pki_key_type key_type;
+	int64_t root_secs;         /* 0: PKI_DAYS_ROOT */
+	int64_t intermediate_secs; /* 0: PKI_DAYS_INTERMEDIATE */
+	const char *pass;          /* encrypt the CA keys with this, or NULL */
+} tg_ca_init_opts;
+
+int tg_ca_init(const tg_ca_init_opts *o, tg_err *err) TG_MUST_CHECK;
+
+enum {
+	TG_CA_NEED_KEY = 1 << 0, /* load (and decrypt) the issuing key: to sign */
+};
+
+/* Opens a CA directory: loads the issuing certificate, the inventory and,
+ * with TG_CA_NEED_KEY, the issuing key (decrypting it with pass if needed). */
+tg_ca *tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err);
+void tg_ca_free(tg_ca *ca);
+
+const char *tg_ca_dir(const tg_ca *ca);
+store *tg_ca_store(tg_ca *ca);
+X509 *tg_ca_root(tg_ca *ca);
+X509 *tg_ca_issuer(tg_ca *ca);
+
+typedef struct tg_issue_opts {
+	const char *out_dir;   /* NULL: DIR/issued */
+	pki_key_type key_type;
+	int force;             /* replace existing files */
+	int p12;               /* also write NAME.p12 */
+	const char *p12_pass;  /* NULL: empty password */
+	int p12_legacy;
+} tg_issue_opts;
+
+typedef struct tg_issued {
+	char serial[STORE_SERIAL_MAX];
+	char cn[PKI_NAME_MAX];
+	char cert_path[PATH_MAX];
+	char key_path[PATH_MAX];
+	char p12_path[PATH_MAX];
+	char fingerprint[65];
+	int64_t not_after;
+} tg_issued;
+
+/* Supplies the next profile to issue: 1 = *p filled, 0 = no more, -1 = error. */
+typedef int (*tg_profile_source)(void *arg, pki_profile *p, tg_err *err);
+
+/* Issues certificates with new keys into opts->out_dir as NAME.crt (leaf then
+ * intermediates, never the root) and NAME.key (0600), recording each in the
+ * inventory. All or nothing: on any failure, files written by this call are
+ * removed and the inventory is unchanged. done (may be NULL) is called after
+ * each issued certificate. */
+int tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *opts,
+    void (*done)(const tg_issued *r, void *arg), void *done_arg, tg_err *err) TG_MUST_CHECK;
+
+/* Signs a CSR's public key with the given profile; writes the cert (with
+ * intermediates) to out_path, or to stdout when out_path is NULL. */
+int tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
+    int force, tg_issued *r, tg_err *err) TG_MUST_CHECK;
+
+int tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err) TG_MUST_CHECK;
+
+/* Writes the CRL of the issuing CA to out_path (NULL: DIR/crl.pem), valid for
+ * valid_secs. Returns the CRL number in *number. */
+int tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force,
+    uint64_t *number, size_t *nrevoked, tg_err *err) TG_MUST_CHECK;
+
+/* Upper-case hex serial, normalised (leading zeros and 0x removed) or an error. */
+int tg_serial_normalize(const char *in, char out[STORE_SERIAL_MAX], tg_err *err) TG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,70 @@
+/* The inventory: every certificate a CA issued, with its status. One
+ * interface, several backends (SQLite embedded by default; the vtable in
+ * src/store/store_impl.h is what a PostgreSQL backend implements). */
+#ifndef TLSGATE_STORE_H
+#define TLSGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlsgate/err.h"
+
+typedef struct store store;
+
+#define STORE_SERIAL_MAX 41 /* 20 octets in hex + NUL */
+
+typedef struct store_cert {
+	char serial[STORE_SERIAL_MAX]; /* upper-case hex, as `openssl x509 -serial` */
+	char *subject;
+	char *cn;
+	char *sans;                    /* "DNS:a,IP:b" */
+	char *profile;                 /* server, client, both, intermediate, ... */
+	int64_t not_before, not_after;
+	char fingerprint[65];          /* SHA-256, lower-case hex */
+	char *pem;
+	char *cert_path, *key_path;    /* where the files were written, if anywhere */
+	char status[16];               /* "valid" or "revoked" */
+	int64_t revoked_at;
+	int reason;                    /* CRL reason code, -1 when not revoked */
+	int64_t created_at;
+} store_cert;
+
+void store_cert_clear(store_cert *c);
+
+typedef struct store_filter {
+	int revoked_only;
+	int valid_only;
+	int64_t expiring_before; /* 0: any; else not_after < this (unix time) */
+	const char *cn;          /* exact CN, or NULL */
+} store_filter;
+
+/* Opens (creating if needed) a store by URL: "sqlite:PATH" or a plain path. */
+store *store_open(const char *url, tg_err *err);
+void store_close(store *s);
+
+/* Transactions serialise writers across processes: begin takes the write lock
+ * (waiting for other writers), commit makes everything since begin durable,
+ * rollback forgets it. */
+int store_begin(store *s, tg_err *err) TG_MUST_CHECK;
+int store_commit(store *s, tg_err *err) TG_MUST_CHECK;
+void store_rollback(store *s);
+
+/* Records a certificate. A serial already present fails with TG_ERR_EXISTS
+ * (the caller draws a new one). */
+int store_add(store *s, const store_cert *c, tg_err *err) TG_MUST_CHECK;
+/* 1 if the serial is recorded, 0 if not, -1 on error. */
+int store_has_serial(store *s, const char *serial, tg_err *err);
+int store_get(store *s, const char *serial, store_cert *out, tg_err *err) TG_MUST_CHECK;
+int store_revoke(store *s, const char *serial, int64_t when, int reason,
+    tg_err *err) TG_MUST_CHECK;
+
+/* Calls fn for each matching certificate, oldest first; fn returns non-zero
+ * to stop. */
+int store_list(store *s, const store_filter *f,
+    int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err) TG_MUST_CHECK;
+
+/* Returns the next CRL number (starting at 1), reserved inside the current
+ * transaction. */
+int store_next_crl_number(store *s, uint64_t *out, tg_err *err) TG_MUST_CHECK;
+
+#endif

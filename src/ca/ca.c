@@ -1,0 +1,658 @@
+/* The CA on disk: the workbench's flows (init, issue, sign, revoke, CRL) built
+ * from pki_* (what goes in a certificate), util_* (how files are written) and
+ * store_* (what was issued). */
+#include "tlsgate/ca.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tlsgate/util.h"
+
+#define CA_DB "tlsgate.db"
+#define CA_DEFAULT_NAME "tlsgate Root CA"
+#define SERIAL_ATTEMPTS 8
+
+struct tg_ca {
+	char dir[PATH_MAX];
+	X509 *root;
+	X509 *issuer;             /* root, or the intermediate when there is one */
+	EVP_PKEY *issuer_key;
+	STACK_OF(X509) *chain;    /* what follows a leaf: the intermediate, if any */
+	store *db;
+};
+
+/* Files written by one operation, removed again if it fails. */
+typedef struct {
+	char **paths;
+	size_t n, cap;
+} written;
+
+static int
+written_add(written *w, const char *path, tg_err *err)
+{
+	if (w->n == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 16;
+		char **np = realloc(w->paths, ncap * sizeof(*np));
+		if (np == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		w->paths = np;
+		w->cap = ncap;
+	}
+	if ((w->paths[w->n] = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	w->n++;
+	return 0;
+}
+
+static void
+written_free(written *w, int unlink_them)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (unlink_them)
+			unlink(w->paths[i]);
+		free(w->paths[i]);
+	}
+	free(w->paths);
+	memset(w, 0, sizeof(*w));
+}
+
+static int
+write_tracked(written *w, const char *path, const void *data, size_t len, mode_t mode,
+    int flags, tg_err *err)
+{
+	if (util_write_file(path, data, len, mode, flags, err) != 0)
+		return -1;
+	return written_add(w, path, err);
+}
+
+static int
+write_key(written *w, const char *path, EVP_PKEY *key, const char *pass, int flags,
+    tg_err *err)
+{
+	char *pem;
+	size_t len;
+	int rc;
+
+	if (pki_key_to_pem(key, pass, &pem, &len, err) != 0)
+		return -1;
+	rc = write_tracked(w, path, pem, len, 0600, flags, err);
+	OPENSSL_clear_free(pem, len);
+	return rc;
+}
+
+static int
+write_certs(written *w, const char *path, X509 *const *certs, size_t n, int flags,
+    tg_err *err)
+{
+	char *pem;
+	size_t len;
+	int rc;
+
+	if (pki_certs_to_pem(certs, n, &pem, &len, err) != 0)
+		return -1;
+	rc = write_tracked(w, path, pem, len, 0644, flags, err);
+	free(pem);
+	return rc;
+}
+
+static int
+record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
+    const char *key_path, tg_err *err)
+{
+	store_cert c;
+	char subject[1024], cn[PKI_NAME_MAX], sans[8192];
+	char *pem = NULL;
+	size_t len;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	pki_cert_serial_hex(cert, c.serial, sizeof(c.serial));
+	pki_name_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	pki_cert_cn(cert, cn, sizeof(cn));
+	pki_cert_sans(cert, sans, sizeof(sans));
+	pki_cert_fingerprint(cert, c.fingerprint);
+	if (pki_certs_to_pem(&cert, 1, &pem, &len, err) != 0)
+		return -1;
+	c.subject = subject;
+	c.cn = cn;
+	c.sans = sans;
+	c.profile = (char *)profile;
+	c.not_before = pki_asn1_time_unix(X509_get0_notBefore(cert));
+	c.not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	c.pem = pem;
+	c.cert_path = (char *)cert_path;
+	c.key_path = (char *)key_path;
+	c.created_at = (int64_t)time(NULL);
+	rc = store_add(db, &c, err);
+	free(pem);
+	return rc;
+}
+
+/* Draws serials until one is free in the inventory, then builds and records
+ * the certificate. Must run inside a store transaction. */
+static X509 *
+build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, const char *cert_path, const char *key_path, tg_err *err)
+{
+	unsigned char serial[PKI_SERIAL_LEN];
+	char hex[STORE_SERIAL_MAX];
+
+	for (int attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
+		X509 *cert;
+		int have;
+
+		if (pki_serial_random(serial, err) != 0)
+			return NULL;
+		util_hex(hex, serial, sizeof(serial), 1);
+		if ((have = store_has_serial(db, hex, err)) < 0)
+			return NULL;
+		if (have)
+			continue;
+		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, sizeof(serial),
+			 err)) == NULL)
+			return NULL;
+		if (record_cert(db, cert, pki_profile_name(p->kind), cert_path, key_path, err) != 0) {
+			X509_free(cert);
+			return NULL;
+		}
+		return cert;
+	}
+	tg_err_set(err, TG_ERR_INTERNAL, "could not find a free serial in %d draws", SERIAL_ATTEMPTS);
+	return NULL;
+}
+
+static int
+ca_paths(const char *dir, const char *name, char *crt, char *key, tg_err *err)
+{
+	char base[PATH_MAX];
+
+	if (util_path_join(crt, PATH_MAX, dir, name, err) != 0 ||
+	    util_path_join(base, sizeof(base), dir, "private", err) != 0 ||
+	    util_path_join(key, PATH_MAX, base, name, err) != 0)
+		return -1;
+	/* name is "root" or "intermediate": add the extensions */
+	if (strlen(crt) + 5 > PATH_MAX || strlen(key) + 5 > PATH_MAX)
+		return tg_err_set(err, TG_ERR_USAGE, "CA directory path too long: %s", dir);
+	strcat(crt, ".crt");
+	strcat(key, ".key");
+	return 0;
+}
+
+int
+tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
+{
+	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
+	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX];
+	EVP_PKEY *rkey = NULL, *ikey = NULL;
+	X509 *rcert = NULL, *icert = NULL;
+	store *db = NULL;
+	pki_profile p;
+	written w = { 0 };
+	int rc = -1, in_txn = 0, db_created = 0;
+
+	if (ca_paths(o->dir, "root", root_crt, root_key, err) != 0 ||
+	    ca_paths(o->dir, "intermediate", int_crt, int_key, err) != 0 ||
+	    util_path_join(priv, sizeof(priv), o->dir, "private", err) != 0 ||
+	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0 ||
+	    util_path_join(dbpath, sizeof(dbpath), o->dir, CA_DB, err) != 0 ||
+	    util_path_join(bundle, sizeof(bundle), o->dir, "ca-bundle.crt", err) != 0)
+		return -1;
+	if (util_exists(root_crt) || util_exists(root_key) || util_exists(dbpath))
+		return tg_err_set(err, TG_ERR_EXISTS,
+		    "%s already holds a CA (%s); a CA is never overwritten: choose another --dir, "
+		    "or remove the old one yourself if you really mean to", o->dir,
+		    util_exists(root_crt) ? root_crt : util_exists(root_key) ? root_key : dbpath);
+	if (util_mkdir_p(o->dir, 0755, err) != 0 || util_mkdir_p(priv, 0700, err) != 0 ||
+	    util_mkdir_p(issued, 0755, err) != 0)
+		return -1;
+	/* An existing private/ made by someone else must still be private. */
+	if (chmod(priv, 0700) != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot set mode 0700 on %s: %s", priv,
+		    strerror(errno));
+
+	memset(&p, 0, sizeof(p));
+	p.kind = PKI_PROFILE_ROOT;
+	snprintf(p.cn, sizeof(p.cn), "%s", o->name && *o->name ? o->name : CA_DEFAULT_NAME);
+	p.valid_secs = o->root_secs ? o->root_secs : (int64_t)PKI_DAYS_ROOT * 86400;
+	if ((rkey = pki_key_generate(o->key_type, err)) == NULL)
+		goto out;
+	db_created = 1;
+	if ((db = store_open(dbpath, err)) == NULL || store_begin(db, err) != 0)
+		goto out;
+	in_txn = 1;
+	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, err)) == NULL)
+		goto out;
+	if (write_key(&w, root_key, rkey, o->pass, 0, err) != 0 ||
+	    write_certs(&w, root_crt, &rcert, 1, 0, err) != 0)
+		goto out;
+	if (o->intermediate) {
+		X509 *both[2];
+		p.kind = PKI_PROFILE_INTERMEDIATE;
+		snprintf(p.cn, sizeof(p.cn), "%.200s Intermediate",
+		    o->name && *o->name ? o->name : "tlsgate");
+		p.valid_secs = o->intermediate_secs ? o->intermediate_secs :
+		    (int64_t)PKI_DAYS_INTERMEDIATE * 86400;
+		if ((ikey = pki_key_generate(o->key_type, err)) == NULL ||
+		    (icert = build_and_record(db, &p, ikey, rcert, rkey, int_crt, int_key, err)) == NULL)
+			goto out;
+		both[0] = icert;
+		both[1] = rcert;
+		if (write_key(&w, int_key, ikey, o->pass, 0, err) != 0 ||
+		    write_certs(&w, int_crt, &icert, 1, 0, err) != 0 ||
+		    write_certs(&w, bundle, both, 2, 0, err) != 0)
+			goto out;
+	}
+	if (store_commit(db, err) != 0)
+		goto out;
+	in_txn = 0;
+	rc = 0;
+out:
+	if (in_txn)
+		store_rollback(db);
+	store_close(db);
+	if (rc != 0 && db_created) {
+		char side[PATH_MAX + 8];
+		unlink(dbpath);
+		snprintf(side, sizeof(side), "%s-wal", dbpath);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", dbpath);
+		unlink(side);
+	}
+	written_free(&w, rc != 0);
+	EVP_PKEY_free(rkey);
+	EVP_PKEY_free(ikey);
+	X509_free(rcert);
+	X509_free(icert);
+	return rc;
+}
+
+void
+tg_ca_free(tg_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	X509_free(ca->root);
+	X509_free(ca->issuer);
+	EVP_PKEY_free(ca->issuer_key);
+	sk_X509_pop_free(ca->chain, X509_free);
+	store_close(ca->db);
+	free(ca);
+}
+
+tg_ca *
+tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
+{
+	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
+	char dbpath[PATH_MAX];
+	const char *key_path = root_key;
+	tg_ca *ca;
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		tg_err_set(err, TG_ERR_USAGE,
+		    "CA directory %s does not exist; create a CA there with `tlsgate ca init --dir %s`",
+		    dir, dir);
+		return NULL;
+	}
+	if (ca_paths(dir, "root", root_crt, root_key, err) != 0 ||
+	    ca_paths(dir, "intermediate", int_crt, int_key, err) != 0 ||
+	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0)
+		return NULL;
+	if (!util_exists(root_crt) || !util_exists(dbpath)) {
+		tg_err_set(err, TG_ERR_USAGE,
+		    "%s is not a tlsgate CA directory (no %s); create one with `tlsgate ca init --dir %s`",
+		    dir, util_exists(root_crt) ? dbpath : root_crt, dir);
+		return NULL;
+	}
+	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	snprintf(ca->dir, sizeof(ca->dir), "%s", dir);
+	if ((ca->chain = sk_X509_new_null()) == NULL ||
+	    (ca->root = pki_load_cert(root_crt, err)) == NULL)
+		goto fail;
+	if (util_exists(int_crt)) {
+		if ((ca->issuer = pki_load_cert(int_crt, err)) == NULL)
+			goto fail;
+		X509_up_ref(ca->issuer);
+		sk_X509_push(ca->chain, ca->issuer);
+		key_path = int_key;
+	} else {
+		X509_up_ref(ca->root);
+		ca->issuer = ca->root;
+	}
+	if (!(flags & TG_CA_NEED_KEY))
+		goto open_store;
+	if ((ca->issuer_key = pki_load_key(key_path, pass, err)) == NULL)
+		goto fail;
+	if (!pki_key_matches_cert(ca->issuer_key, ca->issuer)) {
+		tg_err_set(err, TG_ERR_VERIFY,
+		    "the CA key %s does not belong to the CA certificate in %s; restore the matching "
+		    "pair from a backup", key_path, dir);
+		goto fail;
+	}
+open_store:
+	if ((ca->db = store_open(dbpath, err)) == NULL)
+		goto fail;
+	return ca;
+fail:
+	tg_ca_free(ca);
+	return NULL;
+}
+
+const char *tg_ca_dir(const tg_ca *ca) { return ca->dir; }
+store *tg_ca_store(tg_ca *ca) { return ca->db; }
+X509 *tg_ca_root(tg_ca *ca) { return ca->root; }
+X509 *tg_ca_issuer(tg_ca *ca) { return ca->issuer; }
+
+/* Leaf first, then the intermediates; never the root (clients have it). */
+static int
+write_leaf_chain(tg_ca *ca, written *w, const char *path, X509 *leaf, int flags, tg_err *err)
+{
+	X509 *certs[8];
+	size_t n = 0;
+
+	certs[n++] = leaf;
+	for (int i = 0; i < sk_X509_num(ca->chain) && n < 8; i++)
+		certs[n++] = sk_X509_value(ca->chain, i);
+	return write_certs(w, path, certs, n, flags, err);
+}
+
+static int
+leaf_paths(const char *out_dir, const char *name, tg_issued *r, int p12, tg_err *err)
+{
+	int a = snprintf(r->cert_path, sizeof(r->cert_path), "%s/%s.crt", out_dir, name);
+	int b = snprintf(r->key_path, sizeof(r->key_path), "%s/%s.key", out_dir, name);
+	int c = snprintf(r->p12_path, sizeof(r->p12_path), "%s/%s.p12", out_dir, name);
+
+	if (a < 0 || b < 0 || c < 0 || (size_t)c >= sizeof(r->p12_path))
+		return tg_err_set(err, TG_ERR_USAGE, "output path too long for '%s'", name);
+	if (!p12)
+		r->p12_path[0] = '\0';
+	return 0;
+}
+
+static int
+refuse_existing(const tg_issued *r, tg_err *err)
+{
+	const char *paths[] = { r->cert_path, r->key_path, r->p12_path };
+
+	for (size_t i = 0; i < 3; i++)
+		if (paths[i][0] != '\0' && util_exists(paths[i]))
+			return tg_err_set(err, TG_ERR_EXISTS,
+			    "%s already exists; refusing to overwrite it (pass --force to replace it, "
+			    "or `tlsgate cert renew` to renew)", paths[i]);
+	return 0;
+}
+
+static int
+issue_one(tg_ca *ca, const pki_profile *p, const tg_issue_opts *o, const char *out_dir,
+    int flags, written *w, tg_issued *r, tg_err *err)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	size_t dlen = 0;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
+	if (leaf_paths(out_dir, p->cn, r, o->p12, err) != 0)
+		return -1;
+	if (!o->force && refuse_existing(r, err) != 0)
+		return -1;
+	if ((key = pki_key_generate(o->key_type, err)) == NULL)
+		goto out;
+	if ((cert = build_and_record(ca->db, p, key, ca->issuer, ca->issuer_key, r->cert_path,
+		 r->key_path, err)) == NULL)
+		goto out;
+	if (write_key(w, r->key_path, key, NULL, flags, err) != 0 ||
+	    write_leaf_chain(ca, w, r->cert_path, cert, flags, err) != 0)
+		goto out;
+	if (o->p12) {
+		if (pki_p12_build(cert, key, ca->chain, p->cn, o->p12_pass ? o->p12_pass : "",
+			o->p12_legacy, &der, &dlen, err) != 0 ||
+		    write_tracked(w, r->p12_path, der, dlen, 0600, flags, err) != 0)
+			goto out;
+	}
+	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
+	pki_cert_fingerprint(cert, r->fingerprint);
+	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	rc = 0;
+out:
+	if (der != NULL)
+		OPENSSL_clear_free(der, dlen);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
+int
+tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o,
+    void (*done)(const tg_issued *r, void *arg), void *done_arg, tg_err *err)
+{
+	char out_dir[PATH_MAX];
+	pki_profile *p = NULL;
+	written w = { 0 };
+	tg_issued r;
+	int rc = -1, got, count = 0, flags;
+
+	if (o->out_dir != NULL)
+		snprintf(out_dir, sizeof(out_dir), "%s", o->out_dir);
+	else if (util_path_join(out_dir, sizeof(out_dir), ca->dir, "issued", err) != 0)
+		return -1;
+	if (util_mkdir_p(out_dir, 0755, err) != 0)
+		return -1;
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (store_begin(ca->db, err) != 0)
+		goto out;
+	/* Files are synced once for the whole batch, before the inventory commits. */
+	flags = UTIL_WRITE_NOSYNC | (o->force ? UTIL_WRITE_FORCE : 0);
+	while ((got = next(arg, p, err)) == 1) {
+		if (issue_one(ca, p, o, out_dir, flags, &w, &r, err) != 0)
+			goto rollback;
+		count++;
+		if (done != NULL)
+			done(&r, done_arg);
+	}
+	if (got < 0)
+		goto rollback;
+	if (count == 0) {
+		tg_err_set(err, TG_ERR_USAGE, "nothing to issue");
+		goto rollback;
+	}
+	if (util_sync_dir(out_dir, err) != 0 || store_commit(ca->db, err) != 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	store_rollback(ca->db);
+out:
+	written_free(&w, rc != 0);
+	free(p);
+	return rc;
+}
+
+int
+tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path, int force,
+    tg_issued *r, tg_err *err)
+{
+	X509 *cert = NULL;
+	written w = { 0 };
+	int rc = -1, in_txn = 0;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
+	if (out_path != NULL) {
+		snprintf(r->cert_path, sizeof(r->cert_path), "%s", out_path);
+		if (!force && util_exists(out_path))
+			return tg_err_set(err, TG_ERR_EXISTS,
+			    "%s already exists; refusing to overwrite it (pass --force to replace it)",
+			    out_path);
+	}
+	if (store_begin(ca->db, err) != 0)
+		return -1;
+	in_txn = 1;
+	if ((cert = build_and_record(ca->db, p, pub, ca->issuer, ca->issuer_key, out_path, NULL,
+		 err)) == NULL)
+		goto out;
+	if (out_path != NULL) {
+		if (write_leaf_chain(ca, &w, out_path, cert, force ? UTIL_WRITE_FORCE : 0, err) != 0)
+			goto out;
+	} else {
+		X509 *certs[8];
+		size_t n = 0;
+		char *pem;
+		size_t len;
+		certs[n++] = cert;
+		for (int i = 0; i < sk_X509_num(ca->chain) && n < 8; i++)
+			certs[n++] = sk_X509_value(ca->chain, i);
+		if (pki_certs_to_pem(certs, n, &pem, &len, err) != 0)
+			goto out;
+		fwrite(pem, 1, len, stdout);
+		free(pem);
+	}
+	if (store_commit(ca->db, err) != 0)
+		goto out;
+	in_txn = 0;
+	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
+	pki_cert_fingerprint(cert, r->fingerprint);
+	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	rc = 0;
+out:
+	if (in_txn)
+		store_rollback(ca->db);
+	written_free(&w, rc != 0);
+	X509_free(cert);
+	return rc;
+}
+
+int
+tg_serial_normalize(const char *in, char out[STORE_SERIAL_MAX], tg_err *err)
+{
+	size_t n = 0, digits = 0;
+
+	if (strncmp(in, "0x", 2) == 0 || strncmp(in, "0X", 2) == 0)
+		in += 2;
+	while (*in == '0' || *in == ':')
+		in++;
+	/* Whole octets, as OpenSSL prints them: an odd count gets a leading 0. */
+	for (const char *p = in; *p; p++)
+		digits += *p != ':';
+	if (digits % 2 == 1)
+		out[n++] = '0';
+	for (const char *p = in; *p; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n + 1 >= STORE_SERIAL_MAX)
+			return tg_err_set(err, TG_ERR_USAGE,
+			    "'%s' is not a serial number (hex, as `tlsgate cert list` shows it)", in);
+		out[n++] = (char)toupper((unsigned char)*p);
+	}
+	if (n == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "empty serial number");
+	out[n] = '\0';
+	return 0;
+}
+
+int
+tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err)
+{
+	if (store_begin(ca->db, err) != 0)
+		return -1;
+	if (store_revoke(ca->db, serial, (int64_t)time(NULL), reason, err) != 0 ||
+	    store_commit(ca->db, err) != 0) {
+		store_rollback(ca->db);
+		return -1;
+	}
+	return 0;
+}
+
+typedef struct {
+	pki_revoked *list;
+	size_t n, cap;
+	int oom;
+} revoked_acc;
+
+static int
+collect_revoked(const store_cert *c, void *arg)
+{
+	revoked_acc *acc = arg;
+
+	if (acc->n == acc->cap) {
+		size_t ncap = acc->cap ? acc->cap * 2 : 64;
+		pki_revoked *nl = realloc(acc->list, ncap * sizeof(*nl));
+		if (nl == NULL) {
+			acc->oom = 1;
+			return 1;
+		}
+		acc->list = nl;
+		acc->cap = ncap;
+	}
+	snprintf(acc->list[acc->n].serial_hex, sizeof(acc->list[acc->n].serial_hex), "%s",
+	    c->serial);
+	acc->list[acc->n].revoked_at = c->revoked_at;
+	acc->list[acc->n].reason = c->reason;
+	acc->n++;
+	return 0;
+}
+
+int
+tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, uint64_t *number,
+    size_t *nrevoked, tg_err *err)
+{
+	char path[PATH_MAX], *pem = NULL;
+	size_t len;
+	store_filter f = { .revoked_only = 1 };
+	revoked_acc acc = { 0 };
+	X509_CRL *crl = NULL;
+	int rc = -1, in_txn = 0;
+
+	if (out_path != NULL)
+		snprintf(path, sizeof(path), "%s", out_path);
+	else if (util_path_join(path, sizeof(path), ca->dir, "crl.pem", err) != 0)
+		return -1;
+	/* The default CRL is meant to be republished in place. */
+	if (out_path == NULL)
+		force = 1;
+	if (!force && util_exists(path))
+		return tg_err_set(err, TG_ERR_EXISTS,
+		    "%s already exists; refusing to overwrite it (pass --force to replace it)", path);
+	if (store_begin(ca->db, err) != 0)
+		return -1;
+	in_txn = 1;
+	if (store_list(ca->db, &f, collect_revoked, &acc, err) != 0)
+		goto out;
+	if (acc.oom) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (store_next_crl_number(ca->db, number, err) != 0)
+		goto out;
+	if ((crl = pki_crl_build(ca->issuer, ca->issuer_key, acc.list, acc.n, *number, valid_secs,
+		 err)) == NULL ||
+	    pki_crl_to_pem(crl, &pem, &len, err) != 0 ||
+	    util_write_file(path, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, err) != 0)
+		goto out;
+	if (store_commit(ca->db, err) != 0)
+		goto out;
+	in_txn = 0;
+	*nrevoked = acc.n;
+	rc = 0;
+out:
+	if (in_txn)
+		store_rollback(ca->db);
+	free(acc.list);
+	free(pem);
+	X509_CRL_free(crl);
+	return rc;
+}

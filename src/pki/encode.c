@@ -1,0 +1,188 @@
+/* Encodings and the facts tlsgate prints and stores about certificates. */
+#include "tlsgate/pki.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#include "tlsgate/util.h"
+
+static int
+bio_to_string(BIO *bio, char **out, size_t *len, tg_err *err)
+{
+	BUF_MEM *mem;
+
+	BIO_get_mem_ptr(bio, &mem);
+	if ((*out = malloc(mem->length + 1)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	memcpy(*out, mem->data, mem->length);
+	(*out)[mem->length] = '\0';
+	*len = mem->length;
+	return 0;
+}
+
+int
+pki_certs_to_pem(X509 *const *certs, size_t n, char **pem, size_t *len, tg_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int rc = -1;
+
+	*pem = NULL;
+	if (bio == NULL)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (PEM_write_bio_X509(bio, certs[i]) != 1) {
+			tg_err_ossl(err, TG_ERR_INTERNAL, "cannot encode a certificate");
+			goto out;
+		}
+	}
+	rc = bio_to_string(bio, pem, len, err);
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+int
+pki_crl_to_pem(X509_CRL *crl, char **pem, size_t *len, tg_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int rc = -1;
+
+	if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1)
+		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot encode the CRL");
+	else
+		rc = bio_to_string(bio, pem, len, err);
+	BIO_free(bio);
+	return rc;
+}
+
+int
+pki_csr_to_pem(X509_REQ *csr, char **pem, size_t *len, tg_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int rc = -1;
+
+	if (bio == NULL || PEM_write_bio_X509_REQ(bio, csr) != 1)
+		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot encode the certificate request");
+	else
+		rc = bio_to_string(bio, pem, len, err);
+	BIO_free(bio);
+	return rc;
+}
+
+void
+pki_cert_serial_hex(X509 *cert, char *buf, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	snprintf(buf, len, "%s", hex ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+void
+pki_cert_fingerprint(X509 *cert, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32) {
+		hex[0] = '\0';
+		return;
+	}
+	util_hex(hex, md, n, 0);
+}
+
+void
+pki_cert_cn(X509 *cert, char *buf, size_t len)
+{
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
+		(int)len) < 0)
+		buf[0] = '\0';
+}
+
+void
+pki_name_oneline(const X509_NAME *name, char *buf, size_t len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem;
+
+	buf[0] = '\0';
+	if (bio == NULL)
+		return;
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		BIO_get_mem_ptr(bio, &mem);
+		snprintf(buf, len, "%.*s", (int)mem->length, mem->data);
+	}
+	BIO_free(bio);
+}
+
+void
+pki_cert_sans(X509 *cert, char *buf, size_t len)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		int type, n = 0;
+		ASN1_STRING *s = GENERAL_NAME_get0_value(gn, &type);
+		const unsigned char *d = ASN1_STRING_get0_data(s);
+		int slen = ASN1_STRING_length(s);
+		const char *sep = used ? "," : "";
+		char ip[INET6_ADDRSTRLEN];
+
+		if (used >= len)
+			break;
+		switch (type) {
+		case GEN_DNS:
+			n = snprintf(buf + used, len - used, "%sDNS:%.*s", sep, slen, (const char *)d);
+			break;
+		case GEN_EMAIL:
+			n = snprintf(buf + used, len - used, "%semail:%.*s", sep, slen, (const char *)d);
+			break;
+		case GEN_URI:
+			n = snprintf(buf + used, len - used, "%sURI:%.*s", sep, slen, (const char *)d);
+			break;
+		case GEN_IPADD:
+			if ((slen == 4 || slen == 16) &&
+			    inet_ntop(slen == 4 ? AF_INET : AF_INET6, d, ip, sizeof(ip)) != NULL)
+				n = snprintf(buf + used, len - used, "%sIP:%s", sep, ip);
+			break;
+		default:
+			break;
+		}
+		if (n > 0)
+			used += (size_t)n;
+	}
+	if (used >= len && len > 0)
+		buf[len - 1] = '\0';
+	GENERAL_NAMES_free(names);
+}
+
+int64_t
+pki_asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+void
+pki_time_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, len, "?");
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

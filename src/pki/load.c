@@ -1,0 +1,257 @@
+#define _GNU_SOURCE
+/* Loading certificates, keys, CSRs and CRLs from files, PEM or DER. Messages
+ * name the file, say what was found instead, and how to fix it. */
+#include "tlsgate/pki.h"
+#include "tlsgate/util.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <string.h>
+
+static int
+looks_pem(const unsigned char *data, size_t len)
+{
+	return len > 11 && memmem(data, len, "-----BEGIN ", 11) != NULL;
+}
+
+/* Names what a PEM file holds when it is not what was asked for. */
+static const char *
+pem_kind(const unsigned char *data, size_t len)
+{
+	static const struct {
+		const char *marker;
+		const char *what;
+	} kinds[] = {
+		{ "-----BEGIN CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
+		{ "-----BEGIN NEW CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
+		{ "-----BEGIN CERTIFICATE", "a certificate" },
+		{ "-----BEGIN X509 CRL", "a CRL" },
+		{ "-----BEGIN ENCRYPTED PRIVATE KEY", "an encrypted private key" },
+		{ "PRIVATE KEY-----", "a private key" },
+		{ "-----BEGIN PUBLIC KEY", "a public key" },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (memmem(data, len, kinds[i].marker, strlen(kinds[i].marker)) != NULL)
+			return kinds[i].what;
+	return "PEM data of another kind";
+}
+
+static int
+read_input(const char *path, unsigned char **data, size_t *len, tg_err *err)
+{
+	if (util_read_file(path, data, len, err) != 0)
+		return -1;
+	if (*len == 0) {
+		free(*data);
+		*data = NULL;
+		return tg_err_set(err, TG_ERR_CONFIG, "%s is empty", path);
+	}
+	return 0;
+}
+
+int
+pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	STACK_OF(X509) *sk = NULL;
+	X509 *x;
+	int rc = -1;
+
+	*certs = NULL;
+	if (read_input(path, &data, &len, err) != 0)
+		return -1;
+	if ((sk = sk_X509_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (!looks_pem(data, len)) {
+		const unsigned char *p = data;
+		x = d2i_X509(NULL, &p, (long)len);
+		if (x == NULL) {
+			tg_err_ossl(err, TG_ERR_CONFIG,
+			    "%s is neither PEM nor a DER certificate; give a certificate file "
+			    "(-----BEGIN CERTIFICATE-----)", path);
+			goto out;
+		}
+		sk_X509_push(sk, x);
+	} else {
+		ERR_set_mark();
+		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+			sk_X509_push(sk, x);
+		ERR_pop_to_mark();
+		if (sk_X509_num(sk) == 0) {
+			tg_err_set(err, TG_ERR_CONFIG,
+			    "%s holds %s, not a certificate; give the certificate file", path,
+			    pem_kind(data, len));
+			goto out;
+		}
+	}
+	*certs = sk; /* ownership to caller */
+	sk = NULL;
+	rc = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	BIO_free(bio);
+	free(data);
+	return rc;
+}
+
+X509 *
+pki_load_cert(const char *path, tg_err *err)
+{
+	STACK_OF(X509) *sk;
+	X509 *x;
+
+	if (pki_load_certs(path, &sk, err) != 0)
+		return NULL;
+	x = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	return x;
+}
+
+static int
+pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *pass = u;
+	size_t n;
+
+	(void)rwflag;
+	if (pass == NULL)
+		return -1; /* never prompt: tlsgate runs unattended */
+	n = strlen(pass);
+	if (n > (size_t)size)
+		return -1;
+	memcpy(buf, pass, n);
+	return (int)n;
+}
+
+int
+pki_key_file_encrypted(const char *path)
+{
+	unsigned char *data;
+	size_t len;
+	int enc;
+
+	if (util_read_file(path, &data, &len, NULL) != 0)
+		return 0;
+	enc = memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
+	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	OPENSSL_clear_free(data, len);
+	return enc;
+}
+
+EVP_PKEY *
+pki_load_key(const char *path, const char *pass, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	EVP_PKEY *key = NULL;
+	int encrypted;
+
+	if (read_input(path, &data, &len, err) != 0)
+		return NULL;
+	encrypted = memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
+	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	if (encrypted && pass == NULL) {
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s is protected by a passphrase; pass --pass-file FILE, or remove the "
+		    "passphrase with `tlsgate key decrypt %s --out KEY --pass-file FILE`",
+		    path, path);
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (looks_pem(data, len)) {
+		key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)pass);
+		if (key == NULL && encrypted) {
+			tg_err_ossl(err, TG_ERR_CONFIG,
+			    "cannot decrypt %s: wrong passphrase; check the passphrase file", path);
+			goto out;
+		}
+		if (key == NULL) {
+			tg_err_ossl(err, TG_ERR_CONFIG,
+			    "%s holds %s, not a usable private key; give the key file "
+			    "(-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
+			goto out;
+		}
+	} else {
+		key = d2i_PrivateKey_bio(bio, NULL);
+		if (key == NULL) {
+			tg_err_ossl(err, TG_ERR_CONFIG,
+			    "%s is neither PEM nor a DER private key; give the key file", path);
+			goto out;
+		}
+	}
+	ERR_clear_error();
+out:
+	BIO_free(bio);
+	OPENSSL_clear_free(data, len);
+	return key;
+}
+
+X509_REQ *
+pki_load_csr(const char *path, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509_REQ *csr = NULL;
+
+	if (read_input(path, &data, &len, err) != 0)
+		return NULL;
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (looks_pem(data, len))
+		csr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	else
+		csr = d2i_X509_REQ_bio(bio, NULL);
+	if (csr == NULL)
+		tg_err_ossl(err, TG_ERR_CONFIG,
+		    "%s is not a certificate signing request (it holds %s); create one with "
+		    "`tlsgate cert request HOST --new-key`", path,
+		    looks_pem(data, len) ? pem_kind(data, len) : "binary data that is not a DER CSR");
+	ERR_clear_error();
+out:
+	BIO_free(bio);
+	free(data);
+	return csr;
+}
+
+X509_CRL *
+pki_load_crl(const char *path, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509_CRL *crl = NULL;
+
+	if (read_input(path, &data, &len, err) != 0)
+		return NULL;
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (looks_pem(data, len))
+		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	else
+		crl = d2i_X509_CRL_bio(bio, NULL);
+	if (crl == NULL)
+		tg_err_ossl(err, TG_ERR_CONFIG,
+		    "%s is not a CRL (it holds %s); publish one with `tlsgate crl --dir DIR`", path,
+		    looks_pem(data, len) ? pem_kind(data, len) : "binary data that is not a DER CRL");
+	ERR_clear_error();
+out:
+	BIO_free(bio);
+	free(data);
+	return crl;
+}

@@ -1,0 +1,25 @@
+/* What a store backend implements. */
+#ifndef TLSGATE_STORE_IMPL_H
+#define TLSGATE_STORE_IMPL_H
+
+#include "tlsgate/store.h"
+
+struct store_ops {
+	const char *scheme;
+	void *(*open)(const char *location, tg_err *err);
+	void (*close)(void *be);
+	int (*begin)(void *be, tg_err *err);
+	int (*commit)(void *be, tg_err *err);
+	void (*rollback)(void *be);
+	int (*add)(void *be, const store_cert *c, tg_err *err);
+	int (*has_serial)(void *be, const char *serial, tg_err *err);
+	int (*get)(void *be, const char *serial, store_cert *out, tg_err *err);
+	int (*revoke)(void *be, const char *serial, int64_t when, int reason, tg_err *err);
+	int (*list)(void *be, const store_filter *f,
+	    int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err);
+	int (*next_crl_number)(void *be, uint64_t *out, tg_err *err);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

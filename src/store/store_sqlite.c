@@ -1,0 +1,345 @@
+/* The embedded default store: one SQLite file per CA, WAL mode so readers
+ * never block, BEGIN IMMEDIATE so concurrent issuers queue for the write lock
+ * instead of failing. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_impl.h"
+
+#define BUSY_TIMEOUT_MS 60000
+
+typedef struct {
+	sqlite3 *db;
+	char *path;
+} sq;
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta ("
+	"  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS certs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  serial TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  cn TEXT NOT NULL,"
+	"  sans TEXT NOT NULL,"
+	"  profile TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  pem TEXT NOT NULL,"
+	"  cert_path TEXT,"
+	"  key_path TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid','revoked')),"
+	"  revoked_at INTEGER,"
+	"  reason INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS certs_cn ON certs(cn);"
+	"CREATE INDEX IF NOT EXISTS certs_not_after ON certs(not_after);"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', '0');";
+
+static int
+sq_fail(sq *s, tg_err *err, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	tg_errcat cat = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? TG_ERR_CONFIG : TG_ERR_IO;
+
+	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+		return tg_err_set(err, cat,
+		    "inventory %s is damaged or not a tlsgate database (%s); restore it from a backup",
+		    s->path, sqlite3_errmsg(s->db));
+	return tg_err_set(err, cat, "inventory %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int
+exec(sq *s, const char *sql, tg_err *err)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail(s, err, sql);
+	return 0;
+}
+
+static void
+sq_close(void *be)
+{
+	sq *s = be;
+
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static void *
+sq_open(const char *location, tg_err *err)
+{
+	sq *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->path = strdup(location)) == NULL) {
+		free(s);
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(location, &s->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		tg_err_set(err, TG_ERR_IO, "cannot open inventory %s: %s", location,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sq_close(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* WAL keeps readers off the writers' backs; synchronous=FULL makes every
+	 * commit durable before tlsgate reports success. */
+	if (exec(s, "PRAGMA journal_mode=WAL", err) != 0 ||
+	    exec(s, "PRAGMA synchronous=FULL", err) != 0 ||
+	    exec(s, "PRAGMA foreign_keys=ON", err) != 0 ||
+	    exec(s, "BEGIN IMMEDIATE", err) != 0) {
+		sq_close(s);
+		return NULL;
+	}
+	if (exec(s, schema, err) != 0 || exec(s, "COMMIT", err) != 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		sq_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int sq_begin(void *be, tg_err *err) { return exec(be, "BEGIN IMMEDIATE", err); }
+static int sq_commit(void *be, tg_err *err) { return exec(be, "COMMIT", err); }
+
+static void
+sq_rollback(void *be)
+{
+	sq *s = be;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static int
+sq_add(void *be, const store_cert *c, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+		"INSERT INTO certs (serial, subject, cn, sans, profile, not_before, not_after,"
+		" fingerprint, pem, cert_path, key_path, status, created_at)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,'valid',?)", -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare insert");
+	bind_text(st, 1, c->serial);
+	bind_text(st, 2, c->subject ? c->subject : "");
+	bind_text(st, 3, c->cn ? c->cn : "");
+	bind_text(st, 4, c->sans ? c->sans : "");
+	bind_text(st, 5, c->profile ? c->profile : "");
+	sqlite3_bind_int64(st, 6, c->not_before);
+	sqlite3_bind_int64(st, 7, c->not_after);
+	bind_text(st, 8, c->fingerprint);
+	bind_text(st, 9, c->pem ? c->pem : "");
+	bind_text(st, 10, c->cert_path);
+	bind_text(st, 11, c->key_path);
+	sqlite3_bind_int64(st, 12, c->created_at ? c->created_at : (int64_t)time(NULL));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return tg_err_set(err, TG_ERR_EXISTS, "serial %s is already in the inventory", c->serial);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "insert");
+	return 0;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	return v ? strdup((const char *)v) : NULL;
+}
+
+#define SELECT_COLS "serial, subject, cn, sans, profile, not_before, not_after, fingerprint," \
+	" pem, cert_path, key_path, status, revoked_at, reason, created_at"
+
+static void
+row_to_cert(sqlite3_stmt *st, store_cert *c)
+{
+	const unsigned char *v;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->serial, sizeof(c->serial), "%s", (const char *)sqlite3_column_text(st, 0));
+	c->subject = col_dup(st, 1);
+	c->cn = col_dup(st, 2);
+	c->sans = col_dup(st, 3);
+	c->profile = col_dup(st, 4);
+	c->not_before = sqlite3_column_int64(st, 5);
+	c->not_after = sqlite3_column_int64(st, 6);
+	v = sqlite3_column_text(st, 7);
+	snprintf(c->fingerprint, sizeof(c->fingerprint), "%s", v ? (const char *)v : "");
+	c->pem = col_dup(st, 8);
+	c->cert_path = col_dup(st, 9);
+	c->key_path = col_dup(st, 10);
+	v = sqlite3_column_text(st, 11);
+	snprintf(c->status, sizeof(c->status), "%s", v ? (const char *)v : "");
+	c->revoked_at = sqlite3_column_int64(st, 12);
+	c->reason = sqlite3_column_type(st, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 13);
+	c->created_at = sqlite3_column_int64(st, 14);
+}
+
+static int
+sq_get(void *be, const char *serial, store_cert *out, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT " SELECT_COLS " FROM certs WHERE serial = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare select");
+	bind_text(st, 1, serial);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_to_cert(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "no certificate with serial %s in %s; list them with `tlsgate cert list`",
+		    serial, s->path);
+	return sq_fail(s, err, "select");
+}
+
+static int
+sq_has_serial(void *be, const char *serial, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM certs WHERE serial = ?", -1, &st,
+		NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare select");
+	bind_text(st, 1, serial);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return sq_fail(s, err, "select");
+}
+
+static int
+sq_revoke(void *be, const char *serial, int64_t when, int reason, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+		"UPDATE certs SET status = 'revoked', revoked_at = ?, reason = ?"
+		" WHERE serial = ? AND status = 'valid'", -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare update");
+	sqlite3_bind_int64(st, 1, when);
+	sqlite3_bind_int(st, 2, reason);
+	bind_text(st, 3, serial);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "update");
+	if (sqlite3_changes(s->db) == 0) {
+		rc = sq_has_serial(s, serial, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			return tg_err_set(err, TG_ERR_USAGE, "certificate %s is already revoked", serial);
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "no certificate with serial %s in %s; list them with `tlsgate cert list`",
+		    serial, s->path);
+	}
+	return 0;
+}
+
+static int
+sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *arg),
+    void *arg, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+		"SELECT " SELECT_COLS " FROM certs WHERE"
+		" (?1 = 0 OR status = 'revoked') AND (?2 = 0 OR status = 'valid')"
+		" AND (?3 = 0 OR not_after < ?3) AND (?4 IS NULL OR cn = ?4)"
+		" ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare list");
+	sqlite3_bind_int(st, 1, f ? f->revoked_only : 0);
+	sqlite3_bind_int(st, 2, f ? f->valid_only : 0);
+	sqlite3_bind_int64(st, 3, f ? f->expiring_before : 0);
+	bind_text(st, 4, f ? f->cn : NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_cert c;
+		int stop;
+		row_to_cert(st, &c);
+		stop = fn(&c, arg);
+		store_cert_clear(&c);
+		if (stop) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "list");
+	return 0;
+}
+
+static int
+sq_next_crl_number(void *be, uint64_t *out, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'crl_number'",
+		err) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'crl_number'",
+		-1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare select");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, err, "crl number");
+	return 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.scheme = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.add = sq_add,
+	.has_serial = sq_has_serial,
+	.get = sq_get,
+	.revoke = sq_revoke,
+	.list = sq_list,
+	.next_crl_number = sq_next_crl_number,
+};
