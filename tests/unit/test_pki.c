@@ -1,0 +1,410 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tlsgate/pki.h"
+#include "tlsgate/util.h"
+
+typedef struct {
+	EVP_PKEY *root_key, *leaf_key, *other_key;
+	X509 *root, *leaf, *other_root;
+} fixture;
+
+static X509 *
+make(pki_profile_kind kind, const char *name, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey,
+    int64_t secs)
+{
+	pki_profile p;
+	unsigned char serial[PKI_SERIAL_LEN];
+	tg_err err = { 0 };
+	X509 *x;
+
+	if (kind == PKI_PROFILE_ROOT) {
+		memset(&p, 0, sizeof(p));
+		p.kind = kind;
+		snprintf(p.cn, sizeof(p.cn), "%s", name);
+		p.valid_secs = secs;
+	} else {
+		assert_int_equal(pki_profile_leaf(&p, kind, name, NULL, 0, secs, &err), 0);
+	}
+	assert_int_equal(pki_serial_random(serial, &err), 0);
+	x = pki_cert_build(&p, key, issuer, ikey, serial, sizeof(serial), &err);
+	if (x == NULL)
+		fail_msg("%s", err.msg);
+	return x;
+}
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	tg_err err = { 0 };
+
+	f->root_key = pki_key_generate(PKI_KEY_EC_P256, &err);
+	f->leaf_key = pki_key_generate(PKI_KEY_EC_P256, &err);
+	f->other_key = pki_key_generate(PKI_KEY_EC_P256, &err);
+	f->root = make(PKI_PROFILE_ROOT, "Unit Root", f->root_key, NULL, f->root_key, 86400 * 10);
+	f->other_root = make(PKI_PROFILE_ROOT, "Other Root", f->other_key, NULL, f->other_key, 86400);
+	f->leaf = make(PKI_PROFILE_SERVER, "svc.example.com", f->leaf_key, f->root, f->root_key, 86400);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	EVP_PKEY_free(f->root_key);
+	EVP_PKEY_free(f->leaf_key);
+	EVP_PKEY_free(f->other_key);
+	X509_free(f->root);
+	X509_free(f->leaf);
+	X509_free(f->other_root);
+	free(f);
+	return 0;
+}
+
+static void
+test_key_types(void **state)
+{
+	static const char *const names[] = { "ec-p256", "ec-p384", "rsa2048", "ed25519" };
+	static const char *const expect[] = { "EC P-256", "EC P-384", "RSA 2048", "Ed25519" };
+	tg_err err = { 0 };
+	pki_key_type t;
+	char desc[64];
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		EVP_PKEY *k;
+		assert_int_equal(pki_key_type_parse(names[i], &t, &err), 0);
+		assert_non_null(k = pki_key_generate(t, &err));
+		pki_key_describe(k, desc, sizeof(desc));
+		assert_string_equal(desc, expect[i]);
+		EVP_PKEY_free(k);
+	}
+	assert_int_equal(pki_key_type_parse("dsa1024", &t, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "ec-p256"));
+}
+
+static void
+test_san_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		pki_san_type type;
+		const char *value;
+	} cases[] = {
+		{ "example.com", 1, PKI_SAN_DNS, "example.com" },
+		{ "DNS:Example.COM", 1, PKI_SAN_DNS, "example.com" },
+		{ "*.example.com", 1, PKI_SAN_DNS, "*.example.com" },
+		{ "10.0.0.5", 1, PKI_SAN_IP, "10.0.0.5" },
+		{ "IP:::1", 1, PKI_SAN_IP, "::1" },
+		{ "ip:2001:DB8::1", 1, PKI_SAN_IP, "2001:db8::1" },
+		{ "alice@example.com", 1, PKI_SAN_EMAIL, "alice@example.com" },
+		{ "spiffe://example.org/web", 1, PKI_SAN_URI, "spiffe://example.org/web" },
+		{ "URI:urn:uuid:1234", 1, PKI_SAN_URI, "urn:uuid:1234" },
+		{ "DNS:10.0.0.5", 0, 0, NULL },           /* IP as DNS SAN */
+		{ "IP:999.1.1.1", 0, 0, NULL },
+		{ "exa mple.com", 0, 0, NULL },
+		{ "foo.*.example.com", 0, 0, NULL },       /* wildcard not first label */
+		{ "-bad.example.com", 0, 0, NULL },
+		{ "DNS:", 0, 0, NULL },
+		{ "email:nobody", 0, 0, NULL },
+		{ "URI:no scheme", 0, 0, NULL },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pki_san san;
+		tg_err err = { 0 };
+		int rc = pki_san_parse(cases[i].in, &san, &err);
+		if (cases[i].ok) {
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].in, err.msg);
+			assert_int_equal(san.type, cases[i].type);
+			assert_string_equal(san.value, cases[i].value);
+		} else {
+			if (rc == 0)
+				fail_msg("%s accepted", cases[i].in);
+			assert_int_equal(err.cat, TG_ERR_USAGE);
+			assert_non_null(strstr(err.msg, "malformed SAN"));
+		}
+	}
+}
+
+static void
+test_leaf_profile_has_name_as_san(void **state)
+{
+	fixture *f = *state;
+	char sans[512];
+	pki_profile p;
+	tg_err err = { 0 };
+
+	pki_cert_sans(f->leaf, sans, sizeof(sans));
+	assert_string_equal(sans, "DNS:svc.example.com");
+	/* A client profile keeps CN only: PostgreSQL maps the CN to the user. */
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_CLIENT, "alice", NULL, 0, 60, &err), 0);
+	assert_int_equal(p.nsans, 0);
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_SERVER, "../etc", NULL, 0, 60, &err), -1);
+}
+
+static void
+test_cert_extensions(void **state)
+{
+	fixture *f = *state;
+	uint32_t ku = X509_get_key_usage(f->leaf);
+	uint32_t xku = X509_get_extended_key_usage(f->leaf);
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(f->leaf);
+
+	assert_int_equal(X509_get_version(f->leaf), X509_VERSION_3);
+	assert_true(ku & KU_DIGITAL_SIGNATURE);
+	assert_false(ku & KU_KEY_CERT_SIGN);
+	assert_true(xku & XKU_SSL_SERVER);
+	assert_false(xku & XKU_SSL_CLIENT);
+	assert_int_equal(X509_check_ca(f->leaf), 0);
+	assert_int_not_equal(X509_check_ca(f->root), 0);
+	assert_non_null(X509_get0_subject_key_id(f->leaf));
+	assert_non_null(X509_get0_authority_key_id(f->leaf));
+	assert_int_equal(ASN1_STRING_length(sn), PKI_SERIAL_LEN);
+	/* notBefore is backdated for clock skew */
+	assert_true(pki_asn1_time_unix(X509_get0_notBefore(f->leaf)) <= time(NULL) - 60);
+}
+
+static void
+test_verify_ok_and_failures(void **state)
+{
+	fixture *f = *state;
+	pki_verify_opts o = { .purpose = PKI_PURPOSE_SERVER, .x509_strict = 1 };
+	tg_err err = { 0 };
+
+	o.trusted = sk_X509_new_null();
+	sk_X509_push(o.trusted, f->root);
+	o.host = "svc.example.com";
+	assert_int_equal(pki_verify(f->leaf, &o, &err), 0);
+	/* wrong host */
+	o.host = "other.example.com";
+	assert_int_equal(pki_verify(f->leaf, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "hostname mismatch"));
+	assert_non_null(strstr(err.msg, "--san"));
+	/* wrong purpose */
+	o.host = NULL;
+	o.purpose = PKI_PURPOSE_CLIENT;
+	assert_int_equal(pki_verify(f->leaf, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "purpose"));
+	/* wrong CA */
+	o.purpose = PKI_PURPOSE_SERVER;
+	sk_X509_set(o.trusted, 0, f->other_root);
+	assert_int_equal(pki_verify(f->leaf, &o, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_VERIFY);
+	sk_X509_free(o.trusted);
+}
+
+static void
+test_validity_capped_and_expired_issuer(void **state)
+{
+	fixture *f = *state;
+	EVP_PKEY *k = pki_key_generate(PKI_KEY_EC_P256, NULL);
+	X509 *shortca = make(PKI_PROFILE_ROOT, "Short", k, NULL, k, 3600);
+	X509 *leaf = make(PKI_PROFILE_CLIENT, "c", f->leaf_key, shortca, k, 86400 * 30);
+	pki_profile p;
+	unsigned char serial[PKI_SERIAL_LEN] = { 1 };
+	tg_err err = { 0 };
+
+	assert_true(pki_asn1_time_unix(X509_get0_notAfter(leaf)) <=
+	    pki_asn1_time_unix(X509_get0_notAfter(shortca)));
+	/* An expired issuer is refused with the reason. */
+	X509_gmtime_adj(X509_getm_notAfter(shortca), -10);
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_CLIENT, "d", NULL, 0, 60, &err), 0);
+	assert_null(pki_cert_build(&p, f->leaf_key, shortca, k, serial, sizeof(serial), &err));
+	assert_non_null(strstr(err.msg, "expired"));
+	X509_free(leaf);
+	X509_free(shortca);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_key_match(void **state)
+{
+	fixture *f = *state;
+	assert_true(pki_key_matches_cert(f->leaf_key, f->leaf));
+	assert_false(pki_key_matches_cert(f->other_key, f->leaf));
+}
+
+static void
+test_csr_roundtrip_and_tamper(void **state)
+{
+	fixture *f = *state;
+	const char *extra[] = { "conference.example.com", "IP:10.1.2.3" };
+	pki_profile p, back;
+	X509_REQ *csr;
+	tg_err err = { 0 };
+	unsigned char *der = NULL, *q;
+	const unsigned char *cp;
+	int len;
+
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_SERVER, "example.com", extra, 2, 60, &err), 0);
+	assert_non_null(csr = pki_csr_build(&p, f->leaf_key, &err));
+	assert_int_equal(pki_csr_to_profile(csr, "t.csr", PKI_PROFILE_SERVER, 60, &back, &err), 0);
+	assert_string_equal(back.cn, "example.com");
+	assert_int_equal(back.nsans, 3);
+	/* Flip a byte of the subject: the signature no longer verifies. */
+	len = i2d_X509_REQ(csr, &der);
+	for (int i = 0; i + 11 < len; i++) {
+		if (memcmp(der + i, "example.com", 11) == 0) {
+			der[i] = 'X';
+			break;
+		}
+	}
+	X509_REQ_free(csr);
+	cp = der;
+	assert_non_null(csr = d2i_X509_REQ(NULL, &cp, len));
+	assert_int_equal(pki_csr_to_profile(csr, "t.csr", PKI_PROFILE_SERVER, 60, &back, &err), -1);
+	assert_non_null(strstr(err.msg, "signature does not verify"));
+	q = der;
+	OPENSSL_free(q);
+	X509_REQ_free(csr);
+}
+
+static void
+test_crl_revokes(void **state)
+{
+	fixture *f = *state;
+	pki_revoked r = { .revoked_at = time(NULL), .reason = CRL_REASON_KEY_COMPROMISE };
+	pki_verify_opts o = { .purpose = PKI_PURPOSE_SERVER };
+	X509_CRL *crl, *empty;
+	tg_err err = { 0 };
+
+	pki_cert_serial_hex(f->leaf, r.serial_hex, sizeof(r.serial_hex));
+	assert_non_null(crl = pki_crl_build(f->root, f->root_key, &r, 1, 7, 86400, &err));
+	assert_non_null(empty = pki_crl_build(f->root, f->root_key, NULL, 0, 8, 86400, &err));
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(f->root)), 1);
+	o.trusted = sk_X509_new_null();
+	sk_X509_push(o.trusted, f->root);
+	o.crls = sk_X509_CRL_new_null();
+	sk_X509_CRL_push(o.crls, empty);
+	assert_int_equal(pki_verify(f->leaf, &o, &err), 0);
+	sk_X509_CRL_set(o.crls, 0, crl);
+	assert_int_equal(pki_verify(f->leaf, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "revoked"));
+	sk_X509_CRL_free(o.crls);
+	sk_X509_free(o.trusted);
+	X509_CRL_free(crl);
+	X509_CRL_free(empty);
+}
+
+static void
+test_p12_both_flavours(void **state)
+{
+	fixture *f = *state;
+	for (int legacy = 0; legacy <= 1; legacy++) {
+		unsigned char *der;
+		const unsigned char *p;
+		size_t len;
+		tg_err err = { 0 };
+		PKCS12 *p12;
+		EVP_PKEY *k = NULL;
+		X509 *c = NULL;
+
+		assert_int_equal(pki_p12_build(f->leaf, f->leaf_key, NULL, "svc", "pw", legacy, &der,
+		    &len, &err), 0);
+		p = der;
+		assert_non_null(p12 = d2i_PKCS12(NULL, &p, (long)len));
+		assert_int_equal(PKCS12_verify_mac(p12, "wrong", -1), 0);
+		assert_int_equal(PKCS12_parse(p12, "pw", &k, &c, NULL), 1);
+		assert_int_equal(X509_cmp(c, f->leaf), 0);
+		assert_true(pki_key_matches_cert(k, f->leaf));
+		EVP_PKEY_free(k);
+		X509_free(c);
+		PKCS12_free(p12);
+		OPENSSL_free(der);
+	}
+}
+
+static void
+write_tmp(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+static void
+test_load_errors(void **state)
+{
+	fixture *f = *state;
+	char dir[] = "/tmp/tlsgate-pki-XXXXXX", path[256], *pem;
+	unsigned char *der = NULL;
+	size_t len;
+	int dlen;
+	tg_err err = { 0 };
+	X509 *x;
+	EVP_PKEY *k;
+
+	assert_non_null(mkdtemp(dir));
+	/* DER is accepted */
+	snprintf(path, sizeof(path), "%s/leaf.der", dir);
+	dlen = i2d_X509(f->leaf, &der);
+	write_tmp(path, der, (size_t)dlen);
+	assert_non_null(x = pki_load_cert(path, &err));
+	X509_free(x);
+	/* truncated DER is refused with the file named */
+	write_tmp(path, der, (size_t)dlen / 2);
+	assert_null(pki_load_cert(path, &err));
+	assert_non_null(strstr(err.msg, path));
+	OPENSSL_free(der);
+	/* a key where a cert is expected */
+	assert_int_equal(pki_key_to_pem(f->leaf_key, NULL, &pem, &len, &err), 0);
+	snprintf(path, sizeof(path), "%s/leaf.key", dir);
+	write_tmp(path, pem, len);
+	OPENSSL_clear_free(pem, len);
+	assert_null(pki_load_cert(path, &err));
+	assert_non_null(strstr(err.msg, "a private key, not a certificate"));
+	/* encrypted key: no passphrase, wrong passphrase, right passphrase */
+	assert_int_equal(pki_key_to_pem(f->leaf_key, "right", &pem, &len, &err), 0);
+	write_tmp(path, pem, len);
+	OPENSSL_clear_free(pem, len);
+	assert_null(pki_load_key(path, NULL, &err));
+	assert_non_null(strstr(err.msg, "protected by a passphrase"));
+	assert_null(pki_load_key(path, "wrong", &err));
+	assert_non_null(strstr(err.msg, "wrong passphrase"));
+	assert_non_null(k = pki_load_key(path, "right", &err));
+	assert_true(pki_key_matches_cert(k, f->leaf));
+	EVP_PKEY_free(k);
+	/* empty file */
+	snprintf(path, sizeof(path), "%s/empty.crt", dir);
+	write_tmp(path, "", 0);
+	assert_null(pki_load_cert(path, &err));
+	assert_non_null(strstr(err.msg, "empty"));
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_types),
+		cmocka_unit_test(test_san_parse),
+		cmocka_unit_test(test_leaf_profile_has_name_as_san),
+		cmocka_unit_test(test_cert_extensions),
+		cmocka_unit_test(test_verify_ok_and_failures),
+		cmocka_unit_test(test_validity_capped_and_expired_issuer),
+		cmocka_unit_test(test_key_match),
+		cmocka_unit_test(test_csr_roundtrip_and_tamper),
+		cmocka_unit_test(test_crl_revokes),
+		cmocka_unit_test(test_p12_both_flavours),
+		cmocka_unit_test(test_load_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,212 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsgate/util.h"
+
+static char tmpdir[] = "/tmp/tlsgate-unit-XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_write_creates_with_mode(void **state)
+{
+	char path[256];
+	struct stat st;
+	tg_err err = { 0 };
+	unsigned char *data;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/secret.key", tmpdir);
+	umask(0);
+	assert_int_equal(util_write_file(path, "k1", 2, 0600, 0, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(util_read_file(path, &data, &len, &err), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(data, "k1", 2);
+	free(data);
+}
+
+static void
+test_write_refuses_existing(void **state)
+{
+	char path[256];
+	tg_err err = { 0 };
+	unsigned char *data;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/keep.txt", tmpdir);
+	assert_int_equal(util_write_file(path, "old", 3, 0644, 0, &err), 0);
+	assert_int_equal(util_write_file(path, "new", 3, 0644, 0, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_EXISTS);
+	assert_non_null(strstr(err.msg, "--force"));
+	assert_int_equal(util_read_file(path, &data, &len, &err), 0);
+	assert_memory_equal(data, "old", 3);
+	free(data);
+	assert_int_equal(util_write_file(path, "new", 3, 0644, UTIL_WRITE_FORCE, &err), 0);
+	assert_int_equal(util_read_file(path, &data, &len, &err), 0);
+	assert_memory_equal(data, "new", 3);
+	free(data);
+}
+
+static void
+test_write_refuses_symlink_target(void **state)
+{
+	char path[256], target[256];
+	tg_err err = { 0 };
+
+	(void)state;
+	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+	snprintf(path, sizeof(path), "%s/link.key", tmpdir);
+	assert_int_equal(symlink(target, path), 0);
+	/* A dangling symlink is an existing path: never followed, never replaced. */
+	assert_int_equal(util_write_file(path, "x", 1, 0600, 0, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_EXISTS);
+	assert_int_equal(access(target, F_OK), -1);
+}
+
+static void
+test_write_unwritable_dir(void **state)
+{
+	tg_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(util_write_file("/nonexistent-dir/x.crt", "x", 1, 0644, 0, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_IO);
+	assert_non_null(strstr(err.msg, "/nonexistent-dir"));
+}
+
+static void
+test_no_temp_left_behind(void **state)
+{
+	char cmd[512];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q tlsgate-tmp", tmpdir);
+	assert_int_not_equal(system(cmd), 0);
+}
+
+static void
+test_read_missing(void **state)
+{
+	tg_err err = { 0 };
+	unsigned char *data;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(util_read_file("/nonexistent/file.pem", &data, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "no such file"));
+	assert_null(data);
+}
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		int64_t secs;
+	} cases[] = {
+		{ "30d", 1, 30 * 86400 }, { "12h", 1, 12 * 3600 }, { "45s", 1, 45 },
+		{ "2w", 1, 14 * 86400 }, { "1y", 1, 365 * 86400 }, { "7", 1, 7 * 86400 },
+		{ "", 0, 0 }, { "-1d", 0, 0 }, { "10x", 0, 0 }, { "d", 0, 0 }, { "5dd", 0, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t v = -1;
+		tg_err err = { 0 };
+		int rc = util_parse_duration(cases[i].in, &v, &err);
+		assert_int_equal(rc == 0, cases[i].ok);
+		if (cases[i].ok)
+			assert_int_equal(v, cases[i].secs);
+		else
+			assert_int_equal(err.cat, TG_ERR_USAGE);
+	}
+}
+
+static void
+test_uint(void **state)
+{
+	unsigned long v;
+	tg_err err = { 0 };
+	(void)state;
+	assert_int_equal(util_parse_uint("365", "--days", 1000, &v, &err), 0);
+	assert_int_equal(v, 365);
+	assert_int_equal(util_parse_uint("0", "--days", 1000, &v, &err), -1);
+	assert_int_equal(util_parse_uint("1001", "--days", 1000, &v, &err), -1);
+	assert_int_equal(util_parse_uint("12abc", "--days", 1000, &v, &err), -1);
+	assert_non_null(strstr(err.msg, "--days"));
+}
+
+static void
+test_pass_file(void **state)
+{
+	char path[256];
+	char *pass;
+	tg_err err = { 0 };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pass", tmpdir);
+	assert_int_equal(util_write_file(path, "s3cret\r\nignored\n", 16, 0600, 0, &err), 0);
+	assert_int_equal(util_read_pass_file(path, &pass, &err), 0);
+	assert_string_equal(pass, "s3cret");
+	util_free_secret(pass);
+	snprintf(path, sizeof(path), "%s/empty", tmpdir);
+	assert_int_equal(util_write_file(path, "\n", 1, 0600, 0, &err), 0);
+	assert_int_equal(util_read_pass_file(path, &pass, &err), -1);
+	assert_non_null(strstr(err.msg, "empty"));
+}
+
+static void
+test_err_prefix(void **state)
+{
+	tg_err err = { 0 };
+	(void)state;
+	tg_err_set(&err, TG_ERR_IO, "inner %d", 7);
+	tg_err_prefix(&err, "outer");
+	assert_string_equal(err.msg, "outer: inner 7");
+	assert_int_equal(tg_err_exit_code(&err), 1);
+	tg_err_set(&err, TG_ERR_USAGE, "bad");
+	assert_int_equal(tg_err_exit_code(&err), 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_creates_with_mode),
+		cmocka_unit_test(test_write_refuses_existing),
+		cmocka_unit_test(test_write_refuses_symlink_target),
+		cmocka_unit_test(test_write_unwritable_dir),
+		cmocka_unit_test(test_no_temp_left_behind),
+		cmocka_unit_test(test_read_missing),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_pass_file),
+		cmocka_unit_test(test_err_prefix),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
