@@ -24,6 +24,17 @@ enum {
 int util_write_file(const char *path, const void *data, size_t len, mode_t mode,
     int flags, tg_err *err) TG_MUST_CHECK;
 
+/* The two halves of util_write_file, for writing many files that appear
+ * together: stage writes the temporary file (tmp receives its name, at least
+ * PATH_MAX bytes), publish moves it into place (or removes it on failure). */
+int util_stage_file(const char *path, const void *data, size_t len, mode_t mode,
+    int flags, char *tmp, size_t tmplen, tg_err *err) TG_MUST_CHECK;
+int util_publish_file(const char *tmp, const char *path, int flags, tg_err *err) TG_MUST_CHECK;
+
+/* Removes temporary files in dir left by writers that no longer run (a crash
+ * or kill -9 mid-write). */
+void util_sweep_stale(const char *dir);
+
 /* Reads a whole file (at most UTIL_FILE_MAX bytes) into a NUL-terminated
  * buffer the caller frees with free(). */
 int util_read_file(const char *path, unsigned char **data, size_t *len,

@@ -28,48 +28,74 @@ struct tg_ca {
 	store *db;
 };
 
-/* Files written by one operation, removed again if it fails. */
+/* The files of one operation: staged under temporary names while the work
+ * goes on, published together at the end, and removed again if it fails, so
+ * a failure or a crash never leaves a file at a final name half-done. */
 typedef struct {
-	char **paths;
+	char tmp[PATH_MAX + 64];
+	char *path;
+	int published;
+} staged;
+
+typedef struct {
+	staged *files;
 	size_t n, cap;
+	int flags;
 } written;
-
-static int
-written_add(written *w, const char *path, tg_err *err)
-{
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 16;
-		char **np = realloc(w->paths, ncap * sizeof(*np));
-		if (np == NULL)
-			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		w->paths = np;
-		w->cap = ncap;
-	}
-	if ((w->paths[w->n] = strdup(path)) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	w->n++;
-	return 0;
-}
-
-static void
-written_free(written *w, int unlink_them)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		if (unlink_them)
-			unlink(w->paths[i]);
-		free(w->paths[i]);
-	}
-	free(w->paths);
-	memset(w, 0, sizeof(*w));
-}
 
 static int
 write_tracked(written *w, const char *path, const void *data, size_t len, mode_t mode,
     int flags, tg_err *err)
 {
-	if (util_write_file(path, data, len, mode, flags, err) != 0)
+	staged *f;
+
+	if (w->n == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 16;
+		staged *nf = realloc(w->files, ncap * sizeof(*nf));
+		if (nf == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		w->files = nf;
+		w->cap = ncap;
+	}
+	f = &w->files[w->n];
+	memset(f, 0, sizeof(*f));
+	if ((f->path = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (util_stage_file(path, data, len, mode, flags, f->tmp, sizeof(f->tmp), err) != 0) {
+		free(f->path);
 		return -1;
-	return written_add(w, path, err);
+	}
+	w->flags = flags;
+	w->n++;
+	return 0;
+}
+
+/* Moves every staged file into place. */
+static int
+written_publish(written *w, tg_err *err)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (util_publish_file(w->files[i].tmp, w->files[i].path, w->flags, err) != 0) {
+			w->files[i].tmp[0] = '\0';
+			return -1;
+		}
+		w->files[i].published = 1;
+	}
+	return 0;
+}
+
+static void
+written_free(written *w, int failed)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->files[i].published && w->files[i].tmp[0] != '\0')
+			unlink(w->files[i].tmp);
+		else if (failed && w->files[i].published)
+			unlink(w->files[i].path);
+		free(w->files[i].path);
+	}
+	free(w->files);
+	memset(w, 0, sizeof(*w));
 }
 
 static int
@@ -249,7 +275,7 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		    write_certs(&w, bundle, both, 2, 0, err) != 0)
 			goto out;
 	}
-	if (store_commit(db, err) != 0)
+	if (written_publish(&w, err) != 0 || store_commit(db, err) != 0)
 		goto out;
 	in_txn = 0;
 	rc = 0;
@@ -451,6 +477,7 @@ tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o
 		return -1;
 	if (util_mkdir_p(out_dir, 0755, err) != 0)
 		return -1;
+	util_sweep_stale(out_dir);
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	if (store_begin(ca->db, err) != 0)
@@ -470,7 +497,8 @@ tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o
 		tg_err_set(err, TG_ERR_USAGE, "nothing to issue");
 		goto rollback;
 	}
-	if (util_sync_dir(out_dir, err) != 0 || store_commit(ca->db, err) != 0)
+	if (util_sync_dir(out_dir, err) != 0 || written_publish(&w, err) != 0 ||
+	    util_sync_dir(out_dir, err) != 0 || store_commit(ca->db, err) != 0)
 		goto rollback;
 	rc = 0;
 	goto out;
@@ -506,7 +534,8 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 		 err)) == NULL)
 		goto out;
 	if (out_path != NULL) {
-		if (write_leaf_chain(ca, &w, out_path, cert, force ? UTIL_WRITE_FORCE : 0, err) != 0)
+		if (write_leaf_chain(ca, &w, out_path, cert, force ? UTIL_WRITE_FORCE : 0, err) != 0 ||
+		    written_publish(&w, err) != 0)
 			goto out;
 	} else {
 		X509 *certs[8];

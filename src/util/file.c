@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "tlsgate/util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -70,37 +72,40 @@ fsync_parent(const char *path)
 	return rc;
 }
 
+/* Temp files carry the writer's pid, so a later run can tell a crashed
+ * writer's leftovers from a live writer's work in progress. */
+#define TMP_PREFIX ".tlsgate-tmp-"
+
 int
-util_write_file(const char *path, const void *data, size_t len, mode_t mode,
-    int flags, tg_err *err)
+util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int flags,
+    char *tmp, size_t tmplen, tg_err *err)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX + 64];
-	int fd = -1, saved, rc = -1, tmp_made = 0;
+	char dir[PATH_MAX];
+	int fd = -1, saved, rc = -1;
 	struct stat st;
 
-	if (strlen(path) >= PATH_MAX - 64)
+	tmp[0] = '\0';
+	if (strlen(path) >= PATH_MAX - 64 || tmplen < PATH_MAX)
 		return tg_err_set(err, TG_ERR_USAGE, "path too long: %s", path);
 	if (!(flags & UTIL_WRITE_FORCE) && lstat(path, &st) == 0)
 		return tg_err_set(err, TG_ERR_EXISTS,
 		    "%s already exists; refusing to overwrite it (pass --force to replace it)",
 		    path);
 	dir_of(path, dir, sizeof(dir));
-	/* The temp name must be unpredictable and in the same directory so the
-	 * final rename is atomic. */
 	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-		unsigned long r = (unsigned long)random() ^ ((unsigned long)getpid() << 16);
-		snprintf(tmp, sizeof(tmp), "%s/.tlsgate-tmp-%lx-%d", dir, r, attempt);
+		unsigned long r = (unsigned long)random();
+		snprintf(tmp, tmplen, "%s/" TMP_PREFIX "%ld-%lx", dir, (long)getpid(), r);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
 		saved = errno;
-		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s (check that %s exists and is writable)",
-		    path, strerror(saved), dir);
-		goto out;
+		tmp[0] = '\0';
+		return tg_err_set(err, TG_ERR_IO,
+		    "cannot write %s: %s (check that %s exists and is writable)", path,
+		    strerror(saved), dir);
 	}
-	tmp_made = 1;
 	/* umask may have narrowed the mode; set exactly what was asked. */
 	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
 	    (!(flags & UTIL_WRITE_NOSYNC) && fsync(fd) != 0)) {
@@ -108,45 +113,81 @@ util_write_file(const char *path, const void *data, size_t len, mode_t mode,
 		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s", path, strerror(saved));
 		goto out;
 	}
-	if (close(fd) != 0) {
-		fd = -1;
-		saved = errno;
-		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s", path, strerror(saved));
-		goto out;
+	rc = 0;
+out:
+	if (close(fd) != 0 && rc == 0) {
+		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		rc = -1;
 	}
-	fd = -1;
+	if (rc != 0) {
+		unlink(tmp);
+		tmp[0] = '\0';
+	}
+	return rc;
+}
+
+int
+util_publish_file(const char *tmp, const char *path, int flags, tg_err *err)
+{
+	int saved;
+
 	if (flags & UTIL_WRITE_FORCE) {
 		if (rename(tmp, path) != 0) {
 			saved = errno;
-			tg_err_set(err, TG_ERR_IO, "cannot move %s into place: %s",
-			    path, strerror(saved));
-			goto out;
+			unlink(tmp);
+			return tg_err_set(err, TG_ERR_IO, "cannot move %s into place: %s", path,
+			    strerror(saved));
 		}
 	} else {
 		/* link() refuses an existing target atomically, unlike rename(). */
 		if (link(tmp, path) != 0) {
 			saved = errno;
+			unlink(tmp);
 			if (saved == EEXIST)
-				tg_err_set(err, TG_ERR_EXISTS,
+				return tg_err_set(err, TG_ERR_EXISTS,
 				    "%s already exists; refusing to overwrite it (pass --force to replace it)",
 				    path);
-			else
-				tg_err_set(err, TG_ERR_IO, "cannot create %s: %s",
-				    path, strerror(saved));
-			goto out;
+			return tg_err_set(err, TG_ERR_IO, "cannot create %s: %s", path,
+			    strerror(saved));
 		}
 		unlink(tmp);
 	}
-	tmp_made = 0;
 	if (!(flags & UTIL_WRITE_NOSYNC))
 		(void)fsync_parent(path);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp_made)
-		unlink(tmp);
-	return rc;
+	return 0;
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len, mode_t mode, int flags,
+    tg_err *err)
+{
+	char tmp[PATH_MAX + 64];
+
+	if (util_stage_file(path, data, len, mode, flags, tmp, sizeof(tmp), err) != 0)
+		return -1;
+	return util_publish_file(tmp, path, flags, err);
+}
+
+void
+util_sweep_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		long pid;
+		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		pid = strtol(e->d_name + strlen(TMP_PREFIX), NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+			if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+				unlink(path);
+		}
+	}
+	closedir(d);
 }
 
 int
