@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds tlsgate and runs every test twice: a normal build, then an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Installs what the tests
+# need (real PostgreSQL, nginx, NSS tools, mosquitto...) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh build test
+
+run_suite() { # build-dir label cmake-args...
+	local dir=$1 label=$2
+	shift 2
+	echo "== $label: building in $dir"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
+	cmake --build "$dir" -j"$(nproc)" >/dev/null
+	echo "== $label: running the tests"
+	(cd "$dir" && ctest --output-on-failure --timeout 900)
+}
+
+run_suite build-test "normal build"
+# detect_leaks stays on: every test must free what it allocates.
+ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	run_suite build-asan "ASan+UBSan build" -DTLSGATE_SANITIZE=ON
+echo "== all tests passed in both builds"
