@@ -45,8 +45,6 @@ write_conf() {
 		        ssl_certificate_key $CA/issued/localhost.key;
 		        ssl_client_certificate $CA/root.crt;
 		        ssl_verify_client on;
-		        # nginx's default depth (1) stops below an intermediate CA.
-		        ssl_verify_depth 2;
 		        location / {
 		            default_type text/plain;
 		            return 200 "hello \$ssl_client_s_dn\n";
