@@ -3,6 +3,7 @@
 # intermediate) and `ssl_client_certificate root.crt; ssl_verify_client on;`.
 # curl with a tlsgate client cert gets 200; without one, 400 "No required SSL
 # certificate was sent"; with a cert from another tlsgate CA, 400 too.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}

@@ -4,6 +4,7 @@
 # an intermediate CA; and after `cert revoke` + `crl` it must reject exactly the
 # revoked certificate. Also checks the certificate profile the workbench issue
 # requires (v3, serials, key ids, constraints, usages, SANs, backdating, chain).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # ossl_verify PURPOSE CADIR NAME [EXTRA OPENSSL ARGS...]: verify DIR/issued/NAME.crt.

@@ -5,6 +5,7 @@
 # SHA-256 MAC; legacy: PBE-SHA1-3DES with a SHA-1 MAC, no RC2), carry the key,
 # leaf and intermediate, and import into a fresh NSS database (the store
 # Chromium and Firefox use) under the expected nickname.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 for tool in openssl certutil pk12util; do

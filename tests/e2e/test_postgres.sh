@@ -4,9 +4,10 @@
 # as alice under `hostssl ... cert clientcert=verify-full`; mallory's cert is
 # refused for user alice; once ssl_crl_file holds tlsgate's CRL and the server
 # reloads, alice's revoked cert is refused while bob's still works.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PGBIN=${PGBIN:-$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)}
 [ -x "$PGBIN/postgres" ] || fail "no PostgreSQL server binaries (apt-get install postgresql)"
 command -v psql >/dev/null || fail "no psql (apt-get install postgresql-client)"
 
