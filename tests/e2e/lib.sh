@@ -17,6 +17,10 @@ TLSGATE=${TLSGATE:-$TLSGATE_SRC/build/tlsgate}
 # Relative paths would break once a test cd's into its work dir.
 TLSGATE=$(cd "$(dirname "$TLSGATE")" && pwd)/$(basename "$TLSGATE")
 
+# faketime preloads libfaketime ahead of ASan's runtime, which an ASan build
+# refuses by default; the order is harmless here. No effect without ASan.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tlsgate-e2e.XXXXXX")
 # Servers that drop privileges (postgres, nginx workers) must reach their files.
 chmod 755 "$WORK"
