@@ -1,78 +1,167 @@
-# Shared helpers for the end-to-end tests. Source it first:
+# shellcheck shell=bash
+# Shared helpers for the end-to-end tests; source it first thing:
 #   . "$(dirname "$0")/lib.sh"
-# It gives each test its own work dir ($WORK), a cleanup trap that stops what
-# the test started (register with `track PID`), and logs on failure.
+# Gives: $WORK (a fresh temp dir of its own), $TLSGATE (absolute), $TLSGATE_SRC,
+# tg (tlsgate with a time limit), fail, pass, assert_eq, assert_contains,
+# assert_not_contains, expect_fail, snapshot, start_bg, track, on_exit,
+# free_port, wait_port. The cleanup trap stops what the test started; on
+# failure it prints every *.log under $WORK and keeps $WORK for a post-mortem
+# (KEEP_WORK=1 keeps it on success too).
+
 set -euo pipefail
 
+TEST_NAME=$(basename "$0" .sh)
 TLSGATE_SRC=${TLSGATE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TLSGATE=${TLSGATE:-$TLSGATE_SRC/build/tlsgate}
+[ -x "$TLSGATE" ] || { echo "$TEST_NAME: no tlsgate binary at $TLSGATE (build first)" >&2; exit 1; }
+# Relative paths would break once a test cd's into its work dir.
+TLSGATE=$(cd "$(dirname "$TLSGATE")" && pwd)/$(basename "$TLSGATE")
+
+# faketime preloads libfaketime ahead of ASan's runtime, which an ASan build
+# refuses by default; the order is harmless here. No effect without ASan.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tlsgate-e2e.XXXXXX")
+# Servers that drop privileges (postgres, nginx workers) must reach their files.
 chmod 755 "$WORK"
 _PIDS=()
-_TEST=$(basename "$0" .sh)
+_ON_EXIT=()
 
-track() { _PIDS+=("$1"); }
-
-_cleanup() {
-	local rc=$?
-	for pid in "${_PIDS[@]:-}"; do
-		[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${_PIDS[@]:-}"; do
-		[ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-	done
-	if [ $rc -ne 0 ]; then
-		echo "--- $_TEST failed (rc=$rc); logs in $WORK:" >&2
-		for f in "$WORK"/*.log; do
-			[ -f "$f" ] || continue
-			echo "--- $f" >&2
-			tail -n 40 "$f" >&2
-		done
-	fi
-	[ "${KEEP_WORK:-}" = 1 ] || [ $rc -ne 0 ] || rm -rf "$WORK"
-	exit $rc
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
 }
-trap _cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 
-assert_eq() { # expected actual what
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
 	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
 }
 
-assert_contains() { # haystack needle what
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() {
 	case "$1" in
 	*"$2"*) ;;
-	*) fail "$3: expected to contain '$2', got: $1" ;;
+	*) fail "$3: expected to find '$2' in:"$'\n'"$1" ;;
 	esac
 }
 
-# Runs a command that must fail with the given exit code; its stderr goes to
-# $OUT for the caller to check the reason.
-expect_fail() { # code cmd...
+# assert_not_contains HAYSTACK NEEDLE WHAT
+assert_not_contains() {
+	case "$1" in
+	*"$2"*) fail "$3: did not expect '$2' in:"$'\n'"$1" ;;
+	*) ;;
+	esac
+}
+
+# expect_fail CODE CMD...: CMD must exit with CODE; its output lands in $OUT
+# for the caller to check the reason.
+expect_fail() {
 	local want=$1 rc=0
 	shift
 	OUT=$("$@" 2>&1) || rc=$?
 	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want; output: $OUT"
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() { # port [seconds]
-	local port=$1 tries=$(( ${2:-10} * 20 ))
-	while [ $tries -gt 0 ]; do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	fail "nothing listens on 127.0.0.1:$port"
-}
-
-# A snapshot of a directory tree (names, modes, sizes, hashes) to prove that a
+# snapshot DIR: names, modes, sizes and hashes of a tree, to prove that a
 # refused command changed nothing.
 snapshot() {
 	(cd "$1" && find . -printf '%p %m %s\n' | sort && find . -type f -exec sha256sum {} + | sort)
+}
+
+# tlsgate itself, bounded so a hang fails the test instead of CTest's timeout.
+tg() {
+	timeout 60 "$TLSGATE" "$@"
+}
+
+# track PID: cleanup kills PID.
+track() { _PIDS+=("$1"); }
+
+# on_exit CMD...: run CMD at cleanup (for servers stopped by their own tool).
+on_exit() {
+	_ON_EXIT+=("$(printf '%q ' "$@")")
+}
+
+# start_bg NAME CMD...: run CMD in the background, output to $WORK/NAME.log;
+# cleanup kills it. Sets BG_PID.
+start_bg() {
+	local name=$1
+	shift
+	"$@" >"$WORK/$name.log" 2>&1 &
+	BG_PID=$!
+	track "$BG_PID"
+}
+
+_stop_pids() {
+	local pid i
+	for pid in "${_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	# Give each up to 5 s to exit cleanly, then force it.
+	for pid in "${_PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
+_dump_logs() {
+	local f
+	while IFS= read -r f; do
+		echo "----- $f (last 60 lines) -----" >&2
+		tail -n 60 "$f" >&2 || true
+	done < <(find "$WORK" -name '*.log' -type f 2>/dev/null | sort)
+}
+
+_cleanup() {
+	local rc=$? i
+	set +e
+	for ((i = ${#_ON_EXIT[@]} - 1; i >= 0; i--)); do
+		eval "${_ON_EXIT[i]}" >/dev/null 2>&1
+	done
+	_stop_pids
+	if [ "$rc" -ne 0 ]; then
+		_dump_logs
+		echo "FAIL: $TEST_NAME (exit $rc); work dir kept: $WORK" >&2
+	else
+		echo "PASS: $TEST_NAME"
+		if [ "${KEEP_WORK:-0}" = 1 ]; then
+			echo "$TEST_NAME: work dir kept: $WORK" >&2
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port: print a 127.0.0.1 TCP port nobody listens on. Drawn below the
+# kernel's ephemeral range so outgoing connections do not take it meanwhile.
+free_port() {
+	local port i
+	for ((i = 0; i < 100; i++)); do
+		port=$((20000 + RANDOM % 12000))
+		if ! ss -Htln "sport = :$port" | grep -q .; then
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "free_port: no free port found in 100 tries"
+}
+
+# wait_port PORT [TIMEOUT_SECS]: wait until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	local port=$1 deadline=$((SECONDS + ${2:-10}))
+	while ((SECONDS < deadline)); do
+		if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "nothing listening on 127.0.0.1:$port after ${2:-10} s"
 }
