@@ -74,10 +74,21 @@ int tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_p
 
 int tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err) TG_MUST_CHECK;
 
+typedef struct tg_crl_result {
+	uint64_t number;       /* of the issuing CA's CRL */
+	size_t revoked;
+	int with_root;         /* the root's CRL (over intermediates) follows it */
+	uint64_t root_number;
+	size_t root_revoked;
+	int root_offline;      /* an intermediate issues but the root key is absent */
+} tg_crl_result;
+
 /* Writes the CRL of the issuing CA to out_path (NULL: DIR/crl.pem), valid for
- * valid_secs. Returns the CRL number in *number. */
+ * valid_secs. With an intermediate, the root's CRL follows in the same file
+ * (when the root key is present), so that services checking CRLs for the
+ * whole chain accept it. */
 int tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force,
-    uint64_t *number, size_t *nrevoked, tg_err *err) TG_MUST_CHECK;
+    tg_crl_result *r, tg_err *err) TG_MUST_CHECK;
 
 /* Upper-case hex serial, normalised (leading zeros and 0x removed) or an error. */
 int tg_serial_normalize(const char *in, char out[STORE_SERIAL_MAX], tg_err *err) TG_MUST_CHECK;

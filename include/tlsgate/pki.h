@@ -46,6 +46,8 @@ X509 *pki_load_cert(const char *path, tg_err *err);
 EVP_PKEY *pki_load_key(const char *path, const char *pass, tg_err *err);
 X509_REQ *pki_load_csr(const char *path, tg_err *err);
 X509_CRL *pki_load_crl(const char *path, tg_err *err);
+/* Appends every CRL in the file (a PEM file may hold several) to crls. */
+int pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err) TG_MUST_CHECK;
 /* 1 if the PEM private key file is passphrase-protected. */
 int pki_key_file_encrypted(const char *path);
 
@@ -176,7 +178,7 @@ typedef enum { PKI_PURPOSE_ANY, PKI_PURPOSE_SERVER, PKI_PURPOSE_CLIENT } pki_pur
 typedef struct pki_verify_opts {
 	STACK_OF(X509) *trusted;     /* roots (and trusted intermediates) */
 	STACK_OF(X509) *untrusted;   /* intermediates sent by the peer */
-	STACK_OF(X509_CRL) *crls;    /* checked for every cert in the chain they cover */
+	STACK_OF(X509_CRL) *crls;    /* when given, every cert of the chain must be covered */
 	const char *host;            /* DNS name or IP the leaf must cover */
 	pki_purpose purpose;
 	int x509_strict;

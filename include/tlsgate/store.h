@@ -63,8 +63,10 @@ int store_revoke(store *s, const char *serial, int64_t when, int reason,
 int store_list(store *s, const store_filter *f,
     int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err) TG_MUST_CHECK;
 
-/* Returns the next CRL number (starting at 1), reserved inside the current
- * transaction. */
-int store_next_crl_number(store *s, uint64_t *out, tg_err *err) TG_MUST_CHECK;
+/* Returns the next number (starting at 1) of the named CRL series ("leaf" for
+ * the issuing CA's CRL, "root" for the root's CRL over intermediates),
+ * reserved inside the current transaction. */
+int store_next_crl_number(store *s, const char *series, uint64_t *out,
+    tg_err *err) TG_MUST_CHECK;
 
 #endif

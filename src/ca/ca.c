@@ -24,6 +24,7 @@ struct tg_ca {
 	X509 *root;
 	X509 *issuer;             /* root, or the intermediate when there is one */
 	EVP_PKEY *issuer_key;
+	EVP_PKEY *root_key;       /* with an intermediate: for the root's CRL, if online */
 	STACK_OF(X509) *chain;    /* what follows a leaf: the intermediate, if any */
 	store *db;
 };
@@ -307,6 +308,7 @@ tg_ca_free(tg_ca *ca)
 	X509_free(ca->root);
 	X509_free(ca->issuer);
 	EVP_PKEY_free(ca->issuer_key);
+	EVP_PKEY_free(ca->root_key);
 	sk_X509_pop_free(ca->chain, X509_free);
 	store_close(ca->db);
 	free(ca);
@@ -365,6 +367,11 @@ tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 		    "pair from a backup", key_path, dir);
 		goto fail;
 	}
+	/* The root key may have been moved offline; it is only needed for the
+	 * root's CRL over the intermediate. */
+	if (key_path != root_key && util_exists(root_key) &&
+	    (ca->root_key = pki_load_key(root_key, pass, err)) == NULL)
+		goto fail;
 open_store:
 	if ((ca->db = store_open(dbpath, err)) == NULL)
 		goto fail;
@@ -609,14 +616,26 @@ tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err)
 typedef struct {
 	pki_revoked *list;
 	size_t n, cap;
+	int intermediates; /* collect revoked intermediates (root CRL), else leaves */
 	int oom;
 } revoked_acc;
+
+static int
+is_ca_profile(const char *profile)
+{
+	return profile != NULL &&
+	    (strcmp(profile, "root") == 0 || strcmp(profile, "intermediate") == 0);
+}
 
 static int
 collect_revoked(const store_cert *c, void *arg)
 {
 	revoked_acc *acc = arg;
+	int want = acc->intermediates ? (c->profile && strcmp(c->profile, "intermediate") == 0) :
+	    !is_ca_profile(c->profile);
 
+	if (!want)
+		return 0;
 	if (acc->n == acc->cap) {
 		size_t ncap = acc->cap ? acc->cap * 2 : 64;
 		pki_revoked *nl = realloc(acc->list, ncap * sizeof(*nl));
@@ -635,17 +654,55 @@ collect_revoked(const store_cert *c, void *arg)
 	return 0;
 }
 
+/* Builds one CRL (of the issuing CA, or of the root over intermediates) and
+ * appends its PEM to *pem. */
+static int
+build_crl_pem(tg_ca *ca, int root, int64_t valid_secs, char **pem, size_t *len,
+    uint64_t *number, size_t *nrevoked, tg_err *err)
+{
+	store_filter f = { .revoked_only = 1 };
+	revoked_acc acc = { .intermediates = root };
+	X509_CRL *crl = NULL;
+	char *one = NULL, *joined;
+	size_t olen;
+	int rc = -1;
+
+	if (store_list(ca->db, &f, collect_revoked, &acc, err) != 0)
+		goto out;
+	if (acc.oom) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (store_next_crl_number(ca->db, root ? "root" : "leaf", number, err) != 0 ||
+	    (crl = pki_crl_build(root ? ca->root : ca->issuer, root ? ca->root_key : ca->issuer_key,
+		 acc.list, acc.n, *number, valid_secs, err)) == NULL ||
+	    pki_crl_to_pem(crl, &one, &olen, err) != 0)
+		goto out;
+	if ((joined = realloc(*pem, *len + olen + 1)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	memcpy(joined + *len, one, olen + 1);
+	*pem = joined;
+	*len += olen;
+	*nrevoked = acc.n;
+	rc = 0;
+out:
+	free(acc.list);
+	free(one);
+	X509_CRL_free(crl);
+	return rc;
+}
+
 int
-tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, uint64_t *number,
-    size_t *nrevoked, tg_err *err)
+tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, tg_crl_result *r,
+    tg_err *err)
 {
 	char path[PATH_MAX], *pem = NULL;
-	size_t len;
-	store_filter f = { .revoked_only = 1 };
-	revoked_acc acc = { 0 };
-	X509_CRL *crl = NULL;
+	size_t len = 0;
 	int rc = -1, in_txn = 0;
 
+	memset(r, 0, sizeof(*r));
 	if (out_path != NULL)
 		snprintf(path, sizeof(path), "%s", out_path);
 	else if (util_path_join(path, sizeof(path), ca->dir, "crl.pem", err) != 0)
@@ -659,29 +716,25 @@ tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, uint64
 	if (store_begin(ca->db, err) != 0)
 		return -1;
 	in_txn = 1;
-	if (store_list(ca->db, &f, collect_revoked, &acc, err) != 0)
+	if (build_crl_pem(ca, 0, valid_secs, &pem, &len, &r->number, &r->revoked, err) != 0)
 		goto out;
-	if (acc.oom) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto out;
+	/* Services that check CRLs for the whole chain (PostgreSQL, nginx) need
+	 * the root's CRL too when an intermediate issues. */
+	if (ca->issuer != ca->root && ca->root_key != NULL) {
+		if (build_crl_pem(ca, 1, valid_secs, &pem, &len, &r->root_number,
+			&r->root_revoked, err) != 0)
+			goto out;
+		r->with_root = 1;
 	}
-	if (store_next_crl_number(ca->db, number, err) != 0)
-		goto out;
-	if ((crl = pki_crl_build(ca->issuer, ca->issuer_key, acc.list, acc.n, *number, valid_secs,
-		 err)) == NULL ||
-	    pki_crl_to_pem(crl, &pem, &len, err) != 0 ||
-	    util_write_file(path, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, err) != 0)
-		goto out;
-	if (store_commit(ca->db, err) != 0)
+	r->root_offline = ca->issuer != ca->root && ca->root_key == NULL;
+	if (util_write_file(path, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, err) != 0 ||
+	    store_commit(ca->db, err) != 0)
 		goto out;
 	in_txn = 0;
-	*nrevoked = acc.n;
 	rc = 0;
 out:
 	if (in_txn)
 		store_rollback(ca->db);
-	free(acc.list);
 	free(pem);
-	X509_CRL_free(crl);
 	return rc;
 }

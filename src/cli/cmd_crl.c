@@ -32,8 +32,7 @@ crl_run(int argc, char **argv)
 	};
 	const char *dir_opt = NULL, *out = NULL, *ca_pass = NULL;
 	unsigned long days = 30;
-	uint64_t number;
-	size_t n;
+	tg_crl_result r;
 	int c, rc, force = 0;
 	tg_ca *ca;
 	tg_err err = { 0 };
@@ -55,12 +54,21 @@ crl_run(int argc, char **argv)
 		return cli_usage("crl", "unexpected argument '%s'", argv[optind]);
 	if ((ca = cli_open_ca(dir_opt, ca_pass, TG_CA_NEED_KEY, "crl", &rc)) == NULL)
 		return rc;
-	if (tg_ca_crl(ca, (int64_t)days * 86400, out, force, &number, &n, &err) != 0) {
+	if (tg_ca_crl(ca, (int64_t)days * 86400, out, force, &r, &err) != 0) {
 		rc = cli_fail(&err);
 	} else {
 		printf("Wrote CRL number %llu with %zu revoked certificate%s to %s%s, valid %lu days\n",
-		    (unsigned long long)number, n, n == 1 ? "" : "s", out ? out : tg_ca_dir(ca),
-		    out ? "" : "/crl.pem", days);
+		    (unsigned long long)r.number, r.revoked, r.revoked == 1 ? "" : "s",
+		    out ? out : tg_ca_dir(ca), out ? "" : "/crl.pem", days);
+		if (r.with_root)
+			printf("  followed by the root's CRL number %llu (%zu revoked intermediates), "
+			       "for services that check the whole chain\n",
+			    (unsigned long long)r.root_number, r.root_revoked);
+		if (r.root_offline)
+			fprintf(stderr, "tlsgate: warning: the root key is not in %s/private, so only "
+			    "the intermediate's CRL was written; services that check CRLs for the whole "
+			    "chain (PostgreSQL ssl_crl_file, nginx ssl_crl) will refuse every client "
+			    "until the root's CRL is added\n", tg_ca_dir(ca));
 		rc = 0;
 	}
 	tg_ca_free(ca);

@@ -74,12 +74,9 @@ verify_run(int argc, char **argv)
 	}
 	if (ncrls > 0 && (o.crls = sk_X509_CRL_new_null()) == NULL)
 		goto fail;
-	for (size_t i = 0; i < ncrls; i++) {
-		X509_CRL *crl = pki_load_crl(crls[i], &err);
-		if (crl == NULL)
+	for (size_t i = 0; i < ncrls; i++)
+		if (pki_load_crls(crls[i], o.crls, &err) != 0)
 			goto fail;
-		sk_X509_CRL_push(o.crls, crl);
-	}
 	if (pki_verify(leaf, &o, &err) != 0) {
 		tg_err_prefix(&err, "%s", argv[optind]);
 		goto fail;

@@ -39,6 +39,20 @@ pem_kind(const unsigned char *data, size_t len)
 }
 
 static int
+looks_pem_file(const char *path)
+{
+	unsigned char *data;
+	size_t len;
+	int pem;
+
+	if (util_read_file(path, &data, &len, NULL) != 0)
+		return 1; /* let the real load report the error */
+	pem = looks_pem(data, len);
+	free(data);
+	return pem;
+}
+
+static int
 read_input(const char *path, unsigned char **data, size_t *len, tg_err *err)
 {
 	if (util_read_file(path, data, len, err) != 0)
@@ -254,4 +268,44 @@ out:
 	BIO_free(bio);
 	free(data);
 	return crl;
+}
+
+int
+pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509_CRL *crl;
+	int n = 0, rc = -1;
+
+	if (!looks_pem_file(path)) {
+		if ((crl = pki_load_crl(path, err)) == NULL)
+			return -1;
+		sk_X509_CRL_push(crls, crl);
+		return 0;
+	}
+	if (read_input(path, &data, &len, err) != 0)
+		return -1;
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	ERR_set_mark();
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		sk_X509_CRL_push(crls, crl);
+		n++;
+	}
+	ERR_pop_to_mark();
+	if (n == 0) {
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds %s, not a CRL; publish one with `tlsgate crl --dir DIR`", path,
+		    pem_kind(data, len));
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(bio);
+	free(data);
+	return rc;
 }

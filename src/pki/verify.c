@@ -25,7 +25,9 @@ static const struct {
 	{ X509_V_ERR_CERT_REVOKED,
 	  "the certificate was revoked; issue a new one with `tlsgate cert issue NAME --force`" },
 	{ X509_V_ERR_UNABLE_TO_GET_CRL,
-	  "no CRL from this certificate's issuer was given: pass it with --crl (publish one with `tlsgate crl --dir DIR`)" },
+	  "no CRL from this certificate's issuer was given; every CA of the chain needs one "
+	  "(PostgreSQL and nginx check them all): publish with `tlsgate crl --dir DIR`, which "
+	  "includes the root's CRL when an intermediate issues" },
 	{ X509_V_ERR_CRL_HAS_EXPIRED,
 	  "the CRL is past its nextUpdate: publish a fresh one with `tlsgate crl --dir DIR`" },
 	{ X509_V_ERR_CRL_SIGNATURE_FAILURE,
@@ -84,8 +86,10 @@ pki_verify(X509 *leaf, const pki_verify_opts *o, tg_err *err)
 		X509_STORE_add_cert(store, sk_X509_value(o->trusted, i));
 	for (int i = 0; o->crls != NULL && i < sk_X509_CRL_num(o->crls); i++)
 		X509_STORE_add_crl(store, sk_X509_CRL_value(o->crls, i));
+	/* Like PostgreSQL and nginx: once CRLs are given, every certificate of
+	 * the chain must be covered by one, not just the leaf. */
 	if (o->crls != NULL && sk_X509_CRL_num(o->crls) > 0)
-		flags |= X509_V_FLAG_CRL_CHECK;
+		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
 	if (o->x509_strict)
 		flags |= X509_V_FLAG_X509_STRICT;
 	/* Trust an intermediate given as trusted, like `openssl verify -partial_chain`

@@ -84,9 +84,9 @@ store_list(store *s, const store_filter *f, int (*fn)(const store_cert *c, void 
 }
 
 int
-store_next_crl_number(store *s, uint64_t *out, tg_err *err)
+store_next_crl_number(store *s, const char *series, uint64_t *out, tg_err *err)
 {
-	return s->ops->next_crl_number(s->be, out, err);
+	return s->ops->next_crl_number(s->be, series, out, err);
 }
 
 void

@@ -17,7 +17,7 @@ struct store_ops {
 	int (*revoke)(void *be, const char *serial, int64_t when, int reason, tg_err *err);
 	int (*list)(void *be, const store_filter *f,
 	    int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err);
-	int (*next_crl_number)(void *be, uint64_t *out, tg_err *err);
+	int (*next_crl_number)(void *be, const char *series, uint64_t *out, tg_err *err);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -308,18 +308,24 @@ sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
 }
 
 static int
-sq_next_crl_number(void *be, uint64_t *out, tg_err *err)
+sq_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 {
 	sq *s = be;
 	sqlite3_stmt *st = NULL;
+	char key[64];
 	int rc;
 
-	if (exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'crl_number'",
-		err) != 0)
-		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'crl_number'",
-		-1, &st, NULL) != SQLITE_OK)
-		return sq_fail(s, err, "prepare select");
+	/* The leaf series keeps the key it has always had. */
+	if (strcmp(series, "leaf") == 0)
+		snprintf(key, sizeof(key), "crl_number");
+	else
+		snprintf(key, sizeof(key), "crl_number_%.40s", series);
+	if (sqlite3_prepare_v2(s->db,
+		"INSERT INTO meta(key, value) VALUES (?1, '1')"
+		" ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+		" RETURNING CAST(value AS INTEGER)", -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare crl number");
+	bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = (uint64_t)sqlite3_column_int64(st, 0);

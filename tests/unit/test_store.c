@@ -108,11 +108,11 @@ test_rollback_forgets(void **state)
 	assert_non_null(s = store_open(dbpath, &err));
 	assert_int_equal(store_begin(s, &err), 0);
 	assert_int_equal(store_add(s, &c, &err), 0);
-	assert_int_equal(store_next_crl_number(s, &a, &err), 0);
+	assert_int_equal(store_next_crl_number(s, "leaf", &a, &err), 0);
 	store_rollback(s);
 	assert_int_equal(store_has_serial(s, "1F", &err), 0);
 	assert_int_equal(store_begin(s, &err), 0);
-	assert_int_equal(store_next_crl_number(s, &b, &err), 0);
+	assert_int_equal(store_next_crl_number(s, "leaf", &b, &err), 0);
 	assert_int_equal(store_commit(s, &err), 0);
 	assert_int_equal(a, b); /* the rolled-back number was not consumed */
 	store_close(s);
