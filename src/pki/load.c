@@ -211,13 +211,36 @@ out:
 	return key;
 }
 
-X509_REQ *
-pki_load_csr(const char *path, tg_err *err)
+/* One kind of single object a file may hold, PEM or DER. */
+typedef struct {
+	void *(*from_pem)(BIO *bio);
+	void *(*from_der)(BIO *bio);
+	const char *what;   /* "a certificate signing request (CSR)" */
+	const char *der;    /* "a DER CSR" */
+	const char *fix;
+} object_kind;
+
+static void *csr_pem(BIO *b) { return PEM_read_bio_X509_REQ(b, NULL, NULL, NULL); }
+static void *csr_der(BIO *b) { return d2i_X509_REQ_bio(b, NULL); }
+static void *crl_pem(BIO *b) { return PEM_read_bio_X509_CRL(b, NULL, NULL, NULL); }
+static void *crl_der(BIO *b) { return d2i_X509_CRL_bio(b, NULL); }
+
+static const object_kind csr_kind = {
+	csr_pem, csr_der, "a certificate signing request", "a DER CSR",
+	"create one with `tlsgate cert request HOST --new-key`",
+};
+static const object_kind crl_kind = {
+	crl_pem, crl_der, "a CRL", "a DER CRL", "publish one with `tlsgate crl --dir DIR`",
+};
+
+static void *
+load_object(const char *path, const object_kind *k, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len;
 	BIO *bio = NULL;
-	X509_REQ *csr = NULL;
+	void *obj = NULL;
+	int pem;
 
 	if (read_input(path, &data, &len, err) != 0)
 		return NULL;
@@ -225,49 +248,34 @@ pki_load_csr(const char *path, tg_err *err)
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (looks_pem(data, len))
-		csr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	else
-		csr = d2i_X509_REQ_bio(bio, NULL);
-	if (csr == NULL)
-		tg_err_ossl(err, TG_ERR_CONFIG,
-		    "%s is not a certificate signing request (it holds %s); create one with "
-		    "`tlsgate cert request HOST --new-key`", path,
-		    looks_pem(data, len) ? pem_kind(data, len) : "binary data that is not a DER CSR");
+	pem = looks_pem(data, len);
+	obj = pem ? k->from_pem(bio) : k->from_der(bio);
+	if (obj == NULL) {
+		char found[128];
+		if (pem)
+			snprintf(found, sizeof(found), "%s", pem_kind(data, len));
+		else
+			snprintf(found, sizeof(found), "binary data that is not %s", k->der);
+		tg_err_ossl(err, TG_ERR_CONFIG, "%s is not %s (it holds %s); %s", path, k->what,
+		    found, k->fix);
+	}
 	ERR_clear_error();
 out:
 	BIO_free(bio);
 	free(data);
-	return csr;
+	return obj;
+}
+
+X509_REQ *
+pki_load_csr(const char *path, tg_err *err)
+{
+	return load_object(path, &csr_kind, err);
 }
 
 X509_CRL *
 pki_load_crl(const char *path, tg_err *err)
 {
-	unsigned char *data = NULL;
-	size_t len;
-	BIO *bio = NULL;
-	X509_CRL *crl = NULL;
-
-	if (read_input(path, &data, &len, err) != 0)
-		return NULL;
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	if (looks_pem(data, len))
-		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-	else
-		crl = d2i_X509_CRL_bio(bio, NULL);
-	if (crl == NULL)
-		tg_err_ossl(err, TG_ERR_CONFIG,
-		    "%s is not a CRL (it holds %s); publish one with `tlsgate crl --dir DIR`", path,
-		    looks_pem(data, len) ? pem_kind(data, len) : "binary data that is not a DER CRL");
-	ERR_clear_error();
-out:
-	BIO_free(bio);
-	free(data);
-	return crl;
+	return load_object(path, &crl_kind, err);
 }
 
 int
