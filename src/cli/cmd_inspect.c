@@ -196,7 +196,11 @@ inspect_run(int argc, char **argv)
 		json_object_set_new(out, "type", json_string("crl"));
 		json_object_set_new(out, "crl", inspect_crl(crl));
 		X509_CRL_free(crl);
-	} else if (pki_load_certs(path, &certs, NULL) == 0) {
+	} else if (memmem(data, len, "-----BEGIN", 10) != NULL ||
+	    pki_load_certs(path, &certs, NULL) == 0) {
+		/* PEM that is none of the above must be certificates: say what is wrong. */
+		if (certs == NULL && pki_load_certs(path, &certs, &err) != 0)
+			goto fail;
 		json_object_set_new(out, "type", json_string("certificates"));
 		json_object_set_new(out, "certificates", inspect_certs(certs));
 	} else {

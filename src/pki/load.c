@@ -98,6 +98,13 @@ pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
 		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
 			sk_X509_push(sk, x);
 		ERR_pop_to_mark();
+		if (sk_X509_num(sk) == 0 && memmem(data, len, "-----BEGIN CERTIFICATE-----", 27)) {
+			tg_err_set(err, TG_ERR_CONFIG,
+			    "%s is damaged: its CERTIFICATE block does not decode (truncated, edited, "
+			    "or a copy-and-paste that lost lines); copy the file again from its source",
+			    path);
+			goto out;
+		}
 		if (sk_X509_num(sk) == 0) {
 			tg_err_set(err, TG_ERR_CONFIG,
 			    "%s holds %s, not a certificate; give the certificate file", path,

@@ -101,6 +101,17 @@ openssl x509 -in good.crt -outform DER -out good.crt.der
 "$TLSGATE" verify good.crt.der --ca ca/root.crt >/dev/null
 pass "DER accepted"
 
+# corrupt and truncated certificate PEM
+printf -- '-----BEGIN CERTIFICATE-----\nMIIBbad!!\n-----END CERTIFICATE-----\n' > corrupt.crt
+head -c 300 ca/root.crt > truncated.crt
+for f in corrupt.crt truncated.crt; do
+	expect_fail 1 "$TLSGATE" verify "$f" --ca ca/root.crt
+	assert_contains "$OUT" "$f is damaged" "damaged PEM named"
+	expect_fail 1 "$TLSGATE" inspect "$f"
+	assert_contains "$OUT" "$f is damaged" "inspect names damaged PEM"
+done
+pass "corrupt and truncated certificate PEM"
+
 # a key where a cert is expected
 expect_fail 1 "$TLSGATE" verify good.key --ca ca/root.crt
 assert_contains "$OUT" "good.key holds a private key, not a certificate" "key as cert"
