@@ -13,6 +13,7 @@ static const struct cli_cmd top_cmds[] = {
 	{ "key", "work with private keys (remove a passphrase)", NULL, NULL, cli_key_cmds },
 	{ "inspect", "show what a certificate, chain, CSR, CRL, key or p12 file holds", NULL, NULL, NULL },
 	{ "verify", "verify a certificate chain the way a TLS peer would", NULL, NULL, NULL },
+	{ "check", "find certificate mistakes in files, service dirs and live endpoints", NULL, NULL, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -44,6 +45,8 @@ leaf_for(const struct cli_cmd *row)
 		return &cli_inspect_cmd;
 	if (strcmp(row->name, "verify") == 0)
 		return &cli_verify_cmd;
+	if (strcmp(row->name, "check") == 0)
+		return &cli_check_cmd;
 	return row;
 }
 

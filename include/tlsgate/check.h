@@ -1,0 +1,87 @@
+/* The checker: finds certificate mistakes in files, service directory layouts
+ * and live endpoints, and says how to fix each. A chk_ctx collects options
+ * and inputs, runs every rule of the rule table, and holds the findings
+ * {severity, code, subject, file, message, fix} until they are reported as
+ * text or JSON. Rule codes are stable: scripts may match on them. */
+#ifndef TLSGATE_CHECK_H
+#define TLSGATE_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tlsgate/err.h"
+
+typedef struct chk_ctx chk_ctx;
+
+typedef enum { CHK_INFO = 0, CHK_WARNING = 1, CHK_ERROR = 2 } chk_severity;
+typedef enum { CHK_PURPOSE_SERVER, CHK_PURPOSE_CLIENT } chk_purpose;
+typedef enum { CHK_STARTTLS_NONE, CHK_STARTTLS_POSTGRES } chk_starttls;
+
+#define CHK_WARN_DAYS_DEFAULT 30
+
+chk_ctx *chk_new(tg_err *err);
+void chk_free(chk_ctx *c);
+
+/* --- Options (before chk_run / chk_endpoint) --- */
+
+/* A name the leaf must cover (DNS name or IP address); may be repeated. */
+int chk_add_host(chk_ctx *c, const char *name, tg_err *err) TG_MUST_CHECK;
+/* Trusted roots (PEM or DER, one or more certs) for chain completeness. */
+int chk_set_ca_file(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
+/* Also read the system trust store (default on; tests turn it off). */
+void chk_use_system_store(chk_ctx *c, int on);
+void chk_set_purpose(chk_ctx *c, chk_purpose p);
+/* "USER" or "USER:GROUP": the service account that must read the keys. */
+int chk_set_owner(chk_ctx *c, const char *spec, tg_err *err) TG_MUST_CHECK;
+void chk_set_warn_days(chk_ctx *c, unsigned days);
+/* Passphrase for encrypted keys and PKCS#12 files (copied, wiped on free). */
+int chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err) TG_MUST_CHECK;
+/* The time rules compare against (default: now). */
+void chk_set_time(chk_ctx *c, int64_t now);
+
+/* --- Inputs --- */
+
+/* A cert, chain, key, CRL or PKCS#12 file, or a directory (Prosody certs
+ * dir, certbot live dir, PostgreSQL data dir, tlsgate CA dir). A CRL file
+ * may also come from --crl through this call. */
+int chk_add_path(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
+
+/* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
+ * only when nothing could be checked at all. */
+int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;
+
+/* Connects to HOST:PORT (PostgreSQL's SSLRequest first with
+ * CHK_STARTTLS_POSTGRES), reads what the server serves, probes TLS 1.0/1.1,
+ * and runs the chain rules on it. sni may be NULL (the host, unless an IP).
+ * Fails when the endpoint cannot be reached or no handshake completes. */
+int chk_endpoint(chk_ctx *c, const char *hostport, const char *sni,
+    chk_starttls starttls, tg_err *err) TG_MUST_CHECK;
+
+/* --- Results --- */
+
+size_t chk_count(const chk_ctx *c, chk_severity sev);
+size_t chk_finding_count(const chk_ctx *c);
+const char *chk_finding_code(const chk_ctx *c, size_t i);
+chk_severity chk_finding_severity(const chk_ctx *c, size_t i);
+const char *chk_finding_subject(const chk_ctx *c, size_t i);
+const char *chk_finding_message(const chk_ctx *c, size_t i);
+const char *chk_finding_fix(const chk_ctx *c, size_t i);
+
+/* Findings grouped per subject, then a summary line. */
+int chk_report_text(const chk_ctx *c, FILE *out, tg_err *err) TG_MUST_CHECK;
+/* The schema documented in docs/check-json.md. */
+int chk_report_json(const chk_ctx *c, FILE *out, tg_err *err) TG_MUST_CHECK;
+
+/* 0 no errors, 1 errors found. */
+int chk_exit_code(const chk_ctx *c);
+
+/* --- The rule catalogue (for help and docs) --- */
+
+size_t chk_rule_count(void);
+const char *chk_rule_code(size_t i);
+chk_severity chk_rule_severity(size_t i);
+const char *chk_rule_summary(size_t i);
+const char *chk_severity_name(chk_severity s);
+
+#endif

@@ -1,0 +1,328 @@
+/* The checker context: options in, findings out. */
+#include <grp.h>
+#include <openssl/err.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check/chk_int.h"
+
+chk_ctx *
+chk_new(tg_err *err)
+{
+	chk_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	c->purpose = CHK_PURPOSE_SERVER;
+	c->warn_days = CHK_WARN_DAYS_DEFAULT;
+	c->now = (int64_t)time(NULL);
+	c->system_store = 1;
+	return c;
+}
+
+void
+chk_free(chk_ctx *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nfiles; i++)
+		chk_file_free(c->files[i]);
+	free(c->files);
+	for (size_t i = 0; i < c->nanchors; i++)
+		chk_cert_clear(&c->anchors[i]);
+	free(c->anchors);
+	for (size_t i = 0; i < c->ninputs; i++)
+		free(c->inputs[i]);
+	free(c->inputs);
+	for (size_t i = 0; i < c->nunits; i++)
+		if (c->units[i].endpoint) {
+			for (size_t j = 0; j < c->units[i].ncerts; j++)
+				chk_cert_clear(&c->units[i].certs[j]);
+			free(c->units[i].certs);
+		}
+	free(c->units);
+	for (size_t i = 0; i < c->nfindings; i++) {
+		free(c->findings[i].file);
+		free(c->findings[i].message);
+		free(c->findings[i].fix);
+	}
+	free(c->findings);
+	free(c->cas);
+	free(c->by_spki);
+	X509_STORE_free(c->sys_store);
+	if (c->pass != NULL)
+		OPENSSL_clear_free(c->pass, strlen(c->pass));
+	free(c);
+}
+
+int
+chk_add_host(chk_ctx *c, const char *name, tg_err *err)
+{
+	if (name[0] == '\0' || strlen(name) >= CHK_NAME_MAX)
+		return tg_err_set(err, TG_ERR_USAGE, "--host '%s' is not a host name", name);
+	if (c->nhosts == CHK_MAX_HOSTS)
+		return tg_err_set(err, TG_ERR_USAGE, "more than %d --host names", CHK_MAX_HOSTS);
+	snprintf(c->hosts[c->nhosts++], CHK_NAME_MAX, "%s", name);
+	return 0;
+}
+
+int
+chk_set_ca_file(chk_ctx *c, const char *path, tg_err *err)
+{
+	struct chk_file *f = chk_file_new(path, 1);
+	int rc = -1;
+
+	if (f == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (chk_file_load(c, f) != 0) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (f->read_errno != 0) {
+		tg_err_set(err, TG_ERR_IO, "--ca %s: %s", path, strerror(f->read_errno));
+		goto out;
+	}
+	if (f->ncerts == 0) {
+		tg_err_set(err, TG_ERR_USAGE, "--ca %s holds no certificate; pass the CA's PEM file "
+		    "(e.g. ./pki/root.crt)", path);
+		goto out;
+	}
+	for (size_t i = 0; i < f->ncerts; i++) {
+		struct chk_cert *n = realloc(c->anchors, (c->nanchors + 1) * sizeof(*n));
+		if (n == NULL) {
+			tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		c->anchors = n;
+		/* Ownership of the X509 moves from the file to the anchor list. */
+		c->anchors[c->nanchors] = f->certs[i];
+		c->anchors[c->nanchors].file = NULL;
+		c->nanchors++;
+		f->certs[i].x = NULL;
+	}
+	rc = 0;
+out:
+	chk_file_free(f);
+	return rc;
+}
+
+void
+chk_use_system_store(chk_ctx *c, int on)
+{
+	c->system_store = on;
+}
+
+void
+chk_set_purpose(chk_ctx *c, chk_purpose p)
+{
+	c->purpose = p;
+	c->purpose_set = 1;
+}
+
+int
+chk_set_owner(chk_ctx *c, const char *spec, tg_err *err)
+{
+	char user[64];
+	const char *colon = strchr(spec, ':');
+	size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
+	struct passwd *pw;
+	struct group *gr;
+
+	if (ulen == 0 || ulen >= sizeof(user))
+		return tg_err_set(err, TG_ERR_USAGE, "--owner '%s': write USER or USER:GROUP", spec);
+	memcpy(user, spec, ulen);
+	user[ulen] = '\0';
+	if ((pw = getpwnam(user)) == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "--owner: no user '%s' on this system", user);
+	c->owner_uid = pw->pw_uid;
+	c->owner_gid = pw->pw_gid;
+	snprintf(c->owner_name, sizeof(c->owner_name), "%s", user);
+	if (colon != NULL && colon[1] != '\0') {
+		if ((gr = getgrnam(colon + 1)) == NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--owner: no group '%s' on this system",
+			    colon + 1);
+		c->owner_gid = gr->gr_gid;
+	}
+	gr = getgrgid(c->owner_gid);
+	snprintf(c->group_name, sizeof(c->group_name), "%s", gr ? gr->gr_name : user);
+	c->have_owner = 1;
+	return 0;
+}
+
+void
+chk_set_warn_days(chk_ctx *c, unsigned days)
+{
+	c->warn_days = days;
+}
+
+int
+chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err)
+{
+	if (c->pass != NULL)
+		OPENSSL_clear_free(c->pass, strlen(c->pass));
+	if ((c->pass = strdup(pass)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+void
+chk_set_time(chk_ctx *c, int64_t now)
+{
+	c->now = now;
+}
+
+int
+chk_add_path(chk_ctx *c, const char *path, tg_err *err)
+{
+	char **n = realloc(c->inputs, (c->ninputs + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->inputs = n;
+	if ((c->inputs[c->ninputs] = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->ninputs++;
+	return 0;
+}
+
+int
+chk_run(chk_ctx *c, tg_err *err)
+{
+	if (c->ninputs == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "nothing to check: give files or directories");
+	if (chk_scan_inputs(c, err) != 0 || chk_build_units(c, err) != 0)
+		return -1;
+	if (c->nfiles == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "no certificate, key or CRL files found in %s%s (looked for *.crt, *.pem, *.key, "
+		    "*.crl, *.p12)", c->inputs[0], c->ninputs > 1 ? " and the other paths" : "");
+	chk_rules_run(c);
+	return 0;
+}
+
+/* --- Findings --- */
+
+void
+chk_emit(chk_ctx *c, const struct chk_rule *r, size_t unit, const char *file,
+    const char *fix, const char *fmt, ...)
+{
+	struct chk_finding *f;
+	char msg[2048];
+	va_list ap;
+
+	if (c->nfindings == c->capfindings) {
+		size_t ncap = c->capfindings ? c->capfindings * 2 : 64;
+		struct chk_finding *n = realloc(c->findings, ncap * sizeof(*n));
+		if (n == NULL)
+			return; /* out of memory: the finding is lost, the run goes on */
+		c->findings = n;
+		c->capfindings = ncap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	f = &c->findings[c->nfindings];
+	f->sev = r->sev;
+	f->code = r->code;
+	f->unit = unit;
+	f->file = file ? strdup(file) : NULL;
+	f->message = strdup(msg);
+	f->fix = fix ? strdup(fix) : NULL;
+	if (f->message == NULL) {
+		free(f->file);
+		free(f->fix);
+		return;
+	}
+	c->nfindings++;
+}
+
+size_t
+chk_count(const chk_ctx *c, chk_severity sev)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nfindings; i++)
+		n += c->findings[i].sev == sev;
+	return n;
+}
+
+size_t
+chk_finding_count(const chk_ctx *c)
+{
+	return c->nfindings;
+}
+
+const char *
+chk_finding_code(const chk_ctx *c, size_t i)
+{
+	return i < c->nfindings ? c->findings[i].code : NULL;
+}
+
+chk_severity
+chk_finding_severity(const chk_ctx *c, size_t i)
+{
+	return i < c->nfindings ? c->findings[i].sev : CHK_INFO;
+}
+
+const char *
+chk_finding_subject(const chk_ctx *c, size_t i)
+{
+	return i < c->nfindings ? c->units[c->findings[i].unit].name : NULL;
+}
+
+const char *
+chk_finding_message(const chk_ctx *c, size_t i)
+{
+	return i < c->nfindings ? c->findings[i].message : NULL;
+}
+
+const char *
+chk_finding_fix(const chk_ctx *c, size_t i)
+{
+	return i < c->nfindings ? c->findings[i].fix : NULL;
+}
+
+int
+chk_exit_code(const chk_ctx *c)
+{
+	return chk_count(c, CHK_ERROR) > 0 ? 1 : 0;
+}
+
+/* --- Catalogue --- */
+
+size_t
+chk_rule_count(void)
+{
+	return chk_nrules;
+}
+
+const char *
+chk_rule_code(size_t i)
+{
+	return i < chk_nrules ? chk_rules[i].code : NULL;
+}
+
+chk_severity
+chk_rule_severity(size_t i)
+{
+	return i < chk_nrules ? chk_rules[i].sev : CHK_INFO;
+}
+
+const char *
+chk_rule_summary(size_t i)
+{
+	return i < chk_nrules ? chk_rules[i].summary : NULL;
+}
+
+const char *
+chk_severity_name(chk_severity s)
+{
+	static const char *const names[] = { "info", "warning", "error" };
+
+	return (unsigned)s < 3 ? names[s] : "?";
+}

@@ -1,0 +1,179 @@
+/* Checker internals: loaded files, subjects (units), the rule table and the
+ * findings list. Flow: inputs -> chk_file (bytes parsed into objects plus
+ * format diagnostics) -> chk_unit (a served chain with its key, or a CA, a
+ * CRL, a lone key) -> every rule -> chk_finding -> report. */
+#ifndef TLSGATE_CHK_INT_H
+#define TLSGATE_CHK_INT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "tlsgate/check.h"
+
+#define CHK_HASH_LEN 32
+#define CHK_MAX_HOSTS 64
+#define CHK_NAME_MAX 256
+#define CHK_SCAN_DEPTH 4
+
+enum chk_format { CHK_FMT_NONE, CHK_FMT_PEM, CHK_FMT_DER, CHK_FMT_P12, CHK_FMT_TEXT, CHK_FMT_BINARY };
+
+/* One certificate as the rules see it: the object plus facts computed once. */
+struct chk_cert {
+	X509 *x;
+	unsigned char spki[CHK_HASH_LEN]; /* SHA-256 of SubjectPublicKeyInfo */
+	unsigned char fp[CHK_HASH_LEN];   /* SHA-256 of the DER cert */
+	int is_ca;                        /* basicConstraints CA:TRUE */
+	int self_issued;                  /* subject == issuer */
+	int self_signed;                  /* self-issued and verifies with its own key */
+	const struct chk_file *file;      /* where it was read (NULL: wire, --ca) */
+	int index;                        /* 1-based position in that file */
+};
+
+struct chk_file {
+	char *path;
+	size_t idx;              /* position in the context's file list */
+	int explicit_input;     /* named on the command line, not found by a scan */
+	int read_errno;         /* 0 when read */
+	struct stat st;
+	enum chk_format fmt;
+	/* Format diagnostics. */
+	int crlf, junk, corrupt;
+	char corrupt_label[64];
+	int empty, bare_base64;
+	char other[96];         /* what the file holds when not usable ("a CSR") */
+	/* Objects. */
+	struct chk_cert *certs;
+	size_t ncerts;
+	EVP_PKEY *key;
+	unsigned char key_spki[CHK_HASH_LEN];
+	int key_encrypted;      /* passphrase-protected and not decrypted */
+	int key_bad_pass;       /* a passphrase was given and did not work */
+	X509_CRL *crl;
+	int p12, p12_legacy, p12_locked;
+	char p12_alg[64];
+	/* Pairing. */
+	int paired;
+	int covered;            /* its certs all appear in a bigger file next to it */
+	int rules_done;         /* file rules ran (a key may serve two units) */
+	int expects_key;        /* layout names a key for this cert (HOST.key...) */
+	char host_hint[CHK_NAME_MAX]; /* the host the layout names this file for */
+};
+
+enum chk_unit_kind { CHK_UNIT_SERVE, CHK_UNIT_CA, CHK_UNIT_KEY, CHK_UNIT_CRL, CHK_UNIT_OTHER };
+
+/* A subject: what findings are grouped under. */
+struct chk_unit {
+	enum chk_unit_kind kind;
+	char name[CHK_NAME_MAX + 32];
+	struct chk_file *chain;   /* the served chain (or CA/CRL/other file) */
+	struct chk_file *key;
+	/* The served chain: chain->certs, or the certs read off the wire. */
+	struct chk_cert *certs;
+	size_t ncerts;
+	size_t leaf;              /* index into certs */
+	char hosts[CHK_MAX_HOSTS][CHK_NAME_MAX];
+	size_t nhosts;
+	/* Endpoint facts. */
+	int endpoint, no_tls, tls10, tls11, client_cert_requested;
+	char endpoint_ver[16];
+	char ca_names[512];
+	char label[CHK_NAME_MAX]; /* HOST:PORT for endpoints */
+};
+
+struct chk_finding {
+	chk_severity sev;
+	const char *code;
+	size_t unit;
+	char *file;
+	char *message;
+	char *fix;
+};
+
+struct chk_ctx {
+	/* Options. */
+	char hosts[CHK_MAX_HOSTS][CHK_NAME_MAX];
+	size_t nhosts;
+	chk_purpose purpose;
+	int purpose_set;        /* --purpose given; else inferred per leaf */
+	int have_owner;
+	uid_t owner_uid;
+	gid_t owner_gid;
+	char owner_name[64], group_name[64];
+	unsigned warn_days;
+	char *pass;
+	int64_t now;
+	int system_store;
+	/* Trust: --ca certs and self-signed CAs in sight; system store lazily. */
+	struct chk_cert *anchors;
+	size_t nanchors;
+	/* Indexes over everything in sight, built once per run. */
+	const struct chk_cert **cas;     /* CA certs: issuer lookups */
+	size_t ncas;
+	const struct chk_cert **by_spki; /* sorted by public key hash */
+	size_t nspki;
+	X509_STORE *sys_store;
+	int sys_store_tried;
+	/* Inputs and what came of them. */
+	char **inputs;
+	int *input_explicit;
+	size_t ninputs;
+	struct chk_file **files;
+	size_t nfiles, capfiles;
+	struct chk_unit *units;
+	size_t nunits, capunits;
+	size_t nunits_checked;  /* rules ran on units below this */
+	struct chk_finding *findings;
+	size_t nfindings, capfindings;
+};
+
+/* --- The rule table --- */
+
+struct chk_rule {
+	const char *code;
+	chk_severity sev;
+	const char *summary;
+	void (*file_fn)(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f);
+	void (*unit_fn)(chk_ctx *c, const struct chk_rule *r, size_t unit);
+};
+
+extern const struct chk_rule chk_rules[];
+extern const size_t chk_nrules;
+
+/* Records a finding under unit (file may be NULL). fix may be NULL. */
+void chk_emit(chk_ctx *c, const struct chk_rule *r, size_t unit, const char *file,
+    const char *fix, const char *fmt, ...) TG_PRINTF(6, 7);
+
+/* Runs every rule over every unit. */
+void chk_rules_run(chk_ctx *c);
+
+/* --- Loading (load.c) --- */
+
+struct chk_file *chk_file_new(const char *path, int explicit_input);
+void chk_file_free(struct chk_file *f);
+/* Reads and parses; never fails: what went wrong is kept on the file for the
+ * rules. Returns -1 only when out of memory. */
+int chk_file_load(chk_ctx *c, struct chk_file *f);
+int chk_cert_init(struct chk_cert *cc, X509 *x, const struct chk_file *f, int index);
+void chk_cert_clear(struct chk_cert *cc);
+int chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN]);
+
+/* --- Scanning and pairing (scan.c) --- */
+
+int chk_scan_inputs(chk_ctx *c, tg_err *err);
+int chk_build_units(chk_ctx *c, tg_err *err);
+struct chk_unit *chk_unit_add(chk_ctx *c, enum chk_unit_kind kind, const char *name);
+/* The trust anchor or in-sight CA cert that issued cc (NULL when none). */
+const struct chk_cert *chk_find_issuer(chk_ctx *c, const struct chk_cert *cc, int *from_system);
+
+/* --- Helpers shared by rules --- */
+
+/* RFC 6125 match of host against the cert's SANs (CN only when no SAN). */
+int chk_name_matches(X509 *x, const char *host);
+int chk_host_is_ip(const char *host);
+void chk_cert_label(X509 *x, char *buf, size_t len);
+int chk_issued_by(X509 *child, X509 *parent);
+const char *chk_basename(const char *path);
+
+#endif

@@ -1,0 +1,315 @@
+/* Live endpoints: what the server really serves. One full handshake reads
+ * the chain, whether a client certificate is requested and which CA names
+ * are advertised; two more handshakes, pinned to TLS 1.0 and to TLS 1.1,
+ * find deprecated versions. PostgreSQL needs its SSLRequest first. The
+ * served chain then goes through the same rules as files. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "check/chk_int.h"
+
+#define CHK_CONNECT_TIMEOUT_MS 5000
+#define CHK_IO_TIMEOUT_S 10
+
+struct target {
+	char host[CHK_NAME_MAX];
+	char port[16];
+	const char *sni;
+	chk_starttls starttls;
+};
+
+static int
+parse_hostport(const char *s, struct target *t, tg_err *err)
+{
+	const char *colon, *host = s;
+	size_t hlen;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			goto bad;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(t->host) || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof(t->port) || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		goto bad;
+	memcpy(t->host, host, hlen);
+	t->host[hlen] = '\0';
+	snprintf(t->port, sizeof(t->port), "%s", colon + 1);
+	return 0;
+bad:
+	return tg_err_set(err, TG_ERR_USAGE, "'%s' is not HOST:PORT (e.g. example.com:443, "
+	    "127.0.0.1:5432, [::1]:443)", s);
+}
+
+static int
+connect_one(const struct addrinfo *ai)
+{
+	struct timeval tv = { CHK_IO_TIMEOUT_S, 0 };
+	struct pollfd pfd;
+	int fd, soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+		goto fail;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	if (poll(&pfd, 1, CHK_CONNECT_TIMEOUT_MS) != 1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+		errno = soerr ? soerr : ETIMEDOUT;
+		goto fail;
+	}
+	/* Blocking from here on, with timeouts so a silent server cannot hang us. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		goto fail;
+	return fd;
+fail:
+	soerr = errno;
+	close(fd);
+	errno = soerr;
+	return -1;
+}
+
+static int
+tcp_connect(const struct target *t, tg_err *err)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int fd = -1, gai, saved = 0;
+
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	if ((gai = getaddrinfo(t->host, t->port, &hints, &res)) != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot resolve %s: %s", t->host, gai_strerror(gai));
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		if ((fd = connect_one(ai)) < 0)
+			saved = errno;
+	freeaddrinfo(res);
+	if (fd < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot connect to %s:%s: %s", t->host, t->port,
+		    strerror(saved));
+	return fd;
+}
+
+/* PostgreSQL: Int32 length 8, Int32 80877103; the answer is one byte. */
+static int
+pg_sslrequest(int fd, char *answer, tg_err *err)
+{
+	static const unsigned char req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	ssize_t n;
+
+	if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req))
+		return tg_err_set(err, TG_ERR_IO, "cannot send the PostgreSQL SSLRequest: %s",
+		    strerror(errno));
+	do
+		n = read(fd, answer, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return tg_err_set(err, TG_ERR_IO, "no answer to the PostgreSQL SSLRequest (%s); is "
+		    "this a PostgreSQL server?", n == 0 ? "connection closed" : strerror(errno));
+	if (*answer != 'S' && *answer != 'N')
+		return tg_err_set(err, TG_ERR_IO, "unexpected answer 0x%02x to the PostgreSQL "
+		    "SSLRequest; is this a PostgreSQL server?", (unsigned char)*answer);
+	return 0;
+}
+
+/* What a handshake learned. */
+struct hs {
+	struct chk_unit *u;
+	STACK_OF(X509) *chain;
+	char version[16];
+};
+
+static int hs_index = -1;
+
+static int
+client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	struct hs *h = SSL_get_ex_data(ssl, hs_index);
+	const STACK_OF(X509_NAME) *names = SSL_get_client_CA_list(ssl);
+	size_t used = 0;
+
+	if (h == NULL || h->u == NULL)
+		return 0;
+	h->u->client_cert_requested = 1;
+	for (int i = 0; names != NULL && i < sk_X509_NAME_num(names); i++) {
+		char name[256];
+		X509_NAME_oneline(sk_X509_NAME_value(names, i), name, sizeof(name));
+		if (used + 1 < sizeof(h->u->ca_names))
+			used += (size_t)snprintf(h->u->ca_names + used, sizeof(h->u->ca_names) - used,
+			    "%s%s", used ? "; " : "", name);
+	}
+	return 0; /* send no certificate: we only look */
+}
+
+static SSL_CTX *
+client_ctx(int version, tg_err *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		tg_err_ossl(err, TG_ERR_TLS, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* the rules judge the chain */
+	SSL_CTX_set_client_cert_cb(ctx, client_cert_cb);
+	if (version != 0) {
+		/* Probing old versions needs what OpenSSL 3 disables by default. */
+		SSL_CTX_set_security_level(ctx, 0);
+		if (SSL_CTX_set_min_proto_version(ctx, version) != 1 ||
+		    SSL_CTX_set_max_proto_version(ctx, version) != 1 ||
+		    SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0") != 1) {
+			SSL_CTX_free(ctx);
+			tg_err_ossl(err, TG_ERR_TLS, "cannot configure a TLS 1.0/1.1 probe");
+			return NULL;
+		}
+	}
+	return ctx;
+}
+
+/* 1 handshake done, 0 refused by the server, -1 could not even try; 'N' in
+ * *pg when PostgreSQL declined TLS. */
+static int
+handshake(const struct target *t, int version, struct hs *h, char *pg, tg_err *err)
+{
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	int fd, rc = -1;
+
+	if ((fd = tcp_connect(t, err)) < 0)
+		return -1;
+	if (t->starttls == CHK_STARTTLS_POSTGRES) {
+		if (pg_sslrequest(fd, pg, err) != 0)
+			goto out;
+		if (*pg == 'N') {
+			rc = 0;
+			goto out;
+		}
+	}
+	if ((ctx = client_ctx(version, err)) == NULL || (ssl = SSL_new(ctx)) == NULL)
+		goto out;
+	SSL_set_ex_data(ssl, hs_index, h);
+	if (t->sni != NULL && SSL_set_tlsext_host_name(ssl, t->sni) != 1)
+		goto out;
+	SSL_set_fd(ssl, fd);
+	ERR_clear_error();
+	if (SSL_connect(ssl) != 1) {
+		ERR_clear_error();
+		rc = 0;
+		goto out;
+	}
+	rc = 1;
+	if (h->chain == NULL && SSL_get_peer_cert_chain(ssl) != NULL)
+		h->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
+	snprintf(h->version, sizeof(h->version), "%s", SSL_get_version(ssl));
+	(void)SSL_shutdown(ssl);
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	ERR_clear_error();
+	return rc;
+}
+
+static int
+take_chain(struct chk_unit *u, STACK_OF(X509) *chain)
+{
+	int n = sk_X509_num(chain);
+
+	u->certs = calloc((size_t)n + 1, sizeof(*u->certs));
+	if (u->certs == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509_up_ref(x); /* the unit holds its own reference */
+		if (chk_cert_init(&u->certs[u->ncerts], x, NULL, i + 1) != 0) {
+			X509_free(x);
+			return -1;
+		}
+		u->ncerts++;
+	}
+	return 0;
+}
+
+static void
+endpoint_hosts(chk_ctx *c, struct chk_unit *u, const struct target *t)
+{
+	const char *name = t->sni != NULL ? t->sni : t->host;
+
+	snprintf(u->hosts[u->nhosts++], CHK_NAME_MAX, "%s", name);
+	for (size_t i = 0; i < c->nhosts && u->nhosts < CHK_MAX_HOSTS; i++)
+		if (strcasecmp(c->hosts[i], name) != 0)
+			snprintf(u->hosts[u->nhosts++], CHK_NAME_MAX, "%s", c->hosts[i]);
+}
+
+int
+chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls starttls,
+    tg_err *err)
+{
+	struct target t = { .starttls = starttls };
+	struct hs h = { 0 }, probe = { 0 };
+	struct chk_unit *u;
+	char pg = 0;
+	int rc = -1, got;
+
+	if (parse_hostport(hostport, &t, err) != 0)
+		return -1;
+	t.sni = sni != NULL ? sni : (chk_host_is_ip(t.host) ? NULL : t.host);
+	if (hs_index < 0 && (hs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "SSL_get_ex_new_index");
+	if (chk_build_units(c, err) != 0) /* indexes over --ca */
+		return -1;
+	if ((u = chk_unit_add(c, CHK_UNIT_SERVE, hostport)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	u->endpoint = 1;
+	snprintf(u->label, sizeof(u->label), "%s", hostport);
+	h.u = u;
+	if ((got = handshake(&t, 0, &h, &pg, err)) < 0)
+		goto out;
+	if (pg == 'N') {
+		u->no_tls = 1;
+	} else if (got == 0 || h.chain == NULL) {
+		tg_err_set(err, TG_ERR_TLS, "the TLS handshake with %s failed (no TLS 1.2/1.3 server "
+		    "there, or it refused us)%s", hostport, starttls == CHK_STARTTLS_NONE ?
+		    "; for PostgreSQL add --starttls postgres" : "");
+		goto out;
+	} else {
+		if (take_chain(u, h.chain) != 0)
+			goto nomem;
+		snprintf(u->endpoint_ver, sizeof(u->endpoint_ver), "%s", h.version);
+		endpoint_hosts(c, u, &t);
+		u->tls10 = handshake(&t, TLS1_VERSION, &probe, &pg, err) == 1;
+		u->tls11 = handshake(&t, TLS1_1_VERSION, &probe, &pg, err) == 1;
+		tg_err_clear(err);
+	}
+	chk_rules_run(c);
+	rc = 0;
+	goto out;
+nomem:
+	tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+out:
+	sk_X509_pop_free(h.chain, X509_free);
+	sk_X509_pop_free(probe.chain, X509_free);
+	return rc;
+}

@@ -1,0 +1,520 @@
+/* Reading one file into objects, keeping every format detail the rules need
+ * to explain: DER instead of PEM, no BEGIN line, CRLF, text around blocks,
+ * blocks that do not decode, encrypted keys, legacy PKCS#12. OpenSSL's own
+ * loaders hide these behind "no start line", so we split the PEM ourselves. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check/chk_int.h"
+#include "tlsgate/util.h"
+
+#define PEM_LABEL_MAX 64
+
+struct chk_file *
+chk_file_new(const char *path, int explicit_input)
+{
+	struct chk_file *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	if ((f->path = strdup(path)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	f->explicit_input = explicit_input;
+	return f;
+}
+
+void
+chk_file_free(struct chk_file *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->ncerts; i++)
+		chk_cert_clear(&f->certs[i]);
+	free(f->certs);
+	EVP_PKEY_free(f->key);
+	X509_CRL_free(f->crl);
+	free(f->path);
+	free(f);
+}
+
+int
+chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN])
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(key, &der);
+	int rc = -1;
+
+	if (len > 0 && EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1)
+		rc = 0;
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+chk_cert_init(struct chk_cert *cc, X509 *x, const struct chk_file *f, int index)
+{
+	unsigned int n = 0;
+	EVP_PKEY *pub;
+
+	memset(cc, 0, sizeof(*cc));
+	cc->x = x;
+	cc->file = f;
+	cc->index = index;
+	if (X509_digest(x, EVP_sha256(), cc->fp, &n) != 1)
+		return -1;
+	/* X509_get_extension_flags caches the extensions and the self-signed test. */
+	cc->is_ca = (X509_get_extension_flags(x) & EXFLAG_CA) != 0 && X509_check_ca(x) != 0;
+	cc->self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+	pub = X509_get0_pubkey(x);
+	if (pub == NULL || chk_key_spki(pub, cc->spki) != 0) {
+		ERR_clear_error();
+		memset(cc->spki, 0, sizeof(cc->spki));
+	}
+	if (cc->self_issued && pub != NULL)
+		cc->self_signed = X509_verify(x, pub) == 1;
+	ERR_clear_error();
+	return 0;
+}
+
+void
+chk_cert_clear(struct chk_cert *cc)
+{
+	if (cc == NULL)
+		return;
+	X509_free(cc->x);
+	cc->x = NULL;
+}
+
+static int
+add_cert(struct chk_file *f, X509 *x)
+{
+	struct chk_cert *n = realloc(f->certs, (f->ncerts + 1) * sizeof(*n));
+
+	if (n == NULL) {
+		X509_free(x);
+		return -1;
+	}
+	f->certs = n;
+	/* Ownership of x passes to the file. */
+	if (chk_cert_init(&f->certs[f->ncerts], x, f, (int)f->ncerts + 1) != 0) {
+		X509_free(x);
+		return -1;
+	}
+	f->ncerts++;
+	return 0;
+}
+
+static int
+set_key(struct chk_file *f, EVP_PKEY *key)
+{
+	if (f->key != NULL) {
+		EVP_PKEY_free(key); /* the first key of a file is the one services use */
+		return 0;
+	}
+	f->key = key;
+	if (chk_key_spki(key, f->key_spki) != 0)
+		ERR_clear_error();
+	return 0;
+}
+
+static int
+pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *pass = u;
+	size_t len;
+
+	if (pass == NULL)
+		return -1; /* no prompt: a checker must not block on a tty */
+	len = strlen(pass);
+	if (len > (size_t)size)
+		len = (size_t)size;
+	memcpy(buf, pass, len);
+	return (int)len;
+}
+
+/* --- PEM --- */
+
+static int
+line_is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static int
+label_of(const char *line, size_t n, const char *kind, char *label)
+{
+	size_t kl = strlen(kind), i;
+
+	if (n < kl + 5 || memcmp(line, kind, kl) != 0)
+		return 0;
+	for (i = kl; i + 5 <= n && memcmp(line + i, "-----", 5) != 0; i++)
+		;
+	if (i + 5 > n || i - kl >= PEM_LABEL_MAX)
+		return 0;
+	memcpy(label, line + kl, i - kl);
+	label[i - kl] = '\0';
+	return 1;
+}
+
+static void
+note_other(struct chk_file *f, const char *what)
+{
+	if (f->other[0] == '\0')
+		snprintf(f->other, sizeof(f->other), "%s", what);
+}
+
+static int
+decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size_t n,
+    const char *label)
+{
+	EVP_PKEY *key;
+	int encrypted = strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 ||
+	    memmem(block, n, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+
+	key = PEM_read_bio_PrivateKey(b, NULL, pass_cb, c->pass);
+	if (key != NULL)
+		return set_key(f, key);
+	ERR_clear_error();
+	if (encrypted) {
+		f->key_encrypted = 1;
+		f->key_bad_pass = c->pass != NULL;
+		return 0;
+	}
+	f->corrupt++;
+	snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
+	return 0;
+}
+
+/* Decodes one BEGIN..END block by its label. */
+static int
+decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const char *label)
+{
+	BIO *b = BIO_new_mem_buf(block, (int)n);
+	void *obj = NULL;
+	int rc = 0, known = 1;
+
+	if (b == NULL)
+		return -1;
+	if (strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0) {
+		if ((obj = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			rc = add_cert(f, obj);
+	} else if (strcmp(label, "TRUSTED CERTIFICATE") == 0) {
+		if ((obj = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) != NULL)
+			rc = add_cert(f, obj);
+	} else if (strstr(label, "PRIVATE KEY") != NULL) {
+		rc = decode_key_block(c, f, b, block, n, label);
+		obj = f; /* handled, corrupt or not */
+	} else if (strcmp(label, "X509 CRL") == 0) {
+		if ((obj = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+			if (f->crl == NULL)
+				f->crl = obj;
+			else
+				X509_CRL_free(obj);
+		}
+	} else {
+		known = 0;
+		obj = f;
+		if (strstr(label, "REQUEST") != NULL)
+			note_other(f, "a certificate signing request (CSR), not a certificate");
+		else if (strcmp(label, "PUBLIC KEY") == 0)
+			note_other(f, "a public key, not a certificate or private key");
+		else if (strstr(label, "PARAMETERS") == NULL)
+			note_other(f, "a PEM block of an unknown type");
+	}
+	if (obj == NULL && known) {
+		f->corrupt++;
+		snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return rc;
+}
+
+/* Walks the text line by line: blocks are decoded, anything else that is
+ * not blank counts as junk. */
+static int
+load_pem(chk_ctx *c, struct chk_file *f, const char *data, size_t len)
+{
+	char label[PEM_LABEL_MAX], endlabel[PEM_LABEL_MAX];
+	const char *p = data, *end = data + len, *block = NULL;
+
+	f->fmt = CHK_FMT_PEM;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *next = nl ? nl + 1 : end;
+
+		if (n > 0 && p[n - 1] == '\r')
+			f->crlf = 1;
+		if (block == NULL) {
+			if (label_of(p, n, "-----BEGIN ", label))
+				block = p;
+			else if (!line_is_blank(p, n))
+				f->junk = 1;
+		} else if (label_of(p, n, "-----END ", endlabel)) {
+			if (decode_block(c, f, block, (size_t)(next - block), label) != 0)
+				return -1;
+			block = NULL;
+		}
+		p = next;
+	}
+	if (block != NULL) { /* BEGIN without END: cut short */
+		f->corrupt++;
+		snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
+	}
+	return 0;
+}
+
+/* --- DER and PKCS#12 --- */
+
+static const char *
+p12_alg_name(const X509_ALGOR *alg, int *legacy)
+{
+	int nid = OBJ_obj2nid(alg->algorithm);
+
+	/* The PKCS#12 PBE family is what old macOS/Windows/Java need; PBES2
+	 * (PBKDF2 + AES) is the modern scheme. */
+	switch (nid) {
+	case NID_pbe_WithSHA1And3_Key_TripleDES_CBC:
+		*legacy = 1;
+		return "PBE-SHA1-3DES";
+	case NID_pbe_WithSHA1And2_Key_TripleDES_CBC:
+		*legacy = 1;
+		return "PBE-SHA1-2DES";
+	case NID_pbe_WithSHA1And40BitRC2_CBC:
+		*legacy = 1;
+		return "PBE-SHA1-RC2-40";
+	case NID_pbe_WithSHA1And128BitRC2_CBC:
+		*legacy = 1;
+		return "PBE-SHA1-RC2-128";
+	case NID_pbe_WithSHA1And128BitRC4:
+	case NID_pbe_WithSHA1And40BitRC4:
+		*legacy = 1;
+		return "PBE-SHA1-RC4";
+	default:
+		return NULL;
+	}
+}
+
+static void
+p12_scan_bags(struct chk_file *f, const STACK_OF(PKCS12_SAFEBAG) *bags)
+{
+	for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_SIG *sig;
+		const X509_ALGOR *alg;
+		const char *name;
+
+		if (PKCS12_SAFEBAG_get_nid(bag) != NID_pkcs8ShroudedKeyBag)
+			continue;
+		if ((sig = PKCS12_SAFEBAG_get0_pkcs8(bag)) == NULL)
+			continue;
+		X509_SIG_get0(sig, &alg, NULL);
+		if ((name = p12_alg_name(alg, &f->p12_legacy)) != NULL)
+			snprintf(f->p12_alg, sizeof(f->p12_alg), "%s", name);
+	}
+}
+
+/* Finds the encryption schemes without the password: they sit in the clear
+ * around the encrypted parts. */
+static void
+p12_inspect(struct chk_file *f, PKCS12 *p12)
+{
+	STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
+
+	for (int i = 0; safes != NULL && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		int nid = OBJ_obj2nid(p7->type);
+		const char *name;
+
+		if (nid == NID_pkcs7_encrypted && p7->d.encrypted != NULL) {
+			name = p12_alg_name(p7->d.encrypted->enc_data->algorithm, &f->p12_legacy);
+			if (name != NULL)
+				snprintf(f->p12_alg, sizeof(f->p12_alg), "%s", name);
+		} else if (nid == NID_pkcs7_data) {
+			STACK_OF(PKCS12_SAFEBAG) *bags = PKCS12_unpack_p7data(p7);
+			if (bags != NULL)
+				p12_scan_bags(f, bags);
+			sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+		}
+	}
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	ERR_clear_error();
+}
+
+static int
+p12_open(chk_ctx *c, struct chk_file *f, PKCS12 *p12)
+{
+	const char *tries[] = { c->pass, "", NULL };
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	int rc = 0;
+
+	p12_inspect(f, p12);
+	for (size_t i = 0; i < 3; i++) {
+		if (i == 0 && c->pass == NULL)
+			continue;
+		if (PKCS12_parse(p12, tries[i], &key, &cert, &ca) == 1)
+			break;
+		ERR_clear_error();
+	}
+	if (cert == NULL && key == NULL) {
+		f->p12_locked = 1; /* wrong or no passphrase: only the scheme is known */
+		return 0;
+	}
+	if (cert != NULL)
+		rc |= add_cert(f, cert);
+	for (int i = 0; ca != NULL && i < sk_X509_num(ca); i++)
+		rc |= add_cert(f, sk_X509_value(ca, i));
+	sk_X509_free(ca); /* the certs now belong to the file */
+	if (key != NULL)
+		rc |= set_key(f, key);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
+load_binary(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t len)
+{
+	const unsigned char *p;
+	X509 *x;
+	X509_CRL *crl;
+	EVP_PKEY *key;
+	PKCS12 *p12;
+	int rc = 0;
+
+	f->fmt = CHK_FMT_BINARY;
+	if (len < 2 || data[0] != 0x30)
+		return 0;
+	p = data;
+	if ((x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+		f->fmt = CHK_FMT_DER;
+		rc = add_cert(f, x);
+	} else if (p = data, (crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL) {
+		f->fmt = CHK_FMT_DER;
+		f->crl = crl;
+	} else if (p = data, (p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL) {
+		f->fmt = CHK_FMT_P12;
+		f->p12 = 1;
+		rc = p12_open(c, f, p12);
+		PKCS12_free(p12);
+	} else if (p = data, (key = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL) {
+		f->fmt = CHK_FMT_DER;
+		rc = set_key(f, key);
+	}
+	ERR_clear_error();
+	return rc;
+}
+
+static int
+looks_base64(const unsigned char *d, size_t len)
+{
+	size_t b64 = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = d[i];
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=')
+			b64++;
+		else if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t')
+			return 0;
+	}
+	return b64 >= 64;
+}
+
+static int
+is_text(const unsigned char *d, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (d[i] == 0 || (d[i] < 0x20 && d[i] != '\n' && d[i] != '\r' && d[i] != '\t'))
+			return 0;
+	return 1;
+}
+
+static int
+read_whole(struct chk_file *f, unsigned char **data, size_t *len)
+{
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	size_t cap, used = 0;
+	unsigned char *buf;
+
+	*data = NULL;
+	if (fd < 0) {
+		f->read_errno = errno;
+		if (stat(f->path, &f->st) != 0)
+			memset(&f->st, 0, sizeof(f->st));
+		return 0;
+	}
+	if (fstat(fd, &f->st) != 0 || !S_ISREG(f->st.st_mode) || f->st.st_size > UTIL_FILE_MAX) {
+		f->read_errno = S_ISDIR(f->st.st_mode) ? EISDIR : (f->st.st_size > UTIL_FILE_MAX ? EFBIG : EINVAL);
+		close(fd);
+		return 0;
+	}
+	cap = (size_t)f->st.st_size + 1;
+	if ((buf = malloc(cap)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + used, cap - used - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			f->read_errno = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used + 1 >= cap)
+			break;
+	}
+	close(fd);
+	buf[used] = '\0';
+	*data = buf;
+	*len = used;
+	return 0;
+}
+
+int
+chk_file_load(chk_ctx *c, struct chk_file *f)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (read_whole(f, &data, &len) != 0)
+		return -1;
+	if (data == NULL || f->read_errno != 0)
+		goto out;
+	if (len == 0 || line_is_blank((const char *)data, len) ||
+	    (is_text(data, len) && strspn((const char *)data, " \t\r\n") == len)) {
+		f->empty = 1;
+		f->fmt = CHK_FMT_TEXT;
+	} else if (memmem(data, len, "-----BEGIN ", 11) != NULL) {
+		rc = load_pem(c, f, (const char *)data, len);
+	} else if (is_text(data, len)) {
+		f->fmt = CHK_FMT_TEXT;
+		f->bare_base64 = looks_base64(data, len);
+	} else {
+		rc = load_binary(c, f, data, len);
+	}
+out:
+	/* Keys were in this buffer: wipe before freeing. */
+	if (data != NULL)
+		OPENSSL_clear_free(data, len + 1);
+	return rc;
+}

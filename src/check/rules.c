@@ -1,0 +1,1163 @@
+/* The rules. Each rule is a small function and a row in chk_rules[]: a
+ * stable code, a fixed severity, a one-line summary. File rules look at one
+ * file's bytes and metadata; unit rules look at a served chain with its key
+ * (or a CA, a CRL, an endpoint). Each finding names the file, says what is
+ * wrong and why it matters, and gives a concrete fix. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check/chk_int.h"
+
+#define DAY 86400
+
+static void TG_PRINTF(3, 4)
+fixf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static int
+is_key_file(const struct chk_file *f)
+{
+	return f->key != NULL || f->key_encrypted;
+}
+
+static struct chk_unit *
+U(chk_ctx *c, size_t unit)
+{
+	return &c->units[unit];
+}
+
+/* The unit's leaf, for rules about served certificates. */
+static const struct chk_cert *
+serve_leaf(chk_ctx *c, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+
+	if (u->kind != CHK_UNIT_SERVE || u->ncerts == 0)
+		return NULL;
+	return &u->certs[u->leaf];
+}
+
+static const char *
+unit_file(chk_ctx *c, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+
+	return u->chain ? u->chain->path : (u->endpoint ? u->label : NULL);
+}
+
+static int64_t
+asn1_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static void
+fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* A shell command printing cert #n of a PEM file (awk counts BEGIN lines). */
+static size_t
+cmd_cert_n(char *buf, size_t len, const char *path, int n)
+{
+	int w = snprintf(buf, len, "awk -v n=%d '/-----BEGIN CERTIFICATE-----/{i++} i==n' %s",
+	    n, path);
+	return w > 0 ? (size_t)w : 0;
+}
+
+/* ================= File rules ================= */
+
+static void
+r_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (f->read_errno == 0)
+		return;
+	switch (f->read_errno) {
+	case ENOENT:
+		fixf(fix, sizeof(fix), "check the path; if it is a symlink, point it at an existing "
+		    "file (ls -l %s)", f->path);
+		chk_emit(c, r, unit, f->path, fix, "%s does not exist%s", f->path,
+		    f->explicit_input ? "" : " (a dangling symlink)");
+		break;
+	case EACCES:
+		fixf(fix, sizeof(fix), "run the check as a user that may read it (sudo tlsgate check "
+		    "...), or fix the mode/owner: ls -l %s", f->path);
+		chk_emit(c, r, unit, f->path, fix, "%s cannot be read: permission denied for uid %u",
+		    f->path, (unsigned)geteuid());
+		break;
+	default:
+		fixf(fix, sizeof(fix), "point the service at a regular certificate/key file");
+		chk_emit(c, r, unit, f->path, fix, "%s cannot be read: %s", f->path,
+		    strerror(f->read_errno));
+	}
+}
+
+static void
+r_not_certificate(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (f->read_errno || f->empty || f->bare_base64 || f->ncerts || is_key_file(f) ||
+	    f->crl || f->p12 || f->corrupt)
+		return;
+	fixf(fix, sizeof(fix), "replace %s with the PEM certificate (-----BEGIN CERTIFICATE-----) "
+	    "or key the service expects; `openssl storeutl -noout -text %s` shows what it holds",
+	    f->path, f->path);
+	if (f->other[0] != '\0')
+		chk_emit(c, r, unit, f->path, fix, "%s holds %s", f->path, f->other);
+	else if (f->fmt == CHK_FMT_BINARY)
+		chk_emit(c, r, unit, f->path, fix, "%s is binary data that is neither a DER "
+		    "certificate, key or CRL nor a PKCS#12 file", f->path);
+	else
+		chk_emit(c, r, unit, f->path, fix, "%s is text without any PEM block: not a "
+		    "certificate, key or CRL", f->path);
+}
+
+static void
+r_der_not_pem(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	const char *tool = f->ncerts ? "x509" : (f->crl ? "crl" : "pkey");
+	char fix[512];
+
+	if (f->fmt != CHK_FMT_DER)
+		return;
+	fixf(fix, sizeof(fix), "openssl %s -inform DER -in %s -out %s.pem && mv %s.pem %s",
+	    tool, f->path, f->path, f->path, f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is DER (binary), but services (Prosody, "
+	    "PostgreSQL, nginx) read PEM: they fail with \"no start line\"", f->path);
+}
+
+static void
+r_no_start_line(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (f->read_errno || (!f->empty && !f->bare_base64))
+		return;
+	if (f->empty) {
+		fixf(fix, sizeof(fix), "copy the certificate or key into %s again (the copy or "
+		    "download that made it failed)", f->path);
+		chk_emit(c, r, unit, f->path, fix, "%s is empty; OpenSSL reports this as \"no start "
+		    "line\"", f->path);
+		return;
+	}
+	fixf(fix, sizeof(fix), "restore the -----BEGIN CERTIFICATE----- / -----END CERTIFICATE----- "
+	    "lines (or BEGIN/END PRIVATE KEY for a key) around the base64 text in %s", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is base64 without a -----BEGIN ...----- line "
+	    "(lost in copy and paste); OpenSSL reports this as \"no start line\"", f->path);
+}
+
+static void
+r_pem_crlf(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!f->crlf)
+		return;
+	fixf(fix, sizeof(fix), "sed -i 's/\\r$//' %s", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s has Windows (CRLF) line endings; OpenSSL copes, "
+	    "but some TLS stacks and tools reject or mangle them", f->path);
+}
+
+static void
+r_pem_junk(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[1024];
+
+	if (!f->junk || f->fmt != CHK_FMT_PEM)
+		return;
+	fixf(fix, sizeof(fix), "sed -n '/^-----BEGIN /,/^-----END /p' %s > %s.clean && "
+	    "mv %s.clean %s", f->path, f->path, f->path, f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s has text outside its PEM blocks (e.g. the dump of "
+	    "`openssl x509 -text`); stricter readers (Java, Go, some appliances) refuse it",
+	    f->path);
+}
+
+static void
+r_pem_corrupt(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!f->corrupt)
+		return;
+	fixf(fix, sizeof(fix), "copy %s again from its source; a truncated or edited block cannot "
+	    "be repaired", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s: %d PEM block(s) (%s) do not decode: truncated, "
+	    "missing the END line, or damaged base64", f->path, f->corrupt, f->corrupt_label);
+}
+
+static void
+r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[1024];
+
+	if (!f->key_encrypted)
+		return;
+	fixf(fix, sizeof(fix), "cp %s %s.orig && openssl pkey -in %s.orig -out %s && chmod 600 %s "
+	    "(or give the passphrase: tlsgate check --pass-file FILE ...)", f->path, f->path,
+	    f->path, f->path, f->path);
+	if (f->key_bad_pass)
+		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase "
+		    "given does not decrypt it", f->path);
+	else
+		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and no passphrase was "
+		    "given: a service started unattended cannot read it (PostgreSQL prompts, "
+		    "Prosody needs `password` in its ssl config)", f->path);
+}
+
+static void
+r_key_world_readable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!is_key_file(f) || f->read_errno || !(f->st.st_mode & S_IROTH))
+		return;
+	if (c->have_owner)
+		fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path,
+		    f->path);
+	else
+		fixf(fix, sizeof(fix), "chmod o-rwx %s", f->path);
+	chk_emit(c, r, unit, f->path, fix, "private key %s is readable by every user (mode %04o): "
+	    "`sudo -u nobody cat %s` succeeds", f->path, (unsigned)(f->st.st_mode & 07777), f->path);
+}
+
+/* PostgreSQL's rule (be-secure-common.c): owned by the server user with no
+ * group/other access, or owned by root with at most group read. */
+static void
+r_key_owner(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!c->have_owner || !is_key_file(f) || f->read_errno)
+		return;
+	if (f->st.st_uid == c->owner_uid || f->st.st_uid == 0)
+		return;
+	fixf(fix, sizeof(fix), "chown %s %s && chmod 600 %s   (or: chown root:%s %s && chmod 640 %s)",
+	    c->owner_name, f->path, f->path, c->group_name, f->path, f->path);
+	chk_emit(c, r, unit, f->path, fix, "private key %s is owned by uid %u, neither %s nor root: "
+	    "PostgreSQL refuses to start with it", f->path, (unsigned)f->st.st_uid, c->owner_name);
+}
+
+static void
+r_key_mode(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	mode_t m = f->st.st_mode & 07777;
+	char fix[512];
+
+	if (!c->have_owner || !is_key_file(f) || f->read_errno || (m & S_IROTH))
+		return; /* world-readable has its own rule */
+	if (f->st.st_uid == c->owner_uid && c->owner_uid != 0 && (m & (S_IRWXG | S_IRWXO))) {
+		fixf(fix, sizeof(fix), "chmod 600 %s", f->path);
+		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by %s with mode %04o: "
+		    "group/other access is not allowed (PostgreSQL: \"has group or world access\")",
+		    f->path, c->owner_name, (unsigned)m);
+	} else if (f->st.st_uid == 0 && (m & (S_IWGRP | S_IXGRP | S_IRWXO))) {
+		fixf(fix, sizeof(fix), "chmod 640 %s", f->path);
+		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by root with mode %04o: at "
+		    "most 0640 is allowed", f->path, (unsigned)m);
+	}
+}
+
+static void
+r_key_service_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	mode_t m = f->st.st_mode & 07777;
+	char fix[512];
+
+	if (!c->have_owner || c->owner_uid == 0 || !is_key_file(f) || f->read_errno)
+		return;
+	if (f->st.st_uid == c->owner_uid) {
+		if (m & S_IRUSR)
+			return;
+	} else if (f->st.st_uid == 0) {
+		if (f->st.st_gid == c->owner_gid && (m & S_IRGRP))
+			return;
+	} else {
+		return; /* key-owner reports it */
+	}
+	fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path, f->path);
+	chk_emit(c, r, unit, f->path, fix, "private key %s (uid %u, gid %u, mode %04o) cannot be "
+	    "read by %s (group %s): the service fails to load it", f->path,
+	    (unsigned)f->st.st_uid, (unsigned)f->st.st_gid, (unsigned)m, c->owner_name,
+	    c->group_name);
+}
+
+static void
+r_p12_legacy(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!f->p12 || !f->p12_legacy)
+		return;
+	fixf(fix, sizeof(fix), "keep it only for clients that need it (old macOS, Windows 7, "
+	    "Java 8); for others: openssl pkcs12 -in %s -nodes | openssl pkcs12 -export "
+	    "-out modern.p12", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s uses legacy PKCS#12 encryption (%s): OpenSSL 3 "
+	    "reads it only with the legacy provider%s", f->path, f->p12_alg,
+	    f->p12_locked ? "; its contents were not checked (pass --pass-file)" : "");
+}
+
+/* ================= Chain rules ================= */
+
+/* The certification path inside the served list, from the leaf: path[k] is
+ * the index of the k-th cert. Links follow names (a wrong signature is its
+ * own finding, not a break); duplicates are skipped. */
+struct path {
+	size_t idx[32];
+	size_t n;
+	int on_path[32];
+	int dup[32];
+};
+
+static void
+build_path(const struct chk_unit *u, struct path *p)
+{
+	size_t n = u->ncerts < 32 ? u->ncerts : 32;
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(u->certs[i].fp, u->certs[j].fp, CHK_HASH_LEN) == 0)
+				p->dup[i] = 1;
+	p->idx[p->n++] = u->leaf;
+	p->on_path[u->leaf] = 1;
+	for (;;) {
+		const struct chk_cert *cur = &u->certs[p->idx[p->n - 1]];
+		size_t next = n;
+
+		if (cur->self_issued)
+			break;
+		for (size_t j = 0; j < n; j++) {
+			if (p->on_path[j] || p->dup[j] ||
+			    X509_NAME_cmp(X509_get_issuer_name(cur->x),
+			    X509_get_subject_name(u->certs[j].x)) != 0)
+				continue;
+			if (next == n || chk_issued_by(cur->x, u->certs[j].x))
+				next = j;
+		}
+		if (next == n || p->n == 32)
+			break;
+		p->idx[p->n++] = next;
+		p->on_path[next] = 1;
+	}
+}
+
+static int
+chain_unit(chk_ctx *c, size_t unit, struct path *p)
+{
+	struct chk_unit *u = U(c, unit);
+
+	if (u->kind != CHK_UNIT_SERVE || u->ncerts == 0)
+		return 0;
+	build_path(u, p);
+	return 1;
+}
+
+static void
+r_chain_order(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[2048], label[256];
+	size_t pos = 0, used = 0;
+	struct path p;
+
+	if (!chain_unit(c, unit, &p))
+		return;
+	/* The file order with strays and duplicates removed must be the path. */
+	for (size_t i = 0; i < u->ncerts && i < 32; i++) {
+		if (!p.on_path[i])
+			continue;
+		if (p.idx[pos] != i)
+			break;
+		pos++;
+	}
+	if (pos == p.n && u->leaf == 0)
+		return;
+	if (u->endpoint) {
+		fixf(fix, sizeof(fix), "reorder the file the server sends (nginx ssl_certificate, "
+		    "PostgreSQL ssl_cert_file): leaf first, then each issuer");
+	} else {
+		used = (size_t)snprintf(fix, sizeof(fix), "{ ");
+		for (size_t k = 0; k < p.n && used < sizeof(fix); k++) {
+			used += cmd_cert_n(fix + used, sizeof(fix) - used, u->chain->path,
+			    (int)p.idx[k] + 1);
+			if (used < sizeof(fix))
+				used += (size_t)snprintf(fix + used, sizeof(fix) - used, "; ");
+		}
+		if (used < sizeof(fix))
+			snprintf(fix + used, sizeof(fix) - used, "} > %s.new && mv %s.new %s",
+			    u->chain->path, u->chain->path, u->chain->path);
+	}
+	chk_cert_label(u->certs[u->leaf].x, label, sizeof(label));
+	if (u->leaf != 0)
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "the chain is out of order: the leaf "
+		    "(%s) is certificate #%zu, not #1; servers send the first certificate as "
+		    "their own, so clients fail (\"no shared cipher\" in Prosody, \"key values "
+		    "mismatch\" in nginx)", label, u->leaf + 1);
+	else
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "the chain is out of order: "
+		    "certificate #%zu is not the issuer of the one before it; the order must be "
+		    "leaf, then each issuer", p.idx[pos] + 1);
+}
+
+static void
+r_chain_incomplete(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *top, *issuer;
+	char fix[1024], label[256], ilabel[256];
+	int from_system;
+	struct path p;
+	X509_NAME *iname;
+
+	if (!chain_unit(c, unit, &p))
+		return;
+	top = &u->certs[p.idx[p.n - 1]];
+	if (top->self_issued)
+		return;
+	issuer = chk_find_issuer(c, top, &from_system);
+	if (from_system || (issuer != NULL && issuer->self_signed))
+		return;
+	chk_cert_label(top->x, label, sizeof(label));
+	iname = X509_get_issuer_name(top->x);
+	X509_NAME_oneline(iname, ilabel, sizeof(ilabel));
+	if (issuer != NULL && issuer->file != NULL) {
+		char cmd[512];
+		cmd_cert_n(cmd, sizeof(cmd), issuer->file->path, issuer->index);
+		if (u->endpoint)
+			fixf(fix, sizeof(fix), "append the intermediate (cert #%d of %s) to the "
+			    "server's certificate file", issuer->index, issuer->file->path);
+		else
+			fixf(fix, sizeof(fix), "{ cat %s; %s; } > %s.new && mv %s.new %s",
+			    u->chain->path, cmd, u->chain->path, u->chain->path, u->chain->path);
+	} else if (u->endpoint) {
+		fixf(fix, sizeof(fix), "serve the full chain: leaf then intermediates (certbot: "
+		    "fullchain.pem, not cert.pem); if %s is a private root, pass --ca ROOT.crt", ilabel);
+	} else {
+		fixf(fix, sizeof(fix), "append the intermediate that issued it: cat %s "
+		    "INTERMEDIATE.crt > %s.new && mv %s.new %s (certbot: use fullchain.pem, not "
+		    "cert.pem); if %s is your private root, pass --ca ROOT.crt", u->chain->path,
+		    u->chain->path, u->chain->path, u->chain->path, ilabel);
+	}
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the chain is incomplete: the issuer of %s "
+	    "(%s) is not in it%s; clients fail with \"unable to verify the first certificate\"",
+	    label, ilabel, issuer != NULL ? " (it is in sight, in another file)" :
+	    " and is not a trusted root");
+}
+
+static void
+r_chain_root_included(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *top;
+	char fix[1024], label[256];
+	struct path p;
+
+	if (!chain_unit(c, unit, &p) || p.n < 2)
+		return;
+	top = &u->certs[p.idx[p.n - 1]];
+	if (!top->self_signed)
+		return;
+	chk_cert_label(top->x, label, sizeof(label));
+	if (u->endpoint)
+		fixf(fix, sizeof(fix), "drop the root from the server's certificate file");
+	else
+		fixf(fix, sizeof(fix), "drop certificate #%zu: awk -v n=%zu '/-----BEGIN "
+		    "CERTIFICATE-----/{i++} i!=n' %s > %s.new && mv %s.new %s", p.idx[p.n - 1] + 1,
+		    p.idx[p.n - 1] + 1, u->chain->path, u->chain->path, u->chain->path, u->chain->path);
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the served chain includes the root (%s, "
+	    "certificate #%zu): clients must already have it, so it only costs bytes on every "
+	    "handshake", label, p.idx[p.n - 1] + 1);
+}
+
+static void
+r_chain_bad_signature(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], a[256], b[256];
+	struct path p;
+
+	if (!chain_unit(c, unit, &p))
+		return;
+	for (size_t k = 0; k + 1 < p.n; k++) {
+		const struct chk_cert *child = &u->certs[p.idx[k]], *parent = &u->certs[p.idx[k + 1]];
+		if (chk_issued_by(child->x, parent->x))
+			continue;
+		chk_cert_label(child->x, a, sizeof(a));
+		chk_cert_label(parent->x, b, sizeof(b));
+		fixf(fix, sizeof(fix), "replace certificate #%zu with the intermediate that really "
+		    "issued #%zu (same name, different key: the CA was re-keyed or the files were "
+		    "mixed up); re-download the chain from the CA", p.idx[k + 1] + 1, p.idx[k] + 1);
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) names %s as its "
+		    "issuer, but #%zu's key did not sign it", p.idx[k] + 1, a, b, p.idx[k + 1] + 1);
+	}
+}
+
+static void
+r_chain_duplicate(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+	struct path p;
+
+	if (!chain_unit(c, unit, &p))
+		return;
+	for (size_t i = 0; i < u->ncerts && i < 32; i++) {
+		if (!p.dup[i])
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "awk -v n=%zu '/-----BEGIN CERTIFICATE-----/{i++} i!=n' %s > "
+		    "%s.new && mv %s.new %s", i + 1, unit_file(c, unit), unit_file(c, unit),
+		    unit_file(c, unit), unit_file(c, unit));
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is a duplicate "
+		    "of an earlier one", i + 1, label);
+	}
+}
+
+static void
+r_chain_unrelated(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+	struct path p;
+
+	if (!chain_unit(c, unit, &p))
+		return;
+	for (size_t i = 0; i < u->ncerts && i < 32; i++) {
+		if (p.on_path[i] || p.dup[i])
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "awk -v n=%zu '/-----BEGIN CERTIFICATE-----/{i++} i!=n' %s > "
+		    "%s.new && mv %s.new %s", i + 1, unit_file(c, unit), unit_file(c, unit),
+		    unit_file(c, unit), unit_file(c, unit));
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is not part of "
+		    "the leaf's chain", i + 1, label);
+	}
+}
+
+/* ================= Key pairing ================= */
+
+static void
+r_key_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *leaf;
+	char fix[1024], label[256], owner[512] = "no certificate in sight";
+	size_t lo = 0, hi = c->nspki;
+
+	if ((u->kind != CHK_UNIT_SERVE && u->kind != CHK_UNIT_CA) || u->key == NULL ||
+	    u->key->key == NULL || u->ncerts == 0)
+		return;
+	leaf = &u->certs[u->leaf];
+	if (memcmp(leaf->spki, u->key->key_spki, CHK_HASH_LEN) == 0)
+		return;
+	while (lo < hi) { /* which cert does this key belong to? */
+		size_t mid = (lo + hi) / 2;
+		if (memcmp(c->by_spki[mid]->spki, u->key->key_spki, CHK_HASH_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nspki && memcmp(c->by_spki[lo]->spki, u->key->key_spki, CHK_HASH_LEN) == 0) {
+		const struct chk_cert *o = c->by_spki[lo];
+		chk_cert_label(o->x, label, sizeof(label));
+		snprintf(owner, sizeof(owner), "it belongs to %s (certificate #%d of %s)", label,
+		    o->index, o->file ? o->file->path : "--ca");
+	}
+	chk_cert_label(leaf->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "pair %s with the key it was issued for, or re-issue it for this "
+	    "key: tlsgate cert issue NAME --key %s ... (see `tlsgate help cert issue`)",
+	    u->chain->path, u->key->path);
+	chk_emit(c, r, unit, u->key->path, fix, "key %s does not match certificate %s (%s): %s; "
+	    "TLS servers then fail with \"no shared cipher\" or \"key values mismatch\"",
+	    u->key->path, u->chain->path, label, owner);
+}
+
+static void
+r_key_missing(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512];
+
+	if (u->kind != CHK_UNIT_SERVE || u->key != NULL || u->chain == NULL || !u->chain->expects_key)
+		return;
+	fixf(fix, sizeof(fix), "put the private key next to it under the name the service "
+	    "looks for (Prosody: HOST.key or HOST/privkey.pem; PostgreSQL: server.key)");
+	chk_emit(c, r, unit, u->chain->path, fix, "no private key for %s: the file the layout "
+	    "names is missing and no key in sight matches", u->chain->path);
+}
+
+/* ================= Validity ================= */
+
+static void
+each_cert_time(chk_ctx *c, const struct chk_rule *r, size_t unit,
+    int (*test)(chk_ctx *, const struct chk_cert *, char *, size_t))
+{
+	struct chk_unit *u = U(c, unit);
+	char msg[512], fix[512], label[256];
+
+	if ((u->kind != CHK_UNIT_SERVE && u->kind != CHK_UNIT_CA) || u->ncerts == 0)
+		return;
+	for (size_t i = 0; i < u->ncerts; i++) {
+		if (!test(c, &u->certs[i], msg, sizeof(msg)))
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		if (u->certs[i].is_ca)
+			fixf(fix, sizeof(fix), "renew the CA certificate (tlsgate ca init for a new CA) "
+			    "and re-issue what it signed");
+		else
+			fixf(fix, sizeof(fix), "renew it: tlsgate cert renew %s (certbot: certbot renew; "
+			    "Prosody: prosodyctl --root cert import ...)", label + (label[0] == 'C' ? 3 : 0));
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) %s", i + 1,
+		    label, msg);
+	}
+}
+
+static int
+t_expired(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
+{
+	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	char when[64];
+
+	if (na >= c->now)
+		return 0;
+	fmt_time(na, when, sizeof(when));
+	snprintf(msg, len, "expired on %s (%lld days ago)", when,
+	    (long long)((c->now - na) / DAY));
+	return 1;
+}
+
+static int
+t_not_yet_valid(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
+{
+	int64_t nb = asn1_unix(X509_get0_notBefore(cc->x));
+	char when[64];
+
+	if (nb <= c->now)
+		return 0;
+	fmt_time(nb, when, sizeof(when));
+	snprintf(msg, len, "is not valid before %s (check the clock of the machine that issued "
+	    "it, or of this one)", when);
+	return 1;
+}
+
+static int
+t_expiring_critical(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
+{
+	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	char when[64];
+
+	if (na < c->now || na - c->now >= DAY)
+		return 0;
+	fmt_time(na, when, sizeof(when));
+	snprintf(msg, len, "expires within a day, on %s", when);
+	return 1;
+}
+
+static int
+t_expiring_soon(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
+{
+	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	char when[64];
+
+	if (na - c->now < DAY || na - c->now >= (int64_t)c->warn_days * DAY)
+		return 0;
+	fmt_time(na, when, sizeof(when));
+	snprintf(msg, len, "expires in %lld days, on %s (warning threshold: %u days)",
+	    (long long)((na - c->now) / DAY), when, c->warn_days);
+	return 1;
+}
+
+static void
+r_expired(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	each_cert_time(c, r, unit, t_expired);
+}
+
+static void
+r_not_yet_valid(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	each_cert_time(c, r, unit, t_not_yet_valid);
+}
+
+static void
+r_expiring_critical(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	each_cert_time(c, r, unit, t_expiring_critical);
+}
+
+static void
+r_expiring_soon(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	each_cert_time(c, r, unit, t_expiring_soon);
+}
+
+/* ================= Names and profile ================= */
+
+static void
+san_list(X509 *x, char *buf, size_t len)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans) && used + 1 < len; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type == GEN_DNS)
+			used += (size_t)snprintf(buf + used, len - used, "%sDNS:%.*s", used ? "," : "",
+			    ASN1_STRING_length(gn->d.dNSName),
+			    (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
+		else if (gn->type == GEN_IPADD)
+			used += (size_t)snprintf(buf + used, len - used, "%sIP(%d bytes)", used ? "," : "",
+			    ASN1_STRING_length(gn->d.iPAddress));
+	}
+	GENERAL_NAMES_free(sans);
+}
+
+static int
+unit_purpose(chk_ctx *c, const struct chk_cert *leaf)
+{
+	uint32_t xku;
+
+	if (c->purpose_set)
+		return c->purpose;
+	if (!(X509_get_extension_flags(leaf->x) & EXFLAG_XKUSAGE))
+		return CHK_PURPOSE_SERVER;
+	xku = X509_get_extended_key_usage(leaf->x);
+	/* A client-only EKU says what the cert is for: no server rules on it. */
+	if ((xku & XKU_SSL_CLIENT) && !(xku & XKU_SSL_SERVER))
+		return CHK_PURPOSE_CLIENT;
+	return CHK_PURPOSE_SERVER;
+}
+
+static void
+r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	char fix[1024], sans[512], label[256];
+
+	if (leaf == NULL)
+		return;
+	for (size_t i = 0; i < u->nhosts; i++) {
+		if (chk_name_matches(leaf->x, u->hosts[i]))
+			continue;
+		san_list(leaf->x, sans, sizeof(sans));
+		chk_cert_label(leaf->x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "issue a certificate that covers it: tlsgate cert issue %s "
+		    "--dir ./pki (certbot: certbot certonly -d %s ...; add every VirtualHost and "
+		    "Component)", u->hosts[i], u->hosts[i]);
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "%s (%s) does not cover %s; it covers "
+		    "%s", unit_file(c, unit), label, u->hosts[i], sans[0] ? sans : "no SAN at all");
+	}
+}
+
+static void
+r_cn_only(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	char fix[512], label[256];
+
+	if (leaf == NULL || unit_purpose(c, leaf) != CHK_PURPOSE_SERVER ||
+	    X509_get_ext_by_NID(leaf->x, NID_subject_alt_name, -1) >= 0)
+		return;
+	chk_cert_label(leaf->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "re-issue with the name as a SAN: tlsgate cert issue %s --dir ./pki",
+	    label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "%s (%s) names its host only in the CN and "
+	    "has no subjectAltName: browsers, Go and Python clients reject it", unit_file(c, unit),
+	    label);
+}
+
+static void
+r_ip_as_dns(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	GENERAL_NAMES *sans;
+	char fix[512], name[256];
+
+	if (leaf == NULL || (sans = X509_get_ext_d2i(leaf->x, NID_subject_alt_name, NULL, NULL)) == NULL)
+		return;
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type != GEN_DNS)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", ASN1_STRING_length(gn->d.dNSName),
+		    (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
+		if (!chk_host_is_ip(name))
+			continue;
+		fixf(fix, sizeof(fix), "re-issue with the address as an IP SAN: tlsgate cert issue "
+		    "NAME --san %s --dir ./pki (openssl: subjectAltName = IP:%s)", name, name);
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "the address %s is a DNS SAN; clients "
+		    "match addresses only against IP SANs, so https://%s/ fails", name, name);
+	}
+	GENERAL_NAMES_free(sans);
+}
+
+static void
+r_eku_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	uint32_t xku, want;
+	char fix[512];
+	int purpose;
+
+	if (leaf == NULL || !(X509_get_extension_flags(leaf->x) & EXFLAG_XKUSAGE))
+		return;
+	xku = X509_get_extended_key_usage(leaf->x);
+	if (xku & XKU_ANYEKU)
+		return;
+	purpose = unit_purpose(c, leaf);
+	want = purpose == CHK_PURPOSE_CLIENT ? XKU_SSL_CLIENT : XKU_SSL_SERVER;
+	if (!c->purpose_set)
+		want = XKU_SSL_CLIENT | XKU_SSL_SERVER; /* inferred: any TLS use will do */
+	if (xku & want)
+		return;
+	fixf(fix, sizeof(fix), "re-issue with extendedKeyUsage = %s: tlsgate cert issue NAME %s"
+	    "--dir ./pki", purpose == CHK_PURPOSE_CLIENT ? "clientAuth" : "serverAuth",
+	    purpose == CHK_PURPOSE_CLIENT ? "--client " : "");
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the extendedKeyUsage of %s lacks %s: TLS "
+	    "peers refuse it for this purpose", unit_file(c, unit),
+	    purpose == CHK_PURPOSE_CLIENT ? "clientAuth" : "serverAuth");
+}
+
+static void
+r_leaf_is_ca(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	char fix[512], label[256];
+
+	if (leaf == NULL || !leaf->is_ca)
+		return;
+	chk_cert_label(leaf->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "re-issue it as a leaf (basicConstraints CA:FALSE): tlsgate cert "
+	    "issue %s --dir ./pki", label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the leaf %s has basicConstraints CA:TRUE: "
+	    "it could sign other certificates, and Firefox rejects a CA certificate used as a "
+	    "server certificate", label);
+}
+
+static void
+r_weak_key(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+
+	if (u->kind != CHK_UNIT_SERVE && u->kind != CHK_UNIT_CA)
+		return;
+	for (size_t i = 0; i < u->ncerts; i++) {
+		EVP_PKEY *k = X509_get0_pubkey(u->certs[i].x);
+		int id, bits;
+		if (k == NULL)
+			continue;
+		id = EVP_PKEY_get_base_id(k);
+		bits = EVP_PKEY_get_bits(k);
+		if (!(((id == EVP_PKEY_RSA || id == EVP_PKEY_DSA) && bits < 2048) ||
+		    (id == EVP_PKEY_EC && bits < 224)))
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "re-issue with a new key: tlsgate cert issue NAME --key-type "
+		    "ec-p256 (or rsa2048 or stronger)");
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) has a %d-bit %s "
+		    "key: below the 2048-bit minimum that OpenSSL 3 (security level 2) and browsers "
+		    "enforce", i + 1, label, bits, id == EVP_PKEY_EC ? "EC" : (id == EVP_PKEY_DSA ?
+		    "DSA" : "RSA"));
+	}
+}
+
+static void
+r_weak_signature(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+
+	if (u->kind != CHK_UNIT_SERVE && u->kind != CHK_UNIT_CA)
+		return;
+	for (size_t i = 0; i < u->ncerts; i++) {
+		int mdnid = NID_undef, pknid;
+		if (u->certs[i].self_signed)
+			continue; /* a root's self-signature is never checked by clients */
+		if (X509_get_signature_info(u->certs[i].x, &mdnid, &pknid, NULL, NULL) != 1)
+			continue;
+		if (mdnid != NID_sha1 && mdnid != NID_md5 && mdnid != NID_md4 && mdnid != NID_md2)
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "re-issue it (tlsgate signs with SHA-256 or better): tlsgate "
+		    "cert issue NAME --dir ./pki");
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is signed with "
+		    "%s, which clients reject", i + 1, label, OBJ_nid2sn(mdnid));
+	}
+	ERR_clear_error();
+}
+
+static void
+r_self_signed(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *leaf = serve_leaf(c, unit);
+	char fix[512], label[256];
+
+	if (leaf == NULL || !leaf->self_signed)
+		return;
+	chk_cert_label(leaf->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "fine for tests; otherwise use a CA: tlsgate ca init --dir ./pki && "
+	    "tlsgate cert issue %s --dir ./pki, or Let's Encrypt",
+	    label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "%s is self-signed: every client must be "
+	    "told to trust this very certificate", label);
+}
+
+/* ================= CRLs ================= */
+
+static X509_CRL *
+unit_crl(chk_ctx *c, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+
+	return u->kind == CHK_UNIT_CRL && u->chain != NULL ? u->chain->crl : NULL;
+}
+
+static void
+r_crl_expired(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	X509_CRL *crl = unit_crl(c, unit);
+	char fix[512], when[64];
+	int64_t nu;
+
+	if (crl == NULL || X509_CRL_get0_nextUpdate(crl) == NULL)
+		return;
+	nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
+	if (nu >= c->now)
+		return;
+	fmt_time(nu, when, sizeof(when));
+	fixf(fix, sizeof(fix), "publish a fresh CRL: tlsgate crl --dir ./pki --out %s, and "
+	    "schedule it (cron/systemd timer) well before nextUpdate", unit_file(c, unit));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s expired (nextUpdate %s): "
+	    "services that check it (PostgreSQL ssl_crl_file, nginx ssl_crl) now reject every "
+	    "client certificate", unit_file(c, unit), when);
+}
+
+static void
+r_crl_expiring(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	X509_CRL *crl = unit_crl(c, unit);
+	char fix[512], when[64];
+	int64_t nu, lu, margin;
+
+	if (crl == NULL || X509_CRL_get0_nextUpdate(crl) == NULL)
+		return;
+	nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
+	lu = asn1_unix(X509_CRL_get0_lastUpdate(crl));
+	/* Near: within a quarter of its own period, and at least a day ahead. */
+	margin = (nu - lu) / 4 > DAY ? (nu - lu) / 4 : DAY;
+	if (nu < c->now || nu - c->now >= margin)
+		return;
+	fmt_time(nu, when, sizeof(when));
+	fixf(fix, sizeof(fix), "publish a fresh CRL now: tlsgate crl --dir ./pki --out %s",
+	    unit_file(c, unit));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s reaches its nextUpdate soon "
+	    "(%s); when it passes, services reject every client", unit_file(c, unit), when);
+}
+
+static void
+r_crl_bad_signature(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	X509_CRL *crl = unit_crl(c, unit);
+	char fix[512], iname[256];
+	int named = 0;
+
+	if (crl == NULL)
+		return;
+	for (size_t i = 0; i < c->ncas; i++) {
+		X509 *ca = c->cas[i]->x;
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+			continue;
+		named = 1;
+		if (X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
+			return;
+	}
+	ERR_clear_error();
+	if (!named && c->nanchors == 0)
+		return; /* no CA in sight to check against */
+	X509_NAME_oneline(X509_CRL_get_issuer(crl), iname, sizeof(iname));
+	fixf(fix, sizeof(fix), "publish the CRL with the CA that issued the certificates: "
+	    "tlsgate crl --dir ./pki --out %s", unit_file(c, unit));
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s (issuer %s) is not signed by "
+	    "%s: services refuse it", unit_file(c, unit), iname,
+	    named ? "the CA of that name in sight (different key)" : "any CA given or in sight");
+}
+
+static void
+r_revoked(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+
+	if (u->kind != CHK_UNIT_SERVE)
+		return;
+	for (size_t f = 0; f < c->nfiles; f++) {
+		X509_CRL *crl = c->files[f]->crl;
+		if (crl == NULL)
+			continue;
+		for (size_t i = 0; i < u->ncerts; i++) {
+			X509_REVOKED *rev = NULL;
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(u->certs[i].x)) != 0)
+				continue;
+			if (X509_CRL_get0_by_cert(crl, &rev, u->certs[i].x) != 1)
+				continue;
+			chk_cert_label(u->certs[i].x, label, sizeof(label));
+			fixf(fix, sizeof(fix), "issue a new certificate and install it: tlsgate cert "
+			    "issue %s --dir ./pki", label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
+			chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is revoked "
+			    "by the CRL %s", i + 1, label, c->files[f]->path);
+		}
+	}
+}
+
+/* ================= Endpoints ================= */
+
+static void
+r_tls_old_version(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512];
+
+	if (!u->endpoint || (!u->tls10 && !u->tls11))
+		return;
+	fixf(fix, sizeof(fix), "allow TLS 1.2 and 1.3 only (nginx: ssl_protocols TLSv1.2 TLSv1.3; "
+	    "PostgreSQL: ssl_min_protocol_version = 'TLSv1.2')");
+	chk_emit(c, r, unit, u->label, fix, "%s accepts %s%s%s, deprecated by RFC 8996", u->label,
+	    u->tls10 ? "TLS 1.0" : "", u->tls10 && u->tls11 ? " and " : "", u->tls11 ? "TLS 1.1" : "");
+}
+
+static void
+r_client_cert_requested(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+
+	if (!u->endpoint || !u->client_cert_requested)
+		return;
+	chk_emit(c, r, unit, u->label, NULL, "%s requests a client certificate; CA names it "
+	    "advertises: %s", u->label, u->ca_names[0] ? u->ca_names : "(none)");
+}
+
+static void
+r_no_tls(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[256];
+
+	if (!u->endpoint || !u->no_tls)
+		return;
+	fixf(fix, sizeof(fix), "set ssl = on in postgresql.conf, with ssl_cert_file and "
+	    "ssl_key_file, then reload");
+	chk_emit(c, r, unit, u->label, fix, "%s answered the SSLRequest with 'N': the server "
+	    "does not offer TLS", u->label);
+}
+
+/* ================= The table ================= */
+
+#define E CHK_ERROR
+#define W CHK_WARNING
+#define I CHK_INFO
+
+const struct chk_rule chk_rules[] = {
+	/* files */
+	{ "unreadable", E, "file missing or not readable (says which)", r_unreadable, NULL },
+	{ "not-certificate", E, "file holds no certificate, key, CRL or PKCS#12 (e.g. a CSR)", r_not_certificate, NULL },
+	{ "der-not-pem", E, "DER where services expect PEM", r_der_not_pem, NULL },
+	{ "no-start-line", E, "empty, or base64 without a BEGIN line (\"no start line\")", r_no_start_line, NULL },
+	{ "pem-crlf", W, "CRLF line endings", r_pem_crlf, NULL },
+	{ "pem-junk", W, "text around the PEM blocks", r_pem_junk, NULL },
+	{ "pem-corrupt", E, "a PEM block that does not decode", r_pem_corrupt, NULL },
+	{ "key-encrypted", E, "passphrase-protected key and no (working) passphrase", r_key_encrypted, NULL },
+	{ "key-world-readable", E, "private key readable by every user (nobody)", r_key_world_readable, NULL },
+	{ "key-owner", E, "--owner: key owned by neither the service user nor root", r_key_owner, NULL },
+	{ "key-mode", E, "--owner: key mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
+	{ "key-service-unreadable", E, "--owner: the service user cannot read the key", r_key_service_unreadable, NULL },
+	{ "p12-legacy", I, "PKCS#12 with legacy (SHA-1/3DES/RC2) encryption", r_p12_legacy, NULL },
+	/* key pairing */
+	{ "key-mismatch", E, "key does not belong to the certificate (and which one it does)", NULL, r_key_mismatch },
+	{ "key-missing", W, "a served certificate with no key where the layout expects one", NULL, r_key_missing },
+	/* chain */
+	{ "chain-order", E, "chain not leaf-first, issuer after issued", NULL, r_chain_order },
+	{ "chain-incomplete", E, "intermediate missing from the served chain", NULL, r_chain_incomplete },
+	{ "chain-root-included", W, "the root is in the served chain", NULL, r_chain_root_included },
+	{ "chain-bad-signature", E, "issuer named but its key did not sign", NULL, r_chain_bad_signature },
+	{ "chain-duplicate", W, "the same certificate twice in the chain", NULL, r_chain_duplicate },
+	{ "chain-unrelated", W, "a certificate that is not part of the leaf's chain", NULL, r_chain_unrelated },
+	/* validity */
+	{ "expired", E, "certificate past notAfter", NULL, r_expired },
+	{ "not-yet-valid", E, "certificate before notBefore", NULL, r_not_yet_valid },
+	{ "expiring-critical", E, "certificate expires within 1 day", NULL, r_expiring_critical },
+	{ "expiring-soon", W, "certificate expires within --warn-days (default 30)", NULL, r_expiring_soon },
+	/* names and profile */
+	{ "name-mismatch", E, "a --host (or layout) name the leaf does not cover (RFC 6125)", NULL, r_name_mismatch },
+	{ "cn-only", E, "server certificate without subjectAltName", NULL, r_cn_only },
+	{ "ip-as-dns", E, "an IP address written as a DNS SAN", NULL, r_ip_as_dns },
+	{ "eku-mismatch", E, "extendedKeyUsage lacks serverAuth/clientAuth for the purpose", NULL, r_eku_mismatch },
+	{ "leaf-is-ca", E, "leaf with basicConstraints CA:TRUE", NULL, r_leaf_is_ca },
+	{ "weak-key", E, "RSA/DSA key under 2048 bits, EC under 224", NULL, r_weak_key },
+	{ "weak-signature", E, "SHA-1 or MD5 signature", NULL, r_weak_signature },
+	{ "self-signed", W, "self-signed leaf", NULL, r_self_signed },
+	/* CRLs */
+	{ "crl-expired", E, "CRL past nextUpdate", NULL, r_crl_expired },
+	{ "crl-expiring", W, "CRL near nextUpdate (last quarter of its period, or < 1 day)", NULL, r_crl_expiring },
+	{ "crl-bad-signature", E, "CRL not signed by the CA", NULL, r_crl_bad_signature },
+	{ "revoked", E, "certificate revoked by a CRL in sight", NULL, r_revoked },
+	/* endpoints */
+	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
+	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
+	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N')", NULL, r_no_tls },
+};
+
+const size_t chk_nrules = sizeof(chk_rules) / sizeof(chk_rules[0]);
+
+static void
+file_rules(chk_ctx *c, size_t unit, struct chk_file *f)
+{
+	if (f == NULL || f->rules_done)
+		return;
+	f->rules_done = 1;
+	for (size_t i = 0; i < chk_nrules; i++)
+		if (chk_rules[i].file_fn != NULL)
+			chk_rules[i].file_fn(c, &chk_rules[i], unit, f);
+}
+
+void
+chk_rules_run(chk_ctx *c)
+{
+	size_t start = c->nunits_checked;
+
+	for (size_t u = start; u < c->nunits; u++) {
+		file_rules(c, u, c->units[u].chain);
+		file_rules(c, u, c->units[u].key);
+		for (size_t i = 0; i < chk_nrules; i++)
+			if (chk_rules[i].unit_fn != NULL)
+				chk_rules[i].unit_fn(c, &chk_rules[i], u);
+	}
+	c->nunits_checked = c->nunits;
+}

@@ -1,0 +1,223 @@
+/* tlsgate check: files, directories and live endpoints. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tlsgate/check.h"
+#include "tlsgate/util.h"
+
+static const char check_help[] =
+"Usage: tlsgate check [PATH]... [OPTIONS]\n"
+"       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls postgres] [OPTIONS]\n"
+"\n"
+"Finds the certificate mistakes that break TLS services and says how to fix\n"
+"each one. PATH is a cert, chain, key, CRL or PKCS#12 file, or a directory laid\n"
+"out the way services expect: a Prosody certs dir (HOST.crt + HOST.key,\n"
+"HOST/fullchain.pem + HOST/privkey.pem), a certbot live/NAME dir, a PostgreSQL\n"
+"data dir (server.crt, server.key, root.crt, root.crl) or a tlsgate CA dir.\n"
+"Keys are paired with their certs by name and by public key.\n"
+"\n"
+"Options:\n"
+"  -H, --host NAME       a name the server cert must cover (repeat for each\n"
+"                        VirtualHost/Component); HOST.crt implies HOST\n"
+"      --ca FILE         trusted root(s) for private CAs (default: the system\n"
+"                        store, /etc/ssl/certs, plus CAs found next to the certs)\n"
+"      --no-system-ca    do not read the system trust store\n"
+"      --crl FILE        also check this CRL, and the certs against it\n"
+"      --purpose P       server (default) or client\n"
+"      --owner USER[:GROUP]\n"
+"                        the service account that must read the keys: 0600 owned\n"
+"                        by USER, or 0640 owned by root with GROUP (PostgreSQL's\n"
+"                        rule); never readable by nobody (Prosody's test)\n"
+"      --warn-days N     warn about certs expiring within N days (default 30)\n"
+"      --pass-file FILE  passphrase for encrypted keys and PKCS#12 files\n"
+"      --json            findings as JSON (schema: docs/check-json.md)\n"
+"  endpoint only:\n"
+"      --sni NAME        server name to send (default: HOST unless an address)\n"
+"      --starttls postgres  PostgreSQL's SSLRequest before the handshake\n"
+"\n"
+"Examples:\n"
+"  tlsgate check /etc/prosody/certs --owner prosody\n"
+"  tlsgate check /etc/letsencrypt/live/example.com --host example.com --host conference.example.com\n"
+"  tlsgate check /var/lib/postgresql/15/main --owner postgres\n"
+"  tlsgate check server.crt server.key --host db.example.com --ca ./pki/root.crt\n"
+"  tlsgate check ./pki/crl.pem --ca ./pki/root.crt\n"
+"  tlsgate check endpoint example.com:443\n"
+"  tlsgate check endpoint db.example.com:5432 --starttls postgres --ca ./pki/root.crt\n"
+"\n"
+"Each finding reads `severity code: what is wrong` with a `fix:` line; codes are\n"
+"stable (`tlsgate check --rules` lists them). Exit: 0 no errors (warnings\n"
+"allowed), 1 errors found, 2 could not run.\n";
+
+enum {
+	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
+	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW,
+};
+
+static const struct option check_opts[] = {
+	{ "host", required_argument, NULL, 'H' },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "crl", required_argument, NULL, OPT_CRL },
+	{ "purpose", required_argument, NULL, OPT_PURPOSE },
+	{ "owner", required_argument, NULL, OPT_OWNER },
+	{ "warn-days", required_argument, NULL, OPT_WARN },
+	{ "pass-file", required_argument, NULL, OPT_PASS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "sni", required_argument, NULL, OPT_SNI },
+	{ "starttls", required_argument, NULL, OPT_STARTTLS },
+	{ "no-system-ca", no_argument, NULL, OPT_NOSYS },
+	{ "rules", no_argument, NULL, OPT_RULES },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
+	{ NULL, 0, NULL, 0 },
+};
+
+struct check_args {
+	int json, endpoint, rules;
+	const char *sni;
+	chk_starttls starttls;
+};
+
+static int
+list_rules(void)
+{
+	for (size_t i = 0; i < chk_rule_count(); i++)
+		printf("%-24s %-8s %s\n", chk_rule_code(i), chk_severity_name(chk_rule_severity(i)),
+		    chk_rule_summary(i));
+	return 0;
+}
+
+static int
+apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *err)
+{
+	unsigned long n;
+	char *pass;
+	int rc;
+
+	switch (opt) {
+	case 'H':
+		return chk_add_host(c, arg, err);
+	case OPT_CA:
+		return chk_set_ca_file(c, arg, err);
+	case OPT_CRL:
+		return chk_add_path(c, arg, err);
+	case OPT_PURPOSE:
+		if (strcmp(arg, "server") == 0)
+			chk_set_purpose(c, CHK_PURPOSE_SERVER);
+		else if (strcmp(arg, "client") == 0)
+			chk_set_purpose(c, CHK_PURPOSE_CLIENT);
+		else
+			return tg_err_set(err, TG_ERR_USAGE, "--purpose is server or client, not '%s'", arg);
+		return 0;
+	case OPT_OWNER:
+		return chk_set_owner(c, arg, err);
+	case OPT_WARN:
+		if (util_parse_uint(arg, "--warn-days", 36500, &n, err) != 0)
+			return -1;
+		chk_set_warn_days(c, (unsigned)n);
+		return 0;
+	case OPT_PASS:
+		if (util_read_pass_file(arg, &pass, err) != 0)
+			return -1;
+		rc = chk_set_passphrase(c, pass, err);
+		util_free_secret(pass);
+		return rc;
+	case OPT_NOW:
+		if (util_parse_uint(arg, "--now", 0xffffffffffUL, &n, err) != 0)
+			return -1;
+		chk_set_time(c, (int64_t)n);
+		return 0;
+	case OPT_JSON:
+		a->json = 1;
+		return 0;
+	case OPT_SNI:
+		a->sni = arg;
+		return 0;
+	case OPT_STARTTLS:
+		if (strcmp(arg, "postgres") != 0)
+			return tg_err_set(err, TG_ERR_USAGE, "--starttls: only 'postgres' is supported");
+		a->starttls = CHK_STARTTLS_POSTGRES;
+		return 0;
+	case OPT_NOSYS:
+		chk_use_system_store(c, 0);
+		return 0;
+	case OPT_RULES:
+		a->rules = 1;
+		return 0;
+	case OPT_CONFIG:
+		return tg_err_set(err, TG_ERR_USAGE, "--config: checking a gateway config is not "
+		    "available yet; check the files it names directly");
+	}
+	return tg_err_set(err, TG_ERR_USAGE, "unknown option");
+}
+
+static int
+report(chk_ctx *c, const struct check_args *a)
+{
+	tg_err err = { 0 };
+	int rc = a->json ? chk_report_json(c, stdout, &err) : chk_report_text(c, stdout, &err);
+
+	if (rc != 0)
+		return cli_fail(&err);
+	return chk_exit_code(c);
+}
+
+static int
+run_check(int argc, char **argv)
+{
+	struct check_args a = { 0 };
+	tg_err err = { 0 };
+	chk_ctx *c;
+	int opt, rc = 2, first = 1;
+
+	if ((c = chk_new(&err)) == NULL)
+		return cli_fail(&err);
+	if (argc > 1 && strcmp(argv[1], "endpoint") == 0) {
+		a.endpoint = 1;
+		first = 2;
+	}
+	optind = first;
+	while ((opt = cli_getopt(argc, argv, check_opts, "check")) != -1) {
+		if (opt == '?')
+			goto out;
+		if (apply_opt(c, &a, opt, optarg, &err) != 0) {
+			rc = err.cat == TG_ERR_USAGE ? cli_usage("check", "%s", err.msg) : cli_fail(&err);
+			goto out;
+		}
+	}
+	if (a.rules) {
+		rc = list_rules();
+		goto out;
+	}
+	if (a.endpoint) {
+		if (optind + 1 != argc) {
+			rc = cli_usage("check", "check endpoint takes one HOST:PORT");
+			goto out;
+		}
+		if (chk_endpoint(c, argv[optind], a.sni, a.starttls, &err) != 0) {
+			fprintf(stderr, "tlsgate: could not check %s: %s\n", argv[optind], err.msg);
+			rc = 2;
+			goto out;
+		}
+	} else {
+		for (int i = optind; i < argc; i++)
+			if (chk_add_path(c, argv[i], &err) != 0) {
+				rc = cli_fail(&err);
+				goto out;
+			}
+		if (chk_run(c, &err) != 0) {
+			fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
+			rc = 2;
+			goto out;
+		}
+	}
+	rc = report(c, &a);
+out:
+	chk_free(c);
+	return rc;
+}
+
+const struct cli_cmd cli_check_cmd = {
+	"check", "find certificate mistakes in files, service dirs and live endpoints",
+	check_help, run_check, NULL,
+};
