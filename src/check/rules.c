@@ -217,9 +217,9 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 
 	if (!f->key_encrypted)
 		return;
-	fixf(fix, sizeof(fix), "cp %s %s.orig && openssl pkey -in %s.orig -out %s && chmod 600 %s "
-	    "(or give the passphrase: tlsgate check --pass-file FILE ...)", f->path, f->path,
-	    f->path, f->path, f->path);
+	fixf(fix, sizeof(fix), "mv %s %s.orig && tlsgate key decrypt %s.orig --out %s --pass-file "
+	    "PASSFILE (or tell the service the passphrase; check with tlsgate check --pass-file "
+	    "PASSFILE)", f->path, f->path, f->path, f->path);
 	if (f->key_bad_pass)
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase "
 		    "given does not decrypt it", f->path);
@@ -589,9 +589,9 @@ r_key_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		    o->index, o->file ? o->file->path : "--ca");
 	}
 	chk_cert_label(leaf->x, label, sizeof(label));
-	fixf(fix, sizeof(fix), "pair %s with the key it was issued for, or re-issue it for this "
-	    "key: tlsgate cert issue NAME --key %s ... (see `tlsgate help cert issue`)",
-	    u->chain->path, u->key->path);
+	fixf(fix, sizeof(fix), "install the key %s was issued with (tlsgate cert import HOST CERT "
+	    "KEY refuses a mismatched pair), or issue a new pair: tlsgate cert issue %s --dir ./pki",
+	    u->chain->path, label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
 	chk_emit(c, r, unit, u->key->path, fix, "key %s does not match certificate %s (%s): %s; "
 	    "TLS servers then fail with \"no shared cipher\" or \"key values mismatch\"",
 	    u->key->path, u->chain->path, label, owner);
@@ -627,11 +627,12 @@ each_cert_time(chk_ctx *c, const struct chk_rule *r, size_t unit,
 			continue;
 		chk_cert_label(u->certs[i].x, label, sizeof(label));
 		if (u->certs[i].is_ca)
-			fixf(fix, sizeof(fix), "renew the CA certificate (tlsgate ca init for a new CA) "
-			    "and re-issue what it signed");
+			fixf(fix, sizeof(fix), "the CA itself: create a new one (tlsgate ca init --dir "
+			    "./pki-new) and re-issue what it signed, or fetch the CA's current chain");
 		else
-			fixf(fix, sizeof(fix), "renew it: tlsgate cert renew %s (certbot: certbot renew; "
-			    "Prosody: prosodyctl --root cert import ...)", label + (label[0] == 'C' ? 3 : 0));
+			fixf(fix, sizeof(fix), "renew it: tlsgate cert renew --dir ./pki --within %ud "
+			    "(certbot: certbot renew), then install it: tlsgate cert import HOST NEW.crt "
+			    "NEW.key --certs-dir DIR", c->warn_days);
 		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) %s", i + 1,
 		    label, msg);
 	}
@@ -837,9 +838,9 @@ r_eku_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		want = XKU_SSL_CLIENT | XKU_SSL_SERVER; /* inferred: any TLS use will do */
 	if (xku & want)
 		return;
-	fixf(fix, sizeof(fix), "re-issue with extendedKeyUsage = %s: tlsgate cert issue NAME %s"
+	fixf(fix, sizeof(fix), "re-issue with extendedKeyUsage = %s: tlsgate cert issue NAME %s "
 	    "--dir ./pki", purpose == CHK_PURPOSE_CLIENT ? "clientAuth" : "serverAuth",
-	    purpose == CHK_PURPOSE_CLIENT ? "--client " : "");
+	    purpose == CHK_PURPOSE_CLIENT ? "--client" : "--server");
 	chk_emit(c, r, unit, unit_file(c, unit), fix, "the extendedKeyUsage of %s lacks %s: TLS "
 	    "peers refuse it for this purpose", unit_file(c, unit),
 	    purpose == CHK_PURPOSE_CLIENT ? "clientAuth" : "serverAuth");
@@ -880,8 +881,8 @@ r_weak_key(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		    (id == EVP_PKEY_EC && bits < 224)))
 			continue;
 		chk_cert_label(u->certs[i].x, label, sizeof(label));
-		fixf(fix, sizeof(fix), "re-issue with a new key: tlsgate cert issue NAME --key-type "
-		    "ec-p256 (or rsa2048 or stronger)");
+		fixf(fix, sizeof(fix), "re-issue with a new key: tlsgate cert issue %s --dir ./pki "
+		    "--key ec-p256 (or rsa2048 or stronger)", label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
 		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) has a %d-bit %s "
 		    "key: below the 2048-bit minimum that OpenSSL 3 (security level 2) and browsers "
 		    "enforce", i + 1, label, bits, id == EVP_PKEY_EC ? "EC" : (id == EVP_PKEY_DSA ?
@@ -923,8 +924,8 @@ r_self_signed(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	if (leaf == NULL || !leaf->self_signed)
 		return;
 	chk_cert_label(leaf->x, label, sizeof(label));
-	fixf(fix, sizeof(fix), "fine for tests; otherwise use a CA: tlsgate ca init --dir ./pki && "
-	    "tlsgate cert issue %s --dir ./pki, or Let's Encrypt",
+	fixf(fix, sizeof(fix), "fine for tests (clients must trust this very cert); otherwise use a "
+	    "CA: tlsgate ca init --dir ./pki && tlsgate cert issue %s --dir ./pki, or Let's Encrypt",
 	    label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
 	chk_emit(c, r, unit, unit_file(c, unit), fix, "%s is self-signed: every client must be "
 	    "told to trust this very certificate", label);

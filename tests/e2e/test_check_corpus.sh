@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# tlsgate check over a corpus of broken setups generated here, one per rule:
+# each must produce exactly its code (and the right exit status); clean
+# setups in every supported layout must pass with exit 0.
+set -euo pipefail
+
+: "${TLSGATE:?set TLSGATE to the built binary}"
+: "${TLSGATE_SRC:?set TLSGATE_SRC to the source root}"
+. "$TLSGATE_SRC/tests/e2e/lib/pki.sh"
+
+W=$(mktemp -d /tmp/tlsgate-check-corpus.XXXXXX)
+LOG=$W/log
+failed=0
+cleanup() {
+	local rc=$?
+	if [ $rc -ne 0 ] || [ $failed -ne 0 ]; then
+		echo "--- log ($LOG) ---" >&2
+		tail -n 80 "$LOG" >&2 || true
+	fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+: >"$LOG"
+
+P=$W/pki
+mkdir -p "$P"
+pki_cert "$P/root" self root "/CN=Corpus Root"
+pki_cert "$P/inter" "$P/root" inter "/CN=Corpus Inter"
+pki_cert "$P/leaf" "$P/inter" server "/CN=example.com" "DNS:example.com"
+pki_cert "$P/direct" "$P/root" server "/CN=direct.example.com" "DNS:direct.example.com"
+pki_cert "$P/other" "$P/inter" server "/CN=other.example.com" "DNS:other.example.com"
+
+n=0
+# expect NAME EXIT "CODE..." -- tlsgate check arguments
+expect() {
+	local name=$1 want_rc=$2 want_codes=$3 rc=0 got
+	shift 4
+	n=$((n + 1))
+	"$TLSGATE" check --json --no-system-ca "$@" >"$W/out.json" 2>>"$LOG" || rc=$?
+	got=$(jq -r '[.subjects[].findings[].code] | unique | join(" ")' "$W/out.json" 2>>"$LOG" || echo "(no json)")
+	want_codes=$(tr ' ' '\n' <<<"$want_codes" | sed '/^$/d' | sort -u | paste -sd' ' -)
+	{ echo "== $name: exit $rc, codes [$got]"; cat "$W/out.json"; } >>"$LOG"
+	if [ "$rc" != "$want_rc" ] || [ "$got" != "$want_codes" ]; then
+		echo "FAIL $name: want exit $want_rc codes [$want_codes], got exit $rc codes [$got]" >&2
+		failed=$((failed + 1))
+	else
+		echo "ok   $name: [$got]"
+	fi
+}
+
+# A Prosody certs dir for example.com: CHAIN is what goes into HOST.crt.
+prosody() {
+	local d=$W/c/$1
+	shift
+	mkdir -p "$d"
+	cat "$@" >"$d/example.com.crt"
+	cp "$P/leaf.key" "$d/example.com.key"
+	chmod 600 "$d/example.com.key"
+	echo "$d"
+}
+CA=(--ca "$P/root.crt")
+
+# --- clean setups ---
+d=$(prosody clean "$P/leaf.crt" "$P/inter.crt")
+expect clean-prosody 0 "" -- "$d" "${CA[@]}" --host example.com
+d=$W/c/clean-prosody-subdir/example.com
+mkdir -p "$d"
+cat "$P/leaf.crt" "$P/inter.crt" >"$d/fullchain.pem"
+cp "$P/leaf.key" "$d/privkey.pem"
+expect clean-prosody-subdir 0 "" -- "$W/c/clean-prosody-subdir" "${CA[@]}"
+d=$W/c/letsencrypt
+mkdir -p "$d/live/example.com" "$d/archive/example.com" "$d/renewal"
+cp "$P/leaf.crt" "$d/archive/example.com/cert1.pem"
+cp "$P/inter.crt" "$d/archive/example.com/chain1.pem"
+cat "$P/leaf.crt" "$P/inter.crt" >"$d/archive/example.com/fullchain1.pem"
+cp "$P/leaf.key" "$d/archive/example.com/privkey1.pem"
+chmod 600 "$d/archive/example.com/privkey1.pem"
+for f in cert chain fullchain privkey; do
+	ln -s "../../archive/example.com/${f}1.pem" "$d/live/example.com/$f.pem"
+done
+echo "# certbot README" >"$d/live/README"
+expect clean-certbot-root 0 "" -- "$d" "${CA[@]}"
+expect clean-certbot-live 0 "" -- "$d/live/example.com" "${CA[@]}"
+d=$W/c/pgdata
+mkdir -p "$d"
+cat "$P/leaf.crt" "$P/inter.crt" >"$d/server.crt"
+cp "$P/leaf.key" "$d/server.key"
+cp "$P/root.crt" "$d/root.crt"
+pki_crl "$d/root.crl" "$P/root" "-1 hour" "+30 days"
+chown postgres "$d/server.key"
+chmod 600 "$d/server.key"
+expect clean-pgdata-owner 0 "" -- "$d" --owner postgres
+chown root:postgres "$d/server.key"
+chmod 640 "$d/server.key"
+expect clean-pgdata-root-group 0 "" -- "$d" --owner postgres
+expect clean-files 0 "" -- "$W/c/clean/example.com.crt" "$W/c/clean/example.com.key" "${CA[@]}" --host example.com
+
+# A tlsgate CA dir made by the workbench, with a server, a client p12 and a CRL.
+d=$W/c/tlsgate-ca
+"$TLSGATE" ca init --dir "$d" --name "Corpus tlsgate CA" --intermediate >>"$LOG" 2>&1
+"$TLSGATE" cert issue example.com --dir "$d" --san www.example.com >>"$LOG" 2>&1
+"$TLSGATE" cert issue alice --dir "$d" --client --p12 >>"$LOG" 2>&1
+"$TLSGATE" crl --dir "$d" >>"$LOG" 2>&1
+expect clean-tlsgate-ca 0 "" -- "$d"
+
+# --- files ---
+expect unreadable 1 "unreadable" -- "$W/c/nowhere/example.com.crt"
+d=$W/c/dangling
+mkdir -p "$d"
+ln -s /nonexistent/fullchain.pem "$d/example.com.crt"
+expect unreadable-dangling 1 "unreadable" -- "$d"
+
+d=$W/c/csr
+mkdir -p "$d"
+openssl req -new -key "$P/leaf.key" -subj /CN=example.com -out "$d/example.com.pem" 2>/dev/null
+expect not-certificate 1 "not-certificate" -- "$d/example.com.pem"
+
+d=$W/c/der
+mkdir -p "$d"
+openssl x509 -in "$P/direct.crt" -outform DER -out "$d/direct.example.com.crt"
+cp "$P/direct.key" "$d/direct.example.com.key"
+expect der-not-pem 1 "der-not-pem" -- "$d" "${CA[@]}"
+
+d=$W/c/nostart
+mkdir -p "$d"
+sed '/-----/d' "$P/direct.crt" >"$d/direct.example.com.crt"
+expect no-start-line 1 "no-start-line" -- "$d/direct.example.com.crt"
+: >"$d/empty.crt"
+expect no-start-line-empty 1 "no-start-line" -- "$d/empty.crt"
+
+d=$(prosody crlf "$P/leaf.crt" "$P/inter.crt")
+sed -i 's/$/\r/' "$d/example.com.crt"
+expect pem-crlf 0 "pem-crlf" -- "$d" "${CA[@]}"
+
+d=$(prosody junk "$P/leaf.crt" "$P/inter.crt")
+{ openssl x509 -in "$P/leaf.crt" -text -noout; cat "$P/leaf.crt" "$P/inter.crt"; } >"$d/example.com.crt"
+expect pem-junk 0 "pem-junk" -- "$d" "${CA[@]}"
+
+d=$(prosody corrupt "$P/leaf.crt" "$P/inter.crt")
+head -n 8 "$P/inter.crt" >"$d/cut.pem"
+cat "$P/leaf.crt" "$P/inter.crt" "$d/cut.pem" >"$d/example.com.crt"
+rm "$d/cut.pem"
+expect pem-corrupt 1 "pem-corrupt" -- "$d" "${CA[@]}"
+
+d=$(prosody encrypted "$P/leaf.crt" "$P/inter.crt")
+openssl pkey -in "$P/leaf.key" -aes256 -passout pass:s3cret -out "$d/example.com.key"
+chmod 600 "$d/example.com.key"
+expect key-encrypted 1 "key-encrypted" -- "$d" "${CA[@]}"
+echo wrong >"$W/wrong.pass"
+expect key-encrypted-badpass 1 "key-encrypted" -- "$d" "${CA[@]}" --pass-file "$W/wrong.pass"
+echo s3cret >"$W/good.pass"
+expect key-encrypted-pass 0 "" -- "$d" "${CA[@]}" --pass-file "$W/good.pass"
+
+d=$(prosody world "$P/leaf.crt" "$P/inter.crt")
+chmod 644 "$d/example.com.key"
+expect key-world-readable 1 "key-world-readable" -- "$d" "${CA[@]}"
+
+d=$(prosody owner "$P/leaf.crt" "$P/inter.crt")
+chown nobody "$d/example.com.key"
+expect key-owner 1 "key-owner" -- "$d" "${CA[@]}" --owner postgres
+chown postgres "$d/example.com.key"
+chmod 640 "$d/example.com.key"
+expect key-mode 1 "key-mode" -- "$d" "${CA[@]}" --owner postgres
+chown root:root "$d/example.com.key"
+chmod 600 "$d/example.com.key"
+expect key-service-unreadable 1 "key-service-unreadable" -- "$d" "${CA[@]}" --owner postgres
+chown root:prosody "$d/example.com.key"
+chmod 640 "$d/example.com.key"
+expect key-owner-prosody-ok 0 "" -- "$d" "${CA[@]}" --owner prosody
+
+d=$W/c/p12
+mkdir -p "$d"
+openssl pkcs12 -export -in "$P/leaf.crt" -inkey "$P/leaf.key" -certfile "$P/inter.crt" \
+	-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 -passout pass:s3cret \
+	-out "$d/example.p12"
+expect p12-legacy 0 "p12-legacy" -- "$d" "${CA[@]}" --pass-file "$W/good.pass"
+
+# --- pairing ---
+d=$(prosody mismatch "$P/leaf.crt" "$P/inter.crt")
+cp "$P/other.key" "$d/example.com.key"
+cat "$P/other.crt" "$P/inter.crt" >"$d/other.example.com.crt"
+expect key-mismatch 1 "key-mismatch" -- "$d" "${CA[@]}"
+grep -q "belongs to CN=other.example.com" "$W/out.json" || { echo "FAIL key-mismatch: owner not named" >&2; failed=$((failed + 1)); }
+rm "$d/other.example.com.crt"
+expect key-mismatch-only 1 "key-mismatch" -- "$d" "${CA[@]}"
+
+d=$(prosody keymissing "$P/leaf.crt" "$P/inter.crt")
+rm "$d/example.com.key"
+expect key-missing 0 "key-missing" -- "$d" "${CA[@]}"
+
+# --- chain ---
+d=$(prosody order "$P/inter.crt" "$P/leaf.crt")
+expect chain-order 1 "chain-order" -- "$d" "${CA[@]}"
+grep -q "no shared cipher" "$W/out.json" || { echo "FAIL chain-order: symptom not explained" >&2; failed=$((failed + 1)); }
+# The fix it prints must work.
+eval "$(jq -r '.subjects[0].findings[0].fix' "$W/out.json")"
+expect chain-order-fixed 0 "" -- "$d" "${CA[@]}"
+
+d=$(prosody incomplete "$P/leaf.crt")
+expect chain-incomplete 1 "chain-incomplete" -- "$d" "${CA[@]}"
+
+d=$(prosody rootincl "$P/leaf.crt" "$P/inter.crt" "$P/root.crt")
+expect chain-root-included 0 "chain-root-included" -- "$d" "${CA[@]}"
+
+mkdir -p "$P/rekeyed"
+pki_cert "$P/rekeyed/inter" "$P/root" inter "/CN=Corpus Inter"
+d=$(prosody badsig "$P/leaf.crt" "$P/rekeyed/inter.crt")
+expect chain-bad-signature 1 "chain-bad-signature" -- "$d" "${CA[@]}"
+
+d=$(prosody dup "$P/leaf.crt" "$P/inter.crt" "$P/inter.crt")
+expect chain-duplicate 0 "chain-duplicate" -- "$d" "${CA[@]}"
+
+d=$(prosody unrelated "$P/leaf.crt" "$P/inter.crt" "$P/direct.crt")
+expect chain-unrelated 0 "chain-unrelated" -- "$d" "${CA[@]}"
+
+# --- validity ---
+cert_case() { # NAME PROFILE SAN FROM TO [KEYTYPE] [MD] [ISSUER]
+	local d=$W/c/$1
+	mkdir -p "$d"
+	pki_cert "$d/example.com" "${8:-$P/inter}" "$2" "/CN=example.com" "$3" "$4" "$5" "${6:-ec}" "${7:-sha256}"
+	rm -rf "$d/example.com.ca"
+	if [ "${8:-$P/inter}" = "$P/inter" ]; then cat "$P/inter.crt" >>"$d/example.com.crt"; fi
+	echo "$d"
+}
+d=$(cert_case expired server DNS:example.com "-30 days" "-1 day")
+expect expired 1 "expired" -- "$d" "${CA[@]}"
+d=$(cert_case notyet server DNS:example.com "+2 days" "+300 days")
+expect not-yet-valid 1 "not-yet-valid" -- "$d" "${CA[@]}"
+d=$(cert_case critical server DNS:example.com "-10 days" "+12 hours")
+expect expiring-critical 1 "expiring-critical" -- "$d" "${CA[@]}"
+d=$(cert_case soon server DNS:example.com "-10 days" "+10 days")
+expect expiring-soon 0 "expiring-soon" -- "$d" "${CA[@]}"
+expect expiring-soon-threshold 0 "" -- "$d" "${CA[@]}" --warn-days 5
+
+# --- names and profile ---
+d=$(prosody names "$P/leaf.crt" "$P/inter.crt")
+expect name-mismatch 1 "name-mismatch" -- "$d" "${CA[@]}" --host conference.example.com
+d=$(cert_case wild server "DNS:*.example.com,DNS:example.com" "-1 hour" "+90 days")
+expect wildcard-one-label 0 "" -- "$d" "${CA[@]}" --host conference.example.com
+expect wildcard-two-labels 1 "name-mismatch" -- "$d" "${CA[@]}" --host a.b.example.com
+d=$(cert_case cnonly server "" "-1 hour" "+90 days")
+expect cn-only 1 "cn-only" -- "$d" "${CA[@]}"
+d=$(cert_case ipdns server "DNS:example.com,DNS:10.0.0.5" "-1 hour" "+90 days")
+expect ip-as-dns 1 "ip-as-dns" -- "$d" "${CA[@]}"
+d=$(cert_case eku client DNS:example.com "-1 hour" "+90 days")
+expect eku-mismatch 1 "eku-mismatch" -- "$d" "${CA[@]}" --purpose server
+expect eku-client-inferred 0 "" -- "$d" "${CA[@]}"
+d=$(cert_case leafca leafca DNS:example.com "-1 hour" "+90 days" ec sha256 "$P/root")
+expect leaf-is-ca 1 "leaf-is-ca" -- "$d" "${CA[@]}"
+d=$(cert_case weakkey server DNS:example.com "-1 hour" "+90 days" rsa1024)
+expect weak-key 1 "weak-key" -- "$d" "${CA[@]}"
+d=$(cert_case sha1 server DNS:example.com "-1 hour" "+90 days" ec sha1)
+expect weak-signature 1 "weak-signature" -- "$d" "${CA[@]}"
+d=$(cert_case self server DNS:example.com "-1 hour" "+90 days" ec sha256 self)
+expect self-signed 0 "self-signed" -- "$d"
+
+# --- CRLs ---
+d=$W/c/crl-expired
+mkdir -p "$d"
+pki_crl "$d/crl.pem" "$P/inter" "-10 days" "-1 day"
+expect crl-expired 1 "crl-expired" -- "$d/crl.pem" "${CA[@]}" --ca "$P/inter.crt"
+pki_crl "$d/crl.pem" "$P/inter" "-7 days" "+12 hours"
+expect crl-expiring 0 "crl-expiring" -- "$d/crl.pem" "${CA[@]}" --ca "$P/inter.crt"
+mkdir -p "$P/impostor"
+pki_cert "$P/impostor/inter" self root "/CN=Corpus Inter"
+pki_crl "$d/crl.pem" "$P/impostor/inter" "-1 hour" "+7 days"
+expect crl-bad-signature 1 "crl-bad-signature" -- "$d/crl.pem" "${CA[@]}" --ca "$P/inter.crt"
+pki_cert "$P/revokedleaf" "$P/inter" server "/CN=example.com" "DNS:example.com"
+d=$W/c/revoked
+mkdir -p "$d"
+cat "$P/revokedleaf.crt" "$P/inter.crt" >"$d/example.com.crt"
+cp "$P/revokedleaf.key" "$d/example.com.key"
+pki_crl "$d/crl.pem" "$P/inter" "-1 hour" "+7 days" "$P/revokedleaf.crt"
+expect revoked 1 "revoked" -- "$d" "${CA[@]}"
+
+# --- text output, exit 2 ---
+"$TLSGATE" check --no-system-ca "$W/c/clean" "${CA[@]}" >"$W/out.txt"
+grep -q "^All checks passed" "$W/out.txt" || { echo "FAIL text: no 'All checks passed'" >&2; failed=$((failed + 1)); }
+rc=0
+"$TLSGATE" check --no-system-ca "$W/c/incomplete" "${CA[@]}" >"$W/out.txt" || rc=$?
+{ [ $rc -eq 1 ] && grep -q "^  error   chain-incomplete: " "$W/out.txt" &&
+	grep -q "^1 error, 0 warnings" "$W/out.txt"; } ||
+	{ echo "FAIL text report (rc $rc):" >&2; cat "$W/out.txt" >&2; failed=$((failed + 1)); }
+rc=0
+"$TLSGATE" check --bogus >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || { echo "FAIL usage exit $rc" >&2; failed=$((failed + 1)); }
+rc=0
+mkdir -p "$W/c/emptydir"
+"$TLSGATE" check "$W/c/emptydir" >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || { echo "FAIL empty dir exit $rc" >&2; failed=$((failed + 1)); }
+
+# Every rule of the table that applies to files was exercised above.
+for code in $("$TLSGATE" check --rules | awk '{print $1}'); do
+	case "$code" in tls-old-version | client-cert-requested | no-tls) continue ;; esac
+	grep -q "\"code\": \"$code\"" "$LOG" || { echo "FAIL rule $code never produced" >&2; failed=$((failed + 1)); }
+done
+
+echo "$n cases, $failed failed"
+[ $failed -eq 0 ]
