@@ -53,6 +53,8 @@ static void
 print_header(const chk_ctx *c, const struct chk_unit *u, FILE *out)
 {
 	fprintf(out, "%s", u->endpoint ? u->label : u->name);
+	if (u->endpoint && u->endpoint_ver[0] != '\0')
+		fprintf(out, "  (%s)", u->endpoint_ver);
 	if (u->key != NULL && u->key != u->chain)
 		fprintf(out, "  (key: %s)", u->key->path);
 	if (u->nhosts > 0 && !u->endpoint) {
@@ -68,14 +70,18 @@ static void
 print_summary(const chk_ctx *c, FILE *out)
 {
 	size_t e = chk_count(c, CHK_ERROR), w = chk_count(c, CHK_WARNING), n = chk_count(c, CHK_INFO);
+	char what[128];
 
-	if (e == 0 && w == 0)
-		fprintf(out, "All checks passed: %zu subject%s, %zu file%s", c->nunits,
+	if (c->nfiles > 0)
+		snprintf(what, sizeof(what), "%zu subject%s, %zu file%s", c->nunits,
 		    c->nunits == 1 ? "" : "s", c->nfiles, c->nfiles == 1 ? "" : "s");
 	else
-		fprintf(out, "%zu error%s, %zu warning%s: %zu subject%s, %zu file%s checked",
-		    e, e == 1 ? "" : "s", w, w == 1 ? "" : "s", c->nunits, c->nunits == 1 ? "" : "s",
-		    c->nfiles, c->nfiles == 1 ? "" : "s");
+		snprintf(what, sizeof(what), "%zu endpoint%s", c->nunits, c->nunits == 1 ? "" : "s");
+	if (e == 0 && w == 0)
+		fprintf(out, "All checks passed: %s", what);
+	else
+		fprintf(out, "%zu error%s, %zu warning%s: %s checked", e, e == 1 ? "" : "s", w,
+		    w == 1 ? "" : "s", what);
 	if (n > 0)
 		fprintf(out, " (%zu note%s)", n, n == 1 ? "" : "s");
 	fputc('\n', out);
@@ -138,6 +144,16 @@ unit_json(const struct chk_unit *u)
 		json_object_set_new(o, "leaf", json_null());
 	}
 	json_object_set_new(o, "certificates", json_integer((json_int_t)u->ncerts));
+	if (u->endpoint) {
+		json_t *e = json_object();
+		json_object_set_new(e, "tls", json_boolean(!u->no_tls));
+		json_object_set_new(e, "version", json_string(u->endpoint_ver));
+		json_object_set_new(e, "tls1_0", json_boolean(u->tls10));
+		json_object_set_new(e, "tls1_1", json_boolean(u->tls11));
+		json_object_set_new(e, "client_cert_requested", json_boolean(u->client_cert_requested));
+		json_object_set_new(e, "ca_names", json_string(u->ca_names));
+		json_object_set_new(o, "endpoint", e);
+	}
 	json_object_set_new(o, "findings", json_array());
 	return o;
 }

@@ -127,6 +127,10 @@ scan_dir(chk_ctx *c, const char *dir, int depth, tg_err *err)
 		n++;
 	}
 	/* Sorted, so the report does not depend on the file system's order. */
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
 	qsort(names, n, sizeof(*names), cmp_str);
 	live = bsearch(&(const char *){ "live" }, names, n, sizeof(*names), cmp_str);
 	certbot_root = live != NULL;
