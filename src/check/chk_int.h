@@ -76,6 +76,7 @@ struct chk_unit {
 	char hosts[CHK_MAX_HOSTS][CHK_NAME_MAX];
 	size_t nhosts;
 	/* Endpoint facts. */
+	int uncovered;            /* a --host no cert in sight is for */
 	int endpoint, no_tls, tls10, tls11, client_cert_requested;
 	char endpoint_ver[16];
 	char ca_names[512];

@@ -778,6 +778,23 @@ r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 }
 
 static void
+r_host_uncovered(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512];
+
+	if (!u->uncovered)
+		return;
+	fixf(fix, sizeof(fix), "install a certificate for it: tlsgate cert import %s CERT KEY "
+	    "--certs-dir DIR (Prosody looks for %s.crt + %s.key, %s/fullchain.pem + "
+	    "%s/privkey.pem, then the parent domain's)", u->hosts[0], u->hosts[0], u->hosts[0],
+	    u->hosts[0], u->hosts[0]);
+	chk_emit(c, r, unit, NULL, fix, "no certificate in sight is for %s: no %s.crt or "
+	    "%s/fullchain.pem, none for its parent domain, and no other certificate covers it",
+	    u->hosts[0], u->hosts[0], u->hosts[0]);
+}
+
+static void
 r_cn_only(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	const struct chk_cert *leaf = serve_leaf(c, unit);
@@ -1117,6 +1134,7 @@ const struct chk_rule chk_rules[] = {
 	{ "expiring-soon", W, "certificate expires within --warn-days (default 30)", NULL, r_expiring_soon },
 	/* names and profile */
 	{ "name-mismatch", E, "a --host (or layout) name the leaf does not cover (RFC 6125)", NULL, r_name_mismatch },
+	{ "host-uncovered", E, "a --host with no certificate for it in the layout", NULL, r_host_uncovered },
 	{ "cn-only", E, "server certificate without subjectAltName", NULL, r_cn_only },
 	{ "ip-as-dns", E, "an IP address written as a DNS SAN", NULL, r_ip_as_dns },
 	{ "eku-mismatch", E, "extendedKeyUsage lacks serverAuth/clientAuth for the purpose", NULL, r_eku_mismatch },

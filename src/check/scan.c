@@ -499,11 +499,73 @@ unit_for_certs(chk_ctx *c, struct key_index *ki, struct chk_file *f)
 	u->certs = f->certs;
 	u->ncerts = f->ncerts;
 	u->leaf = pick_leaf(f, key);
-	if (kind == CHK_UNIT_SERVE) {
-		if (f->host_hint[0] != '\0')
-			add_host(u, f->host_hint);
-		for (size_t i = 0; i < c->nhosts; i++)
-			add_host(u, c->hosts[i]);
+	if (kind == CHK_UNIT_SERVE && f->host_hint[0] != '\0')
+		add_host(u, f->host_hint);
+	return 0;
+}
+
+static int
+hint_is(const struct chk_unit *u, const char *host)
+{
+	return u->kind == CHK_UNIT_SERVE && !u->endpoint && u->chain != NULL &&
+	    strcasecmp(u->chain->host_hint, host) == 0;
+}
+
+static int
+leaf_covers(const struct chk_unit *u, const char *host)
+{
+	return u->kind == CHK_UNIT_SERVE && !u->endpoint && u->ncerts > 0 &&
+	    chk_name_matches(u->certs[u->leaf].x, host);
+}
+
+/* Gives each --host to the units that serve it, the way Prosody picks a
+ * cert: HOST's own files, else the parent domain's (conference.example.com
+ * uses example.com.crt); else any cert that covers it (a certbot lineage
+ * with many names); else every served cert without a host in its name
+ * (cert.pem, server.crt). Returns 0 when no unit takes it. */
+static int
+assign_host(chk_ctx *c, const char *host)
+{
+	const char *parent = strchr(host, '.');
+	int taken = 0;
+
+	for (int pass = 0; pass < 4 && !taken; pass++) {
+		for (size_t i = 0; i < c->nunits; i++) {
+			struct chk_unit *u = &c->units[i];
+			int hit;
+			switch (pass) {
+			case 0: hit = hint_is(u, host); break;
+			case 1: hit = parent != NULL && hint_is(u, parent + 1); break;
+			case 2: hit = leaf_covers(u, host); break;
+			default:
+				hit = u->kind == CHK_UNIT_SERVE && !u->endpoint &&
+				    (u->chain == NULL || u->chain->host_hint[0] == '\0');
+			}
+			if (hit) {
+				add_host(u, host);
+				taken = 1;
+			}
+		}
+	}
+	return taken;
+}
+
+/* A --host no cert is there for gets a subject of its own: the rule
+ * host-uncovered reports it. */
+static int
+assign_hosts(chk_ctx *c)
+{
+	for (size_t i = 0; i < c->nhosts; i++) {
+		struct chk_unit *u;
+		char name[CHK_NAME_MAX + 16];
+
+		if (assign_host(c, c->hosts[i]))
+			continue;
+		snprintf(name, sizeof(name), "host %s", c->hosts[i]);
+		if ((u = chk_unit_add(c, CHK_UNIT_OTHER, name)) == NULL)
+			return -1;
+		u->uncovered = 1;
+		add_host(u, c->hosts[i]);
 	}
 	return 0;
 }
@@ -527,6 +589,8 @@ chk_build_units(chk_ctx *c, tg_err *err)
 		if (unit_for_certs(c, &ki, f) != 0)
 			goto nomem;
 	}
+	if (assign_hosts(c) != 0)
+		goto nomem;
 	/* What is left: CRLs, lone keys, covered copies and unusable files. */
 	for (size_t i = 0; i < c->nfiles; i++) {
 		struct chk_file *f = c->files[i];

@@ -237,7 +237,10 @@ d=$(prosody names "$P/leaf.crt" "$P/inter.crt")
 expect name-mismatch 1 "name-mismatch" -- "$d" "${CA[@]}" --host conference.example.com
 d=$(cert_case wild server "DNS:*.example.com,DNS:example.com" "-1 hour" "+90 days")
 expect wildcard-one-label 0 "" -- "$d" "${CA[@]}" --host conference.example.com
-expect wildcard-two-labels 1 "name-mismatch" -- "$d" "${CA[@]}" --host a.b.example.com
+expect wildcard-two-labels 1 "host-uncovered" -- "$d" "${CA[@]}" --host a.b.example.com
+mv "$d/example.com.crt" "$d/cert.pem"
+mv "$d/example.com.key" "$d/privkey.pem"
+expect wildcard-two-labels-file 1 "name-mismatch" -- "$d/cert.pem" "$d/privkey.pem" "${CA[@]}" --host a.b.example.com
 d=$(cert_case cnonly server "" "-1 hour" "+90 days")
 expect cn-only 1 "cn-only" -- "$d" "${CA[@]}"
 d=$(cert_case ipdns server "DNS:example.com,DNS:10.0.0.5" "-1 hour" "+90 days")
