@@ -55,6 +55,9 @@ chk_free(chk_ctx *c)
 	free(c->cas);
 	free(c->by_spki);
 	X509_STORE_free(c->sys_store);
+	OSSL_DECODER_CTX_free(c->key_decoder);
+	chk_cache_free(c);
+	EVP_PKEY_free(c->decoded_key);
 	if (c->pass != NULL)
 		OPENSSL_clear_free(c->pass, strlen(c->pass));
 	free(c);

@@ -5,6 +5,7 @@
 #ifndef TLSGATE_CHK_INT_H
 #define TLSGATE_CHK_INT_H
 
+#include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
@@ -29,6 +30,11 @@ struct chk_cert {
 	int self_signed;                  /* self-issued and verifies with its own key */
 	const struct chk_file *file;      /* where it was read (NULL: wire, --ca) */
 	int index;                        /* 1-based position in that file */
+};
+
+struct chk_xcache {
+	unsigned char fp[CHK_HASH_LEN];
+	X509 *x;
 };
 
 struct chk_file {
@@ -115,7 +121,14 @@ struct chk_ctx {
 	const struct chk_cert **by_spki; /* sorted by public key hash */
 	size_t nspki;
 	X509_STORE *sys_store;
+	OSSL_DECODER_CTX *key_decoder; /* reused for every unencrypted key */
+	EVP_PKEY *decoded_key;          /* its output slot */
+	struct chk_xcache *xcache;      /* decoded certs by DER hash */
+	size_t xcache_cap, xcache_n;
 	int sys_store_tried;
+	X509 *memo_x;                   /* last chk_find_issuer question... */
+	const struct chk_cert *memo_issuer; /* ...and its answer */
+	int memo_system;
 	/* Inputs and what came of them. */
 	char **inputs;
 	int *input_explicit;
@@ -158,6 +171,7 @@ void chk_file_free(struct chk_file *f);
 int chk_file_load(chk_ctx *c, struct chk_file *f);
 int chk_cert_init(struct chk_cert *cc, X509 *x, const struct chk_file *f, int index);
 void chk_cert_clear(struct chk_cert *cc);
+void chk_cache_free(chk_ctx *c);
 int chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN]);
 
 /* --- Scanning and pairing (scan.c) --- */

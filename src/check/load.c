@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -47,14 +49,49 @@ chk_file_free(struct chk_file *f)
 	free(f);
 }
 
+/* The raw public key as a provider parameter: the EC point, the RSA
+ * modulus, the Ed25519 bytes. Cheap, unlike i2d_PUBKEY, which in OpenSSL 3.0
+ * builds an encoder and a decoder for every call. */
+static int
+pub_material(EVP_PKEY *key, unsigned char *buf, size_t cap, size_t *len)
+{
+	BIGNUM *n = NULL;
+	int rc = -1;
+
+	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, buf, cap, len) == 1)
+		return 0;
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+	    BN_num_bytes(n) <= (int)cap && BN_bn2bin(n, buf) >= 0) {
+		*len = (size_t)BN_num_bytes(n);
+		rc = 0;
+	}
+	BN_free(n);
+	return rc;
+}
+
 int
 chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN])
 {
-	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(key, &der);
-	int rc = -1;
+	unsigned char buf[2048], *der = NULL;
+	size_t len = 0;
+	int dlen, rc = -1;
 
-	if (len > 0 && EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1)
+	/* The key type name goes in first, so equal bytes of different
+	 * algorithms never compare equal. */
+	if (pub_material(key, buf, sizeof(buf), &len) == 0) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		const char *type = EVP_PKEY_get0_type_name(key);
+		if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestUpdate(md, type ? type : "", type ? strlen(type) : 0) == 1 &&
+		    EVP_DigestUpdate(md, buf, len) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1)
+			rc = 0;
+		EVP_MD_CTX_free(md);
+		ERR_clear_error();
+		return rc;
+	}
+	ERR_clear_error();
+	dlen = i2d_PUBKEY(key, &der);
+	if (dlen > 0 && EVP_Digest(der, (size_t)dlen, out, NULL, EVP_sha256(), NULL) == 1)
 		rc = 0;
 	OPENSSL_free(der);
 	return rc;
@@ -112,6 +149,94 @@ add_cert(struct chk_file *f, X509 *x)
 	}
 	f->ncerts++;
 	return 0;
+}
+
+/* Decoded certs by DER hash: the same intermediate sits in thousands of
+ * chain files, and decoding is the expensive part of loading in OpenSSL 3.0
+ * (a decoder per public key). Returns a new reference, or NULL. */
+static X509 *
+cache_get(chk_ctx *c, const unsigned char *fp)
+{
+	size_t mask = c->xcache_cap - 1, i;
+
+	if (c->xcache_cap == 0)
+		return NULL;
+	for (i = (size_t)fp[0] | (size_t)fp[1] << 8 | (size_t)fp[2] << 16; ; i++) {
+		struct chk_xcache *e = &c->xcache[i & mask];
+		if (e->x == NULL)
+			return NULL;
+		if (memcmp(e->fp, fp, CHK_HASH_LEN) == 0)
+			return X509_up_ref(e->x) == 1 ? e->x : NULL;
+	}
+}
+
+static void
+cache_put(chk_ctx *c, const unsigned char *fp, X509 *x)
+{
+	size_t i, mask;
+
+	if (c->xcache_n * 2 >= c->xcache_cap) {
+		size_t ncap = c->xcache_cap ? c->xcache_cap * 2 : 1024;
+		struct chk_xcache *old = c->xcache, *n = calloc(ncap, sizeof(*n));
+		size_t ocap = c->xcache_cap;
+		if (n == NULL)
+			return; /* no cache, just slower */
+		c->xcache = n;
+		c->xcache_cap = ncap;
+		c->xcache_n = 0;
+		for (size_t k = 0; k < ocap; k++)
+			if (old[k].x != NULL) {
+				cache_put(c, old[k].fp, old[k].x);
+				X509_free(old[k].x);
+			}
+		free(old);
+	}
+	if (X509_up_ref(x) != 1)
+		return;
+	mask = c->xcache_cap - 1;
+	for (i = (size_t)fp[0] | (size_t)fp[1] << 8 | (size_t)fp[2] << 16; c->xcache[i & mask].x != NULL; i++)
+		;
+	memcpy(c->xcache[i & mask].fp, fp, CHK_HASH_LEN);
+	c->xcache[i & mask].x = x;
+	c->xcache_n++;
+}
+
+void
+chk_cache_free(chk_ctx *c)
+{
+	for (size_t i = 0; i < c->xcache_cap; i++)
+		X509_free(c->xcache[i].x);
+	free(c->xcache);
+	c->xcache = NULL;
+	c->xcache_cap = c->xcache_n = 0;
+}
+
+static X509 *
+decode_cert(chk_ctx *c, BIO *b)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL, fp[CHK_HASH_LEN];
+	const unsigned char *p;
+	long len = 0;
+	X509 *x = NULL;
+
+	if (PEM_read_bio(b, &name, &header, &der, &len) != 1)
+		goto out;
+	if (EVP_Digest(der, (size_t)len, fp, NULL, EVP_sha256(), NULL) == 1 &&
+	    (x = cache_get(c, fp)) != NULL)
+		goto out;
+	p = der;
+	if ((x = d2i_X509(NULL, &p, len)) != NULL && p == der + len)
+		cache_put(c, fp, x);
+	else if (x != NULL && p != der + len) {
+		X509_free(x); /* trailing bytes inside the block: damaged */
+		x = NULL;
+	}
+out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return x;
 }
 
 static int
@@ -176,18 +301,52 @@ note_other(struct chk_file *f, const char *what)
 		snprintf(f->other, sizeof(f->other), "%s", what);
 }
 
+/* One decoder context for the whole run: building it costs far more than
+ * decoding a key in OpenSSL 3.0, and a run may read 10,000 keys. */
+static EVP_PKEY *
+decode_plain_key(chk_ctx *c, const unsigned char *der, size_t len)
+{
+	EVP_PKEY *key;
+
+	if (c->key_decoder == NULL) {
+		c->key_decoder = OSSL_DECODER_CTX_new_for_pkey(&c->decoded_key, "DER", NULL, NULL,
+		    EVP_PKEY_KEYPAIR, NULL, NULL);
+		if (c->key_decoder == NULL)
+			return NULL;
+	}
+	c->decoded_key = NULL;
+	if (OSSL_DECODER_from_data(c->key_decoder, &der, &len) != 1) {
+		EVP_PKEY_free(c->decoded_key);
+		c->decoded_key = NULL;
+		return NULL;
+	}
+	key = c->decoded_key; /* ownership passes to the caller */
+	c->decoded_key = NULL;
+	return key;
+}
+
 static int
 decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size_t n,
     const char *label)
 {
-	EVP_PKEY *key;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	EVP_PKEY *key = NULL;
+	long dlen = 0;
 	int encrypted = strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 ||
 	    memmem(block, n, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
 
-	key = PEM_read_bio_PrivateKey(b, NULL, pass_cb, c->pass);
+	if (encrypted)
+		key = PEM_read_bio_PrivateKey(b, NULL, pass_cb, c->pass);
+	else if (PEM_read_bio(b, &name, &header, &der, &dlen) == 1)
+		key = decode_plain_key(c, der, (size_t)dlen);
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)dlen);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	ERR_clear_error();
 	if (key != NULL)
 		return set_key(f, key);
-	ERR_clear_error();
 	if (encrypted) {
 		f->key_encrypted = 1;
 		f->key_bad_pass = c->pass != NULL;
@@ -209,7 +368,7 @@ decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const 
 	if (b == NULL)
 		return -1;
 	if (strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0) {
-		if ((obj = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if ((obj = decode_cert(c, b)) != NULL)
 			rc = add_cert(f, obj);
 	} else if (strcmp(label, "TRUSTED CERTIFICATE") == 0) {
 		if ((obj = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) != NULL)

@@ -621,6 +621,8 @@ out:
 
 /* --- Issuer lookup --- */
 
+static const struct chk_cert *find_issuer(chk_ctx *c, const struct chk_cert *cc, int *from_system);
+
 int
 chk_issued_by(X509 *child, X509 *parent)
 {
@@ -672,6 +674,24 @@ in_system_store(chk_ctx *c, X509 *x)
 
 const struct chk_cert *
 chk_find_issuer(chk_ctx *c, const struct chk_cert *cc, int *from_system)
+{
+	const struct chk_cert *found;
+
+	/* One-entry memo: thousands of chains end in the same (shared, see the
+	 * decode cache) intermediate, and each lookup costs a signature check. */
+	if (c->memo_x != NULL && c->memo_x == cc->x) {
+		*from_system = c->memo_system;
+		return c->memo_issuer;
+	}
+	found = find_issuer(c, cc, from_system);
+	c->memo_x = cc->x;
+	c->memo_issuer = found;
+	c->memo_system = *from_system;
+	return found;
+}
+
+static const struct chk_cert *
+find_issuer(chk_ctx *c, const struct chk_cert *cc, int *from_system)
 {
 	*from_system = 0;
 	for (size_t i = 0; i < c->ncas; i++) {
