@@ -216,7 +216,7 @@ layout_key_path(struct chk_file *f, char *key, size_t len)
 	if (strcmp(base, "fullchain.pem") == 0 || strcmp(base, "cert.pem") == 0) {
 		const char *d = chk_basename(dir);
 		if (looks_like_host(d, strlen(d)))
-			snprintf(f->host_hint, sizeof(f->host_hint), "%s", d);
+			snprintf(f->host_hint, sizeof(f->host_hint), "%.*s", CHK_NAME_MAX - 1, d);
 		n = snprintf(key, len, "%s/privkey.pem", dir);
 	} else if (dot != NULL && (strcasecmp(dot, ".crt") == 0 || strcasecmp(dot, ".cer") == 0 ||
 	    strcasecmp(dot, ".pem") == 0)) {
