@@ -9,7 +9,7 @@ build=(pkg-config libssl-dev libsqlite3-dev libjansson-dev libinih-dev libev-dev
        libhttp-parser-dev openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2)
-bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine)
+bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
 
 want=("${build[@]}")
 for what in "$@"; do

@@ -1,0 +1,304 @@
+/* Unit tests for the checker: RFC 6125 name matching, file classification
+ * (through the public API over temp files), the rule table's invariants and
+ * the JSON report. The e2e corpus covers every rule end to end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check/chk_int.h"
+#include "tlsgate/check.h"
+
+static EVP_PKEY *test_key;
+static char tmpdir[64];
+
+static X509 *
+make_cert(const char *cn, const char *san, int ca)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 90);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, test_key);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if (san != NULL) {
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, test_key, EVP_sha256());
+	return x;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	test_key = EVP_EC_gen("P-256");
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tlsgate-test-check.XXXXXX");
+	return test_key != NULL && mkdtemp(tmpdir) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	EVP_PKEY_free(test_key);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* --- names --- */
+
+static void
+test_names(void **state)
+{
+	static const struct {
+		const char *san, *host;
+		int want;
+	} cases[] = {
+		{ "DNS:example.com", "example.com", 1 },
+		{ "DNS:example.com", "EXAMPLE.com", 1 },
+		{ "DNS:example.com", "example.com.", 1 },
+		{ "DNS:example.com", "www.example.com", 0 },
+		{ "DNS:*.example.com", "www.example.com", 1 },
+		{ "DNS:*.example.com", "a.b.example.com", 0 },   /* one label only */
+		{ "DNS:*.example.com", "example.com", 0 },
+		{ "DNS:*.com", "example.com", 0 },               /* no wildcard over a TLD */
+		{ "DNS:w*.example.com", "www.example.com", 0 },  /* no partial wildcards */
+		{ "IP:10.0.0.5", "10.0.0.5", 1 },
+		{ "IP:10.0.0.5", "10.0.0.6", 0 },
+		{ "DNS:10.0.0.5", "10.0.0.5", 0 },               /* an IP only matches IP SANs */
+		{ "IP:::1", "::1", 1 },
+		{ "DNS:other.example.com", "example.com", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *x = make_cert("example.com", cases[i].san, 0);
+		if (chk_name_matches(x, cases[i].host) != cases[i].want)
+			fail_msg("%s vs %s: want %d", cases[i].san, cases[i].host, cases[i].want);
+		X509_free(x);
+	}
+}
+
+static void
+test_cn_fallback_only_without_san(void **state)
+{
+	X509 *cnonly = make_cert("example.com", NULL, 0);
+	X509 *withsan = make_cert("example.com", "DNS:other.example.com", 0);
+
+	(void)state;
+	assert_int_equal(chk_name_matches(cnonly, "example.com"), 1);
+	assert_int_equal(chk_name_matches(withsan, "example.com"), 0);
+	assert_int_equal(chk_name_matches(cnonly, "127.0.0.1"), 0);
+	X509_free(cnonly);
+	X509_free(withsan);
+}
+
+/* --- files, through the public API --- */
+
+static void
+write_file(const char *name, const void *data, size_t len, mode_t mode, char *path)
+{
+	FILE *f;
+
+	snprintf(path, 256, "%s/%s", tmpdir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* Runs the checker over one path; returns the codes found, space-separated. */
+static void
+codes_for(const char *path, char *out, size_t len)
+{
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+
+	assert_non_null(c);
+	chk_use_system_store(c, 0);
+	assert_int_equal(chk_add_path(c, path, &err), 0);
+	assert_int_equal(chk_run(c, &err), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < chk_finding_count(c); i++) {
+		size_t used = strlen(out);
+		snprintf(out + used, len - used, "%s%s", used ? " " : "", chk_finding_code(c, i));
+	}
+	chk_free(c);
+}
+
+static char *
+cert_pem(X509 *x, size_t *len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *out;
+	long n;
+
+	PEM_write_bio_X509(b, x);
+	n = BIO_get_mem_data(b, &p);
+	out = malloc((size_t)n + 1);
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	BIO_free(b);
+	return out;
+}
+
+static void
+test_file_classification(void **state)
+{
+	X509 *x = make_cert("example.com", "DNS:example.com", 0);
+	char path[256], codes[512], *pem, *crlf;
+	unsigned char *der = NULL;
+	size_t len, j = 0;
+	int dlen;
+
+	(void)state;
+	pem = cert_pem(x, &len);
+	/* A self-signed leaf alone: only the self-signed warning. */
+	write_file("good.pem", pem, len, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "self-signed");
+
+	write_file("empty.crt", "", 0, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "no-start-line");
+
+	dlen = i2d_X509(x, &der);
+	write_file("der.crt", der, (size_t)dlen, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "der-not-pem self-signed");
+
+	crlf = malloc(2 * len + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (pem[i] == '\n')
+			crlf[j++] = '\r';
+		crlf[j++] = pem[i];
+	}
+	write_file("crlf.crt", crlf, j, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "pem-crlf self-signed");
+
+	/* Truncated: BEGIN and half the base64, no END line. */
+	write_file("cut.crt", pem, len / 2, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "pem-corrupt");
+
+	write_file("html.crt", "<html>not found</html>\n", 23, 0644, path);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "not-certificate");
+
+	snprintf(path, sizeof(path), "%s/missing.crt", tmpdir);
+	codes_for(path, codes, sizeof(codes));
+	assert_string_equal(codes, "unreadable");
+
+	free(crlf);
+	free(pem);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+/* --- the table --- */
+
+static void
+test_rule_table(void **state)
+{
+	(void)state;
+	assert_true(chk_rule_count() >= 40);
+	for (size_t i = 0; i < chk_rule_count(); i++) {
+		const char *code = chk_rule_code(i);
+		assert_non_null(code);
+		assert_non_null(chk_rule_summary(i));
+		/* lower-case-with-dashes, unique */
+		assert_int_equal(strspn(code, "abcdefghijklmnopqrstuvwxyz0123456789-"), strlen(code));
+		for (size_t j = i + 1; j < chk_rule_count(); j++)
+			if (strcmp(code, chk_rule_code(j)) == 0)
+				fail_msg("duplicate rule code %s", code);
+		assert_true(chk_rules[i].file_fn != NULL || chk_rules[i].unit_fn != NULL);
+	}
+	assert_null(chk_rule_code(chk_rule_count()));
+}
+
+static void
+test_usage_errors(void **state)
+{
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+
+	(void)state;
+	assert_int_equal(chk_run(c, &err), -1); /* nothing to check */
+	assert_int_equal(err.cat, TG_ERR_USAGE);
+	assert_int_equal(chk_set_owner(c, "no-such-user-tlsgate", &err), -1);
+	assert_int_equal(chk_set_owner(c, ":x", &err), -1);
+	assert_int_equal(chk_endpoint(c, "no-port", NULL, CHK_STARTTLS_NONE, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_USAGE);
+	chk_free(c);
+	chk_free(NULL);
+}
+
+static void
+test_json_report(void **state)
+{
+	X509 *x = make_cert("example.com", "DNS:example.com", 0);
+	char path[256], *pem, *buf = NULL;
+	size_t len, blen = 0;
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+	FILE *out;
+
+	(void)state;
+	pem = cert_pem(x, &len);
+	write_file("json.pem", pem, len, 0644, path);
+	chk_use_system_store(c, 0);
+	assert_int_equal(chk_add_path(c, path, &err), 0);
+	assert_int_equal(chk_run(c, &err), 0);
+	out = open_memstream(&buf, &blen);
+	assert_int_equal(chk_report_json(c, out, &err), 0);
+	fclose(out);
+	assert_non_null(strstr(buf, "\"schema\": \"tlsgate.check/1\""));
+	assert_non_null(strstr(buf, "\"code\": \"self-signed\""));
+	assert_non_null(strstr(buf, "\"result\": \"ok\""));
+	assert_int_equal(chk_exit_code(c), 0);
+	free(buf);
+	free(pem);
+	chk_free(c);
+	X509_free(x);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_cn_fallback_only_without_san),
+		cmocka_unit_test(test_file_classification),
+		cmocka_unit_test(test_rule_table),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_json_report),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
