@@ -8,7 +8,8 @@ set -euo pipefail
 build=(pkg-config libssl-dev libsqlite3-dev libjansson-dev libinih-dev libev-dev
        libhttp-parser-dev openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
-      python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2)
+      python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2
+      jq util-linux)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
 
 want=("${build[@]}")

@@ -39,6 +39,11 @@ chk_free(chk_ctx *c)
 	for (size_t i = 0; i < c->ninputs; i++)
 		free(c->inputs[i]);
 	free(c->inputs);
+	for (size_t i = 0; i < c->nunits; i++) {
+		for (size_t j = 0; j < c->units[i].nhosts; j++)
+			free(c->units[i].hosts[j]);
+		free(c->units[i].hosts);
+	}
 	for (size_t i = 0; i < c->nunits; i++)
 		if (c->units[i].endpoint) {
 			for (size_t j = 0; j < c->units[i].ncerts; j++)

@@ -79,7 +79,7 @@ struct chk_unit {
 	struct chk_cert *certs;
 	size_t ncerts;
 	size_t leaf;              /* index into certs */
-	char hosts[CHK_MAX_HOSTS][CHK_NAME_MAX];
+	char **hosts;             /* names the leaf must cover (few; allocated) */
 	size_t nhosts;
 	/* Endpoint facts. */
 	int uncovered;            /* a --host no cert in sight is for */
@@ -179,6 +179,8 @@ int chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN]);
 int chk_scan_inputs(chk_ctx *c, tg_err *err);
 int chk_build_units(chk_ctx *c, tg_err *err);
 struct chk_unit *chk_unit_add(chk_ctx *c, enum chk_unit_kind kind, const char *name);
+/* Adds a host to the unit unless already there (case-insensitive). */
+int chk_unit_add_host(struct chk_unit *u, const char *h);
 /* The trust anchor or in-sight CA cert that issued cc (NULL when none). */
 const struct chk_cert *chk_find_issuer(chk_ctx *c, const struct chk_cert *cc, int *from_system);
 

@@ -257,10 +257,9 @@ endpoint_hosts(chk_ctx *c, struct chk_unit *u, const struct target *t)
 {
 	const char *name = t->sni != NULL ? t->sni : t->host;
 
-	snprintf(u->hosts[u->nhosts++], CHK_NAME_MAX, "%s", name);
-	for (size_t i = 0; i < c->nhosts && u->nhosts < CHK_MAX_HOSTS; i++)
-		if (strcasecmp(c->hosts[i], name) != 0)
-			snprintf(u->hosts[u->nhosts++], CHK_NAME_MAX, "%s", c->hosts[i]);
+	(void)chk_unit_add_host(u, name);
+	for (size_t i = 0; i < c->nhosts; i++)
+		(void)chk_unit_add_host(u, c->hosts[i]);
 }
 
 int

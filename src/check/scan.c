@@ -367,14 +367,29 @@ chk_unit_add(chk_ctx *c, enum chk_unit_kind kind, const char *name)
 	return u;
 }
 
+int
+chk_unit_add_host(struct chk_unit *u, const char *h)
+{
+	char **n;
+
+	for (size_t i = 0; i < u->nhosts; i++)
+		if (strcasecmp(u->hosts[i], h) == 0)
+			return 0;
+	if (u->nhosts == CHK_MAX_HOSTS)
+		return 0;
+	if ((n = realloc(u->hosts, (u->nhosts + 1) * sizeof(*n))) == NULL)
+		return -1;
+	u->hosts = n;
+	if ((u->hosts[u->nhosts] = strdup(h)) == NULL)
+		return -1;
+	u->nhosts++;
+	return 0;
+}
+
 static void
 add_host(struct chk_unit *u, const char *h)
 {
-	for (size_t i = 0; i < u->nhosts; i++)
-		if (strcasecmp(u->hosts[i], h) == 0)
-			return;
-	if (u->nhosts < CHK_MAX_HOSTS)
-		snprintf(u->hosts[u->nhosts++], CHK_NAME_MAX, "%s", h);
+	(void)chk_unit_add_host(u, h); /* out of memory: one name less to check */
 }
 
 /* The leaf: the cert the key belongs to, else the first non-CA cert, else
