@@ -37,6 +37,8 @@ struct chk_xcache {
 	X509 *x;
 };
 
+#define CHK_CRLS_MAX 8
+
 struct chk_file {
 	char *path;
 	size_t idx;              /* position in the context's file list */
@@ -56,7 +58,9 @@ struct chk_file {
 	unsigned char key_spki[CHK_HASH_LEN];
 	int key_encrypted;      /* passphrase-protected and not decrypted */
 	int key_bad_pass;       /* a passphrase was given and did not work */
-	X509_CRL *crl;
+	X509_CRL *crl;          /* the first CRL; NULL when the file holds none */
+	X509_CRL *crls[CHK_CRLS_MAX]; /* all of them (tlsgate writes intermediate + root) */
+	size_t ncrls;
 	int p12, p12_legacy, p12_locked;
 	char p12_alg[64];
 	/* Pairing. */

@@ -44,7 +44,8 @@ chk_file_free(struct chk_file *f)
 		chk_cert_clear(&f->certs[i]);
 	free(f->certs);
 	EVP_PKEY_free(f->key);
-	X509_CRL_free(f->crl);
+	for (size_t i = 0; i < f->ncrls; i++)
+		X509_CRL_free(f->crls[i]);
 	free(f->path);
 	free(f);
 }
@@ -357,6 +358,18 @@ decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size
 	return 0;
 }
 
+/* Keeps every CRL of a file; past CHK_CRLS_MAX the rest are dropped. */
+static void
+add_crl(struct chk_file *f, X509_CRL *crl)
+{
+	if (f->ncrls == CHK_CRLS_MAX) {
+		X509_CRL_free(crl);
+		return;
+	}
+	f->crls[f->ncrls++] = crl;
+	f->crl = f->crls[0];
+}
+
 /* Decodes one BEGIN..END block by its label. */
 static int
 decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const char *label)
@@ -377,12 +390,8 @@ decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const 
 		rc = decode_key_block(c, f, b, block, n, label);
 		obj = f; /* handled, corrupt or not */
 	} else if (strcmp(label, "X509 CRL") == 0) {
-		if ((obj = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
-			if (f->crl == NULL)
-				f->crl = obj;
-			else
-				X509_CRL_free(obj);
-		}
+		if ((obj = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL)
+			add_crl(f, obj);
 	} else {
 		known = 0;
 		obj = f;
@@ -564,7 +573,7 @@ load_binary(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t le
 		rc = add_cert(f, x);
 	} else if (p = data, (crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL) {
 		f->fmt = CHK_FMT_DER;
-		f->crl = crl;
+		add_crl(f, crl);
 	} else if (p = data, (p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL) {
 		f->fmt = CHK_FMT_P12;
 		f->p12 = 1;

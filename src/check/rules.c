@@ -950,109 +950,131 @@ r_self_signed(chk_ctx *c, const struct chk_rule *r, size_t unit)
 
 /* ================= CRLs ================= */
 
-static X509_CRL *
-unit_crl(chk_ctx *c, size_t unit)
+/* The CRL file of a CRL unit: each of its CRLs is checked. */
+static struct chk_file *
+unit_crl_file(chk_ctx *c, size_t unit)
 {
 	struct chk_unit *u = U(c, unit);
 
-	return u->kind == CHK_UNIT_CRL && u->chain != NULL ? u->chain->crl : NULL;
+	return u->kind == CHK_UNIT_CRL && u->chain != NULL ? u->chain : NULL;
+}
+
+static void
+crl_label(X509_CRL *crl, char *buf, size_t len)
+{
+	char iname[256];
+
+	X509_NAME_oneline(X509_CRL_get_issuer(crl), iname, sizeof(iname));
+	snprintf(buf, len, "%s", iname);
 }
 
 static void
 r_crl_expired(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
-	X509_CRL *crl = unit_crl(c, unit);
-	char fix[512], when[64];
+	struct chk_file *f = unit_crl_file(c, unit);
+	char fix[512], when[64], issuer[256];
 	int64_t nu;
 
-	if (crl == NULL || X509_CRL_get0_nextUpdate(crl) == NULL)
-		return;
-	nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
-	if (nu >= c->now)
-		return;
-	fmt_time(nu, when, sizeof(when));
-	fixf(fix, sizeof(fix), "publish a fresh CRL: tlsgate crl --dir ./pki --out %s, and "
-	    "schedule it (cron/systemd timer) well before nextUpdate", unit_file(c, unit));
-	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s expired (nextUpdate %s): "
-	    "services that check it (PostgreSQL ssl_crl_file, nginx ssl_crl) now reject every "
-	    "client certificate", unit_file(c, unit), when);
+	for (size_t i = 0; f != NULL && i < f->ncrls; i++) {
+		X509_CRL *crl = f->crls[i];
+		if (X509_CRL_get0_nextUpdate(crl) == NULL)
+			continue;
+		nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
+		if (nu >= c->now)
+			continue;
+		fmt_time(nu, when, sizeof(when));
+		crl_label(crl, issuer, sizeof(issuer));
+		fixf(fix, sizeof(fix), "publish a fresh CRL: tlsgate crl --dir ./pki --out %s, and "
+		    "schedule it (cron/systemd timer) well before nextUpdate", f->path);
+		chk_emit(c, r, unit, f->path, fix, "the CRL %s (issuer %s) expired (nextUpdate %s): "
+		    "services that check it (PostgreSQL ssl_crl_file, nginx ssl_crl) now reject every "
+		    "client certificate", f->path, issuer, when);
+	}
 }
 
 static void
 r_crl_expiring(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
-	X509_CRL *crl = unit_crl(c, unit);
-	char fix[512], when[64];
+	struct chk_file *f = unit_crl_file(c, unit);
+	char fix[512], when[64], issuer[256];
 	int64_t nu, lu, margin;
 
-	if (crl == NULL || X509_CRL_get0_nextUpdate(crl) == NULL)
-		return;
-	nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
-	lu = asn1_unix(X509_CRL_get0_lastUpdate(crl));
-	/* Near: within a quarter of its own period, and at least a day ahead. */
-	margin = (nu - lu) / 4 > DAY ? (nu - lu) / 4 : DAY;
-	if (nu < c->now || nu - c->now >= margin)
-		return;
-	fmt_time(nu, when, sizeof(when));
-	fixf(fix, sizeof(fix), "publish a fresh CRL now: tlsgate crl --dir ./pki --out %s",
-	    unit_file(c, unit));
-	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s reaches its nextUpdate soon "
-	    "(%s); when it passes, services reject every client", unit_file(c, unit), when);
+	for (size_t i = 0; f != NULL && i < f->ncrls; i++) {
+		X509_CRL *crl = f->crls[i];
+		if (X509_CRL_get0_nextUpdate(crl) == NULL)
+			continue;
+		nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
+		lu = asn1_unix(X509_CRL_get0_lastUpdate(crl));
+		/* Near: within a quarter of its own period, and at least a day ahead. */
+		margin = (nu - lu) / 4 > DAY ? (nu - lu) / 4 : DAY;
+		if (nu < c->now || nu - c->now >= margin)
+			continue;
+		fmt_time(nu, when, sizeof(when));
+		crl_label(crl, issuer, sizeof(issuer));
+		fixf(fix, sizeof(fix), "publish a fresh CRL now: tlsgate crl --dir ./pki --out %s",
+		    f->path);
+		chk_emit(c, r, unit, f->path, fix, "the CRL %s (issuer %s) reaches its nextUpdate "
+		    "soon (%s); when it passes, services reject every client", f->path, issuer, when);
+	}
 }
 
 static void
 r_crl_bad_signature(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
-	X509_CRL *crl = unit_crl(c, unit);
+	struct chk_file *f = unit_crl_file(c, unit);
 	char fix[512], iname[256];
-	int named = 0;
 
-	if (crl == NULL)
-		return;
-	for (size_t i = 0; i < c->ncas; i++) {
-		X509 *ca = c->cas[i]->x;
-		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
-			continue;
-		named = 1;
-		if (X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
-			return;
+	for (size_t k = 0; f != NULL && k < f->ncrls; k++) {
+		X509_CRL *crl = f->crls[k];
+		int named = 0, good = 0;
+
+		for (size_t i = 0; i < c->ncas && !good; i++) {
+			X509 *ca = c->cas[i]->x;
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+				continue;
+			named = 1;
+			good = X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+		}
+		ERR_clear_error();
+		if (good || (!named && c->nanchors == 0))
+			continue; /* verified, or no CA in sight to check against */
+		crl_label(crl, iname, sizeof(iname));
+		fixf(fix, sizeof(fix), "publish the CRL with the CA that issued the certificates: "
+		    "tlsgate crl --dir ./pki --out %s", f->path);
+		chk_emit(c, r, unit, f->path, fix, "the CRL %s (issuer %s) is not signed by "
+		    "%s: services refuse it", f->path, iname,
+		    named ? "the CA of that name in sight (different key)" : "any CA given or in sight");
 	}
-	ERR_clear_error();
-	if (!named && c->nanchors == 0)
-		return; /* no CA in sight to check against */
-	X509_NAME_oneline(X509_CRL_get_issuer(crl), iname, sizeof(iname));
-	fixf(fix, sizeof(fix), "publish the CRL with the CA that issued the certificates: "
-	    "tlsgate crl --dir ./pki --out %s", unit_file(c, unit));
-	chk_emit(c, r, unit, unit_file(c, unit), fix, "the CRL %s (issuer %s) is not signed by "
-	    "%s: services refuse it", unit_file(c, unit), iname,
-	    named ? "the CA of that name in sight (different key)" : "any CA given or in sight");
+}
+
+/* Reports the certs of a served chain that crl revokes. */
+static void
+revoked_by(chk_ctx *c, const struct chk_rule *r, size_t unit, X509_CRL *crl, const char *path)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], label[256];
+
+	for (size_t i = 0; i < u->ncerts; i++) {
+		X509_REVOKED *rev = NULL;
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(u->certs[i].x)) != 0 ||
+		    X509_CRL_get0_by_cert(crl, &rev, u->certs[i].x) != 1)
+			continue;
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		fixf(fix, sizeof(fix), "issue a new certificate and install it: tlsgate cert "
+		    "issue %s --dir ./pki", label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is revoked "
+		    "by the CRL %s", i + 1, label, path);
+	}
 }
 
 static void
 r_revoked(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
-	struct chk_unit *u = U(c, unit);
-	char fix[512], label[256];
-
-	if (u->kind != CHK_UNIT_SERVE)
+	if (U(c, unit)->kind != CHK_UNIT_SERVE)
 		return;
-	for (size_t f = 0; f < c->nfiles; f++) {
-		X509_CRL *crl = c->files[f]->crl;
-		if (crl == NULL)
-			continue;
-		for (size_t i = 0; i < u->ncerts; i++) {
-			X509_REVOKED *rev = NULL;
-			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(u->certs[i].x)) != 0)
-				continue;
-			if (X509_CRL_get0_by_cert(crl, &rev, u->certs[i].x) != 1)
-				continue;
-			chk_cert_label(u->certs[i].x, label, sizeof(label));
-			fixf(fix, sizeof(fix), "issue a new certificate and install it: tlsgate cert "
-			    "issue %s --dir ./pki", label + (strncmp(label, "CN=", 3) == 0 ? 3 : 0));
-			chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is revoked "
-			    "by the CRL %s", i + 1, label, c->files[f]->path);
-		}
-	}
+	for (size_t f = 0; f < c->nfiles; f++)
+		for (size_t k = 0; k < c->files[f]->ncrls; k++)
+			revoked_by(c, r, unit, c->files[f]->crls[k], c->files[f]->path);
 }
 
 /* ================= Endpoints ================= */
