@@ -1,6 +1,7 @@
 /* A certificate authority on disk: DIR/root.crt, DIR/private/root.key,
  * optionally DIR/intermediate.crt + DIR/private/intermediate.key (which then
- * issues), DIR/issued/ for leaves, and the inventory DIR/tlsgate.db. */
+ * issues), DIR/issued/ for leaves, and the inventory: DIR/tlsgate.db, or the
+ * store whose URL DIR/store.conf names (PostgreSQL). */
 #ifndef TLSGATE_CA_H
 #define TLSGATE_CA_H
 
@@ -19,6 +20,7 @@ typedef struct tg_ca_init_opts {
 	int64_t root_secs;         /* 0: PKI_DAYS_ROOT */
 	int64_t intermediate_secs; /* 0: PKI_DAYS_INTERMEDIATE */
 	const char *pass;          /* encrypt the CA keys with this, or NULL */
+	const char *store_url;     /* NULL: DIR/tlsgate.db; else recorded in DIR/store.conf */
 } tg_ca_init_opts;
 
 int tg_ca_init(const tg_ca_init_opts *o, tg_err *err) TG_MUST_CHECK;

@@ -161,6 +161,9 @@ int pki_csr_to_pem(X509_REQ *csr, char **pem, size_t *len, tg_err *err) TG_MUST_
 
 void pki_cert_serial_hex(X509 *cert, char *buf, size_t len);
 void pki_cert_fingerprint(X509 *cert, char hex[65]);
+/* SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex: names a key (and
+ * so a CA) before any certificate for it exists, and across re-issues. */
+int pki_key_id(EVP_PKEY *key, char hex[65], tg_err *err) TG_MUST_CHECK;
 /* The subject's CN (empty string if none). */
 void pki_cert_cn(X509 *cert, char *buf, size_t len);
 /* RFC 2253-ish one-line subject/issuer. */

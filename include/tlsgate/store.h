@@ -38,8 +38,18 @@ typedef struct store_filter {
 	const char *cn;          /* exact CN, or NULL */
 } store_filter;
 
-/* Opens (creating if needed) a store by URL: "sqlite:PATH" or a plain path. */
+/* Opens (creating if needed) a store by URL: "sqlite:PATH" or a plain path
+ * (one file per CA), "postgresql://USER@HOST:PORT/DB?sslmode=..." or
+ * "postgres:KEY=VALUE ..." (libpq conninfo; one database may hold many CAs).
+ * ca names the CA whose certificates the handle sees and records (tlsgate
+ * uses the root key's pki_key_id); NULL is the default CA. */
+store *store_open_ca(const char *url, const char *ca, tg_err *err);
 store *store_open(const char *url, tg_err *err);
+
+/* Checks a store URL without opening it: a known scheme, well-formed, and no
+ * password in it (secrets belong in ~/.pgpass or PGPASSWORD, not in files or
+ * command lines). */
+int store_check_url(const char *url, tg_err *err) TG_MUST_CHECK;
 void store_close(store *s);
 
 /* Transactions serialise writers across processes: begin takes the write lock
@@ -59,7 +69,7 @@ int store_revoke(store *s, const char *serial, int64_t when, int reason,
     tg_err *err) TG_MUST_CHECK;
 
 /* Calls fn for each matching certificate, oldest first; fn returns non-zero
- * to stop. */
+ * to stop. fn must not use the store: rows may stream over its connection. */
 int store_list(store *s, const store_filter *f,
     int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err) TG_MUST_CHECK;
 

@@ -16,6 +16,8 @@
 #include "tlsgate/util.h"
 
 #define CA_DB "tlsgate.db"
+#define CA_STORE_CONF "store.conf"
+#define STORE_URL_MAX 4096
 #define CA_DEFAULT_NAME "tlsgate Root CA"
 #define SERIAL_ATTEMPTS 8
 
@@ -195,6 +197,136 @@ build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
 	return NULL;
 }
 
+/* DIR/store.conf names an inventory that lives outside DIR: comment lines
+ * and one `url = URL` line. Read by hand rather than with inih, whose lines
+ * stop at 200 bytes: a connection URL with sslrootcert paths is longer. */
+static int
+store_conf_write(written *w, const char *path, const char *url, tg_err *err)
+{
+	char buf[STORE_URL_MAX + 256];
+	int n = snprintf(buf, sizeof(buf),
+	    "# The inventory of this CA, written by `tlsgate ca init --store`.\n"
+	    "# Never put a password here: libpq reads it from ~/.pgpass or PGPASSWORD.\n"
+	    "url = %s\n", url);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return tg_err_set(err, TG_ERR_USAGE, "store URL too long (at most %d bytes)",
+		    STORE_URL_MAX - 1);
+	/* 0600: the URL names hosts and users, which are nobody else's business. */
+	return write_tracked(w, path, buf, (size_t)n, 0600, 0, err);
+}
+
+static const char *
+skip_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* Parses one line; 1 = it was the url line (copied to url), 0 = blank or
+ * comment, -1 = anything else. */
+static int
+store_conf_line(char *line, char *url, size_t len)
+{
+	const char *p = skip_blanks(line);
+	size_t n;
+
+	if (*p == '\0' || *p == '#')
+		return 0;
+	if (strncmp(p, "url", 3) != 0)
+		return -1;
+	p = skip_blanks(p + 3);
+	if (*p != '=')
+		return -1;
+	p = skip_blanks(p + 1);
+	n = strlen(p);
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
+		n--;
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(url, p, n);
+	url[n] = '\0';
+	return 1;
+}
+
+static int
+store_conf_read(const char *path, char *url, size_t len, tg_err *err)
+{
+	unsigned char *data = NULL;
+	char *line, *save = NULL;
+	size_t dlen;
+	int rc = -1, got = 0, lineno = 0;
+
+	if (util_read_file(path, &data, &dlen, err) != 0)
+		return -1;
+	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		int r = store_conf_line(line, url, len);
+		lineno++;
+		if (r < 0 || (r == 1 && got)) {
+			tg_err_set(err, TG_ERR_CONFIG,
+			    "%s, line %d: expected one `url = URL` line (and # comments); "
+			    "fix the file, or recreate it as `tlsgate ca init --store` wrote it", path,
+			    lineno);
+			goto out;
+		}
+		got |= r;
+	}
+	if (!got) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s has no `url = URL` line; add the inventory's URL",
+		    path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	return rc;
+}
+
+/* Refused before anything is written: a URL that would not survive the
+ * one-line file, or that libpq would reject, or that holds a password. */
+static int
+store_url_check(const char *url, tg_err *err)
+{
+	if (strlen(url) >= STORE_URL_MAX)
+		return tg_err_set(err, TG_ERR_USAGE, "store URL too long (at most %d bytes)",
+		    STORE_URL_MAX - 1);
+	for (const char *p = url; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			return tg_err_set(err, TG_ERR_USAGE,
+			    "the store URL holds a control character; write it on one line");
+	return store_check_url(url, err);
+}
+
+/* The inventory of the CA in dir: store.conf's URL, else DIR/tlsgate.db.
+ * Rows belong to the CA named by its root key, which is known before the
+ * root certificate exists (the inventory numbers that certificate). */
+static store *
+ca_store_open(const char *dir, const char *url, EVP_PKEY *root_key, tg_err *err)
+{
+	char conf[PATH_MAX], buf[STORE_URL_MAX > PATH_MAX + 8 ? STORE_URL_MAX : PATH_MAX + 8];
+	char dbpath[PATH_MAX], id[65];
+	store *db;
+
+	if (util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0 ||
+	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0 ||
+	    pki_key_id(root_key, id, err) != 0)
+		return NULL;
+	if (url == NULL && util_exists(conf)) {
+		if (store_conf_read(conf, buf, sizeof(buf), err) != 0)
+			return NULL;
+		url = buf;
+	} else if (url == NULL) {
+		/* The scheme keeps a ':' in DIR from reading as one. */
+		snprintf(buf, sizeof(buf), "sqlite:%s", dbpath);
+		url = buf;
+	}
+	if ((db = store_open_ca(url, id, err)) == NULL && url == buf && util_exists(conf))
+		tg_err_prefix(err, "inventory of %s (its URL is in %s)", dir, conf);
+	return db;
+}
+
 static int
 ca_paths(const char *dir, const char *name, char *crt, char *key, tg_err *err)
 {
@@ -212,11 +344,36 @@ ca_paths(const char *dir, const char *name, char *crt, char *key, tg_err *err)
 	return 0;
 }
 
+/* The first file of a CA found in dir, or NULL: a CA is never overwritten. */
+static const char *
+existing_ca_file(char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (util_exists(paths[i]))
+			return paths[i];
+	return NULL;
+}
+
+static int
+init_dirs(const char *dir, const char *priv, const char *issued, tg_err *err)
+{
+	if (util_mkdir_p(dir, 0755, err) != 0 || util_mkdir_p(priv, 0700, err) != 0 ||
+	    util_mkdir_p(issued, 0755, err) != 0)
+		return -1;
+	/* An existing private/ made by someone else must still be private. */
+	if (chmod(priv, 0700) != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot set mode 0700 on %s: %s", priv,
+		    strerror(errno));
+	return 0;
+}
+
 int
 tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 {
 	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
-	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX];
+	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX], conf[PATH_MAX];
+	char *const ca_files[] = { root_crt, root_key, dbpath, conf };
+	const char *found;
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
 	X509 *rcert = NULL, *icert = NULL;
 	store *db = NULL;
@@ -229,20 +386,15 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	    util_path_join(priv, sizeof(priv), o->dir, "private", err) != 0 ||
 	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0 ||
 	    util_path_join(dbpath, sizeof(dbpath), o->dir, CA_DB, err) != 0 ||
+	    util_path_join(conf, sizeof(conf), o->dir, CA_STORE_CONF, err) != 0 ||
 	    util_path_join(bundle, sizeof(bundle), o->dir, "ca-bundle.crt", err) != 0)
 		return -1;
-	if (util_exists(root_crt) || util_exists(root_key) || util_exists(dbpath))
+	if ((found = existing_ca_file(ca_files, sizeof(ca_files) / sizeof(ca_files[0]))) != NULL)
 		return tg_err_set(err, TG_ERR_EXISTS,
 		    "%s already holds a CA (%s); a CA is never overwritten: choose another --dir, "
-		    "or remove the old one yourself if you really mean to", o->dir,
-		    util_exists(root_crt) ? root_crt : util_exists(root_key) ? root_key : dbpath);
-	if (util_mkdir_p(o->dir, 0755, err) != 0 || util_mkdir_p(priv, 0700, err) != 0 ||
-	    util_mkdir_p(issued, 0755, err) != 0)
+		    "or remove the old one yourself if you really mean to", o->dir, found);
+	if (o->store_url != NULL && store_url_check(o->store_url, err) != 0)
 		return -1;
-	/* An existing private/ made by someone else must still be private. */
-	if (chmod(priv, 0700) != 0)
-		return tg_err_set(err, TG_ERR_IO, "cannot set mode 0700 on %s: %s", priv,
-		    strerror(errno));
 
 	memset(&p, 0, sizeof(p));
 	p.kind = PKI_PROFILE_ROOT;
@@ -250,8 +402,18 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	p.valid_secs = o->root_secs ? o->root_secs : (int64_t)PKI_DAYS_ROOT * 86400;
 	if ((rkey = pki_key_generate(o->key_type, err)) == NULL)
 		goto out;
-	db_created = 1;
-	if ((db = store_open(dbpath, err)) == NULL || store_begin(db, err) != 0)
+	/* A remote inventory is reached before anything is created, so an
+	 * unreachable server leaves DIR as it was. */
+	if (o->store_url != NULL && (db = ca_store_open(o->dir, o->store_url, rkey, err)) == NULL)
+		goto out;
+	if (init_dirs(o->dir, priv, issued, err) != 0)
+		goto out;
+	if (db == NULL) {
+		db_created = 1;
+		if ((db = ca_store_open(o->dir, NULL, rkey, err)) == NULL)
+			goto out;
+	}
+	if (store_begin(db, err) != 0)
 		goto out;
 	in_txn = 1;
 	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, err)) == NULL)
@@ -276,6 +438,8 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		    write_certs(&w, bundle, both, 2, 0, err) != 0)
 			goto out;
 	}
+	if (o->store_url != NULL && store_conf_write(&w, conf, o->store_url, err) != 0)
+		goto out;
 	if (written_publish(&w, err) != 0 || store_commit(db, err) != 0)
 		goto out;
 	in_txn = 0;
@@ -318,7 +482,7 @@ tg_ca *
 tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 {
 	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
-	char dbpath[PATH_MAX];
+	char dbpath[PATH_MAX], conf[PATH_MAX];
 	const char *key_path = root_key;
 	tg_ca *ca;
 	struct stat st;
@@ -331,9 +495,10 @@ tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 	}
 	if (ca_paths(dir, "root", root_crt, root_key, err) != 0 ||
 	    ca_paths(dir, "intermediate", int_crt, int_key, err) != 0 ||
-	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0)
+	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0 ||
+	    util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0)
 		return NULL;
-	if (!util_exists(root_crt) || !util_exists(dbpath)) {
+	if (!util_exists(root_crt) || (!util_exists(dbpath) && !util_exists(conf))) {
 		tg_err_set(err, TG_ERR_USAGE,
 		    "%s is not a tlsgate CA directory (no %s); create one with `tlsgate ca init --dir %s`",
 		    dir, util_exists(root_crt) ? dbpath : root_crt, dir);
@@ -373,7 +538,7 @@ tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 	    (ca->root_key = pki_load_key(root_key, pass, err)) == NULL)
 		goto fail;
 open_store:
-	if ((ca->db = store_open(dbpath, err)) == NULL)
+	if ((ca->db = ca_store_open(dir, NULL, X509_get0_pubkey(ca->root), err)) == NULL)
 		goto fail;
 	return ca;
 fail:

@@ -97,6 +97,28 @@ pki_cert_fingerprint(X509 *cert, char hex[65])
 	util_hex(hex, md, n, 0);
 }
 
+int
+pki_key_id(EVP_PKEY *key, char hex[65], tg_err *err)
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(key, &der);
+	int rc = -1;
+
+	if (len <= 0) {
+		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot encode a public key");
+		goto out;
+	}
+	if (EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) != 1) {
+		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot hash a public key");
+		goto out;
+	}
+	util_hex(hex, md, sizeof(md), 0);
+	rc = 0;
+out:
+	OPENSSL_free(der);
+	return rc;
+}
+
 void
 pki_cert_cn(X509 *cert, char *buf, size_t len)
 {

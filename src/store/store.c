@@ -10,38 +10,80 @@ struct store {
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_pg_ops,
 };
 
-store *
-store_open(const char *url, tg_err *err)
+#define STORE_URL_HELP "use sqlite:PATH, postgresql://USER@HOST:PORT/DB or postgres:KEY=VALUE..."
+
+static int
+scheme_is(const char *name, const char *url, size_t n)
 {
-	const struct store_ops *ops = &store_sqlite_ops;
-	const char *location = url;
-	const char *colon = strchr(url, ':');
+	return name != NULL && strlen(name) == n && strncmp(url, name, n) == 0;
+}
+
+/* "scheme:rest" picks a backend; a plain path (no scheme before the first
+ * slash) is an SQLite file, as it always was. */
+static int
+store_pick(const char *url, const struct store_ops **ops, const char **location,
+    tg_err *err)
+{
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	size_t n;
+
+	*ops = &store_sqlite_ops;
+	*location = url;
+	if (colon == NULL || colon == url || (slash != NULL && slash < colon))
+		return 0;
+	n = (size_t)(colon - url);
+	*ops = NULL;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (scheme_is(backends[i]->scheme, url, n) || scheme_is(backends[i]->alias, url, n))
+			*ops = backends[i];
+	if (*ops == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "unknown store '%s'; " STORE_URL_HELP, url);
+	*location = colon + 1;
+	return 0;
+}
+
+int
+store_check_url(const char *url, tg_err *err)
+{
+	const struct store_ops *ops;
+	const char *location;
+
+	if (store_pick(url, &ops, &location, err) != 0)
+		return -1;
+	if (*location == '\0')
+		return tg_err_set(err, TG_ERR_USAGE, "empty store location in '%s'; " STORE_URL_HELP,
+		    url);
+	return ops->check != NULL ? ops->check(location, err) : 0;
+}
+
+store *
+store_open_ca(const char *url, const char *ca, tg_err *err)
+{
+	const struct store_ops *ops;
+	const char *location;
 	store *s;
 
-	if (colon != NULL && colon != url && strchr(url, '/') > colon) {
-		size_t n = (size_t)(colon - url);
-		ops = NULL;
-		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-			if (strlen(backends[i]->scheme) == n && strncmp(url, backends[i]->scheme, n) == 0)
-				ops = backends[i];
-		if (ops == NULL) {
-			tg_err_set(err, TG_ERR_USAGE, "unknown store '%s'; use sqlite:PATH", url);
-			return NULL;
-		}
-		location = colon + 1;
-	}
+	if (store_pick(url, &ops, &location, err) != 0)
+		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	s->ops = ops;
-	if ((s->be = ops->open(location, err)) == NULL) {
+	if ((s->be = ops->open(location, ca, err)) == NULL) {
 		free(s);
 		return NULL;
 	}
 	return s;
+}
+
+store *
+store_open(const char *url, tg_err *err)
+{
+	return store_open_ca(url, NULL, err);
 }
 
 void

@@ -6,7 +6,12 @@
 
 struct store_ops {
 	const char *scheme;
-	void *(*open)(const char *location, tg_err *err);
+	const char *alias;  /* another scheme naming the same backend, or NULL */
+	/* Validates a location without connecting (may be NULL). */
+	int (*check)(const char *location, tg_err *err);
+	/* ca names the CA whose rows this handle sees, for backends that hold
+	 * several CAs; NULL for the default. */
+	void *(*open)(const char *location, const char *ca, tg_err *err);
 	void (*close)(void *be);
 	int (*begin)(void *be, tg_err *err);
 	int (*commit)(void *be, tg_err *err);
@@ -21,5 +26,6 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

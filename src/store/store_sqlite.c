@@ -74,8 +74,9 @@ sq_close(void *be)
 	free(s);
 }
 
+/* One file holds one CA, so the CA's name is not needed. */
 static void *
-sq_open(const char *location, tg_err *err)
+sq_open(const char *location, const char *ca, tg_err *err)
 {
 	sq *s = calloc(1, sizeof(*s));
 

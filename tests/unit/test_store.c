@@ -134,8 +134,59 @@ test_not_a_database(void **state)
 	s = store_open(path, &err);
 	assert_null(s);
 	assert_non_null(strstr(err.msg, path));
-	assert_int_equal(store_open("postgres://x/y", &err) == NULL, 1);
+	assert_int_equal(store_open("mongodb://x/y", &err) == NULL, 1);
 	assert_non_null(strstr(err.msg, "unknown store"));
+}
+
+/* Store URLs are checked before anything is written: known scheme, libpq
+ * syntax, and never a password. */
+static void
+test_check_url(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *refusal; /* NULL: accepted */
+	} cases[] = {
+		{ "sqlite:/var/lib/tlsgate/ca.db", NULL },
+		{ "/var/lib/tlsgate/ca.db", NULL },
+		{ "postgresql://tlsgate@db.example:5432/pki?sslmode=verify-full", NULL },
+		{ "postgres://tlsgate@db.example/pki", NULL },
+		{ "postgres:host=/run/postgresql dbname=pki", NULL },
+		{ "postgresql://tlsgate:s3cret@db.example/pki", "holds a password" },
+		{ "postgres:host=db dbname=pki password=s3cret", "holds a password" },
+		{ "postgresql://db.example/pki?password=s3cret", "holds a password" },
+		{ "postgres:host=db dbname=pki bogus=1", "not a PostgreSQL connection URL" },
+		{ "mongodb://db/x", "unknown store" },
+		{ "postgres:", "empty store location" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tg_err err = { 0 };
+		int rc = store_check_url(cases[i].url, &err);
+		if (cases[i].refusal == NULL) {
+			assert_int_equal(rc, 0);
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		assert_int_equal(err.cat, TG_ERR_USAGE);
+		assert_non_null(strstr(err.msg, cases[i].refusal));
+		/* the secret never reaches a message */
+		assert_null(strstr(err.msg, "s3cret"));
+	}
+}
+
+/* Nothing listens on port 1: the refusal names the server and the fix. */
+static void
+test_pg_unreachable(void **state)
+{
+	tg_err err = { 0 };
+
+	(void)state;
+	assert_null(store_open_ca("postgresql://tlsgate@127.0.0.1:1/pki", "x", &err));
+	assert_int_equal(err.cat, TG_ERR_IO);
+	assert_non_null(strstr(err.msg, "PostgreSQL at 127.0.0.1:1, database pki"));
+	assert_non_null(strstr(err.msg, "start the server"));
 }
 
 int
@@ -145,6 +196,8 @@ main(void)
 		cmocka_unit_test(test_add_get_revoke_list),
 		cmocka_unit_test(test_rollback_forgets),
 		cmocka_unit_test(test_not_a_database),
+		cmocka_unit_test(test_check_url),
+		cmocka_unit_test(test_pg_unreachable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
