@@ -5,6 +5,7 @@
  * every row carries the CA's name (the SHA-256 of its root public key) and
  * every statement is scoped to it. Values only ever travel as parameters of
  * prepared statements. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -101,14 +102,19 @@ static const struct {
 	    " RETURNING number" },
 };
 
-/* libpq's messages end in a newline and may span lines; ours are one line. */
+/* libpq's messages end in a newline and may span indented lines; ours are
+ * one line, so whitespace runs become one space. */
 static void
 one_line(char *dst, size_t len, const char *src)
 {
 	size_t n = 0;
 
-	for (; src != NULL && *src != '\0' && n + 1 < len; src++)
-		dst[n++] = (*src == '\n' || *src == '\r' || *src == '\t') ? ' ' : *src;
+	for (; src != NULL && *src != '\0' && n + 1 < len; src++) {
+		int blank = isspace((unsigned char)*src);
+		if (blank && (n == 0 || dst[n - 1] == ' '))
+			continue;
+		dst[n++] = blank ? ' ' : *src;
+	}
 	while (n > 0 && dst[n - 1] == ' ')
 		n--;
 	dst[n] = '\0';

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The inventory in a real PostgreSQL (`ca init --store URL`): a CA with an
+# intermediate issues, lists (--json), revokes and publishes CRLs that openssl
+# checks, with every row in the database; 8 processes x 100 certificates give
+# 800 distinct serials; two CAs in one database never see each other's rows
+# or CRL numbers; refusals (password in the URL, server down, wrong password,
+# missing database, server gone after init) say what to do, exit 1 (2 for
+# usage) and leave the CA directory as it was.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+PGBIN=${PGBIN:-$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)}
+[ -x "$PGBIN/postgres" ] || fail "no PostgreSQL server binaries (apt-get install postgresql)"
+command -v psql >/dev/null || fail "no psql (apt-get install postgresql-client)"
+command -v jq >/dev/null || fail "no jq (apt-get install jq)"
+
+PG="$WORK/pg"
+DATA="$PG/data"
+SOCK="$PG/sock"
+PORT=$(free_port)
+DBPASS=e2e-Secret-42
+URL="postgresql://tlsgate@127.0.0.1:$PORT/pki?sslmode=disable"
+# The second CA reaches the same database over the unix socket, in conninfo form.
+CONNINFO="postgres:host=$SOCK port=$PORT dbname=pki user=tlsgate"
+cd "$WORK"
+
+# The server refuses to run as root: run it as `postgres` when we are root.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_ctl_do() {
+	as_pg timeout 60 "$PGBIN/pg_ctl" -D "$DATA" -l "$PG/postgres.log" -w -t 30 "$@" >/dev/null
+}
+
+# Passwords over TCP (as a shared server would have it), trust on the socket.
+start_postgres() {
+	chmod 0711 "$WORK"
+	mkdir -p "$PG" "$SOCK"
+	[ "$(id -u)" -ne 0 ] || chown -R postgres: "$PG"
+	as_pg timeout 120 "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --no-sync \
+		-E UTF8 --locale=C >"$PG/initdb.log" 2>&1 || fail "initdb failed"
+	cat >>"$DATA/postgresql.conf" <<-EOF
+		listen_addresses = '127.0.0.1'
+		port = $PORT
+		unix_socket_directories = '$SOCK'
+		fsync = off
+		max_connections = 50
+	EOF
+	cat >"$DATA/pg_hba.conf" <<-EOF
+		local all all trust
+		host all all 127.0.0.1/32 scram-sha-256
+	EOF
+	on_exit as_pg "$PGBIN/pg_ctl" -D "$DATA" -m immediate -t 20 stop
+	pg_ctl_do start || fail "PostgreSQL did not start"
+	wait_port "$PORT" 10
+	admin_sql "create role tlsgate login password '$DBPASS'" >/dev/null
+	admin_sql "create database pki owner tlsgate" >/dev/null
+	# The password reaches libpq the way the docs tell users: a 0600 pgpass file.
+	printf '127.0.0.1:%s:*:tlsgate:%s\n' "$PORT" "$DBPASS" >"$WORK/pgpass"
+	chmod 600 "$WORK/pgpass"
+	export PGPASSFILE="$WORK/pgpass"
+}
+
+admin_sql() {
+	timeout 30 psql -X -q -h "$SOCK" -p "$PORT" -U postgres -d "${2:-postgres}" \
+		-v ON_ERROR_STOP=1 -tAc "$1"
+}
+
+pki_sql() { admin_sql "$1" pki; }
+
+# The CA id tlsgate files rows under: SHA-256 of the root's public key.
+ca_id() {
+	openssl x509 -in "$1/root.crt" -noout -pubkey | openssl pkey -pubin -outform DER |
+		sha256sum | cut -d' ' -f1
+}
+
+serial_of() {
+	openssl x509 -in "$1" -noout -serial | cut -d= -f2
+}
+
+check_init() {
+	local out
+	out=$(tg ca init --dir ca1 --name "pg CA one" --intermediate --store "$URL")
+	assert_contains "$out" "recorded in ca1/store.conf" "ca init output"
+	[ ! -e ca1/tlsgate.db ] || fail "ca init --store still created ca1/tlsgate.db"
+	assert_eq 600 "$(stat -c %a ca1/store.conf)" "mode of store.conf"
+	assert_eq "url = $URL" "$(grep -v '^#' ca1/store.conf)" "store.conf content"
+	assert_not_contains "$(cat ca1/store.conf)" "$DBPASS" "store.conf"
+	CA1=$(ca_id ca1)
+	assert_eq "root intermediate" \
+		"$(pki_sql "select string_agg(profile, ' ' order by id) from tlsgate_certs where ca = '$CA1'")" \
+		"rows of ca init"
+	pass "ca init --store: root and intermediate recorded in PostgreSQL, store.conf 0600"
+}
+
+check_lifecycle() {
+	local json alice web out
+	tg cert issue web.example --dir ca1 --san www.web.example --san 127.0.0.1 >/dev/null
+	tg cert issue alice --dir ca1 --client >/dev/null
+	json=$(tg cert list --dir ca1 --json)
+	assert_eq 4 "$(jq length <<<"$json")" "certificates listed"
+	assert_eq "pg CA one,pg CA one Intermediate,web.example,alice" \
+		"$(jq -r 'map(.cn) | join(",")' <<<"$json")" "list order (oldest first)"
+	assert_eq '["DNS:web.example","DNS:www.web.example","IP:127.0.0.1"]' \
+		"$(jq -c '.[2].sans' <<<"$json")" "SANs of web.example"
+	web=$(serial_of ca1/issued/web.example.crt)
+	alice=$(serial_of ca1/issued/alice.crt)
+	assert_eq "$web" "$(jq -r '.[2].serial' <<<"$json")" "serial in list = serial in file"
+	assert_eq "$(openssl x509 -in ca1/issued/web.example.crt -noout -fingerprint -sha256 |
+		cut -d= -f2 | tr -d : | tr 'A-F' 'a-f')" \
+		"$(jq -r '.[2].fingerprint_sha256' <<<"$json")" "fingerprint in list"
+
+	tg cert revoke "$alice" --dir ca1 --reason keyCompromise >/dev/null
+	expect_fail 2 tg cert revoke "$alice" --dir ca1
+	assert_contains "$OUT" "already revoked" "second revoke"
+	assert_eq "revoked|1" "$(pki_sql "select status, reason from tlsgate_certs where ca = '$CA1' and serial = '$alice'")" \
+		"alice's row"
+	assert_eq "$alice" "$(tg cert list --dir ca1 --revoked --json | jq -r 'map(.serial) | join(",")')" \
+		"list --revoked"
+
+	tg crl --dir ca1 >/dev/null
+	tg crl --dir ca1 >/dev/null
+	# The file holds the intermediate's CRL, then the root's; both verify.
+	out=$(openssl crl -in ca1/crl.pem -noout -text -CAfile ca1/ca-bundle.crt 2>&1)
+	assert_contains "$out" "verify OK" "CRL signature"
+	assert_contains "$out" "X509v3 CRL Number: "$'\n'"                2" "CRL number after two runs"
+	out=$(openssl verify -crl_check_all -CRLfile ca1/crl.pem -CAfile ca1/root.crt \
+		-untrusted ca1/intermediate.crt ca1/issued/alice.crt 2>&1 || true)
+	assert_contains "$out" "certificate revoked" "openssl verify of alice against the CRL"
+	openssl verify -crl_check_all -CRLfile ca1/crl.pem -CAfile ca1/root.crt \
+		-untrusted ca1/intermediate.crt ca1/issued/web.example.crt >/dev/null ||
+		fail "web.example does not verify against the CRL"
+	assert_eq "leaf=2 root=2" \
+		"$(pki_sql "select string_agg(series || '=' || number, ' ' order by series) from tlsgate_crl_numbers where ca = '$CA1'")" \
+		"CRL counters"
+	pass "issue, list --json, revoke, CRL (verified by openssl) on PostgreSQL"
+}
+
+check_parallel() {
+	local w pids=() files
+	tg ca init --dir ca2 --name "pg CA two" --store "$CONNINFO" >/dev/null
+	CA2=$(ca_id ca2)
+	for w in 1 2 3 4 5 6 7 8; do
+		seq -f "w$w-dev-%03g" 1 100 >names.$w
+		timeout 300 "$TLSGATE" cert issue --batch names.$w --dir ca2 --client --out-dir out.$w \
+			>w$w.log 2>&1 &
+		pids+=($!)
+	done
+	for w in "${pids[@]}"; do
+		wait "$w" || fail "an issuing process failed"
+	done
+	files=$(find out.* -name '*.crt' | wc -l)
+	assert_eq 800 "$files" "certificate files"
+	cat out.*/*.crt >all.pem
+	openssl storeutl -noout -text -certs all.pem |
+		awk '/Serial Number:/ { getline; gsub(/[ :]/, ""); print toupper($0) }' | sort >files.serials
+	assert_eq 800 "$(sort -u files.serials | wc -l)" "distinct serials in the files"
+	pki_sql "select serial from tlsgate_certs where ca = '$CA2' and profile = 'client'" |
+		sort >db.serials
+	assert_eq 800 "$(sort -u db.serials | wc -l)" "distinct serials in the database"
+	assert_eq "" "$(comm -3 files.serials db.serials)" "files and database hold the same serials"
+	openssl verify -purpose sslclient -CAfile ca2/root.crt out.5/w5-dev-100.crt >/dev/null ||
+		fail "a parallel-issued certificate does not verify"
+	pass "8 x 100 parallel issues: 800 distinct serials in PostgreSQL"
+}
+
+check_apart() {
+	local other out
+	assert_eq 2 "$(pki_sql 'select count(distinct ca) from tlsgate_certs')" "CAs in the database"
+	assert_eq 4 "$(tg cert list --dir ca1 --json | jq length)" "ca1 sees only its own rows"
+	assert_eq 801 "$(tg cert list --dir ca2 --json | jq length)" "ca2 sees only its own rows"
+	other=$(serial_of out.1/w1-dev-001.crt)
+	expect_fail 2 tg cert revoke "$other" --dir ca1
+	assert_contains "$OUT" "no certificate with serial $other in the inventory on PostgreSQL at 127.0.0.1:$PORT, database pki" \
+		"revoking another CA's serial"
+	assert_eq valid "$(pki_sql "select status from tlsgate_certs where serial = '$other'")" \
+		"the other CA's row is untouched"
+	# Each CA numbers its own CRLs.
+	tg crl --dir ca2 >/dev/null
+	out=$(openssl crl -in ca2/crl.pem -noout -crlnumber)
+	assert_eq "crlNumber=0x01" "$out" "ca2's first CRL number"
+	pass "two CAs in one database stay apart (rows, revocation, CRL numbers)"
+}
+
+# refuse CODE NEEDLE... -- ARGS: tlsgate ARGS must exit CODE, say every NEEDLE,
+# and leave $WORK/target exactly as it was.
+refuse() {
+	local code=$1 before
+	shift
+	local needles=()
+	while [ "$1" != -- ]; do
+		needles+=("$1")
+		shift
+	done
+	shift
+	before=$(snapshot target)
+	expect_fail "$code" tg "$@"
+	for n in "${needles[@]}"; do
+		assert_contains "$OUT" "$n" "refusal of '$*'"
+	done
+	assert_not_contains "$OUT" "$DBPASS" "refusal of '$*'"
+	assert_eq "$before" "$(snapshot target)" "target dir after refusal of '$*'"
+}
+
+check_refusals() {
+	local down
+	mkdir target
+	refuse 2 "the store URL holds a password" "~/.pgpass" "PGPASSWORD" -- \
+		ca init --dir target/ca --store "postgresql://tlsgate:$DBPASS@127.0.0.1:$PORT/pki"
+	refuse 2 "the store URL holds a password" -- \
+		ca init --dir target/ca --store "postgres:host=127.0.0.1 dbname=pki password=$DBPASS"
+	refuse 2 "unknown store" -- ca init --dir target/ca --store "mysql://db/pki"
+	down=$(free_port)
+	refuse 1 "cannot reach PostgreSQL at 127.0.0.1:$down, database pki" "Connection refused" \
+		"start the server, or fix the host and port" -- \
+		ca init --dir target/ca --store "postgresql://tlsgate@127.0.0.1:$down/pki"
+	PGPASSFILE=/dev/null PGPASSWORD=wrong refuse 1 \
+		"PostgreSQL at 127.0.0.1:$PORT, database pki refused user tlsgate" \
+		"password authentication failed" "~/.pgpass" -- ca init --dir target/ca --store "$URL"
+	refuse 1 "has no database nosuchdb" "createdb" -- \
+		ca init --dir target/ca --store "postgresql://tlsgate@127.0.0.1:$PORT/nosuchdb"
+	[ ! -e target/ca ] || fail "a refused ca init created target/ca"
+	assert_eq 0 "$(pki_sql "select count(*) from tlsgate_certs where ca not in ('$CA1', '$CA2')")" \
+		"rows left by refused inits"
+	pass "refusals: password in URL, unknown scheme, server down, wrong password, no database"
+}
+
+# The server goes away after init: commands fail clearly and write nothing.
+check_server_gone() {
+	local before
+	pg_ctl_do -m fast stop
+	before=$(snapshot ca1)
+	expect_fail 1 tg cert issue late.example --dir ca1
+	assert_contains "$OUT" "inventory of ca1 (its URL is in ca1/store.conf)" "issue with the server down"
+	assert_contains "$OUT" "cannot reach PostgreSQL at 127.0.0.1:$PORT" "issue with the server down"
+	assert_eq "$before" "$(snapshot ca1)" "ca1 after the failed issue"
+	pg_ctl_do start || fail "PostgreSQL did not restart"
+	wait_port "$PORT" 10
+	tg cert issue late.example --dir ca1 >/dev/null
+	assert_eq 5 "$(tg cert list --dir ca1 --json | jq length)" "issue after the restart"
+	pass "server down after init: clear refusal, nothing written; works again after restart"
+}
+
+start_postgres
+check_init
+check_lifecycle
+check_parallel
+check_apart
+check_refusals
+check_server_gone
