@@ -147,12 +147,12 @@ pg_describe(pg *p)
 
 	if (host == NULL || *host == '\0')
 		host = "localhost";
-	if (host[0] == '/')
-		snprintf(p->where, sizeof(p->where), "PostgreSQL at %.200s/.s.PGSQL.%.8s, database %.100s",
-		    host, port ? port : "5432", db ? db : "?");
-	else
-		snprintf(p->where, sizeof(p->where), "PostgreSQL at %.200s:%.8s, database %.100s",
-		    host, port ? port : "5432", db ? db : "?");
+	if (port == NULL || *port == '\0')
+		port = "5432";
+	if (db == NULL || *db == '\0')
+		db = "?";
+	snprintf(p->where, sizeof(p->where), "PostgreSQL at %.200s%s%.8s, database %.100s", host,
+	    host[0] == '/' ? "/.s.PGSQL." : ":", port, db);
 }
 
 static int
@@ -215,6 +215,31 @@ conninfo_of(const char *location)
 	else
 		snprintf(s, n, "%s", location);
 	return s;
+}
+
+/* Parses the location as libpq will, so a typo gets a message about the URL
+ * rather than about a server that was never tried. */
+static PQconninfoOption *
+pg_parse(const char *location, tg_err *err)
+{
+	char *conninfo = conninfo_of(location), *why = NULL;
+	PQconninfoOption *opts;
+	char msg[512];
+
+	if (conninfo == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if ((opts = PQconninfoParse(conninfo, &why)) == NULL) {
+		one_line(msg, sizeof(msg), why ? why : "out of memory");
+		tg_err_set(err, TG_ERR_USAGE,
+		    "the store URL is not a PostgreSQL connection URL (%s); write "
+		    "postgresql://USER@HOST:PORT/DB?sslmode=verify-full or postgres:host=H dbname=D",
+		    msg);
+	}
+	PQfreemem(why);
+	free(conninfo);
+	return opts;
 }
 
 static PGconn *
@@ -288,9 +313,15 @@ out:
 static void *
 pg_open(const char *location, const char *ca, tg_err *err)
 {
-	pg *p = calloc(1, sizeof(*p));
-	char *conninfo = conninfo_of(location);
+	PQconninfoOption *opts = pg_parse(location, err);
+	pg *p = NULL;
+	char *conninfo = NULL;
 
+	if (opts == NULL)
+		return NULL;
+	PQconninfoFree(opts);
+	p = calloc(1, sizeof(*p));
+	conninfo = conninfo_of(location);
 	if (p == NULL || conninfo == NULL ||
 	    (p->ca = strdup(ca != NULL ? ca : PG_DEFAULT_CA)) == NULL) {
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
@@ -627,41 +658,23 @@ pg_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 	return rc;
 }
 
-/* The URL is parsed as libpq will parse it, so a typo is caught before
- * anything is written, and a password is refused: tlsgate records the URL
- * in a file, and a command line is visible to every user through ps. */
+/* A password is refused: tlsgate records the URL in a file, and a command
+ * line is visible to every user through ps. */
 static int
 pg_check(const char *location, tg_err *err)
 {
-	char *conninfo = conninfo_of(location), *why = NULL;
-	PQconninfoOption *opts = NULL;
-	int rc = -1;
+	PQconninfoOption *opts = pg_parse(location, err);
+	int rc = 0;
 
-	if (conninfo == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	if ((opts = PQconninfoParse(conninfo, &why)) == NULL) {
-		char msg[512];
-		one_line(msg, sizeof(msg), why ? why : "out of memory");
-		tg_err_set(err, TG_ERR_USAGE,
-		    "the store URL is not a PostgreSQL connection URL (%s); write "
-		    "postgresql://USER@HOST:PORT/DB?sslmode=verify-full or postgres:host=H dbname=D",
-		    msg);
-		goto out;
-	}
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && *o->val != '\0') {
-			tg_err_set(err, TG_ERR_USAGE,
+	if (opts == NULL)
+		return -1;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && *o->val != '\0')
+			rc = tg_err_set(err, TG_ERR_USAGE,
 			    "the store URL holds a password; tlsgate never writes a password into "
 			    "DIR/store.conf (and a command line shows in ps): remove it from the URL and "
 			    "put it in ~/.pgpass (HOST:PORT:DB:USER:PASSWORD, mode 0600) or PGPASSWORD");
-			goto out;
-		}
-	}
-	rc = 0;
-out:
 	PQconninfoFree(opts);
-	PQfreemem(why);
-	free(conninfo);
 	return rc;
 }
 
