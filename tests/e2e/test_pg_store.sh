@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The inventory in a real PostgreSQL (`ca init --store URL`): a CA with an
-# intermediate issues, lists (--json), revokes and publishes CRLs that openssl
-# checks, with every row in the database; 8 processes x 100 certificates give
+# intermediate issues, lists (--json), revokes, signs, renews and publishes
+# CRLs that openssl checks, with every row in the database; 8 processes x 100 certificates give
 # 800 distinct serials; two CAs in one database never see each other's rows
 # or CRL numbers; refusals (password in the URL, server down, wrong password,
 # missing database, server gone after init) say what to do, exit 1 (2 for
@@ -187,6 +187,24 @@ check_apart() {
 	pass "two CAs in one database stay apart (rows, revocation, CRL numbers)"
 }
 
+# sign and renew go through the same inventory.
+check_sign_renew() {
+	local json old new
+	tg cert request csr.example --new-key --out csr.example.csr >/dev/null
+	tg cert sign csr.example.csr --dir ca1 --out csr.example.crt >/dev/null
+	old=$(serial_of ca1/issued/web.example.crt)
+	tg cert renew --dir ca1 --within 3650d >/dev/null
+	new=$(serial_of ca1/issued/web.example.crt)
+	[ "$old" != "$new" ] || fail "cert renew did not replace web.example.crt"
+	json=$(tg cert list --dir ca1 --json)
+	assert_eq 6 "$(jq length <<<"$json")" "ca1 after sign and renew"
+	assert_eq "csr.example" "$(jq -r --arg s "$(serial_of csr.example.crt)" \
+		'map(select(.serial == $s)) | .[0].cn' <<<"$json")" "signed CSR in the inventory"
+	assert_eq 2 "$(jq '[.[] | select(.cn == "web.example")] | length' <<<"$json")" \
+		"web.example old and renewed"
+	pass "cert sign and cert renew recorded in PostgreSQL"
+}
+
 # refuse CODE NEEDLE... -- ARGS: tlsgate ARGS must exit CODE, say every NEEDLE,
 # and leave $WORK/target exactly as it was.
 refuse() {
@@ -207,10 +225,14 @@ refuse() {
 	assert_eq "$before" "$(snapshot target)" "target dir after refusal of '$*'"
 }
 
+# What the messages tell users to do (literally, not the expanded path).
+# shellcheck disable=SC2088 # the literal text of the hint
+PGPASS_HINT='~/.pgpass'
+
 check_refusals() {
 	local down
 	mkdir target
-	refuse 2 "the store URL holds a password" "~/.pgpass" "PGPASSWORD" -- \
+	refuse 2 "the store URL holds a password" "${PGPASS_HINT}" "PGPASSWORD" -- \
 		ca init --dir target/ca --store "postgresql://tlsgate:$DBPASS@127.0.0.1:$PORT/pki"
 	refuse 2 "the store URL holds a password" -- \
 		ca init --dir target/ca --store "postgres:host=127.0.0.1 dbname=pki password=$DBPASS"
@@ -221,7 +243,7 @@ check_refusals() {
 		ca init --dir target/ca --store "postgresql://tlsgate@127.0.0.1:$down/pki"
 	PGPASSFILE=/dev/null PGPASSWORD=wrong refuse 1 \
 		"PostgreSQL at 127.0.0.1:$PORT, database pki refused user tlsgate" \
-		"password authentication failed" "~/.pgpass" -- ca init --dir target/ca --store "$URL"
+		"password authentication failed" "${PGPASS_HINT}" -- ca init --dir target/ca --store "$URL"
 	refuse 1 "has no database nosuchdb" "createdb" -- \
 		ca init --dir target/ca --store "postgresql://tlsgate@127.0.0.1:$PORT/nosuchdb"
 	[ ! -e target/ca ] || fail "a refused ca init created target/ca"
@@ -242,7 +264,7 @@ check_server_gone() {
 	pg_ctl_do start || fail "PostgreSQL did not restart"
 	wait_port "$PORT" 10
 	tg cert issue late.example --dir ca1 >/dev/null
-	assert_eq 5 "$(tg cert list --dir ca1 --json | jq length)" "issue after the restart"
+	assert_eq 7 "$(tg cert list --dir ca1 --json | jq length)" "issue after the restart"
 	pass "server down after init: clear refusal, nothing written; works again after restart"
 }
 
@@ -251,5 +273,6 @@ check_init
 check_lifecycle
 check_parallel
 check_apart
+check_sign_renew
 check_refusals
 check_server_gone
