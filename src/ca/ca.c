@@ -354,17 +354,32 @@ existing_ca_file(char *const *paths, size_t n)
 	return NULL;
 }
 
+/* Creates DIR, DIR/private and DIR/issued; *made gets a bit for each one
+ * that did not exist, so a failed init can take back exactly those. */
 static int
-init_dirs(const char *dir, const char *priv, const char *issued, tg_err *err)
+init_dirs(const char *const *dirs, int *made, tg_err *err)
 {
-	if (util_mkdir_p(dir, 0755, err) != 0 || util_mkdir_p(priv, 0700, err) != 0 ||
-	    util_mkdir_p(issued, 0755, err) != 0)
-		return -1;
+	static const mode_t modes[] = { 0755, 0700, 0755 };
+
+	for (int i = 0; i < 3; i++) {
+		if (!util_exists(dirs[i]))
+			*made |= 1 << i;
+		if (util_mkdir_p(dirs[i], modes[i], err) != 0)
+			return -1;
+	}
 	/* An existing private/ made by someone else must still be private. */
-	if (chmod(priv, 0700) != 0)
-		return tg_err_set(err, TG_ERR_IO, "cannot set mode 0700 on %s: %s", priv,
+	if (chmod(dirs[1], 0700) != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot set mode 0700 on %s: %s", dirs[1],
 		    strerror(errno));
 	return 0;
+}
+
+static void
+unmake_dirs(const char *const *dirs, int made)
+{
+	for (int i = 2; i >= 0; i--)
+		if (made & (1 << i))
+			rmdir(dirs[i]);
 }
 
 int
@@ -373,13 +388,14 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
 	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX], conf[PATH_MAX];
 	char *const ca_files[] = { root_crt, root_key, dbpath, conf };
+	const char *const dirs[] = { o->dir, priv, issued };
 	const char *found;
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
 	X509 *rcert = NULL, *icert = NULL;
 	store *db = NULL;
 	pki_profile p;
 	written w = { 0 };
-	int rc = -1, in_txn = 0, db_created = 0;
+	int rc = -1, in_txn = 0, db_created = 0, made = 0;
 
 	if (ca_paths(o->dir, "root", root_crt, root_key, err) != 0 ||
 	    ca_paths(o->dir, "intermediate", int_crt, int_key, err) != 0 ||
@@ -406,7 +422,7 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	 * unreachable server leaves DIR as it was. */
 	if (o->store_url != NULL && (db = ca_store_open(o->dir, o->store_url, rkey, err)) == NULL)
 		goto out;
-	if (init_dirs(o->dir, priv, issued, err) != 0)
+	if (init_dirs(dirs, &made, err) != 0)
 		goto out;
 	if (db == NULL) {
 		db_created = 1;
@@ -457,6 +473,8 @@ out:
 		unlink(side);
 	}
 	written_free(&w, rc != 0);
+	if (rc != 0)
+		unmake_dirs(dirs, made);
 	EVP_PKEY_free(rkey);
 	EVP_PKEY_free(ikey);
 	X509_free(rcert);

@@ -31,6 +31,9 @@ typedef struct {
 	unsigned prepared;        /* bit per statement prepared on this connection */
 } pg;
 
+static const char schema_version[] =
+	"SELECT value FROM tlsgate_meta WHERE key = 'schema_version'";
+
 /* Lock, schema and version check in one round trip. The advisory lock keeps
  * concurrent first opens from racing on CREATE TABLE (which is not safe
  * under concurrency even with IF NOT EXISTS). */
@@ -287,12 +290,20 @@ lock_key_of(const char *ca, char out[16])
 	snprintf(out, 16, "%" PRId32, (int32_t)h);
 }
 
+/* Most opens find the tables made: one read, no lock, and no CREATE right
+ * needed (an administrator may create the tables and grant the tlsgate user
+ * only SELECT, INSERT and UPDATE). Only a missing table runs the DDL. */
 static int
 pg_schema(pg *p, tg_err *err)
 {
-	PGresult *res = PQexec(p->conn, schema);
+	PGresult *res = PQexec(p->conn, schema_version);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	int rc = -1;
 
+	if (state != NULL && strcmp(state, "42P01") == 0) {
+		PQclear(res);
+		res = PQexec(p->conn, schema);
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_fail(p, res, "creating the tables", err);
 		PQclear(PQexec(p->conn, "ROLLBACK"));

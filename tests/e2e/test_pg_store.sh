@@ -187,6 +187,26 @@ check_apart() {
 	pass "two CAs in one database stay apart (rows, revocation, CRL numbers)"
 }
 
+# Tables made, a user with only SELECT, INSERT, UPDATE runs a CA of its own
+# (an administrator may keep DDL rights away from tlsgate); one without
+# INSERT gets told which rights it needs.
+check_dml_only() {
+	local before
+	admin_sql "create role clerk login; create role reader login" >/dev/null
+	pki_sql "revoke create on schema public from public;
+		grant select, insert, update on all tables in schema public to clerk;
+		grant select on all tables in schema public to reader" >/dev/null
+	tg ca init --dir ca3 --store "postgres:host=$SOCK port=$PORT dbname=pki user=clerk" >/dev/null
+	tg cert issue clerk.example --dir ca3 >/dev/null
+	assert_eq 2 "$(tg cert list --dir ca3 --json | jq length)" "ca3 (DML-only user)"
+	before=$(snapshot target)
+	expect_fail 1 tg ca init --dir target/ca --store "postgres:host=$SOCK port=$PORT dbname=pki user=reader"
+	assert_contains "$OUT" "permission denied for table tlsgate_certs" "a read-only user's init"
+	assert_contains "$OUT" "SELECT, INSERT, UPDATE on the tlsgate_* tables" "a read-only user's init"
+	assert_eq "$before" "$(snapshot target)" "target after a read-only user's init"
+	pass "a user with only DML rights runs a CA; a read-only one is told what it lacks"
+}
+
 # sign and renew go through the same inventory.
 check_sign_renew() {
 	local json old new
@@ -275,4 +295,5 @@ check_parallel
 check_apart
 check_sign_renew
 check_refusals
+check_dml_only
 check_server_gone
