@@ -183,6 +183,10 @@ static void conn_open(struct conn *c);
 static void conn_reset(struct conn *c, int abortive)
 {
 	if (c->ssl != NULL) {
+		/* A clean end sends close_notify (best effort): OpenSSL marks the
+		 * session of an SSL freed without it not resumable. */
+		if (!abortive && SSL_is_init_finished(c->ssl) && !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN))
+			SSL_shutdown(c->ssl);
 		SSL_set_app_data(c->ssl, NULL);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -281,7 +285,8 @@ static int start_tls(struct conn *c)
 static void start_request(struct conn *c)
 {
 	c->state = ST_SEND;
-	c->t_op = lg_now_ns();
+	if (c->t->o->mode != LG_RESUME)
+		c->t_op = lg_now_ns(); /* resume times the whole connection */
 	c->hlen = 0;
 	c->in_body = 0;
 	c->status = 0;
@@ -392,6 +397,11 @@ static void response_done(struct conn *c)
 			conn_end(c, 1);
 		return;
 	}
+	if (t->o->mode == LG_RESUME) {
+		count_handshake(c);
+		conn_end(c, 0);
+		return;
+	}
 	if (in_window(t, now)) {
 		t->st->ops++;
 		lg_hist_add(&t->st->hist, now - c->t_op);
@@ -428,7 +438,7 @@ static void conn_step(struct conn *c)
 					conn_end(c, 1);
 				return;
 			}
-			if (t->o->mode == LG_HANDSHAKE || t->o->mode == LG_RESUME)
+			if (t->o->mode == LG_HANDSHAKE)
 				c->state = ST_SHUTDOWN;
 			else
 				start_request(c);
@@ -524,7 +534,8 @@ int lg_thread_run(const struct lg_run *run, int index, SSL_CTX *ctx, struct lg_s
 	t->nconns = o->conns / o->threads + (index < o->conns % o->threads);
 	if (o->max_ops > 0)
 		t->max_ops = o->max_ops / (uint64_t)o->threads + 1;
-	t->reqlen = (size_t)snprintf(t->req, sizeof t->req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", o->path);
+	t->reqlen = (size_t)snprintf(t->req, sizeof t->req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", o->path,
+				     o->mode == LG_RESUME ? "Connection: close\r\n" : "");
 	t->ep = epoll_create1(EPOLL_CLOEXEC);
 	t->conns = calloc((size_t)(t->nconns > 0 ? t->nconns : 1), sizeof *t->conns);
 	if (t->ep < 0 || t->conns == NULL) {
