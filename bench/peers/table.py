@@ -20,7 +20,7 @@ import sys
 FIGURES = [
     ("hs", "full handshakes/s", "handshake", "rate", True, "{:.0f}", False),
     ("cpu_hs", "server CPU µs/handshake", "handshake", "server_cpu_us_per_op", False, "{:.0f}", False),
-    ("res", "resumed handshakes/s", "resume", "rate", True, "{:.0f}", False),
+    ("res", "resumed handshakes/s (+1 GET)", "resume", "rate", True, "{:.0f}", False),
     ("req", "requests/s (64 conns)", "requests", "rate", True, "{:.0f}", True),
     ("p50", "p50 ms", "requests", "p50_us", False, "{:.2f}", True),
     ("p99", "p99 ms", "requests", "p99_us", False, "{:.2f}", True),
