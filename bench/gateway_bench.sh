@@ -16,16 +16,16 @@
 #
 # Usage: bench/gateway_bench.sh
 # Environment: TLSGATE=path/to/tlsgate (default: build this tree), WORKERS (default:
-#   cores), PEERS (default: all, space-separated names below), DURATION (4),
-#   WARMUP (1), REPS (3), IDLE_CONNS (2000), LG_THREADS (2), OUT_DIR (bench/results).
+#   cores), PEERS (default: all, space-separated names below), DURATION (2.5),
+#   WARMUP (0.5), REPS (5), IDLE_CONNS (2000), LG_THREADS (2), OUT_DIR (bench/results).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 WORKERS=${WORKERS:-$(nproc)}
-DURATION=${DURATION:-4}
-WARMUP=${WARMUP:-1}
-REPS=${REPS:-3}
+DURATION=${DURATION:-2.5}
+WARMUP=${WARMUP:-0.5}
+REPS=${REPS:-5}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 LG_THREADS=${LG_THREADS:-2}
 OUT_DIR=${OUT_DIR:-$ROOT/bench/results}

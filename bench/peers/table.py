@@ -86,7 +86,18 @@ def main():
             cells.append(fmt.format(v) + ratio + mark)
         name = p if verifies.get(p, "yes") == "yes" else p + " †"
         print(f"| {name} | " + " | ".join(cells) + " |")
+    spread = []
+    for key, title, mode, field, _, _, _ in FIGURES:
+        worst = 0.0
+        for p in peers:
+            xs = [r.get(field, 0) for r in rows if r["peer"] == p and r["mode"] == mode]
+            if key != "mem" and len(xs) > 1 and statistics.median(xs) > 0:
+                worst = max(worst, (max(xs) - min(xs)) / statistics.median(xs))
+        if worst > 0:
+            spread.append(f"{title} {worst:.0%}")
     print()
+    if spread:
+        print("Run-to-run spread, (max - min) / median, worst peer per figure: " + ", ".join(spread) + ".")
     print("Ratios: to the best peer per figure, 1.00 = best (rates: value/best; "
           "CPU, latency, memory: best/value).")
     if "hitch" in peers:
