@@ -51,6 +51,10 @@ int util_mkdir_p(const char *path, mode_t mode, tg_err *err) TG_MUST_CHECK;
 
 int util_exists(const char *path);
 
+/* 0 when path may be written: it does not exist, or force is set; else
+ * TG_ERR_EXISTS with the message every command uses. */
+int util_may_write(const char *path, int force, tg_err *err) TG_MUST_CHECK;
+
 /* Flushes the file system holding path (after a batch of UTIL_WRITE_NOSYNC). */
 int util_sync_dir(const char *path, tg_err *err) TG_MUST_CHECK;
 

@@ -712,10 +712,8 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
 	if (out_path != NULL) {
 		snprintf(r->cert_path, sizeof(r->cert_path), "%s", out_path);
-		if (!force && util_exists(out_path))
-			return tg_err_set(err, TG_ERR_EXISTS,
-			    "%s already exists; refusing to overwrite it (pass --force to replace it)",
-			    out_path);
+		if (util_may_write(out_path, force, err) != 0)
+			return -1;
 	}
 	if (store_begin(ca->db, err) != 0)
 		return -1;
@@ -893,9 +891,8 @@ tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, tg_crl
 	/* The default CRL is meant to be republished in place. */
 	if (out_path == NULL)
 		force = 1;
-	if (!force && util_exists(path))
-		return tg_err_set(err, TG_ERR_EXISTS,
-		    "%s already exists; refusing to overwrite it (pass --force to replace it)", path);
+	if (util_may_write(path, force, err) != 0)
+		return -1;
 	if (store_begin(ca->db, err) != 0)
 		return -1;
 	in_txn = 1;

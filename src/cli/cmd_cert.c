@@ -459,9 +459,7 @@ cert_request(int argc, char **argv)
 	if (snprintf(csr_path, sizeof(csr_path), "%s", out ? out : "") < 0 ||
 	    (out == NULL && snprintf(csr_path, sizeof(csr_path), "%s.csr", p->cn) < 0))
 		goto out;
-	if (!force && util_exists(csr_path)) {
-		tg_err_set(&err, TG_ERR_EXISTS,
-		    "%s already exists; refusing to overwrite it (pass --force to replace it)", csr_path);
+	if (util_may_write(csr_path, force, &err) != 0) {
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -559,12 +557,8 @@ cert_selfsigned(int argc, char **argv)
 		goto fail;
 	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, p->cn);
 	snprintf(keyp, sizeof(keyp), "%s/%s.key", dir, p->cn);
-	if (!force && (util_exists(crt) || util_exists(keyp))) {
-		tg_err_set(&err, TG_ERR_EXISTS,
-		    "%s already exists; refusing to overwrite it (pass --force to replace it)",
-		    util_exists(crt) ? crt : keyp);
+	if (util_may_write(crt, force, &err) != 0 || util_may_write(keyp, force, &err) != 0)
 		goto fail;
-	}
 	if (util_mkdir_p(dir, 0755, &err) != 0 || pki_serial_random(serial, &err) != 0 ||
 	    (key = pki_key_generate(type, &err)) == NULL ||
 	    (cert = pki_cert_build(p, key, NULL, key, serial, sizeof(serial), &err)) == NULL ||
@@ -652,11 +646,8 @@ cert_p12(int argc, char **argv)
 		return cli_usage("cert p12", "unexpected argument '%s'", argv[optind]);
 	if (cert_path == NULL || key_path == NULL || out == NULL)
 		return cli_usage("cert p12", "--cert, --key and --out are required");
-	if (!force && util_exists(out)) {
-		tg_err_set(&err, TG_ERR_EXISTS,
-		    "%s already exists; refusing to overwrite it (pass --force to replace it)", out);
+	if (util_may_write(out, force, &err) != 0)
 		return cli_fail(&err);
-	}
 	if (cli_read_pass(pass_file, &pass, &err) != 0 ||
 	    cli_read_pass(key_pass_file, &key_pass, &err) != 0 ||
 	    pki_load_certs(cert_path, &certs, &err) != 0 ||

@@ -82,15 +82,12 @@ util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int
 {
 	char dir[PATH_MAX];
 	int fd = -1, saved, rc = -1;
-	struct stat st;
 
 	tmp[0] = '\0';
 	if (strlen(path) >= PATH_MAX - 64 || tmplen < PATH_MAX)
 		return tg_err_set(err, TG_ERR_USAGE, "path too long: %s", path);
-	if (!(flags & UTIL_WRITE_FORCE) && lstat(path, &st) == 0)
-		return tg_err_set(err, TG_ERR_EXISTS,
-		    "%s already exists; refusing to overwrite it (pass --force to replace it)",
-		    path);
+	if (util_may_write(path, flags & UTIL_WRITE_FORCE, err) != 0)
+		return -1;
 	dir_of(path, dir, sizeof(dir));
 	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
 		unsigned long r = (unsigned long)random();
@@ -144,9 +141,7 @@ util_publish_file(const char *tmp, const char *path, int flags, tg_err *err)
 			saved = errno;
 			unlink(tmp);
 			if (saved == EEXIST)
-				return tg_err_set(err, TG_ERR_EXISTS,
-				    "%s already exists; refusing to overwrite it (pass --force to replace it)",
-				    path);
+				return util_may_write(path, 0, err);
 			return tg_err_set(err, TG_ERR_IO, "cannot create %s: %s", path,
 			    strerror(saved));
 		}
@@ -313,6 +308,15 @@ util_mkdir_p(const char *path, mode_t mode, tg_err *err)
 		}
 	}
 	return 0;
+}
+
+int
+util_may_write(const char *path, int force, tg_err *err)
+{
+	if (force || !util_exists(path))
+		return 0;
+	return tg_err_set(err, TG_ERR_EXISTS,
+	    "%s already exists; refusing to overwrite it (pass --force to replace it)", path);
 }
 
 int
