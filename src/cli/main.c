@@ -14,6 +14,7 @@ static const struct cli_cmd top_cmds[] = {
 	{ "inspect", "show what a certificate, chain, CSR, CRL, key or p12 file holds", NULL, NULL, NULL },
 	{ "verify", "verify a certificate chain the way a TLS peer would", NULL, NULL, NULL },
 	{ "check", "find certificate mistakes in files, service dirs and live endpoints", NULL, NULL, NULL },
+	{ "serve", "run the TLS/mutual-TLS gateway in front of a TCP or HTTP backend", NULL, NULL, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -47,6 +48,8 @@ leaf_for(const struct cli_cmd *row)
 		return &cli_verify_cmd;
 	if (strcmp(row->name, "check") == 0)
 		return &cli_check_cmd;
+	if (strcmp(row->name, "serve") == 0)
+		return &cli_serve_cmd;
 	return row;
 }
 

@@ -1,0 +1,193 @@
+/* `tlsgate serve`: flags and the config file share one option table in the
+ * gateway; this file only maps argv onto it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tlsgate/gateway.h"
+
+static const char serve_help[] =
+"Usage: tlsgate serve --listen ADDR:PORT --target ADDR:PORT (--cert F --key F | --certs-dir D)\n"
+"                     [options]\n"
+"       tlsgate serve --config FILE [--test]\n"
+"\n"
+"Terminates TLS (and mutual TLS) in front of any TCP or HTTP backend.\n"
+"\n"
+"Listener options (also the keys of a [listener NAME] section in --config):\n"
+"  --listen ADDR:PORT        where clients connect (127.0.0.1:8443, [::]:443)\n"
+"  --target ADDR:PORT        the backend (a Flask app, MQTT broker, PostgreSQL...)\n"
+"  --mode tcp|http           tcp: bytes both ways (default); http: adds identity headers\n"
+"  --cert F --key F          certificate chain (leaf first) and its key (0600)\n"
+"  --certs-dir D             per-host certs found by SNI, Prosody's layout:\n"
+"                            D/HOST.crt + D/HOST.key, or D/HOST/fullchain.pem +\n"
+"                            D/HOST/privkey.pem; wildcard SANs match too\n"
+"  --strict-sni yes          refuse unknown SNI names instead of the default cert\n"
+"  --client-ca F             CA bundle that signs client certs (may hold intermediates)\n"
+"  --verify MODE             none (default) | optional | require | verify-full\n"
+"  --allow-cn CN             verify-full: allow this subject CN (repeatable)\n"
+"  --allow-san VALUE         ... a SAN: DNS:x, URI:spiffe://x, email:a@b, IP:1.2.3.4\n"
+"  --allow-ou OU             ... an organizational unit\n"
+"  --crl F                   refuse revoked client certs (PEM CRL)\n"
+"  --proxy-protocol v2       tcp mode: PROXY v2 header with TLS version, cipher, CN\n"
+"  --pass-file F             passphrase for encrypted keys (first line of F)\n"
+"  --pass-command CMD        ... or the first line CMD prints\n"
+"  --ciphers S               OpenSSL cipher list (TLS 1.2) or TLS_* suites (1.3)\n"
+"  --min-tls 1.2|1.3         oldest protocol accepted (default 1.2)\n"
+"  --handshake-timeout S     default 10s; --connect-timeout S: default 5s\n"
+"  --idle-timeout S          default 600s (MQTT keep-alives fit)\n"
+"  --max-conns N             per listener (default 100000)\n"
+"\n"
+"Global options ([global] section):\n"
+"  --workers N               worker processes (default: one per core)\n"
+"  --status ADDR:PORT        serves /healthz (JSON) and /metrics (Prometheus)\n"
+"  --config FILE             INI file with [global] and [listener NAME] sections\n"
+"  --test                    build everything, report, exit 0 (ok) or 1 (broken)\n"
+"\n"
+"Client certificates in http mode answer like nginx: none sent when required:\n"
+"400 \"No required SSL certificate was sent\"; invalid: 400; valid but not\n"
+"allowed: 403; backend down: 502. The backend gets X-Client-Verify, -Subject,\n"
+"-Issuer, -Serial, -Fingerprint (SHA-256), -CN, -SAN, -Cert (URL-encoded PEM),\n"
+"X-Forwarded-For and -Proto; client-sent headers of those names are removed.\n"
+"In tcp mode a refused client gets a TLS alert.\n"
+"\n"
+"Keys must be 0600 (owned by the gateway's user) or 0640 owned by root.\n"
+"SIGHUP reloads certs, keys, CA, CRL, rules and listeners all-or-nothing.\n"
+"\n"
+"Examples:\n"
+"  # mutual TLS in front of a Flask app; only alice and bob get in\n"
+"  tlsgate serve --listen 0.0.0.0:443 --target 127.0.0.1:5000 --mode http \\\n"
+"      --cert server.crt --key server.key --client-ca ca.crt \\\n"
+"      --verify verify-full --allow-cn alice --allow-cn bob --crl ca.crl\n"
+"\n"
+"  # MQTT over TLS for devices with client certs (EMQX's verify_peer)\n"
+"  tlsgate serve --listen 0.0.0.0:8883 --target 127.0.0.1:1883 \\\n"
+"      --cert broker.crt --key broker.key --client-ca ca.crt --verify require\n"
+"\n"
+"  # XMPP hosts, certs found per SNI in Prosody's certs dir\n"
+"  tlsgate serve --listen 0.0.0.0:5223 --target 127.0.0.1:5222 --certs-dir /etc/prosody/certs\n"
+"\n"
+"  # many listeners from a file; check it first like `nginx -t`\n"
+"  tlsgate serve --config /etc/tlsgate/gateway.ini --test\n"
+"\n"
+"  gateway.ini:\n"
+"    [global]\n"
+"    workers = 4\n"
+"    status = 127.0.0.1:9100\n"
+"    [listener web]\n"
+"    listen = 0.0.0.0:443\n"
+"    target = 127.0.0.1:5000\n"
+"    mode = http\n"
+"    certs-dir = /etc/tlsgate/certs\n"
+"    client-ca = /etc/tlsgate/ca.crt\n"
+"    verify = optional\n";
+
+/* Every long option is a config key, except these two. */
+static const char *const keys[] = {
+	"listen", "target", "mode", "cert", "key", "certs-dir", "strict-sni", "client-ca",
+	"verify", "allow-cn", "allow-san", "allow-ou", "crl", "proxy-protocol", "pass-file",
+	"pass-command", "ciphers", "min-tls", "handshake-timeout", "connect-timeout",
+	"idle-timeout", "max-conns", "workers", "status",
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+#define OPT_CONFIG 1000
+#define OPT_TEST 1001
+
+struct pending {
+	const char *key, *value;
+};
+
+static int
+run_test(gw_config *cfg)
+{
+	char report[8192];
+	tg_err err;
+
+	tg_err_clear(&err);
+	if (gw_config_test(cfg, report, sizeof(report), &err) != 0) {
+		fprintf(stderr, "tlsgate: error: %s\n", err.msg);
+		fprintf(stderr, "tlsgate: configuration is broken\n");
+		return 1;
+	}
+	fputs(report, stdout);
+	puts("configuration ok");
+	return 0;
+}
+
+static int
+apply(gw_config *cfg, const struct pending *p, size_t n, int have_file)
+{
+	tg_err err;
+
+	tg_err_clear(&err);
+	for (size_t i = 0; i < n; i++) {
+		if (have_file && !gw_config_key_is_global(p[i].key))
+			return cli_usage("serve", "--%s: with --config, listener options go in the file's "
+			    "[listener NAME] sections", p[i].key);
+		if (gw_config_set(cfg, NULL, p[i].key, p[i].value, &err) != 0)
+			return cli_usage("serve", "--%s: %s", p[i].key, err.msg);
+	}
+	return 0;
+}
+
+static int
+serve_run(int argc, char **argv)
+{
+	struct option opts[NKEYS + 3];
+	struct pending *pend = calloc((size_t)argc, sizeof(*pend));
+	const char *config = NULL;
+	gw_config *cfg = gw_config_new();
+	size_t npend = 0;
+	int c, test = 0, rc = 2;
+	tg_err err;
+
+	tg_err_clear(&err);
+	if (pend == NULL || cfg == NULL) {
+		fprintf(stderr, "tlsgate: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		opts[i] = (struct option){ keys[i], required_argument, NULL, (int)(2000 + i) };
+	opts[NKEYS] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	opts[NKEYS + 1] = (struct option){ "test", no_argument, NULL, OPT_TEST };
+	opts[NKEYS + 2] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 1;
+	while ((c = cli_getopt(argc, argv, opts, "serve")) != -1) {
+		if (c == '?')
+			goto out;
+		if (c == OPT_CONFIG)
+			config = optarg;
+		else if (c == OPT_TEST)
+			test = 1;
+		else
+			pend[npend++] = (struct pending){ keys[c - 2000], optarg };
+	}
+	if (optind < argc) {
+		rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (config != NULL && gw_config_load(cfg, config, &err) != 0) {
+		rc = test ? (fprintf(stderr, "tlsgate: error: %s\n", err.msg), 1) : cli_fail(&err);
+		goto out;
+	}
+	if ((rc = apply(cfg, pend, npend, config != NULL)) != 0)
+		goto out;
+	if (test) {
+		rc = run_test(cfg);
+		goto out;
+	}
+	if (gw_config_validate(cfg, &err) != 0 || gw_serve(cfg, &err) != 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	rc = 0;
+out:
+	gw_config_free(cfg);
+	free(pend);
+	return rc;
+}
+
+const struct cli_cmd cli_serve_cmd = {
+	"serve", "run the TLS/mutual-TLS gateway in front of a TCP or HTTP backend",
+	serve_help, serve_run, NULL,
+};

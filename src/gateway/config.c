@@ -1,0 +1,443 @@
+/* Plain configuration: one table of options shared by the command line and
+ * the INI file, so a flag and a config key can never drift apart. */
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+#include "tlsgate/util.h"
+
+#define LISTENER_DEFAULT "default"
+
+struct opt;
+typedef int (*opt_setter)(void *obj, const struct opt *o, const char *v, tg_err *err);
+
+struct opt {
+	const char *key;
+	int global;   /* in gw_config, not gw_listener_cfg */
+	opt_setter set;
+	size_t off;
+	unsigned long max; /* for numbers */
+};
+
+static int
+set_str(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	char **slot = (char **)((char *)obj + o->off);
+	char *dup;
+
+	if (*v == '\0')
+		return tg_err_set(err, TG_ERR_USAGE, "%s: empty value", o->key);
+	if ((dup = strdup(v)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	free(*slot);
+	*slot = dup;
+	return 0;
+}
+
+static int
+set_list(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	struct gw_strlist *l = (struct gw_strlist *)((char *)obj + o->off);
+	char **nv;
+
+	if (*v == '\0')
+		return tg_err_set(err, TG_ERR_USAGE, "%s: empty value", o->key);
+	if (l->n >= 4096)
+		return tg_err_set(err, TG_ERR_USAGE, "%s: too many values", o->key);
+	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	l->v = nv;
+	if ((l->v[l->n] = strdup(v)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	l->n++;
+	return 0;
+}
+
+/* Maps a word to an int through a NULL-terminated list of names. */
+static int
+set_enum(void *obj, const struct opt *o, const char *v, const char *const *names,
+    const int *values, tg_err *err)
+{
+	char choices[256] = "";
+
+	for (size_t i = 0; names[i] != NULL; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*(int *)((char *)obj + o->off) = values[i];
+			return 0;
+		}
+		strncat(choices, i ? ", " : "", sizeof(choices) - strlen(choices) - 1);
+		strncat(choices, names[i], sizeof(choices) - strlen(choices) - 1);
+	}
+	return tg_err_set(err, TG_ERR_USAGE, "%s: '%s' is not one of: %s", o->key, v, choices);
+}
+
+static int
+set_mode(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "tcp", "http", NULL };
+	static const int values[] = { GW_MODE_TCP, GW_MODE_HTTP };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_verify(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "none", "optional", "require", "verify-full", NULL };
+	static const int values[] = { GW_VERIFY_NONE, GW_VERIFY_OPTIONAL, GW_VERIFY_REQUIRE,
+		GW_VERIFY_FULL };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_bool(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "yes", "no", "true", "false", "on", "off", "1", "0", NULL };
+	static const int values[] = { 1, 0, 1, 0, 1, 0, 1, 0 };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_min_tls(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "1.2", "1.3", NULL };
+	static const int values[] = { 12, 13 };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_proxy(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "v2", "off", "none", NULL };
+	static const int values[] = { 1, 0, 0 };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_ulong(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	return util_parse_uint(v, o->key, o->max, (unsigned long *)((char *)obj + o->off), err);
+}
+
+/* Timeouts are seconds ("10", "2.5") or carry a unit ("500ms", "30s", "5m",
+ * "1h"); a bare number is seconds here, unlike certificate lifetimes. */
+static int
+set_seconds(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const struct {
+		const char *unit;
+		double mul;
+	} units[] = { { "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "m", 60 }, { "h", 3600 } };
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno == 0 && end != v && isfinite(d) && d > 0 && d <= 86400 * 7) {
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (strcmp(end, units[i].unit) == 0) {
+				*(double *)((char *)obj + o->off) = d * units[i].mul;
+				return 0;
+			}
+		}
+	}
+	return tg_err_set(err, TG_ERR_USAGE,
+	    "%s: '%s' is not a timeout; write seconds (10, 2.5) or 500ms, 30s, 5m, 1h",
+	    o->key, v);
+}
+
+#define L(f) offsetof(struct gw_listener_cfg, f)
+#define G(f) offsetof(struct gw_config, f)
+
+static const struct opt opts[] = {
+	{ "listen", 0, set_str, L(listen), 0 },
+	{ "target", 0, set_str, L(target), 0 },
+	{ "mode", 0, set_mode, L(mode), 0 },
+	{ "cert", 0, set_str, L(cert), 0 },
+	{ "key", 0, set_str, L(key), 0 },
+	{ "certs-dir", 0, set_str, L(certs_dir), 0 },
+	{ "strict-sni", 0, set_bool, L(strict_sni), 0 },
+	{ "client-ca", 0, set_str, L(client_ca), 0 },
+	{ "verify", 0, set_verify, L(verify), 0 },
+	{ "allow-cn", 0, set_list, L(allow_cn), 0 },
+	{ "allow-san", 0, set_list, L(allow_san), 0 },
+	{ "allow-ou", 0, set_list, L(allow_ou), 0 },
+	{ "crl", 0, set_str, L(crl), 0 },
+	{ "proxy-protocol", 0, set_proxy, L(proxy_v2), 0 },
+	{ "pass-file", 0, set_str, L(pass_file), 0 },
+	{ "pass-command", 0, set_str, L(pass_command), 0 },
+	{ "ciphers", 0, set_str, L(ciphers), 0 },
+	{ "min-tls", 0, set_min_tls, L(min_tls), 0 },
+	{ "handshake-timeout", 0, set_seconds, L(handshake_timeout), 0 },
+	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
+	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
+	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
+	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS },
+	{ "status", 1, set_str, G(status), 0 },
+};
+
+static const struct opt *
+find_opt(const char *key)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(opts[i].key, key) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+int
+gw_config_key_is_global(const char *key)
+{
+	const struct opt *o = find_opt(key);
+	return o != NULL && o->global;
+}
+
+const char *
+gw_mode_name(enum gw_mode m)
+{
+	return m == GW_MODE_HTTP ? "http" : "tcp";
+}
+
+const char *
+gw_verify_name(enum gw_verify v)
+{
+	static const char *const names[] = { "none", "optional", "require", "verify-full" };
+	return names[v];
+}
+
+static void
+strlist_free(struct gw_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+listener_free(struct gw_listener_cfg *l)
+{
+	if (l == NULL)
+		return;
+	free(l->name);
+	free(l->listen);
+	free(l->target);
+	free(l->cert);
+	free(l->key);
+	free(l->certs_dir);
+	free(l->client_ca);
+	free(l->crl);
+	free(l->pass_file);
+	free(l->pass_command);
+	free(l->ciphers);
+	strlist_free(&l->allow_cn);
+	strlist_free(&l->allow_san);
+	strlist_free(&l->allow_ou);
+	free(l);
+}
+
+static struct gw_listener_cfg *
+listener_new(const char *name)
+{
+	struct gw_listener_cfg *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || (l->name = strdup(name)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	/* Defaults: secure and patient enough for MQTT keep-alives. */
+	l->mode = GW_MODE_TCP;
+	l->verify = GW_VERIFY_NONE;
+	l->min_tls = 12;
+	l->handshake_timeout = 10;
+	l->connect_timeout = 5;
+	l->idle_timeout = 600;
+	l->max_conns = 100000;
+	return l;
+}
+
+gw_config *
+gw_config_new(void)
+{
+	return calloc(1, sizeof(gw_config));
+}
+
+void
+gw_config_free(gw_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nl; i++)
+		listener_free(cfg->l[i]);
+	free(cfg->path);
+	free(cfg->status);
+	free(cfg);
+}
+
+static struct gw_listener_cfg *
+listener_get(gw_config *cfg, const char *name, tg_err *err)
+{
+	for (size_t i = 0; i < cfg->nl; i++)
+		if (strcmp(cfg->l[i]->name, name) == 0)
+			return cfg->l[i];
+	if (cfg->nl == GW_MAX_LISTENERS) {
+		tg_err_set(err, TG_ERR_CONFIG, "more than %d listeners", GW_MAX_LISTENERS);
+		return NULL;
+	}
+	if ((cfg->l[cfg->nl] = listener_new(name)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	return cfg->l[cfg->nl++];
+}
+
+int
+gw_config_set(gw_config *cfg, const char *listener, const char *key,
+    const char *value, tg_err *err)
+{
+	const struct opt *o = find_opt(key);
+	struct gw_listener_cfg *l;
+
+	if (o == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "unknown option '%s'", key);
+	if (o->global) {
+		if (listener != NULL && strcmp(listener, LISTENER_DEFAULT) != 0)
+			return tg_err_set(err, TG_ERR_USAGE,
+			    "'%s' is a global option; put it in the [global] section, not [listener %s]",
+			    key, listener);
+		return o->set(cfg, o, value, err);
+	}
+	if ((l = listener_get(cfg, listener ? listener : LISTENER_DEFAULT, err)) == NULL)
+		return -1;
+	return o->set(l, o, value, err);
+}
+
+struct ini_state {
+	gw_config *cfg;
+	const char *path;
+	tg_err *err;
+	int failed;
+};
+
+/* inih calls this for every key; section is "global" or "listener NAME". */
+static int
+ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	const char *listener = NULL;
+
+	if (st->failed)
+		return 0;
+	if (strncmp(section, "listener", 8) == 0 && (section[8] == ' ' || section[8] == '\0')) {
+		listener = section + 8;
+		while (*listener == ' ')
+			listener++;
+		if (*listener == '\0') {
+			tg_err_set(st->err, TG_ERR_CONFIG,
+			    "%s: [listener] needs a name: write [listener web]", st->path);
+			goto fail;
+		}
+		if (gw_config_key_is_global(name)) {
+			tg_err_set(st->err, TG_ERR_CONFIG,
+			    "%s: '%s' is a global option; move it to the [global] section",
+			    st->path, name);
+			goto fail;
+		}
+	} else if (strcmp(section, "global") != 0 && section[0] != '\0') {
+		tg_err_set(st->err, TG_ERR_CONFIG,
+		    "%s: unknown section [%s]; use [global] or [listener NAME]", st->path, section);
+		goto fail;
+	} else if (!gw_config_key_is_global(name)) {
+		tg_err_set(st->err, TG_ERR_CONFIG,
+		    "%s: '%s' belongs in a [listener NAME] section, not [global]", st->path, name);
+		goto fail;
+	}
+	if (gw_config_set(st->cfg, listener, name, value, st->err) != 0) {
+		tg_err_prefix(st->err, "%s [%s]", st->path, section);
+		st->err->cat = TG_ERR_CONFIG;
+		goto fail;
+	}
+	return 1;
+fail:
+	st->failed = 1;
+	return 0;
+}
+
+int
+gw_config_load(gw_config *cfg, const char *path, tg_err *err)
+{
+	struct ini_state st = { cfg, path, err, 0 };
+	int rc;
+
+	free(cfg->path);
+	if ((cfg->path = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	rc = ini_parse(path, ini_line, &st);
+	if (rc == -1)
+		return tg_err_set(err, TG_ERR_IO, "cannot open config file %s: %s", path,
+		    strerror(errno));
+	if (rc == -2)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory reading %s", path);
+	if (st.failed)
+		return -1;
+	if (rc > 0)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s:%d: syntax error; lines are `key = value` under [global] or [listener NAME]",
+		    path, rc);
+	return 0;
+}
+
+static int
+validate_listener(const struct gw_listener_cfg *l, tg_err *err)
+{
+	const char *n = l->name;
+
+	if (l->listen == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: no listen address; pass --listen 127.0.0.1:8443", n);
+	if (l->target == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: no target; pass --target 127.0.0.1:5000", n);
+	if (l->certs_dir == NULL && (l->cert == NULL || l->key == NULL))
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: no certificate; pass --cert FILE --key FILE, or --certs-dir DIR", n);
+	if ((l->cert == NULL) != (l->key == NULL))
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: --cert and --key go together", n);
+	if (l->verify != GW_VERIFY_NONE && l->client_ca == NULL)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --verify %s needs --client-ca FILE (the CA that signed the client certs)",
+		    n, gw_verify_name(l->verify));
+	if (l->verify == GW_VERIFY_FULL &&
+	    l->allow_cn.n + l->allow_san.n + l->allow_ou.n == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --verify verify-full needs an allow rule: --allow-cn, --allow-san or --allow-ou", n);
+	if (l->verify == GW_VERIFY_NONE && (l->crl || l->allow_cn.n || l->allow_san.n || l->allow_ou.n))
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --crl and --allow-* need client certificates; add --verify require or verify-full", n);
+	if (l->pass_file && l->pass_command)
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: give --pass-file or --pass-command, not both", n);
+	if (l->proxy_v2 && l->mode != GW_MODE_TCP)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --proxy-protocol v2 is for tcp mode; http mode passes identity as headers", n);
+	return 0;
+}
+
+int
+gw_config_validate(gw_config *cfg, tg_err *err)
+{
+	if (cfg->nl == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "nothing to serve: pass --listen, --target and a certificate, or --config FILE");
+	for (size_t i = 0; i < cfg->nl; i++) {
+		if (validate_listener(cfg->l[i], err) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->l[i]->listen, cfg->l[j]->listen) == 0)
+				return tg_err_set(err, TG_ERR_USAGE,
+				    "listeners %s and %s both listen on %s", cfg->l[j]->name,
+				    cfg->l[i]->name, cfg->l[i]->listen);
+	}
+	return 0;
+}

@@ -1,0 +1,879 @@
+/* One client connection and its backend connection.
+ *
+ *   HANDSHAKE --ok--> (http: checks, maybe DENY) --> CONNECTING --> OPEN --> closed
+ *
+ * In OPEN, pump() moves bytes both ways until nothing moves, then arms the
+ * watchers for exactly what it waits for (backpressure: a full buffer stops
+ * reading its source). Each direction has one buffer, taken from the
+ * worker's pool when data arrives and given back when drained, so an idle
+ * connection holds no buffers at all. Half-close travels both ways: client
+ * close_notify -> shutdown(SHUT_WR) to the backend; backend EOF ->
+ * close_notify to the client. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/gw.h"
+#include "gateway/tls_engine.h"
+#include "gateway/worker.h"
+
+enum cstate { C_HANDSHAKE, C_CONNECTING, C_OPEN };
+
+struct buf {
+	char *p;
+	uint32_t off, len, cap;
+};
+
+struct conn {
+	struct gw_worker *w;
+	struct gw_listener_rt *l;
+	int cfd, bfd;
+	ev_io cio, bio;
+	ev_timer timer;
+	gw_tls *tls;
+	gw_http *http;
+	enum cstate st;
+	struct buf c2b, b2c, hin; /* hin: client plaintext before the http filter */
+	unsigned cl_rd_ready : 1, cl_wr_ready : 1, be_rd_ready : 1, be_wr_ready : 1;
+	unsigned cl_eof : 1, be_eof : 1, cl_shut : 1, be_shut : 1;
+	unsigned no_backend : 1, replying : 1, resumed : 1;
+	int tls_rd_need, tls_wr_need, hs_need;
+	int cev, bev;
+	int deny_status;
+	const char *deny_reason;
+	char *ident;
+	size_t ident_len;
+	ev_tstamp started, last_activity, timeout;
+	uint64_t bytes_in, bytes_out;
+	enum gw_hs hs;
+	char peer_str[64];
+	char peer_host[48];
+	unsigned long heads; /* request heads sent to the backend */
+	char cn[64];
+	char verify[24];
+	char why[256];
+};
+
+static void pump(struct conn *c);
+static void drop_backend(struct conn *c);
+
+/* --- Buffers --- */
+
+static int
+buf_take(struct conn *c, struct buf *b)
+{
+	if (b->p != NULL)
+		return 0;
+	if ((b->p = gw_buf_get(c->w)) == NULL)
+		return -1;
+	b->cap = GW_BUF_SIZE;
+	b->off = b->len = 0;
+	return 0;
+}
+
+static void
+buf_give(struct conn *c, struct buf *b)
+{
+	if (b->p == NULL)
+		return;
+	if (b->cap == GW_BUF_SIZE)
+		gw_buf_put(c->w, b->p);
+	else
+		free(b->p);
+	b->p = NULL;
+	b->off = b->len = b->cap = 0;
+}
+
+static uint32_t
+buf_data(const struct buf *b)
+{
+	return b->len - b->off;
+}
+
+/* Free room at the tail, compacting only when the tail is full. */
+static uint32_t
+buf_room(struct buf *b)
+{
+	if (b->p == NULL)
+		return GW_BUF_SIZE;
+	if (b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len == b->cap && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	return b->cap - b->len;
+}
+
+/* Grows a buffer past the pool size (a rewritten head with a client cert). */
+static int
+buf_reserve(struct conn *c, struct buf *b, size_t need)
+{
+	char *p;
+
+	if (buf_take(c, b) != 0)
+		return -1;
+	if (buf_room(b) >= need)
+		return 0;
+	if (buf_data(b) != 0)
+		return 1; /* wait until it drains */
+	if ((p = malloc(need)) == NULL)
+		return -1;
+	buf_give(c, b);
+	b->p = p;
+	b->cap = (uint32_t)need;
+	return 0;
+}
+
+/* --- Closing and logging --- */
+
+static void
+conn_close(struct conn *c, const char *why)
+{
+	struct gw_mslot *m = c->w->m;
+
+	if (c->why[0] == '\0')
+		snprintf(c->why, sizeof(c->why), "%s", why);
+	gw_log("conn listener=%s peer=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
+	    c->l->name, c->peer_str, c->tls && gw_tls_sni(c->tls) ? gw_tls_sni(c->tls) : "-",
+	    c->cn[0] ? c->cn : "-", c->verify[0] ? c->verify : "-", c->resumed,
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    ev_now(c->w->loop) - c->started, c->why);
+	atomic_fetch_add_explicit(&m->bytes_in, c->bytes_in, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->bytes_out, c->bytes_out, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&m->conns_active, 1, memory_order_relaxed);
+	ev_io_stop(c->w->loop, &c->cio);
+	ev_io_stop(c->w->loop, &c->bio);
+	ev_timer_stop(c->w->loop, &c->timer);
+	gw_tls_free(c->tls);
+	gw_http_free(c->http);
+	close(c->cfd);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	buf_give(c, &c->c2b);
+	buf_give(c, &c->b2c);
+	buf_give(c, &c->hin);
+	free(c->ident);
+	gw_worker_conn_done(c->w, c->l);
+	free(c);
+}
+
+static void
+set_events(struct conn *c, ev_io *io, int *cur, int want)
+{
+	if (*cur == want)
+		return;
+	ev_io_stop(c->w->loop, io);
+	*cur = want;
+	if (want != 0) {
+		ev_io_modify(io, want);
+		ev_io_start(c->w->loop, io);
+	}
+}
+
+static void
+touch(struct conn *c)
+{
+	c->last_activity = ev_now(c->w->loop);
+}
+
+static void
+arm_timer(struct conn *c, double secs)
+{
+	c->timeout = secs;
+	touch(c);
+	ev_timer_stop(c->w->loop, &c->timer);
+	ev_timer_set(&c->timer, secs, 0.);
+	ev_timer_start(c->w->loop, &c->timer);
+}
+
+/* libev's cheap-timeout idiom: activity only stamps a time; the timer
+ * re-arms itself for the remainder instead of being reset per read. */
+static void
+on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct conn *c = t->data;
+	ev_tstamp left = c->last_activity + c->timeout - ev_now(loop);
+
+	if (left > 0.001) {
+		ev_timer_set(t, left, 0.);
+		ev_timer_start(loop, t);
+		return;
+	}
+	if (c->st == C_HANDSHAKE) {
+		atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_TIMEOUT], 1, memory_order_relaxed);
+		conn_close(c, "handshake timeout");
+	} else if (c->st == C_CONNECTING) {
+		atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
+		conn_close(c, "backend connect timeout");
+	} else {
+		conn_close(c, "idle timeout");
+	}
+}
+
+/* --- http mode: refusals and identity --- */
+
+/* Queues an error page and stops reading: the reply is the last thing sent. */
+static void
+reply_error(struct conn *c, int status, const char *reason)
+{
+	char page[1024];
+	int n = gw_http_error(status, reason, page, sizeof(page));
+
+	snprintf(c->why, sizeof(c->why), "replied %d%s%s", status, reason ? " " : "", reason ? reason : "");
+	if (n < 0 || buf_reserve(c, &c->b2c, (size_t)n) != 0) {
+		conn_close(c, "cannot queue error reply");
+		return;
+	}
+	memcpy(c->b2c.p + c->b2c.len, page, (size_t)n);
+	c->b2c.len += (uint32_t)n;
+	c->replying = 1;
+	c->st = C_OPEN;
+	c->cl_eof = 1;
+	c->be_eof = 1;
+	drop_backend(c);
+}
+
+/* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
+static size_t
+url_encode(char *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static int
+build_ident(struct conn *c, const struct gw_peer *p)
+{
+	size_t cap = 512 + sizeof(c->peer_host);
+	char sans[1024] = "", *o, *end;
+
+	if (p->present) {
+		cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
+		    strlen(p->fingerprint) + 3 * strlen(p->pem) + strlen(p->cn) + sizeof(sans);
+		for (size_t i = 0, used = 0; i < p->nsans && used + 2 < sizeof(sans); i++)
+			used += (size_t)snprintf(sans + used, sizeof(sans) - used, "%s%s",
+			    i ? "," : "", p->sans[i]);
+	}
+	if ((c->ident = malloc(cap)) == NULL)
+		return -1;
+	o = c->ident;
+	end = c->ident + cap;
+	o += snprintf(o, (size_t)(end - o), "X-Client-Verify: %s\r\n",
+	    p->present ? "SUCCESS" : "NONE");
+	if (p->present) {
+		o += snprintf(o, (size_t)(end - o),
+		    "X-Client-Subject: %s\r\nX-Client-Issuer: %s\r\nX-Client-Serial: %s\r\n"
+		    "X-Client-Fingerprint: %s\r\nX-Client-CN: %s\r\n",
+		    p->subject, p->issuer, p->serial, p->fingerprint, p->cn);
+		if (sans[0] != '\0')
+			o += snprintf(o, (size_t)(end - o), "X-Client-SAN: %s\r\n", sans);
+		o += snprintf(o, (size_t)(end - o), "X-Client-Cert: ");
+		o += url_encode(o, p->pem);
+		o += snprintf(o, (size_t)(end - o), "\r\n");
+	}
+	o += snprintf(o, (size_t)(end - o), "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n",
+	    c->peer_host);
+	c->ident_len = (size_t)(o - c->ident);
+	return 0;
+}
+
+/* nginx's rules: no cert when one is required, or a bad cert: 400; a valid
+ * cert that the rules do not allow: 403. */
+static void
+http_check(struct conn *c, const struct gw_peer *p)
+{
+	if (c->l->verify == GW_VERIFY_NONE)
+		return;
+	if (!p->present) {
+		if (c->l->verify >= GW_VERIFY_REQUIRE) {
+			c->deny_status = 400;
+			c->deny_reason = "No required SSL certificate was sent";
+			c->hs = GW_HS_NO_CERT;
+		}
+		return;
+	}
+	if (!p->verified) {
+		c->deny_status = 400;
+		c->deny_reason = "The SSL certificate error";
+		c->hs = GW_HS_BAD_CERT;
+		return;
+	}
+	if (!gw_acl_empty(c->l->acl) && !gw_acl_allows(c->l->acl, p)) {
+		c->deny_status = 403;
+		c->deny_reason = NULL;
+		c->hs = GW_HS_DENIED;
+	}
+}
+
+/* --- Backend --- */
+
+static void on_backend(struct ev_loop *loop, ev_io *io, int revents);
+
+static void
+drop_backend(struct conn *c)
+{
+	if (c->bfd >= 0) {
+		ev_io_stop(c->w->loop, &c->bio);
+		c->bev = 0;
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	c->no_backend = 1;
+}
+
+/* tcp mode closes; http mode answers 502, after the request has arrived so
+ * the client is reading when the answer comes. */
+static void
+backend_failed(struct conn *c, const char *what, int e)
+{
+	char why[160];
+
+	atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
+	snprintf(why, sizeof(why), "backend %s %s: %s", c->l->target_str, what, strerror(e));
+	if (c->l->mode != GW_MODE_HTTP || c->replying) {
+		conn_close(c, why);
+		return;
+	}
+	drop_backend(c);
+	c->st = C_OPEN;
+	arm_timer(c, c->l->handshake_timeout);
+	if (c->heads > 0) {
+		reply_error(c, 502, NULL);
+	} else {
+		c->deny_status = 502;
+		c->deny_reason = NULL;
+	}
+	snprintf(c->why, sizeof(c->why), "replied 502: %s", why);
+	pump(c);
+}
+
+static void
+backend_connect(struct conn *c)
+{
+	int one = 1;
+
+	c->bfd = socket(c->l->target_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->bfd < 0) {
+		backend_failed(c, "socket", errno);
+		return;
+	}
+	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_init(&c->bio, on_backend, c->bfd, 0);
+	c->bio.data = c;
+	c->st = C_CONNECTING;
+	arm_timer(c, c->l->connect_timeout);
+	if (connect(c->bfd, (struct sockaddr *)&c->l->target_addr, c->l->target_len) != 0 &&
+	    errno != EINPROGRESS) {
+		backend_failed(c, "connect", errno);
+		return;
+	}
+	set_events(c, &c->bio, &c->bev, EV_WRITE);
+	pump(c);
+}
+
+static void
+backend_connected(struct conn *c)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+		e = errno;
+	if (e != 0) {
+		backend_failed(c, "connect", e);
+		return;
+	}
+	c->st = C_OPEN;
+	c->be_rd_ready = c->be_wr_ready = 1;
+	arm_timer(c, c->l->idle_timeout);
+	pump(c);
+}
+
+static void
+on_backend(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct conn *c = io->data;
+
+	if (c->st == C_CONNECTING) {
+		backend_connected(c);
+		return;
+	}
+	if (revents & EV_READ)
+		c->be_rd_ready = 1;
+	if (revents & EV_WRITE)
+		c->be_wr_ready = 1;
+	pump(c);
+}
+
+/* --- Handshake --- */
+
+static int
+queue_proxy_header(struct conn *c, const struct gw_peer *p)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct gw_proxy_info pi;
+	int n;
+
+	if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) != 0 ||
+	    getpeername(c->cfd, (struct sockaddr *)&peer, &plen) != 0 ||
+	    buf_take(c, &c->c2b) != 0)
+		return -1;
+	memset(&pi, 0, sizeof(pi));
+	pi.src = &peer;
+	pi.dst = &local;
+	pi.tls = 1;
+	pi.cert_conn = p->present;
+	pi.cert_verified = p->verified;
+	pi.version = gw_tls_version(c->tls);
+	pi.cipher = gw_tls_cipher(c->tls);
+	pi.cn = p->cn;
+	pi.sni = gw_tls_sni(c->tls);
+	n = gw_proxy_v2_build(&pi, (unsigned char *)c->c2b.p + c->c2b.len, buf_room(&c->c2b));
+	if (n < 0)
+		return -1;
+	c->c2b.len += (uint32_t)n;
+	return 0;
+}
+
+static void
+handshake_done(struct conn *c)
+{
+	struct gw_peer p;
+	int http = c->l->mode == GW_MODE_HTTP;
+
+	c->resumed = gw_tls_resumed(c->tls) ? 1 : 0;
+	c->hs = GW_HS_OK;
+	if (gw_tls_peer(c->tls, &p, http) != 0) {
+		gw_peer_clear(&p);
+		conn_close(c, "out of memory reading the client certificate");
+		return;
+	}
+	snprintf(c->cn, sizeof(c->cn), "%.63s", p.cn);
+	snprintf(c->verify, sizeof(c->verify), "%s",
+	    !p.present ? "none" : p.verified ? "ok" : "failed");
+	if (http) {
+		http_check(c, &p);
+		if ((c->http = gw_http_new()) == NULL ||
+		    (c->deny_status == 0 && build_ident(c, &p) != 0)) {
+			gw_peer_clear(&p);
+			conn_close(c, "out of memory");
+			return;
+		}
+	} else if (c->l->proxy_v2 && queue_proxy_header(c, &p) != 0) {
+		gw_peer_clear(&p);
+		conn_close(c, "cannot build the PROXY header");
+		return;
+	}
+	if (!p.verified && p.present)
+		snprintf(c->verify, sizeof(c->verify), "failed");
+	gw_peer_clear(&p);
+	atomic_fetch_add_explicit(&c->w->m->hs[c->hs], 1, memory_order_relaxed);
+	if (c->resumed)
+		atomic_fetch_add_explicit(&c->w->m->resumed, 1, memory_order_relaxed);
+	c->cl_rd_ready = c->cl_wr_ready = 1;
+	c->tls_rd_need = EV_READ;
+	c->tls_wr_need = EV_WRITE;
+	if (c->deny_status != 0) {
+		/* Wait for the request so the client reads our answer, like nginx. */
+		c->no_backend = 1;
+		c->st = C_OPEN;
+		arm_timer(c, c->l->handshake_timeout);
+		pump(c);
+		return;
+	}
+	backend_connect(c);
+}
+
+static enum gw_hs
+classify_failure(const char *why)
+{
+	if (strstr(why, "no client certificate") != NULL)
+		return GW_HS_NO_CERT;
+	if (strstr(why, "allow list") != NULL)
+		return GW_HS_DENIED;
+	if (strncmp(why, "client certificate", 18) == 0)
+		return GW_HS_BAD_CERT;
+	return GW_HS_FAILED;
+}
+
+static void
+do_handshake(struct conn *c)
+{
+	enum gw_io r = gw_tls_handshake(c->tls);
+
+	switch (r) {
+	case GW_IO_OK:
+		handshake_done(c);
+		return;
+	case GW_IO_WANT_READ:
+		set_events(c, &c->cio, &c->cev, EV_READ);
+		return;
+	case GW_IO_WANT_WRITE:
+		set_events(c, &c->cio, &c->cev, EV_WRITE);
+		return;
+	default: {
+		char why[200];
+		enum gw_hs hs = classify_failure(gw_tls_error(c->tls));
+		atomic_fetch_add_explicit(&c->w->m->hs[hs], 1, memory_order_relaxed);
+		snprintf(why, sizeof(why), "handshake failed: %s",
+		    r == GW_IO_EOF ? "client closed" : gw_tls_error(c->tls));
+		conn_close(c, why);
+	}
+	}
+}
+
+/* --- The pump --- */
+
+enum { STEP_NONE = 0, STEP_MOVED = 1, STEP_CLOSED = 2 };
+
+static int
+client_read(struct conn *c)
+{
+	struct buf *b = c->http ? &c->hin : &c->c2b;
+	enum gw_io r;
+	size_t n = 0;
+
+	if (!c->cl_rd_ready || c->cl_eof || buf_room(b) == 0)
+		return STEP_NONE;
+	if (buf_take(c, b) != 0) {
+		conn_close(c, "out of memory");
+		return STEP_CLOSED;
+	}
+	r = gw_tls_read(c->tls, b->p + b->len, buf_room(b), &n);
+	switch (r) {
+	case GW_IO_OK:
+		b->len += (uint32_t)n;
+		c->bytes_in += n;
+		return STEP_MOVED;
+	case GW_IO_WANT_READ:
+	case GW_IO_WANT_WRITE:
+		c->cl_rd_ready = 0;
+		c->tls_rd_need = r == GW_IO_WANT_READ ? EV_READ : EV_WRITE;
+		if (buf_data(b) == 0)
+			buf_give(c, b);
+		return STEP_NONE;
+	case GW_IO_EOF:
+		c->cl_eof = 1;
+		return STEP_MOVED;
+	default:
+		if (buf_data(b) == 0)
+			buf_give(c, b);
+		if (c->replying) {
+			c->cl_eof = 1;
+			return STEP_MOVED;
+		}
+		{
+			char why[200];
+			snprintf(why, sizeof(why), "client: %s", gw_tls_error(c->tls));
+			conn_close(c, why);
+		}
+		return STEP_CLOSED;
+	}
+}
+
+static int
+http_head(struct conn *c)
+{
+	size_t need;
+	int rc;
+
+	if (c->deny_status != 0) {
+		reply_error(c, c->deny_status, c->deny_reason);
+		return STEP_MOVED;
+	}
+	need = gw_http_head_size(c->http, c->ident_len);
+	if ((rc = buf_reserve(c, &c->c2b, need)) < 0) {
+		conn_close(c, "out of memory");
+		return STEP_CLOSED;
+	}
+	if (rc > 0)
+		return STEP_NONE; /* the previous request is still going out */
+	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len,
+	    c->ident, c->ident_len);
+	c->heads++;
+	return STEP_MOVED;
+}
+
+static int
+http_filter(struct conn *c)
+{
+	size_t used = 0, out = 0;
+	enum gw_http_ev ev;
+
+	if (c->http == NULL || c->replying || buf_data(&c->hin) == 0)
+		return STEP_NONE;
+	if (buf_take(c, &c->c2b) != 0) {
+		conn_close(c, "out of memory");
+		return STEP_CLOSED;
+	}
+	ev = gw_http_feed(c->http, c->hin.p + c->hin.off, buf_data(&c->hin), &used,
+	    c->c2b.p + c->c2b.len, buf_room(&c->c2b), &out);
+	c->hin.off += (uint32_t)used;
+	c->c2b.len += (uint32_t)out;
+	if (buf_data(&c->hin) == 0)
+		buf_give(c, &c->hin);
+	if (buf_data(&c->c2b) == 0)
+		buf_give(c, &c->c2b);
+	switch (ev) {
+	case GW_HTTP_HEAD:
+		return http_head(c);
+	case GW_HTTP_BAD:
+		reply_error(c, 400, NULL);
+		return STEP_MOVED;
+	case GW_HTTP_TOO_BIG:
+		reply_error(c, 400, "Request Header Or Cookie Too Large");
+		return STEP_MOVED;
+	default:
+		return used || out ? STEP_MOVED : STEP_NONE;
+	}
+}
+
+static int
+backend_write(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->st != C_OPEN || c->no_backend || !c->be_wr_ready || buf_data(&c->c2b) == 0)
+		return STEP_NONE;
+	n = send(c->bfd, c->c2b.p + c->c2b.off, buf_data(&c->c2b), MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->be_wr_ready = 0;
+			return STEP_NONE;
+		}
+		{
+			char why[160];
+			snprintf(why, sizeof(why), "backend write: %s", strerror(errno));
+			conn_close(c, why);
+		}
+		return STEP_CLOSED;
+	}
+	c->c2b.off += (uint32_t)n;
+	if (buf_data(&c->c2b) == 0)
+		buf_give(c, &c->c2b);
+	return STEP_MOVED;
+}
+
+static int
+backend_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->st != C_OPEN || c->no_backend || !c->be_rd_ready || c->be_eof || buf_room(&c->b2c) == 0)
+		return STEP_NONE;
+	if (buf_take(c, &c->b2c) != 0) {
+		conn_close(c, "out of memory");
+		return STEP_CLOSED;
+	}
+	n = recv(c->bfd, c->b2c.p + c->b2c.len, buf_room(&c->b2c), 0);
+	if (n > 0) {
+		c->b2c.len += (uint32_t)n;
+		return STEP_MOVED;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		c->be_rd_ready = 0;
+		if (buf_data(&c->b2c) == 0)
+			buf_give(c, &c->b2c);
+		return STEP_NONE;
+	}
+	if (n < 0)
+		snprintf(c->why, sizeof(c->why), "backend read: %s", strerror(errno));
+	c->be_eof = 1;
+	return STEP_MOVED;
+}
+
+static int
+client_write(struct conn *c)
+{
+	enum gw_io r;
+	size_t n = 0;
+
+	if (!c->cl_wr_ready || buf_data(&c->b2c) == 0)
+		return STEP_NONE;
+	r = gw_tls_write(c->tls, c->b2c.p + c->b2c.off, buf_data(&c->b2c), &n);
+	switch (r) {
+	case GW_IO_OK:
+		c->b2c.off += (uint32_t)n;
+		c->bytes_out += n;
+		if (buf_data(&c->b2c) == 0)
+			buf_give(c, &c->b2c);
+		return STEP_MOVED;
+	case GW_IO_WANT_READ:
+	case GW_IO_WANT_WRITE:
+		c->cl_wr_ready = 0;
+		c->tls_wr_need = r == GW_IO_WANT_READ ? EV_READ : EV_WRITE;
+		return STEP_NONE;
+	default: {
+		char why[200];
+		snprintf(why, sizeof(why), "client write: %s", gw_tls_error(c->tls));
+		conn_close(c, why);
+		return STEP_CLOSED;
+	}
+	}
+}
+
+/* Passes EOFs on once the data before them has gone out. Returns 1 when the
+ * connection is finished. */
+static int
+propagate_eof(struct conn *c)
+{
+	int c2b_done = c->cl_eof && buf_data(&c->c2b) == 0 && buf_data(&c->hin) == 0;
+	int b2c_done = c->be_eof && buf_data(&c->b2c) == 0;
+
+	if (c2b_done && !c->be_shut && c->st == C_OPEN) {
+		if (!c->no_backend)
+			shutdown(c->bfd, SHUT_WR);
+		c->be_shut = 1;
+	}
+	if (b2c_done && !c->cl_shut) {
+		(void)gw_tls_shutdown(c->tls);
+		c->cl_shut = 1;
+	}
+	/* http has no half-close worth keeping: a finished response ends it. */
+	if (c->cl_shut && (c->be_shut || c->l->mode == GW_MODE_HTTP)) {
+		conn_close(c, c->be_eof && !c->cl_eof ? "backend closed" :
+		    c->cl_eof && !c->replying ? "client closed" : "done");
+		return 1;
+	}
+	return 0;
+}
+
+/* The order matters little for correctness (the loop runs until nothing
+ * moves) but reading before writing fills each buffer before it drains. */
+static int (*const steps[])(struct conn *) = {
+	client_read, http_filter, backend_write, backend_read, client_write,
+};
+
+static void
+pump(struct conn *c)
+{
+	int moved, rc, in_room, wantc = 0, wantb = 0;
+
+	if (c->st == C_HANDSHAKE)
+		return;
+	do {
+		moved = 0;
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			if ((rc = steps[i](c)) == STEP_CLOSED)
+				return;
+			moved |= rc;
+		}
+		if (propagate_eof(c))
+			return;
+		if (moved)
+			touch(c);
+	} while (moved);
+	in_room = buf_room(c->http ? &c->hin : &c->c2b) > 0;
+	if (!c->cl_eof && !c->cl_rd_ready && in_room)
+		wantc |= c->tls_rd_need;
+	if (buf_data(&c->b2c) > 0 && !c->cl_wr_ready)
+		wantc |= c->tls_wr_need;
+	set_events(c, &c->cio, &c->cev, wantc);
+	if (c->bfd < 0 || c->no_backend)
+		return;
+	if (c->st == C_CONNECTING) {
+		wantb = EV_WRITE;
+	} else {
+		if (!c->be_eof && !c->be_rd_ready && buf_room(&c->b2c) > 0)
+			wantb |= EV_READ;
+		if (buf_data(&c->c2b) > 0 && !c->be_wr_ready)
+			wantb |= EV_WRITE;
+	}
+	set_events(c, &c->bio, &c->bev, wantb);
+}
+
+static void
+on_client(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct conn *c = io->data;
+
+	if (c->st == C_HANDSHAKE) {
+		do_handshake(c);
+		return;
+	}
+	if (revents & c->tls_rd_need)
+		c->cl_rd_ready = 1;
+	if (revents & c->tls_wr_need)
+		c->cl_wr_ready = 1;
+	pump(c);
+}
+
+static void
+format_peer(const struct sockaddr_storage *ss, char *out, size_t len, char *host,
+    size_t hlen)
+{
+	snprintf(host, hlen, "?");
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, host, (socklen_t)hlen);
+		snprintf(out, len, "%s:%u", host, ntohs(s->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)ss;
+		inet_ntop(AF_INET6, &s->sin6_addr, host, (socklen_t)hlen);
+		snprintf(out, len, "[%s]:%u", host, ntohs(s->sin6_port));
+	} else {
+		snprintf(out, len, "unix");
+	}
+}
+
+void
+gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
+    const struct sockaddr_storage *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	atomic_fetch_add_explicit(&w->m->conns_total, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->m->conns_active, 1, memory_order_relaxed);
+	w->nconns++;
+	l->nconns++;
+	if (c == NULL) {
+		close(fd);
+		atomic_fetch_sub_explicit(&w->m->conns_active, 1, memory_order_relaxed);
+		gw_worker_conn_done(w, l);
+		return;
+	}
+	c->w = w;
+	c->l = l;
+	c->cfd = fd;
+	c->bfd = -1;
+	c->started = ev_now(w->loop);
+	format_peer(peer, c->peer_str, sizeof(c->peer_str), c->peer_host, sizeof(c->peer_host));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_init(&c->cio, on_client, fd, 0);
+	c->cio.data = c;
+	ev_init(&c->timer, on_timer);
+	c->timer.data = c;
+	ev_io_init(&c->bio, on_backend, -1, 0);
+	c->bio.data = c;
+	if ((c->tls = gw_tls_new(l->tls, fd)) == NULL) {
+		conn_close(c, "cannot create a TLS session");
+		return;
+	}
+	c->st = C_HANDSHAKE;
+	arm_timer(c, l->handshake_timeout);
+	do_handshake(c);
+}

@@ -1,0 +1,188 @@
+/* Internal interfaces of the gateway. The pipeline is
+ *   gw_config (plain, validated) -> gw_runtime (built: TLS contexts, ACLs,
+ *   addresses) -> workers (one libev loop each) -> gw_conn.
+ * Only tls_engine.c talks to libssl; everything else sees plain data. */
+#ifndef TLSGATE_GW_H
+#define TLSGATE_GW_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tlsgate/gateway.h"
+
+/* --- Plain configuration --- */
+
+enum gw_mode { GW_MODE_TCP, GW_MODE_HTTP };
+enum gw_verify { GW_VERIFY_NONE, GW_VERIFY_OPTIONAL, GW_VERIFY_REQUIRE, GW_VERIFY_FULL };
+
+#define GW_MAX_LISTENERS 64
+#define GW_MAX_WORKERS 64
+
+struct gw_strlist {
+	char **v;
+	size_t n;
+};
+
+struct gw_listener_cfg {
+	char *name;
+	char *listen, *target;
+	enum gw_mode mode;
+	char *cert, *key, *certs_dir;
+	int strict_sni;
+	char *client_ca, *crl;
+	enum gw_verify verify;
+	struct gw_strlist allow_cn, allow_san, allow_ou;
+	int proxy_v2;
+	char *pass_file, *pass_command;
+	char *ciphers;
+	int min_tls; /* 12 or 13 */
+	double handshake_timeout, connect_timeout, idle_timeout;
+	unsigned long max_conns;
+	int seen; /* bitmask of how the listener got options; for messages */
+};
+
+struct gw_config {
+	char *path;             /* the INI file, re-read on reload; NULL for flags */
+	unsigned long workers;  /* 0: one per core */
+	char *status;
+	struct gw_listener_cfg *l[GW_MAX_LISTENERS];
+	size_t nl;
+};
+
+const char *gw_mode_name(enum gw_mode m);
+const char *gw_verify_name(enum gw_verify v);
+
+/* --- Identity of a client certificate, as plain data --- */
+
+struct gw_peer {
+	int present;               /* the client sent a certificate */
+	int verified;              /* ... and it passed CA, time and CRL checks */
+	char verify_error[160];    /* why not, when present && !verified */
+	char cn[256];
+	char **sans;               /* "DNS:x", "URI:x", "email:x", "IP:x" */
+	size_t nsans;
+	char **ous;
+	size_t nous;
+	/* Filled only on request (http identity headers). */
+	char *subject, *issuer, *serial, *fingerprint, *pem;
+};
+
+void gw_peer_clear(struct gw_peer *p);
+
+/* --- Allow rules (verify-full) --- */
+
+typedef struct gw_acl gw_acl;
+
+gw_acl *gw_acl_new(const struct gw_strlist *cn, const struct gw_strlist *san,
+    const struct gw_strlist *ou, tg_err *err);
+void gw_acl_free(gw_acl *acl);
+/* 1 if there are no rules at all. */
+int gw_acl_empty(const gw_acl *acl);
+/* 1 if the identity matches at least one rule. */
+int gw_acl_allows(const gw_acl *acl, const struct gw_peer *p);
+
+/* --- Certificates found by file layout (Prosody's) --- */
+
+struct gw_cert_spec {
+	char *host;  /* name from the layout, or NULL for an explicit --cert */
+	char *cert;
+	char *key;
+};
+
+/* Finds HOST.crt + HOST.key and HOST/fullchain.pem + HOST/privkey.pem in dir,
+ * sorted by host. */
+int gw_certdir_scan(const char *dir, struct gw_cert_spec **specs, size_t *n,
+    tg_err *err) TG_MUST_CHECK;
+void gw_cert_specs_free(struct gw_cert_spec *specs, size_t n);
+
+/* Refuses keys looser than PostgreSQL's rule: 0600 (or stricter) owned by us,
+ * or 0640 (or stricter) owned by root. */
+int gw_key_mode_ok(const char *path, tg_err *err) TG_MUST_CHECK;
+
+/* --- Built runtime --- */
+
+struct gw_tls_ctx;
+
+struct gw_listener_rt {
+	char *name;
+	char listen_str[128];
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_len;
+	char target_str[128];
+	struct sockaddr_storage target_addr;
+	socklen_t target_len;
+	enum gw_mode mode;
+	enum gw_verify verify;
+	int proxy_v2;
+	double handshake_timeout, connect_timeout, idle_timeout;
+	unsigned long max_conns;
+	struct gw_tls_ctx *tls;
+	gw_acl *acl;
+	int fd;               /* this worker's listening socket */
+	unsigned long nconns; /* this worker's connections on it */
+};
+
+struct gw_runtime {
+	struct gw_listener_rt *l;
+	size_t nl;
+};
+
+struct gw_runtime *gw_runtime_build(const struct gw_config *cfg, tg_err *err);
+void gw_runtime_free(struct gw_runtime *rt);
+
+int gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+    tg_err *err) TG_MUST_CHECK;
+
+/* --- PROXY protocol v2 --- */
+
+struct gw_proxy_info {
+	const struct sockaddr_storage *src, *dst;
+	int tls;                  /* the client connection used TLS */
+	int cert_conn;            /* a client cert was presented on this connection */
+	int cert_verified;
+	const char *version, *cipher, *cn, *sni;
+};
+
+#define GW_PROXY_MAX 1024
+
+/* Writes the header into out (at most cap bytes); returns its length or -1. */
+int gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap);
+
+/* --- HTTP request filter --- */
+
+typedef struct gw_http gw_http;
+
+#define GW_HTTP_HEAD_MAX (16 * 1024)
+#define GW_HTTP_HEADERS_MAX 128
+
+enum gw_http_ev {
+	GW_HTTP_MORE,     /* consumed what it could; feed more or make room */
+	GW_HTTP_HEAD,     /* a request head is complete: write it or refuse */
+	GW_HTTP_BAD,      /* malformed request: answer 400 */
+	GW_HTTP_TOO_BIG,  /* head larger than GW_HTTP_HEAD_MAX: answer 400 */
+};
+
+gw_http *gw_http_new(void);
+void gw_http_free(gw_http *h);
+/* Parses in[0..len); body bytes are copied raw (chunked framing intact) to
+ * out as far as outspace allows. *used and *outlen say how much. Stops at
+ * each complete head until gw_http_head_write is called. */
+enum gw_http_ev gw_http_feed(gw_http *h, const char *in, size_t len, size_t *used,
+    char *out, size_t outspace, size_t *outlen);
+/* Bytes gw_http_head_write needs for the rewritten head plus extra. */
+size_t gw_http_head_size(const gw_http *h, size_t extra_len);
+/* Writes the head without client-sent identity headers, with `extra`
+ * (ready-made "Name: value\r\n" lines) added; returns bytes written. */
+size_t gw_http_head_write(gw_http *h, char *out, const char *extra, size_t extra_len);
+/* 1 if name is one the gateway owns (X-Client-*, X-Forwarded-For/-Proto),
+ * comparing '_' as '-' because WSGI/CGI backends merge them. */
+int gw_http_header_reserved(const char *name, size_t len);
+/* A complete HTTP/1.1 error response in nginx's words; returns its length. */
+int gw_http_error(int status, const char *reason, char *out, size_t cap);
+
+/* --- Logging --- */
+
+void gw_log(const char *fmt, ...) TG_PRINTF(1, 2);
+
+#endif

@@ -1,0 +1,32 @@
+/* One line per event on stderr, written with a single write() so lines from
+ * several worker processes never interleave. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/gw.h"
+
+void
+gw_log(const char *fmt, ...)
+{
+	char line[1024];
+	struct timeval tv;
+	struct tm tm;
+	va_list ap;
+	size_t n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ tlsgate[%ld]: ",
+	    (long)(tv.tv_usec / 1000), (long)getpid());
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	n = strnlen(line, sizeof(line) - 2);
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}

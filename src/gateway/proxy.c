@@ -1,0 +1,139 @@
+/* PROXY protocol v2 (HAProxy's spec, section 2.2) with the TLS TLVs HAProxy
+ * sends, so backends that already read HAProxy's identity read ours. */
+#include <string.h>
+
+#include "gateway/gw.h"
+
+#define PP2_CMD_PROXY 0x21
+#define PP2_FAM_UNSPEC 0x00
+#define PP2_FAM_TCP4 0x11
+#define PP2_FAM_TCP6 0x21
+#define PP2_TYPE_AUTHORITY 0x02
+#define PP2_TYPE_SSL 0x20
+#define PP2_SUBTYPE_SSL_VERSION 0x21
+#define PP2_SUBTYPE_SSL_CN 0x22
+#define PP2_SUBTYPE_SSL_CIPHER 0x23
+#define PP2_CLIENT_SSL 0x01
+#define PP2_CLIENT_CERT_CONN 0x02
+#define PP2_CLIENT_CERT_SESS 0x04
+
+static const unsigned char pp2_sig[12] = {
+	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+};
+
+struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+	int overflow;
+};
+
+static void
+put(struct wbuf *w, const void *data, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->p + w->len, data, n);
+	w->len += n;
+}
+
+static void
+put16(struct wbuf *w, unsigned v)
+{
+	unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+	put(w, b, 2);
+}
+
+static void
+put_tlv(struct wbuf *w, unsigned char type, const char *s)
+{
+	size_t n;
+
+	if (s == NULL || *s == '\0')
+		return;
+	n = strnlen(s, 255);
+	put(w, &type, 1);
+	put16(w, (unsigned)n);
+	put(w, s, n);
+}
+
+static void
+put_addrs(struct wbuf *w, const struct sockaddr_storage *src,
+    const struct sockaddr_storage *dst)
+{
+	if (src->ss_family == AF_INET && dst->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)src, *d = (const void *)dst;
+		put(w, &s->sin_addr, 4);
+		put(w, &d->sin_addr, 4);
+		put(w, &s->sin_port, 2); /* already network order */
+		put(w, &d->sin_port, 2);
+	} else if (src->ss_family == AF_INET6 && dst->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)src, *d = (const void *)dst;
+		put(w, &s->sin6_addr, 16);
+		put(w, &d->sin6_addr, 16);
+		put(w, &s->sin6_port, 2);
+		put(w, &d->sin6_port, 2);
+	}
+}
+
+static unsigned char
+family_byte(const struct gw_proxy_info *pi)
+{
+	if (pi->src->ss_family != pi->dst->ss_family)
+		return PP2_FAM_UNSPEC;
+	if (pi->src->ss_family == AF_INET)
+		return PP2_FAM_TCP4;
+	if (pi->src->ss_family == AF_INET6)
+		return PP2_FAM_TCP6;
+	return PP2_FAM_UNSPEC;
+}
+
+int
+gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap)
+{
+	struct wbuf w = { out, 0, cap, 0 };
+	unsigned char cmd = PP2_CMD_PROXY, fam = family_byte(pi);
+	size_t len_at, ssl_len_at, body_start, ssl_start;
+	unsigned char client;
+	unsigned char verify[4] = { 0, 0, 0, 0 };
+
+	put(&w, pp2_sig, sizeof(pp2_sig));
+	put(&w, &cmd, 1);
+	put(&w, &fam, 1);
+	len_at = w.len;
+	put16(&w, 0); /* patched below */
+	body_start = w.len;
+	if (fam != PP2_FAM_UNSPEC)
+		put_addrs(&w, pi->src, pi->dst);
+	put_tlv(&w, PP2_TYPE_AUTHORITY, pi->sni);
+	if (pi->tls) {
+		unsigned char t = PP2_TYPE_SSL;
+		client = PP2_CLIENT_SSL;
+		if (pi->cert_conn)
+			client |= PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS;
+		/* verify is 0 only for a presented and verified certificate. */
+		if (!(pi->cert_conn && pi->cert_verified))
+			verify[3] = 1;
+		put(&w, &t, 1);
+		ssl_len_at = w.len;
+		put16(&w, 0);
+		ssl_start = w.len;
+		put(&w, &client, 1);
+		put(&w, verify, 4);
+		put_tlv(&w, PP2_SUBTYPE_SSL_VERSION, pi->version);
+		if (pi->cert_conn)
+			put_tlv(&w, PP2_SUBTYPE_SSL_CN, pi->cn);
+		put_tlv(&w, PP2_SUBTYPE_SSL_CIPHER, pi->cipher);
+		if (!w.overflow) {
+			size_t n = w.len - ssl_start;
+			out[ssl_len_at] = (unsigned char)(n >> 8);
+			out[ssl_len_at + 1] = (unsigned char)n;
+		}
+	}
+	if (w.overflow || w.len - body_start > 0xffff)
+		return -1;
+	out[len_at] = (unsigned char)((w.len - body_start) >> 8);
+	out[len_at + 1] = (unsigned char)(w.len - body_start);
+	return (int)w.len;
+}

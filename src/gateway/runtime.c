@@ -1,0 +1,212 @@
+/* Builds the runtime from a validated plain config: addresses resolved,
+ * keys checked and loaded, TLS contexts and identity rules built. Either
+ * everything is built or nothing is (the caller keeps its old runtime). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+#include "gateway/tls_engine.h"
+#include "tlsgate/util.h"
+
+#define PASS_MAX 1024
+
+int
+gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, tg_err *err)
+{
+	char host[256];
+	const char *colon = strrchr(s, ':');
+	struct addrinfo hints, *res = NULL;
+	size_t hlen;
+	int rc;
+
+	if (colon == NULL || colon[1] == '\0')
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "'%s' is not HOST:PORT; write 127.0.0.1:8443, [::1]:8443 or localhost:8443", s);
+	hlen = (size_t)(colon - s);
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return tg_err_set(err, TG_ERR_USAGE, "'%s': bad host; write 127.0.0.1:8443", s);
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "cannot resolve '%s': %s", s, gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* The first line a command prints, like PostgreSQL's ssl_passphrase_command. */
+static int
+pass_from_command(const char *cmd, char **pass, tg_err *err)
+{
+	char buf[PASS_MAX];
+	FILE *f = popen(cmd, "r");
+	int status;
+	size_t n;
+
+	*pass = NULL;
+	if (f == NULL)
+		return tg_err_set(err, TG_ERR_IO, "cannot run --pass-command '%s': %s", cmd, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	status = pclose(f);
+	/* The master's SIGCHLD handler may have reaped the child first. */
+	if (status == -1 && errno == ECHILD)
+		status = 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (status != 0 || buf[0] == '\0') {
+		memset(buf, 0, sizeof(buf));
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "--pass-command '%s' failed or printed nothing; it must print the passphrase on its first line",
+		    cmd);
+	}
+	*pass = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return *pass ? 0 : tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+}
+
+static int
+collect_certs(const struct gw_listener_cfg *l, struct gw_cert_spec **specs, size_t *n, tg_err *err)
+{
+	struct gw_cert_spec *dir = NULL, *all;
+	size_t ndir = 0, k = 0;
+
+	*specs = NULL;
+	*n = 0;
+	if (l->certs_dir != NULL && gw_certdir_scan(l->certs_dir, &dir, &ndir, err) != 0)
+		return -1;
+	if ((all = calloc(ndir + 1, sizeof(*all))) == NULL) {
+		gw_cert_specs_free(dir, ndir);
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
+	/* An explicit --cert is the default; else "default.crt" if the dir has
+	 * one; else the first host in name order. */
+	if (l->cert != NULL) {
+		all[k].cert = strdup(l->cert);
+		all[k].key = strdup(l->key);
+		k++;
+	}
+	for (size_t i = 0; i < ndir; i++)
+		if (k == 0 && strcmp(dir[i].host, "default") == 0)
+			all[k++] = dir[i], dir[i].host = dir[i].cert = dir[i].key = NULL;
+	for (size_t i = 0; i < ndir; i++)
+		if (dir[i].cert != NULL)
+			all[k++] = dir[i], dir[i].host = dir[i].cert = dir[i].key = NULL;
+	gw_cert_specs_free(dir, ndir);
+	*specs = all;
+	*n = k;
+	for (size_t i = 0; i < k; i++)
+		if (all[i].cert == NULL || all[i].key == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int
+build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
+{
+	struct gw_cert_spec *specs = NULL;
+	struct gw_tls_opts o;
+	char *pass = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (collect_certs(l, &specs, &n, err) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (gw_key_mode_ok(specs[i].key, err) != 0)
+			goto out;
+	if (l->pass_file != NULL && util_read_pass_file(l->pass_file, &pass, err) != 0)
+		goto out;
+	if (l->pass_command != NULL && pass_from_command(l->pass_command, &pass, err) != 0)
+		goto out;
+	memset(&o, 0, sizeof(o));
+	o.listener = l->name;
+	o.certs = specs;
+	o.ncerts = n;
+	o.strict_sni = l->strict_sni;
+	o.client_ca = l->client_ca;
+	o.crl = l->crl;
+	o.verify = l->verify;
+	o.defer_verify = l->mode == GW_MODE_HTTP;
+	o.acl = rt->acl;
+	o.pass = pass;
+	o.ciphers = l->ciphers;
+	o.min_tls = l->min_tls;
+	if ((rt->tls = gw_tls_ctx_new(&o, err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	util_free_secret(pass);
+	gw_cert_specs_free(specs, n);
+	return rc;
+}
+
+static int
+build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
+{
+	rt->fd = -1;
+	if ((rt->name = strdup(l->name)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	snprintf(rt->listen_str, sizeof(rt->listen_str), "%s", l->listen);
+	snprintf(rt->target_str, sizeof(rt->target_str), "%s", l->target);
+	if (gw_parse_addr(l->listen, &rt->listen_addr, &rt->listen_len, err) != 0 ||
+	    gw_parse_addr(l->target, &rt->target_addr, &rt->target_len, err) != 0)
+		return -1;
+	rt->mode = l->mode;
+	rt->verify = l->verify;
+	rt->proxy_v2 = l->proxy_v2;
+	rt->handshake_timeout = l->handshake_timeout;
+	rt->connect_timeout = l->connect_timeout;
+	rt->idle_timeout = l->idle_timeout;
+	rt->max_conns = l->max_conns;
+	if ((rt->acl = gw_acl_new(&l->allow_cn, &l->allow_san, &l->allow_ou, err)) == NULL)
+		return -1;
+	return build_tls(rt, l, err);
+}
+
+struct gw_runtime *
+gw_runtime_build(const struct gw_config *cfg, tg_err *err)
+{
+	struct gw_runtime *rt = calloc(1, sizeof(*rt));
+
+	if (rt == NULL || (rt->l = calloc(cfg->nl, sizeof(*rt->l))) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->nl; i++) {
+		rt->nl++;
+		if (build_listener(&rt->l[i], cfg->l[i], err) != 0) {
+			tg_err_prefix(err, "listener %s", cfg->l[i]->name);
+			goto fail;
+		}
+	}
+	return rt;
+fail:
+	gw_runtime_free(rt);
+	return NULL;
+}
+
+void
+gw_runtime_free(struct gw_runtime *rt)
+{
+	if (rt == NULL)
+		return;
+	for (size_t i = 0; i < rt->nl; i++) {
+		free(rt->l[i].name);
+		gw_tls_ctx_free(rt->l[i].tls);
+		gw_acl_free(rt->l[i].acl);
+	}
+	free(rt->l);
+	free(rt);
+}

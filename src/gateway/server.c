@@ -1,0 +1,598 @@
+#define _GNU_SOURCE
+/* The master process: owns the listening sockets, builds runtimes, forks
+ * workers, serves the status endpoint and reloads on SIGHUP.
+ *
+ * Reload is build-then-swap: a complete new runtime (and any new sockets)
+ * is built first; on any failure the old runtime keeps serving and the
+ * error shows on /healthz and /metrics. On success a new generation of
+ * workers starts on the new runtime, then the old generation gets SIGTERM,
+ * stops accepting and finishes its connections on the old contexts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/status.h"
+#include "gateway/tls_engine.h"
+#include "gateway/worker.h"
+
+#define STATUS_CLIENTS 16
+#define STATUS_REQ_MAX 2048
+#define RESPAWN_SECS 1.0
+
+struct lsock {
+	char key[128];   /* the listen string, as configured */
+	int fds[GW_MAX_WORKERS];
+	int keep;        /* used by the runtime being committed */
+};
+
+struct wproc {
+	pid_t pid;
+	int slot;        /* metrics slot */
+	int index;       /* which reuseport socket */
+	unsigned long gen;
+};
+
+struct sclient {
+	ev_io io;
+	int fd;
+	size_t n;
+	char req[STATUS_REQ_MAX];
+};
+
+struct master {
+	struct ev_loop *loop;
+	const gw_config *cfg;  /* from the command line */
+	gw_config *file_cfg;   /* the last good re-read of cfg->path */
+	struct gw_runtime *rt;
+	unsigned long nworkers, gen;
+	struct gw_metrics *metrics;
+	struct lsock socks[2 * GW_MAX_LISTENERS];
+	size_t nsocks;
+	struct wproc procs[GW_MSLOTS];
+	unsigned long reloads_ok, reloads_failed;
+	char last_error[TG_ERR_MSG_MAX];
+	int status_fd;
+	ev_io status_w;
+	struct sclient *sclients[STATUS_CLIENTS];
+	ev_signal sighup, sigterm, sigint;
+	ev_child child;
+	ev_timer respawn;
+	int stopping;
+};
+
+/* --- Listening sockets --- */
+
+static int
+open_listen(const struct sockaddr_storage *ss, socklen_t len, const char *what, tg_err *err)
+{
+	int one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot create a socket for %s: %s", what, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 4096) != 0) {
+		int e = errno;
+		close(fd);
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: %s%s", what, strerror(e),
+		    e == EADDRINUSE ? " (another program holds the port; pick another or stop it)" :
+		    e == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
+	}
+	return fd;
+}
+
+static struct lsock *
+find_sock(struct master *m, const char *key)
+{
+	for (size_t i = 0; i < m->nsocks; i++)
+		if (strcmp(m->socks[i].key, key) == 0)
+			return &m->socks[i];
+	return NULL;
+}
+
+static void
+close_sock(struct master *m, size_t i)
+{
+	for (unsigned long j = 0; j < m->nworkers; j++)
+		if (m->socks[i].fds[j] >= 0)
+			close(m->socks[i].fds[j]);
+	m->socks[i] = m->socks[--m->nsocks];
+}
+
+/* Opens the sockets rt needs that are not open yet. On failure closes only
+ * what it opened, so the old runtime's sockets stay untouched. */
+static int
+open_sockets(struct master *m, const struct gw_runtime *rt, tg_err *err)
+{
+	size_t first_new = m->nsocks;
+
+	for (size_t i = 0; i < m->nsocks; i++)
+		m->socks[i].keep = 0;
+	for (size_t i = 0; i < rt->nl; i++) {
+		struct lsock *s = find_sock(m, rt->l[i].listen_str);
+		if (s != NULL) {
+			s->keep = 1;
+			continue;
+		}
+		if (m->nsocks == sizeof(m->socks) / sizeof(m->socks[0])) {
+			tg_err_set(err, TG_ERR_CONFIG, "too many listen addresses");
+			goto fail;
+		}
+		s = &m->socks[m->nsocks++];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->key, sizeof(s->key), "%s", rt->l[i].listen_str);
+		s->keep = 1;
+		for (unsigned long j = 0; j < GW_MAX_WORKERS; j++)
+			s->fds[j] = -1;
+		for (unsigned long j = 0; j < m->nworkers; j++) {
+			s->fds[j] = open_listen(&rt->l[i].listen_addr, rt->l[i].listen_len, s->key, err);
+			if (s->fds[j] < 0) {
+				tg_err_prefix(err, "listener %s", rt->l[i].name);
+				goto fail;
+			}
+		}
+	}
+	return 0;
+fail:
+	while (m->nsocks > first_new)
+		close_sock(m, m->nsocks - 1);
+	return -1;
+}
+
+static void
+close_unused_sockets(struct master *m)
+{
+	for (size_t i = m->nsocks; i-- > 0;)
+		if (!m->socks[i].keep)
+			close_sock(m, i);
+}
+
+/* --- Workers --- */
+
+static void
+child_setup(struct master *m, int index)
+{
+	ev_loop_fork(m->loop);
+	ev_signal_stop(m->loop, &m->sighup);
+	ev_signal_stop(m->loop, &m->sigterm);
+	ev_signal_stop(m->loop, &m->sigint);
+	ev_child_stop(m->loop, &m->child);
+	ev_timer_stop(m->loop, &m->respawn);
+	if (m->status_fd >= 0) {
+		ev_io_stop(m->loop, &m->status_w);
+		close(m->status_fd);
+	}
+	for (int i = 0; i < STATUS_CLIENTS; i++) {
+		if (m->sclients[i] != NULL) {
+			ev_io_stop(m->loop, &m->sclients[i]->io);
+			close(m->sclients[i]->fd);
+		}
+	}
+	/* Ctrl-C and SIGHUP are the master's business; a worker whose master
+	 * is gone (even killed) stops too. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGQUIT);
+	if (getppid() == 1)
+		_exit(0);
+	for (size_t i = 0; i < m->rt->nl; i++) {
+		struct lsock *s = find_sock(m, m->rt->l[i].listen_str);
+		m->rt->l[i].fd = s->fds[index];
+		m->rt->l[i].nconns = 0;
+	}
+	for (size_t i = 0; i < m->nsocks; i++)
+		for (unsigned long j = 0; j < m->nworkers; j++)
+			if ((int)j != index)
+				close(m->socks[i].fds[j]);
+}
+
+static int
+free_slot(const struct master *m)
+{
+	for (int s = 0; s < GW_MSLOTS; s++) {
+		int used = 0;
+		for (int i = 0; i < GW_MSLOTS && !used; i++)
+			used = m->procs[i].pid > 0 && m->procs[i].slot == s;
+		if (!used)
+			return s;
+	}
+	return -1;
+}
+
+static int
+spawn(struct master *m, int index)
+{
+	int slot = free_slot(m), p;
+	pid_t pid;
+
+	for (p = 0; p < GW_MSLOTS && m->procs[p].pid > 0; p++)
+		;
+	if (slot < 0 || p == GW_MSLOTS) {
+		gw_log("too many worker processes (old ones still draining); not starting another");
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		gw_log("cannot start a worker: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		child_setup(m, index);
+		_exit(gw_worker_run(m->rt, &m->metrics->slot[slot], m->nworkers) == 0 ? 0 : 1);
+	}
+	m->procs[p] = (struct wproc){ pid, slot, index, m->gen };
+	return 0;
+}
+
+static void
+signal_generation(struct master *m, unsigned long gen, int sig)
+{
+	for (int i = 0; i < GW_MSLOTS; i++)
+		if (m->procs[i].pid > 0 && m->procs[i].gen == gen)
+			kill(m->procs[i].pid, sig);
+}
+
+static void
+spawn_missing(struct master *m)
+{
+	for (unsigned long idx = 0; idx < m->nworkers; idx++) {
+		int have = 0;
+		for (int i = 0; i < GW_MSLOTS && !have; i++)
+			have = m->procs[i].pid > 0 && m->procs[i].gen == m->gen &&
+			    m->procs[i].index == (int)idx;
+		if (!have)
+			(void)spawn(m, (int)idx);
+	}
+}
+
+static void
+on_respawn(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct master *m = t->data;
+
+	if (!m->stopping)
+		spawn_missing(m);
+}
+
+static void
+on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct master *m = w->data;
+
+	for (int i = 0; i < GW_MSLOTS; i++) {
+		struct wproc *p = &m->procs[i];
+		if (p->pid != w->rpid)
+			continue;
+		/* A crashed worker cannot zero its own gauge. */
+		atomic_store(&m->metrics->slot[p->slot].conns_active, 0);
+		p->pid = 0;
+		if (p->gen == m->gen && !m->stopping) {
+			gw_log("worker %ld exited (status %d); starting a new one in %.0fs",
+			    (long)w->rpid, w->rstatus, RESPAWN_SECS);
+			if (!ev_is_active(&m->respawn)) {
+				ev_timer_set(&m->respawn, RESPAWN_SECS, 0.);
+				ev_timer_start(loop, &m->respawn);
+			}
+		}
+		if (m->stopping) {
+			int left = 0;
+			for (int j = 0; j < GW_MSLOTS; j++)
+				left += m->procs[j].pid > 0;
+			if (left == 0)
+				ev_break(loop, EVBREAK_ALL);
+		}
+		return;
+	}
+}
+
+/* --- Reload --- */
+
+static int
+build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *err)
+{
+	const gw_config *use = m->cfg;
+
+	*ncfg = NULL;
+	*nrt = NULL;
+	if (m->cfg->path != NULL) {
+		if ((*ncfg = gw_config_new()) == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		if (gw_config_load(*ncfg, m->cfg->path, err) != 0 ||
+		    gw_config_validate(*ncfg, err) != 0)
+			return -1;
+		if ((*ncfg)->workers != 0 && (*ncfg)->workers != m->nworkers)
+			gw_log("reload: the worker count changes only on restart; keeping %lu",
+			    m->nworkers);
+		use = *ncfg;
+	}
+	if ((*nrt = gw_runtime_build(use, err)) == NULL)
+		return -1;
+	return open_sockets(m, *nrt, err);
+}
+
+static void
+reload(struct master *m)
+{
+	gw_config *ncfg;
+	struct gw_runtime *nrt;
+	tg_err err;
+
+	tg_err_clear(&err);
+	gw_log("reload: building the new configuration");
+	if (build_next(m, &ncfg, &nrt, &err) != 0) {
+		m->reloads_failed++;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", err.msg);
+		gw_log("reload failed, still serving the previous configuration: %s", err.msg);
+		gw_runtime_free(nrt);
+		gw_config_free(ncfg);
+		return;
+	}
+	/* Commit: new workers first, so the ports never go unserved. */
+	gw_runtime_free(m->rt);
+	m->rt = nrt;
+	m->gen++;
+	spawn_missing(m);
+	signal_generation(m, m->gen - 1, SIGTERM);
+	close_unused_sockets(m);
+	if (ncfg != NULL) {
+		gw_config_free(m->file_cfg);
+		m->file_cfg = ncfg;
+	}
+	m->reloads_ok++;
+	m->last_error[0] = '\0';
+	gw_log("reload ok: generation %lu serving, the previous one finishing its connections", m->gen);
+}
+
+static void
+on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	reload(s->data);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct master *m = s->data;
+	int left = 0;
+
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	gw_log("stopping on signal %d", s->signum);
+	ev_timer_stop(loop, &m->respawn);
+	for (int i = 0; i < GW_MSLOTS; i++) {
+		if (m->procs[i].pid > 0) {
+			kill(m->procs[i].pid, SIGQUIT);
+			left++;
+		}
+	}
+	if (left == 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/* --- Status endpoint --- */
+
+static void
+status_respond(struct master *m, struct sclient *c)
+{
+	struct gw_status_view v = { m->metrics, m->rt, m->nworkers, m->gen, m->reloads_ok,
+		m->reloads_failed, m->last_error };
+	const char *type = "text/plain; version=0.0.4", *code = "200 OK";
+	char head[256], *body = NULL;
+	int n;
+
+	if (strncmp(c->req, "GET /metrics ", 13) == 0) {
+		body = gw_status_metrics(&v);
+	} else if (strncmp(c->req, "GET /healthz ", 13) == 0) {
+		body = gw_status_health(&v);
+		type = "application/json";
+	} else {
+		body = strdup("not found: try /healthz or /metrics\n");
+		code = "404 Not Found";
+		type = "text/plain";
+	}
+	if (body == NULL) {
+		code = "500 Internal Server Error";
+		body = NULL;
+	}
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", code, type, body ? strlen(body) : 0);
+	/* Small answers on a fresh socket: the send buffer takes them whole. */
+	(void)!send(c->fd, head, (size_t)n, MSG_NOSIGNAL);
+	if (body != NULL)
+		(void)!send(c->fd, body, strlen(body), MSG_NOSIGNAL);
+	free(body);
+}
+
+static void
+sclient_free(struct master *m, struct sclient *c)
+{
+	for (int i = 0; i < STATUS_CLIENTS; i++)
+		if (m->sclients[i] == c)
+			m->sclients[i] = NULL;
+	ev_io_stop(m->loop, &c->io);
+	close(c->fd);
+	free(c);
+}
+
+static void
+on_sclient(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct sclient *c = io->data;
+	struct master *m = ev_userdata(loop);
+	ssize_t n = recv(c->fd, c->req + c->n, sizeof(c->req) - 1 - c->n, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		sclient_free(m, c);
+		return;
+	}
+	c->n += (size_t)n;
+	c->req[c->n] = '\0';
+	if (strstr(c->req, "\r\n\r\n") == NULL && strstr(c->req, "\n\n") == NULL &&
+	    c->n < sizeof(c->req) - 1)
+		return;
+	status_respond(m, c);
+	sclient_free(m, c);
+}
+
+static void
+on_status_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct master *m = io->data;
+	struct sclient *c;
+	int fd = accept4(m->status_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < STATUS_CLIENTS && m->sclients[i] != NULL; i++)
+		;
+	if (i == STATUS_CLIENTS || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd); /* busy: scrapers retry */
+		return;
+	}
+	c->fd = fd;
+	ev_io_init(&c->io, on_sclient, fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(loop, &c->io);
+	m->sclients[i] = c;
+}
+
+static int
+status_open(struct master *m, tg_err *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	m->status_fd = -1;
+	if (m->cfg->status == NULL)
+		return 0;
+	if (gw_parse_addr(m->cfg->status, &ss, &len, err) != 0)
+		return tg_err_prefix(err, "--status");
+	if ((m->status_fd = open_listen(&ss, len, m->cfg->status, err)) < 0)
+		return tg_err_prefix(err, "--status");
+	ev_io_init(&m->status_w, on_status_accept, m->status_fd, EV_READ);
+	m->status_w.data = m;
+	ev_io_start(m->loop, &m->status_w);
+	return 0;
+}
+
+/* --- Entry points --- */
+
+static unsigned long
+default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > GW_MAX_WORKERS ? GW_MAX_WORKERS : (unsigned long)n;
+}
+
+static void
+master_free(struct master *m)
+{
+	while (m->nsocks > 0)
+		close_sock(m, m->nsocks - 1);
+	for (int i = 0; i < STATUS_CLIENTS; i++)
+		if (m->sclients[i] != NULL)
+			sclient_free(m, m->sclients[i]);
+	if (m->status_fd >= 0)
+		close(m->status_fd);
+	if (m->metrics != NULL)
+		munmap(m->metrics, sizeof(*m->metrics));
+	gw_runtime_free(m->rt);
+	gw_config_free(m->file_cfg);
+}
+
+static int
+master_start(struct master *m, gw_config *cfg, tg_err *err)
+{
+	m->loop = EV_DEFAULT;
+	ev_set_userdata(m->loop, m);
+	m->cfg = cfg;
+	m->status_fd = -1;
+	m->nworkers = cfg->workers ? cfg->workers : default_workers();
+	if ((m->rt = gw_runtime_build(cfg, err)) == NULL)
+		return -1;
+	m->metrics = mmap(NULL, sizeof(*m->metrics), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m->metrics == MAP_FAILED) {
+		m->metrics = NULL;
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot map shared memory: %s", strerror(errno));
+	}
+	if (open_sockets(m, m->rt, err) != 0 || status_open(m, err) != 0)
+		return -1;
+	ev_signal_init(&m->sighup, on_sighup, SIGHUP);
+	ev_signal_init(&m->sigterm, on_stop, SIGTERM);
+	ev_signal_init(&m->sigint, on_stop, SIGINT);
+	m->sighup.data = m->sigterm.data = m->sigint.data = m;
+	ev_signal_start(m->loop, &m->sighup);
+	ev_signal_start(m->loop, &m->sigterm);
+	ev_signal_start(m->loop, &m->sigint);
+	ev_child_init(&m->child, on_child, 0, 0);
+	m->child.data = m;
+	ev_child_start(m->loop, &m->child);
+	ev_init(&m->respawn, on_respawn);
+	m->respawn.data = m;
+	return 0;
+}
+
+int
+gw_serve(gw_config *cfg, tg_err *err)
+{
+	struct master m;
+	int rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	signal(SIGPIPE, SIG_IGN);
+	if (master_start(&m, cfg, err) != 0)
+		goto out;
+	spawn_missing(&m);
+	for (size_t i = 0; i < m.rt->nl; i++)
+		gw_log("listener %s: %s -> %s (%s mode, client certs %s)", m.rt->l[i].name,
+		    m.rt->l[i].listen_str, m.rt->l[i].target_str, gw_mode_name(m.rt->l[i].mode),
+		    gw_verify_name(m.rt->l[i].verify));
+	gw_log("ready: %lu workers%s%s", m.nworkers, cfg->status ? ", status on " : "",
+	    cfg->status ? cfg->status : "");
+	ev_run(m.loop, 0);
+	rc = 0;
+out:
+	master_free(&m);
+	return rc;
+}
+
+int
+gw_config_test(gw_config *cfg, char *report, size_t len, tg_err *err)
+{
+	struct gw_runtime *rt;
+	size_t used = 0;
+
+	report[0] = '\0';
+	if (gw_config_validate(cfg, err) != 0 || (rt = gw_runtime_build(cfg, err)) == NULL)
+		return -1;
+	for (size_t i = 0; i < rt->nl && used < len; i++) {
+		size_t n;
+		const struct gw_tls_certinfo *ci = gw_tls_ctx_certs(rt->l[i].tls, &n);
+		used += (size_t)snprintf(report + used, len - used,
+		    "listener %s: %s -> %s, %s mode, client certs %s, %zu certificate%s\n",
+		    rt->l[i].name, rt->l[i].listen_str, rt->l[i].target_str,
+		    gw_mode_name(rt->l[i].mode), gw_verify_name(rt->l[i].verify), n, n == 1 ? "" : "s");
+		for (size_t j = 0; j < n && used < len; j++)
+			used += (size_t)snprintf(report + used, len - used,
+			    "  %s: %s, expires in %lld days\n", ci[j].path, ci[j].subject,
+			    (long long)((ci[j].not_after - time(NULL)) / 86400));
+	}
+	gw_runtime_free(rt);
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* What the status endpoint says: /healthz as JSON, /metrics in Prometheus'
+ * text format, both computed from the workers' shared counters and the
+ * master's current runtime. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway/status.h"
+#include "gateway/tls_engine.h"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...) TG_PRINTF(2, 3);
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if (b->p != NULL && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+			char *np = realloc(b->p, ncap);
+			if (np == NULL) {
+				b->oom = 1;
+				return;
+			}
+			b->p = np;
+			b->cap = ncap;
+		}
+	}
+}
+
+/* Prometheus label values escape backslash, quote and newline. */
+static void
+label(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 3 < cap; s++) {
+		if (*s == '\\' || *s == '"') {
+			out[n++] = '\\';
+			out[n++] = *s;
+		} else if (*s == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+}
+
+static uint64_t
+sum(const struct gw_metrics *m, size_t off)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < GW_MSLOTS; i++)
+		total += atomic_load_explicit((const _Atomic uint64_t *)((const char *)&m->slot[i] + off),
+		    memory_order_relaxed);
+	return total;
+}
+
+#define SUM(m, field) sum((m), offsetof(struct gw_mslot, field))
+
+static void
+counter(struct sbuf *b, const char *name, const char *help, const char *type, uint64_t v)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+	    (unsigned long long)v);
+}
+
+static void
+cert_expiry(struct sbuf *b, const struct gw_runtime *rt)
+{
+	time_t now = time(NULL);
+
+	sb_printf(b, "# HELP tlsgate_cert_expiry_seconds Seconds until each loaded certificate expires.\n"
+	    "# TYPE tlsgate_cert_expiry_seconds gauge\n");
+	for (size_t i = 0; rt != NULL && i < rt->nl; i++) {
+		size_t n;
+		const struct gw_tls_certinfo *ci = gw_tls_ctx_certs(rt->l[i].tls, &n);
+		for (size_t j = 0; j < n; j++) {
+			char path[1100], subj[600], lname[300];
+			label(lname, sizeof(lname), rt->l[i].name);
+			label(path, sizeof(path), ci[j].path);
+			label(subj, sizeof(subj), ci[j].subject);
+			sb_printf(b, "tlsgate_cert_expiry_seconds{listener=\"%s\",cert=\"%s\",subject=\"%s\"} %lld\n",
+			    lname, path, subj, (long long)(ci[j].not_after - now));
+		}
+	}
+}
+
+char *
+gw_status_metrics(const struct gw_status_view *v)
+{
+	const struct gw_metrics *m = v->metrics;
+	struct sbuf b = { NULL, 0, 0, 0 };
+
+	counter(&b, "tlsgate_connections_total", "Client connections accepted.", "counter",
+	    SUM(m, conns_total));
+	counter(&b, "tlsgate_connections_active", "Client connections open now.", "gauge",
+	    SUM(m, conns_active));
+	sb_printf(&b, "# HELP tlsgate_handshakes_total TLS handshakes by outcome.\n"
+	    "# TYPE tlsgate_handshakes_total counter\n");
+	for (int i = 0; i < GW_HS_N; i++)
+		sb_printf(&b, "tlsgate_handshakes_total{outcome=\"%s\"} %llu\n", gw_hs_names[i],
+		    (unsigned long long)sum(m, offsetof(struct gw_mslot, hs) + (size_t)i * sizeof(uint64_t)));
+	counter(&b, "tlsgate_handshakes_resumed_total", "Handshakes that resumed a session.",
+	    "counter", SUM(m, resumed));
+	sb_printf(&b, "# HELP tlsgate_bytes_total Application bytes of closed connections.\n"
+	    "# TYPE tlsgate_bytes_total counter\n"
+	    "tlsgate_bytes_total{direction=\"client_to_backend\"} %llu\n"
+	    "tlsgate_bytes_total{direction=\"backend_to_client\"} %llu\n",
+	    (unsigned long long)SUM(m, bytes_in), (unsigned long long)SUM(m, bytes_out));
+	counter(&b, "tlsgate_backend_errors_total", "Backend connects that failed or timed out.",
+	    "counter", SUM(m, backend_errors));
+	sb_printf(&b, "# HELP tlsgate_reloads_total Reloads (SIGHUP) by result.\n"
+	    "# TYPE tlsgate_reloads_total counter\n"
+	    "tlsgate_reloads_total{result=\"ok\"} %lu\ntlsgate_reloads_total{result=\"failed\"} %lu\n",
+	    v->reloads_ok, v->reloads_failed);
+	counter(&b, "tlsgate_last_reload_success", "1 unless the last reload failed.", "gauge",
+	    v->last_error[0] == '\0');
+	counter(&b, "tlsgate_workers", "Worker processes serving the current configuration.",
+	    "gauge", v->workers);
+	cert_expiry(&b, v->rt);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+char *
+gw_status_health(const struct gw_status_view *v)
+{
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}",
+	    "status", "ok",
+	    "workers", (json_int_t)v->workers,
+	    "generation", (json_int_t)v->generation,
+	    "reloads_ok", (json_int_t)v->reloads_ok,
+	    "reloads_failed", (json_int_t)v->reloads_failed,
+	    "last_reload", v->reloads_ok + v->reloads_failed == 0 ? "none" :
+	    v->last_error[0] ? "failed" : "ok");
+	char *s;
+
+	if (o == NULL)
+		return NULL;
+	if (v->last_error[0] != '\0')
+		json_object_set_new(o, "last_reload_error", json_string(v->last_error));
+	s = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	return s;
+}

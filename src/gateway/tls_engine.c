@@ -1,0 +1,772 @@
+/* The OpenSSL engine. Everything libssl lives here: contexts with secure
+ * defaults set in one place, certificate selection by SNI, client
+ * verification (CA, CRL, identity rules), and non-blocking I/O mapped to
+ * gw_io. */
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "gateway/tls_engine.h"
+#include "tlsgate/util.h"
+
+#define GW_TLS_ERR_MAX 160
+
+struct cert_entry {
+	X509 *leaf;
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;
+	char **names; /* layout host name, DNS SANs (wildcards included) */
+	size_t nnames;
+};
+
+struct gw_tls_ctx {
+	SSL_CTX *ssl;
+	struct cert_entry *e;
+	size_t ne;
+	struct gw_tls_certinfo *info;
+	int strict_sni;
+	int defer_verify;
+	const gw_acl *acl;
+};
+
+struct gw_tls {
+	SSL *ssl;
+	char err[GW_TLS_ERR_MAX];
+};
+
+/* --- Loading --- */
+
+struct pass_state {
+	const char *pass;
+	int asked;
+};
+
+static int
+pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	struct pass_state *ps = u;
+	size_t n;
+
+	ps->asked = 1;
+	if (ps->pass == NULL)
+		return -1;
+	n = strlen(ps->pass);
+	if (n > (size_t)size)
+		return -1;
+	memcpy(buf, ps->pass, n);
+	return (int)n;
+}
+
+static int
+load_certs(const char *path, X509 **leaf, STACK_OF(X509) **chain, tg_err *err)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *x;
+	int rc = -1;
+
+	*leaf = NULL;
+	*chain = NULL;
+	if (bio == NULL)
+		return tg_err_ossl(err, TG_ERR_IO, "cannot open certificate %s", path);
+	if ((*chain = sk_X509_new_null()) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (*leaf == NULL)
+			*leaf = x;
+		else if (!sk_X509_push(*chain, x)) {
+			X509_free(x);
+			tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	ERR_clear_error(); /* the loop ends on "no start line" */
+	if (*leaf == NULL) {
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds no PEM certificate; the gateway reads PEM (-----BEGIN CERTIFICATE-----): "
+		    "convert DER with `openssl x509 -inform der -in %s -out %s.pem`", path, path, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(bio);
+	if (rc != 0) {
+		X509_free(*leaf);
+		sk_X509_pop_free(*chain, X509_free);
+		*leaf = NULL;
+		*chain = NULL;
+	}
+	return rc;
+}
+
+static EVP_PKEY *
+load_key(const char *path, const char *pass, tg_err *err)
+{
+	struct pass_state ps = { pass, 0 };
+	BIO *bio = BIO_new_file(path, "r");
+	EVP_PKEY *key;
+
+	if (bio == NULL) {
+		tg_err_ossl(err, TG_ERR_IO, "cannot open key %s", path);
+		return NULL;
+	}
+	key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &ps);
+	BIO_free(bio);
+	if (key != NULL)
+		return key;
+	if (ps.asked && pass == NULL)
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "key %s is protected by a passphrase: pass --pass-file FILE or --pass-command CMD, "
+		    "or remove it with `openssl pkey -in %s -out %s.plain`", path, path, path);
+	else if (ps.asked)
+		tg_err_ossl(err, TG_ERR_CONFIG, "key %s: wrong passphrase", path);
+	else
+		tg_err_ossl(err, TG_ERR_CONFIG,
+		    "%s holds no PEM private key (-----BEGIN PRIVATE KEY-----)", path);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* The leaf must come first and match the key; a reversed chain is the
+ * "no shared cipher" trap Prosody's guide warns about, so name it. */
+static int
+check_pair(const char *cert_path, const char *key_path, X509 *leaf,
+    STACK_OF(X509) *chain, EVP_PKEY *key, tg_err *err)
+{
+	if (X509_check_private_key(leaf, key) == 1)
+		return 0;
+	ERR_clear_error();
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		if (X509_check_private_key(sk_X509_value(chain, i), key) == 1) {
+			ERR_clear_error();
+			return tg_err_set(err, TG_ERR_CONFIG,
+			    "%s is in the wrong order: the certificate for key %s is number %d, "
+			    "but the server's own certificate must come first, then the intermediates",
+			    cert_path, key_path, i + 2);
+		}
+	}
+	ERR_clear_error();
+	return tg_err_set(err, TG_ERR_CONFIG,
+	    "key %s does not match certificate %s: pass the key this certificate was issued for",
+	    key_path, cert_path);
+}
+
+static int
+add_name(struct cert_entry *e, const char *name, size_t len)
+{
+	char **nv;
+
+	if (len == 0 || len > 255)
+		return 0;
+	if ((nv = realloc(e->names, (e->nnames + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	e->names = nv;
+	if ((nv[e->nnames] = strndup(name, len)) == NULL)
+		return -1;
+	e->nnames++;
+	return 0;
+}
+
+static int
+index_names(struct cert_entry *e, const char *host)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(e->leaf, NID_subject_alt_name, NULL, NULL);
+	int rc = 0;
+
+	if (host != NULL && add_name(e, host, strlen(host)) != 0)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DNS)
+			continue;
+		rc = add_name(e, (const char *)ASN1_STRING_get0_data(g->d.dNSName),
+		    (size_t)ASN1_STRING_length(g->d.dNSName));
+	}
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+static int64_t
+asn1_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static int
+load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, const char *pass, tg_err *err)
+{
+	struct cert_entry *e = &ctx->e[ctx->ne];
+	struct gw_tls_certinfo *ci = &ctx->info[ctx->ne];
+
+	memset(e, 0, sizeof(*e));
+	if (load_certs(s->cert, &e->leaf, &e->chain, err) != 0)
+		return -1;
+	ctx->ne++; /* from here on the entry is freed with the context */
+	if ((e->key = load_key(s->key, pass, err)) == NULL)
+		return -1;
+	if (check_pair(s->cert, s->key, e->leaf, e->chain, e->key, err) != 0)
+		return -1;
+	if (index_names(e, s->host) != 0)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	snprintf(ci->path, sizeof(ci->path), "%s", s->cert);
+	X509_NAME_oneline(X509_get_subject_name(e->leaf), ci->subject, sizeof(ci->subject));
+	ci->not_after = asn1_unix(X509_get0_notAfter(e->leaf));
+	if (ci->not_after != 0 && ci->not_after < (int64_t)time(NULL))
+		gw_log("warning: certificate %s expired; clients will refuse it: renew it", s->cert);
+	return 0;
+}
+
+/* --- SNI --- */
+
+static int
+name_matches(const char *pattern, const char *name)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, name) == 0)
+		return 1;
+	/* "*.example.com" covers exactly one label, as in RFC 6125. */
+	if (pattern[0] != '*' || pattern[1] != '.' || (dot = strchr(name, '.')) == NULL)
+		return 0;
+	return dot != name && strcasecmp(pattern + 1, dot) == 0;
+}
+
+static const struct cert_entry *
+find_entry(const gw_tls_ctx *ctx, const char *name)
+{
+	/* Exact names win over wildcards, whatever the file order. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < ctx->ne; i++)
+			for (size_t j = 0; j < ctx->e[i].nnames; j++) {
+				const char *n = ctx->e[i].names[j];
+				if (pass == 0 ? strcasecmp(n, name) == 0 :
+				    (n[0] == '*' && name_matches(n, name)))
+					return &ctx->e[i];
+			}
+	return NULL;
+}
+
+static int
+sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	gw_tls_ctx *ctx = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct cert_entry *e;
+
+	if (name == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if ((e = find_entry(ctx, name)) == NULL) {
+		if (!ctx->strict_sni)
+			return SSL_TLSEXT_ERR_NOACK;
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	if (e != &ctx->e[0] &&
+	    SSL_use_cert_and_key(ssl, e->leaf, e->key, e->chain, 1) != 1) {
+		ERR_clear_error();
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* --- Client verification --- */
+
+/* http mode: finish the handshake and let the connection answer 400/403
+ * with the result SSL_get_verify_result keeps. */
+static int
+verify_defer_cb(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+static int peer_from_x509(X509 *cert, struct gw_peer *p, int full);
+
+/* tcp mode: chain, time and CRL first, then the identity rules, all inside
+ * the handshake so a refused client gets an alert, not a silent close. */
+static int
+verify_app_cb(X509_STORE_CTX *x, void *arg)
+{
+	gw_tls_ctx *ctx = arg;
+	struct gw_peer p;
+	int ok = X509_verify_cert(x);
+
+	if (ok <= 0 || gw_acl_empty(ctx->acl))
+		return ok;
+	memset(&p, 0, sizeof(p));
+	if (peer_from_x509(X509_STORE_CTX_get0_cert(x), &p, 0) != 0 || !gw_acl_allows(ctx->acl, &p)) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		ok = 0;
+	}
+	gw_peer_clear(&p);
+	return ok;
+}
+
+static int
+load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ssl);
+	BIO *bio = BIO_new_file(path, "r");
+	X509_CRL *crl;
+	int n = 0;
+
+	if (bio == NULL)
+		return tg_err_ossl(err, TG_ERR_IO, "cannot open CRL %s", path);
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		if (next != NULL && asn1_unix(next) < (int64_t)time(NULL))
+			gw_log("warning: CRL %s is past its next update; every client cert will be "
+			    "refused until you publish a fresh one", path);
+		if (X509_STORE_add_crl(store, crl) != 1) {
+			X509_CRL_free(crl);
+			BIO_free(bio);
+			return tg_err_ossl(err, TG_ERR_CONFIG, "cannot use CRL %s", path);
+		}
+		X509_CRL_free(crl);
+		n++;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (n == 0)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds no PEM CRL (-----BEGIN X509 CRL-----)", path);
+	/* The leaf's CRL; intermediates need no CRL of their own. */
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+static int
+setup_verify(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
+{
+	STACK_OF(X509_NAME) *names;
+	int mode;
+
+	if (o->verify == GW_VERIFY_NONE) {
+		SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	if (SSL_CTX_load_verify_file(ctx->ssl, o->client_ca) != 1)
+		return tg_err_ossl(err, TG_ERR_CONFIG,
+		    "cannot load client CA %s: it must hold PEM CA certificates", o->client_ca);
+	if ((names = SSL_load_client_CA_file(o->client_ca)) == NULL)
+		return tg_err_ossl(err, TG_ERR_CONFIG, "client CA %s holds no certificate", o->client_ca);
+	SSL_CTX_set_client_CA_list(ctx->ssl, names);
+	if (o->crl != NULL && load_crl(ctx->ssl, o->crl, err) != 0)
+		return -1;
+	mode = SSL_VERIFY_PEER;
+	if (o->defer_verify) {
+		SSL_CTX_set_verify(ctx->ssl, mode, verify_defer_cb);
+	} else {
+		if (o->verify >= GW_VERIFY_REQUIRE)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx->ssl, mode, NULL);
+		SSL_CTX_set_cert_verify_callback(ctx->ssl, verify_app_cb, ctx);
+	}
+	SSL_CTX_set_verify_depth(ctx->ssl, 10);
+	return 0;
+}
+
+/* --- Context --- */
+
+static int
+setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
+{
+	unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+	unsigned int sidlen = 0;
+
+	SSL_CTX_set_min_proto_version(ctx->ssl, o->min_tls == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Idle connections give their 34 KB of record buffers back. */
+	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Stateless tickets only: they work across worker processes, and a new
+	 * context (reload) has new ticket keys, so resumed sessions can never
+	 * outlive the rules they were checked against. */
+	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx->ssl, 1);
+	if (EVP_Digest(o->listener, strlen(o->listener), sid, &sidlen, EVP_sha256(), NULL) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx->ssl, sid, SSL_MAX_SID_CTX_LENGTH) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session context");
+	if (o->ciphers != NULL) {
+		int ok = strncmp(o->ciphers, "TLS_", 4) == 0 ?
+		    SSL_CTX_set_ciphersuites(ctx->ssl, o->ciphers) :
+		    SSL_CTX_set_cipher_list(ctx->ssl, o->ciphers);
+		if (ok != 1)
+			return tg_err_ossl(err, TG_ERR_CONFIG,
+			    "--ciphers '%s' selects no cipher: use OpenSSL names, e.g. "
+			    "ECDHE+AESGCM:ECDHE+CHACHA20 (TLS 1.2) or TLS_AES_128_GCM_SHA256 (TLS 1.3)",
+			    o->ciphers);
+	}
+	return 0;
+}
+
+gw_tls_ctx *
+gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err)
+{
+	gw_tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx == NULL || (ctx->e = calloc(o->ncerts, sizeof(*ctx->e))) == NULL ||
+	    (ctx->info = calloc(o->ncerts, sizeof(*ctx->info))) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto fail;
+	}
+	ctx->strict_sni = o->strict_sni;
+	ctx->defer_verify = o->defer_verify;
+	ctx->acl = o->acl;
+	if ((ctx->ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tg_err_ossl(err, TG_ERR_TLS, "cannot create a TLS context");
+		goto fail;
+	}
+	if (setup_defaults(ctx, o, err) != 0)
+		goto fail;
+	for (size_t i = 0; i < o->ncerts; i++)
+		if (load_entry(ctx, &o->certs[i], o->pass, err) != 0)
+			goto fail;
+	if (SSL_CTX_use_cert_and_key(ctx->ssl, ctx->e[0].leaf, ctx->e[0].key, ctx->e[0].chain, 1) != 1) {
+		tg_err_ossl(err, TG_ERR_CONFIG, "cannot use certificate %s", o->certs[0].cert);
+		goto fail;
+	}
+	if (o->ncerts > 1 || o->strict_sni) {
+		SSL_CTX_set_tlsext_servername_callback(ctx->ssl, sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(ctx->ssl, ctx);
+	}
+	if (setup_verify(ctx, o, err) != 0)
+		goto fail;
+	return ctx;
+fail:
+	gw_tls_ctx_free(ctx);
+	return NULL;
+}
+
+void
+gw_tls_ctx_free(gw_tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	for (size_t i = 0; i < ctx->ne; i++) {
+		X509_free(ctx->e[i].leaf);
+		EVP_PKEY_free(ctx->e[i].key);
+		sk_X509_pop_free(ctx->e[i].chain, X509_free);
+		for (size_t j = 0; j < ctx->e[i].nnames; j++)
+			free(ctx->e[i].names[j]);
+		free(ctx->e[i].names);
+	}
+	free(ctx->e);
+	free(ctx->info);
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+}
+
+const struct gw_tls_certinfo *
+gw_tls_ctx_certs(const gw_tls_ctx *ctx, size_t *n)
+{
+	*n = ctx->ne;
+	return ctx->info;
+}
+
+/* --- Connections --- */
+
+gw_tls *
+gw_tls_new(gw_tls_ctx *ctx, int fd)
+{
+	gw_tls *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	if ((t->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+		ERR_clear_error();
+		gw_tls_free(t);
+		return NULL;
+	}
+	SSL_set_accept_state(t->ssl);
+	return t;
+}
+
+void
+gw_tls_free(gw_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_free(t->ssl);
+	free(t);
+}
+
+static void
+record_error(gw_tls *t)
+{
+	long vr = SSL_get_verify_result(t->ssl);
+	unsigned long code = 0, last;
+
+	while ((last = ERR_get_error()) != 0)
+		code = last;
+	if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
+		snprintf(t->err, sizeof(t->err), "client certificate not on the allow list");
+	else if (vr != X509_V_OK)
+		snprintf(t->err, sizeof(t->err), "client certificate: %s",
+		    X509_verify_cert_error_string(vr));
+	else if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		snprintf(t->err, sizeof(t->err), "no client certificate sent");
+	else if (code != 0)
+		ERR_error_string_n(code, t->err, sizeof(t->err));
+	else
+		snprintf(t->err, sizeof(t->err), "connection reset");
+}
+
+static enum gw_io
+map(gw_tls *t, int ret)
+{
+	switch (SSL_get_error(t->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		return GW_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return GW_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return GW_IO_EOF;
+	default:
+		record_error(t);
+		return GW_IO_ERROR;
+	}
+}
+
+enum gw_io
+gw_tls_handshake(gw_tls *t)
+{
+	int r;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(t->ssl);
+	return r == 1 ? GW_IO_OK : map(t, r);
+}
+
+enum gw_io
+gw_tls_read(gw_tls *t, void *buf, size_t len, size_t *n)
+{
+	int r;
+
+	ERR_clear_error();
+	r = SSL_read_ex(t->ssl, buf, len, n);
+	return r == 1 ? GW_IO_OK : map(t, r);
+}
+
+enum gw_io
+gw_tls_write(gw_tls *t, const void *buf, size_t len, size_t *n)
+{
+	int r;
+
+	ERR_clear_error();
+	r = SSL_write_ex(t->ssl, buf, len, n);
+	return r == 1 ? GW_IO_OK : map(t, r);
+}
+
+enum gw_io
+gw_tls_shutdown(gw_tls *t)
+{
+	int r;
+
+	ERR_clear_error();
+	r = SSL_shutdown(t->ssl);
+	if (r >= 0)
+		return GW_IO_OK; /* 0: our close_notify is out; we keep reading */
+	return map(t, r);
+}
+
+int
+gw_tls_pending(gw_tls *t)
+{
+	return SSL_pending(t->ssl) > 0;
+}
+
+const char *
+gw_tls_error(const gw_tls *t)
+{
+	return t->err[0] ? t->err : "-";
+}
+
+const char *
+gw_tls_version(gw_tls *t)
+{
+	return SSL_get_version(t->ssl);
+}
+
+const char *
+gw_tls_cipher(gw_tls *t)
+{
+	return SSL_get_cipher_name(t->ssl);
+}
+
+const char *
+gw_tls_sni(gw_tls *t)
+{
+	return SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+int
+gw_tls_resumed(gw_tls *t)
+{
+	return SSL_session_reused(t->ssl);
+}
+
+/* --- Identity --- */
+
+static char *
+bio_string(BIO *b)
+{
+	char *data, *s;
+	long n = BIO_get_mem_data(b, &data);
+
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *
+name_rfc2253(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
+		s = bio_string(b);
+	BIO_free(b);
+	return s;
+}
+
+static int
+push_str(char ***v, size_t *n, const char *prefix, const char *s, size_t len)
+{
+	size_t plen = strlen(prefix);
+	char **nv, *str;
+
+	if (*n >= 64)
+		return 0; /* enough to decide; bounded work on hostile certs */
+	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	*v = nv;
+	if ((str = malloc(plen + len + 1)) == NULL)
+		return -1;
+	memcpy(str, prefix, plen);
+	memcpy(str + plen, s, len);
+	str[plen + len] = '\0';
+	nv[(*n)++] = str;
+	return 0;
+}
+
+static int
+push_asn1(char ***v, size_t *n, const char *prefix, const ASN1_STRING *a)
+{
+	return push_str(v, n, prefix, (const char *)ASN1_STRING_get0_data(a),
+	    (size_t)ASN1_STRING_length(a));
+}
+
+static int
+collect_sans(X509 *cert, struct gw_peer *p)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	char ip[64];
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS)
+			rc = push_asn1(&p->sans, &p->nsans, "DNS:", g->d.dNSName);
+		else if (g->type == GEN_URI)
+			rc = push_asn1(&p->sans, &p->nsans, "URI:", g->d.uniformResourceIdentifier);
+		else if (g->type == GEN_EMAIL)
+			rc = push_asn1(&p->sans, &p->nsans, "email:", g->d.rfc822Name);
+		else if (g->type == GEN_IPADD) {
+			char *s = OPENSSL_buf2hexstr(g->d.iPAddress->data, g->d.iPAddress->length);
+			const unsigned char *d = g->d.iPAddress->data;
+			if (g->d.iPAddress->length == 4)
+				snprintf(ip, sizeof(ip), "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
+			else
+				snprintf(ip, sizeof(ip), "%s", s ? s : "?");
+			OPENSSL_free(s);
+			rc = push_str(&p->sans, &p->nsans, "IP:", ip, strlen(ip));
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+static int
+collect_subject(X509 *cert, struct gw_peer *p)
+{
+	const X509_NAME *subj = X509_get_subject_name(cert);
+	int i = -1;
+
+	i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+	if (i >= 0) {
+		const ASN1_STRING *a = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		size_t len = (size_t)ASN1_STRING_length(a);
+		if (len >= sizeof(p->cn))
+			len = sizeof(p->cn) - 1;
+		memcpy(p->cn, ASN1_STRING_get0_data(a), len);
+		p->cn[len] = '\0';
+	}
+	for (i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, i)) >= 0;)
+		if (push_asn1(&p->ous, &p->nous, "", X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i))) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+collect_full(X509 *cert, struct gw_peer *p)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+
+	p->subject = name_rfc2253(X509_get_subject_name(cert));
+	p->issuer = name_rfc2253(X509_get_issuer_name(cert));
+	p->serial = hex ? strdup(hex) : NULL;
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1 && (p->fingerprint = malloc(2 * mdlen + 1)))
+		util_hex(p->fingerprint, md, mdlen, 0);
+	if (b != NULL && PEM_write_bio_X509(b, cert) == 1)
+		p->pem = bio_string(b);
+	BIO_free(b);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ERR_clear_error();
+	return p->subject && p->issuer && p->serial && p->fingerprint && p->pem ? 0 : -1;
+}
+
+static int
+peer_from_x509(X509 *cert, struct gw_peer *p, int full)
+{
+	p->present = 1;
+	if (collect_subject(cert, p) != 0 || collect_sans(cert, p) != 0)
+		return -1;
+	return full ? collect_full(cert, p) : 0;
+}
+
+int
+gw_tls_peer(gw_tls *t, struct gw_peer *p, int full)
+{
+	X509 *cert = SSL_get0_peer_certificate(t->ssl);
+	long vr;
+
+	memset(p, 0, sizeof(*p));
+	if (cert == NULL)
+		return 0;
+	vr = SSL_get_verify_result(t->ssl);
+	p->verified = vr == X509_V_OK;
+	if (!p->verified)
+		snprintf(p->verify_error, sizeof(p->verify_error), "%s", X509_verify_cert_error_string(vr));
+	return peer_from_x509(cert, p, full);
+}

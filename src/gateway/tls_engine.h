@@ -1,0 +1,74 @@
+/* The TLS engine: the only part of the gateway that calls libssl. A context
+ * is built once per listener (and rebuilt on reload); a connection wraps one
+ * non-blocking socket. Swapping in another engine means another file with
+ * this interface. */
+#ifndef TLSGATE_GW_TLS_ENGINE_H
+#define TLSGATE_GW_TLS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gw.h"
+
+typedef struct gw_tls_ctx gw_tls_ctx;
+typedef struct gw_tls gw_tls;
+
+struct gw_tls_opts {
+	const char *listener;
+	const struct gw_cert_spec *certs; /* certs[0] is the default */
+	size_t ncerts;
+	int strict_sni;
+	const char *client_ca, *crl;
+	enum gw_verify verify;
+	/* Finish every handshake whatever the client cert and report the result
+	 * afterwards (http mode answers 400/403 like nginx); otherwise a bad or
+	 * missing required cert fails the handshake with an alert. */
+	int defer_verify;
+	/* Without defer_verify: identity rules checked in the handshake. */
+	const gw_acl *acl;
+	const char *pass;
+	const char *ciphers;
+	int min_tls;
+};
+
+gw_tls_ctx *gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err);
+void gw_tls_ctx_free(gw_tls_ctx *ctx);
+
+struct gw_tls_certinfo {
+	char path[512];
+	char subject[256];
+	int64_t not_after;
+};
+
+const struct gw_tls_certinfo *gw_tls_ctx_certs(const gw_tls_ctx *ctx, size_t *n);
+
+enum gw_io {
+	GW_IO_OK,
+	GW_IO_WANT_READ,
+	GW_IO_WANT_WRITE,
+	GW_IO_EOF,    /* the peer closed (close_notify or TCP EOF) */
+	GW_IO_ERROR,
+};
+
+gw_tls *gw_tls_new(gw_tls_ctx *ctx, int fd);
+void gw_tls_free(gw_tls *t);
+enum gw_io gw_tls_handshake(gw_tls *t);
+enum gw_io gw_tls_read(gw_tls *t, void *buf, size_t len, size_t *n);
+enum gw_io gw_tls_write(gw_tls *t, const void *buf, size_t len, size_t *n);
+/* Sends close_notify; reading may continue (TLS half-close). */
+enum gw_io gw_tls_shutdown(gw_tls *t);
+/* 1 if decrypted bytes wait inside the engine (no socket event will come). */
+int gw_tls_pending(gw_tls *t);
+/* Why the last call failed, for the connection log. */
+const char *gw_tls_error(const gw_tls *t);
+
+const char *gw_tls_version(gw_tls *t);
+const char *gw_tls_cipher(gw_tls *t);
+const char *gw_tls_sni(gw_tls *t);
+int gw_tls_resumed(gw_tls *t);
+
+/* Fills the client's identity; full adds subject, issuer, serial, SHA-256
+ * fingerprint and PEM (for identity headers). */
+int gw_tls_peer(gw_tls *t, struct gw_peer *p, int full);
+
+#endif
