@@ -56,6 +56,7 @@ struct conn {
 	unsigned long heads; /* request heads sent to the backend */
 	char cn[64];
 	char verify[24];
+	char verr[96];
 	char why[256];
 };
 
@@ -226,7 +227,8 @@ reply_error(struct conn *c, int status, const char *reason)
 	char page[1024];
 	int n = gw_http_error(status, reason, page, sizeof(page));
 
-	snprintf(c->why, sizeof(c->why), "replied %d%s%s", status, reason ? " " : "", reason ? reason : "");
+	snprintf(c->why, sizeof(c->why), "replied %d%s%s%s%s%s", status, reason ? " " : "",
+	    reason ? reason : "", c->verr[0] ? " (" : "", c->verr, c->verr[0] ? ")" : "");
 	if (n < 0 || buf_reserve(c, &c->b2c, (size_t)n) != 0) {
 		conn_close(c, "cannot queue error reply");
 		return;
@@ -471,6 +473,8 @@ handshake_done(struct conn *c)
 		return;
 	}
 	snprintf(c->cn, sizeof(c->cn), "%.63s", p.cn);
+	if (p.present && !p.verified)
+		snprintf(c->verr, sizeof(c->verr), "%.95s", p.verify_error);
 	snprintf(c->verify, sizeof(c->verify), "%s",
 	    !p.present ? "none" : p.verified ? "ok" : "failed");
 	if (http) {

@@ -5,7 +5,7 @@
  * Reload is build-then-swap: a complete new runtime (and any new sockets)
  * is built first; on any failure the old runtime keeps serving and the
  * error shows on /healthz and /metrics. On success a new generation of
- * workers starts on the new runtime, then the old generation gets SIGTERM,
+ * workers starts on the new runtime, then the old generation gets SIGUSR1,
  * stops accepting and finishes its connections on the old contexts. */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,6 +181,7 @@ child_setup(struct master *m, int index)
 	/* Ctrl-C and SIGHUP are the master's business; a worker whose master
 	 * is gone (even killed) stops too. */
 	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	prctl(PR_SET_PDEATHSIG, SIGQUIT);
 	if (getppid() == 1)
@@ -341,7 +342,7 @@ reload(struct master *m)
 	m->rt = nrt;
 	m->gen++;
 	spawn_missing(m);
-	signal_generation(m, m->gen - 1, SIGTERM);
+	signal_generation(m, m->gen - 1, SIGUSR1);
 	close_unused_sockets(m);
 	if (ncfg != NULL) {
 		gw_config_free(m->file_cfg);

@@ -1,8 +1,9 @@
 #define _GNU_SOURCE
 /* A worker process: accepts on its own SO_REUSEPORT sockets and runs its
- * connections on one libev loop. SIGTERM drains (stop accepting, finish the
- * connections: how old workers retire after a reload); SIGQUIT/SIGINT stop
- * at once. */
+ * connections on one libev loop. Only the master steers it: SIGUSR1 drains
+ * (stop accepting, finish the connections: how old workers retire after a
+ * reload), SIGQUIT stops at once. SIGTERM/SIGINT sent to the whole process
+ * group (Ctrl-C, timeout(1)) are left to the master. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l)
 }
 
 static void
-on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
+on_drain(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct gw_worker *w = s->data;
 
@@ -164,9 +165,9 @@ gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slot, unsigned long nworke
 	}
 	ev_init(&w.backoff, on_backoff);
 	w.backoff.data = &w;
-	ev_signal_init(&w.sigterm, on_sigterm, SIGTERM);
-	w.sigterm.data = &w;
-	ev_signal_start(w.loop, &w.sigterm);
+	ev_signal_init(&w.sigdrain, on_drain, SIGUSR1);
+	w.sigdrain.data = &w;
+	ev_signal_start(w.loop, &w.sigdrain);
 	ev_signal_init(&w.sigquit, on_sigquit, SIGQUIT);
 	ev_signal_start(w.loop, &w.sigquit);
 	accept_all(&w, 1);

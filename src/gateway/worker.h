@@ -46,7 +46,7 @@ struct gw_worker {
 	struct gw_mslot *m;
 	ev_io *accept_w;        /* one per listener */
 	ev_timer backoff;       /* accept pause after EMFILE */
-	ev_signal sigterm, sigquit;
+	ev_signal sigdrain, sigquit;
 	unsigned long nconns;
 	unsigned long max_per_listener_div; /* workers, to share max-conns */
 	int draining;

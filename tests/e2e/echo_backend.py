@@ -9,8 +9,18 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _answer(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body_in = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+            body_in = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body_in += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body_in = self.rfile.read(length) if length else b""
         if self.path.startswith("/big"):
             n = int(self.path.split("n=")[1])
             self.send_response(200)
