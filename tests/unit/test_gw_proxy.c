@@ -1,0 +1,94 @@
+/* PROXY protocol v2 header bytes, checked against the spec's layout. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+static void
+v4(struct sockaddr_storage *ss, const char *ip, unsigned port)
+{
+	struct sockaddr_in *s = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	s->sin_family = AF_INET;
+	s->sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip, &s->sin_addr);
+}
+
+static void
+test_v4_with_tls_tlvs(void **state)
+{
+	struct sockaddr_storage src, dst;
+	struct gw_proxy_info pi = { &src, &dst, 1, 1, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256", "dev", "h" };
+	unsigned char b[GW_PROXY_MAX];
+	int n;
+
+	v4(&src, "10.1.2.3", 40000);
+	v4(&dst, "127.0.0.1", 8883);
+	n = gw_proxy_v2_build(&pi, b, sizeof(b));
+	assert_true(n > 16);
+	assert_memory_equal(b, "\r\n\r\n\0\r\nQUIT\n", 12);
+	assert_int_equal(b[12], 0x21);
+	assert_int_equal(b[13], 0x11);
+	assert_int_equal((b[14] << 8 | b[15]) + 16, n);
+	assert_memory_equal(b + 16, "\x0a\x01\x02\x03\x7f\x00\x00\x01", 8);
+	assert_int_equal(b[24] << 8 | b[25], 40000);
+	assert_int_equal(b[26] << 8 | b[27], 8883);
+	/* AUTHORITY "h", then the SSL TLV. */
+	assert_memory_equal(b + 28, "\x02\x00\x01h", 4);
+	assert_int_equal(b[32], 0x20);
+	assert_int_equal(b[35], 0x07);                        /* SSL|CERT_CONN|CERT_SESS */
+	assert_memory_equal(b + 36, "\0\0\0\0", 4);           /* verified */
+	assert_memory_equal(b + 40, "\x21\x00\x07TLSv1.3", 10);
+	assert_memory_equal(b + 50, "\x22\x00\x03" "dev", 6);
+	assert_int_equal((b[33] << 8 | b[34]), n - 35);
+}
+
+static void
+test_unverified_and_no_cert(void **state)
+{
+	struct sockaddr_storage src, dst;
+	struct gw_proxy_info pi = { &src, &dst, 1, 0, 0, "TLSv1.2", "X", "ignored", NULL };
+	unsigned char b[GW_PROXY_MAX];
+	int n;
+
+	v4(&src, "10.0.0.1", 1);
+	v4(&dst, "10.0.0.2", 2);
+	n = gw_proxy_v2_build(&pi, b, sizeof(b));
+	assert_true(n > 0);
+	assert_int_equal(b[28], 0x20);    /* no AUTHORITY without SNI */
+	assert_int_equal(b[31], 0x01);    /* SSL only */
+	assert_int_equal(b[35], 1);       /* verify != 0 */
+	assert_null(memchr(b + 36, 0x22, (size_t)n - 36)); /* no CN without a cert */
+}
+
+static void
+test_mixed_families_and_overflow(void **state)
+{
+	struct sockaddr_storage src, dst;
+	struct gw_proxy_info pi = { &src, &dst, 0, 0, 0, NULL, NULL, NULL, NULL };
+	unsigned char b[GW_PROXY_MAX];
+
+	v4(&src, "10.0.0.1", 1);
+	memset(&dst, 0, sizeof(dst));
+	dst.ss_family = AF_INET6;
+	assert_int_equal(gw_proxy_v2_build(&pi, b, sizeof(b)), 16);
+	assert_int_equal(b[13], 0x00);    /* UNSPEC, no addresses */
+	assert_int_equal(gw_proxy_v2_build(&pi, b, 10), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_v4_with_tls_tlvs),
+		cmocka_unit_test(test_unverified_and_no_cert),
+		cmocka_unit_test(test_mixed_families_and_overflow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
