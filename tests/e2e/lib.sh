@@ -278,27 +278,3 @@ start_echo_backend() {
 	start_bg "backend-$1" python3 -u "$TLSGATE_SRC/tests/e2e/echo_backend.py" "$1"
 	wait_port "$1"
 }
-
-# The pid of the process that `timeout` started (the gateway's master).
-child_of() { # PID
-	local c=""
-	for _ in $(seq 100); do
-		c=$(pgrep -P "$1" | head -n1 || true)
-		[ -n "$c" ] && { echo "$c"; return 0; }
-		sleep 0.05
-	done
-	fail "no child of $1"
-}
-
-http_get() { # URL: plain HTTP GET with curl, body on stdout
-	curl -sS --max-time 5 "$1"
-}
-
-wait_metric() { # URL PATTERN [SECONDS]
-	local url=$1 pat=$2 limit=${3:-10}
-	for _ in $(seq $((limit * 10))); do
-		curl -s --max-time 2 "$url" 2>/dev/null | grep -q -- "$pat" && return 0
-		sleep 0.1
-	done
-	fail "'$pat' did not show on $url within ${limit}s"
-}
