@@ -5,16 +5,16 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ca_init "$T/ca" "Config CA"
-ca_sign "$T/ca" "$T/server" "/CN=localhost" server "DNS:localhost"
-ca_sign "$T/ca" "$T/dev1" "/CN=device-1/OU=fleet" client
+ossl_ca_init "$WORK/ca" "Config CA"
+ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
+ossl_ca_sign "$WORK/ca" "$WORK/dev1" "/CN=device-1/OU=fleet" client
 
 BP=$(free_port); PP=$(free_port); L1=$(free_port); L2=$(free_port); SP=$(free_port)
 start_echo_backend "$BP"
-bg proxyback python3 -u "$TLSGATE_SRC/tests/e2e/echo_proxy_v2.py" "$PP"
+start_bg proxyback python3 -u "$TLSGATE_SRC/tests/e2e/echo_proxy_v2.py" "$PP"
 wait_port "$PP"
 
-cat >"$T/gw.ini" <<INI
+cat >"$WORK/gw.ini" <<INI
 ; two listeners, one file
 [global]
 workers = 2
@@ -24,51 +24,51 @@ status = 127.0.0.1:$SP
 listen = 127.0.0.1:$L1
 target = 127.0.0.1:$BP
 mode = http
-cert = $T/server.crt
-key = $T/server.key
+cert = $WORK/server.crt
+key = $WORK/server.key
 
 [listener devices]
 listen = 127.0.0.1:$L2
 target = 127.0.0.1:$PP
 mode = tcp
-cert = $T/server.crt
-key = $T/server.key
-client-ca = $T/ca/ca.crt
+cert = $WORK/server.crt
+key = $WORK/server.key
+client-ca = $WORK/ca/ca.crt
 verify = verify-full
 allow-ou = fleet
 proxy-protocol = v2
 idle-timeout = 30s
 INI
 
-out=$("$TLSGATE" serve --config "$T/gw.ini" --test)
+out=$("$TLSGATE" serve --config "$WORK/gw.ini" --test)
 assert_contains "$out" "listener web: 127.0.0.1:$L1 -> 127.0.0.1:$BP, http mode" "--test reports listener web"
 assert_contains "$out" "listener devices: 127.0.0.1:$L2 -> 127.0.0.1:$PP, tcp mode, client certs verify-full" "--test reports listener devices"
 assert_contains "$out" "configuration ok" "--test: ok"
 
 # Broken configs: exit 1 and the reason.
 broken() { # NAME SED-EXPR EXPECTED
-	sed "$2" "$T/gw.ini" >"$T/$1.ini"
+	sed "$2" "$WORK/gw.ini" >"$WORK/$1.ini"
 	set +e
-	out=$("$TLSGATE" serve --config "$T/$1.ini" --test 2>&1); rc=$?
+	out=$("$TLSGATE" serve --config "$WORK/$1.ini" --test 2>&1); rc=$?
 	set -e
-	assert_eq "$rc" 1 "--test $1: exit 1"
+	assert_eq 1 "$rc" "--test $1: exit 1"
 	assert_contains "$out" "$3" "--test $1: says why"
 }
 broken badverify 's/verify = verify-full/verify = sometimes/' "'sometimes' is not one of: none, optional, require, verify-full"
-broken nokey "s#key = $T/server.key#key = $T/missing.key#" "missing.key"
+broken nokey "s#key = $WORK/server.key#key = $WORK/missing.key#" "missing.key"
 broken norule 's/^allow-ou = fleet$//' "verify-full needs an allow rule"
 broken section 's/\[listener web\]/[lisener web]/' "unknown section [lisener web]"
 broken syntax 's/^mode = http$/mode http/' "syntax error"
 broken globalkey 's/^idle-timeout = 30s$/workers = 3/' "'workers' is a global option"
 
-bg gw timeout 60 "$TLSGATE" serve --config "$T/gw.ini"
+start_bg gw timeout 60 "$TLSGATE" serve --config "$WORK/gw.ini"
 wait_port "$L1"; wait_port "$L2"
-out=$(curl -sS --max-time 10 --cacert "$T/ca/ca.crt" https://localhost:$L1/web)
+out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" https://localhost:$L1/web)
 assert_contains "$out" '"path": "/web"' "listener web serves http"
 
 # tcp + PROXY v2: the backend learns the client address and TLS facts.
 tls_line() { # PORT LINE: one line over TLS with dev1's cert, prints the answer line
-	python3 - "$1" "$T" "$2" <<'PY'
+	python3 - "$1" "$WORK" "$2" <<'PY'
 import socket, ssl, sys
 port, t, line = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=t + "/ca/ca.crt")
@@ -80,20 +80,20 @@ PY
 }
 out=$(tls_line "$L2" ping)
 j() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$1" <<<"$out"; }
-assert_eq "$(j 'd["line"]')" ping "bytes pass through after the PROXY header"
-assert_eq "$(j 'd["proxy"]["ver_cmd"]')" 33 "PROXY v2, command PROXY"
+assert_eq ping "$(j 'd["line"]')" "bytes pass through after the PROXY header"
+assert_eq 33 "$(j 'd["proxy"]["ver_cmd"]')" "PROXY v2, command PROXY"
 assert_contains "$(j 'd["proxy"]["src"]')" "127.0.0.1:" "source address is the client's"
-assert_eq "$(j 'd["proxy"]["dst"]')" "127.0.0.1:$L2" "destination is the listener"
-assert_eq "$(j 'd["proxy"]["authority"]')" localhost "SNI in PP2_TYPE_AUTHORITY"
-assert_eq "$(j 'd["proxy"]["ssl_client"]')" 7 "PP2_CLIENT_SSL|CERT_CONN|CERT_SESS"
-assert_eq "$(j 'd["proxy"]["ssl_verify"]')" 0 "verify 0: cert verified"
-assert_eq "$(j 'd["proxy"]["ssl_cn"]')" device-1 "client CN in PP2_SUBTYPE_SSL_CN"
+assert_eq "127.0.0.1:$L2" "$(j 'd["proxy"]["dst"]')" "destination is the listener"
+assert_eq localhost "$(j 'd["proxy"]["authority"]')" "SNI in PP2_TYPE_AUTHORITY"
+assert_eq 7 "$(j 'd["proxy"]["ssl_client"]')" "PP2_CLIENT_SSL|CERT_CONN|CERT_SESS"
+assert_eq 0 "$(j 'd["proxy"]["ssl_verify"]')" "verify 0: cert verified"
+assert_eq device-1 "$(j 'd["proxy"]["ssl_cn"]')" "client CN in PP2_SUBTYPE_SSL_CN"
 assert_contains "$(j 'd["proxy"]["ssl_version"]')" "TLSv1." "TLS version TLV"
 assert_contains "$(j 'd["proxy"]["ssl_cipher"]')" "_" "cipher TLV"
 
 # Half-close: the client sends a line and its close_notify, then keeps
 # reading; the backend sees EOF and still answers through the gateway.
-out=$(python3 - "$L2" "$T" <<'PY'
+out=$(python3 - "$L2" "$WORK" <<'PY'
 import socket, ssl, sys
 port, t = int(sys.argv[1]), sys.argv[2]
 ctx = ssl.create_default_context(cafile=t + "/ca/ca.crt")

@@ -7,54 +7,54 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ca_init "$T/ca" "Test CA"
-ca_init "$T/other" "Other CA"
-ca_sign "$T/ca" "$T/server" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
-ca_sign "$T/ca" "$T/alice" "/CN=alice/OU=eng" client "email:alice@example.com,URI:spiffe://example.com/alice"
-ca_sign "$T/ca" "$T/bob" "/CN=bob" client
-ca_sign "$T/ca" "$T/carol" "/CN=carol" client
-ca_sign "$T/ca" "$T/old" "/CN=alice" client "" -startdate 20200101000000Z -enddate 20200201000000Z
-ca_sign "$T/other" "$T/mallory" "/CN=alice" client
-ca_revoke "$T/ca" "$T/carol.crt"
+ossl_ca_init "$WORK/ca" "Test CA"
+ossl_ca_init "$WORK/other" "Other CA"
+ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
+ossl_ca_sign "$WORK/ca" "$WORK/alice" "/CN=alice/OU=eng" client "email:alice@example.com,URI:spiffe://example.com/alice"
+ossl_ca_sign "$WORK/ca" "$WORK/bob" "/CN=bob" client
+ossl_ca_sign "$WORK/ca" "$WORK/carol" "/CN=carol" client
+ossl_ca_sign "$WORK/ca" "$WORK/old" "/CN=alice" client "" -startdate 20200101000000Z -enddate 20200201000000Z
+ossl_ca_sign "$WORK/other" "$WORK/mallory" "/CN=alice" client
+ossl_ca_revoke "$WORK/ca" "$WORK/carol.crt"
 
 BP=$(free_port); GP=$(free_port); DOWN=$(free_port); GP2=$(free_port); GP3=$(free_port)
 start_echo_backend "$BP"
-bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
-	--cert "$T/server.crt" --key "$T/server.key" --client-ca "$T/ca/ca.crt" \
-	--verify verify-full --allow-cn alice --allow-ou ops --crl "$T/ca/ca.crl" --workers 2
-GWLOG=$T/gw.log
+start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
+	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" \
+	--verify verify-full --allow-cn alice --allow-ou ops --crl "$WORK/ca/ca.crl" --workers 2
+GWLOG=$WORK/gw.log
 wait_port "$GP"
 
 URL=https://localhost:$GP
 req() { # CERTBASE PATH [curl args...] -> "STATUS\nBODY"
 	local who=$1 path=$2; shift 2
 	local auth=()
-	[ -n "$who" ] && auth=(--cert "$T/$who.crt" --key "$T/$who.key")
-	curl -sS --max-time 10 --cacert "$T/ca/ca.crt" "${auth[@]}" -w '\n%{http_code}' "$@" "$URL$path"
+	[ -n "$who" ] && auth=(--cert "$WORK/$who.crt" --key "$WORK/$who.key")
+	curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" "${auth[@]}" -w '\n%{http_code}' "$@" "$URL$path"
 }
 
 # 1. alice with curl: 200, identity passed, spoofed headers dropped.
 out=$(req alice /hello -H 'X-Client-Subject: CN=evil' -H 'X_Client_Verify: SUCCESS' \
 	-H 'X-Client-CN: root' -H 'X-Forwarded-For: 6.6.6.6')
-assert_eq "$(tail -n1 <<<"$out")" 200 "alice gets 200"
+assert_eq 200 "$(tail -n1 <<<"$out")" "alice gets 200"
 body=$(head -n -1 <<<"$out")
 hdr() { python3 -c 'import json,sys; h=json.loads(sys.stdin.read())["headers"]; print("|".join(v for k,v in h if k.lower()==sys.argv[1].lower()))' "$1" <<<"$body"; }
-assert_eq "$(hdr X-Client-Verify)" SUCCESS "backend sees X-Client-Verify: SUCCESS"
-assert_eq "$(hdr X-Client-Subject)" "OU=eng,CN=alice" "backend sees the subject, and only ours"
-assert_eq "$(hdr X-Client-CN)" alice "backend sees CN=alice, the spoofed CN is gone"
-assert_eq "$(hdr X_Client_Verify)" "" "underscore spoof (WSGI merges _ and -) removed"
-assert_eq "$(hdr X-Client-Issuer)" "CN=Test CA" "issuer passed"
-assert_eq "$(hdr X-Forwarded-For)" "127.0.0.1" "X-Forwarded-For is the real peer, not the spoof"
-assert_eq "$(hdr X-Forwarded-Proto)" https "X-Forwarded-Proto"
+assert_eq SUCCESS "$(hdr X-Client-Verify)" "backend sees X-Client-Verify: SUCCESS"
+assert_eq "OU=eng,CN=alice" "$(hdr X-Client-Subject)" "backend sees the subject, and only ours"
+assert_eq alice "$(hdr X-Client-CN)" "backend sees CN=alice, the spoofed CN is gone"
+assert_eq "" "$(hdr X_Client_Verify)" "underscore spoof (WSGI merges _ and -) removed"
+assert_eq "CN=Test CA" "$(hdr X-Client-Issuer)" "issuer passed"
+assert_eq "127.0.0.1" "$(hdr X-Forwarded-For)" "X-Forwarded-For is the real peer, not the spoof"
+assert_eq https "$(hdr X-Forwarded-Proto)" "X-Forwarded-Proto"
 assert_contains "$(hdr X-Client-SAN)" "URI:spiffe://example.com/alice" "SANs passed (nginx cannot)"
 assert_contains "$(hdr X-Client-Cert)" "-----BEGIN%20CERTIFICATE-----" "URL-encoded PEM passed"
-fp=$(openssl x509 -in "$T/alice.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
-assert_eq "$(hdr X-Client-Fingerprint)" "$fp" "SHA-256 fingerprint matches openssl's"
-serial=$(openssl x509 -in "$T/alice.crt" -noout -serial | cut -d= -f2)
-assert_eq "$(hdr X-Client-Serial)" "$serial" "serial matches openssl's"
+fp=$(openssl x509 -in "$WORK/alice.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+assert_eq "$fp" "$(hdr X-Client-Fingerprint)" "SHA-256 fingerprint matches openssl's"
+serial=$(openssl x509 -in "$WORK/alice.crt" -noout -serial | cut -d= -f2)
+assert_eq "$serial" "$(hdr X-Client-Serial)" "serial matches openssl's"
 
 # 2. Python requests with cert=(crt, key).
-py=$(python3 - "$URL/py" "$T" <<'PY'
+py=$(python3 - "$URL/py" "$WORK" <<'PY'
 import sys, requests
 url, t = sys.argv[1], sys.argv[2]
 r = requests.get(url, cert=(t + "/alice.crt", t + "/alice.key"), verify=t + "/ca/ca.crt", timeout=10)
@@ -62,33 +62,33 @@ h = dict((k.lower(), v) for k, v in r.json()["headers"])
 print(r.status_code, h.get("x-client-cn"))
 PY
 )
-assert_eq "$py" "200 alice" "python requests with a client cert gets 200 as alice"
+assert_eq "200 alice" "$py" "python requests with a client cert gets 200 as alice"
 
 # 3. Keep-alive: two requests on one connection, a chunked POST body intact.
-out=$(curl -sS -v --max-time 10 --cacert "$T/ca/ca.crt" --cert "$T/alice.crt" --key "$T/alice.key" \
+out=$(curl -sS -v --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/alice.crt" --key "$WORK/alice.key" \
 	"$URL/one" -H 'Transfer-Encoding: chunked' --data-binary 'hello chunked world' \
-	--next --cacert "$T/ca/ca.crt" --cert "$T/alice.crt" --key "$T/alice.key" "$URL/two" 2>&1)
+	--next --cacert "$WORK/ca/ca.crt" --cert "$WORK/alice.crt" --key "$WORK/alice.key" "$URL/two" 2>&1)
 assert_contains "$out" '"body": "hello chunked world"' "chunked request body reaches the backend intact"
 assert_contains "$out" '"path": "/two"' "second request answered"
 assert_contains "$out" "Re-using existing connection" "keep-alive: the second request reused the connection"
 
 # 4. Refusals, each with the right status and words.
 out=$(req "" /nocert)
-assert_eq "$(tail -n1 <<<"$out")" 400 "no client cert: 400"
+assert_eq 400 "$(tail -n1 <<<"$out")" "no client cert: 400"
 assert_contains "$out" "No required SSL certificate was sent" "no client cert: nginx's words"
 out=$(req mallory /othere)
-assert_eq "$(tail -n1 <<<"$out")" 400 "cert from another CA: 400"
+assert_eq 400 "$(tail -n1 <<<"$out")" "cert from another CA: 400"
 assert_contains "$out" "The SSL certificate error" "another CA: nginx's words"
 out=$(req old /expired)
-assert_eq "$(tail -n1 <<<"$out")" 400 "expired cert: 400"
+assert_eq 400 "$(tail -n1 <<<"$out")" "expired cert: 400"
 out=$(req carol /revoked)
-assert_eq "$(tail -n1 <<<"$out")" 400 "revoked cert (CRL): 400"
+assert_eq 400 "$(tail -n1 <<<"$out")" "revoked cert (CRL): 400"
 out=$(req bob /notallowed)
-assert_eq "$(tail -n1 <<<"$out")" 403 "valid cert not on the allow list: 403"
+assert_eq 403 "$(tail -n1 <<<"$out")" "valid cert not on the allow list: 403"
 assert_contains "$out" "403 Forbidden" "403 page"
 # The refusals never reached the backend, and the log says why.
 wait_log "$GWLOG" "certificate has expired"
-assert_not_contains "$(cat "$T/backend-$BP.log")" "/notallowed" "refused requests never reach the backend"
+assert_not_contains "$(cat "$WORK/backend-$BP.log")" "/notallowed" "refused requests never reach the backend"
 log=$(cat "$GWLOG")
 assert_contains "$log" "cn=carol verify=failed" "log: carol failed verification"
 grep -q 'close="replied 400 The SSL certificate error (certificate revoked)' "$GWLOG" || fail "log names the refusal"
@@ -96,16 +96,16 @@ grep -q 'cn=bob verify=ok .*close="replied 403' "$GWLOG" || fail "log: bob verif
 pass "log lines say who was refused and why"
 
 # 5. Backend down: 502. Optional mode: no cert passes with X-Client-Verify NONE.
-bg gwdown timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP2 --target 127.0.0.1:$DOWN --mode http \
-	--cert "$T/server.crt" --key "$T/server.key" --workers 1
-bg gwopt timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP3 --target 127.0.0.1:$BP --mode http \
-	--cert "$T/server.crt" --key "$T/server.key" --client-ca "$T/ca/ca.crt" --verify optional --workers 1
+start_bg gwdown timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP2 --target 127.0.0.1:$DOWN --mode http \
+	--cert "$WORK/server.crt" --key "$WORK/server.key" --workers 1
+start_bg gwopt timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP3 --target 127.0.0.1:$BP --mode http \
+	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" --verify optional --workers 1
 wait_port "$GP2"; wait_port "$GP3"
-code=$(curl -s -o "$T/502.html" -w '%{http_code}' --max-time 10 --cacert "$T/ca/ca.crt" https://localhost:$GP2/)
-assert_eq "$code" 502 "backend down: 502"
-assert_contains "$(cat "$T/502.html")" "502 Bad Gateway" "502 page"
-out=$(curl -sS --max-time 10 --cacert "$T/ca/ca.crt" -H 'X-Client-Verify: SUCCESS' https://localhost:$GP3/opt)
+code=$(curl -s -o "$WORK/502.html" -w '%{http_code}' --max-time 10 --cacert "$WORK/ca/ca.crt" https://localhost:$GP2/)
+assert_eq 502 "$code" "backend down: 502"
+assert_contains "$(cat "$WORK/502.html")" "502 Bad Gateway" "502 page"
+out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" -H 'X-Client-Verify: SUCCESS' https://localhost:$GP3/opt)
 assert_contains "$out" '["X-Client-Verify", "NONE"]' "optional without a cert: X-Client-Verify NONE, spoof replaced"
-out=$(curl -sS --max-time 10 --cacert "$T/ca/ca.crt" --cert "$T/bob.crt" --key "$T/bob.key" https://localhost:$GP3/opt)
+out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/bob.crt" --key "$WORK/bob.key" https://localhost:$GP3/opt)
 assert_contains "$out" '["X-Client-CN", "bob"]' "optional with a cert: identity passed"
 echo "all http mTLS checks passed"

@@ -6,44 +6,44 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ca_init "$T/ca" "Reload CA"
-ca_sign "$T/ca" "$T/one" "/CN=localhost/OU=one" server "DNS:localhost"
-ca_sign "$T/ca" "$T/two" "/CN=localhost/OU=two" server "DNS:localhost"
-cp -p "$T/one.crt" "$T/server.crt"; cp -p "$T/one.key" "$T/server.key"
+ossl_ca_init "$WORK/ca" "Reload CA"
+ossl_ca_sign "$WORK/ca" "$WORK/one" "/CN=localhost/OU=one" server "DNS:localhost"
+ossl_ca_sign "$WORK/ca" "$WORK/two" "/CN=localhost/OU=two" server "DNS:localhost"
+cp -p "$WORK/one.crt" "$WORK/server.crt"; cp -p "$WORK/one.key" "$WORK/server.key"
 
 BP=$(free_port); GP=$(free_port); SP=$(free_port)
 start_echo_backend "$BP"
-bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
-	--cert "$T/server.crt" --key "$T/server.key" --status 127.0.0.1:$SP --workers 2
-MASTER=$(child_of "$LASTPID")
+start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
+	--cert "$WORK/server.crt" --key "$WORK/server.key" --status 127.0.0.1:$SP --workers 2
+MASTER=$(child_of "$BG_PID")
 wait_port "$GP"; wait_port "$SP"
 ST=http://127.0.0.1:$SP
 
 ou() { openssl s_client -connect 127.0.0.1:$GP -servername localhost </dev/null 2>/dev/null |
 	openssl x509 -noout -subject | sed 's/.*OU *= *\([a-z]*\).*/\1/'; }
-assert_eq "$(ou)" one "before reload: cert one"
+assert_eq one "$(ou)" "before reload: cert one"
 h=$(http_get "$ST/healthz")
 assert_contains "$h" '"last_reload": "none"' "/healthz before any reload"
 
 # A long transfer over the old cert (8 MB at 2 MB/s: about 4 s).
 N=8000000
-curl -sS --max-time 60 --limit-rate 2M --cacert "$T/ca/ca.crt" -o "$T/big.out" \
-	"https://localhost:$GP/big?n=$N" 2>"$T/big.err" &
+curl -sS --max-time 60 --limit-rate 2M --cacert "$WORK/ca/ca.crt" -o "$WORK/big.out" \
+	"https://localhost:$GP/big?n=$N" 2>"$WORK/big.err" &
 BIG=$!
-PIDS+=("$BIG")
-for _ in $(seq 100); do [ -s "$T/big.out" ] && break; sleep 0.05; done
-[ -s "$T/big.out" ] || fail "the long transfer did not start"
+track "$BIG"
+for _ in $(seq 100); do [ -s "$WORK/big.out" ] && break; sleep 0.05; done
+[ -s "$WORK/big.out" ] || fail "the long transfer did not start"
 
 # Swap the cert (new files moved into place) and reload.
-cp -p "$T/two.crt" "$T/server.crt.new"; mv "$T/server.crt.new" "$T/server.crt"
-cp -p "$T/two.key" "$T/server.key.new"; mv "$T/server.key.new" "$T/server.key"
+cp -p "$WORK/two.crt" "$WORK/server.crt.new"; mv "$WORK/server.crt.new" "$WORK/server.crt"
+cp -p "$WORK/two.key" "$WORK/server.key.new"; mv "$WORK/server.key.new" "$WORK/server.key"
 kill -HUP "$MASTER"
 wait_metric "$ST/metrics" 'tlsgate_reloads_total{result="ok"} 1'
-assert_eq "$(ou)" two "after reload: new handshakes get cert two"
+assert_eq two "$(ou)" "after reload: new handshakes get cert two"
 kill -0 "$BIG" 2>/dev/null || fail "the long transfer ended before the reload was checked"
 pass "the long transfer is still running during the reload"
-wait "$BIG" || fail "the long transfer failed: $(cat "$T/big.err")"
-python3 - "$T/big.out" "$N" <<'PY' || fail "the long transfer's bytes differ"
+wait "$BIG" || fail "the long transfer failed: $(cat "$WORK/big.err")"
+python3 - "$WORK/big.out" "$N" <<'PY' || fail "the long transfer's bytes differ"
 import sys
 data = open(sys.argv[1], "rb").read()
 n = int(sys.argv[2])
@@ -53,31 +53,31 @@ PY
 pass "the long transfer started before the reload finished intact ($N bytes)"
 
 # A broken key: the reload fails, the old runtime keeps serving.
-echo "not a key" >"$T/server.key.new"; chmod 600 "$T/server.key.new"; mv "$T/server.key.new" "$T/server.key"
+echo "not a key" >"$WORK/server.key.new"; chmod 600 "$WORK/server.key.new"; mv "$WORK/server.key.new" "$WORK/server.key"
 kill -HUP "$MASTER"
 wait_metric "$ST/metrics" 'tlsgate_reloads_total{result="failed"} 1'
 h=$(http_get "$ST/healthz")
 assert_contains "$h" '"last_reload": "failed"' "/healthz reports the failed reload"
-assert_contains "$h" "$T/server.key" "/healthz names the broken file"
+assert_contains "$h" "$WORK/server.key" "/healthz names the broken file"
 m=$(http_get "$ST/metrics")
 assert_contains "$m" "tlsgate_last_reload_success 0" "/metrics: last reload failed"
-wait_log "$T/gw.log" "reload failed, still serving the previous configuration"
-assert_eq "$(ou)" two "after the failed reload: still cert two"
-out=$(curl -sS --max-time 10 --cacert "$T/ca/ca.crt" https://localhost:$GP/still)
+wait_log "$WORK/gw.log" "reload failed, still serving the previous configuration"
+assert_eq two "$(ou)" "after the failed reload: still cert two"
+out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" https://localhost:$GP/still)
 assert_contains "$out" '"path": "/still"' "requests still served after the failed reload"
 
 # A loose key is refused on reload too.
-cp -p "$T/one.key" "$T/server.key"; chmod 644 "$T/server.key"; cp -p "$T/one.crt" "$T/server.crt"
+cp -p "$WORK/one.key" "$WORK/server.key"; chmod 644 "$WORK/server.key"; cp -p "$WORK/one.crt" "$WORK/server.crt"
 kill -HUP "$MASTER"
 wait_metric "$ST/metrics" 'tlsgate_reloads_total{result="failed"} 2'
 assert_contains "$(http_get "$ST/healthz")" "has mode 0644" "reload refuses a 0644 key and says so"
-chmod 600 "$T/server.key"
+chmod 600 "$WORK/server.key"
 kill -HUP "$MASTER"
 wait_metric "$ST/metrics" 'tlsgate_reloads_total{result="ok"} 2'
-assert_eq "$(ou)" one "fixed: the next reload works"
+assert_eq one "$(ou)" "fixed: the next reload works"
 m=$(http_get "$ST/metrics")
 assert_contains "$m" 'tlsgate_handshakes_total{outcome="ok"}' "/metrics: handshakes by outcome"
-assert_contains "$m" "tlsgate_cert_expiry_seconds{listener=\"default\",cert=\"$T/server.crt\"" "/metrics: cert expiry"
+assert_contains "$m" "tlsgate_cert_expiry_seconds{listener=\"default\",cert=\"$WORK/server.crt\"" "/metrics: cert expiry"
 total=$(sed -n 's/^tlsgate_connections_total //p' <<<"$m")
 [ "$total" -ge 5 ] || fail "connections_total is $total"
 pass "/metrics counts connections ($total)"

@@ -9,59 +9,59 @@ source "$(dirname "$0")/lib.sh"
 command -v mosquitto >/dev/null || command -v /usr/sbin/mosquitto >/dev/null || fail "mosquitto not installed (scripts/deps.sh test)"
 MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-ca_init "$T/ca" "MQTT CA"
-ca_init "$T/other" "Other CA"
-ca_sign "$T/ca" "$T/broker" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
-ca_sign "$T/ca" "$T/client" "/CN=client" client
-ca_sign "$T/ca" "$T/sensor" "/CN=sensor" client
-ca_sign "$T/other" "$T/rogue" "/CN=client" client
+ossl_ca_init "$WORK/ca" "MQTT CA"
+ossl_ca_init "$WORK/other" "Other CA"
+ossl_ca_sign "$WORK/ca" "$WORK/broker" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
+ossl_ca_sign "$WORK/ca" "$WORK/client" "/CN=client" client
+ossl_ca_sign "$WORK/ca" "$WORK/sensor" "/CN=sensor" client
+ossl_ca_sign "$WORK/other" "$WORK/rogue" "/CN=client" client
 
 MP=$(free_port); GP=$(free_port); GP2=$(free_port)
-cat >"$T/mosquitto.conf" <<CONF
+cat >"$WORK/mosquitto.conf" <<CONF
 listener $MP 127.0.0.1
 allow_anonymous true
 persistence false
 CONF
-bg mosquitto "$MOSQ" -c "$T/mosquitto.conf"
+start_bg mosquitto "$MOSQ" -c "$WORK/mosquitto.conf"
 wait_port "$MP"
-bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$MP \
-	--cert "$T/broker.crt" --key "$T/broker.key" --client-ca "$T/ca/ca.crt" --verify require --workers 2
+start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$MP \
+	--cert "$WORK/broker.crt" --key "$WORK/broker.key" --client-ca "$WORK/ca/ca.crt" --verify require --workers 2
 wait_port "$GP"
-bg gwfull timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP2 --target 127.0.0.1:$MP \
-	--cert "$T/broker.crt" --key "$T/broker.key" --client-ca "$T/ca/ca.crt" \
+start_bg gwfull timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP2 --target 127.0.0.1:$MP \
+	--cert "$WORK/broker.crt" --key "$WORK/broker.key" --client-ca "$WORK/ca/ca.crt" \
 	--verify verify-full --allow-cn sensor --workers 1
 wait_port "$GP2"
 
-tls=(-h localhost --cafile "$T/ca/ca.crt")
+tls=(-h localhost --cafile "$WORK/ca/ca.crt")
 # 1. A message through the gateway, both clients with certs.
-mosquitto_sub "${tls[@]}" -p "$GP" --cert "$T/client.crt" --key "$T/client.key" \
-	-t tlsgate/test -C 1 -W 20 >"$T/sub.out" 2>"$T/sub.err" &
+mosquitto_sub "${tls[@]}" -p "$GP" --cert "$WORK/client.crt" --key "$WORK/client.key" \
+	-t tlsgate/test -C 1 -W 20 >"$WORK/sub.out" 2>"$WORK/sub.err" &
 SUB=$!
-PIDS+=("$SUB")
+track "$SUB"
 for i in $(seq 100); do
-	mosquitto_pub "${tls[@]}" -p "$GP" --cert "$T/client.crt" --key "$T/client.key" \
-		-t tlsgate/test -m "hello through tlsgate" 2>>"$T/pub.err" || true
+	mosquitto_pub "${tls[@]}" -p "$GP" --cert "$WORK/client.crt" --key "$WORK/client.key" \
+		-t tlsgate/test -m "hello through tlsgate" 2>>"$WORK/pub.err" || true
 	kill -0 "$SUB" 2>/dev/null || break
 	sleep 0.2
 done
-wait "$SUB" || fail "mosquitto_sub did not get the message: $(cat "$T/sub.err")"
-assert_eq "$(cat "$T/sub.out")" "hello through tlsgate" "mosquitto_sub got mosquitto_pub's message through the gateway"
+wait "$SUB" || fail "mosquitto_sub did not get the message: $(cat "$WORK/sub.err")"
+assert_eq "hello through tlsgate" "$(cat "$WORK/sub.out")" "mosquitto_sub got mosquitto_pub's message through the gateway"
 
 # 2. Refusals happen in the handshake.
 pubtry() { mosquitto_pub "${tls[@]}" "$@" -t tlsgate/test -m nope 2>&1; }
 if out=$(pubtry -p "$GP"); then fail "publish without a client cert was accepted"; fi
 pass "publish without a client cert refused ($out)"
-wait_log "$T/gw.log" 'close="handshake failed: no client certificate sent"'
+wait_log "$WORK/gw.log" 'close="handshake failed: no client certificate sent"'
 pass "log: no client certificate sent"
-if out=$(pubtry -p "$GP" --cert "$T/rogue.crt" --key "$T/rogue.key"); then fail "cert from another CA accepted"; fi
-wait_log "$T/gw.log" 'close="handshake failed: client certificate: unable to get local issuer certificate"'
+if out=$(pubtry -p "$GP" --cert "$WORK/rogue.crt" --key "$WORK/rogue.key"); then fail "cert from another CA accepted"; fi
+wait_log "$WORK/gw.log" 'close="handshake failed: client certificate: unable to get local issuer certificate"'
 pass "cert from another CA refused, log says why"
 
 # 3. verify-full: the allow list is checked inside the handshake.
-if out=$(pubtry -p "$GP2" --cert "$T/client.crt" --key "$T/client.key"); then fail "CN=client accepted by allow-cn sensor"; fi
-wait_log "$T/gwfull.log" 'not on the allow list'
+if out=$(pubtry -p "$GP2" --cert "$WORK/client.crt" --key "$WORK/client.key"); then fail "CN=client accepted by allow-cn sensor"; fi
+wait_log "$WORK/gwfull.log" 'not on the allow list'
 pass "verify-full refuses CN=client (not on the allow list)"
-mosquitto_pub "${tls[@]}" -p "$GP2" --cert "$T/sensor.crt" --key "$T/sensor.key" -t tlsgate/test -m ok \
+mosquitto_pub "${tls[@]}" -p "$GP2" --cert "$WORK/sensor.crt" --key "$WORK/sensor.key" -t tlsgate/test -m ok \
 	|| fail "verify-full refused the allowed CN=sensor"
 pass "verify-full lets CN=sensor publish"
 echo "all tcp/mosquitto checks passed"
