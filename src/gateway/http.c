@@ -28,17 +28,31 @@ struct gw_http {
 	enum hevent ev;
 	size_t skip;       /* leading bytes that belong to the previous head */
 	char *arena;       /* the head being parsed; NULL between heads */
+	struct hdr *h;     /* GW_HTTP_HEADERS_MAX entries, after the arena */
 	size_t alen;
 	size_t url_off, url_len;
-	struct hdr h[GW_HTTP_HEADERS_MAX];
 	size_t nh;
 	int in_value, too_big;
 };
 
+/* The head's memory exists only while a head is being parsed, so an idle
+ * keep-alive connection costs the parser state alone. */
+static int
+arena_get(gw_http *h)
+{
+	if (h->arena != NULL)
+		return 0;
+	h->arena = malloc(GW_HTTP_HEAD_MAX + GW_HTTP_HEADERS_MAX * sizeof(struct hdr));
+	if (h->arena == NULL)
+		return -1;
+	h->h = (struct hdr *)(void *)(h->arena + GW_HTTP_HEAD_MAX);
+	return 0;
+}
+
 static int
 arena_add(gw_http *h, const char *at, size_t len)
 {
-	if (h->arena == NULL && (h->arena = malloc(GW_HTTP_HEAD_MAX)) == NULL) {
+	if (arena_get(h) != 0) {
 		h->too_big = 1;
 		return -1;
 	}
@@ -79,6 +93,8 @@ on_field(http_parser *p, const char *at, size_t len)
 {
 	gw_http *h = p->data;
 
+	if (arena_get(h) != 0)
+		return 1;
 	if (h->nh == 0 || h->in_value) {
 		if (h->nh == GW_HTTP_HEADERS_MAX) {
 			h->too_big = 1;
@@ -281,7 +297,8 @@ gw_http_head_write(gw_http *h, char *out, const char *extra, size_t extra_len)
 	/* Idle keep-alive connections should not hold a head buffer. */
 	free(h->arena);
 	h->arena = NULL;
-	h->alen = 0;
+	h->h = NULL;
+	h->alen = h->url_len = h->nh = 0;
 	return (size_t)(o - out);
 }
 

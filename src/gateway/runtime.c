@@ -66,13 +66,13 @@ pass_from_command(const char *cmd, char **pass, tg_err *err)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (status != 0 || buf[0] == '\0') {
-		memset(buf, 0, sizeof(buf));
+		explicit_bzero(buf, sizeof(buf));
 		return tg_err_set(err, TG_ERR_CONFIG,
 		    "--pass-command '%s' failed or printed nothing; it must print the passphrase on its first line",
 		    cmd);
 	}
 	*pass = strdup(buf);
-	memset(buf, 0, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return *pass ? 0 : tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 }
 

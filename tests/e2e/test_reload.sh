@@ -82,4 +82,35 @@ total=$(sed -n 's/^tlsgate_connections_total //p' <<<"$m")
 [ "$total" -ge 5 ] || fail "connections_total is $total"
 pass "/metrics counts connections ($total)"
 assert_contains "$(http_get "$ST/healthz")" '"last_reload": "ok"' "/healthz: ok again"
+
+# Resumed sessions obey the current rules: a ticket from before a reload is
+# not accepted after it (the new contexts have new ticket keys), so the
+# client goes through a full handshake, checked against the new runtime.
+out=$(python3 - "$GP" "$WORK/ca/ca.crt" "$MASTER" "$ST/metrics" <<'PY'
+import os, signal, socket, ssl, sys, time, urllib.request
+port, ca, master, metrics = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+def get(session=None):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                        server_hostname="localhost", session=session)
+    s.sendall(b"GET /resume HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    while s.recv(65536):
+        pass
+    reused, sess = s.session_reused, s.session
+    s.close()
+    return reused, sess
+_, sess = get()
+again, _ = get(sess)
+os.kill(master, signal.SIGHUP)
+for _ in range(100):
+    if 'tlsgate_reloads_total{result="ok"} 3' in urllib.request.urlopen(metrics).read().decode():
+        break
+    time.sleep(0.1)
+after, _ = get(sess)
+print("before-reload-resumed=%s after-reload-resumed=%s" % (again, after))
+PY
+)
+assert_eq "before-reload-resumed=True after-reload-resumed=False" "$out" \
+	"tickets resume within a runtime (across workers) and are refused after a reload"
+assert_contains "$(http_get "$ST/metrics")" "tlsgate_handshakes_resumed_total" "/metrics counts resumed handshakes"
 echo "all reload checks passed"
