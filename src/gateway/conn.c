@@ -220,18 +220,20 @@ on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* --- http mode: refusals and identity --- */
 
-/* Queues an error page and stops reading: the reply is the last thing sent. */
-static void
+/* Queues an error page and stops reading: the reply is the last thing sent.
+ * Returns -1 when it had to close the connection instead (c is gone). */
+static int
 reply_error(struct conn *c, int status, const char *reason)
 {
 	char page[1024];
 	int n = gw_http_error(status, reason, page, sizeof(page));
 
-	snprintf(c->why, sizeof(c->why), "replied %d%s%s%s%s%s", status, reason ? " " : "",
-	    reason ? reason : "", c->verr[0] ? " (" : "", c->verr, c->verr[0] ? ")" : "");
+	if (c->why[0] == '\0') /* a backend failure already said why */
+		snprintf(c->why, sizeof(c->why), "replied %d%s%s%s%s%s", status, reason ? " " : "",
+		    reason ? reason : "", c->verr[0] ? " (" : "", c->verr, c->verr[0] ? ")" : "");
 	if (n < 0 || buf_reserve(c, &c->b2c, (size_t)n) != 0) {
 		conn_close(c, "cannot queue error reply");
-		return;
+		return -1;
 	}
 	memcpy(c->b2c.p + c->b2c.len, page, (size_t)n);
 	c->b2c.len += (uint32_t)n;
@@ -240,6 +242,7 @@ reply_error(struct conn *c, int status, const char *reason)
 	c->cl_eof = 1;
 	c->be_eof = 1;
 	drop_backend(c);
+	return 0;
 }
 
 /* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
@@ -361,7 +364,8 @@ backend_failed(struct conn *c, const char *what, int e)
 	c->st = C_OPEN;
 	arm_timer(c, c->l->handshake_timeout);
 	if (c->heads > 0) {
-		reply_error(c, 502, NULL);
+		if (reply_error(c, 502, NULL) != 0)
+			return;
 	} else {
 		c->deny_status = 502;
 		c->deny_reason = NULL;
@@ -604,8 +608,7 @@ http_head(struct conn *c)
 	int rc;
 
 	if (c->deny_status != 0) {
-		reply_error(c, c->deny_status, c->deny_reason);
-		return STEP_MOVED;
+		return reply_error(c, c->deny_status, c->deny_reason) ? STEP_CLOSED : STEP_MOVED;
 	}
 	need = gw_http_head_size(c->http, c->ident_len);
 	if ((rc = buf_reserve(c, &c->c2b, need)) < 0) {
@@ -644,11 +647,9 @@ http_filter(struct conn *c)
 	case GW_HTTP_HEAD:
 		return http_head(c);
 	case GW_HTTP_BAD:
-		reply_error(c, 400, NULL);
-		return STEP_MOVED;
+		return reply_error(c, 400, NULL) ? STEP_CLOSED : STEP_MOVED;
 	case GW_HTTP_TOO_BIG:
-		reply_error(c, 400, "Request Header Or Cookie Too Large");
-		return STEP_MOVED;
+		return reply_error(c, 400, "Request Header Or Cookie Too Large") ? STEP_CLOSED : STEP_MOVED;
 	default:
 		return used || out ? STEP_MOVED : STEP_NONE;
 	}

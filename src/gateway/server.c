@@ -186,15 +186,22 @@ child_setup(struct master *m, int index)
 	prctl(PR_SET_PDEATHSIG, SIGQUIT);
 	if (getppid() == 1)
 		_exit(0);
+	/* Keep exactly this slot's sockets of this runtime's listeners: a stray
+	 * copy of any other would keep a removed listener completing
+	 * handshakes into a backlog nobody accepts from. */
+	for (size_t i = 0; i < m->nsocks; i++) {
+		int used = 0;
+		for (size_t k = 0; k < m->rt->nl && !used; k++)
+			used = strcmp(m->socks[i].key, m->rt->l[k].listen_str) == 0;
+		for (unsigned long j = 0; j < m->nworkers; j++)
+			if (!used || (int)j != index)
+				close(m->socks[i].fds[j]);
+	}
 	for (size_t i = 0; i < m->rt->nl; i++) {
 		struct lsock *s = find_sock(m, m->rt->l[i].listen_str);
 		m->rt->l[i].fd = s->fds[index];
 		m->rt->l[i].nconns = 0;
 	}
-	for (size_t i = 0; i < m->nsocks; i++)
-		for (unsigned long j = 0; j < m->nworkers; j++)
-			if ((int)j != index)
-				close(m->socks[i].fds[j]);
 }
 
 static int
@@ -341,9 +348,9 @@ reload(struct master *m)
 	gw_runtime_free(m->rt);
 	m->rt = nrt;
 	m->gen++;
+	close_unused_sockets(m); /* the old workers hold their own copies */
 	spawn_missing(m);
 	signal_generation(m, m->gen - 1, SIGUSR1);
-	close_unused_sockets(m);
 	if (ncfg != NULL) {
 		gw_config_free(m->file_cfg);
 		m->file_cfg = ncfg;

@@ -391,6 +391,9 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	/* Idle connections give their 34 KB of record buffers back. */
 	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* One read(2) per buffer of records instead of two per record; the
+	 * pump keeps reading until WANT_READ, so nothing waits unseen. */
+	SSL_CTX_set_read_ahead(ctx->ssl, 1);
 	/* Stateless tickets only: they work across worker processes, and a new
 	 * context (reload) has new ticket keys, so resumed sessions can never
 	 * outlive the rules they were checked against. */

@@ -86,6 +86,10 @@ assert_eq 400 "$(tail -n1 <<<"$out")" "revoked cert (CRL): 400"
 out=$(req bob /notallowed)
 assert_eq 403 "$(tail -n1 <<<"$out")" "valid cert not on the allow list: 403"
 assert_contains "$out" "403 Forbidden" "403 page"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+out=$(req alice /big -H "Cookie: $big")
+assert_eq 400 "$(tail -n1 <<<"$out")" "a 20 KB header: 400"
+assert_contains "$out" "Request Header Or Cookie Too Large" "a 20 KB header: nginx's words"
 # The refusals never reached the backend, and the log says why.
 wait_log "$GWLOG" "certificate has expired"
 assert_not_contains "$(cat "$WORK/backend-$BP.log")" "/notallowed" "refused requests never reach the backend"
