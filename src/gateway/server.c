@@ -63,7 +63,7 @@ struct master {
 	int status_fd;
 	ev_io status_w;
 	struct sclient *sclients[STATUS_CLIENTS];
-	ev_signal sighup, sigterm, sigint;
+	ev_signal sighup, sigterm, sigint, sigquit;
 	ev_child child;
 	ev_timer respawn;
 	int stopping;
@@ -166,6 +166,7 @@ child_setup(struct master *m, int index)
 	ev_signal_stop(m->loop, &m->sighup);
 	ev_signal_stop(m->loop, &m->sigterm);
 	ev_signal_stop(m->loop, &m->sigint);
+	ev_signal_stop(m->loop, &m->sigquit);
 	ev_child_stop(m->loop, &m->child);
 	ev_timer_stop(m->loop, &m->respawn);
 	if (m->status_fd >= 0) {
@@ -320,6 +321,10 @@ build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *
 		if ((*ncfg)->workers != 0 && (*ncfg)->workers != m->nworkers)
 			gw_log("reload: the worker count changes only on restart; keeping %lu",
 			    m->nworkers);
+		if (((*ncfg)->status == NULL) != (m->cfg->status == NULL) ||
+		    ((*ncfg)->status && strcmp((*ncfg)->status, m->cfg->status) != 0))
+			gw_log("reload: the status address changes only on restart; keeping %s",
+			    m->cfg->status ? m->cfg->status : "none");
 		use = *ncfg;
 	}
 	if ((*nrt = gw_runtime_build(use, err)) == NULL)
@@ -366,20 +371,25 @@ on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
 	reload(s->data);
 }
 
+/* SIGTERM/SIGINT stop now (workers get SIGQUIT); SIGQUIT stops gracefully,
+ * like nginx: workers stop accepting and finish their connections. */
 static void
 on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct master *m = s->data;
-	int left = 0;
+	int graceful = s->signum == SIGQUIT, left = 0;
 
-	if (m->stopping)
+	if (m->stopping && graceful)
 		return;
 	m->stopping = 1;
-	gw_log("stopping on signal %d", s->signum);
+	gw_log("stopping on signal %d%s", s->signum,
+	    graceful ? ": finishing open connections first" : "");
 	ev_timer_stop(loop, &m->respawn);
+	if (m->status_fd >= 0 && !graceful)
+		ev_io_stop(loop, &m->status_w);
 	for (int i = 0; i < GW_MSLOTS; i++) {
 		if (m->procs[i].pid > 0) {
-			kill(m->procs[i].pid, SIGQUIT);
+			kill(m->procs[i].pid, graceful ? SIGUSR1 : SIGQUIT);
 			left++;
 		}
 	}
@@ -544,10 +554,12 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	ev_signal_init(&m->sighup, on_sighup, SIGHUP);
 	ev_signal_init(&m->sigterm, on_stop, SIGTERM);
 	ev_signal_init(&m->sigint, on_stop, SIGINT);
-	m->sighup.data = m->sigterm.data = m->sigint.data = m;
+	ev_signal_init(&m->sigquit, on_stop, SIGQUIT);
+	m->sighup.data = m->sigterm.data = m->sigint.data = m->sigquit.data = m;
 	ev_signal_start(m->loop, &m->sighup);
 	ev_signal_start(m->loop, &m->sigterm);
 	ev_signal_start(m->loop, &m->sigint);
+	ev_signal_start(m->loop, &m->sigquit);
 	ev_child_init(&m->child, on_child, 0, 0);
 	m->child.data = m;
 	ev_child_start(m->loop, &m->child);

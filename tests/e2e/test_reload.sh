@@ -113,4 +113,18 @@ PY
 assert_eq "before-reload-resumed=True after-reload-resumed=False" "$out" \
 	"tickets resume within a runtime (across workers) and are refused after a reload"
 assert_contains "$(http_get "$ST/metrics")" "tlsgate_handshakes_resumed_total" "/metrics counts resumed handshakes"
+
+# SIGQUIT: a graceful stop lets a running transfer finish, then the gateway exits.
+curl -sS --max-time 60 --limit-rate 4M --cacert "$WORK/ca/ca.crt" -o "$WORK/big2.out" \
+	"https://localhost:$GP/big?n=$N" 2>"$WORK/big2.err" &
+BIG=$!
+track "$BIG"
+for _ in $(seq 100); do [ -s "$WORK/big2.out" ] && break; sleep 0.05; done
+kill -QUIT "$MASTER"
+wait_log "$WORK/gw.log" "finishing open connections first"
+wait "$BIG" || fail "the transfer was cut by the graceful stop: $(cat "$WORK/big2.err")"
+assert_eq "$N" "$(stat -c %s "$WORK/big2.out")" "SIGQUIT: the running transfer finished ($N bytes)"
+for _ in $(seq 100); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$MASTER" 2>/dev/null; then fail "the gateway did not exit after the graceful stop"; fi
+pass "SIGQUIT: the gateway exited once its connections were done"
 echo "all reload checks passed"

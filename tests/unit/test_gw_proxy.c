@@ -82,6 +82,30 @@ test_mixed_families_and_overflow(void **state)
 	assert_int_equal(gw_proxy_v2_build(&pi, b, 10), -1);
 }
 
+static void
+test_v6(void **state)
+{
+	struct sockaddr_storage src, dst;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src, *d6 = (struct sockaddr_in6 *)&dst;
+	struct gw_proxy_info pi = { &src, &dst, 0, 0, 0, NULL, NULL, NULL, NULL };
+	unsigned char b[GW_PROXY_MAX];
+
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	s6->sin6_family = d6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::1", &s6->sin6_addr);
+	inet_pton(AF_INET6, "::1", &d6->sin6_addr);
+	s6->sin6_port = htons(1234);
+	d6->sin6_port = htons(443);
+	assert_int_equal(gw_proxy_v2_build(&pi, b, sizeof(b)), 16 + 36);
+	assert_int_equal(b[13], 0x21);
+	assert_int_equal(b[14] << 8 | b[15], 36);
+	assert_memory_equal(b + 16, &s6->sin6_addr, 16);
+	assert_memory_equal(b + 32, &d6->sin6_addr, 16);
+	assert_int_equal(b[48] << 8 | b[49], 1234);
+	assert_int_equal(b[50] << 8 | b[51], 443);
+}
+
 int
 main(void)
 {
@@ -89,6 +113,7 @@ main(void)
 		cmocka_unit_test(test_v4_with_tls_tlvs),
 		cmocka_unit_test(test_unverified_and_no_cert),
 		cmocka_unit_test(test_mixed_families_and_overflow),
+		cmocka_unit_test(test_v6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
