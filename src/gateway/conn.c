@@ -42,6 +42,7 @@ struct conn {
 	unsigned cl_rd_ready : 1, cl_wr_ready : 1, be_rd_ready : 1, be_wr_ready : 1;
 	unsigned cl_eof : 1, be_eof : 1, cl_shut : 1, be_shut : 1;
 	unsigned no_backend : 1, replying : 1, resumed : 1;
+	char first_eof; /* 'c' or 'b': who ended first, for the log */
 	int tls_rd_need, tls_wr_need, hs_need;
 	int cev, bev;
 	int deny_status;
@@ -584,6 +585,8 @@ client_read(struct conn *c)
 		return STEP_NONE;
 	case GW_IO_EOF:
 		c->cl_eof = 1;
+		if (c->first_eof == 0)
+			c->first_eof = 'c';
 		return STEP_MOVED;
 	default:
 		if (buf_data(b) == 0)
@@ -706,6 +709,8 @@ backend_read(struct conn *c)
 	if (n < 0)
 		snprintf(c->why, sizeof(c->why), "backend read: %s", strerror(errno));
 	c->be_eof = 1;
+	if (c->first_eof == 0)
+		c->first_eof = 'b';
 	return STEP_MOVED;
 }
 
@@ -758,8 +763,8 @@ propagate_eof(struct conn *c)
 	}
 	/* http has no half-close worth keeping: a finished response ends it. */
 	if (c->cl_shut && (c->be_shut || c->l->mode == GW_MODE_HTTP)) {
-		conn_close(c, c->be_eof && !c->cl_eof ? "backend closed" :
-		    c->cl_eof && !c->replying ? "client closed" : "done");
+		conn_close(c, c->first_eof == 'b' ? "backend closed" :
+		    c->first_eof == 'c' ? "client closed" : "done");
 		return 1;
 	}
 	return 0;
