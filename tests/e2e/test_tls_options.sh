@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Protocol safety: TLS 1.2+ by default (1.1 refused), --min-tls 1.3 refuses
+# 1.2, --ciphers limits the TLS 1.2 suites, client-initiated renegotiation is
+# refused, and a bad --ciphers value is a config error that says so.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ossl_ca_init "$WORK/ca" "Opt CA"
+ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
+BP=$(free_port); G1=$(free_port); G2=$(free_port); G3=$(free_port)
+start_echo_backend "$BP"
+cert=(--cert "$WORK/server.crt" --key "$WORK/server.key" --workers 1 --target 127.0.0.1:$BP)
+start_bg gwdef timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G1 "${cert[@]}"
+start_bg gw13 timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G2 "${cert[@]}" --min-tls 1.3
+start_bg gwciph timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G3 "${cert[@]}" \
+	--ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+wait_port "$G1"; wait_port "$G2"; wait_port "$G3"
+
+proto() { # PORT openssl-args...: prints the negotiated protocol or "refused"
+	local port=$1 out p
+	shift
+	out=$(timeout 10 openssl s_client -connect 127.0.0.1:$port -servername localhost "$@" </dev/null 2>&1 || true)
+	p=$(sed -n 's/^New, \(TLSv1\.[0-9]\), Cipher is .*/\1/p' <<<"$out" | head -n1)
+	echo "${p:-refused}"
+}
+assert_eq TLSv1.3 "$(proto $G1)" "default: TLS 1.3 negotiated"
+assert_eq TLSv1.2 "$(proto $G1 -tls1_2)" "default: TLS 1.2 accepted"
+assert_eq refused "$(proto $G1 -tls1_1 -cipher 'DEFAULT@SECLEVEL=0')" "default: TLS 1.1 refused"
+assert_eq refused "$(proto $G2 -tls1_2)" "--min-tls 1.3: TLS 1.2 refused"
+assert_eq TLSv1.3 "$(proto $G2)" "--min-tls 1.3: TLS 1.3 accepted"
+assert_eq refused "$(proto $G3 -tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305)" "--ciphers: other TLS 1.2 suites refused"
+assert_eq TLSv1.2 "$(proto $G3 -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)" "--ciphers: the chosen suite works"
+
+# Renegotiation: s_client's "R" asks for it; the gateway must refuse.
+out=$( (sleep 1; echo R; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$G1 -tls1_2 2>&1 || true)
+assert_contains "$out" "RENEGOTIATING" "the client asked to renegotiate"
+assert_contains "$out" "no renegotiation" "the gateway refused it"
+
+expect_fail 1 "$TLSGATE" serve --listen 127.0.0.1:1 "${cert[@]}" --ciphers NOPE-NOTHING --test
+assert_contains "$OUT" "--ciphers 'NOPE-NOTHING' selects no cipher" "a bad --ciphers value is reported"
+pass "protocol options hold"
