@@ -5,7 +5,7 @@
 # tg (tlsgate with a time limit), fail, pass, assert_eq, assert_contains,
 # assert_not_contains, expect_fail, snapshot, start_bg, track, on_exit,
 # free_port, wait_port; for the gateway: wait_log, child_of, http_get,
-# wait_metric, ossl_ca_init/sign/revoke, start_echo_backend. The cleanup trap stops what the test started; on
+# wait_metric, start_echo_backend (certificates: lib/pki.sh). The cleanup trap stops what the test started; on
 # failure it prints every *.log under $WORK and keeps $WORK for a post-mortem
 # (KEEP_WORK=1 keeps it on success too).
 
@@ -208,68 +208,6 @@ wait_metric() {
 		sleep 0.1
 	done
 	fail "'$pat' did not show on $url after ${3:-10} s"
-}
-
-# ossl_ca_init DIR NAME: a CA made with the openssl CLI (`openssl ca`, so
-# expired and revoked client certs are possible): DIR/ca.crt, ca.key, ca.cnf.
-ossl_ca_init() {
-	local d=$1 name=$2
-	mkdir -p "$d/newcerts"
-	: >"$d/index.txt"
-	echo 1000 >"$d/serial"
-	echo 1000 >"$d/crlnumber"
-	cat >"$d/ca.cnf" <<CNF
-[ca]
-default_ca = this
-[this]
-dir = $d
-database = \$dir/index.txt
-new_certs_dir = \$dir/newcerts
-serial = \$dir/serial
-crlnumber = \$dir/crlnumber
-certificate = \$dir/ca.crt
-private_key = \$dir/ca.key
-default_md = sha256
-default_days = 30
-default_crl_days = 30
-policy = any
-copy_extensions = copy
-unique_subject = no
-[any]
-commonName = supplied
-organizationalUnitName = optional
-[server]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature
-extendedKeyUsage = serverAuth
-[client]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature
-extendedKeyUsage = clientAuth
-CNF
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-		-subj "/CN=$name" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
-	chmod 600 "$d/ca.key"
-}
-
-# ossl_ca_sign CADIR OUTBASE SUBJECT server|client [SAN] [openssl ca args...]:
-# writes OUTBASE.crt and OUTBASE.key (0600).
-ossl_ca_sign() {
-	local d=$1 out=$2 subj=$3 prof=$4 san=${5:-}
-	shift 5 || shift $#
-	local addext=()
-	[ -n "$san" ] && addext=(-addext "subjectAltName=$san")
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subj" \
-		"${addext[@]}" -keyout "$out.key" -out "$out.csr" 2>/dev/null
-	chmod 600 "$out.key"
-	openssl ca -batch -config "$d/ca.cnf" -extensions "$prof" -in "$out.csr" \
-		-out "$out.crt" -notext "$@" 2>"$out.sign.err" || { cat "$out.sign.err" >&2; return 1; }
-}
-
-# ossl_ca_revoke CADIR CERT: revokes CERT and republishes CADIR/ca.crl.
-ossl_ca_revoke() {
-	openssl ca -config "$1/ca.cnf" -revoke "$2" 2>/dev/null
-	openssl ca -config "$1/ca.cnf" -gencrl -out "$1/ca.crl" 2>/dev/null
 }
 
 # start_echo_backend PORT: an HTTP backend answering with the request's

@@ -4,10 +4,12 @@
 # TLVs (version, CN, cipher, SNI) in tcp mode; TLS half-close passes through.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Config CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
-ossl_ca_sign "$WORK/ca" "$WORK/dev1" "/CN=device-1/OU=fleet" client
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Config CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+pki_cert "$WORK/dev1" "$WORK/ca"/ca client "/CN=device-1/OU=fleet"
 
 BP=$(free_port); PP=$(free_port); L1=$(free_port); L2=$(free_port); SP=$(free_port)
 start_echo_backend "$BP"

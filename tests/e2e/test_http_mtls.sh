@@ -6,16 +6,19 @@
 # headers never reach the backend; backend down is 502.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Test CA"
-ossl_ca_init "$WORK/other" "Other CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
-ossl_ca_sign "$WORK/ca" "$WORK/alice" "/CN=alice/OU=eng" client "email:alice@example.com,URI:spiffe://example.com/alice"
-ossl_ca_sign "$WORK/ca" "$WORK/bob" "/CN=bob" client
-ossl_ca_sign "$WORK/ca" "$WORK/carol" "/CN=carol" client
-ossl_ca_sign "$WORK/ca" "$WORK/old" "/CN=alice" client "" -startdate 20200101000000Z -enddate 20200201000000Z
-ossl_ca_sign "$WORK/other" "$WORK/mallory" "/CN=alice" client
-ossl_ca_revoke "$WORK/ca" "$WORK/carol.crt"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Test CA"
+mkdir -p "$WORK/other"
+pki_cert "$WORK/other"/ca self root "/CN=Other CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost,IP:127.0.0.1"
+pki_cert "$WORK/alice" "$WORK/ca"/ca client "/CN=alice/OU=eng" "email:alice@example.com,URI:spiffe://example.com/alice"
+pki_cert "$WORK/bob" "$WORK/ca"/ca client "/CN=bob"
+pki_cert "$WORK/carol" "$WORK/ca"/ca client "/CN=carol"
+pki_cert "$WORK/old" "$WORK/ca"/ca client "/CN=alice" "" "-30 days" "-1 day"
+pki_cert "$WORK/mallory" "$WORK/other"/ca client "/CN=alice"
+pki_crl "$WORK/ca"/ca.crl "$WORK/ca"/ca "" "" "$WORK/carol.crt"
 
 BP=$(free_port); GP=$(free_port); DOWN=$(free_port); GP2=$(free_port); GP3=$(free_port)
 start_echo_backend "$BP"

@@ -6,10 +6,12 @@
 # refused with their own messages.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Perm CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
-ossl_ca_sign "$WORK/ca" "$WORK/other" "/CN=other" server "DNS:other"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Perm CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+pki_cert "$WORK/other" "$WORK/ca"/ca server "/CN=other" "DNS:other"
 BP=$(free_port); GP=$(free_port)
 run() { timeout 20 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --workers 1 "$@"; }
 

@@ -5,10 +5,12 @@
 # failed reload. /healthz and /metrics are checked along the way.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Reload CA"
-ossl_ca_sign "$WORK/ca" "$WORK/one" "/CN=localhost/OU=one" server "DNS:localhost"
-ossl_ca_sign "$WORK/ca" "$WORK/two" "/CN=localhost/OU=two" server "DNS:localhost"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Reload CA"
+pki_cert "$WORK/one" "$WORK/ca"/ca server "/CN=localhost/OU=one" "DNS:localhost"
+pki_cert "$WORK/two" "$WORK/ca"/ca server "/CN=localhost/OU=two" "DNS:localhost"
 cp -p "$WORK/one.crt" "$WORK/server.crt"; cp -p "$WORK/one.key" "$WORK/server.key"
 
 BP=$(free_port); GP=$(free_port); SP=$(free_port)

@@ -4,16 +4,18 @@
 # the default for unknown names, and --strict-sni refusing them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "SNI CA"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=SNI CA"
 D=$WORK/certs
 mkdir -p "$D/b.example.test"
-ossl_ca_sign "$WORK/ca" "$D/a.example.test" "/CN=a.example.test" server "DNS:a.example.test"
-ossl_ca_sign "$WORK/ca" "$WORK/b" "/CN=b.example.test" server "DNS:b.example.test"
+pki_cert "$D/a.example.test" "$WORK/ca"/ca server "/CN=a.example.test" "DNS:a.example.test"
+pki_cert "$WORK/b" "$WORK/ca"/ca server "/CN=b.example.test" "DNS:b.example.test"
 cat "$WORK/b.crt" "$WORK/ca/ca.crt" >"$D/b.example.test/fullchain.pem"
 install -m 600 "$WORK/b.key" "$D/b.example.test/privkey.pem"
-ossl_ca_sign "$WORK/ca" "$D/wild" "/CN=wild" server "DNS:*.wild.test"
-ossl_ca_sign "$WORK/ca" "$D/default" "/CN=default.example.test" server "DNS:default.example.test"
+pki_cert "$D/wild" "$WORK/ca"/ca server "/CN=wild" "DNS:*.wild.test"
+pki_cert "$D/default" "$WORK/ca"/ca server "/CN=default.example.test" "DNS:default.example.test"
 rm -f "$D"/*.csr "$D"/*.sign.log
 
 BP=$(free_port); GP=$(free_port); GP2=$(free_port)

@@ -5,9 +5,11 @@
 # test_config_proxy_v2.) A large upload in between checks backpressure.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Half CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Half CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
 BP=$(free_port); GP=$(free_port)
 start_bg backend python3 -u -c '
 import hashlib, socket, sys

@@ -6,15 +6,18 @@
 # handshake and the log says why.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 command -v mosquitto >/dev/null || command -v /usr/sbin/mosquitto >/dev/null || fail "mosquitto not installed (scripts/deps.sh test)"
 MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-ossl_ca_init "$WORK/ca" "MQTT CA"
-ossl_ca_init "$WORK/other" "Other CA"
-ossl_ca_sign "$WORK/ca" "$WORK/broker" "/CN=localhost" server "DNS:localhost,IP:127.0.0.1"
-ossl_ca_sign "$WORK/ca" "$WORK/client" "/CN=client" client
-ossl_ca_sign "$WORK/ca" "$WORK/sensor" "/CN=sensor" client
-ossl_ca_sign "$WORK/other" "$WORK/rogue" "/CN=client" client
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=MQTT CA"
+mkdir -p "$WORK/other"
+pki_cert "$WORK/other"/ca self root "/CN=Other CA"
+pki_cert "$WORK/broker" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost,IP:127.0.0.1"
+pki_cert "$WORK/client" "$WORK/ca"/ca client "/CN=client"
+pki_cert "$WORK/sensor" "$WORK/ca"/ca client "/CN=sensor"
+pki_cert "$WORK/rogue" "$WORK/other"/ca client "/CN=client"
 
 MP=$(free_port); GP=$(free_port); GP2=$(free_port)
 cat >"$WORK/mosquitto.conf" <<CONF

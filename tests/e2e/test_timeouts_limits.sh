@@ -6,9 +6,11 @@
 # accepting (no busy loop) and recovers.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Limits CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Limits CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
 BP=$(free_port); GP=$(free_port); GP2=$(free_port); GP3=$(free_port)
 start_echo_backend "$BP"
 wait_port "$BP"

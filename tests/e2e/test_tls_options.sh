@@ -4,9 +4,11 @@
 # refused, and a bad --ciphers value is a config error that says so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/pki.sh"
 
-ossl_ca_init "$WORK/ca" "Opt CA"
-ossl_ca_sign "$WORK/ca" "$WORK/server" "/CN=localhost" server "DNS:localhost"
+mkdir -p "$WORK/ca"
+pki_cert "$WORK/ca"/ca self root "/CN=Opt CA"
+pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
 BP=$(free_port); G1=$(free_port); G2=$(free_port); G3=$(free_port)
 start_echo_backend "$BP"
 cert=(--cert "$WORK/server.crt" --key "$WORK/server.key" --workers 1 --target 127.0.0.1:$BP)

@@ -42,6 +42,7 @@ default_crl_days = 7
 [pol]
 commonName = optional
 organizationName = optional
+organizationalUnitName = optional
 [ext]
 $ext
 [crlext]
