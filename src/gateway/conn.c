@@ -142,13 +142,12 @@ conn_close(struct conn *c, const char *why)
 
 	if (c->why[0] == '\0')
 		snprintf(c->why, sizeof(c->why), "%s", why);
-	gw_log("conn listener=%s peer=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
-	    c->l->name, c->peer_str, c->tls && gw_tls_sni(c->tls) ? gw_tls_sni(c->tls) : "-",
+	gw_log("conn listener=%s peer=%s tls=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
+	    c->l->name, c->peer_str, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
+	    c->tls && gw_tls_sni(c->tls) ? gw_tls_sni(c->tls) : "-",
 	    c->cn[0] ? c->cn : "-", c->verify[0] ? c->verify : "-", c->resumed,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    ev_now(c->w->loop) - c->started, c->why);
-	atomic_fetch_add_explicit(&m->bytes_in, c->bytes_in, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->bytes_out, c->bytes_out, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&m->conns_active, 1, memory_order_relaxed);
 	ev_io_stop(c->w->loop, &c->cio);
 	ev_io_stop(c->w->loop, &c->bio);
@@ -575,6 +574,8 @@ client_read(struct conn *c)
 	case GW_IO_OK:
 		b->len += (uint32_t)n;
 		c->bytes_in += n;
+		/* Live counters: this worker's own slot, so uncontended. */
+		atomic_fetch_add_explicit(&c->w->m->bytes_in, n, memory_order_relaxed);
 		return STEP_MOVED;
 	case GW_IO_WANT_READ:
 	case GW_IO_WANT_WRITE:
@@ -727,6 +728,7 @@ client_write(struct conn *c)
 	case GW_IO_OK:
 		c->b2c.off += (uint32_t)n;
 		c->bytes_out += n;
+		atomic_fetch_add_explicit(&c->w->m->bytes_out, n, memory_order_relaxed);
 		if (buf_data(&c->b2c) == 0)
 			buf_give(c, &c->b2c);
 		return STEP_MOVED;

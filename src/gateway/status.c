@@ -131,7 +131,7 @@ gw_status_metrics(const struct gw_status_view *v)
 		    (unsigned long long)sum(m, offsetof(struct gw_mslot, hs) + (size_t)i * sizeof(uint64_t)));
 	counter(&b, "tlsgate_handshakes_resumed_total", "Handshakes that resumed a session.",
 	    "counter", SUM(m, resumed));
-	sb_printf(&b, "# HELP tlsgate_bytes_total Application bytes of closed connections.\n"
+	sb_printf(&b, "# HELP tlsgate_bytes_total Application bytes passed, by direction.\n"
 	    "# TYPE tlsgate_bytes_total counter\n"
 	    "tlsgate_bytes_total{direction=\"client_to_backend\"} %llu\n"
 	    "tlsgate_bytes_total{direction=\"backend_to_client\"} %llu\n",

@@ -35,6 +35,8 @@ BIG=$!
 track "$BIG"
 for _ in $(seq 100); do [ -s "$WORK/big.out" ] && break; sleep 0.05; done
 [ -s "$WORK/big.out" ] || fail "the long transfer did not start"
+wait_metric "$ST/metrics" 'tlsgate_bytes_total{direction="backend_to_client"} [0-9]\{6,\}'
+pass "/metrics counts the bytes of a running transfer"
 
 # Swap the cert (new files moved into place) and reload.
 cp -p "$WORK/two.crt" "$WORK/server.crt.new"; mv "$WORK/server.crt.new" "$WORK/server.crt"
