@@ -66,6 +66,9 @@ struct master {
 	ev_signal sighup, sigterm, sigint, sigquit;
 	ev_child child;
 	ev_timer respawn;
+	ev_timer switch_w;      /* waits for old workers to stop accepting */
+	ev_tstamp switch_deadline;
+	unsigned long switches_pending;
 	int stopping;
 };
 
@@ -169,6 +172,7 @@ child_setup(struct master *m, int index)
 	ev_signal_stop(m->loop, &m->sigquit);
 	ev_child_stop(m->loop, &m->child);
 	ev_timer_stop(m->loop, &m->respawn);
+	ev_timer_stop(m->loop, &m->switch_w);
 	if (m->status_fd >= 0) {
 		ev_io_stop(m->loop, &m->status_w);
 		close(m->status_fd);
@@ -281,8 +285,9 @@ on_child(struct ev_loop *loop, ev_child *w, int revents)
 		struct wproc *p = &m->procs[i];
 		if (p->pid != w->rpid)
 			continue;
-		/* A crashed worker cannot zero its own gauge. */
+		/* A crashed worker cannot zero its own gauges. */
 		atomic_store(&m->metrics->slot[p->slot].conns_active, 0);
+		atomic_store(&m->metrics->slot[p->slot].accepting, 0);
 		p->pid = 0;
 		if (p->gen == m->gen && !m->stopping) {
 			gw_log("worker %ld exited (status %d); starting a new one in %.0fs",
@@ -332,6 +337,36 @@ build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *
 	return open_sockets(m, *nrt, err);
 }
 
+/* A reload counts as done once no worker of an older generation accepts:
+ * from then on every new handshake meets the new runtime. */
+static int
+old_generation_accepting(const struct master *m)
+{
+	for (int i = 0; i < GW_MSLOTS; i++)
+		if (m->procs[i].pid > 0 && m->procs[i].gen < m->gen &&
+		    atomic_load(&m->metrics->slot[m->procs[i].slot].accepting))
+			return 1;
+	return 0;
+}
+
+static void
+on_switch(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct master *m = t->data;
+	int late = ev_now(loop) > m->switch_deadline;
+
+	if (old_generation_accepting(m) && !late) {
+		ev_timer_set(t, 0.01, 0.);
+		ev_timer_start(loop, t);
+		return;
+	}
+	if (late)
+		gw_log("reload: an old worker did not confirm it stopped accepting within 5s");
+	m->reloads_ok += m->switches_pending;
+	m->switches_pending = 0;
+	gw_log("reload ok: generation %lu serving, older ones finishing their connections", m->gen);
+}
+
 static void
 reload(struct master *m)
 {
@@ -360,9 +395,12 @@ reload(struct master *m)
 		gw_config_free(m->file_cfg);
 		m->file_cfg = ncfg;
 	}
-	m->reloads_ok++;
 	m->last_error[0] = '\0';
-	gw_log("reload ok: generation %lu serving, the previous one finishing its connections", m->gen);
+	m->switches_pending++;
+	m->switch_deadline = ev_now(m->loop) + 5.;
+	ev_timer_stop(m->loop, &m->switch_w);
+	ev_timer_set(&m->switch_w, 0., 0.);
+	ev_timer_start(m->loop, &m->switch_w);
 }
 
 static void
@@ -385,6 +423,7 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	gw_log("stopping on signal %d%s", s->signum,
 	    graceful ? ": finishing open connections first" : "");
 	ev_timer_stop(loop, &m->respawn);
+	ev_timer_stop(loop, &m->switch_w);
 	if (m->status_fd >= 0 && !graceful)
 		ev_io_stop(loop, &m->status_w);
 	for (int i = 0; i < GW_MSLOTS; i++) {
@@ -565,6 +604,8 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	ev_child_start(m->loop, &m->child);
 	ev_init(&m->respawn, on_respawn);
 	m->respawn.data = m;
+	ev_init(&m->switch_w, on_switch);
+	m->switch_w.data = m;
 	return 0;
 }
 

@@ -131,6 +131,8 @@ on_drain(struct ev_loop *loop, ev_signal *s, int revents)
 
 	w->draining = 1;
 	accept_all(w, 0);
+	/* Tells the master this worker takes no new connections any more. */
+	atomic_store(&w->m->accepting, 0);
 	ev_timer_stop(loop, &w->backoff);
 	for (size_t i = 0; i < w->rt->nl; i++) {
 		if (w->rt->l[i].fd >= 0)
@@ -171,7 +173,9 @@ gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slot, unsigned long nworke
 	ev_signal_init(&w.sigquit, on_sigquit, SIGQUIT);
 	ev_signal_start(w.loop, &w.sigquit);
 	accept_all(&w, 1);
+	atomic_store(&w.m->accepting, 1);
 	ev_run(w.loop, 0);
+	atomic_store(&w.m->accepting, 0);
 	while (w.pool != NULL)
 		free(gw_buf_get(&w));
 	free(w.accept_w);

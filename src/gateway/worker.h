@@ -30,6 +30,7 @@ struct gw_mslot {
 	_Atomic uint64_t conns_total, conns_active, resumed;
 	_Atomic uint64_t bytes_in, bytes_out, backend_errors;
 	_Atomic uint64_t hs[GW_HS_N];
+	_Atomic uint64_t accepting; /* 1 while the worker takes new connections */
 };
 
 #define GW_MSLOTS (4 * GW_MAX_WORKERS)
