@@ -544,6 +544,10 @@ do_handshake(struct conn *c)
 	default: {
 		char why[200];
 		enum gw_hs hs = classify_failure(gw_tls_error(c->tls));
+		if (r == GW_IO_EOF && !gw_tls_started(c->tls)) {
+			conn_close(c, "closed before the handshake");
+			return;
+		}
 		atomic_fetch_add_explicit(&c->w->m->hs[hs], 1, memory_order_relaxed);
 		snprintf(why, sizeof(why), "handshake failed: %s",
 		    r == GW_IO_EOF ? "client closed" : gw_tls_error(c->tls));

@@ -597,6 +597,12 @@ gw_tls_error(const gw_tls *t)
 	return t->err[0] ? t->err : "-";
 }
 
+int
+gw_tls_started(gw_tls *t)
+{
+	return !SSL_in_before(t->ssl);
+}
+
 const char *
 gw_tls_version(gw_tls *t)
 {

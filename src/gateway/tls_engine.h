@@ -62,6 +62,9 @@ int gw_tls_pending(gw_tls *t);
 /* Why the last call failed, for the connection log. */
 const char *gw_tls_error(const gw_tls *t);
 
+/* 1 once the client sent anything of a handshake (a bare TCP connect, as
+ * load-balancer health checks do, is not a failed handshake). */
+int gw_tls_started(gw_tls *t);
 const char *gw_tls_version(gw_tls *t);
 const char *gw_tls_cipher(gw_tls *t);
 const char *gw_tls_sni(gw_tls *t);
