@@ -600,7 +600,7 @@ gw_tls_error(const gw_tls *t)
 int
 gw_tls_started(gw_tls *t)
 {
-	return !SSL_in_before(t->ssl);
+	return BIO_number_read(SSL_get_rbio(t->ssl)) > 0;
 }
 
 const char *
