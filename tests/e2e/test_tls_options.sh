@@ -38,6 +38,13 @@ out=$( (sleep 1; echo R; sleep 1) | timeout 10 openssl s_client -connect 127.0.0
 assert_contains "$out" "RENEGOTIATING" "the client asked to renegotiate"
 assert_contains "$out" "no renegotiation" "the gateway refused it"
 
+# A bare TCP connect (wait_port's probe, a load balancer's health check) is
+# not a failed handshake; plain HTTP sent to the TLS port is.
+wait_log "$WORK/gwdef.log" 'close="closed before the handshake"'
+curl -s --max-time 5 "http://127.0.0.1:$G1/" >/dev/null || true
+wait_log "$WORK/gwdef.log" 'close="handshake failed: .*http request"'
+pass "health-check connects and plain HTTP are told apart in the log"
+
 expect_fail 1 "$TLSGATE" serve --listen 127.0.0.1:1 "${cert[@]}" --ciphers NOPE-NOTHING --test
 assert_contains "$OUT" "--ciphers 'NOPE-NOTHING' selects no cipher" "a bad --ciphers value is reported"
 pass "protocol options hold"
