@@ -313,6 +313,29 @@ verify_app_cb(X509_STORE_CTX *x, void *arg)
 	return ok;
 }
 
+/* 1 if every CA of the client-CA bundle has published a CRL into the store:
+ * then every link of a chain can be checked, a revoked intermediate too. */
+static int
+crls_cover_every_ca(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		int covered = 0;
+		if (ca == NULL || X509_check_ca(ca) == 0)
+			continue;
+		for (int j = 0; j < sk_X509_OBJECT_num(objs) && !covered; j++) {
+			X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, j));
+			covered = crl != NULL &&
+			    X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) == 0;
+		}
+		if (!covered)
+			return 0;
+	}
+	return 1;
+}
+
 static int
 load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
 {
@@ -341,8 +364,13 @@ load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
 	if (n == 0)
 		return tg_err_set(err, TG_ERR_CONFIG,
 		    "%s holds no PEM CRL (-----BEGIN X509 CRL-----)", path);
-	/* The leaf's CRL; intermediates need no CRL of their own. */
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	/* The leaf is always checked. The CAs above it only when the file holds
+	 * a CRL for each of them: demanding them otherwise would refuse every
+	 * client ("unable to get certificate CRL"). */
+	if (crls_cover_every_ca(store))
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	else
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
 	return 0;
 }
 
