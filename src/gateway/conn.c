@@ -133,19 +133,97 @@ buf_reserve(struct conn *c, struct buf *b, size_t need)
 	return 0;
 }
 
+/* --- Bounded text --- */
+
+/* A bounded text builder: a field that does not fit marks the result as
+ * overflowed instead of writing past the end. */
+struct out {
+	char *p;
+	size_t len, cap;
+	int overflow;
+};
+
+static void
+out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->overflow || n > o->cap - o->len) {
+		o->overflow = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+/* Certificate fields the client chose (CN, SANs) may hold CR LF: copied raw
+ * into a header they would let a cert holder add headers of its own, and
+ * into the log, lines. Control characters become '?'; for the log also
+ * spaces and quotes, which delimit its fields. */
+static void
+out_clean(struct out *o, const char *s, int for_log)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char c = ch < 0x20 || ch == 0x7f || (for_log && (ch == ' ' || ch == '"')) ? '?' : *s;
+		out_add(o, &c, 1);
+	}
+}
+
+/* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
+static void
+out_urlencode(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			out_add(o, (const char *)&ch, 1);
+		} else {
+			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			out_add(o, e, 3);
+		}
+	}
+}
+
+static void
+out_header(struct out *o, const char *name, const char *value, int clean)
+{
+	out_str(o, name);
+	out_str(o, ": ");
+	if (clean)
+		out_clean(o, value, 0);
+	else
+		out_str(o, value);
+	out_str(o, "\r\n");
+}
+
 /* --- Closing and logging --- */
 
 static void
 conn_close(struct conn *c, const char *why)
 {
 	struct gw_mslot *m = c->w->m;
+	const char *sni = c->tls ? gw_tls_sni(c->tls) : NULL;
+	char sni_log[80] = "-";
 
 	if (c->why[0] == '\0')
 		snprintf(c->why, sizeof(c->why), "%s", why);
+	if (sni != NULL) {
+		/* The client chose it: no control characters into the log. */
+		struct out o = { sni_log, 0, sizeof(sni_log) - 1, 0 };
+		out_clean(&o, sni, 1);
+		sni_log[o.overflow ? sizeof(sni_log) - 1 : o.len] = '\0';
+	}
 	gw_log("conn listener=%s peer=%s tls=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
 	    c->l->name, c->peer_str, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
-	    c->tls && gw_tls_sni(c->tls) ? gw_tls_sni(c->tls) : "-",
-	    c->cn[0] ? c->cn : "-", c->verify[0] ? c->verify : "-", c->resumed,
+	    sni_log, c->cn[0] ? c->cn : "-", c->verify[0] ? c->verify : "-", c->resumed,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    ev_now(c->w->loop) - c->started, c->why);
 	atomic_fetch_sub_explicit(&m->conns_active, 1, memory_order_relaxed);
@@ -245,61 +323,50 @@ reply_error(struct conn *c, int status, const char *reason)
 	return 0;
 }
 
-/* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
-static size_t
-url_encode(char *out, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[n++] = (char)ch;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		}
-	}
-	out[n] = '\0';
-	return n;
-}
-
+/* The identity headers, built once per connection and added to every
+ * request head on it. */
 static int
 build_ident(struct conn *c, const struct gw_peer *p)
 {
-	size_t cap = 512 + sizeof(c->peer_host);
-	char sans[1024] = "", *o, *end;
+	struct out o = { NULL, 0, 1024, 0 };
 
 	if (p->present) {
-		cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
-		    strlen(p->fingerprint) + 3 * strlen(p->pem) + strlen(p->cn) + sizeof(sans);
-		for (size_t i = 0, used = 0; i < p->nsans && used + 2 < sizeof(sans); i++)
-			used += (size_t)snprintf(sans + used, sizeof(sans) - used, "%s%s",
-			    i ? "," : "", p->sans[i]);
+		o.cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
+		    strlen(p->fingerprint) + 3 * strlen(p->pem) + strlen(p->cn);
+		for (size_t i = 0; i < p->nsans; i++)
+			o.cap += strlen(p->sans[i]) + 1;
 	}
-	if ((c->ident = malloc(cap)) == NULL)
+	if ((o.p = malloc(o.cap)) == NULL)
 		return -1;
-	o = c->ident;
-	end = c->ident + cap;
-	o += snprintf(o, (size_t)(end - o), "X-Client-Verify: %s\r\n",
-	    p->present ? "SUCCESS" : "NONE");
+	out_header(&o, "X-Client-Verify", p->present ? "SUCCESS" : "NONE", 0);
 	if (p->present) {
-		o += snprintf(o, (size_t)(end - o),
-		    "X-Client-Subject: %s\r\nX-Client-Issuer: %s\r\nX-Client-Serial: %s\r\n"
-		    "X-Client-Fingerprint: %s\r\nX-Client-CN: %s\r\n",
-		    p->subject, p->issuer, p->serial, p->fingerprint, p->cn);
-		if (sans[0] != '\0')
-			o += snprintf(o, (size_t)(end - o), "X-Client-SAN: %s\r\n", sans);
-		o += snprintf(o, (size_t)(end - o), "X-Client-Cert: ");
-		o += url_encode(o, p->pem);
-		o += snprintf(o, (size_t)(end - o), "\r\n");
+		/* Subject and issuer come escaped (RFC 2253) from the engine. */
+		out_header(&o, "X-Client-Subject", p->subject, 1);
+		out_header(&o, "X-Client-Issuer", p->issuer, 1);
+		out_header(&o, "X-Client-Serial", p->serial, 0);
+		out_header(&o, "X-Client-Fingerprint", p->fingerprint, 0);
+		out_header(&o, "X-Client-CN", p->cn, 1);
+		if (p->nsans > 0) {
+			out_str(&o, "X-Client-SAN: ");
+			for (size_t i = 0; i < p->nsans; i++) {
+				if (i > 0)
+					out_str(&o, ",");
+				out_clean(&o, p->sans[i], 0);
+			}
+			out_str(&o, "\r\n");
+		}
+		out_str(&o, "X-Client-Cert: ");
+		out_urlencode(&o, p->pem);
+		out_str(&o, "\r\n");
 	}
-	o += snprintf(o, (size_t)(end - o), "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n",
-	    c->peer_host);
-	c->ident_len = (size_t)(o - c->ident);
+	out_header(&o, "X-Forwarded-For", c->peer_host, 0);
+	out_header(&o, "X-Forwarded-Proto", "https", 0);
+	if (o.overflow) {
+		free(o.p);
+		return -1;
+	}
+	c->ident = o.p;
+	c->ident_len = o.len;
 	return 0;
 }
 
@@ -476,7 +543,11 @@ handshake_done(struct conn *c)
 		conn_close(c, "out of memory reading the client certificate");
 		return;
 	}
-	snprintf(c->cn, sizeof(c->cn), "%.63s", p.cn);
+	{
+		struct out o = { c->cn, 0, sizeof(c->cn) - 1, 0 };
+		out_clean(&o, p.cn, 1);
+		c->cn[o.overflow ? sizeof(c->cn) - 1 : o.len] = '\0';
+	}
 	if (p.present && !p.verified)
 		snprintf(c->verr, sizeof(c->verr), "%.95s", p.verify_error);
 	snprintf(c->verify, sizeof(c->verify), "%s",

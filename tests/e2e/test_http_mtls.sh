@@ -18,6 +18,7 @@ pki_cert "$WORK/bob" "$WORK/ca"/ca client "/CN=bob"
 pki_cert "$WORK/carol" "$WORK/ca"/ca client "/CN=carol"
 pki_cert "$WORK/old" "$WORK/ca"/ca client "/CN=alice" "" "-30 days" "-1 day"
 pki_cert "$WORK/mallory" "$WORK/other"/ca client "/CN=alice"
+pki_cert "$WORK/inject" "$WORK/ca"/ca client $'/CN=x\r\nX-Injected: yes'
 pki_crl "$WORK/ca"/ca.crl "$WORK/ca"/ca "" "" "$WORK/carol.crt"
 
 BP=$(free_port); GP=$(free_port); DOWN=$(free_port); GP2=$(free_port); GP3=$(free_port)
@@ -115,4 +116,12 @@ out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" -H 'X-Client-Verify: SUC
 assert_contains "$out" '["X-Client-Verify", "NONE"]' "optional without a cert: X-Client-Verify NONE, spoof replaced"
 out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/bob.crt" --key "$WORK/bob.key" https://localhost:$GP3/opt)
 assert_contains "$out" '["X-Client-CN", "bob"]' "optional with a cert: identity passed"
+# A cert holder cannot inject headers (or log lines) through the CN (SANs
+# go through the same filter).
+out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/inject.crt" --key "$WORK/inject.key" \
+	https://localhost:$GP3/inject)
+assert_not_contains "$out" '["X-Injected"' "CR LF in the CN does not start a new header"
+assert_contains "$out" '["X-Client-CN", "x??X-Injected: yes"]' "the CN arrives with its control characters replaced"
+wait_log "$WORK/gwopt.log" 'cn=x??X-Injected:?yes '
+pass "and the log line stays one line"
 echo "all http mTLS checks passed"
