@@ -88,6 +88,22 @@ test_bad_request(void **state)
 
 	assert_int_equal(run("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 1 << 20, out, &n), GW_HTTP_BAD);
 	assert_int_equal(run("\x16\x03\x01 tls to http port", 1 << 20, out, &n), GW_HTTP_BAD);
+	/* Request smuggling: the backend could frame these differently. */
+	assert_int_equal(run("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "0\r\n\r\n", 1 << 20, out, &n), GW_HTTP_BAD);
+	assert_int_equal(run("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+	    1 << 20, out, &n), GW_HTTP_BAD);
+}
+
+static void
+test_folded_header_stays_one_line(void **state)
+{
+	static char out[65536];
+	size_t n;
+
+	/* obs-fold: the continuation joins the value; no new header line. */
+	run("GET / HTTP/1.1\r\nX-Foo: a\r\n X-Client-CN: evil\r\nHost: x\r\n\r\n", 1 << 20, out, &n);
+	assert_string_equal(out, "GET / HTTP/1.1\r\nX-Foo: a X-Client-CN: evil\r\nHost: x\r\n" EXTRA "\r\n");
 }
 
 static void
@@ -157,6 +173,7 @@ main(void)
 		cmocka_unit_test(test_spoofed_headers_removed),
 		cmocka_unit_test(test_chunked_body_and_pipelining_any_split),
 		cmocka_unit_test(test_bad_request),
+		cmocka_unit_test(test_folded_header_stays_one_line),
 		cmocka_unit_test(test_head_too_big),
 		cmocka_unit_test(test_upgrade_becomes_raw),
 		cmocka_unit_test(test_reserved_names),
