@@ -28,6 +28,10 @@ int gw_config_set(gw_config *cfg, const char *listener, const char *key,
  * the same as the flags'. The file is re-read on every reload. */
 int gw_config_load(gw_config *cfg, const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* Every option key, NULL-terminated: the long flags of `tlsgate serve` and
+ * the keys of its config file are this one list. */
+const char *const *gw_config_keys(void);
+
 /* 1 if key is a global (not per-listener) option. */
 int gw_config_key_is_global(const char *key);
 

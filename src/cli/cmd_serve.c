@@ -29,6 +29,8 @@ static const char serve_help[] =
 "  --allow-ou OU             ... an organizational unit\n"
 "  --crl F                   refuse revoked client certs (PEM CRL)\n"
 "  --proxy-protocol v2       tcp mode: PROXY v2 header with TLS version, cipher, CN\n"
+"  --cert-header no          http mode: leave out X-Client-Cert (the PEM, ~2 KB per\n"
+"                            request); the other identity headers stay\n"
 "  --pass-file F             passphrase for encrypted keys (first line of F)\n"
 "  --pass-command CMD        ... or the first line CMD prints\n"
 "  --ciphers S               OpenSSL cipher list (TLS 1.2) or TLS_* suites (1.3)\n"
@@ -85,14 +87,8 @@ static const char serve_help[] =
 "    client-ca = /etc/tlsgate/ca.crt\n"
 "    verify = optional\n";
 
-/* Every long option is a config key, except these two. */
-static const char *const keys[] = {
-	"listen", "target", "mode", "cert", "key", "certs-dir", "strict-sni", "client-ca",
-	"verify", "allow-cn", "allow-san", "allow-ou", "crl", "proxy-protocol", "pass-file",
-	"pass-command", "ciphers", "min-tls", "handshake-timeout", "connect-timeout",
-	"idle-timeout", "max-conns", "workers", "status",
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+/* Every long option is a config key (the gateway's table), except these. */
+#define OPT_KEY_BASE 2000
 #define OPT_CONFIG 1000
 #define OPT_TEST 1001
 
@@ -128,7 +124,7 @@ apply(gw_config *cfg, const struct pending *p, size_t n, int have_file)
 			return cli_usage("serve", "--%s: with --config, listener options go in the file's "
 			    "[listener NAME] sections", p[i].key);
 		if (gw_config_set(cfg, NULL, p[i].key, p[i].value, &err) != 0)
-			return cli_usage("serve", "--%s: %s", p[i].key, err.msg);
+			return cli_usage("serve", "--%s", err.msg); /* "KEY: why" */
 	}
 	return 0;
 }
@@ -136,7 +132,9 @@ apply(gw_config *cfg, const struct pending *p, size_t n, int have_file)
 static int
 serve_run(int argc, char **argv)
 {
-	struct option opts[NKEYS + 3];
+	const char *const *keys = gw_config_keys();
+	struct option opts[64];
+	size_t nkeys = 0;
 	struct pending *pend = calloc((size_t)argc, sizeof(*pend));
 	const char *config = NULL;
 	gw_config *cfg = gw_config_new();
@@ -150,11 +148,12 @@ serve_run(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < NKEYS; i++)
-		opts[i] = (struct option){ keys[i], required_argument, NULL, (int)(2000 + i) };
-	opts[NKEYS] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
-	opts[NKEYS + 1] = (struct option){ "test", no_argument, NULL, OPT_TEST };
-	opts[NKEYS + 2] = (struct option){ NULL, 0, NULL, 0 };
+	for (; keys[nkeys] != NULL && nkeys + 3 < sizeof(opts) / sizeof(opts[0]); nkeys++)
+		opts[nkeys] = (struct option){ keys[nkeys], required_argument, NULL,
+			(int)(OPT_KEY_BASE + nkeys) };
+	opts[nkeys] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	opts[nkeys + 1] = (struct option){ "test", no_argument, NULL, OPT_TEST };
+	opts[nkeys + 2] = (struct option){ NULL, 0, NULL, 0 };
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, opts, "serve")) != -1) {
 		if (c == '?')
@@ -164,7 +163,7 @@ serve_run(int argc, char **argv)
 		else if (c == OPT_TEST)
 			test = 1;
 		else
-			pend[npend++] = (struct pending){ keys[c - 2000], optarg };
+			pend[npend++] = (struct pending){ keys[c - OPT_KEY_BASE], optarg };
 	}
 	if (optind < argc) {
 		rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);

@@ -167,6 +167,7 @@ static const struct opt opts[] = {
 	{ "allow-ou", 0, set_list, L(allow_ou), 0 },
 	{ "crl", 0, set_str, L(crl), 0 },
 	{ "proxy-protocol", 0, set_proxy, L(proxy_v2), 0 },
+	{ "cert-header", 0, set_bool, L(cert_header), 0 },
 	{ "pass-file", 0, set_str, L(pass_file), 0 },
 	{ "pass-command", 0, set_str, L(pass_command), 0 },
 	{ "ciphers", 0, set_str, L(ciphers), 0 },
@@ -186,6 +187,17 @@ find_opt(const char *key)
 		if (strcmp(opts[i].key, key) == 0)
 			return &opts[i];
 	return NULL;
+}
+
+const char *const *
+gw_config_keys(void)
+{
+	static const char *keys[sizeof(opts) / sizeof(opts[0]) + 1];
+
+	if (keys[0] == NULL)
+		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+			keys[i] = opts[i].key;
+	return keys;
 }
 
 int
@@ -253,6 +265,7 @@ listener_new(const char *name)
 	l->mode = GW_MODE_TCP;
 	l->verify = GW_VERIFY_NONE;
 	l->min_tls = 12;
+	l->cert_header = 1;
 	l->handshake_timeout = 10;
 	l->connect_timeout = 5;
 	l->idle_timeout = 600;

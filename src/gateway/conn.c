@@ -332,7 +332,7 @@ build_ident(struct conn *c, const struct gw_peer *p)
 
 	if (p->present) {
 		o.cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
-		    strlen(p->fingerprint) + 3 * strlen(p->pem) + strlen(p->cn);
+		    strlen(p->fingerprint) + (p->pem ? 3 * strlen(p->pem) : 0) + strlen(p->cn);
 		for (size_t i = 0; i < p->nsans; i++)
 			o.cap += strlen(p->sans[i]) + 1;
 	}
@@ -355,9 +355,11 @@ build_ident(struct conn *c, const struct gw_peer *p)
 			}
 			out_str(&o, "\r\n");
 		}
-		out_str(&o, "X-Client-Cert: ");
-		out_urlencode(&o, p->pem);
-		out_str(&o, "\r\n");
+		if (p->pem != NULL) {
+			out_str(&o, "X-Client-Cert: ");
+			out_urlencode(&o, p->pem);
+			out_str(&o, "\r\n");
+		}
 	}
 	out_header(&o, "X-Forwarded-For", c->peer_host, 0);
 	out_header(&o, "X-Forwarded-Proto", "https", 0);
@@ -538,7 +540,8 @@ handshake_done(struct conn *c)
 
 	c->resumed = gw_tls_resumed(c->tls) ? 1 : 0;
 	c->hs = GW_HS_OK;
-	if (gw_tls_peer(c->tls, &p, http) != 0) {
+	if (gw_tls_peer(c->tls, &p, !http ? 0 :
+	    GW_PEER_NAMES | (c->l->cert_header ? GW_PEER_PEM : 0)) != 0) {
 		gw_peer_clear(&p);
 		conn_close(c, "out of memory reading the client certificate");
 		return;

@@ -34,6 +34,7 @@ struct gw_listener_cfg {
 	enum gw_verify verify;
 	struct gw_strlist allow_cn, allow_san, allow_ou;
 	int proxy_v2;
+	int cert_header; /* http: pass X-Client-Cert (the URL-encoded PEM) */
 	char *pass_file, *pass_command;
 	char *ciphers;
 	int min_tls; /* 12 or 13 */
@@ -115,6 +116,7 @@ struct gw_listener_rt {
 	enum gw_mode mode;
 	enum gw_verify verify;
 	int proxy_v2;
+	int cert_header;
 	double handshake_timeout, connect_timeout, idle_timeout;
 	unsigned long max_conns;
 	struct gw_tls_ctx *tls;

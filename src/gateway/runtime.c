@@ -166,6 +166,7 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 	rt->mode = l->mode;
 	rt->verify = l->verify;
 	rt->proxy_v2 = l->proxy_v2;
+	rt->cert_header = l->cert_header;
 	rt->handshake_timeout = l->handshake_timeout;
 	rt->connect_timeout = l->connect_timeout;
 	rt->idle_timeout = l->idle_timeout;

@@ -761,7 +761,7 @@ collect_subject(X509 *cert, struct gw_peer *p)
 }
 
 static int
-collect_full(X509 *cert, struct gw_peer *p)
+collect_full(X509 *cert, struct gw_peer *p, int with_pem)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -774,13 +774,14 @@ collect_full(X509 *cert, struct gw_peer *p)
 	p->serial = hex ? strdup(hex) : NULL;
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1 && (p->fingerprint = malloc(2 * mdlen + 1)))
 		util_hex(p->fingerprint, md, mdlen, 0);
-	if (b != NULL && PEM_write_bio_X509(b, cert) == 1)
+	if (with_pem && b != NULL && PEM_write_bio_X509(b, cert) == 1)
 		p->pem = bio_string(b);
 	BIO_free(b);
 	OPENSSL_free(hex);
 	BN_free(bn);
 	ERR_clear_error();
-	return p->subject && p->issuer && p->serial && p->fingerprint && p->pem ? 0 : -1;
+	return p->subject && p->issuer && p->serial && p->fingerprint &&
+	    (p->pem || !with_pem) ? 0 : -1;
 }
 
 static int
@@ -789,7 +790,7 @@ peer_from_x509(X509 *cert, struct gw_peer *p, int full)
 	p->present = 1;
 	if (collect_subject(cert, p) != 0 || collect_sans(cert, p) != 0)
 		return -1;
-	return full ? collect_full(cert, p) : 0;
+	return full ? collect_full(cert, p, full & GW_PEER_PEM) : 0;
 }
 
 int

@@ -70,8 +70,11 @@ const char *gw_tls_cipher(gw_tls *t);
 const char *gw_tls_sni(gw_tls *t);
 int gw_tls_resumed(gw_tls *t);
 
-/* Fills the client's identity; full adds subject, issuer, serial, SHA-256
- * fingerprint and PEM (for identity headers). */
+#define GW_PEER_NAMES 1 /* subject, issuer, serial, SHA-256 fingerprint */
+#define GW_PEER_PEM 2   /* and the PEM */
+
+/* Fills the client's identity: CN, SANs and OUs always, more with the
+ * GW_PEER_* flags in full (for identity headers). */
 int gw_tls_peer(gw_tls *t, struct gw_peer *p, int full);
 
 #endif

@@ -107,7 +107,7 @@ pass "log lines say who was refused and why"
 start_bg gwdown timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP2 --target 127.0.0.1:$DOWN --mode http \
 	--cert "$WORK/server.crt" --key "$WORK/server.key" --workers 1
 start_bg gwopt timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$GP3 --target 127.0.0.1:$BP --mode http \
-	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" --verify optional --workers 1
+	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" --verify optional --cert-header no --workers 1
 wait_port "$GP2"; wait_port "$GP3"
 code=$(curl -s -o "$WORK/502.html" -w '%{http_code}' --max-time 10 --cacert "$WORK/ca/ca.crt" https://localhost:$GP2/)
 assert_eq 502 "$code" "backend down: 502"
@@ -116,6 +116,7 @@ out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" -H 'X-Client-Verify: SUC
 assert_contains "$out" '["X-Client-Verify", "NONE"]' "optional without a cert: X-Client-Verify NONE, spoof replaced"
 out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/bob.crt" --key "$WORK/bob.key" https://localhost:$GP3/opt)
 assert_contains "$out" '["X-Client-CN", "bob"]' "optional with a cert: identity passed"
+assert_not_contains "$out" 'X-Client-Cert' "--cert-header no: no PEM header"
 # A cert holder cannot inject headers (or log lines) through the CN (SANs
 # go through the same filter).
 out=$(curl -sS --max-time 10 --cacert "$WORK/ca/ca.crt" --cert "$WORK/inject.crt" --key "$WORK/inject.key" \
