@@ -47,6 +47,11 @@ void chk_set_time(chk_ctx *c, int64_t now);
  * may also come from --crl through this call. */
 int chk_add_path(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* A cert (or chain) file and the key file that must go with it, as a
+ * service's config pairs them; both become inputs. A key that does not match
+ * is then a key-mismatch error, not a stray key. */
+int chk_add_pair(chk_ctx *c, const char *cert, const char *key, tg_err *err) TG_MUST_CHECK;
+
 /* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;

@@ -35,6 +35,13 @@ const char *const *gw_config_keys(void);
 /* 1 if key is a global (not per-listener) option. */
 int gw_config_key_is_global(const char *key);
 
+/* Calls fn for every file or directory the config names, with the listener
+ * and the option it came from (cert, key, certs-dir, client-ca, crl,
+ * pass-file); fn returns non-zero to stop (and that value is returned). */
+int gw_config_files(const gw_config *cfg,
+    int (*fn)(const char *listener, const char *option, const char *path, void *arg),
+    void *arg);
+
 /* Checks the plain config (required options, conflicts, value ranges). */
 int gw_config_validate(gw_config *cfg, tg_err *err) TG_MUST_CHECK;
 

@@ -39,6 +39,12 @@ chk_free(chk_ctx *c)
 	for (size_t i = 0; i < c->ninputs; i++)
 		free(c->inputs[i]);
 	free(c->inputs);
+	for (size_t i = 0; i < c->npairs; i++) {
+		free(c->pair_cert[i]);
+		free(c->pair_key[i]);
+	}
+	free(c->pair_cert);
+	free(c->pair_key);
 	for (size_t i = 0; i < c->nunits; i++) {
 		for (size_t j = 0; j < c->units[i].nhosts; j++)
 			free(c->units[i].hosts[j]);
@@ -195,6 +201,32 @@ chk_add_path(chk_ctx *c, const char *path, tg_err *err)
 	if ((c->inputs[c->ninputs] = strdup(path)) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	c->ninputs++;
+	return 0;
+}
+
+int
+chk_add_pair(chk_ctx *c, const char *cert, const char *key, tg_err *err)
+{
+	char **pc, **pk;
+
+	if (chk_add_path(c, cert, err) != 0 || chk_add_path(c, key, err) != 0)
+		return -1;
+	pc = realloc(c->pair_cert, (c->npairs + 1) * sizeof(*pc));
+	if (pc != NULL)
+		c->pair_cert = pc;
+	pk = realloc(c->pair_key, (c->npairs + 1) * sizeof(*pk));
+	if (pk != NULL)
+		c->pair_key = pk;
+	if (pc == NULL || pk == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->pair_cert[c->npairs] = strdup(cert);
+	c->pair_key[c->npairs] = strdup(key);
+	if (c->pair_cert[c->npairs] == NULL || c->pair_key[c->npairs] == NULL) {
+		free(c->pair_cert[c->npairs]);
+		free(c->pair_key[c->npairs]);
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
+	c->npairs++;
 	return 0;
 }
 

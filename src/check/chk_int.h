@@ -137,6 +137,10 @@ struct chk_ctx {
 	char **inputs;
 	int *input_explicit;
 	size_t ninputs;
+	/* Cert files whose key the user named (a gateway listener's cert + key,
+	 * or `check CERT KEY`): paired whatever the layout says. */
+	char **pair_cert, **pair_key;
+	size_t npairs;
 	struct chk_file **files;
 	size_t nfiles, capfiles;
 	struct chk_unit *units;

@@ -484,16 +484,66 @@ serve_or_ca(chk_ctx *c, struct chk_file *f, const struct chk_file *key)
 	return CHK_UNIT_CA;
 }
 
+/* The key the user paired with this cert file, if any. */
+static const char *
+named_key(chk_ctx *c, const struct chk_file *f)
+{
+	for (size_t i = 0; i < c->npairs; i++)
+		if (strcmp(c->pair_cert[i], f->path) == 0)
+			return c->pair_key[i];
+	return NULL;
+}
+
+/* `tlsgate check CERT KEY`: exactly one cert file and one key file named on
+ * the command line belong together. */
+static int
+pair_explicit_two(chk_ctx *c)
+{
+	struct chk_file *cert = NULL, *key = NULL;
+	size_t n = 0;
+
+	if (c->npairs > 0)
+		return 0;
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct chk_file *f = c->files[i];
+		if (!f->explicit_input || f->crl != NULL)
+			continue;
+		n++;
+		if (f->ncerts > 0 && f->key == NULL && !f->key_encrypted)
+			cert = f;
+		else if (f->ncerts == 0 && (f->key != NULL || f->key_encrypted))
+			key = f;
+	}
+	if (n != 2 || cert == NULL || key == NULL)
+		return 0;
+	if ((c->pair_cert = malloc(sizeof(char *))) == NULL ||
+	    (c->pair_key = malloc(sizeof(char *))) == NULL)
+		return -1;
+	c->pair_cert[0] = strdup(cert->path);
+	c->pair_key[0] = strdup(key->path);
+	if (c->pair_cert[0] == NULL || c->pair_key[0] == NULL) {
+		free(c->pair_cert[0]);
+		free(c->pair_key[0]);
+		return -1;
+	}
+	c->npairs = 1;
+	return 0;
+}
+
 static int
 unit_for_certs(chk_ctx *c, struct key_index *ki, struct chk_file *f)
 {
 	char keypath[PATH_MAX];
+	const char *named;
 	struct chk_file *key = NULL;
 	struct chk_unit *u;
 	int kind;
 
 	if (f->key != NULL || f->key_encrypted) {
 		key = f; /* combined cert+key file (HAProxy style, p12) */
+	} else if ((named = named_key(c, f)) != NULL) {
+		key = file_by_path(c, ki, named);
+		f->expects_key = 1;
 	} else if (layout_key_path(f, keypath, sizeof(keypath))) {
 		key = file_by_path(c, ki, keypath);
 		f->expects_key = strcmp(chk_basename(f->path), "server.crt") == 0 ||
@@ -591,7 +641,7 @@ chk_build_units(chk_ctx *c, tg_err *err)
 	struct key_index ki = { 0 };
 	int rc = -1;
 
-	if (build_indexes(c) != 0 || key_index_build(c, &ki) != 0)
+	if (build_indexes(c) != 0 || key_index_build(c, &ki) != 0 || pair_explicit_two(c) != 0)
 		goto nomem;
 	for (size_t i = 0; i < c->nfiles; i++) {
 		struct chk_file *f = c->files[i];

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "tlsgate/check.h"
+#include "tlsgate/gateway.h"
 #include "tlsgate/util.h"
 
 static const char check_help[] =
@@ -31,6 +32,8 @@ static const char check_help[] =
 "                        rule); never readable by nobody (Prosody's test)\n"
 "      --warn-days N     warn about certs expiring within N days (default 30)\n"
 "      --pass-file FILE  passphrase for encrypted keys and PKCS#12 files\n"
+"      --config FILE     check every file a `tlsgate serve` config names (cert,\n"
+"                        key, certs-dir, client-ca, crl; its pass-file opens keys)\n"
 "      --json            findings as JSON (schema: docs/check-json.md)\n"
 "  endpoint only:\n"
 "      --sni NAME        server name to send (default: HOST unless an address)\n"
@@ -42,6 +45,7 @@ static const char check_help[] =
 "  tlsgate check /var/lib/postgresql/15/main --owner postgres\n"
 "  tlsgate check server.crt server.key --host db.example.com --ca ./pki/root.crt\n"
 "  tlsgate check ./pki/crl.pem --ca ./pki/root.crt\n"
+"  tlsgate check --config /etc/tlsgate/gateway.ini --owner tlsgate\n"
 "  tlsgate check endpoint example.com:443\n"
 "  tlsgate check endpoint db.example.com:5432 --starttls postgres --ca ./pki/root.crt\n"
 "\n"
@@ -85,6 +89,68 @@ list_rules(void)
 		printf("%-24s %-8s %s\n", chk_rule_code(i), chk_severity_name(chk_rule_severity(i)),
 		    chk_rule_summary(i));
 	return 0;
+}
+
+struct config_walk {
+	chk_ctx *c;
+	tg_err *err;
+	const char *cert; /* a listener's cert, waiting for its key */
+};
+
+/* A listener's cert arrives just before its key: they are checked as a pair. */
+static int
+flush_cert(struct config_walk *w)
+{
+	const char *cert = w->cert;
+
+	w->cert = NULL;
+	return cert == NULL ? 0 : chk_add_path(w->c, cert, w->err);
+}
+
+/* Every file a gateway listener names is checked; its passphrase file opens
+ * its key. */
+static int
+add_config_file(const char *listener, const char *option, const char *path, void *arg)
+{
+	struct config_walk *w = arg;
+	char *pass;
+	int rc;
+
+	if (strcmp(option, "key") == 0 && w->cert != NULL) {
+		rc = chk_add_pair(w->c, w->cert, path, w->err);
+		w->cert = NULL;
+	} else if (flush_cert(w) != 0) {
+		rc = -1;
+	} else if (strcmp(option, "cert") == 0) {
+		w->cert = path;
+		rc = 0;
+	} else if (strcmp(option, "pass-file") == 0) {
+		if ((rc = util_read_pass_file(path, &pass, w->err)) == 0) {
+			rc = chk_set_passphrase(w->c, pass, w->err);
+			util_free_secret(pass);
+		}
+	} else {
+		rc = chk_add_path(w->c, path, w->err);
+	}
+	return rc != 0 ? tg_err_prefix(w->err, "listener %s, %s", listener, option) : 0;
+}
+
+static int
+add_gateway_config(chk_ctx *c, const char *path, tg_err *err)
+{
+	gw_config *cfg = gw_config_new();
+	struct config_walk w = { c, err, NULL };
+	int rc;
+
+	if (cfg == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	rc = gw_config_load(cfg, path, err);
+	if (rc == 0)
+		rc = gw_config_files(cfg, add_config_file, &w);
+	if (rc == 0)
+		rc = flush_cert(&w);
+	gw_config_free(cfg);
+	return rc;
 }
 
 static int
@@ -145,8 +211,7 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		a->rules = 1;
 		return 0;
 	case OPT_CONFIG:
-		return tg_err_set(err, TG_ERR_USAGE, "--config: checking a gateway config is not "
-		    "available yet; check the files it names directly");
+		return add_gateway_config(c, arg, err);
 	}
 	return tg_err_set(err, TG_ERR_USAGE, "unknown option");
 }
@@ -181,7 +246,13 @@ run_check(int argc, char **argv)
 		if (opt == '?')
 			goto out;
 		if (apply_opt(c, &a, opt, optarg, &err) != 0) {
-			rc = err.cat == TG_ERR_USAGE ? cli_usage("check", "%s", err.msg) : cli_fail(&err);
+			/* Exit 2 either way: the check could not run. */
+			if (err.cat == TG_ERR_USAGE) {
+				rc = cli_usage("check", "%s", err.msg);
+			} else {
+				fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
+				rc = 2;
+			}
 			goto out;
 		}
 	}

@@ -381,6 +381,30 @@ fail:
 }
 
 int
+gw_config_files(const gw_config *cfg,
+    int (*fn)(const char *listener, const char *option, const char *path, void *arg),
+    void *arg)
+{
+	for (size_t i = 0; i < cfg->nl; i++) {
+		const struct gw_listener_cfg *l = cfg->l[i];
+		const struct {
+			const char *option, *path;
+		} files[] = {
+			{ "cert", l->cert }, { "key", l->key }, { "certs-dir", l->certs_dir },
+			{ "client-ca", l->client_ca }, { "crl", l->crl }, { "pass-file", l->pass_file },
+		};
+		for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+			int rc;
+			if (files[f].path == NULL)
+				continue;
+			if ((rc = fn(l->name, files[f].option, files[f].path, arg)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int
 gw_config_load(gw_config *cfg, const char *path, tg_err *err)
 {
 	struct ini_state st = { cfg, path, err, 0 };
