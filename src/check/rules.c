@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/pki.h"
 
 #define DAY 86400
 
@@ -56,16 +57,6 @@ unit_file(chk_ctx *c, size_t unit)
 	struct chk_unit *u = U(c, unit);
 
 	return u->chain ? u->chain->path : (u->endpoint ? u->label : NULL);
-}
-
-static int64_t
-asn1_unix(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
 }
 
 static void
@@ -641,7 +632,7 @@ each_cert_time(chk_ctx *c, const struct chk_rule *r, size_t unit,
 static int
 t_expired(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 {
-	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	int64_t na = pki_asn1_time_unix(X509_get0_notAfter(cc->x));
 	char when[64];
 
 	if (na >= c->now)
@@ -655,7 +646,7 @@ t_expired(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 static int
 t_not_yet_valid(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 {
-	int64_t nb = asn1_unix(X509_get0_notBefore(cc->x));
+	int64_t nb = pki_asn1_time_unix(X509_get0_notBefore(cc->x));
 	char when[64];
 
 	if (nb <= c->now)
@@ -669,7 +660,7 @@ t_not_yet_valid(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 static int
 t_expiring_critical(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 {
-	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	int64_t na = pki_asn1_time_unix(X509_get0_notAfter(cc->x));
 	char when[64];
 
 	if (na < c->now || na - c->now >= DAY)
@@ -682,7 +673,7 @@ t_expiring_critical(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len
 static int
 t_expiring_soon(chk_ctx *c, const struct chk_cert *cc, char *msg, size_t len)
 {
-	int64_t na = asn1_unix(X509_get0_notAfter(cc->x));
+	int64_t na = pki_asn1_time_unix(X509_get0_notAfter(cc->x));
 	char when[64];
 
 	if (na - c->now < DAY || na - c->now >= (int64_t)c->warn_days * DAY)
@@ -979,7 +970,7 @@ r_crl_expired(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		X509_CRL *crl = f->crls[i];
 		if (X509_CRL_get0_nextUpdate(crl) == NULL)
 			continue;
-		nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
+		nu = pki_asn1_time_unix(X509_CRL_get0_nextUpdate(crl));
 		if (nu >= c->now)
 			continue;
 		fmt_time(nu, when, sizeof(when));
@@ -1003,8 +994,8 @@ r_crl_expiring(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		X509_CRL *crl = f->crls[i];
 		if (X509_CRL_get0_nextUpdate(crl) == NULL)
 			continue;
-		nu = asn1_unix(X509_CRL_get0_nextUpdate(crl));
-		lu = asn1_unix(X509_CRL_get0_lastUpdate(crl));
+		nu = pki_asn1_time_unix(X509_CRL_get0_nextUpdate(crl));
+		lu = pki_asn1_time_unix(X509_CRL_get0_lastUpdate(crl));
 		/* Near: within a quarter of its own period, and at least a day ahead. */
 		margin = (nu - lu) / 4 > DAY ? (nu - lu) / 4 : DAY;
 		if (nu < c->now || nu - c->now >= margin)
