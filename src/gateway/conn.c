@@ -368,7 +368,10 @@ build_ident(struct conn *c, const struct gw_peer *p)
 		free(o.p);
 		return -1;
 	}
-	c->ident = o.p;
+	/* The bound above is about three times the size (the PEM is counted as
+	 * if every byte were escaped); this lives as long as the connection. */
+	if ((c->ident = realloc(o.p, o.len)) == NULL)
+		c->ident = o.p;
 	c->ident_len = o.len;
 	return 0;
 }

@@ -5,6 +5,9 @@
  * reload), SIGQUIT stops at once. SIGTERM/SIGINT sent to the whole process
  * group (Ctrl-C, timeout(1)) are left to the master. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #define ACCEPT_BATCH 64
 #define POOL_MAX 256
 #define BACKOFF_SECS 0.1
+#define TICK_SECS 1.0
 
 const char *const gw_hs_names[GW_HS_N] = {
 	"ok", "no_cert", "bad_cert", "denied", "failed", "timeout",
@@ -30,7 +34,8 @@ gw_buf_get(struct gw_worker *w)
 	if (p == NULL)
 		return malloc(GW_BUF_SIZE);
 	memcpy(&w->pool, p, sizeof(void *));
-	w->npool--;
+	if (--w->npool < w->pool_low)
+		w->pool_low = w->npool;
 	return p;
 }
 
@@ -75,6 +80,30 @@ on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
 		accept_all(w, 1);
 }
 
+/* Once a second: buffers that sat in the pool the whole second are surplus
+ * (a burst is over) and go back to malloc; and when connections came or
+ * went but none arrived in the last second, the heap's free pages (holes
+ * left by handshake and record buffers between long-lived connection
+ * objects) go back to the kernel. Under steady load neither happens: the
+ * pool stays in use, and a busy accept loop skips the trim. */
+static void
+on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct gw_worker *w = t->data;
+	size_t surplus = w->pool_low;
+
+	for (; surplus > 0 && w->pool != NULL; surplus--)
+		free(gw_buf_get(w));
+	w->pool_low = w->npool;
+	if (w->accepted == 0 && w->churned) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		w->churned = 0;
+	}
+	w->accepted = 0;
+}
+
 static void
 on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -92,6 +121,8 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
+			w->accepted++;
+			w->churned = 1;
 			gw_conn_start(w, l, fd, &peer);
 			continue;
 		}
@@ -115,6 +146,7 @@ gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l)
 {
 	w->nconns--;
 	l->nconns--;
+	w->churned = 1;
 	if (w->draining) {
 		if (w->nconns == 0)
 			ev_break(w->loop, EVBREAK_ALL);
@@ -167,6 +199,9 @@ gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slot, unsigned long nworke
 	}
 	ev_init(&w.backoff, on_backoff);
 	w.backoff.data = &w;
+	ev_timer_init(&w.tick, on_tick, TICK_SECS, TICK_SECS);
+	w.tick.data = &w;
+	ev_timer_start(w.loop, &w.tick);
 	ev_signal_init(&w.sigdrain, on_drain, SIGUSR1);
 	w.sigdrain.data = &w;
 	ev_signal_start(w.loop, &w.sigdrain);

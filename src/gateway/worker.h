@@ -53,6 +53,10 @@ struct gw_worker {
 	int draining;
 	void *pool;             /* free GW_BUF_SIZE buffers */
 	size_t npool;
+	size_t pool_low;        /* fewest buffers in the pool since the last tick */
+	ev_timer tick;          /* gives memory back when the worker goes quiet */
+	unsigned long accepted; /* connections accepted since the last tick */
+	int churned;            /* connections came or went since the last trim */
 };
 
 /* Takes ownership of fd, a freshly accepted non-blocking socket. */
