@@ -40,7 +40,7 @@ static const char serve_help[] =
 "  --max-conns N             per listener (default 100000)\n"
 "\n"
 "Global options ([global] section):\n"
-"  --workers N               worker processes (default: one per core)\n"
+"  --workers N               worker threads (default: one per core)\n"
 "  --status ADDR:PORT        serves /healthz (JSON) and /metrics (Prometheus)\n"
 "  --config FILE             INI file with [global] and [listener NAME] sections\n"
 "  --test                    build everything, report, exit 0 (ok) or 1 (broken)\n"

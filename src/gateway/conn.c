@@ -960,7 +960,7 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	atomic_fetch_add_explicit(&w->m->conns_total, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->m->conns_active, 1, memory_order_relaxed);
 	w->nconns++;
-	l->nconns++;
+	w->lconns[l - w->rt->l]++;
 	if (c == NULL) {
 		close(fd);
 		atomic_fetch_sub_explicit(&w->m->conns_active, 1, memory_order_relaxed);

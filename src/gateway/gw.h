@@ -121,8 +121,6 @@ struct gw_listener_rt {
 	unsigned long max_conns;
 	struct gw_tls_ctx *tls;
 	gw_acl *acl;
-	int fd;               /* this worker's listening socket */
-	unsigned long nconns; /* this worker's connections on it */
 };
 
 struct gw_runtime {

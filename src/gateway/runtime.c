@@ -155,7 +155,6 @@ out:
 static int
 build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
 {
-	rt->fd = -1;
 	if ((rt->name = strdup(l->name)) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	snprintf(rt->listen_str, sizeof(rt->listen_str), "%s", l->listen);

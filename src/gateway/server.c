@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 /* The master process: owns the listening sockets, builds runtimes, forks
- * workers, serves the status endpoint and reloads on SIGHUP.
+ * one worker process per generation (its threads are the workers), serves
+ * the status endpoint and reloads on SIGHUP.
  *
  * Reload is build-then-swap: a complete new runtime (and any new sockets)
  * is built first; on any failure the old runtime keeps serving and the
@@ -34,10 +35,11 @@ struct lsock {
 	int keep;        /* used by the runtime being committed */
 };
 
+/* A generation's worker process; its thread j writes metrics slot
+ * block * GW_MAX_WORKERS + j. */
 struct wproc {
 	pid_t pid;
-	int slot;        /* metrics slot */
-	int index;       /* which reuseport socket */
+	int block;
 	unsigned long gen;
 };
 
@@ -57,7 +59,7 @@ struct master {
 	struct gw_metrics *metrics;
 	struct lsock socks[2 * GW_MAX_LISTENERS];
 	size_t nsocks;
-	struct wproc procs[GW_MSLOTS];
+	struct wproc procs[GW_GENERATIONS];
 	unsigned long reloads_ok, reloads_failed;
 	char last_error[TG_ERR_MSG_MAX];
 	int status_fd;
@@ -163,7 +165,7 @@ close_unused_sockets(struct master *m)
 /* --- Workers --- */
 
 static void
-child_setup(struct master *m, int index)
+child_setup(struct master *m)
 {
 	ev_loop_fork(m->loop);
 	ev_signal_stop(m->loop, &m->sighup);
@@ -191,65 +193,83 @@ child_setup(struct master *m, int index)
 	prctl(PR_SET_PDEATHSIG, SIGQUIT);
 	if (getppid() == 1)
 		_exit(0);
-	/* Keep exactly this slot's sockets of this runtime's listeners: a stray
-	 * copy of any other would keep a removed listener completing
-	 * handshakes into a backlog nobody accepts from. */
+	/* Keep exactly the sockets of this runtime's listeners: a stray copy
+	 * of any other would keep a removed listener completing handshakes
+	 * into a backlog nobody accepts from. */
 	for (size_t i = 0; i < m->nsocks; i++) {
 		int used = 0;
 		for (size_t k = 0; k < m->rt->nl && !used; k++)
 			used = strcmp(m->socks[i].key, m->rt->l[k].listen_str) == 0;
-		for (unsigned long j = 0; j < m->nworkers; j++)
-			if (!used || (int)j != index)
-				close(m->socks[i].fds[j]);
-	}
-	for (size_t i = 0; i < m->rt->nl; i++) {
-		struct lsock *s = find_sock(m, m->rt->l[i].listen_str);
-		m->rt->l[i].fd = s->fds[index];
-		m->rt->l[i].nconns = 0;
+		for (unsigned long j = 0; !used && j < m->nworkers; j++)
+			close(m->socks[i].fds[j]);
 	}
 }
 
-static int
-free_slot(const struct master *m)
+/* Thread j's socket for listener i, at fds[j * nl + i]. */
+static int *
+thread_fds(struct master *m)
 {
-	for (int s = 0; s < GW_MSLOTS; s++) {
+	size_t nl = m->rt->nl;
+	int *fds = calloc(m->nworkers * (nl ? nl : 1), sizeof(*fds));
+
+	for (size_t i = 0; fds != NULL && i < nl; i++) {
+		struct lsock *s = find_sock(m, m->rt->l[i].listen_str);
+		for (unsigned long j = 0; j < m->nworkers; j++)
+			fds[j * nl + i] = s->fds[j];
+	}
+	return fds;
+}
+
+static int
+free_block(const struct master *m)
+{
+	for (int b = 0; b < GW_GENERATIONS; b++) {
 		int used = 0;
-		for (int i = 0; i < GW_MSLOTS && !used; i++)
-			used = m->procs[i].pid > 0 && m->procs[i].slot == s;
+		for (int i = 0; i < GW_GENERATIONS && !used; i++)
+			used = m->procs[i].pid > 0 && m->procs[i].block == b;
 		if (!used)
-			return s;
+			return b;
 	}
 	return -1;
 }
 
-static int
-spawn(struct master *m, int index)
+static struct gw_mslot *
+block_slots(struct master *m, int block)
 {
-	int slot = free_slot(m), p;
+	return &m->metrics->slot[block * GW_MAX_WORKERS];
+}
+
+static int
+spawn(struct master *m)
+{
+	int block = free_block(m), p;
 	pid_t pid;
 
-	for (p = 0; p < GW_MSLOTS && m->procs[p].pid > 0; p++)
+	for (p = 0; p < GW_GENERATIONS && m->procs[p].pid > 0; p++)
 		;
-	if (slot < 0 || p == GW_MSLOTS) {
+	if (block < 0 || p == GW_GENERATIONS) {
 		gw_log("too many worker processes (old ones still draining); not starting another");
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
-		gw_log("cannot start a worker: %s", strerror(errno));
+		gw_log("cannot start a worker process: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		child_setup(m, index);
-		_exit(gw_worker_run(m->rt, &m->metrics->slot[slot], m->nworkers) == 0 ? 0 : 1);
+		int *fds;
+		child_setup(m);
+		if ((fds = thread_fds(m)) == NULL)
+			_exit(1);
+		_exit(gw_worker_run(m->rt, block_slots(m, block), m->nworkers, fds) == 0 ? 0 : 1);
 	}
-	m->procs[p] = (struct wproc){ pid, slot, index, m->gen };
+	m->procs[p] = (struct wproc){ pid, block, m->gen };
 	return 0;
 }
 
 static void
 signal_generation(struct master *m, unsigned long gen, int sig)
 {
-	for (int i = 0; i < GW_MSLOTS; i++)
+	for (int i = 0; i < GW_GENERATIONS; i++)
 		if (m->procs[i].pid > 0 && m->procs[i].gen == gen)
 			kill(m->procs[i].pid, sig);
 }
@@ -257,14 +277,12 @@ signal_generation(struct master *m, unsigned long gen, int sig)
 static void
 spawn_missing(struct master *m)
 {
-	for (unsigned long idx = 0; idx < m->nworkers; idx++) {
-		int have = 0;
-		for (int i = 0; i < GW_MSLOTS && !have; i++)
-			have = m->procs[i].pid > 0 && m->procs[i].gen == m->gen &&
-			    m->procs[i].index == (int)idx;
-		if (!have)
-			(void)spawn(m, (int)idx);
-	}
+	int have = 0;
+
+	for (int i = 0; i < GW_GENERATIONS && !have; i++)
+		have = m->procs[i].pid > 0 && m->procs[i].gen == m->gen;
+	if (!have)
+		(void)spawn(m);
 }
 
 static void
@@ -281,16 +299,18 @@ on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
 	struct master *m = w->data;
 
-	for (int i = 0; i < GW_MSLOTS; i++) {
+	for (int i = 0; i < GW_GENERATIONS; i++) {
 		struct wproc *p = &m->procs[i];
 		if (p->pid != w->rpid)
 			continue;
 		/* A crashed worker cannot zero its own gauges. */
-		atomic_store(&m->metrics->slot[p->slot].conns_active, 0);
-		atomic_store(&m->metrics->slot[p->slot].accepting, 0);
+		for (int j = 0; j < GW_MAX_WORKERS; j++) {
+			atomic_store(&block_slots(m, p->block)[j].conns_active, 0);
+			atomic_store(&block_slots(m, p->block)[j].accepting, 0);
+		}
 		p->pid = 0;
 		if (p->gen == m->gen && !m->stopping) {
-			gw_log("worker %ld exited (status %d); starting a new one in %.0fs",
+			gw_log("worker process %ld exited (status %d); starting a new one in %.0fs",
 			    (long)w->rpid, w->rstatus, RESPAWN_SECS);
 			if (!ev_is_active(&m->respawn)) {
 				ev_timer_set(&m->respawn, RESPAWN_SECS, 0.);
@@ -299,7 +319,7 @@ on_child(struct ev_loop *loop, ev_child *w, int revents)
 		}
 		if (m->stopping) {
 			int left = 0;
-			for (int j = 0; j < GW_MSLOTS; j++)
+			for (int j = 0; j < GW_GENERATIONS; j++)
 				left += m->procs[j].pid > 0;
 			if (left == 0)
 				ev_break(loop, EVBREAK_ALL);
@@ -342,10 +362,12 @@ build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *
 static int
 old_generation_accepting(const struct master *m)
 {
-	for (int i = 0; i < GW_MSLOTS; i++)
-		if (m->procs[i].pid > 0 && m->procs[i].gen < m->gen &&
-		    atomic_load(&m->metrics->slot[m->procs[i].slot].accepting))
-			return 1;
+	for (int i = 0; i < GW_GENERATIONS; i++) {
+		const struct wproc *p = &m->procs[i];
+		for (int j = 0; p->pid > 0 && p->gen < m->gen && j < GW_MAX_WORKERS; j++)
+			if (atomic_load(&m->metrics->slot[p->block * GW_MAX_WORKERS + j].accepting))
+				return 1;
+	}
 	return 0;
 }
 
@@ -426,7 +448,7 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &m->switch_w);
 	if (m->status_fd >= 0 && !graceful)
 		ev_io_stop(loop, &m->status_w);
-	for (int i = 0; i < GW_MSLOTS; i++) {
+	for (int i = 0; i < GW_GENERATIONS; i++) {
 		if (m->procs[i].pid > 0) {
 			kill(m->procs[i].pid, graceful ? SIGUSR1 : SIGQUIT);
 			left++;

@@ -144,7 +144,7 @@ gw_status_metrics(const struct gw_status_view *v)
 	    v->reloads_ok, v->reloads_failed);
 	counter(&b, "tlsgate_last_reload_success", "1 unless the last reload failed.", "gauge",
 	    v->last_error[0] == '\0');
-	counter(&b, "tlsgate_workers", "Worker processes serving the current configuration.",
+	counter(&b, "tlsgate_workers", "Worker threads serving the current configuration.",
 	    "gauge", v->workers);
 	cert_expiry(&b, v->rt);
 	if (b.oom) {

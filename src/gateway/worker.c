@@ -1,14 +1,19 @@
 #define _GNU_SOURCE
-/* A worker process: accepts on its own SO_REUSEPORT sockets and runs its
- * connections on one libev loop. Only the master steers it: SIGUSR1 drains
- * (stop accepting, finish the connections: how old workers retire after a
- * reload), SIGQUIT stops at once. SIGTERM/SIGINT sent to the whole process
- * group (Ctrl-C, timeout(1)) are left to the master. */
+/* A worker process: N threads, each accepting on its own SO_REUSEPORT
+ * sockets and running its connections on one libev loop. Only the master
+ * steers the process: SIGUSR1 drains (stop accepting, finish the
+ * connections: how old workers retire after a reload), SIGQUIT stops at
+ * once. The signals are blocked in every thread and taken by the process's
+ * first thread with sigwaitinfo(), which passes them on to the loops as
+ * ev_async wake-ups. SIGTERM/SIGINT sent to the whole process group (Ctrl-C,
+ * timeout(1)) are left to the master. */
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,9 +67,9 @@ accept_all(struct gw_worker *w, int on)
 {
 	for (size_t i = 0; i < w->rt->nl; i++) {
 		struct gw_listener_rt *l = &w->rt->l[i];
-		if (l->fd < 0)
+		if (w->lfd[i] < 0)
 			continue;
-		if (on && l->nconns < limit_for(w, l))
+		if (on && w->lconns[i] < limit_for(w, l))
 			ev_io_start(w->loop, &w->accept_w[i]);
 		else if (!on)
 			ev_io_stop(w->loop, &w->accept_w[i]);
@@ -108,18 +113,19 @@ static void
 on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct gw_worker *w = io->data;
-	struct gw_listener_rt *l = &w->rt->l[io - w->accept_w];
+	size_t li = (size_t)(io - w->accept_w);
+	struct gw_listener_rt *l = &w->rt->l[li];
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 		int fd;
 
-		if (l->nconns >= limit_for(w, l)) {
+		if (w->lconns[li] >= limit_for(w, l)) {
 			ev_io_stop(loop, io); /* resumed when a connection ends */
 			return;
 		}
-		fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(w->lfd[li], (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			w->accepted++;
 			w->churned = 1;
@@ -144,22 +150,24 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 void
 gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l)
 {
+	size_t li = (size_t)(l - w->rt->l);
+
 	w->nconns--;
-	l->nconns--;
+	w->lconns[li]--;
 	w->churned = 1;
 	if (w->draining) {
 		if (w->nconns == 0)
 			ev_break(w->loop, EVBREAK_ALL);
 		return;
 	}
-	if (l->fd >= 0 && !ev_is_active(&w->backoff) && l->nconns < limit_for(w, l))
-		ev_io_start(w->loop, &w->accept_w[l - w->rt->l]);
+	if (w->lfd[li] >= 0 && !ev_is_active(&w->backoff) && w->lconns[li] < limit_for(w, l))
+		ev_io_start(w->loop, &w->accept_w[li]);
 }
 
 static void
-on_drain(struct ev_loop *loop, ev_signal *s, int revents)
+on_drain(struct ev_loop *loop, ev_async *a, int revents)
 {
-	struct gw_worker *w = s->data;
+	struct gw_worker *w = a->data;
 
 	w->draining = 1;
 	accept_all(w, 0);
@@ -167,52 +175,151 @@ on_drain(struct ev_loop *loop, ev_signal *s, int revents)
 	atomic_store(&w->m->accepting, 0);
 	ev_timer_stop(loop, &w->backoff);
 	for (size_t i = 0; i < w->rt->nl; i++) {
-		if (w->rt->l[i].fd >= 0)
-			close(w->rt->l[i].fd);
-		w->rt->l[i].fd = -1;
+		if (w->lfd[i] >= 0)
+			close(w->lfd[i]);
+		w->lfd[i] = -1;
 	}
 	if (w->nconns == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 
 static void
-on_sigquit(struct ev_loop *loop, ev_signal *s, int revents)
+on_quit(struct ev_loop *loop, ev_async *a, int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
 }
 
-int
-gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slot, unsigned long nworkers)
+/* Everything a thread needs before its loop runs; on failure nothing of it
+ * is left allocated. */
+static int
+worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
+    unsigned long nworkers, const int *fds)
 {
-	struct gw_worker w;
-
-	memset(&w, 0, sizeof(w));
-	w.loop = EV_DEFAULT;
-	w.rt = rt;
-	w.m = slot;
-	w.max_per_listener_div = nworkers ? nworkers : 1;
-	if ((w.accept_w = calloc(rt->nl, sizeof(*w.accept_w))) == NULL)
+	memset(w, 0, sizeof(*w));
+	w->rt = rt;
+	w->m = slot;
+	w->max_per_listener_div = nworkers ? nworkers : 1;
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	w->accept_w = calloc(rt->nl ? rt->nl : 1, sizeof(*w->accept_w));
+	w->lfd = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lfd));
+	w->lconns = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lconns));
+	if (w->loop == NULL || w->accept_w == NULL || w->lfd == NULL || w->lconns == NULL) {
+		if (w->loop != NULL)
+			ev_loop_destroy(w->loop);
+		free(w->accept_w);
+		free(w->lfd);
+		free(w->lconns);
 		return -1;
-	for (size_t i = 0; i < rt->nl; i++) {
-		ev_io_init(&w.accept_w[i], on_accept, rt->l[i].fd, EV_READ);
-		w.accept_w[i].data = &w;
 	}
-	ev_init(&w.backoff, on_backoff);
-	w.backoff.data = &w;
-	ev_timer_init(&w.tick, on_tick, TICK_SECS, TICK_SECS);
-	w.tick.data = &w;
-	ev_timer_start(w.loop, &w.tick);
-	ev_signal_init(&w.sigdrain, on_drain, SIGUSR1);
-	w.sigdrain.data = &w;
-	ev_signal_start(w.loop, &w.sigdrain);
-	ev_signal_init(&w.sigquit, on_sigquit, SIGQUIT);
-	ev_signal_start(w.loop, &w.sigquit);
-	accept_all(&w, 1);
-	atomic_store(&w.m->accepting, 1);
-	ev_run(w.loop, 0);
-	atomic_store(&w.m->accepting, 0);
-	while (w.pool != NULL)
-		free(gw_buf_get(&w));
-	free(w.accept_w);
+	for (size_t i = 0; i < rt->nl; i++) {
+		w->lfd[i] = fds[i];
+		ev_io_init(&w->accept_w[i], on_accept, fds[i], EV_READ);
+		w->accept_w[i].data = w;
+	}
+	ev_init(&w->backoff, on_backoff);
+	w->backoff.data = w;
+	ev_timer_init(&w->tick, on_tick, TICK_SECS, TICK_SECS);
+	w->tick.data = w;
+	ev_timer_start(w->loop, &w->tick);
+	ev_async_init(&w->drain_w, on_drain);
+	w->drain_w.data = w;
+	ev_async_start(w->loop, &w->drain_w);
+	ev_async_init(&w->quit_w, on_quit);
+	ev_async_start(w->loop, &w->quit_w);
 	return 0;
+}
+
+static void
+worker_fini(struct gw_worker *w)
+{
+	while (w->pool != NULL)
+		free(gw_buf_get(w));
+	for (size_t i = 0; i < w->rt->nl; i++)
+		if (w->lfd[i] >= 0)
+			close(w->lfd[i]);
+	ev_loop_destroy(w->loop);
+	free(w->accept_w);
+	free(w->lfd);
+	free(w->lconns);
+}
+
+struct wthread {
+	struct gw_worker w;
+	pthread_t id;
+	pthread_t signal_thread; /* told when this thread is done */
+	atomic_ulong *running;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct wthread *t = arg;
+
+	accept_all(&t->w, 1);
+	atomic_store(&t->w.m->accepting, 1);
+	ev_run(t->w.loop, 0);
+	atomic_store(&t->w.m->accepting, 0);
+	/* Wakes the signal thread to look at the count; SIGUSR2 means nothing
+	 * else. */
+	atomic_fetch_sub(t->running, 1);
+	pthread_kill(t->signal_thread, SIGUSR2);
+	return NULL;
+}
+
+int
+gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slots, unsigned long nworkers,
+    const int *fds)
+{
+	struct wthread *t = calloc(nworkers, sizeof(*t));
+	sigset_t set;
+	unsigned long started = 0;
+	atomic_ulong running = 0;
+	int rc = 0;
+
+	if (t == NULL)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGQUIT);
+	/* Blocked before the threads exist, so they inherit the mask and the
+	 * master's signals reach only sigwaitinfo() below. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (; started < nworkers; started++) {
+		t[started].signal_thread = pthread_self();
+		t[started].running = &running;
+		if (worker_init(&t[started].w, rt, &slots[started], nworkers,
+		    fds + started * rt->nl) != 0)
+			break;
+		atomic_fetch_add(&running, 1);
+		if (pthread_create(&t[started].id, NULL, worker_main, &t[started]) != 0) {
+			atomic_fetch_sub(&running, 1);
+			worker_fini(&t[started].w);
+			break;
+		}
+	}
+	if (started < nworkers) {
+		gw_log("worker: cannot start thread %lu of %lu: out of memory or threads", started + 1,
+		    nworkers);
+		rc = -1;
+		for (unsigned long j = 0; j < started; j++)
+			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
+	}
+	while (atomic_load(&running) > 0) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig < 0)
+			continue;
+		for (unsigned long j = 0; j < started; j++)
+			if (sig == SIGUSR1)
+				ev_async_send(t[j].w.loop, &t[j].w.drain_w);
+			else if (sig == SIGQUIT)
+				ev_async_send(t[j].w.loop, &t[j].w.quit_w);
+	}
+	for (unsigned long j = 0; j < started; j++) {
+		pthread_join(t[j].id, NULL);
+		worker_fini(&t[j].w);
+	}
+	free(t);
+	return rc;
 }

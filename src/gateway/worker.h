@@ -1,7 +1,10 @@
-/* A worker process: one libev loop, its own listening sockets (SO_REUSEPORT,
- * one per worker, so the kernel spreads connections without a shared lock),
- * and the connections it accepted. Counters live in shared memory so the
- * master can serve /metrics. */
+/* The worker process of one generation runs N worker threads. Each thread
+ * has one libev loop, its own listening sockets (SO_REUSEPORT, one per
+ * thread, so the kernel spreads connections without a shared lock) and the
+ * connections it accepted. The threads share the runtime, and with it each
+ * listener's TLS context and its session cache, so a client resumes on
+ * whichever thread the kernel hands it to. Counters live in shared memory so
+ * the master can serve /metrics. */
 #ifndef TLSGATE_GW_WORKER_H
 #define TLSGATE_GW_WORKER_H
 
@@ -24,7 +27,7 @@ enum gw_hs {
 
 extern const char *const gw_hs_names[GW_HS_N];
 
-/* One per worker process, in memory shared with the master. Only the worker
+/* One per worker thread, in memory shared with the master. Only the thread
  * writes its slot. */
 struct gw_mslot {
 	_Atomic uint64_t conns_total, conns_active, resumed;
@@ -33,7 +36,11 @@ struct gw_mslot {
 	_Atomic uint64_t accepting; /* 1 while the worker takes new connections */
 };
 
-#define GW_MSLOTS (4 * GW_MAX_WORKERS)
+/* A generation's worker process takes a block of GW_MAX_WORKERS slots; up to
+ * GW_GENERATIONS processes (the current one and older ones still finishing
+ * their connections) run at once. */
+#define GW_GENERATIONS 4
+#define GW_MSLOTS (GW_GENERATIONS * GW_MAX_WORKERS)
 
 struct gw_metrics {
 	struct gw_mslot slot[GW_MSLOTS];
@@ -43,11 +50,13 @@ struct gw_metrics {
 
 struct gw_worker {
 	struct ev_loop *loop;
-	struct gw_runtime *rt;
+	struct gw_runtime *rt;  /* shared with the other threads: read only */
 	struct gw_mslot *m;
+	int *lfd;               /* per listener: this thread's socket, -1 once closed */
+	unsigned long *lconns;  /* per listener: this thread's connections on it */
 	ev_io *accept_w;        /* one per listener */
 	ev_timer backoff;       /* accept pause after EMFILE */
-	ev_signal sigdrain, sigquit;
+	ev_async drain_w, quit_w; /* from the process's signal thread */
 	unsigned long nconns;
 	unsigned long max_per_listener_div; /* workers, to share max-conns */
 	int draining;
@@ -66,9 +75,12 @@ void gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
 
-/* Runs a worker on already-bound listening sockets (l->fd). Returns when
- * done; the caller exits. */
-int gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slot, unsigned long nworkers);
+/* Runs nworkers threads on already-bound listening sockets: thread j uses
+ * fds[j * rt->nl + i] for listener i and metrics slot slots[j]. The calling
+ * thread handles the master's signals (SIGUSR1: drain, SIGQUIT: stop).
+ * Returns when every thread is done; the caller exits. */
+int gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slots, unsigned long nworkers,
+    const int *fds);
 
 char *gw_buf_get(struct gw_worker *w);
 void gw_buf_put(struct gw_worker *w, char *p);
