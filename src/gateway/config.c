@@ -122,6 +122,17 @@ set_ulong(void *obj, const struct opt *o, const char *v, tg_err *err)
 	return util_parse_uint(v, o->key, o->max, (unsigned long *)((char *)obj + o->off), err);
 }
 
+/* A count where 0 means "none". */
+static int
+set_ulong0(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	if (strcmp(v, "0") == 0) {
+		*(unsigned long *)((char *)obj + o->off) = 0;
+		return 0;
+	}
+	return set_ulong(obj, o, v, err);
+}
+
 /* Timeouts are seconds ("10", "2.5") or carry a unit ("500ms", "30s", "5m",
  * "1h"); a bare number is seconds here, unlike certificate lifetimes. */
 static int
@@ -176,6 +187,7 @@ static const struct opt opts[] = {
 	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
 	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
 	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
+	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000 },
 	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS },
 	{ "status", 1, set_str, G(status), 0 },
 };
@@ -270,6 +282,7 @@ listener_new(const char *name)
 	l->connect_timeout = 5;
 	l->idle_timeout = 600;
 	l->max_conns = 100000;
+	l->session_cache = 10000;
 	return l;
 }
 

@@ -40,6 +40,7 @@ struct gw_listener_cfg {
 	int min_tls; /* 12 or 13 */
 	double handshake_timeout, connect_timeout, idle_timeout;
 	unsigned long max_conns;
+	unsigned long session_cache; /* resumable sessions kept; 0: no resumption */
 	int seen; /* bitmask of how the listener got options; for messages */
 };
 

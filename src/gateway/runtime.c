@@ -143,6 +143,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	o.pass = pass;
 	o.ciphers = l->ciphers;
 	o.min_tls = l->min_tls;
+	o.session_cache = l->session_cache;
 	if ((rt->tls = gw_tls_ctx_new(&o, err)) == NULL)
 		goto out;
 	rc = 0;

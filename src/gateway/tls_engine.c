@@ -16,10 +16,7 @@
 #include "tlsgate/util.h"
 
 #define GW_TLS_ERR_MAX 160
-/* Per listener: resumable sessions kept (the oldest go first) and for how
- * long, nginx's and HAProxy's 5 minutes. A session holds the decoded client
- * certificate, a few KB. */
-#define GW_TLS_SESSIONS 20000
+/* How long a session can be resumed: nginx's and HAProxy's 5 minutes. */
 #define GW_TLS_SESSION_SECS 300
 
 struct cert_entry {
@@ -433,12 +430,15 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	 * decode of the client certificate stored in the session: half the
 	 * server's CPU per resumed handshake. No ticket key exists to leak, and
 	 * a reload builds a new context with an empty cache, so resumed
-	 * sessions never outlive the rules they were checked against. */
+	 * sessions never outlive the rules they were checked against. A cached
+	 * mutual-TLS session holds the decoded client certificate: about 6 KB,
+	 * so the cache is bounded (the oldest go first). */
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
-	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_sess_set_cache_size(ctx->ssl, GW_TLS_SESSIONS);
+	SSL_CTX_set_session_cache_mode(ctx->ssl, o->session_cache > 0 ? SSL_SESS_CACHE_SERVER :
+	    SSL_SESS_CACHE_OFF);
+	SSL_CTX_sess_set_cache_size(ctx->ssl, (long)o->session_cache);
 	SSL_CTX_set_timeout(ctx->ssl, GW_TLS_SESSION_SECS);
-	SSL_CTX_set_num_tickets(ctx->ssl, 1);
+	SSL_CTX_set_num_tickets(ctx->ssl, o->session_cache > 0 ? 1 : 0);
 	if (EVP_Digest(o->listener, strlen(o->listener), sid, &sidlen, EVP_sha256(), NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx->ssl, sid, SSL_MAX_SID_CTX_LENGTH) != 1)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session context");

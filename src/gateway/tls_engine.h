@@ -29,6 +29,7 @@ struct gw_tls_opts {
 	const char *pass;
 	const char *ciphers;
 	int min_tls;
+	unsigned long session_cache; /* sessions kept for resumption; 0: none */
 };
 
 gw_tls_ctx *gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err);

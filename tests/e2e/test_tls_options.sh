@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Protocol safety: TLS 1.2+ by default (1.1 refused), --min-tls 1.3 refuses
 # 1.2, --ciphers limits the TLS 1.2 suites, client-initiated renegotiation is
-# refused, and a bad --ciphers value is a config error that says so.
+# refused, sessions resume unless --session-cache 0, and a bad --ciphers
+# value is a config error that says so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
@@ -9,14 +10,15 @@ set -euo pipefail
 mkdir -p "$WORK/ca"
 pki_cert "$WORK/ca"/ca self root "/CN=Opt CA"
 pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
-BP=$(free_port); G1=$(free_port); G2=$(free_port); G3=$(free_port)
+BP=$(free_port); G1=$(free_port); G2=$(free_port); G3=$(free_port); G4=$(free_port)
 start_echo_backend "$BP"
 cert=(--cert "$WORK/server.crt" --key "$WORK/server.key" --workers 1 --target 127.0.0.1:$BP)
 start_bg gwdef timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G1 "${cert[@]}"
 start_bg gw13 timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G2 "${cert[@]}" --min-tls 1.3
 start_bg gwciph timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G3 "${cert[@]}" \
 	--ciphers ECDHE-ECDSA-AES128-GCM-SHA256
-wait_port "$G1"; wait_port "$G2"; wait_port "$G3"
+start_bg gwnocache timeout 60 "$TLSGATE" serve --listen 127.0.0.1:$G4 "${cert[@]}" --session-cache 0
+wait_port "$G1"; wait_port "$G2"; wait_port "$G3"; wait_port "$G4"
 
 proto() { # PORT openssl-args...: prints the negotiated protocol or "refused"
 	local port=$1 out p
@@ -32,6 +34,29 @@ assert_eq refused "$(proto $G2 -tls1_2)" "--min-tls 1.3: TLS 1.2 refused"
 assert_eq TLSv1.3 "$(proto $G2)" "--min-tls 1.3: TLS 1.3 accepted"
 assert_eq refused "$(proto $G3 -tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305)" "--ciphers: other TLS 1.2 suites refused"
 assert_eq TLSv1.2 "$(proto $G3 -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)" "--ciphers: the chosen suite works"
+
+# Resumption (TLS 1.3): the second connection presents the first one's
+# ticket. With --session-cache 0 the gateway sends no ticket at all.
+resume() { # PORT: "ticket=<bool> reused=<bool>"
+	python3 - "$1" "$WORK/ca/ca.crt" <<'PY'
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+def once(session=None):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                        server_hostname="localhost", session=session)
+    s.sendall(b"ping\n")
+    s.recv(100)  # the echo; the ticket came before it
+    r = (s.session_reused, s.session)
+    s.close()
+    return r
+_, sess = once()
+reused, _ = once(sess)
+print("ticket=%s reused=%s" % (sess.has_ticket, reused))
+PY
+}
+assert_eq "ticket=True reused=True" "$(resume $G1)" "default: a session resumes from the cache"
+assert_eq "ticket=False reused=False" "$(resume $G4)" "--session-cache 0: no ticket, no resumption"
 
 # Renegotiation: s_client's "R" asks for it; the gateway must refuse.
 out=$( (sleep 1; echo R; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$G1 -tls1_2 2>&1 || true)
