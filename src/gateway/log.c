@@ -1,5 +1,5 @@
 /* One line per event on stderr, written with a single write() so lines from
- * several worker processes never interleave. */
+ * the worker threads and processes never interleave. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
