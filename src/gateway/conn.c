@@ -64,6 +64,7 @@ struct conn {
 
 static void pump(struct conn *c);
 static void drop_backend(struct conn *c);
+static void close_unanswered(struct conn *c, const char *what);
 
 /* --- Buffers --- */
 
@@ -292,12 +293,43 @@ on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	} else if (c->st == C_CONNECTING) {
 		atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
 		conn_close(c, "backend connect timeout");
+	} else if (c->deny_status != 0 && !c->replying) {
+		close_unanswered(c, "no request before the timeout");
 	} else {
 		conn_close(c, "idle timeout");
 	}
 }
 
 /* --- http mode: refusals and identity --- */
+
+/* The log's close reason for a refusal, "PRE STATUS REASON DETAIL POST":
+ * the detail is the certificate's verify error, or the backend failure that
+ * c->why already holds. */
+static void
+refusal_why(struct conn *c, const char *pre, int status, const char *reason, const char *post)
+{
+	char detail[160] = "";
+
+	if (c->verr[0] != '\0')
+		snprintf(detail, sizeof(detail), " (%s)", c->verr);
+	else if (c->why[0] != '\0')
+		snprintf(detail, sizeof(detail), ": %.150s", c->why);
+	snprintf(c->why, sizeof(c->why), "%s %d%s%s%s%s", pre, status, reason ? " " : "",
+	    reason ? reason : "", detail, post);
+}
+
+/* Waiting for a request to refuse (deny_status), the client ended or sent
+ * none in time: nobody would read an answer, so close now and log what it
+ * would have been. */
+static void
+close_unanswered(struct conn *c, const char *what)
+{
+	char pre[64];
+
+	snprintf(pre, sizeof(pre), "%s (would have replied", what);
+	refusal_why(c, pre, c->deny_status, c->deny_reason, ")");
+	conn_close(c, c->why);
+}
 
 /* Queues an error page and stops reading: the reply is the last thing sent.
  * Returns -1 when it had to close the connection instead (c is gone). */
@@ -307,9 +339,7 @@ reply_error(struct conn *c, int status, const char *reason)
 	char page[1024];
 	int n = gw_http_error(status, reason, page, sizeof(page));
 
-	if (c->why[0] == '\0') /* a backend failure already said why */
-		snprintf(c->why, sizeof(c->why), "replied %d%s%s%s%s%s", status, reason ? " " : "",
-		    reason ? reason : "", c->verr[0] ? " (" : "", c->verr, c->verr[0] ? ")" : "");
+	refusal_why(c, "replied", status, reason, "");
 	if (n < 0 || buf_reserve(c, &c->b2c, (size_t)n) != 0) {
 		conn_close(c, "cannot queue error reply");
 		return -1;
@@ -436,14 +466,12 @@ backend_failed(struct conn *c, const char *what, int e)
 	drop_backend(c);
 	c->st = C_OPEN;
 	arm_timer(c, c->l->handshake_timeout);
-	if (c->heads > 0) {
-		if (reply_error(c, 502, NULL) != 0)
-			return;
-	} else {
-		c->deny_status = 502;
-		c->deny_reason = NULL;
-	}
-	snprintf(c->why, sizeof(c->why), "replied 502: %s", why);
+	/* The failure stays the cause in the log, whatever ends the connection. */
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	c->deny_status = 502;
+	c->deny_reason = NULL;
+	if (c->heads > 0 && reply_error(c, 502, NULL) != 0)
+		return;
 	pump(c);
 }
 
@@ -847,6 +875,12 @@ propagate_eof(struct conn *c)
 	int c2b_done = c->cl_eof && buf_data(&c->c2b) == 0 && buf_data(&c->hin) == 0;
 	int b2c_done = c->be_eof && buf_data(&c->b2c) == 0;
 
+	/* No request came, so there is nothing to answer: the refusal (or
+	 * the 502) waits for a request only so that the client reads it. */
+	if (c2b_done && c->deny_status != 0 && !c->replying) {
+		close_unanswered(c, "client closed before a request");
+		return 1;
+	}
 	if (c2b_done && !c->be_shut && c->st == C_OPEN) {
 		if (!c->no_backend)
 			shutdown(c->bfd, SHUT_WR);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "gateway/tls_engine.h"
+#include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
 #define GW_TLS_ERR_MAX 160
@@ -195,16 +196,6 @@ index_names(struct cert_entry *e, const char *host)
 	return rc;
 }
 
-static int64_t
-asn1_unix(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 static int
 load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, const char *pass, tg_err *err)
 {
@@ -223,7 +214,7 @@ load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, const char *pass, tg_e
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	snprintf(ci->path, sizeof(ci->path), "%s", s->cert);
 	X509_NAME_oneline(X509_get_subject_name(e->leaf), ci->subject, sizeof(ci->subject));
-	ci->not_after = asn1_unix(X509_get0_notAfter(e->leaf));
+	ci->not_after = pki_asn1_time_unix(X509_get0_notAfter(e->leaf));
 	if (ci->not_after != 0 && ci->not_after < (int64_t)time(NULL))
 		gw_log("warning: certificate %s expired; clients will refuse it: renew it", s->cert);
 	return 0;
@@ -350,7 +341,7 @@ load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
 		return tg_err_ossl(err, TG_ERR_IO, "cannot open CRL %s", path);
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
 		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-		if (next != NULL && asn1_unix(next) < (int64_t)time(NULL))
+		if (next != NULL && pki_asn1_time_unix(next) < (int64_t)time(NULL))
 			gw_log("warning: CRL %s is past its next update; every client cert will be "
 			    "refused until you publish a fresh one", path);
 		if (X509_STORE_add_crl(store, crl) != 1) {
