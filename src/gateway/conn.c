@@ -1,6 +1,7 @@
 /* One client connection and its backend connection.
  *
- *   HANDSHAKE --ok--> (http: checks, maybe DENY) --> CONNECTING --> OPEN --> closed
+ *   HANDSHAKE --ok--> (http: checks, maybe DENY; else OPEN until the first
+ *   request head) --> CONNECTING --> OPEN --> closed
  *
  * In OPEN, pump() moves bytes both ways until nothing moves, then arms the
  * watchers for exactly what it waits for (backpressure: a full buffer stops
@@ -42,6 +43,7 @@ struct conn {
 	unsigned cl_rd_ready : 1, cl_wr_ready : 1, be_rd_ready : 1, be_wr_ready : 1;
 	unsigned cl_eof : 1, be_eof : 1, cl_shut : 1, be_shut : 1;
 	unsigned no_backend : 1, replying : 1, resumed : 1, corked : 1;
+	unsigned lazy : 1; /* http: the backend is connected at the first request */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
 	int tls_rd_need, tls_wr_need, hs_need;
@@ -617,6 +619,17 @@ handshake_done(struct conn *c)
 		pump(c);
 		return;
 	}
+	if (http) {
+		/* Like nginx, connect when the first request arrives: a client
+		 * that only handshakes (a probe, a health check) costs the
+		 * backend nothing. tcp mode connects now: there the backend
+		 * may speak first. */
+		c->lazy = 1;
+		c->st = C_OPEN;
+		arm_timer(c, c->l->idle_timeout);
+		pump(c);
+		return;
+	}
 	backend_connect(c);
 }
 
@@ -881,6 +894,10 @@ propagate_eof(struct conn *c)
 		close_unanswered(c, "client closed before a request");
 		return 1;
 	}
+	if (c2b_done && c->lazy) {
+		conn_close(c, "client closed before a request");
+		return 1;
+	}
 	if (c2b_done && !c->be_shut && c->st == C_OPEN) {
 		if (!c->no_backend)
 			shutdown(c->bfd, SHUT_WR);
@@ -929,6 +946,11 @@ pump(struct conn *c)
 		int zero = 0;
 		setsockopt(c->cfd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
 		c->corked = 0;
+	}
+	if (c->lazy && c->heads > 0) {
+		c->lazy = 0;
+		backend_connect(c); /* pumps again once it has a socket */
+		return;
 	}
 	in_room = buf_room(c->http ? &c->hin : &c->c2b) > 0;
 	if (!c->cl_eof && !c->cl_rd_ready && in_room)

@@ -4,6 +4,8 @@
 # the client is reading. A client that ends before sending one (close_notify,
 # or a bare TCP FIN) gets nothing to read: the gateway closes at once and
 # logs why, instead of holding the connection until the timeout (30 s here).
+# The backend is connected only once a request has come (like nginx), so a
+# client that leaves first never meets the dead backend at all.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
@@ -91,8 +93,9 @@ assert_eq 403 "$(curl_code --cert "$WORK/bob.crt" --key "$WORK/bob.key")" "bob n
 wait_log "$GWLOG" 'cn=bob .*close="replied 403"'
 pass "requests get 502, 400 and 403"
 
-# 2. Backend down, the client ends without a request: closed at once.
-want502="client closed before a request (would have replied 502: backend 127.0.0.1:$DOWN connect: Connection refused)"
+# 2. Backend down, the client ends without a request: closed at once, and
+# the backend was never tried.
+want502="client closed before a request"
 n=$(conn_lines)
 s_client_close -cert "$WORK/alice.crt" -key "$WORK/alice.key"
 closed_within_3s "$n" "backend down, s_client close_notify"
