@@ -646,7 +646,8 @@ gw_serve(gw_config *cfg, tg_err *err)
 		gw_log("listener %s: %s -> %s (%s mode, client certs %s)", m.rt->l[i].name,
 		    m.rt->l[i].listen_str, m.rt->l[i].target_str, gw_mode_name(m.rt->l[i].mode),
 		    gw_verify_name(m.rt->l[i].verify));
-	gw_log("ready: %lu workers%s%s", m.nworkers, cfg->status ? ", status on " : "",
+	gw_log("ready: %lu worker thread%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
+	    cfg->status ? ", status on " : "",
 	    cfg->status ? cfg->status : "");
 	ev_run(m.loop, 0);
 	rc = 0;
