@@ -52,6 +52,16 @@ int chk_add_path(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
  * is then a key-mismatch error, not a stray key. */
 int chk_add_pair(chk_ctx *c, const char *cert, const char *key, tg_err *err) TG_MUST_CHECK;
 
+/* The hosts of a Prosody config: every VirtualHost and Component, through
+ * its Includes, that is not `enabled = false`, each checked as a --host
+ * would be (and remembered with its file and line for the report). With
+ * certs_dir set, the certs dir Prosody would search (global `certificates`,
+ * default: certs next to the config) becomes an input too. The config is
+ * read, never run. Fails (TG_ERR_USAGE) naming the file and line when it
+ * cannot be read or Prosody would refuse it; Includes that match nothing and
+ * Lua it would have to run become findings. Once per context. */
+int chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err) TG_MUST_CHECK;
+
 /* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;

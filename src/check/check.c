@@ -3,8 +3,11 @@
 #include <openssl/err.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "check/chk_int.h"
@@ -57,6 +60,9 @@ chk_free(chk_ctx *c)
 			free(c->units[i].certs);
 		}
 	free(c->units);
+	free(c->hosts);
+	chk_pcfg_free(c->prosody);
+	free(c->note_unit);
 	for (size_t i = 0; i < c->nfindings; i++) {
 		free(c->findings[i].file);
 		free(c->findings[i].message);
@@ -74,15 +80,94 @@ chk_free(chk_ctx *c)
 	free(c);
 }
 
+static int
+host_add(chk_ctx *c, const char *name, const struct chk_phost *from, tg_err *err)
+{
+	struct chk_host *h;
+
+	for (size_t i = 0; i < c->nhosts; i++)
+		if (strcasecmp(c->hosts[i].name, name) == 0)
+			return 0;
+	if (c->nhosts == CHK_MAX_HOSTS)
+		return tg_err_set(err, TG_ERR_USAGE, "more than %d host names", CHK_MAX_HOSTS);
+	if ((h = realloc(c->hosts, (c->nhosts + 1) * sizeof(*h))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->hosts = h;
+	h = &c->hosts[c->nhosts++];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->from = from;
+	return 0;
+}
+
 int
 chk_add_host(chk_ctx *c, const char *name, tg_err *err)
 {
 	if (name[0] == '\0' || strlen(name) >= CHK_NAME_MAX)
 		return tg_err_set(err, TG_ERR_USAGE, "--host '%s' is not a host name", name);
-	if (c->nhosts == CHK_MAX_HOSTS)
-		return tg_err_set(err, TG_ERR_USAGE, "more than %d --host names", CHK_MAX_HOSTS);
-	snprintf(c->hosts[c->nhosts++], CHK_NAME_MAX, "%s", name);
-	return 0;
+	return host_add(c, name, NULL, err);
+}
+
+void
+chk_host_origin(const chk_ctx *c, const char *host, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->nhosts; i++) {
+		const struct chk_phost *h = c->hosts[i].from;
+		if (h != NULL && strcasecmp(c->hosts[i].name, host) == 0) {
+			snprintf(buf, len, " (%s at %s:%u)", chk_phost_kind_name(h->kind), h->file,
+			    h->line);
+			return;
+		}
+	}
+}
+
+/* The certs dir the config names, checked to exist: a missing one would
+ * turn every host into host-uncovered for a reason the report could not
+ * name. */
+static int
+add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
+{
+	const struct chk_pcfg *p = c->prosody;
+	char origin[PATH_MAX + 64];
+	struct stat st;
+
+	if (p->certs_unknown)
+		return tg_err_set(err, TG_ERR_USAGE, "%s:%u: certificates = ... is an expression "
+		    "tlsgate does not evaluate; give the certs dir after the config: tlsgate check "
+		    "--prosody-config %s DIR", p->certs_file, p->certs_line, config);
+	if (p->certs_file != NULL)
+		snprintf(origin, sizeof(origin), "certificates at %s:%u", p->certs_file, p->certs_line);
+	else
+		snprintf(origin, sizeof(origin), "Prosody's default: certs next to %s", config);
+	if (stat(p->certs, &st) != 0)
+		return tg_err_set(err, TG_ERR_USAGE, "cannot read the certs dir %s (%s): %s; create "
+		    "it, fix `certificates` in the config, or give the dir after the config: tlsgate "
+		    "check --prosody-config %s DIR", p->certs, origin, strerror(errno), config);
+	if (!S_ISDIR(st.st_mode))
+		return tg_err_set(err, TG_ERR_USAGE, "the certs dir %s (%s) is not a directory; fix "
+		    "`certificates` in the config, or give the dir after the config: tlsgate check "
+		    "--prosody-config %s DIR", p->certs, origin, config);
+	c->prosody_certs = 1;
+	return chk_add_path(c, p->certs, err);
+}
+
+int
+chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
+{
+	if (c->prosody != NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "one Prosody config per check");
+	if ((c->prosody = chk_pcfg_load(path, err)) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->prosody->nhosts; i++) {
+		const struct chk_phost *h = &c->prosody->hosts[i];
+		if (chk_phost_checked(c->prosody, h) && host_add(c, h->name, h, err) != 0)
+			return -1;
+	}
+	if (c->nhosts == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "%s defines no enabled VirtualHost or Component "
+		    "(%zu disabled): there is nothing to check the certificates against; enable one "
+		    "or give names with --host", path, c->prosody->nhosts);
+	return certs_dir ? add_prosody_certs(c, path, err) : 0;
 }
 
 int

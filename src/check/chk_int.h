@@ -11,10 +11,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "check/chk_prosody.h"
 #include "tlsgate/check.h"
 
 #define CHK_HASH_LEN 32
-#define CHK_MAX_HOSTS 64
+#define CHK_MAX_HOSTS CHK_PCFG_MAX_HOSTS
 #define CHK_NAME_MAX 256
 #define CHK_SCAN_DEPTH 4
 
@@ -102,10 +103,20 @@ struct chk_finding {
 	char *fix;
 };
 
+/* A name the served certs must cover, and where it was asked for. */
+struct chk_host {
+	char name[CHK_NAME_MAX];
+	const struct chk_phost *from; /* its line in the Prosody config; NULL: --host */
+};
+
 struct chk_ctx {
 	/* Options. */
-	char hosts[CHK_MAX_HOSTS][CHK_NAME_MAX];
+	struct chk_host *hosts;
 	size_t nhosts;
+	/* --prosody-config: the hosts' source, and its notes' subjects. */
+	struct chk_pcfg *prosody;
+	int prosody_certs;          /* its certs dir is an input */
+	size_t *note_unit;          /* per prosody->notes[i]: the unit it is reported under */
 	chk_purpose purpose;
 	int purpose_set;        /* --purpose given; else inferred per leaf */
 	int have_owner;
@@ -194,11 +205,16 @@ const struct chk_cert *chk_find_issuer(chk_ctx *c, const struct chk_cert *cc, in
 
 /* --- Helpers shared by rules --- */
 
+/* " (VirtualHost at FILE:LINE)" for a host from the Prosody config, else "". */
+void chk_host_origin(const chk_ctx *c, const char *host, char *buf, size_t len);
+
 /* RFC 6125 match of host against the cert's SANs (CN only when no SAN). */
 int chk_name_matches(X509 *x, const char *host);
 int chk_host_is_ip(const char *host);
 void chk_cert_label(X509 *x, char *buf, size_t len);
 int chk_issued_by(X509 *child, X509 *parent);
 const char *chk_basename(const char *path);
+/* The directory part of path ("." when it has none). */
+void chk_dir_of(const char *path, char *out, size_t len);
 
 #endif

@@ -259,7 +259,7 @@ endpoint_hosts(chk_ctx *c, struct chk_unit *u, const struct target *t)
 
 	(void)chk_unit_add_host(u, name);
 	for (size_t i = 0; i < c->nhosts; i++)
-		(void)chk_unit_add_host(u, c->hosts[i]);
+		(void)chk_unit_add_host(u, c->hosts[i].name);
 }
 
 int

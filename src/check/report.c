@@ -1,6 +1,7 @@
 /* Reports: findings grouped per subject, errors first, then a summary line;
  * or the same as JSON (schema in docs/check-json.md, versioned by "schema"). */
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,43 @@ print_summary(const chk_ctx *c, FILE *out)
 	fputc('\n', out);
 }
 
+#define CHK_TEXT_HOSTS_MAX 20
+
+static void
+print_hosts(FILE *out, const char *what, const chk_ctx *c, int checked)
+{
+	const struct chk_pcfg *p = c->prosody;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nhosts; i++) {
+		if (chk_phost_checked(p, &p->hosts[i]) != checked)
+			continue;
+		if (n < CHK_TEXT_HOSTS_MAX)
+			fprintf(out, "%s%s", n == 0 ? what : ", ", p->hosts[i].name);
+		n++;
+	}
+	if (n > CHK_TEXT_HOSTS_MAX)
+		fprintf(out, " and %zu more", n - CHK_TEXT_HOSTS_MAX);
+}
+
+/* Where the hosts came from: one line above the summary. */
+static void
+print_prosody(const chk_ctx *c, FILE *out)
+{
+	const struct chk_pcfg *p = c->prosody;
+
+	if (p == NULL)
+		return;
+	fprintf(out, "Prosody config %s", p->files[0]);
+	if (p->nfiles > 1)
+		fprintf(out, " (and %zu included file%s)", p->nfiles - 1, p->nfiles == 2 ? "" : "s");
+	print_hosts(out, ": hosts ", c, 1);
+	print_hosts(out, "; not checked (disabled): ", c, 0);
+	if (c->prosody_certs)
+		fprintf(out, "; certs dir %s", p->certs);
+	fputc('\n', out);
+}
+
 int
 chk_report_text(const chk_ctx *c, FILE *out, tg_err *err)
 {
@@ -108,6 +146,7 @@ chk_report_text(const chk_ctx *c, FILE *out, tg_err *err)
 	}
 	if (c->nfindings > 0)
 		fputc('\n', out);
+	print_prosody(c, out);
 	print_summary(c, out);
 	free(idx);
 	return ferror(out) ? tg_err_set(err, TG_ERR_IO, "cannot write the report") : 0;
@@ -184,6 +223,66 @@ summary_json(const chk_ctx *c)
 	return o;
 }
 
+static json_t *
+jint_or_null(int have, json_int_t v)
+{
+	return have ? json_integer(v) : json_null();
+}
+
+/* One host the check was asked about, and where: --host, or its
+ * declaration in the Prosody config. */
+static json_t *
+host_json(const chk_ctx *c, const char *name, const struct chk_phost *h)
+{
+	json_t *o = json_object();
+	int checked = h == NULL || chk_phost_checked(c->prosody, h);
+
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "source", json_string(h ? "prosody-config" : "--host"));
+	json_object_set_new(o, "file", jstr_or_null(h ? h->file : NULL));
+	json_object_set_new(o, "line", jint_or_null(h != NULL, h ? (json_int_t)h->line : 0));
+	json_object_set_new(o, "kind", jstr_or_null(h ? chk_phost_kind_name(h->kind) : NULL));
+	json_object_set_new(o, "module", jstr_or_null(h && h->kind == CHK_PHOST_COMPONENT ?
+	    h->module : NULL));
+	json_object_set_new(o, "enabled", json_boolean(h == NULL || chk_phost_enabled(c->prosody, h)));
+	json_object_set_new(o, "checked", json_boolean(checked));
+	return o;
+}
+
+/* Every host checked, then the Prosody hosts left out (enabled = false). */
+static json_t *
+hosts_json(const chk_ctx *c)
+{
+	json_t *a = json_array();
+	const struct chk_pcfg *p = c->prosody;
+
+	for (size_t i = 0; i < c->nhosts; i++)
+		json_array_append_new(a, host_json(c, c->hosts[i].name, c->hosts[i].from));
+	for (size_t i = 0; p != NULL && i < p->nhosts; i++)
+		if (!chk_phost_checked(p, &p->hosts[i]))
+			json_array_append_new(a, host_json(c, p->hosts[i].name, &p->hosts[i]));
+	return a;
+}
+
+static json_t *
+prosody_json(const chk_ctx *c)
+{
+	const struct chk_pcfg *p = c->prosody;
+	json_t *o = json_object(), *files = json_array();
+	char from[PATH_MAX + 16];
+
+	for (size_t i = 0; i < p->nfiles; i++)
+		json_array_append_new(files, json_string(p->files[i]));
+	if (p->certs_file != NULL)
+		snprintf(from, sizeof(from), "%s:%u", p->certs_file, p->certs_line);
+	json_object_set_new(o, "file", json_string(p->files[0]));
+	json_object_set_new(o, "files", files);
+	json_object_set_new(o, "certs_dir", jstr_or_null(p->certs_unknown ? NULL : p->certs));
+	json_object_set_new(o, "certs_dir_from", json_string(p->certs_file ? from : "default"));
+	json_object_set_new(o, "certs_dir_checked", json_boolean(c->prosody_certs));
+	return o;
+}
+
 int
 chk_report_json(const chk_ctx *c, FILE *out, tg_err *err)
 {
@@ -199,6 +298,9 @@ chk_report_json(const chk_ctx *c, FILE *out, tg_err *err)
 	json_object_set_new(root, "schema", json_string(CHK_JSON_SCHEMA));
 	json_object_set_new(root, "result", json_string(chk_exit_code(c) ? "errors" : "ok"));
 	json_object_set_new(root, "summary", summary_json(c));
+	json_object_set_new(root, "hosts", hosts_json(c));
+	if (c->prosody != NULL)
+		json_object_set_new(root, "prosody_config", prosody_json(c));
 	for (size_t u = 0; u < c->nunits; u++) {
 		units[u] = unit_json(&c->units[u]);
 		json_array_append_new(subjects, units[u]); /* the array owns it */

@@ -751,7 +751,7 @@ r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	struct chk_unit *u = U(c, unit);
 	const struct chk_cert *leaf = serve_leaf(c, unit);
-	char fix[1024], sans[512], label[256];
+	char fix[1024], sans[512], label[256], origin[512];
 
 	if (leaf == NULL)
 		return;
@@ -760,11 +760,13 @@ r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 			continue;
 		san_list(leaf->x, sans, sizeof(sans));
 		chk_cert_label(leaf->x, label, sizeof(label));
+		chk_host_origin(c, u->hosts[i], origin, sizeof(origin));
 		fixf(fix, sizeof(fix), "issue a certificate that covers it: tlsgate cert issue %s "
 		    "--dir ./pki (certbot: certbot certonly -d %s ...; add every VirtualHost and "
 		    "Component)", u->hosts[i], u->hosts[i]);
-		chk_emit(c, r, unit, unit_file(c, unit), fix, "%s (%s) does not cover %s; it covers "
-		    "%s", unit_file(c, unit), label, u->hosts[i], sans[0] ? sans : "no SAN at all");
+		chk_emit(c, r, unit, unit_file(c, unit), fix, "%s (%s) does not cover %s%s; it "
+		    "covers %s", unit_file(c, unit), label, u->hosts[i], origin,
+		    sans[0] ? sans : "no SAN at all");
 	}
 }
 
@@ -772,17 +774,31 @@ static void
 r_host_uncovered(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	struct chk_unit *u = U(c, unit);
-	char fix[512];
+	char fix[512], origin[512];
 
 	if (!u->uncovered)
 		return;
+	chk_host_origin(c, u->hosts[0], origin, sizeof(origin));
 	fixf(fix, sizeof(fix), "install a certificate for it: tlsgate cert import %s CERT KEY "
 	    "--certs-dir DIR (Prosody looks for %s.crt + %s.key, %s/fullchain.pem + "
 	    "%s/privkey.pem, then the parent domain's)", u->hosts[0], u->hosts[0], u->hosts[0],
 	    u->hosts[0], u->hosts[0]);
-	chk_emit(c, r, unit, NULL, fix, "no certificate in sight is for %s: no %s.crt or "
+	chk_emit(c, r, unit, NULL, fix, "no certificate in sight is for %s%s: no %s.crt or "
 	    "%s/fullchain.pem, none for its parent domain, and no other certificate covers it",
-	    u->hosts[0], u->hosts[0], u->hosts[0]);
+	    u->hosts[0], origin, u->hosts[0], u->hosts[0]);
+}
+
+/* What the Prosody config reader noted under this config file. */
+static void
+r_prosody_note(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_pcfg *p = c->prosody;
+
+	for (size_t i = 0; p != NULL && c->note_unit != NULL && i < p->nnotes; i++) {
+		const struct chk_pnote *n = &p->notes[i];
+		if (c->note_unit[i] == unit && strcmp(n->code, r->code) == 0)
+			chk_emit(c, r, unit, n->file, n->fix, "%s:%u: %s", n->file, n->line, n->message);
+	}
 }
 
 static void
@@ -1146,8 +1162,8 @@ const struct chk_rule chk_rules[] = {
 	{ "expiring-critical", E, "certificate expires within 1 day", NULL, r_expiring_critical },
 	{ "expiring-soon", W, "certificate expires within --warn-days (default 30)", NULL, r_expiring_soon },
 	/* names and profile */
-	{ "name-mismatch", E, "a --host (or layout) name the leaf does not cover (RFC 6125)", NULL, r_name_mismatch },
-	{ "host-uncovered", E, "a --host with no certificate for it in the layout", NULL, r_host_uncovered },
+	{ "name-mismatch", E, "a host (--host, Prosody config or layout) the leaf does not cover (RFC 6125)", NULL, r_name_mismatch },
+	{ "host-uncovered", E, "a host (--host, Prosody config) with no certificate for it in the layout", NULL, r_host_uncovered },
 	{ "cn-only", E, "server certificate without subjectAltName", NULL, r_cn_only },
 	{ "ip-as-dns", E, "an IP address written as a DNS SAN", NULL, r_ip_as_dns },
 	{ "eku-mismatch", E, "extendedKeyUsage lacks serverAuth/clientAuth for the purpose", NULL, r_eku_mismatch },
@@ -1160,6 +1176,9 @@ const struct chk_rule chk_rules[] = {
 	{ "crl-expiring", W, "CRL near nextUpdate (last quarter of its period, or < 1 day)", NULL, r_crl_expiring },
 	{ "crl-bad-signature", E, "CRL not signed by the CA", NULL, r_crl_bad_signature },
 	{ "revoked", E, "certificate revoked by a CRL in sight", NULL, r_revoked },
+	/* Prosody config (--prosody-config) */
+	{ "prosody-include-empty", W, "a Prosody Include that matches no file", NULL, r_prosody_note },
+	{ "prosody-unread", W, "Prosody config that only running it would tell (RunScript, Lua blocks, expressions)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },

@@ -190,8 +190,8 @@ looks_like_host(const char *s, size_t n)
 	return dot && n > 2 && s[0] != '.' && s[n - 1] != '.';
 }
 
-static void
-dir_of(const char *path, char *out, size_t len)
+void
+chk_dir_of(const char *path, char *out, size_t len)
 {
 	const char *s = strrchr(path, '/');
 
@@ -212,7 +212,7 @@ layout_key_path(struct chk_file *f, char *key, size_t len)
 	size_t stem = dot ? (size_t)(dot - base) : strlen(base);
 	int n;
 
-	dir_of(f->path, dir, sizeof(dir));
+	chk_dir_of(f->path, dir, sizeof(dir));
 	if (strcmp(base, "fullchain.pem") == 0 || strcmp(base, "cert.pem") == 0) {
 		const char *d = chk_basename(dir);
 		if (looks_like_host(d, strlen(d)))
@@ -624,13 +624,39 @@ assign_hosts(chk_ctx *c)
 		struct chk_unit *u;
 		char name[CHK_NAME_MAX + 16];
 
-		if (assign_host(c, c->hosts[i]))
+		if (assign_host(c, c->hosts[i].name))
 			continue;
-		snprintf(name, sizeof(name), "host %s", c->hosts[i]);
+		snprintf(name, sizeof(name), "host %s", c->hosts[i].name);
 		if ((u = chk_unit_add(c, CHK_UNIT_OTHER, name)) == NULL)
 			return -1;
 		u->uncovered = 1;
-		add_host(u, c->hosts[i]);
+		add_host(u, c->hosts[i].name);
+	}
+	return 0;
+}
+
+/* What the Prosody config reader could not follow is reported under the
+ * config file it is in: one subject per file with notes. */
+static int
+note_units(chk_ctx *c)
+{
+	const struct chk_pcfg *p = c->prosody;
+
+	if (p == NULL || p->nnotes == 0)
+		return 0;
+	if ((c->note_unit = calloc(p->nnotes, sizeof(*c->note_unit))) == NULL)
+		return -1;
+	for (size_t i = 0; i < p->nnotes; i++) {
+		size_t j;
+		for (j = 0; j < i && p->notes[j].file != p->notes[i].file; j++)
+			;
+		if (j < i) {
+			c->note_unit[i] = c->note_unit[j];
+			continue;
+		}
+		if (chk_unit_add(c, CHK_UNIT_OTHER, p->notes[i].file) == NULL)
+			return -1;
+		c->note_unit[i] = c->nunits - 1;
 	}
 	return 0;
 }
@@ -654,7 +680,7 @@ chk_build_units(chk_ctx *c, tg_err *err)
 		if (unit_for_certs(c, &ki, f) != 0)
 			goto nomem;
 	}
-	if (assign_hosts(c) != 0)
+	if (assign_hosts(c) != 0 || note_units(c) != 0)
 		goto nomem;
 	/* What is left: CRLs, lone keys, covered copies and unusable files. */
 	for (size_t i = 0; i < c->nfiles; i++) {

@@ -9,6 +9,7 @@
 
 static const char check_help[] =
 "Usage: tlsgate check [PATH]... [OPTIONS]\n"
+"       tlsgate check --prosody-config FILE [DIR] [OPTIONS]\n"
 "       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls postgres] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
@@ -21,6 +22,12 @@ static const char check_help[] =
 "Options:\n"
 "  -H, --host NAME       a name the server cert must cover (repeat for each\n"
 "                        VirtualHost/Component); HOST.crt implies HOST\n"
+"      --prosody-config FILE\n"
+"                        take the hosts from Prosody's config: every VirtualHost\n"
+"                        and Component not `enabled = false`, following its\n"
+"                        Include lines (conf.d/*.cfg.lua); check DIR, or else the\n"
+"                        certs dir the config names (`certificates`, default:\n"
+"                        certs next to FILE). The config is read, never run\n"
 "      --ca FILE         trusted root(s) for private CAs (default: the system\n"
 "                        store, /etc/ssl/certs, plus CAs found next to the certs)\n"
 "      --no-system-ca    do not read the system trust store\n"
@@ -41,6 +48,7 @@ static const char check_help[] =
 "\n"
 "Examples:\n"
 "  tlsgate check /etc/prosody/certs --owner prosody\n"
+"  tlsgate check --prosody-config /etc/prosody/prosody.cfg.lua --owner prosody\n"
 "  tlsgate check /etc/letsencrypt/live/example.com --host example.com --host conference.example.com\n"
 "  tlsgate check /var/lib/postgresql/15/main --owner postgres\n"
 "  tlsgate check server.crt server.key --host db.example.com --ca ./pki/root.crt\n"
@@ -51,11 +59,12 @@ static const char check_help[] =
 "\n"
 "Each finding reads `severity code: what is wrong` with a `fix:` line; codes are\n"
 "stable (`tlsgate check --rules` lists them). Exit: 0 no errors (warnings\n"
-"allowed), 1 errors found, 2 could not run.\n";
+"allowed), 1 errors found, 2 could not run (bad usage, nothing found, a Prosody\n"
+"config that cannot be read: the error names its file and line).\n";
 
 enum {
 	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
-	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW,
+	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY,
 };
 
 static const struct option check_opts[] = {
@@ -72,6 +81,7 @@ static const struct option check_opts[] = {
 	{ "no-system-ca", no_argument, NULL, OPT_NOSYS },
 	{ "rules", no_argument, NULL, OPT_RULES },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "prosody-config", required_argument, NULL, OPT_PROSODY },
 	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
 	{ NULL, 0, NULL, 0 },
 };
@@ -79,6 +89,7 @@ static const struct option check_opts[] = {
 struct check_args {
 	int json, endpoint, rules;
 	const char *sni;
+	const char *prosody; /* read after the options: DIR decides the certs dir */
 	chk_starttls starttls;
 };
 
@@ -212,6 +223,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		return 0;
 	case OPT_CONFIG:
 		return add_gateway_config(c, arg, err);
+	case OPT_PROSODY:
+		if (a->prosody != NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--prosody-config given twice; check one "
+			    "Prosody config at a time");
+		a->prosody = arg;
+		return 0;
 	}
 	return tg_err_set(err, TG_ERR_USAGE, "unknown option");
 }
@@ -258,6 +275,17 @@ run_check(int argc, char **argv)
 	}
 	if (a.rules) {
 		rc = list_rules();
+		goto out;
+	}
+	if (a.prosody != NULL && a.endpoint) {
+		rc = cli_usage("check", "--prosody-config does not go with check endpoint (each "
+		    "host may be served its own certificate); give the name with --sni");
+		goto out;
+	}
+	/* Without DIR the certs dir the config names is checked. */
+	if (a.prosody != NULL && chk_add_prosody_config(c, a.prosody, optind == argc, &err) != 0) {
+		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
+		rc = 2;
 		goto out;
 	}
 	if (a.endpoint) {

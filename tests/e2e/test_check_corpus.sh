@@ -276,6 +276,18 @@ cp "$P/revokedleaf.key" "$d/example.com.key"
 pki_crl "$d/crl.pem" "$P/inter" "-1 hour" "+7 days" "$P/revokedleaf.crt"
 expect revoked 1 "revoked" -- "$d" "${CA[@]}"
 
+# --- Prosody config (--prosody-config): hosts from the config, what it
+# could not follow under the config file ---
+d=$W/c/prosody-config
+mkdir -p "$d/conf.d"
+printf 'VirtualHost "example.com"\nInclude "conf.d/*.cfg.lua"\n' >"$d/prosody.cfg.lua"
+mkdir -p "$d/certs"
+cp -a "$W/c/clean/." "$d/certs/"
+expect clean-prosody-config 0 "prosody-include-empty" -- --prosody-config "$d/prosody.cfg.lua" "${CA[@]}"
+printf 'VirtualHost "example.com"\nRunScript "hosts.lua"\n' >"$d/conf.d/run.cfg.lua"
+printf 'VirtualHost "example.com"\nInclude "conf.d/*.cfg.lua"\nVirtualHost "other.example"\n' >"$d/prosody.cfg.lua"
+expect prosody-unread 1 "prosody-unread host-uncovered" -- --prosody-config "$d/prosody.cfg.lua" "${CA[@]}"
+
 # --- text output, exit 2 ---
 "$TLSGATE" check --no-system-ca "$W/c/clean" "${CA[@]}" >"$W/out.txt"
 grep -q "^All checks passed" "$W/out.txt" || { echo "FAIL text: no 'All checks passed'" >&2; failed=$((failed + 1)); }

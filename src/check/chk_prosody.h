@@ -1,0 +1,83 @@
+/* Reading a Prosody config without running it: the hosts (VirtualHost,
+ * Component, their `enabled`), the Includes, and the global `certificates`
+ * option, the way Prosody's configmanager would see them. The file is Lua;
+ * it is tokenised (comments, both quote styles, long brackets, escapes) and
+ * only the few statements that matter are interpreted. Anything that would
+ * need the config to run says so: an error when hosts would be guessed, a
+ * note when the rest can still be checked. */
+#ifndef TLSGATE_CHK_PROSODY_H
+#define TLSGATE_CHK_PROSODY_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "tlsgate/err.h"
+
+#define CHK_PCFG_FILE_MAX (1024u * 1024)  /* one config file */
+#define CHK_PCFG_MAX_FILES 256            /* files read through Include */
+#define CHK_PCFG_MAX_DEPTH 16             /* Include nesting (a loop ends here) */
+#define CHK_PCFG_MAX_HOSTS 4096
+#define CHK_PCFG_NAME_MAX 256             /* = CHK_NAME_MAX */
+#define CHK_PCFG_MODULE_MAX 64
+
+enum chk_phost_kind { CHK_PHOST_VIRTUAL, CHK_PHOST_COMPONENT };
+
+/* An option's value as far as tlsgate can tell without running Lua. */
+enum chk_pval { CHK_PVAL_UNSET = -1, CHK_PVAL_FALSE = 0, CHK_PVAL_OTHER = 1 };
+
+struct chk_phost {
+	char name[CHK_PCFG_NAME_MAX];     /* lower-cased, as Prosody's nameprep */
+	enum chk_phost_kind kind;
+	char module[CHK_PCFG_MODULE_MAX]; /* Component module ("component": external) */
+	const char *file;                 /* where it is declared (in cfg->files) */
+	unsigned line;
+	enum chk_pval enabled;            /* its own `enabled`, last assignment wins */
+};
+
+/* Something tlsgate read past without understanding; the check goes on. */
+struct chk_pnote {
+	const char *code;   /* a rule code: prosody-include-empty, prosody-unread */
+	const char *file;   /* in cfg->files */
+	unsigned line;
+	char message[640];
+	char fix[512];
+};
+
+struct chk_pcfg {
+	char **files;                /* every file read, the main one first */
+	size_t nfiles;
+	struct chk_phost *hosts;     /* in the order Prosody defines them */
+	size_t nhosts;
+	enum chk_pval global_enabled;
+	/* The certs dir: `certificates` in the global section, resolved against
+	 * the main config's directory (default: "certs" there). */
+	char certs[PATH_MAX];
+	const char *certs_file;      /* where it was set; NULL: the default */
+	unsigned certs_line;
+	int certs_unknown;           /* set to an expression tlsgate cannot evaluate */
+	struct chk_pnote *notes;
+	size_t nnotes;
+};
+
+/* Reads path and every file it includes. Fails (TG_ERR_USAGE) when the
+ * config cannot be read or would not load in Prosody either, naming the
+ * file and line and saying what to change. */
+struct chk_pcfg *chk_pcfg_load(const char *path, tg_err *err);
+
+/* The same over text already in memory, as if it were the file `name`
+ * (Includes are resolved against name's directory). */
+struct chk_pcfg *chk_pcfg_parse(const char *name, const char *text, size_t len, tg_err *err);
+
+void chk_pcfg_free(struct chk_pcfg *cfg);
+
+/* Whether Prosody serves the host: its own `enabled`, else the global one,
+ * is not false. */
+int chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h);
+
+/* Whether `prosodyctl check certs` and tlsgate look at it: enabled, and not
+ * a bare-JID host (user@host, skipped by Prosody's checker). */
+int chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h);
+
+const char *chk_phost_kind_name(enum chk_phost_kind k);
+
+#endif

@@ -1,0 +1,1066 @@
+/* Prosody config reader (chk_prosody.h). Two steps per file: a Lua lexer
+ * turns the bytes into tokens (so comments, strings and long brackets can
+ * never be mistaken for code), then one walk over the tokens interprets the
+ * statements Prosody's configmanager gives meaning to: VirtualHost/Host,
+ * Component, Include, and the assignments `enabled = ...` and
+ * `certificates = ...`. Nothing is executed. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "check/chk_int.h"
+#include "tlsgate/util.h"
+
+/* ================= Tokens ================= */
+
+enum tok_type { T_EOF, T_NAME, T_STRING, T_NUMBER, T_OP };
+
+struct tok {
+	enum tok_type type;
+	const char *p;  /* NAME, NUMBER, OP: the bytes in the text */
+	size_t n;
+	char *s;        /* STRING: decoded, NUL-terminated (may hold NULs) */
+	size_t slen;
+	unsigned line;
+};
+
+struct lexer {
+	const char *file;
+	const char *p, *end;
+	unsigned line;
+	struct tok *toks;
+	size_t n, cap;
+	tg_err *err;
+};
+
+static int
+file_error(tg_err *err, const char *file, unsigned line, const char *fmt, ...) TG_PRINTF(4, 5);
+
+static int
+file_error(tg_err *err, const char *file, unsigned line, const char *fmt, ...)
+{
+	char msg[TG_ERR_MSG_MAX - 300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return tg_err_set(err, TG_ERR_USAGE, "%.250s:%u: %s", file, line, msg);
+}
+
+static const char equals[] = "================";
+
+static int
+tok_push(struct lexer *lx, enum tok_type type, const char *p, size_t n, unsigned line)
+{
+	if (lx->n == lx->cap) {
+		size_t ncap = lx->cap ? lx->cap * 2 : 256;
+		struct tok *t = realloc(lx->toks, ncap * sizeof(*t));
+		if (t == NULL)
+			return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
+		lx->toks = t;
+		lx->cap = ncap;
+	}
+	lx->toks[lx->n++] = (struct tok){ type, p, n, NULL, 0, line };
+	return 0;
+}
+
+static void
+toks_free(struct tok *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].s);
+	free(t);
+}
+
+/* At '[': the level of a long bracket "[==[" (the number of '='), or -1. */
+static int
+long_level(const char *p, const char *end)
+{
+	const char *q = p + 1;
+
+	while (q < end && *q == '=')
+		q++;
+	return q < end && *q == '[' ? (int)(q - p - 1) : -1;
+}
+
+/* At ']': whether it closes a long bracket of the given level. */
+static int
+long_close(const char *p, const char *end, int level)
+{
+	if (end - p < level + 2)
+		return 0;
+	for (int k = 1; k <= level; k++)
+		if (p[k] != '=')
+			return 0;
+	return p[level + 1] == ']';
+}
+
+/* Skips a long bracket of the given level starting at lx->p ('['); the body
+ * (without a first newline, as Lua reads it) goes to body/blen. */
+static int
+lex_long(struct lexer *lx, int level, const char *what, const char **body, size_t *blen)
+{
+	unsigned start = lx->line;
+	int shown = level < (int)sizeof(equals) - 1 ? level : (int)sizeof(equals) - 1;
+
+	lx->p += level + 2;
+	if (lx->p < lx->end && (*lx->p == '\r' || *lx->p == '\n')) {
+		char first = *lx->p++;
+		if (lx->p < lx->end && (*lx->p == '\r' || *lx->p == '\n') && *lx->p != first)
+			lx->p++;
+		lx->line++;
+	}
+	*body = lx->p;
+	for (; lx->p < lx->end; lx->p++) {
+		if (*lx->p == '\n') {
+			lx->line++;
+		} else if (*lx->p == ']' && long_close(lx->p, lx->end, level)) {
+			*blen = (size_t)(lx->p - *body);
+			lx->p += level + 2;
+			return 0;
+		}
+	}
+	return file_error(lx->err, lx->file, start, "the %s opened here with [%.*s[ is never "
+	    "closed; add ]%.*s] where it ends (Prosody cannot load this file either)", what,
+	    shown, equals, shown, equals);
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static size_t
+utf8_put(char *out, unsigned long cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* One escape after '\' (lx->p points past the backslash); appends to out. */
+static int
+lex_escape(struct lexer *lx, char *out, size_t *n, unsigned start)
+{
+	static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\\"\"''";
+	char e = *lx->p++;
+	const char *hit = strchr(simple, e);
+	unsigned long v = 0;
+	int digits = 0, h;
+
+	if (e != '\0' && hit != NULL && (hit - simple) % 2 == 0) {
+		out[(*n)++] = hit[1];
+	} else if (e == '\n' || e == '\r') {
+		out[(*n)++] = '\n';
+		lx->line += e == '\n';
+		if (lx->p < lx->end && (*lx->p == '\n' || *lx->p == '\r') && *lx->p != e)
+			lx->line += *lx->p++ == '\n';
+	} else if (e == 'z') {
+		for (; lx->p < lx->end && strchr(" \t\r\n\f\v", *lx->p) != NULL; lx->p++)
+			lx->line += *lx->p == '\n';
+	} else if (e == 'x') {
+		for (; digits < 2 && lx->p < lx->end && (h = hexval(*lx->p)) >= 0; digits++, lx->p++)
+			v = v * 16 + (unsigned long)h;
+		if (digits != 2)
+			return file_error(lx->err, lx->file, start, "\\x in a string needs two hex digits");
+		out[(*n)++] = (char)v;
+	} else if (e >= '0' && e <= '9') {
+		v = (unsigned long)(e - '0');
+		for (digits = 1; digits < 3 && lx->p < lx->end && *lx->p >= '0' && *lx->p <= '9'; digits++)
+			v = v * 10 + (unsigned long)(*lx->p++ - '0');
+		if (v > 255)
+			return file_error(lx->err, lx->file, start, "decimal escape \\%lu in a string is "
+			    "larger than 255", v);
+		out[(*n)++] = (char)v;
+	} else if (e == 'u' && lx->p < lx->end && *lx->p == '{') {
+		for (lx->p++; lx->p < lx->end && (h = hexval(*lx->p)) >= 0 && v <= 0x7ffffff; lx->p++)
+			v = v * 16 + (unsigned long)h, digits++;
+		if (digits == 0 || lx->p >= lx->end || *lx->p != '}' || v > 0x10ffff)
+			return file_error(lx->err, lx->file, start, "bad \\u{XXXX} escape in a string");
+		lx->p++;
+		*n += utf8_put(out + *n, v);
+	} else {
+		return file_error(lx->err, lx->file, start, "invalid escape sequence \\%c in a string "
+		    "(Prosody cannot load this file either); write \\\\ for a backslash", e);
+	}
+	return 0;
+}
+
+/* A quoted string: its raw end is found first (so the decoded copy is sized
+ * by the string, not the file), then it is decoded. */
+static int
+lex_string(struct lexer *lx)
+{
+	char q = *lx->p, *out;
+	const char *raw = lx->p + 1, *r = raw;
+	unsigned start = lx->line;
+	size_t n = 0;
+	struct tok *t;
+
+	while (r < lx->end && *r != q && *r != '\n') {
+		if (*r == '\\' && r + 1 < lx->end) {
+			r++;
+			if (*r == 'z')
+				while (r + 1 < lx->end && strchr(" \t\r\n\f\v", r[1]) != NULL)
+					r++;
+			else if ((*r == '\r' || *r == '\n') && r + 1 < lx->end &&
+			    (r[1] == '\r' || r[1] == '\n') && r[1] != *r)
+				r++;
+		}
+		r++;
+	}
+	if (r >= lx->end || *r != q)
+		return file_error(lx->err, lx->file, start, "string not closed: add the closing %c "
+		    "(Prosody cannot load this file either)", q);
+	if (tok_push(lx, T_STRING, raw, (size_t)(r - raw), start) != 0)
+		return -1;
+	if ((out = malloc((size_t)(r - raw) + 4)) == NULL)
+		return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
+	t = &lx->toks[lx->n - 1];
+	t->s = out;
+	for (lx->p = raw; lx->p < r;) {
+		if (*lx->p != '\\') {
+			out[n++] = *lx->p++;
+			continue;
+		}
+		lx->p++;
+		if (lex_escape(lx, out, &n, start) != 0)
+			return -1;
+	}
+	out[n] = '\0';
+	t->slen = n;
+	lx->p = r + 1;
+	return 0;
+}
+
+static int
+lex_long_string(struct lexer *lx, int level)
+{
+	unsigned start = lx->line;
+	const char *body;
+	size_t blen;
+	struct tok *t;
+
+	if (lex_long(lx, level, "long string", &body, &blen) != 0 ||
+	    tok_push(lx, T_STRING, body, blen, start) != 0)
+		return -1;
+	t = &lx->toks[lx->n - 1];
+	if ((t->s = strndup(body, blen)) == NULL)
+		return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
+	t->slen = blen;
+	return 0;
+}
+
+static int
+is_name_start(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static int
+is_name_char(char ch)
+{
+	return is_name_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+static int
+lex_number(struct lexer *lx)
+{
+	const char *s = lx->p;
+	const char *expo = s[0] == '0' && lx->end - s > 1 && (s[1] == 'x' || s[1] == 'X') ? "Pp" : "Ee";
+
+	for (lx->p++; lx->p < lx->end; lx->p++) {
+		if ((*lx->p == '+' || *lx->p == '-') && strchr(expo, lx->p[-1]) != NULL)
+			continue;
+		if (!is_name_char(*lx->p) && *lx->p != '.')
+			break;
+	}
+	return tok_push(lx, T_NUMBER, s, (size_t)(lx->p - s), lx->line);
+}
+
+static int
+lex_op(struct lexer *lx)
+{
+	static const char *const two[] = { "..", "==", "~=", "<=", ">=", "::", "//", "<<", ">>", NULL };
+	size_t n = 1;
+
+	if (lx->end - lx->p >= 3 && strncmp(lx->p, "...", 3) == 0)
+		n = 3;
+	for (size_t i = 0; n == 1 && two[i] != NULL && lx->end - lx->p >= 2; i++)
+		if (strncmp(lx->p, two[i], 2) == 0)
+			n = 2;
+	lx->p += n;
+	return tok_push(lx, T_OP, lx->p - n, n, lx->line);
+}
+
+static int
+lex_comment(struct lexer *lx)
+{
+	const char *body;
+	size_t blen;
+	int level;
+
+	lx->p += 2;
+	if (lx->p < lx->end && *lx->p == '[' && (level = long_level(lx->p, lx->end)) >= 0)
+		return lex_long(lx, level, "comment --", &body, &blen);
+	while (lx->p < lx->end && *lx->p != '\n')
+		lx->p++;
+	return 0;
+}
+
+static int
+lex(struct lexer *lx)
+{
+	int level;
+
+	while (lx->p < lx->end) {
+		char ch = *lx->p;
+		int rc;
+
+		if (ch == '\n') {
+			lx->line++;
+			lx->p++;
+			continue;
+		}
+		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v') {
+			lx->p++;
+			continue;
+		}
+		if (ch == '-' && lx->end - lx->p >= 2 && lx->p[1] == '-') {
+			rc = lex_comment(lx);
+		} else if (is_name_start(ch)) {
+			const char *s = lx->p;
+			while (lx->p < lx->end && is_name_char(*lx->p))
+				lx->p++;
+			rc = tok_push(lx, T_NAME, s, (size_t)(lx->p - s), lx->line);
+		} else if ((ch >= '0' && ch <= '9') ||
+		    (ch == '.' && lx->end - lx->p >= 2 && lx->p[1] >= '0' && lx->p[1] <= '9')) {
+			rc = lex_number(lx);
+		} else if (ch == '"' || ch == '\'') {
+			rc = lex_string(lx);
+		} else if (ch == '[' && (level = long_level(lx->p, lx->end)) >= 0) {
+			rc = lex_long_string(lx, level);
+		} else {
+			rc = lex_op(lx);
+		}
+		if (rc != 0)
+			return -1;
+	}
+	return tok_push(lx, T_EOF, lx->end, 0, lx->line);
+}
+
+/* ================= Interpretation ================= */
+
+struct loader {
+	struct chk_pcfg *cfg;
+	char main_dir[PATH_MAX]; /* `certificates` is relative to the main config's dir */
+	tg_err *err;
+};
+
+/* One file's walk. */
+struct walk {
+	struct loader *ld;
+	const char *file;        /* in cfg->files */
+	char dir[PATH_MAX];      /* its directory: relative Includes start here */
+	int depth;               /* Include nesting */
+	struct tok *t;
+	size_t i;
+	int cur;                 /* the host options go to; -1: the global section */
+	int brackets, blocks, loops;
+	int table_host, table_depth; /* VirtualHost "x" { options } */
+};
+
+static int load_file(struct loader *ld, const char *path, int depth, const char *from,
+    unsigned from_line, const char *spec);
+
+static int
+tok_is(const struct tok *t, enum tok_type type, const char *s)
+{
+	return t->type == type && t->n == strlen(s) && strncmp(t->p, s, t->n) == 0;
+}
+
+static int
+name_is(const struct tok *t, const char *s)
+{
+	return tok_is(t, T_NAME, s);
+}
+
+static int
+op_is(const struct tok *t, const char *s)
+{
+	return tok_is(t, T_OP, s);
+}
+
+/* Prosody's resolve_relative_path: one leading "./" dropped, a relative path
+ * joined to dir (given without its trailing slash; "" is the root, "." the
+ * current directory, left out of the result). */
+static int
+resolve(char *out, size_t len, const char *dir, const char *path)
+{
+	size_t dl = strlen(dir);
+	int n;
+
+	while (dl > 0 && dir[dl - 1] == '/')
+		dl--;
+	if (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	if (path[0] == '/' || strcmp(dir, ".") == 0)
+		n = snprintf(out, len, "%s", path);
+	else
+		n = snprintf(out, len, "%.*s/%s", (int)dl, dir, path);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int
+add_note(struct walk *w, unsigned line, const char *code, const char *fix, const char *fmt, ...)
+    TG_PRINTF(5, 6);
+
+static int
+add_note(struct walk *w, unsigned line, const char *code, const char *fix, const char *fmt, ...)
+{
+	struct chk_pcfg *cfg = w->ld->cfg;
+	struct chk_pnote *n = realloc(cfg->notes, (cfg->nnotes + 1) * sizeof(*n));
+	va_list ap;
+
+	if (n == NULL)
+		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+	cfg->notes = n;
+	n = &cfg->notes[cfg->nnotes++];
+	n->code = code;
+	n->file = w->file;
+	n->line = line;
+	va_start(ap, fmt);
+	vsnprintf(n->message, sizeof(n->message), fmt, ap);
+	va_end(ap);
+	snprintf(n->fix, sizeof(n->fix), "%s", fix);
+	return 0;
+}
+
+/* The argument of a call written the two ways configs write it: NAME "x"
+ * or NAME("x"). Advances *j past it; NULL when it is anything else. */
+static const struct tok *
+call_arg(const struct tok *t, size_t *j)
+{
+	if (t[*j].type == T_STRING) {
+		return &t[(*j)++];
+	}
+	if (op_is(&t[*j], "(") && t[*j + 1].type == T_STRING && op_is(&t[*j + 2], ")")) {
+		*j += 3;
+		return &t[*j - 2];
+	}
+	return NULL;
+}
+
+/* Whether the value at t[j] is one literal (not the start of an expression
+ * tlsgate would have to evaluate). */
+static int
+is_literal(const struct tok *t, size_t j)
+{
+	const struct tok *next = &t[j + 1];
+
+	if (!(t[j].type == T_STRING || t[j].type == T_NUMBER || name_is(&t[j], "true") ||
+	    name_is(&t[j], "false") || name_is(&t[j], "nil")))
+		return 0;
+	if (next->type == T_EOF || op_is(next, ";") || op_is(next, ",") || op_is(next, "}") ||
+	    op_is(next, ")"))
+		return 1;
+	return next->type == T_NAME && !name_is(next, "and") && !name_is(next, "or");
+}
+
+static void
+nameprep(char *name)
+{
+	for (char *p = name; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+}
+
+static const char *
+kind_word(enum chk_phost_kind k)
+{
+	return k == CHK_PHOST_COMPONENT ? "Component" : "VirtualHost";
+}
+
+const char *
+chk_phost_kind_name(enum chk_phost_kind k)
+{
+	return kind_word(k);
+}
+
+static int
+check_host_name(struct walk *w, const struct tok *name, unsigned line, const char *word)
+{
+	if (name->slen == 0)
+		return file_error(w->ld->err, w->file, line, "%s \"\" has no name; write the host "
+		    "name, as in %s \"example.com\"", word, word);
+	if (name->slen >= CHK_PCFG_NAME_MAX)
+		return file_error(w->ld->err, w->file, line, "%s name is longer than %d bytes",
+		    word, CHK_PCFG_NAME_MAX - 1);
+	for (size_t k = 0; k < name->slen; k++)
+		if ((unsigned char)name->s[k] <= ' ' || name->s[k] == 0x7f)
+			return file_error(w->ld->err, w->file, line, "%s \"%.*s\": a host name "
+			    "cannot hold spaces or control characters", word, (int)strcspn(name->s, "\n"),
+			    name->s);
+	return 0;
+}
+
+/* The host named name, added when new. A VirtualHost and a Component may
+ * not share a name: Prosody refuses that config. */
+static int
+host_for(struct walk *w, const char *name, enum chk_phost_kind kind, unsigned line)
+{
+	struct chk_pcfg *cfg = w->ld->cfg;
+	struct chk_phost *h;
+
+	for (size_t k = 0; k < cfg->nhosts; k++) {
+		h = &cfg->hosts[k];
+		if (strcmp(h->name, name) != 0)
+			continue;
+		if (h->kind != kind)
+			return file_error(w->ld->err, w->file, line, "%s \"%s\" clashes with the %s "
+			    "of the same name at %s:%u (Prosody refuses this config); for a service "
+			    "use a sub-domain, like conference.%s", kind_word(kind), name,
+			    kind_word(h->kind), h->file, h->line, name);
+		return (int)k;
+	}
+	if (cfg->nhosts == CHK_PCFG_MAX_HOSTS)
+		return file_error(w->ld->err, w->file, line, "more than %d hosts; check them in "
+		    "parts with --host", CHK_PCFG_MAX_HOSTS);
+	if ((h = realloc(cfg->hosts, (cfg->nhosts + 1) * sizeof(*h))) == NULL)
+		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+	cfg->hosts = h;
+	h = &cfg->hosts[cfg->nhosts];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->kind = kind;
+	snprintf(h->module, sizeof(h->module), "%s", kind == CHK_PHOST_COMPONENT ? "component" : "");
+	h->file = w->file;
+	h->line = line;
+	h->enabled = CHK_PVAL_UNSET;
+	return (int)cfg->nhosts++;
+}
+
+/* VirtualHost "name" [{ options }] or Component "name" ["module"] [{ options }] */
+static int
+declare_host(struct walk *w, enum chk_phost_kind kind)
+{
+	const struct tok *t = w->t, *name, *module;
+	const char *word = kind_word(kind);
+	unsigned line = t[w->i].line;
+	size_t j = w->i + 1;
+	char prepped[CHK_PCFG_NAME_MAX];
+	int idx;
+
+	if ((name = call_arg(t, &j)) == NULL)
+		return file_error(w->ld->err, w->file, line, "%.*s must be followed by a quoted "
+		    "name, as in %s \"example.com\": tlsgate reads the config without running it, "
+		    "so it cannot work out a name computed in Lua; write the name as a string, or "
+		    "give the hosts with --host", (int)t[w->i].n, t[w->i].p, word);
+	if (check_host_name(w, name, line, word) != 0)
+		return -1;
+	module = call_arg(t, &j);
+	if (module != NULL && kind == CHK_PHOST_VIRTUAL)
+		return file_error(w->ld->err, w->file, line, "VirtualHost \"%s\" is given a module "
+		    "name (\"%s\"), which Prosody refuses; for a service write Component \"%s\" "
+		    "\"%s\"", name->s, module->s, name->s, module->s);
+	snprintf(prepped, sizeof(prepped), "%s", name->s);
+	nameprep(prepped);
+	if ((idx = host_for(w, prepped, kind, line)) < 0)
+		return -1;
+	if (module != NULL)
+		snprintf(w->ld->cfg->hosts[idx].module, CHK_PCFG_MODULE_MAX, "%s", module->s);
+	if (w->blocks > 0 && add_note(w, line, "prosody-unread", "move it to the top level of "
+	    "the file, or check it with --host", "%s \"%s\" is inside a Lua block (if, function "
+	    "or loop): tlsgate does not run the config and takes it as declared", word,
+	    w->ld->cfg->hosts[idx].name) != 0)
+		return -1;
+	if (op_is(&t[j], "{")) {
+		/* VirtualHost "x" { ... }: the options are in the table, and the
+		 * section is closed again right after it. */
+		w->table_host = idx;
+		w->table_depth = w->brackets;
+		w->cur = -1;
+	} else {
+		w->cur = idx;
+	}
+	w->i = j;
+	return 0;
+}
+
+static int
+has_wildcard(const char *s, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (s[k] == '*' || s[k] == '?')
+			return 1;
+	return 0;
+}
+
+/* Prosody's glob_to_pattern: * and ? are the only special characters. */
+static int
+glob_match(const char *g, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*g == '*') {
+			star = g++;
+			resume = s;
+		} else if (*g == '?' || *g == *s) {
+			g++;
+			s++;
+		} else if (star != NULL) {
+			g = star + 1;
+			s = ++resume;
+		} else {
+			return 0;
+		}
+	}
+	while (*g == '*')
+		g++;
+	return *g == '\0';
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files in dir matching glob (dotfiles left out, as Prosody
+ * does), sorted so the result does not depend on the file system. */
+static int
+glob_dir(struct walk *w, unsigned line, const char *spec, const char *dir, const char *glob,
+    char ***out, size_t *nout)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0;
+	struct stat st;
+
+	*out = NULL;
+	*nout = 0;
+	if (d == NULL)
+		return file_error(w->ld->err, w->file, line, "Include \"%s\": cannot open the "
+		    "directory %s: %s (Prosody stops there too); create it or fix the Include", spec,
+		    dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char **nn;
+		if (de->d_name[0] == '.' || !glob_match(glob, de->d_name) ||
+		    resolve(path, sizeof(path), dir, de->d_name) != 0 || stat(path, &st) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if ((nn = realloc(names, (n + 1) * sizeof(*nn))) == NULL)
+			goto nomem;
+		names = nn;
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			goto nomem;
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	*out = names;
+	*nout = n;
+	return 0;
+nomem:
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
+	closedir(d);
+	return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+}
+
+static int
+include_glob(struct walk *w, unsigned line, const char *spec)
+{
+	const char *slash = strrchr(spec, '/'), *glob = slash ? slash + 1 : spec;
+	char dir[PATH_MAX], part[PATH_MAX], path[PATH_MAX], **names;
+	size_t n;
+	int rc = 0;
+
+	if (slash != NULL && has_wildcard(spec, (size_t)(slash - spec)))
+		return file_error(w->ld->err, w->file, line, "Include \"%s\": Prosody expands * and "
+		    "? only in the file name, not in directories; name the directory", spec);
+	snprintf(part, sizeof(part), "%.*s", slash ? (int)(slash - spec) : 0, spec);
+	if (slash == spec)
+		snprintf(dir, sizeof(dir), "/");
+	else if (part[0] == '\0')
+		snprintf(dir, sizeof(dir), "%s", w->dir);
+	else if (resolve(dir, sizeof(dir), w->dir, part) != 0)
+		return file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
+	if (glob_dir(w, line, spec, dir, glob, &names, &n) != 0)
+		return -1;
+	if (n == 0)
+		rc = add_note(w, line, "prosody-include-empty", "add the files it should read "
+		    "(Debian: /etc/prosody/conf.d/HOST.cfg.lua) or remove the Include",
+		    "Include \"%s\" matches no file in %s: hosts meant to be there are not defined",
+		    spec, dir);
+	for (size_t k = 0; k < n; k++) {
+		if (rc == 0 && resolve(path, sizeof(path), dir, names[k]) != 0)
+			rc = file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
+		if (rc == 0)
+			rc = load_file(w->ld, path, w->depth + 1, w->file, line, spec);
+		free(names[k]);
+	}
+	free(names);
+	return rc;
+}
+
+/* Include "file", or a pattern with * and ? in the file name; relative to
+ * this file's dir. */
+static int
+include(struct walk *w)
+{
+	const struct tok *t = w->t, *arg;
+	unsigned line = t[w->i].line;
+	size_t j = w->i + 1;
+	char path[PATH_MAX];
+
+	if ((arg = call_arg(t, &j)) == NULL)
+		return file_error(w->ld->err, w->file, line, "Include must be followed by a quoted "
+		    "file name, as in Include \"conf.d/*.cfg.lua\": tlsgate reads the config "
+		    "without running it; write the path as a string");
+	if (arg->slen == 0 || memchr(arg->s, '\0', arg->slen) != NULL)
+		return file_error(w->ld->err, w->file, line, "Include needs a file name");
+	if (w->blocks > 0 && add_note(w, line, "prosody-unread", "move it to the top level of "
+	    "the file", "Include \"%s\" is inside a Lua block (if, function or loop): tlsgate "
+	    "does not run the config and reads it as if it ran", arg->s) != 0)
+		return -1;
+	w->i = j;
+	if (has_wildcard(arg->s, arg->slen))
+		return include_glob(w, line, arg->s);
+	if (resolve(path, sizeof(path), w->dir, arg->s) != 0)
+		return file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", arg->s);
+	return load_file(w->ld, path, w->depth + 1, w->file, line, arg->s);
+}
+
+/* NAME = value: the options tlsgate needs. */
+static int
+option(struct walk *w, int host, size_t i)
+{
+	struct chk_pcfg *cfg = w->ld->cfg;
+	const struct tok *t = w->t, *v = &t[i + 2];
+	unsigned line = t[i].line;
+	enum chk_pval val;
+
+	if ((name_is(&t[i], "enabled") || name_is(&t[i], "certificates")) && w->blocks > 0 &&
+	    add_note(w, line, "prosody-unread", "move it to the top level of the file", "%.*s = "
+	    "... is inside a Lua block (if, function or loop): tlsgate does not run the config "
+	    "and takes it as if it ran", (int)t[i].n, t[i].p) != 0)
+		return -1;
+	if (name_is(&t[i], "enabled")) {
+		if (!is_literal(t, i + 2)) {
+			val = CHK_PVAL_OTHER;
+			if (add_note(w, line, "prosody-unread", "write enabled = false or remove the "
+			    "line", "enabled = ... is an expression tlsgate does not evaluate; the "
+			    "%s is taken as enabled", host < 0 ? "global section" : "host") != 0)
+				return -1;
+		} else {
+			val = name_is(v, "false") ? CHK_PVAL_FALSE :
+			    name_is(v, "nil") ? CHK_PVAL_UNSET : CHK_PVAL_OTHER;
+		}
+		if (host < 0)
+			cfg->global_enabled = val;
+		else
+			cfg->hosts[host].enabled = val;
+		return 0;
+	}
+	/* `certificates` counts only in the global section (certmanager). */
+	if (!name_is(&t[i], "certificates") || host >= 0)
+		return 0;
+	cfg->certs_file = w->file;
+	cfg->certs_line = line;
+	cfg->certs_unknown = !(v->type == T_STRING && is_literal(t, i + 2)) ||
+	    memchr(v->s, '\0', v->slen) != NULL;
+	if (!cfg->certs_unknown && resolve(cfg->certs, sizeof(cfg->certs), w->ld->main_dir,
+	    v->s) != 0)
+		return file_error(w->ld->err, w->file, line, "certificates: path too long");
+	return 0;
+}
+
+static void
+track_blocks(struct walk *w, const struct tok *t)
+{
+	if (name_is(t, "function") || name_is(t, "if") || name_is(t, "repeat")) {
+		w->blocks++;
+	} else if (name_is(t, "while") || name_is(t, "for")) {
+		w->blocks++;
+		w->loops++; /* its `do` opens nothing more */
+	} else if (name_is(t, "do")) {
+		if (w->loops > 0)
+			w->loops--;
+		else
+			w->blocks++;
+	} else if ((name_is(t, "end") || name_is(t, "until")) && w->blocks > 0) {
+		w->blocks--;
+	}
+}
+
+static void
+track_brackets(struct walk *w, const struct tok *t)
+{
+	if (op_is(t, "(") || op_is(t, "{") || op_is(t, "[")) {
+		w->brackets++;
+	} else if ((op_is(t, ")") || op_is(t, "}") || op_is(t, "]")) && w->brackets > 0) {
+		w->brackets--;
+		if (w->table_host >= 0 && w->brackets == w->table_depth)
+			w->table_host = -1;
+	}
+}
+
+/* A statement at the top level (or in a Lua block): a declaration, an
+ * Include, or an assignment to an option of the current section. */
+static int
+statement(struct walk *w)
+{
+	const struct tok *t = &w->t[w->i];
+
+	if (op_is(&w->t[w->i + 1], "=")) {
+		if (option(w, w->cur, w->i) != 0)
+			return -1;
+		w->i++;
+		return 0;
+	}
+	if (name_is(t, "VirtualHost") || name_is(t, "Host") || name_is(t, "host"))
+		return declare_host(w, CHK_PHOST_VIRTUAL);
+	if (name_is(t, "Component") || name_is(t, "component"))
+		return declare_host(w, CHK_PHOST_COMPONENT);
+	if (name_is(t, "Include") || name_is(t, "include"))
+		return include(w);
+	if (name_is(t, "RunScript") && add_note(w, t->line, "prosody-unread", "move what it "
+	    "sets into the config or an Include, or give its hosts with --host", "RunScript runs "
+	    "Lua that tlsgate does not execute: hosts or options it sets are not seen") != 0)
+		return -1;
+	w->i++;
+	return 0;
+}
+
+/* A NAME that starts a statement: not a field (a.b), a local, or a function
+ * being defined. */
+static int
+starts_statement(const struct walk *w)
+{
+	const struct tok *prev = w->i > 0 ? &w->t[w->i - 1] : NULL;
+
+	return prev == NULL || !(op_is(prev, ".") || op_is(prev, ":") || op_is(prev, ",") ||
+	    name_is(prev, "local") || name_is(prev, "function") || name_is(prev, "goto"));
+}
+
+static int
+walk_tokens(struct walk *w)
+{
+	while (w->t[w->i].type != T_EOF) {
+		const struct tok *t = &w->t[w->i];
+		const struct tok *prev = w->i > 0 ? &w->t[w->i - 1] : NULL;
+
+		if (t->type == T_OP) {
+			track_brackets(w, t);
+		} else if (t->type == T_NAME) {
+			track_blocks(w, t);
+			if (w->brackets == 0 && starts_statement(w)) {
+				if (statement(w) != 0)
+					return -1;
+				continue;
+			}
+			/* An entry of VirtualHost "x" { enabled = false, ... } */
+			if (w->table_host >= 0 && w->brackets == w->table_depth + 1 && prev != NULL &&
+			    (op_is(prev, "{") || op_is(prev, ",") || op_is(prev, ";")) &&
+			    op_is(&w->t[w->i + 1], "=") && option(w, w->table_host, w->i) != 0)
+				return -1;
+		}
+		w->i++;
+	}
+	return 0;
+}
+
+static int
+parse_text(struct loader *ld, const char *file, const char *text, size_t len, int depth)
+{
+	struct lexer lx = { file, text, text + len, 1, NULL, 0, 0, ld->err };
+	struct walk w;
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	if (lex(&lx) != 0)
+		goto out;
+	w.ld = ld;
+	w.file = file;
+	chk_dir_of(file, w.dir, sizeof(w.dir));
+	w.depth = depth;
+	w.t = lx.toks;
+	w.cur = -1;
+	w.table_host = -1;
+	rc = walk_tokens(&w);
+out:
+	toks_free(lx.toks, lx.n);
+	return rc;
+}
+
+static const char *
+add_file_name(struct loader *ld, const char *path)
+{
+	struct chk_pcfg *cfg = ld->cfg;
+	char **n;
+
+	if ((n = realloc(cfg->files, (cfg->nfiles + 1) * sizeof(*n))) == NULL)
+		return NULL;
+	cfg->files = n;
+	if ((n[cfg->nfiles] = strdup(path)) == NULL)
+		return NULL;
+	return n[cfg->nfiles++];
+}
+
+/* Reads one file (the main config when from is NULL, else an Include at
+ * from:from_line) and walks it. */
+static int
+load_file(struct loader *ld, const char *path, int depth, const char *from, unsigned from_line,
+    const char *spec)
+{
+	unsigned char *data = NULL;
+	const char *name;
+	size_t len;
+	tg_err rerr = { 0 };
+	int rc;
+
+	if (depth > CHK_PCFG_MAX_DEPTH)
+		return file_error(ld->err, from, from_line, "Include \"%s\": includes nest deeper "
+		    "than %d files; does a file include itself?", spec, CHK_PCFG_MAX_DEPTH);
+	if (ld->cfg->nfiles == CHK_PCFG_MAX_FILES)
+		return file_error(ld->err, from, from_line, "Include \"%s\": more than %d config "
+		    "files", spec, CHK_PCFG_MAX_FILES);
+	if (util_read_file(path, &data, &len, &rerr) != 0) {
+		if (from == NULL)
+			return tg_err_set(ld->err, TG_ERR_USAGE, "cannot read the Prosody config: %s; "
+			    "give the file Prosody runs with (Debian: /etc/prosody/prosody.cfg.lua)",
+			    rerr.msg);
+		return file_error(ld->err, from, from_line, "Include \"%s\": cannot read %s (Prosody "
+		    "refuses to start with this config too); fix the path or remove the Include",
+		    spec, rerr.msg);
+	}
+	if (len > CHK_PCFG_FILE_MAX) {
+		free(data);
+		return tg_err_set(ld->err, TG_ERR_USAGE, "%s is larger than %u bytes: not a Prosody "
+		    "config", path, CHK_PCFG_FILE_MAX);
+	}
+	if ((name = add_file_name(ld, path)) == NULL) {
+		free(data);
+		return tg_err_set(ld->err, TG_ERR_INTERNAL, "out of memory");
+	}
+	rc = parse_text(ld, name, (const char *)data, len, depth);
+	free(data);
+	return rc;
+}
+
+/* ================= Entry points ================= */
+
+static struct chk_pcfg *
+pcfg_new(struct loader *ld, const char *path, tg_err *err)
+{
+	struct chk_pcfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	cfg->global_enabled = CHK_PVAL_UNSET;
+	ld->cfg = cfg;
+	ld->err = err;
+	chk_dir_of(path, ld->main_dir, sizeof(ld->main_dir));
+	(void)resolve(cfg->certs, sizeof(cfg->certs), ld->main_dir, "certs");
+	return cfg;
+}
+
+struct chk_pcfg *
+chk_pcfg_load(const char *path, tg_err *err)
+{
+	struct loader ld;
+	struct chk_pcfg *cfg = pcfg_new(&ld, path, err);
+
+	if (cfg != NULL && load_file(&ld, path, 0, NULL, 0, path) != 0) {
+		chk_pcfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct chk_pcfg *
+chk_pcfg_parse(const char *name, const char *text, size_t len, tg_err *err)
+{
+	struct loader ld;
+	struct chk_pcfg *cfg = pcfg_new(&ld, name, err);
+	const char *file;
+
+	if (cfg == NULL)
+		return NULL;
+	if ((file = add_file_name(&ld, name)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		chk_pcfg_free(cfg);
+		return NULL;
+	}
+	if (parse_text(&ld, file, text, len, 0) != 0) {
+		chk_pcfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void
+chk_pcfg_free(struct chk_pcfg *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nfiles; i++)
+		free(cfg->files[i]);
+	free(cfg->files);
+	free(cfg->hosts);
+	free(cfg->notes);
+	free(cfg);
+}
+
+int
+chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h)
+{
+	enum chk_pval v = h->enabled != CHK_PVAL_UNSET ? h->enabled : cfg->global_enabled;
+
+	return v != CHK_PVAL_FALSE;
+}
+
+int
+chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h)
+{
+	return chk_phost_enabled(cfg, h) && strchr(h->name, '@') == NULL;
+}
