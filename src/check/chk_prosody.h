@@ -32,6 +32,7 @@ struct chk_phost {
 	const char *file;                 /* where it is declared (in cfg->files) */
 	unsigned line;
 	enum chk_pval enabled;            /* its own `enabled`, last assignment wins */
+	unsigned own_cert_line;           /* its own `certificate`/`ssl` certificate: 0 none */
 };
 
 /* Something tlsgate read past without understanding; the check goes on. */
@@ -74,8 +75,9 @@ void chk_pcfg_free(struct chk_pcfg *cfg);
  * is not false. */
 int chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h);
 
-/* Whether `prosodyctl check certs` and tlsgate look at it: enabled, and not
- * a bare-JID host (user@host, skipped by Prosody's checker). */
+/* Whether tlsgate checks it against the certs dir: enabled, not a bare-JID
+ * host (user@host, skipped by prosodyctl check certs too), and without a
+ * certificate of its own in the config (Prosody serves it those files). */
 int chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h);
 
 const char *chk_phost_kind_name(enum chk_phost_kind k);

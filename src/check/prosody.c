@@ -768,6 +768,45 @@ include(struct walk *w)
 	return load_file(w->ld, path, w->depth + 1, w->file, line, arg->s);
 }
 
+/* Whether the value at t[j] is a table naming a certificate:
+ * ssl = { certificate = "..."; key = "..." }. */
+static int
+table_names_cert(const struct tok *t, size_t j)
+{
+	int depth = 0;
+
+	if (!op_is(&t[j], "{"))
+		return 0;
+	for (; t[j].type != T_EOF; j++) {
+		if (op_is(&t[j], "{") || op_is(&t[j], "(") || op_is(&t[j], "["))
+			depth++;
+		else if ((op_is(&t[j], "}") || op_is(&t[j], ")") || op_is(&t[j], "]")) && --depth == 0)
+			return 0;
+		else if (depth == 1 && name_is(&t[j], "certificate") && op_is(&t[j + 1], "="))
+			return 1;
+	}
+	return 0;
+}
+
+/* A host's own certificate (certificate = "...", or ssl = { certificate =
+ * ... }): Prosody serves it those files, so the certs dir says nothing about
+ * it and checking it there would report a problem that is not there. */
+static int
+own_certificate(struct walk *w, int host, size_t i)
+{
+	struct chk_phost *h = &w->ld->cfg->hosts[host];
+	const struct tok *t = w->t;
+
+	if (!(name_is(&t[i], "certificate") || (name_is(&t[i], "ssl") &&
+	    table_names_cert(t, i + 2))) || h->own_cert_line != 0)
+		return 0;
+	h->own_cert_line = t[i].line;
+	return add_note(w, t[i].line, "prosody-unread", "check those files with: tlsgate check "
+	    "CERT KEY --host NAME", "%s \"%s\" names its own certificate (%.*s = ...): Prosody "
+	    "serves it those files, not the certs dir's, so tlsgate leaves the host out",
+	    kind_word(h->kind), h->name, (int)t[i].n, t[i].p);
+}
+
 /* NAME = value: the options tlsgate needs. */
 static int
 option(struct walk *w, int host, size_t i)
@@ -799,6 +838,8 @@ option(struct walk *w, int host, size_t i)
 			cfg->hosts[host].enabled = val;
 		return 0;
 	}
+	if (host >= 0 && own_certificate(w, host, i) != 0)
+		return -1;
 	/* `certificates` counts only in the global section (certmanager). */
 	if (!name_is(&t[i], "certificates") || host >= 0)
 		return 0;
@@ -1062,5 +1103,5 @@ chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h)
 int
 chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h)
 {
-	return chk_phost_enabled(cfg, h) && strchr(h->name, '@') == NULL;
+	return chk_phost_enabled(cfg, h) && strchr(h->name, '@') == NULL && h->own_cert_line == 0;
 }

@@ -119,7 +119,7 @@ print_prosody(const chk_ctx *c, FILE *out)
 	if (p->nfiles > 1)
 		fprintf(out, " (and %zu included file%s)", p->nfiles - 1, p->nfiles == 2 ? "" : "s");
 	print_hosts(out, ": hosts ", c, 1);
-	print_hosts(out, "; not checked (disabled): ", c, 0);
+	print_hosts(out, "; not checked (disabled, or a certificate of its own): ", c, 0);
 	if (c->prosody_certs)
 		fprintf(out, "; certs dir %s", p->certs);
 	fputc('\n', out);

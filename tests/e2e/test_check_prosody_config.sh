@@ -150,7 +150,7 @@ msg=$(jq -r '.subjects[].findings[] | select(.code == "name-mismatch") | .messag
 assert_eq "$E/certs/good.example.crt (CN=good.example) does not cover conference.good.example (Component at $E/prosody.cfg.lua:17); it covers DNS:good.example" \
 	"$msg" "name-mismatch names the config line"
 out=$(tg check --prosody-config "$E/prosody.cfg.lua" --owner prosody --ca "$P/root.crt" --no-system-ca) || true
-assert_contains "$out" "Prosody config $E/prosody.cfg.lua (and 2 included files): hosts good.example, conference.good.example, upload.example, wrong.example; not checked (disabled): disabled.example; certs dir $E/certs" \
+assert_contains "$out" "Prosody config $E/prosody.cfg.lua (and 2 included files): hosts good.example, conference.good.example, upload.example, wrong.example; not checked (disabled, or a certificate of its own): disabled.example; certs dir $E/certs" \
 	"the text report says where the hosts came from"
 pass "the report names the config file and line of every host"
 
@@ -171,6 +171,8 @@ data_path = "$WORK/data"
 certificates = "tls"
 VirtualHost "good.example"
 Include "extra.d/*.cfg.lua"
+VirtualHost "own.example"
+    ssl = { certificate = "/etc/ssl/own.crt"; key = "/etc/ssl/own.key" }
 EOF
 prosody_check "$E/tls.cfg.lua" tls.out
 assert_contains "$(cat tls.out)" "Certificate: $E/tls/good.example.crt" "prosodyctl follows certificates"
@@ -181,10 +183,13 @@ tg check --prosody-config "$E/tls.cfg.lua" --owner prosody --ca "$P/root.crt" --
 assert_eq 0 "$rc" "a warning only: exit 0"
 assert_eq "$E/tls $E/tls.cfg.lua:2" \
 	"$(jq -r '.prosody_config | "\(.certs_dir) \(.certs_dir_from)"' tls.json)" "certs dir from the option"
-assert_eq "$E/tls.cfg.lua warning prosody-include-empty $E/tls.cfg.lua:4: Include \"extra.d/*.cfg.lua\" matches no file in $E/extra.d: hosts meant to be there are not defined" \
-	"$(jq -r '.subjects[] | select(.findings | length > 0) | "\(.subject) \(.findings[0].severity) \(.findings[0].code) \(.findings[0].message)"' tls.json)" \
-	"the empty Include is the only finding"
-pass "certificates = \"tls\" is followed; an Include that matches nothing is a warning"
+assert_eq "$E/tls.cfg.lua warning prosody-include-empty $E/tls.cfg.lua:4: Include \"extra.d/*.cfg.lua\" matches no file in $E/extra.d: hosts meant to be there are not defined
+$E/tls.cfg.lua warning prosody-unread $E/tls.cfg.lua:6: VirtualHost \"own.example\" names its own certificate (ssl = ...): Prosody serves it those files, not the certs dir's, so tlsgate leaves the host out" \
+	"$(jq -r '.subjects[] | .subject as $s | .findings[] | "\($s) \(.severity) \(.code) \(.message)"' tls.json)" \
+	"the only findings: the empty Include, the host with its own certificate"
+assert_eq "good.example true,own.example false" \
+	"$(jq -r '[.hosts[] | "\(.name) \(.checked)"] | join(",")' tls.json)" "own.example is left out"
+pass "certificates = \"tls\" is followed; an empty Include and a host's own certificate are warnings"
 
 # --- refusals: exit 2, the file and line, and what to do ---
 # refuse WANT ARGS...: tlsgate check ARGS must exit 2 saying exactly WANT.

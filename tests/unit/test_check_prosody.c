@@ -222,6 +222,14 @@ test_notes(void **state)
 		{ "VirtualHost \"a.example\"\n  enabled = os.getenv(\"A\") ~= nil", "a.example", 2,
 		  "enabled = ... is an expression tlsgate does not evaluate; the host is taken as "
 		  "enabled" },
+		/* a host's own certificate: Prosody serves it those files */
+		{ "VirtualHost \"a.example\"\n  ssl = {\n    key = \"a.key\";\n    certificate = \"a.crt\";\n  }\n"
+		  "VirtualHost \"b.example\"\n  ssl = { protocol = \"tlsv1_2+\" }", "a.example b.example", 2,
+		  "VirtualHost \"a.example\" names its own certificate (ssl = ...): Prosody serves it "
+		  "those files, not the certs dir's, so tlsgate leaves the host out" },
+		{ "Component \"c.example\" \"muc\" { certificate = \"/etc/ssl/c.pem\" }", "c.example", 1,
+		  "Component \"c.example\" names its own certificate (certificate = ...): Prosody serves "
+		  "it those files, not the certs dir's, so tlsgate leaves the host out" },
 		{ "for _, h in ipairs({}) do end\nwhile false do end\nVirtualHost \"a.example\"\n"
 		  "do\n  enabled = false\nend", "-a.example", 5,
 		  "enabled = ... is inside a Lua block (if, function or loop): tlsgate does not run the "
@@ -235,6 +243,12 @@ test_notes(void **state)
 		assert_string_equal(cfg->notes[0].code, "prosody-unread");
 		assert_int_equal(cfg->notes[0].line, cases[i].line);
 		assert_string_equal(cfg->notes[0].message, cases[i].message);
+		/* a host with its own certificate is left out; a bare ssl table is not one */
+		assert_int_equal(chk_phost_checked(cfg, &cfg->hosts[0]),
+		    chk_phost_enabled(cfg, &cfg->hosts[0]) &&
+		    strstr(cases[i].message, "own certificate") == NULL);
+		if (cfg->nhosts > 1)
+			assert_true(chk_phost_checked(cfg, &cfg->hosts[1]));
 		chk_pcfg_free(cfg);
 	}
 }
