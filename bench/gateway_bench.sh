@@ -17,7 +17,8 @@
 # Usage: bench/gateway_bench.sh
 # Environment: TLSGATE=path/to/tlsgate (default: build this tree), WORKERS (default:
 #   cores), PEERS (default: all, space-separated names below), DURATION (2.5),
-#   WARMUP (0.5), REPS (5), IDLE_CONNS (2000), LG_THREADS (2), OUT_DIR (bench/results).
+#   WARMUP (0.5), REPS (5), IDLE_CONNS (2000), LG_THREADS (2), OUT_DIR (bench/results),
+#   LOADS (default: all, space-separated: handshake resume requests bulk idle).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -31,10 +32,17 @@ LG_THREADS=${LG_THREADS:-2}
 OUT_DIR=${OUT_DIR:-$ROOT/bench/results}
 ALL_PEERS="tlsgate-http tlsgate-tcp nginx haproxy hitch stunnel"
 PEERS=${PEERS:-$ALL_PEERS}
+ALL_LOADS="handshake resume requests bulk idle"
+LOADS=${LOADS:-$ALL_LOADS}
 BULK_MIB=32
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+wants() { [[ " $LOADS " == *" $1 "* ]]; } # LOAD: is it to be measured?
+
+for l in $LOADS; do
+	[[ " $ALL_LOADS " == *" $l "* ]] || die "unknown load $l (known: $ALL_LOADS)"
+done
 
 scripts/deps.sh build bench >/dev/null
 
@@ -232,32 +240,36 @@ for n in $PEERS; do
 done
 
 # Memory first, on fresh servers, before any load has grown their pools.
-for n in $PEERS; do
-	log "$n: $IDLE_CONNS idle mutual-TLS connections"
-	sleep 0.5
-	before=$(rss_kib "${PID[$n]}")
-	rm -f "$W/ready"
-	"$LG" --mode idle --port "${PORT[$n]}" --cert "$CCRT" --key "$CKEY" --threads "$LG_THREADS" \
-		--conns "$IDLE_CONNS" --hold 4 --ready-file "$W/ready" >"$W/idle.json" &
-	lgpid=$!
-	for _ in $(seq 1200); do [ -e "$W/ready" ] && break; sleep 0.1; done
-	sleep 1
-	after=$(rss_kib "${PID[$n]}")
-	wait "$lgpid" || log "$n: not all idle connections held ($(cat "$W/idle.json"))"
-	printf '{"peer":"%s",%s,"before_kib":%s,"after_kib":%s}\n' \
-		"$n" "$(sed -e 's/^{//' -e 's/}$//' "$W/idle.json")" "$before" "$after" >>"$RESULTS"
-done
+if wants idle; then
+	for n in $PEERS; do
+		log "$n: $IDLE_CONNS idle mutual-TLS connections"
+		sleep 0.5
+		before=$(rss_kib "${PID[$n]}")
+		rm -f "$W/ready"
+		"$LG" --mode idle --port "${PORT[$n]}" --cert "$CCRT" --key "$CKEY" --threads "$LG_THREADS" \
+			--conns "$IDLE_CONNS" --hold 4 --ready-file "$W/ready" >"$W/idle.json" &
+		lgpid=$!
+		for _ in $(seq 1200); do [ -e "$W/ready" ] && break; sleep 0.1; done
+		sleep 1
+		after=$(rss_kib "${PID[$n]}")
+		wait "$lgpid" || log "$n: not all idle connections held ($(cat "$W/idle.json"))"
+		printf '{"peer":"%s",%s,"before_kib":%s,"after_kib":%s}\n' \
+			"$n" "$(sed -e 's/^{//' -e 's/}$//' "$W/idle.json")" "$before" "$after" >>"$RESULTS"
+	done
+fi
 
 # Load, one peer at a time; repetitions interleaved across peers so a noisy
 # moment on the shared machine does not land on one peer only.
-for rep in $(seq "$REPS"); do
+ROUNDS=$REPS
+wants handshake || wants resume || wants requests || wants bulk || ROUNDS=0 # LOADS=idle
+for rep in $(seq "$ROUNDS"); do
 	for n in $PEERS; do
 		log "round $rep/$REPS: $n"
 		common=(--warmup "$WARMUP" --duration "$DURATION")
-		lg "$n" handshake "${common[@]}" --conns 32
-		lg "$n" resume "${common[@]}" --conns 32
-		lg "$n" requests "${common[@]}" --conns 64
-		lg "$n" bulk "${common[@]}" --conns 1 --path /big
+		! wants handshake || lg "$n" handshake "${common[@]}" --conns 32
+		! wants resume || lg "$n" resume "${common[@]}" --conns 32
+		! wants requests || lg "$n" requests "${common[@]}" --conns 64
+		! wants bulk || lg "$n" bulk "${common[@]}" --conns 1 --path /big
 	done
 done
 
