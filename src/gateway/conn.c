@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,18 @@ struct buf {
 	uint32_t off, len, cap;
 };
 
+/* The client's address, kept as the kernel gave it: its text (for the log
+ * and X-Forwarded-For) is made when needed rather than carried by every
+ * idle connection. */
+union peer_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* Thousands of these sit idle at once, so what is needed only when the
+ * connection ends (why it ended) is allocated then, and text that exists
+ * elsewhere (the verify verdict, the address) is not copied here. */
 struct conn {
 	struct gw_worker *w;
 	struct gw_listener_rt *l;
@@ -46,7 +59,7 @@ struct conn {
 	unsigned lazy : 1; /* http: the backend is connected at the first request */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
-	int tls_rd_need, tls_wr_need, hs_need;
+	int tls_rd_need, tls_wr_need;
 	int cev, bev;
 	int deny_status;
 	const char *deny_reason;
@@ -55,13 +68,12 @@ struct conn {
 	ev_tstamp started, last_activity, timeout;
 	uint64_t bytes_in, bytes_out;
 	enum gw_hs hs;
-	char peer_str[64];
-	char peer_host[48];
+	union peer_addr peer;
 	unsigned long heads; /* request heads sent to the backend */
 	char cn[64];
-	char verify[24];
-	char verr[96];
-	char why[256];
+	const char *verify; /* "none", "ok", "failed"; NULL before the handshake */
+	const char *verr;   /* why the certificate failed (a static string) */
+	char *why;          /* why the connection ends, when known before it does */
 };
 
 static void pump(struct conn *c);
@@ -210,15 +222,56 @@ out_header(struct out *o, const char *name, const char *value, int clean)
 
 /* --- Closing and logging --- */
 
+/* The address as text: "host:port" ("[host]:port" for IPv6) for the log, or
+ * the host alone for X-Forwarded-For. */
+static void
+format_peer(const union peer_addr *a, char *out, size_t len, int with_port)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host));
+		port = ntohs(a->in.sin_port);
+	} else if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
+		port = ntohs(a->in6.sin6_port);
+	}
+	if (!with_port)
+		snprintf(out, len, "%s", host);
+	else if (a->sa.sa_family == AF_INET)
+		snprintf(out, len, "%s:%u", host, port);
+	else if (a->sa.sa_family == AF_INET6)
+		snprintf(out, len, "[%s]:%u", host, port);
+	else
+		snprintf(out, len, "unix");
+}
+
+/* Records why the connection will end, for its log line (the arguments may
+ * include the reason recorded so far). */
+static void set_why(struct conn *c, const char *fmt, ...) TG_PRINTF(2, 3);
+
+static void
+set_why(struct conn *c, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	free(c->why);
+	c->why = strdup(buf); /* NULL: the log falls back to the closing reason */
+}
+
 static void
 conn_close(struct conn *c, const char *why)
 {
 	struct gw_mslot *m = c->w->m;
 	const char *sni = c->tls ? gw_tls_sni(c->tls) : NULL;
-	char sni_log[80] = "-";
+	char sni_log[80] = "-", peer[80];
 
-	if (c->why[0] == '\0')
-		snprintf(c->why, sizeof(c->why), "%s", why);
+	format_peer(&c->peer, peer, sizeof(peer), 1);
 	if (sni != NULL) {
 		/* The client chose it: no control characters into the log. */
 		struct out o = { sni_log, 0, sizeof(sni_log) - 1, 0 };
@@ -226,10 +279,10 @@ conn_close(struct conn *c, const char *why)
 		sni_log[o.overflow ? sizeof(sni_log) - 1 : o.len] = '\0';
 	}
 	gw_log("conn listener=%s peer=%s tls=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
-	    c->l->name, c->peer_str, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
-	    sni_log, c->cn[0] ? c->cn : "-", c->verify[0] ? c->verify : "-", c->resumed,
+	    c->l->name, peer, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
+	    sni_log, c->cn[0] ? c->cn : "-", c->verify ? c->verify : "-", c->resumed,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-	    ev_now(c->w->loop) - c->started, c->why);
+	    ev_now(c->w->loop) - c->started, c->why ? c->why : why);
 	atomic_fetch_sub_explicit(&m->conns_active, 1, memory_order_relaxed);
 	ev_io_stop(c->w->loop, &c->cio);
 	ev_io_stop(c->w->loop, &c->bio);
@@ -243,6 +296,7 @@ conn_close(struct conn *c, const char *why)
 	buf_give(c, &c->b2c);
 	buf_give(c, &c->hin);
 	free(c->ident);
+	free(c->why);
 	gw_worker_conn_done(c->w, c->l);
 	free(c);
 }
@@ -312,12 +366,12 @@ refusal_why(struct conn *c, const char *pre, int status, const char *reason, con
 {
 	char detail[160] = "";
 
-	if (c->verr[0] != '\0')
+	if (c->verr != NULL)
 		snprintf(detail, sizeof(detail), " (%s)", c->verr);
-	else if (c->why[0] != '\0')
+	else if (c->why != NULL)
 		snprintf(detail, sizeof(detail), ": %.150s", c->why);
-	snprintf(c->why, sizeof(c->why), "%s %d%s%s%s%s", pre, status, reason ? " " : "",
-	    reason ? reason : "", detail, post);
+	set_why(c, "%s %d%s%s%s%s", pre, status, reason ? " " : "", reason ? reason : "", detail,
+	    post);
 }
 
 /* Waiting for a request to refuse (deny_status), the client ended or sent
@@ -330,7 +384,7 @@ close_unanswered(struct conn *c, const char *what)
 
 	snprintf(pre, sizeof(pre), "%s (would have replied", what);
 	refusal_why(c, pre, c->deny_status, c->deny_reason, ")");
-	conn_close(c, c->why);
+	conn_close(c, what); /* the log shows c->why */
 }
 
 /* Queues an error page and stops reading: the reply is the last thing sent.
@@ -362,6 +416,7 @@ static int
 build_ident(struct conn *c, const struct gw_peer *p)
 {
 	struct out o = { NULL, 0, 1024, 0 };
+	char host[INET6_ADDRSTRLEN];
 
 	if (p->present) {
 		o.cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
@@ -394,7 +449,8 @@ build_ident(struct conn *c, const struct gw_peer *p)
 			out_str(&o, "\r\n");
 		}
 	}
-	out_header(&o, "X-Forwarded-For", c->peer_host, 0);
+	format_peer(&c->peer, host, sizeof(host), 0);
+	out_header(&o, "X-Forwarded-For", host, 0);
 	out_header(&o, "X-Forwarded-Proto", "https", 0);
 	if (o.overflow) {
 		free(o.p);
@@ -469,7 +525,7 @@ backend_failed(struct conn *c, const char *what, int e)
 	c->st = C_OPEN;
 	arm_timer(c, c->l->handshake_timeout);
 	/* The failure stays the cause in the log, whatever ends the connection. */
-	snprintf(c->why, sizeof(c->why), "%s", why);
+	set_why(c, "%s", why);
 	c->deny_status = 502;
 	c->deny_reason = NULL;
 	if (c->heads > 0 && reply_error(c, 502, NULL) != 0)
@@ -586,9 +642,8 @@ handshake_done(struct conn *c)
 		c->cn[o.overflow ? sizeof(c->cn) - 1 : o.len] = '\0';
 	}
 	if (p.present && !p.verified)
-		snprintf(c->verr, sizeof(c->verr), "%.95s", p.verify_error);
-	snprintf(c->verify, sizeof(c->verify), "%s",
-	    !p.present ? "none" : p.verified ? "ok" : "failed");
+		c->verr = p.verify_error;
+	c->verify = !p.present ? "none" : p.verified ? "ok" : "failed";
 	if (http) {
 		http_check(c, &p);
 		if ((c->http = gw_http_new()) == NULL ||
@@ -602,8 +657,6 @@ handshake_done(struct conn *c)
 		conn_close(c, "cannot build the PROXY header");
 		return;
 	}
-	if (!p.verified && p.present)
-		snprintf(c->verify, sizeof(c->verify), "failed");
 	gw_peer_clear(&p);
 	atomic_fetch_add_explicit(&c->w->m->hs[c->hs], 1, memory_order_relaxed);
 	if (c->resumed)
@@ -831,7 +884,7 @@ backend_read(struct conn *c)
 		return STEP_NONE;
 	}
 	if (n < 0)
-		snprintf(c->why, sizeof(c->why), "backend read: %s", strerror(errno));
+		set_why(c, "backend read: %s", strerror(errno));
 	c->be_eof = 1;
 	if (c->first_eof == 0)
 		c->first_eof = 'b';
@@ -987,25 +1040,6 @@ on_client(struct ev_loop *loop, ev_io *io, int revents)
 	pump(c);
 }
 
-static void
-format_peer(const struct sockaddr_storage *ss, char *out, size_t len, char *host,
-    size_t hlen)
-{
-	snprintf(host, hlen, "?");
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)ss;
-		inet_ntop(AF_INET, &s->sin_addr, host, (socklen_t)hlen);
-		snprintf(out, len, "%s:%u", host, ntohs(s->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)ss;
-		inet_ntop(AF_INET6, &s->sin6_addr, host, (socklen_t)hlen);
-		snprintf(out, len, "[%s]:%u", host, ntohs(s->sin6_port));
-	} else {
-		snprintf(out, len, "unix");
-	}
-}
-
 void
 gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
     const struct sockaddr_storage *peer)
@@ -1028,7 +1062,8 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	c->cfd = fd;
 	c->bfd = -1;
 	c->started = ev_now(w->loop);
-	format_peer(peer, c->peer_str, sizeof(c->peer_str), c->peer_host, sizeof(c->peer_host));
+	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
+		memcpy(&c->peer, peer, peer->ss_family == AF_INET ? sizeof(c->peer.in) : sizeof(c->peer.in6));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_init(&c->cio, on_client, fd, 0);
 	c->cio.data = c;

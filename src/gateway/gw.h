@@ -60,7 +60,7 @@ const char *gw_verify_name(enum gw_verify v);
 struct gw_peer {
 	int present;               /* the client sent a certificate */
 	int verified;              /* ... and it passed CA, time and CRL checks */
-	char verify_error[160];    /* why not, when present && !verified */
+	const char *verify_error;  /* why not, when present && !verified (static) */
 	char cn[256];
 	char **sans;               /* "DNS:x", "URI:x", "email:x", "IP:x" */
 	size_t nsans;

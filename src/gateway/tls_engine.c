@@ -40,7 +40,8 @@ struct gw_tls_ctx {
 
 struct gw_tls {
 	SSL *ssl;
-	char err[GW_TLS_ERR_MAX];
+	char *err; /* GW_TLS_ERR_MAX bytes, taken at the first failure: most
+	            * connections never have one and need not carry the room */
 };
 
 /* --- Loading --- */
@@ -534,6 +535,7 @@ gw_tls_free(gw_tls *t)
 	if (t == NULL)
 		return;
 	SSL_free(t->ssl);
+	free(t->err);
 	free(t);
 }
 
@@ -545,17 +547,19 @@ record_error(gw_tls *t)
 
 	while ((last = ERR_get_error()) != 0)
 		code = last;
+	if (t->err == NULL && (t->err = malloc(GW_TLS_ERR_MAX)) == NULL)
+		return; /* gw_tls_error says "-" */
 	if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
-		snprintf(t->err, sizeof(t->err), "client certificate not on the allow list");
+		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate not on the allow list");
 	else if (vr != X509_V_OK)
-		snprintf(t->err, sizeof(t->err), "client certificate: %s",
+		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate: %s",
 		    X509_verify_cert_error_string(vr));
 	else if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-		snprintf(t->err, sizeof(t->err), "no client certificate sent");
+		snprintf(t->err, GW_TLS_ERR_MAX, "no client certificate sent");
 	else if (code != 0)
-		ERR_error_string_n(code, t->err, sizeof(t->err));
+		ERR_error_string_n(code, t->err, GW_TLS_ERR_MAX);
 	else
-		snprintf(t->err, sizeof(t->err), "connection reset");
+		snprintf(t->err, GW_TLS_ERR_MAX, "connection reset");
 }
 
 static enum gw_io
@@ -650,7 +654,7 @@ gw_tls_pending(gw_tls *t)
 const char *
 gw_tls_error(const gw_tls *t)
 {
-	return t->err[0] ? t->err : "-";
+	return t->err != NULL ? t->err : "-";
 }
 
 int
@@ -833,6 +837,6 @@ gw_tls_peer(gw_tls *t, struct gw_peer *p, int full)
 	vr = SSL_get_verify_result(t->ssl);
 	p->verified = vr == X509_V_OK;
 	if (!p->verified)
-		snprintf(p->verify_error, sizeof(p->verify_error), "%s", X509_verify_cert_error_string(vr));
+		p->verify_error = X509_verify_cert_error_string(vr);
 	return peer_from_x509(cert, p, full);
 }
