@@ -63,8 +63,7 @@ struct conn {
 	int cev, bev;
 	int deny_status;
 	const char *deny_reason;
-	char *ident;
-	size_t ident_len;
+	gw_ident *ident; /* http: the X-Client-* lines, shared (ident.c) */
 	ev_tstamp started, last_activity, timeout;
 	uint64_t bytes_in, bytes_out;
 	enum gw_hs hs;
@@ -149,77 +148,6 @@ buf_reserve(struct conn *c, struct buf *b, size_t need)
 	return 0;
 }
 
-/* --- Bounded text --- */
-
-/* A bounded text builder: a field that does not fit marks the result as
- * overflowed instead of writing past the end. */
-struct out {
-	char *p;
-	size_t len, cap;
-	int overflow;
-};
-
-static void
-out_add(struct out *o, const char *s, size_t n)
-{
-	if (o->overflow || n > o->cap - o->len) {
-		o->overflow = 1;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_str(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
-}
-
-/* Certificate fields the client chose (CN, SANs) may hold CR LF: copied raw
- * into a header they would let a cert holder add headers of its own, and
- * into the log, lines. Control characters become '?'; for the log also
- * spaces and quotes, which delimit its fields. */
-static void
-out_clean(struct out *o, const char *s, int for_log)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		char c = ch < 0x20 || ch == 0x7f || (for_log && (ch == ' ' || ch == '"')) ? '?' : *s;
-		out_add(o, &c, 1);
-	}
-}
-
-/* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
-static void
-out_urlencode(struct out *o, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out_add(o, (const char *)&ch, 1);
-		} else {
-			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-			out_add(o, e, 3);
-		}
-	}
-}
-
-static void
-out_header(struct out *o, const char *name, const char *value, int clean)
-{
-	out_str(o, name);
-	out_str(o, ": ");
-	if (clean)
-		out_clean(o, value, 0);
-	else
-		out_str(o, value);
-	out_str(o, "\r\n");
-}
-
 /* --- Closing and logging --- */
 
 /* The address as text: "host:port" ("[host]:port" for IPv6) for the log, or
@@ -272,12 +200,8 @@ conn_close(struct conn *c, const char *why)
 	char sni_log[80] = "-", peer[80];
 
 	format_peer(&c->peer, peer, sizeof(peer), 1);
-	if (sni != NULL) {
-		/* The client chose it: no control characters into the log. */
-		struct out o = { sni_log, 0, sizeof(sni_log) - 1, 0 };
-		out_clean(&o, sni, 1);
-		sni_log[o.overflow ? sizeof(sni_log) - 1 : o.len] = '\0';
-	}
+	if (sni != NULL) /* the client chose it: no control characters into the log */
+		gw_log_field(sni_log, sizeof(sni_log), sni);
 	gw_log("conn listener=%s peer=%s tls=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
 	    c->l->name, peer, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
 	    sni_log, c->cn[0] ? c->cn : "-", c->verify ? c->verify : "-", c->resumed,
@@ -295,7 +219,7 @@ conn_close(struct conn *c, const char *why)
 	buf_give(c, &c->c2b);
 	buf_give(c, &c->b2c);
 	buf_give(c, &c->hin);
-	free(c->ident);
+	gw_ident_put(&c->w->idents, c->ident);
 	free(c->why);
 	gw_worker_conn_done(c->w, c->l);
 	free(c);
@@ -410,58 +334,24 @@ reply_error(struct conn *c, int status, const char *reason)
 	return 0;
 }
 
-/* The identity headers, built once per connection and added to every
- * request head on it. */
+/* The identity lines for the client's certificate: the worker's shared copy,
+ * built from the full identity the first time the certificate comes. */
 static int
-build_ident(struct conn *c, const struct gw_peer *p)
+attach_ident(struct conn *c, int present)
 {
-	struct out o = { NULL, 0, 1024, 0 };
-	char host[INET6_ADDRSTRLEN];
+	struct gw_idents *ic = &c->w->idents;
+	unsigned char fp[GW_FP_LEN] = { 0 }; /* all zero: no certificate */
+	struct gw_peer full;
+	int cert_header = c->l->cert_header;
 
-	if (p->present) {
-		o.cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
-		    strlen(p->fingerprint) + (p->pem ? 3 * strlen(p->pem) : 0) + strlen(p->cn);
-		for (size_t i = 0; i < p->nsans; i++)
-			o.cap += strlen(p->sans[i]) + 1;
-	}
-	if ((o.p = malloc(o.cap)) == NULL)
+	if (present && gw_tls_peer_fingerprint(c->tls, fp) != 0)
 		return -1;
-	out_header(&o, "X-Client-Verify", p->present ? "SUCCESS" : "NONE", 0);
-	if (p->present) {
-		/* Subject and issuer come escaped (RFC 2253) from the engine. */
-		out_header(&o, "X-Client-Subject", p->subject, 1);
-		out_header(&o, "X-Client-Issuer", p->issuer, 1);
-		out_header(&o, "X-Client-Serial", p->serial, 0);
-		out_header(&o, "X-Client-Fingerprint", p->fingerprint, 0);
-		out_header(&o, "X-Client-CN", p->cn, 1);
-		if (p->nsans > 0) {
-			out_str(&o, "X-Client-SAN: ");
-			for (size_t i = 0; i < p->nsans; i++) {
-				if (i > 0)
-					out_str(&o, ",");
-				out_clean(&o, p->sans[i], 0);
-			}
-			out_str(&o, "\r\n");
-		}
-		if (p->pem != NULL) {
-			out_str(&o, "X-Client-Cert: ");
-			out_urlencode(&o, p->pem);
-			out_str(&o, "\r\n");
-		}
-	}
-	format_peer(&c->peer, host, sizeof(host), 0);
-	out_header(&o, "X-Forwarded-For", host, 0);
-	out_header(&o, "X-Forwarded-Proto", "https", 0);
-	if (o.overflow) {
-		free(o.p);
-		return -1;
-	}
-	/* The bound above is about three times the size (the PEM is counted as
-	 * if every byte were escaped); this lives as long as the connection. */
-	if ((c->ident = realloc(o.p, o.len)) == NULL)
-		c->ident = o.p;
-	c->ident_len = o.len;
-	return 0;
+	if ((c->ident = gw_ident_find(ic, fp, cert_header)) != NULL)
+		return 0;
+	if (gw_tls_peer(c->tls, &full, GW_PEER_NAMES | (cert_header ? GW_PEER_PEM : 0)) == 0)
+		c->ident = gw_ident_add(ic, fp, cert_header, &full);
+	gw_peer_clear(&full);
+	return c->ident != NULL ? 0 : -1;
 }
 
 /* nginx's rules: no cert when one is required, or a bad cert: 400; a valid
@@ -630,24 +520,19 @@ handshake_done(struct conn *c)
 
 	c->resumed = gw_tls_resumed(c->tls) ? 1 : 0;
 	c->hs = GW_HS_OK;
-	if (gw_tls_peer(c->tls, &p, !http ? 0 :
-	    GW_PEER_NAMES | (c->l->cert_header ? GW_PEER_PEM : 0)) != 0) {
+	if (gw_tls_peer(c->tls, &p, 0) != 0) {
 		gw_peer_clear(&p);
 		conn_close(c, "out of memory reading the client certificate");
 		return;
 	}
-	{
-		struct out o = { c->cn, 0, sizeof(c->cn) - 1, 0 };
-		out_clean(&o, p.cn, 1);
-		c->cn[o.overflow ? sizeof(c->cn) - 1 : o.len] = '\0';
-	}
+	gw_log_field(c->cn, sizeof(c->cn), p.cn);
 	if (p.present && !p.verified)
 		c->verr = p.verify_error;
 	c->verify = !p.present ? "none" : p.verified ? "ok" : "failed";
 	if (http) {
 		http_check(c, &p);
 		if ((c->http = gw_http_new()) == NULL ||
-		    (c->deny_status == 0 && build_ident(c, &p) != 0)) {
+		    (c->deny_status == 0 && attach_ident(c, p.present) != 0)) {
 			gw_peer_clear(&p);
 			conn_close(c, "out of memory");
 			return;
@@ -784,21 +669,30 @@ client_read(struct conn *c)
 static int
 http_head(struct conn *c)
 {
+	char host[INET6_ADDRSTRLEN], fwd[128];
+	struct gw_out o = { fwd, 0, sizeof(fwd), 0 };
+	struct gw_text extra[2];
 	size_t need;
 	int rc;
 
 	if (c->deny_status != 0) {
 		return reply_error(c, c->deny_status, c->deny_reason) ? STEP_CLOSED : STEP_MOVED;
 	}
-	need = gw_http_head_size(c->http, c->ident_len);
+	/* The certificate's lines are shared; the address is this connection's. */
+	extra[0].p = gw_ident_text(c->ident, &extra[0].len);
+	format_peer(&c->peer, host, sizeof(host), 0);
+	gw_out_header(&o, "X-Forwarded-For", host, 0);
+	gw_out_header(&o, "X-Forwarded-Proto", "https", 0);
+	extra[1].p = fwd;
+	extra[1].len = o.len;
+	need = gw_http_head_size(c->http, extra[0].len + extra[1].len);
 	if ((rc = buf_reserve(c, &c->c2b, need)) < 0) {
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
 	if (rc > 0)
 		return STEP_NONE; /* the previous request is still going out */
-	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len,
-	    c->ident, c->ident_len);
+	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len, extra, 2);
 	c->heads++;
 	return STEP_MOVED;
 }

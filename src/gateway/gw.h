@@ -171,16 +171,68 @@ void gw_http_free(gw_http *h);
  * each complete head until gw_http_head_write is called. */
 enum gw_http_ev gw_http_feed(gw_http *h, const char *in, size_t len, size_t *used,
     char *out, size_t outspace, size_t *outlen);
-/* Bytes gw_http_head_write needs for the rewritten head plus extra. */
+/* A piece of text that is not NUL-terminated. */
+struct gw_text {
+	const char *p;
+	size_t len;
+};
+
+/* Bytes gw_http_head_write needs for the rewritten head plus extra_len. */
 size_t gw_http_head_size(const gw_http *h, size_t extra_len);
-/* Writes the head without client-sent identity headers, with `extra`
- * (ready-made "Name: value\r\n" lines) added; returns bytes written. */
-size_t gw_http_head_write(gw_http *h, char *out, const char *extra, size_t extra_len);
+/* Writes the head without client-sent identity headers, with the n pieces
+ * of `extra` (ready-made "Name: value\r\n" lines) added; returns bytes
+ * written. */
+size_t gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n);
 /* 1 if name is one the gateway owns (X-Client-*, X-Forwarded-For/-Proto),
  * comparing '_' as '-' because WSGI/CGI backends merge them. */
 int gw_http_header_reserved(const char *name, size_t len);
 /* A complete HTTP/1.1 error response in nginx's words; returns its length. */
 int gw_http_error(int status, const char *reason, char *out, size_t cap);
+
+/* --- Bounded text (out.c) --- */
+
+/* A builder into p[cap]: a piece that does not fit sets overflow instead of
+ * writing past the end, and nothing more is added. */
+struct gw_out {
+	char *p;
+	size_t len, cap;
+	int overflow;
+};
+
+void gw_out_add(struct gw_out *o, const void *s, size_t n);
+void gw_out_str(struct gw_out *o, const char *s);
+/* Control characters become '?'; for_log also spaces and quotes. */
+void gw_out_clean(struct gw_out *o, const char *s, int for_log);
+/* "name: value\r\n"; clean: the value through gw_out_clean. */
+void gw_out_header(struct gw_out *o, const char *name, const char *value, int clean);
+/* s, cleaned for a log field and cut to fit, into dst[cap]. */
+void gw_log_field(char *dst, size_t cap, const char *s);
+
+/* --- Identity headers of http mode (ident.c) --- */
+
+#define GW_FP_LEN 32 /* SHA-256 */
+
+/* The X-Client-* lines for one client certificate (or for none), shared by
+ * reference count among a worker's connections that present it. */
+typedef struct gw_ident gw_ident;
+
+struct gw_idents {
+	gw_ident **b; /* hash buckets by fingerprint */
+	size_t nb, n;
+};
+
+/* A new reference to the lines for the certificate with SHA-256 fp (all
+ * zero: no certificate), or NULL if there are none yet. */
+gw_ident *gw_ident_find(struct gw_idents *ic, const unsigned char *fp, int cert_header);
+/* Builds the lines from p (full identity: GW_PEER_NAMES, and GW_PEER_PEM if
+ * cert_header) and returns the first reference; NULL when out of memory. */
+gw_ident *gw_ident_add(struct gw_idents *ic, const unsigned char *fp, int cert_header,
+    const struct gw_peer *p);
+/* Drops a reference; the last one frees the lines. NULL is ignored. */
+void gw_ident_put(struct gw_idents *ic, gw_ident *id);
+const char *gw_ident_text(const gw_ident *id, size_t *len);
+/* Frees the table; entries still held belong to their connections. */
+void gw_idents_free(struct gw_idents *ic);
 
 /* --- Logging --- */
 

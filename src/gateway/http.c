@@ -271,7 +271,7 @@ put(char *o, const void *s, size_t n)
 }
 
 size_t
-gw_http_head_write(gw_http *h, char *out, const char *extra, size_t extra_len)
+gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n)
 {
 	const char *method = http_method_str((enum http_method)h->p.method);
 	char ver[16];
@@ -291,7 +291,8 @@ gw_http_head_write(gw_http *h, char *out, const char *extra, size_t extra_len)
 		o = put(o, h->arena + d->vo, d->vl);
 		o = put(o, "\r\n", 2);
 	}
-	o = put(o, extra, extra_len);
+	for (size_t i = 0; i < n; i++)
+		o = put(o, extra[i].p, extra[i].len);
 	o = put(o, "\r\n", 2);
 	h->st = h->p.upgrade ? H_RAW : H_BODY;
 	/* Idle keep-alive connections should not hold a head buffer. */

@@ -21,59 +21,42 @@ static const unsigned char pp2_sig[12] = {
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
 };
 
-struct wbuf {
-	unsigned char *p;
-	size_t len, cap;
-	int overflow;
-};
-
 static void
-put(struct wbuf *w, const void *data, size_t n)
-{
-	if (w->overflow || n > w->cap - w->len) {
-		w->overflow = 1;
-		return;
-	}
-	memcpy(w->p + w->len, data, n);
-	w->len += n;
-}
-
-static void
-put16(struct wbuf *w, unsigned v)
+put16(struct gw_out *w, unsigned v)
 {
 	unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
-	put(w, b, 2);
+	gw_out_add(w, b, 2);
 }
 
 static void
-put_tlv(struct wbuf *w, unsigned char type, const char *s)
+put_tlv(struct gw_out *w, unsigned char type, const char *s)
 {
 	size_t n;
 
 	if (s == NULL || *s == '\0')
 		return;
 	n = strnlen(s, 255);
-	put(w, &type, 1);
+	gw_out_add(w, &type, 1);
 	put16(w, (unsigned)n);
-	put(w, s, n);
+	gw_out_add(w, s, n);
 }
 
 static void
-put_addrs(struct wbuf *w, const struct sockaddr_storage *src,
+put_addrs(struct gw_out *w, const struct sockaddr_storage *src,
     const struct sockaddr_storage *dst)
 {
 	if (src->ss_family == AF_INET && dst->ss_family == AF_INET) {
 		const struct sockaddr_in *s = (const void *)src, *d = (const void *)dst;
-		put(w, &s->sin_addr, 4);
-		put(w, &d->sin_addr, 4);
-		put(w, &s->sin_port, 2); /* already network order */
-		put(w, &d->sin_port, 2);
+		gw_out_add(w, &s->sin_addr, 4);
+		gw_out_add(w, &d->sin_addr, 4);
+		gw_out_add(w, &s->sin_port, 2); /* already network order */
+		gw_out_add(w, &d->sin_port, 2);
 	} else if (src->ss_family == AF_INET6 && dst->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s = (const void *)src, *d = (const void *)dst;
-		put(w, &s->sin6_addr, 16);
-		put(w, &d->sin6_addr, 16);
-		put(w, &s->sin6_port, 2);
-		put(w, &d->sin6_port, 2);
+		gw_out_add(w, &s->sin6_addr, 16);
+		gw_out_add(w, &d->sin6_addr, 16);
+		gw_out_add(w, &s->sin6_port, 2);
+		gw_out_add(w, &d->sin6_port, 2);
 	}
 }
 
@@ -92,15 +75,15 @@ family_byte(const struct gw_proxy_info *pi)
 int
 gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap)
 {
-	struct wbuf w = { out, 0, cap, 0 };
+	struct gw_out w = { (char *)out, 0, cap, 0 };
 	unsigned char cmd = PP2_CMD_PROXY, fam = family_byte(pi);
 	size_t len_at, ssl_len_at, body_start, ssl_start;
 	unsigned char client;
 	unsigned char verify[4] = { 0, 0, 0, 0 };
 
-	put(&w, pp2_sig, sizeof(pp2_sig));
-	put(&w, &cmd, 1);
-	put(&w, &fam, 1);
+	gw_out_add(&w, pp2_sig, sizeof(pp2_sig));
+	gw_out_add(&w, &cmd, 1);
+	gw_out_add(&w, &fam, 1);
 	len_at = w.len;
 	put16(&w, 0); /* patched below */
 	body_start = w.len;
@@ -115,12 +98,12 @@ gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap
 		/* verify is 0 only for a presented and verified certificate. */
 		if (!(pi->cert_conn && pi->cert_verified))
 			verify[3] = 1;
-		put(&w, &t, 1);
+		gw_out_add(&w, &t, 1);
 		ssl_len_at = w.len;
 		put16(&w, 0);
 		ssl_start = w.len;
-		put(&w, &client, 1);
-		put(&w, verify, 4);
+		gw_out_add(&w, &client, 1);
+		gw_out_add(&w, verify, 4);
 		put_tlv(&w, PP2_SUBTYPE_SSL_VERSION, pi->version);
 		if (pi->cert_conn)
 			put_tlv(&w, PP2_SUBTYPE_SSL_CN, pi->cn);

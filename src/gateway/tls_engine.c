@@ -826,6 +826,19 @@ peer_from_x509(X509 *cert, struct gw_peer *p, int full)
 }
 
 int
+gw_tls_peer_fingerprint(gw_tls *t, unsigned char fp[GW_FP_LEN])
+{
+	X509 *cert = SSL_get0_peer_certificate(t->ssl);
+	unsigned int len = 0;
+
+	if (cert == NULL || X509_digest(cert, EVP_sha256(), fp, &len) != 1 || len != GW_FP_LEN) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+int
 gw_tls_peer(gw_tls *t, struct gw_peer *p, int full)
 {
 	X509 *cert = SSL_get0_peer_certificate(t->ssl);

@@ -77,5 +77,7 @@ int gw_tls_resumed(gw_tls *t);
 /* Fills the client's identity: CN, SANs and OUs always, more with the
  * GW_PEER_* flags in full (for identity headers). */
 int gw_tls_peer(gw_tls *t, struct gw_peer *p, int full);
+/* The SHA-256 of the client's certificate: 0, or -1 if it sent none. */
+int gw_tls_peer_fingerprint(gw_tls *t, unsigned char fp[GW_FP_LEN]);
 
 #endif

@@ -234,6 +234,7 @@ worker_fini(struct gw_worker *w)
 {
 	while (w->pool != NULL)
 		free(gw_buf_get(w));
+	gw_idents_free(&w->idents);
 	for (size_t i = 0; i < w->rt->nl; i++)
 		if (w->lfd[i] >= 0)
 			close(w->lfd[i]);

@@ -66,6 +66,7 @@ struct gw_worker {
 	ev_timer tick;          /* gives memory back when the worker goes quiet */
 	unsigned long accepted; /* connections accepted since the last tick */
 	int churned;            /* connections came or went since the last trim */
+	struct gw_idents idents; /* this thread's http identity lines, one per certificate */
 };
 
 /* Takes ownership of fd, a freshly accepted non-blocking socket. */

@@ -28,8 +28,10 @@ run(const char *in, size_t step, char *out, size_t *outlen)
 		off += used;
 		*outlen += produced;
 		if (ev == GW_HTTP_HEAD) {
-			assert_true(gw_http_head_size(h, strlen(EXTRA)) < 65536 - *outlen);
-			*outlen += gw_http_head_write(h, out + *outlen, EXTRA, strlen(EXTRA));
+			struct gw_text extra = { EXTRA, strlen(EXTRA) };
+
+			assert_true(gw_http_head_size(h, extra.len) < 65536 - *outlen);
+			*outlen += gw_http_head_write(h, out + *outlen, &extra, 1);
 			continue;
 		}
 		if (ev != GW_HTTP_MORE)
