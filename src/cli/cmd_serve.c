@@ -39,7 +39,7 @@ static const char serve_help[] =
 "  --idle-timeout S          default 600s (MQTT keep-alives fit)\n"
 "  --max-conns N             per listener (default 100000)\n"
 "  --session-cache N         sessions kept for resumption, per listener, 5 minutes\n"
-"                            each (default 10000, ~6 KB each with a client cert;\n"
+"                            each (default 10000, ~4 KB each with a client cert;\n"
 "                            0: every handshake is a full one)\n"
 "\n"
 "Global options ([global] section):\n"

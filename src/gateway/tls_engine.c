@@ -423,8 +423,9 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	 * server's CPU per resumed handshake. No ticket key exists to leak, and
 	 * a reload builds a new context with an empty cache, so resumed
 	 * sessions never outlive the rules they were checked against. A cached
-	 * mutual-TLS session holds the decoded client certificate: about 6 KB,
-	 * so the cache is bounded (the oldest go first). */
+	 * mutual-TLS session holds the decoded client certificate: about 4 KB
+	 * (drop_handshake_keys clears its key), so the cache is bounded (the
+	 * oldest go first). */
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx->ssl, o->session_cache > 0 ? SSL_SESS_CACHE_SERVER :
 	    SSL_SESS_CACHE_OFF);
@@ -578,23 +579,48 @@ map(gw_tls *t, int ret)
 	}
 }
 
-/* TLS 1.3 keeps both ECDHE key shares (ours and the client's) until SSL_free,
- * although nothing reads them once the handshake is done (TLS 1.2 frees them
- * itself after the key exchange). With P-256 each holds its own copy of the
- * curve, so together they are about 4.5 KB of every idle connection. Clearing
- * the key data leaves an empty key that libssl frees with the connection and
- * that any later use would refuse (EVP_PKEY_NONE has no methods, hence the 0
- * and the error that is dropped). It also erases the ephemeral secret as soon
- * as it has served, which forward secrecy asks for anyway. */
+/* Public keys that nothing reads once the handshake is done, yet that stay
+ * with the connection until SSL_free; with P-256 each holds its own copy of
+ * the curve (about 1.5-2 KB), so together they were a third of an idle
+ * connection:
+ * - TLS 1.3 keeps both ECDHE key shares, ours and the client's (TLS 1.2
+ *   frees them itself after the key exchange). Clearing ours also erases
+ *   the ephemeral secret as soon as it has served, which forward secrecy
+ *   asks for anyway.
+ * - The client certificate keeps its decoded public key, used only to check
+ *   the CertificateVerify signature of a full handshake. The certificate
+ *   itself stays whole: its DER (fingerprint, PEM, the session) is kept
+ *   apart from the decoded key, and its names are what gw_tls_peer reads;
+ *   renegotiation is off and post-handshake authentication is never asked
+ *   for, so the key is not needed again. Only a full handshake clears it,
+ *   on the certificate it has just decoded: a resumed connection shares its
+ *   certificate through the session cache with other threads, and the full
+ *   handshake that stored the session has cleared it already (which also
+ *   makes the cached sessions smaller).
+ * Clearing a key leaves an empty one that libssl frees with the connection
+ * and that any later use would refuse (EVP_PKEY_NONE has no methods: hence
+ * the 0 and the error that is dropped). Only the leaf is touched: the CA
+ * certificates of the verified chain are the store's, shared by every
+ * connection. */
 static void
-drop_key_shares(SSL *ssl)
+clear_key(EVP_PKEY *key)
+{
+	if (key != NULL)
+		(void)EVP_PKEY_set_type(key, EVP_PKEY_NONE);
+}
+
+static void
+drop_handshake_keys(SSL *ssl)
 {
 	EVP_PKEY *ours = NULL, *theirs = NULL;
+	X509 *cert = SSL_get0_peer_certificate(ssl);
 
 	if (SSL_get_tmp_key(ssl, &ours) == 1)
-		(void)EVP_PKEY_set_type(ours, EVP_PKEY_NONE);
+		clear_key(ours);
 	if (SSL_get_peer_tmp_key(ssl, &theirs) == 1)
-		(void)EVP_PKEY_set_type(theirs, EVP_PKEY_NONE);
+		clear_key(theirs);
+	if (cert != NULL && !SSL_session_reused(ssl))
+		clear_key(X509_get0_pubkey(cert));
 	EVP_PKEY_free(ours);
 	EVP_PKEY_free(theirs);
 	ERR_clear_error();
@@ -609,7 +635,7 @@ gw_tls_handshake(gw_tls *t)
 	r = SSL_do_handshake(t->ssl);
 	if (r != 1)
 		return map(t, r);
-	drop_key_shares(t->ssl);
+	drop_handshake_keys(t->ssl);
 	return GW_IO_OK;
 }
 
