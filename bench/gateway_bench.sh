@@ -277,6 +277,7 @@ stamp=$(date -u +%Y-%m-%dT%H:%MZ)
 {
 	echo "Gateway benchmark, $stamp: $(nproc) cores, workers=$WORKERS, median of $REPS x ${DURATION}s," \
 		"$IDLE_CONNS idle connections; $(openssl version | cut -d' ' -f1-2)."
+	[ "$LOADS" = "$ALL_LOADS" ] || echo "Loads measured: $LOADS."
 	echo
 	python3 bench/peers/table.py "$RESULTS" "$PEERS" "$(for n in $PEERS; do echo "$n=${VERIFIES[$n]}"; done)"
 } >"$W/table.md"
