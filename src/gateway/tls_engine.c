@@ -535,6 +535,16 @@ gw_tls_free(gw_tls *t)
 {
 	if (t == NULL)
 		return;
+	/* SSL_free drops the session from the cache unless a shutdown was
+	 * recorded, so a client that just closes its socket (most do), or an
+	 * idle timeout, would lose its resumption. Like nginx, record a quiet
+	 * one: nothing is sent. A fatal TLS error has dropped the session
+	 * already. */
+	if (SSL_is_init_finished(t->ssl)) {
+		SSL_set_quiet_shutdown(t->ssl, 1);
+		(void)SSL_shutdown(t->ssl);
+		ERR_clear_error();
+	}
 	SSL_free(t->ssl);
 	free(t->err);
 	free(t);

@@ -152,7 +152,11 @@ free_port() {
 	local port i
 	for ((i = 0; i < 100; i++)); do
 		port=$((20000 + RANDOM % 12000))
-		if ! ss -Htln "sport = :$port" | grep -q .; then
+		# Not one this test already handed out (and has perhaps not bound
+		# yet), and no socket of any state on it.
+		grep -qx "$port" "$WORK/.ports" 2>/dev/null && continue
+		if ! ss -Htan "sport = :$port" | grep -q .; then
+			echo "$port" >>"$WORK/.ports"
 			echo "$port"
 			return 0
 		fi
