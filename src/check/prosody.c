@@ -207,7 +207,8 @@ lex_escape(struct lexer *lx, char *out, size_t *n, unsigned start)
 		for (lx->p++; lx->p < lx->end && (h = hexval(*lx->p)) >= 0 && v <= 0x7ffffff; lx->p++)
 			v = v * 16 + (unsigned long)h, digits++;
 		if (digits == 0 || lx->p >= lx->end || *lx->p != '}' || v > 0x10ffff)
-			return file_error(lx->err, lx->file, start, "bad \\u{XXXX} escape in a string");
+			return file_error(lx->err, lx->file, start, "\\u{...} in a string needs "
+			    "hex digits for a code point up to 10FFFF, then '}'");
 		lx->p++;
 		*n += utf8_put(out + *n, v);
 	} else {

@@ -189,6 +189,23 @@ on_quit(struct ev_loop *loop, ev_async *a, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Frees what worker_init made, also after a partial init. */
+static void
+worker_fini(struct gw_worker *w)
+{
+	while (w->pool != NULL)
+		free(gw_buf_get(w));
+	gw_idents_free(&w->idents);
+	for (size_t i = 0; w->lfd != NULL && i < w->rt->nl; i++)
+		if (w->lfd[i] >= 0)
+			close(w->lfd[i]);
+	if (w->loop != NULL)
+		ev_loop_destroy(w->loop);
+	free(w->accept_w);
+	free(w->lfd);
+	free(w->lconns);
+}
+
 /* Everything a thread needs before its loop runs; on failure nothing of it
  * is left allocated. */
 static int
@@ -204,11 +221,9 @@ worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
 	w->lfd = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lfd));
 	w->lconns = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lconns));
 	if (w->loop == NULL || w->accept_w == NULL || w->lfd == NULL || w->lconns == NULL) {
-		if (w->loop != NULL)
-			ev_loop_destroy(w->loop);
-		free(w->accept_w);
-		free(w->lfd);
-		free(w->lconns);
+		free(w->lfd); /* its sockets are not this thread's yet */
+		w->lfd = NULL;
+		worker_fini(w);
 		return -1;
 	}
 	for (size_t i = 0; i < rt->nl; i++) {
@@ -229,20 +244,6 @@ worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
 	return 0;
 }
 
-static void
-worker_fini(struct gw_worker *w)
-{
-	while (w->pool != NULL)
-		free(gw_buf_get(w));
-	gw_idents_free(&w->idents);
-	for (size_t i = 0; i < w->rt->nl; i++)
-		if (w->lfd[i] >= 0)
-			close(w->lfd[i]);
-	ev_loop_destroy(w->loop);
-	free(w->accept_w);
-	free(w->lfd);
-	free(w->lconns);
-}
 
 struct wthread {
 	struct gw_worker w;
