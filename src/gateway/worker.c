@@ -206,6 +206,23 @@ worker_fini(struct gw_worker *w)
 	free(w->lconns);
 }
 
+/* The receive buffer a bulk backend connection asks for: GW_BULK_RCVBUF,
+ * capped by net.core.rmem_max as the kernel would cap it (0 when that is
+ * unreadable: the kernel's autotuning is then left alone). */
+static int
+bulk_rcvbuf(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+	long max = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &max) != 1)
+		max = 0;
+	fclose(f);
+	return max <= 0 ? 0 : max < GW_BULK_RCVBUF ? (int)max : GW_BULK_RCVBUF;
+}
+
 /* Everything a thread needs before its loop runs; on failure nothing of it
  * is left allocated. */
 static int
@@ -216,6 +233,7 @@ worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
 	w->rt = rt;
 	w->m = slot;
 	w->max_per_listener_div = nworkers ? nworkers : 1;
+	w->bulk_rcvbuf = bulk_rcvbuf();
 	w->loop = ev_loop_new(EVFLAG_AUTO);
 	w->accept_w = calloc(rt->nl ? rt->nl : 1, sizeof(*w->accept_w));
 	w->lfd = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lfd));

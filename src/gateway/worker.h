@@ -48,6 +48,12 @@ struct gw_metrics {
 
 #define GW_BUF_SIZE (16 * 1024)
 
+/* A backend connection that has streamed GW_BULK_RUN bytes to a client that
+ * never pushed back gets a receive buffer of GW_BULK_RCVBUF (or the
+ * system's net.core.rmem_max, if smaller): see backend_read() in conn.c. */
+#define GW_BULK_RUN (1u << 20)
+#define GW_BULK_RCVBUF (4 << 20)
+
 struct gw_worker {
 	struct ev_loop *loop;
 	struct gw_runtime *rt;  /* shared with the other threads: read only */
@@ -59,6 +65,7 @@ struct gw_worker {
 	ev_async drain_w, quit_w; /* from the process's signal thread */
 	unsigned long nconns;
 	unsigned long max_per_listener_div; /* workers, to share max-conns */
+	int bulk_rcvbuf;        /* SO_RCVBUF for bulk backends; 0: leave the kernel's */
 	int draining;
 	void *pool;             /* free GW_BUF_SIZE buffers */
 	size_t npool;
