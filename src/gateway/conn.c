@@ -639,6 +639,12 @@ client_read(struct conn *c)
 		c->bytes_in += n;
 		/* Live counters: this worker's own slot, so uncontended. */
 		atomic_fetch_add_explicit(&c->w->m->bytes_in, n, memory_order_relaxed);
+		/* Nothing left to read until the socket says so (level-triggered:
+		 * bytes that come meanwhile still wake us). */
+		if (gw_tls_drained(c->tls)) {
+			c->cl_rd_ready = 0;
+			c->tls_rd_need = EV_READ;
+		}
 		return STEP_MOVED;
 	case GW_IO_WANT_READ:
 	case GW_IO_WANT_WRITE:
@@ -797,6 +803,7 @@ backend_bulk(struct conn *c, size_t n)
 static int
 backend_read(struct conn *c)
 {
+	size_t room;
 	ssize_t n;
 
 	if (c->st != C_OPEN || c->no_backend || !c->be_rd_ready || c->be_eof || buf_room(&c->b2c) == 0)
@@ -805,10 +812,16 @@ backend_read(struct conn *c)
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
-	n = recv(c->bfd, c->b2c.p + c->b2c.len, buf_room(&c->b2c), 0);
+	room = buf_room(&c->b2c);
+	n = recv(c->bfd, c->b2c.p + c->b2c.len, room, 0);
 	if (n > 0) {
 		c->b2c.len += (uint32_t)n;
 		backend_bulk(c, (size_t)n);
+		/* Less than asked for: the socket is empty, so the next recv()
+		 * would only say EAGAIN. The watcher is level-triggered, so
+		 * bytes that come meanwhile still wake us. */
+		if ((size_t)n < room)
+			c->be_rd_ready = 0;
 		return STEP_MOVED;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -42,6 +42,7 @@ struct gw_tls {
 	SSL *ssl;
 	char *err; /* GW_TLS_ERR_MAX bytes, taken at the first failure: most
 	            * connections never have one and need not carry the room */
+	int short_read; /* the last read from the socket got less than it asked */
 };
 
 /* --- Loading --- */
@@ -514,6 +515,22 @@ gw_tls_ctx_certs(const gw_tls_ctx *ctx, size_t *n)
 
 /* --- Connections --- */
 
+/* Watches the socket reads OpenSSL makes, to tell when the socket is empty
+ * (see gw_tls_drained). */
+static long
+socket_read_seen(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+    size_t *processed)
+{
+	gw_tls *t = (gw_tls *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		t->short_read = ret <= 0 || processed == NULL || *processed < len;
+	return ret;
+}
+
 gw_tls *
 gw_tls_new(gw_tls_ctx *ctx, int fd)
 {
@@ -526,6 +543,8 @@ gw_tls_new(gw_tls_ctx *ctx, int fd)
 		gw_tls_free(t);
 		return NULL;
 	}
+	BIO_set_callback_ex(SSL_get_rbio(t->ssl), socket_read_seen);
+	BIO_set_callback_arg(SSL_get_rbio(t->ssl), (char *)t);
 	SSL_set_accept_state(t->ssl);
 	return t;
 }
@@ -685,6 +704,12 @@ int
 gw_tls_pending(gw_tls *t)
 {
 	return SSL_pending(t->ssl) > 0;
+}
+
+int
+gw_tls_drained(gw_tls *t)
+{
+	return t->short_read && !SSL_has_pending(t->ssl);
 }
 
 const char *

@@ -60,6 +60,9 @@ enum gw_io gw_tls_write(gw_tls *t, const void *buf, size_t len, size_t *n);
 enum gw_io gw_tls_shutdown(gw_tls *t);
 /* 1 if decrypted bytes wait inside the engine (no socket event will come). */
 int gw_tls_pending(gw_tls *t);
+/* 1 if the engine holds no unread bytes and its last socket read found the
+ * socket empty: another read would only want a read event. */
+int gw_tls_drained(gw_tls *t);
 /* Why the last call failed, for the connection log. */
 const char *gw_tls_error(const gw_tls *t);
 
