@@ -81,7 +81,8 @@ chk_free(chk_ctx *c)
 }
 
 static int
-host_add(chk_ctx *c, const char *name, const struct chk_phost *from, tg_err *err)
+host_add(chk_ctx *c, const char *name, const struct chk_phost *from, const char *pin,
+    tg_err *err)
 {
 	struct chk_host *h;
 
@@ -96,6 +97,7 @@ host_add(chk_ctx *c, const char *name, const struct chk_phost *from, tg_err *err
 	h = &c->hosts[c->nhosts++];
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->from = from;
+	h->pin = pin;
 	return 0;
 }
 
@@ -104,7 +106,7 @@ chk_add_host(chk_ctx *c, const char *name, tg_err *err)
 {
 	if (name[0] == '\0' || strlen(name) >= CHK_NAME_MAX)
 		return tg_err_set(err, TG_ERR_USAGE, "--host '%s' is not a host name", name);
-	return host_add(c, name, NULL, err);
+	return host_add(c, name, NULL, NULL, err);
 }
 
 void
@@ -154,20 +156,33 @@ add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
 int
 chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 {
+	int need_dir = 0;
+
 	if (c->prosody != NULL)
 		return tg_err_set(err, TG_ERR_USAGE, "one Prosody config per check");
 	if ((c->prosody = chk_pcfg_load(path, err)) == NULL)
 		return -1;
 	for (size_t i = 0; i < c->prosody->nhosts; i++) {
 		const struct chk_phost *h = &c->prosody->hosts[i];
-		if (chk_phost_checked(c->prosody, h) && host_add(c, h->name, h, err) != 0)
+		const char *cert = NULL, *key = NULL;
+
+		if (!chk_phost_checked(c->prosody, h))
+			continue;
+		/* Served the files its ssl option names, or the certs dir's. */
+		if (chk_phost_ssl(c->prosody, h, &cert, &key) == 1) {
+			if (!chk_has_pair(c, cert) && chk_add_pair(c, cert, key, err) != 0)
+				return -1;
+		} else {
+			need_dir = 1;
+		}
+		if (host_add(c, h->name, h, cert, err) != 0)
 			return -1;
 	}
 	if (c->nhosts == 0)
 		return tg_err_set(err, TG_ERR_USAGE, "%s defines no enabled VirtualHost or Component "
-		    "(%zu disabled): there is nothing to check the certificates against; enable one "
-		    "or give names with --host", path, c->prosody->nhosts);
-	return certs_dir ? add_prosody_certs(c, path, err) : 0;
+		    "(%zu disabled or left out): there is nothing to check the certificates "
+		    "against; enable one or give names with --host", path, c->prosody->nhosts);
+	return certs_dir && need_dir ? add_prosody_certs(c, path, err) : 0;
 }
 
 int
@@ -286,6 +301,15 @@ chk_add_path(chk_ctx *c, const char *path, tg_err *err)
 	if ((c->inputs[c->ninputs] = strdup(path)) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	c->ninputs++;
+	return 0;
+}
+
+int
+chk_has_pair(const chk_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->npairs; i++)
+		if (strcmp(c->pair_cert[i], path) == 0 || strcmp(c->pair_key[i], path) == 0)
+			return 1;
 	return 0;
 }
 

@@ -70,6 +70,7 @@ struct chk_file {
 	int rules_done;         /* file rules ran (a key may serve two units) */
 	int expects_key;        /* layout names a key for this cert (HOST.key...) */
 	char host_hint[CHK_NAME_MAX]; /* the host the layout names this file for */
+	int pinned;             /* a Prosody ssl option names it: it serves only those hosts */
 };
 
 enum chk_unit_kind { CHK_UNIT_SERVE, CHK_UNIT_CA, CHK_UNIT_KEY, CHK_UNIT_CRL, CHK_UNIT_OTHER };
@@ -107,6 +108,7 @@ struct chk_finding {
 struct chk_host {
 	char name[CHK_NAME_MAX];
 	const struct chk_phost *from; /* its line in the Prosody config; NULL: --host */
+	const char *pin; /* the cert file its Prosody ssl option names: only it serves the host */
 };
 
 struct chk_ctx {
@@ -183,6 +185,8 @@ void chk_rules_run(chk_ctx *c);
 
 /* --- Loading (load.c) --- */
 
+/* Whether path is a cert or key of a pair named for the check (chk_add_pair). */
+int chk_has_pair(const chk_ctx *c, const char *path);
 struct chk_file *chk_file_new(const char *path, int explicit_input);
 void chk_file_free(struct chk_file *f);
 /* Reads and parses; never fails: what went wrong is kept on the file for the

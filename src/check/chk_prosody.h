@@ -25,6 +25,17 @@ enum chk_phost_kind { CHK_PHOST_VIRTUAL, CHK_PHOST_COMPONENT };
 /* An option's value as far as tlsgate can tell without running Lua. */
 enum chk_pval { CHK_PVAL_UNSET = -1, CHK_PVAL_FALSE = 0, CHK_PVAL_OTHER = 1 };
 
+/* An `ssl = { certificate = "..."; key = "..." }` option as far as tlsgate
+ * reads it: literal paths, resolved against the main config's directory the
+ * way Prosody's certmanager resolves them. The last assignment wins. */
+struct chk_pssl {
+	int set;          /* the section assigns ssl */
+	int unknown;      /* ...something tlsgate does not read (a variable, a call) */
+	char *cert, *key; /* NULL: the table names none */
+	const char *file; /* where it is assigned (in cfg->files) */
+	unsigned line;
+};
+
 struct chk_phost {
 	char name[CHK_PCFG_NAME_MAX];     /* lower-cased, as Prosody's nameprep */
 	enum chk_phost_kind kind;
@@ -32,7 +43,8 @@ struct chk_phost {
 	const char *file;                 /* where it is declared (in cfg->files) */
 	unsigned line;
 	enum chk_pval enabled;            /* its own `enabled`, last assignment wins */
-	unsigned own_cert_line;           /* its own `certificate`/`ssl` certificate: 0 none */
+	unsigned own_cert_line;           /* a bare `certificate = ...` (not read): 0 none */
+	struct chk_pssl ssl;              /* its own ssl option */
 };
 
 /* Something tlsgate read past without understanding; the check goes on. */
@@ -56,6 +68,7 @@ struct chk_pcfg {
 	const char *certs_file;      /* where it was set; NULL: the default */
 	unsigned certs_line;
 	int certs_unknown;           /* set to an expression tlsgate cannot evaluate */
+	struct chk_pssl ssl;         /* the global ssl option, under every host's own */
 	struct chk_pnote *notes;
 	size_t nnotes;
 };
@@ -75,9 +88,19 @@ void chk_pcfg_free(struct chk_pcfg *cfg);
  * is not false. */
 int chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h);
 
-/* Whether tlsgate checks it against the certs dir: enabled, not a bare-JID
- * host (user@host, skipped by prosodyctl check certs too), and without a
- * certificate of its own in the config (Prosody serves it those files). */
+/* The files Prosody serves the host from, when its config names them: the
+ * host's ssl option, else its parent domain's (conference.example.com takes
+ * example.com's), each field over the global ssl option's. Sets *cert and
+ * *key (either may be NULL) and returns 1 when a certificate is named, 0
+ * when Prosody looks in the certs dir, -1 when an ssl option in the way is
+ * one tlsgate does not read. */
+int chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char **cert,
+    const char **key);
+
+/* Whether tlsgate checks its certificate: enabled, not a bare-JID host
+ * (user@host, skipped by prosodyctl check certs too), and served from files
+ * tlsgate can tell: the certs dir's, or a certificate and key its ssl
+ * option names (see chk_phost_ssl). */
 int chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h);
 
 const char *chk_phost_kind_name(enum chk_phost_kind k);

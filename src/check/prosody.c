@@ -445,28 +445,54 @@ resolve(char *out, size_t len, const char *dir, const char *path)
 }
 
 static int
+vnote(struct chk_pcfg *cfg, tg_err *err, const char *file, unsigned line, const char *code,
+    const char *fix, const char *fmt, va_list ap)
+{
+	struct chk_pnote *n = realloc(cfg->notes, (cfg->nnotes + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	cfg->notes = n;
+	n = &cfg->notes[cfg->nnotes++];
+	n->code = code;
+	n->file = file;
+	n->line = line;
+	vsnprintf(n->message, sizeof(n->message), fmt, ap);
+	snprintf(n->fix, sizeof(n->fix), "%s", fix);
+	return 0;
+}
+
+static int
 add_note(struct walk *w, unsigned line, const char *code, const char *fix, const char *fmt, ...)
     TG_PRINTF(5, 6);
 
 static int
 add_note(struct walk *w, unsigned line, const char *code, const char *fix, const char *fmt, ...)
 {
-	struct chk_pcfg *cfg = w->ld->cfg;
-	struct chk_pnote *n = realloc(cfg->notes, (cfg->nnotes + 1) * sizeof(*n));
 	va_list ap;
+	int rc;
 
-	if (n == NULL)
-		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
-	cfg->notes = n;
-	n = &cfg->notes[cfg->nnotes++];
-	n->code = code;
-	n->file = w->file;
-	n->line = line;
 	va_start(ap, fmt);
-	vsnprintf(n->message, sizeof(n->message), fmt, ap);
+	rc = vnote(w->ld->cfg, w->ld->err, w->file, line, code, fix, fmt, ap);
 	va_end(ap);
-	snprintf(n->fix, sizeof(n->fix), "%s", fix);
-	return 0;
+	return rc;
+}
+
+static int
+cfg_note(struct loader *ld, const char *file, unsigned line, const char *code, const char *fix,
+    const char *fmt, ...) TG_PRINTF(6, 7);
+
+static int
+cfg_note(struct loader *ld, const char *file, unsigned line, const char *code, const char *fix,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vnote(ld->cfg, ld->err, file, line, code, fix, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* The argument of a call written the two ways configs write it: NAME "x"
@@ -769,43 +795,108 @@ include(struct walk *w)
 	return load_file(w->ld, path, w->depth + 1, w->file, line, arg->s);
 }
 
-/* Whether the value at t[j] is a table naming a certificate:
- * ssl = { certificate = "..."; key = "..." }. */
-static int
-table_names_cert(const struct tok *t, size_t j)
+static void
+pssl_clear(struct chk_pssl *ssl)
 {
-	int depth = 0;
+	free(ssl->cert);
+	free(ssl->key);
+	memset(ssl, 0, sizeof(*ssl));
+}
 
-	if (!op_is(&t[j], "{"))
+static int
+is_open(const struct tok *t)
+{
+	return op_is(t, "{") || op_is(t, "(") || op_is(t, "[");
+}
+
+static int
+is_close(const struct tok *t)
+{
+	return op_is(t, "}") || op_is(t, ")") || op_is(t, "]");
+}
+
+/* One `certificate = "..."` or `key = "..."` entry of an ssl table. */
+static int
+ssl_field(struct walk *w, struct chk_pssl *ssl, size_t j)
+{
+	const struct tok *t = w->t, *v = &t[j + 2];
+	char path[PATH_MAX], **slot;
+
+	slot = name_is(&t[j], "certificate") ? &ssl->cert : name_is(&t[j], "key") ? &ssl->key : NULL;
+	if (slot == NULL)
 		return 0;
-	for (; t[j].type != T_EOF; j++) {
-		if (op_is(&t[j], "{") || op_is(&t[j], "(") || op_is(&t[j], "["))
-			depth++;
-		else if ((op_is(&t[j], "}") || op_is(&t[j], ")") || op_is(&t[j], "]")) && --depth == 0)
-			return 0;
-		else if (depth == 1 && name_is(&t[j], "certificate") && op_is(&t[j + 1], "="))
-			return 1;
+	if (v->type != T_STRING || !is_literal(t, j + 2) || memchr(v->s, '\0', v->slen) != NULL) {
+		ssl->unknown = 1;
+		return 0;
 	}
+	if (resolve(path, sizeof(path), w->ld->main_dir, v->s) != 0)
+		return file_error(w->ld->err, w->file, t[j].line, "ssl %.*s \"%s\": path too long",
+		    (int)t[j].n, t[j].p, v->s);
+	free(*slot);
+	if ((*slot = strdup(path)) == NULL)
+		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
 	return 0;
 }
 
-/* A host's own certificate (certificate = "...", or ssl = { certificate =
- * ... }): Prosody serves it those files, so the certs dir says nothing about
- * it and checking it there would report a problem that is not there. */
+/* ssl = { certificate = "..."; key = "..." } for a host (or, host < 0, the
+ * global section): the paths it names, when they are literal strings.
+ * Anything else in the table (protocol, ciphers...) is not tlsgate's
+ * business here. */
+static int
+read_ssl(struct walk *w, int host, size_t i)
+{
+	struct chk_pcfg *cfg = w->ld->cfg;
+	struct chk_pssl *ssl = host < 0 ? &cfg->ssl : &cfg->hosts[host].ssl;
+	const struct tok *t = w->t;
+	size_t j = i + 2;
+	int depth = 0;
+
+	pssl_clear(ssl);
+	ssl->set = 1;
+	ssl->file = w->file;
+	ssl->line = t[i].line;
+	if (!op_is(&t[j], "{"))
+		ssl->unknown = 1;
+	for (; !ssl->unknown && t[j].type != T_EOF; j++) {
+		if (is_open(&t[j]))
+			depth++;
+		else if (is_close(&t[j]) && --depth == 0)
+			break;
+		else if (depth == 1 && t[j].type == T_NAME && op_is(&t[j + 1], "=") &&
+		    (op_is(&t[j - 1], "{") || op_is(&t[j - 1], ",") || op_is(&t[j - 1], ";")) &&
+		    ssl_field(w, ssl, j) != 0)
+			return -1;
+	}
+	if (!ssl->unknown)
+		return 0;
+	if (host >= 0)
+		return add_note(w, t[i].line, "prosody-unread", "write ssl = { certificate = "
+		    "\"/path/cert.crt\"; key = \"/path/cert.key\" } with literal paths, or check the "
+		    "files with: tlsgate check CERT KEY --host NAME", "the ssl option of %s \"%s\" is "
+		    "not a table of literal paths tlsgate reads: which certificate Prosody serves it "
+		    "is unknown, so the host is left out", kind_word(cfg->hosts[host].kind),
+		    cfg->hosts[host].name);
+	return add_note(w, t[i].line, "prosody-unread", "write ssl = { certificate = "
+	    "\"/path/cert.crt\"; key = \"/path/cert.key\" } with literal paths, or give the "
+	    "hosts with --host", "the global ssl option is not a table of literal paths tlsgate "
+	    "reads: hosts without an ssl option of their own are left out");
+}
+
+/* A bare `certificate = "..."` in a host's section. */
 static int
 own_certificate(struct walk *w, int host, size_t i)
 {
 	struct chk_phost *h = &w->ld->cfg->hosts[host];
 	const struct tok *t = w->t;
 
-	if (!(name_is(&t[i], "certificate") || (name_is(&t[i], "ssl") &&
-	    table_names_cert(t, i + 2))) || h->own_cert_line != 0)
+	if (!name_is(&t[i], "certificate") || h->own_cert_line != 0)
 		return 0;
 	h->own_cert_line = t[i].line;
-	return add_note(w, t[i].line, "prosody-unread", "check those files with: tlsgate check "
-	    "CERT KEY --host NAME", "%s \"%s\" names its own certificate (%.*s = ...): Prosody "
-	    "serves it those files, not the certs dir's, so tlsgate leaves the host out",
-	    kind_word(h->kind), h->name, (int)t[i].n, t[i].p);
+	return add_note(w, t[i].line, "prosody-unread", "name the files in an ssl table: ssl = { "
+	    "certificate = \"...\"; key = \"...\" }, or check them with: tlsgate check CERT KEY "
+	    "--host NAME", "%s \"%s\" sets certificate = ... outside an ssl table: tlsgate does "
+	    "not know which files Prosody serves it, so the host is left out",
+	    kind_word(h->kind), h->name);
 }
 
 /* NAME = value: the options tlsgate needs. */
@@ -817,7 +908,8 @@ option(struct walk *w, int host, size_t i)
 	unsigned line = t[i].line;
 	enum chk_pval val;
 
-	if ((name_is(&t[i], "enabled") || name_is(&t[i], "certificates")) && w->blocks > 0 &&
+	if ((name_is(&t[i], "enabled") || name_is(&t[i], "certificates") ||
+	    name_is(&t[i], "ssl")) && w->blocks > 0 &&
 	    add_note(w, line, "prosody-unread", "move it to the top level of the file", "%.*s = "
 	    "... is inside a Lua block (if, function or loop): tlsgate does not run the config "
 	    "and takes it as if it ran", (int)t[i].n, t[i].p) != 0)
@@ -839,6 +931,8 @@ option(struct walk *w, int host, size_t i)
 			cfg->hosts[host].enabled = val;
 		return 0;
 	}
+	if (name_is(&t[i], "ssl"))
+		return read_ssl(w, host, i);
 	if (host >= 0 && own_certificate(w, host, i) != 0)
 		return -1;
 	/* `certificates` counts only in the global section (certmanager). */
@@ -1046,13 +1140,42 @@ pcfg_new(struct loader *ld, const char *path, tg_err *err)
 	return cfg;
 }
 
+/* What Prosody would refuse once everything is read: a host served a
+ * certificate its ssl options name with no key. */
+static int
+finish(struct loader *ld)
+{
+	const struct chk_pcfg *cfg = ld->cfg;
+
+	for (size_t i = 0; i < cfg->nhosts; i++) {
+		const struct chk_phost *h = &cfg->hosts[i];
+		const struct chk_pssl *from;
+		const char *cert, *key;
+
+		if (!chk_phost_enabled(cfg, h) || strchr(h->name, '@') != NULL ||
+		    chk_phost_ssl(cfg, h, &cert, &key) != 1 || key != NULL)
+			continue;
+		from = h->ssl.cert != NULL ? &h->ssl : &cfg->ssl;
+		for (size_t j = 0; from == &cfg->ssl && j < cfg->nhosts; j++)
+			if (cfg->hosts[j].ssl.cert == cert)
+				from = &cfg->hosts[j].ssl; /* the parent domain's */
+		if (cfg_note(ld, from->file, from->line, "prosody-ssl-no-key", "add key = "
+		    "\"/path/to/the.key\" next to certificate in that ssl table", "%s \"%s\" is "
+		    "served certificate = \"%s\" with no key: Prosody refuses it (\"No key present "
+		    "in SSL/TLS configuration for %s\")", kind_word(h->kind), h->name, cert,
+		    h->name) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct chk_pcfg *
 chk_pcfg_load(const char *path, tg_err *err)
 {
 	struct loader ld;
 	struct chk_pcfg *cfg = pcfg_new(&ld, path, err);
 
-	if (cfg != NULL && load_file(&ld, path, 0, NULL, 0, path) != 0) {
+	if (cfg != NULL && (load_file(&ld, path, 0, NULL, 0, path) != 0 || finish(&ld) != 0)) {
 		chk_pcfg_free(cfg);
 		return NULL;
 	}
@@ -1073,7 +1196,7 @@ chk_pcfg_parse(const char *name, const char *text, size_t len, tg_err *err)
 		chk_pcfg_free(cfg);
 		return NULL;
 	}
-	if (parse_text(&ld, file, text, len, 0) != 0) {
+	if (parse_text(&ld, file, text, len, 0) != 0 || finish(&ld) != 0) {
 		chk_pcfg_free(cfg);
 		return NULL;
 	}
@@ -1088,6 +1211,9 @@ chk_pcfg_free(struct chk_pcfg *cfg)
 	for (size_t i = 0; i < cfg->nfiles; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
+	for (size_t i = 0; i < cfg->nhosts; i++)
+		pssl_clear(&cfg->hosts[i].ssl);
+	pssl_clear(&cfg->ssl);
 	free(cfg->hosts);
 	free(cfg->notes);
 	free(cfg);
@@ -1102,7 +1228,38 @@ chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h)
 }
 
 int
+chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char **cert,
+    const char **key)
+{
+	const struct chk_pssl *own = h->ssl.set ? &h->ssl : NULL;
+	const char *dot = strchr(h->name, '.');
+
+	/* Prosody asks the host's section, then the parent domain's. */
+	for (size_t i = 0; own == NULL && dot != NULL && i < cfg->nhosts; i++)
+		if (cfg->hosts[i].ssl.set && strcmp(cfg->hosts[i].name, dot + 1) == 0)
+			own = &cfg->hosts[i].ssl;
+	*cert = own != NULL ? own->cert : NULL;
+	*key = own != NULL ? own->key : NULL;
+	if (own != NULL && own->unknown)
+		return -1;
+	/* What the host's table leaves out comes from the global one. */
+	if ((*cert == NULL || *key == NULL) && cfg->ssl.unknown)
+		return -1;
+	if (*cert == NULL)
+		*cert = cfg->ssl.cert;
+	if (*key == NULL)
+		*key = cfg->ssl.key;
+	return *cert != NULL;
+}
+
+int
 chk_phost_checked(const struct chk_pcfg *cfg, const struct chk_phost *h)
 {
-	return chk_phost_enabled(cfg, h) && strchr(h->name, '@') == NULL && h->own_cert_line == 0;
+	const char *cert, *key;
+	int r;
+
+	if (!chk_phost_enabled(cfg, h) || strchr(h->name, '@') != NULL || h->own_cert_line != 0)
+		return 0;
+	r = chk_phost_ssl(cfg, h, &cert, &key);
+	return r == 0 || (r == 1 && key != NULL);
 }

@@ -119,7 +119,7 @@ print_prosody(const chk_ctx *c, FILE *out)
 	if (p->nfiles > 1)
 		fprintf(out, " (and %zu included file%s)", p->nfiles - 1, p->nfiles == 2 ? "" : "s");
 	print_hosts(out, ": hosts ", c, 1);
-	print_hosts(out, "; not checked (disabled, or a certificate of its own): ", c, 0);
+	print_hosts(out, "; not checked (disabled, or certificate files tlsgate cannot tell): ", c, 0);
 	if (c->prosody_certs)
 		fprintf(out, "; certs dir %s", p->certs);
 	fputc('\n', out);
@@ -246,6 +246,12 @@ host_json(const chk_ctx *c, const char *name, const struct chk_phost *h)
 	    h->module : NULL));
 	json_object_set_new(o, "enabled", json_boolean(h == NULL || chk_phost_enabled(c->prosody, h)));
 	json_object_set_new(o, "checked", json_boolean(checked));
+	if (h != NULL) {
+		const char *cert = NULL, *key = NULL;
+		int named = chk_phost_ssl(c->prosody, h, &cert, &key) == 1;
+		json_object_set_new(o, "ssl_certificate", jstr_or_null(named ? cert : NULL));
+		json_object_set_new(o, "ssl_key", jstr_or_null(named ? key : NULL));
+	}
 	return o;
 }
 

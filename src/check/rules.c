@@ -1178,7 +1178,8 @@ const struct chk_rule chk_rules[] = {
 	{ "revoked", E, "certificate revoked by a CRL in sight", NULL, r_revoked },
 	/* Prosody config (--prosody-config) */
 	{ "prosody-include-empty", W, "a Prosody Include that matches no file", NULL, r_prosody_note },
-	{ "prosody-unread", W, "Prosody config tlsgate does not follow (RunScript, Lua blocks, expressions, a host's own certificate)", NULL, r_prosody_note },
+	{ "prosody-unread", W, "Prosody config tlsgate does not follow (RunScript, Lua blocks, expressions, an ssl option it cannot read)", NULL, r_prosody_note },
+	{ "prosody-ssl-no-key", E, "a Prosody ssl option names a certificate but no key (Prosody refuses the host)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },

@@ -90,6 +90,10 @@ scan_entry(chk_ctx *c, const char *dir, const char *name, int certbot_root, int 
 
 	if (util_path_join(path, sizeof(path), dir, name, err) != 0)
 		return -1;
+	/* A file also named as a pair (a Prosody ssl option pointing into the
+	 * certs dir) is checked once, as the pair. */
+	if (c->npairs > 0 && chk_has_pair(c, path))
+		return 0;
 	if (stat(path, &st) != 0)
 		return lstat(path, &st) == 0 && has_cert_ext(name) ? add_file(c, path, 0) : 0;
 	if (S_ISDIR(st.st_mode)) {
@@ -584,17 +588,27 @@ leaf_covers(const struct chk_unit *u, const char *host)
 }
 
 /* Gives each --host to the units that serve it, the way Prosody picks a
- * cert: HOST's own files, else the parent domain's (conference.example.com
- * uses example.com.crt); else any cert that covers it (a certbot lineage
- * with many names); else every served cert without a host in its name
- * (cert.pem, server.crt). Returns 0 when no unit takes it. */
+ * cert: the one its ssl option names, and only that; else HOST's own
+ * files, else the parent domain's (conference.example.com uses
+ * example.com.crt); else any cert that covers it (a certbot lineage with
+ * many names); else every served cert without a host in its name (cert.pem,
+ * server.crt). A cert an ssl option names is not in the certs dir's index,
+ * so it serves no other host. Returns 0 when no unit takes it. */
 static int
-assign_host(chk_ctx *c, const char *host)
+assign_host(chk_ctx *c, const struct chk_host *h)
 {
-	const char *parent = strchr(host, '.');
+	const char *host = h->name, *parent = strchr(host, '.');
 	int taken = 0;
 
-	for (int pass = 0; pass < 4 && !taken; pass++) {
+	for (size_t i = 0; h->pin != NULL && i < c->nunits; i++) {
+		struct chk_unit *u = &c->units[i];
+		if (u->kind == CHK_UNIT_SERVE && !u->endpoint && u->chain != NULL &&
+		    strcmp(u->chain->path, h->pin) == 0) {
+			add_host(u, host);
+			taken = 1;
+		}
+	}
+	for (int pass = 0; h->pin == NULL && pass < 4 && !taken; pass++) {
 		for (size_t i = 0; i < c->nunits; i++) {
 			struct chk_unit *u = &c->units[i];
 			int hit;
@@ -606,7 +620,7 @@ assign_host(chk_ctx *c, const char *host)
 				hit = u->kind == CHK_UNIT_SERVE && !u->endpoint &&
 				    (u->chain == NULL || u->chain->host_hint[0] == '\0');
 			}
-			if (hit) {
+			if (hit && !(u->chain != NULL && u->chain->pinned)) {
 				add_host(u, host);
 				taken = 1;
 			}
@@ -620,11 +634,15 @@ assign_host(chk_ctx *c, const char *host)
 static int
 assign_hosts(chk_ctx *c)
 {
+	for (size_t i = 0; i < c->nhosts; i++)
+		for (size_t j = 0; c->hosts[i].pin != NULL && j < c->nfiles; j++)
+			if (strcmp(c->files[j]->path, c->hosts[i].pin) == 0)
+				c->files[j]->pinned = 1;
 	for (size_t i = 0; i < c->nhosts; i++) {
 		struct chk_unit *u;
 		char name[CHK_NAME_MAX + 16];
 
-		if (assign_host(c, c->hosts[i].name))
+		if (assign_host(c, &c->hosts[i]))
 			continue;
 		snprintf(name, sizeof(name), "host %s", c->hosts[i].name);
 		if ((u = chk_unit_add(c, CHK_UNIT_OTHER, name)) == NULL)

@@ -287,6 +287,8 @@ expect clean-prosody-config 0 "prosody-include-empty" -- --prosody-config "$d/pr
 printf 'VirtualHost "example.com"\nRunScript "hosts.lua"\n' >"$d/conf.d/run.cfg.lua"
 printf 'VirtualHost "example.com"\nInclude "conf.d/*.cfg.lua"\nVirtualHost "other.example"\n' >"$d/prosody.cfg.lua"
 expect prosody-unread 1 "prosody-unread host-uncovered" -- --prosody-config "$d/prosody.cfg.lua" "${CA[@]}"
+printf 'VirtualHost "example.com"\nVirtualHost "nokey.example"\nssl = { certificate = "certs/example.com.crt" }\n' >"$d/nokey.cfg.lua"
+expect prosody-ssl-no-key 1 "prosody-ssl-no-key" -- --prosody-config "$d/nokey.cfg.lua" "${CA[@]}"
 
 # --- text output, exit 2 ---
 "$TLSGATE" check --no-system-ca "$W/c/clean" "${CA[@]}" >"$W/out.txt"

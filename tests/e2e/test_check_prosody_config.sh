@@ -150,7 +150,7 @@ msg=$(jq -r '.subjects[].findings[] | select(.code == "name-mismatch") | .messag
 assert_eq "$E/certs/good.example.crt (CN=good.example) does not cover conference.good.example (Component at $E/prosody.cfg.lua:17); it covers DNS:good.example" \
 	"$msg" "name-mismatch names the config line"
 out=$(tg check --prosody-config "$E/prosody.cfg.lua" --owner prosody --ca "$P/root.crt" --no-system-ca) || true
-assert_contains "$out" "Prosody config $E/prosody.cfg.lua (and 2 included files): hosts good.example, conference.good.example, upload.example, wrong.example; not checked (disabled, or a certificate of its own): disabled.example; certs dir $E/certs" \
+assert_contains "$out" "Prosody config $E/prosody.cfg.lua (and 2 included files): hosts good.example, conference.good.example, upload.example, wrong.example; not checked (disabled, or certificate files tlsgate cannot tell): disabled.example; certs dir $E/certs" \
 	"the text report says where the hosts came from"
 pass "the report names the config file and line of every host"
 
@@ -171,8 +171,6 @@ data_path = "$WORK/data"
 certificates = "tls"
 VirtualHost "good.example"
 Include "extra.d/*.cfg.lua"
-VirtualHost "own.example"
-    ssl = { certificate = "/etc/ssl/own.crt"; key = "/etc/ssl/own.key" }
 EOF
 prosody_check "$E/tls.cfg.lua" tls.out
 assert_contains "$(cat tls.out)" "Certificate: $E/tls/good.example.crt" "prosodyctl follows certificates"
@@ -183,13 +181,74 @@ tg check --prosody-config "$E/tls.cfg.lua" --owner prosody --ca "$P/root.crt" --
 assert_eq 0 "$rc" "a warning only: exit 0"
 assert_eq "$E/tls $E/tls.cfg.lua:2" \
 	"$(jq -r '.prosody_config | "\(.certs_dir) \(.certs_dir_from)"' tls.json)" "certs dir from the option"
-assert_eq "$E/tls.cfg.lua warning prosody-include-empty $E/tls.cfg.lua:4: Include \"extra.d/*.cfg.lua\" matches no file in $E/extra.d: hosts meant to be there are not defined
-$E/tls.cfg.lua warning prosody-unread $E/tls.cfg.lua:6: VirtualHost \"own.example\" names its own certificate (ssl = ...): Prosody serves it those files, not the certs dir's, so tlsgate leaves the host out" \
+assert_eq "$E/tls.cfg.lua warning prosody-include-empty $E/tls.cfg.lua:4: Include \"extra.d/*.cfg.lua\" matches no file in $E/extra.d: hosts meant to be there are not defined" \
 	"$(jq -r '.subjects[] | .subject as $s | .findings[] | "\($s) \(.severity) \(.code) \(.message)"' tls.json)" \
-	"the only findings: the empty Include, the host with its own certificate"
-assert_eq "good.example true,own.example false" \
-	"$(jq -r '[.hosts[] | "\(.name) \(.checked)"] | join(",")' tls.json)" "own.example is left out"
-pass "certificates = \"tls\" is followed; an empty Include and a host's own certificate are warnings"
+	"the only finding: the empty Include"
+pass "certificates = \"tls\" is followed; an empty Include is a warning"
+
+# --- ssl options: a host served the files its ssl table names (relative
+# to the config's dir), a subdomain taking its parent's table, a table
+# naming another name's certificate, one with no key, and one tlsgate
+# cannot read. prosodyctl checks the same files. ---
+mkdir -p "$E/ssl"
+pki_cert "$P/own" "$P/inter" server "/CN=own.example" "DNS:own.example"
+for n in own other; do
+	cat "$P/$n.crt" "$P/inter.crt" >"$E/ssl/$n.crt"
+	cp "$P/$n.key" "$E/ssl/$n.key"
+	chown root:prosody "$E/ssl/$n.key"
+	chmod 640 "$E/ssl/$n.key"
+done
+cat >"$E/ssl.cfg.lua" <<EOF
+data_path = "$WORK/data"
+certificates = "tls"
+VirtualHost "good.example"
+VirtualHost "own.example"
+    ssl = { certificate = "ssl/own.crt"; key = "ssl/own.key" }
+Component "conference.own.example" "muc"
+VirtualHost "mis.example"
+    ssl = {
+        key = "$E/ssl/other.key";
+        certificate = "$E/ssl/other.crt";
+    }
+VirtualHost "nokey.example"
+    ssl = { certificate = "ssl/own.crt" }
+VirtualHost "lua.example"
+    ssl = { certificate = CERT_PATH; key = "ssl/own.key" }
+EOF
+prosody_check "$E/ssl.cfg.lua" ssl.out
+assert_contains "$(cat ssl.out)" "Certificate: $E/ssl/own.crt" "prosodyctl serves own.example its ssl table's file"
+rc=0
+tg check --prosody-config "$E/ssl.cfg.lua" --owner prosody --ca "$P/root.crt" --no-system-ca \
+	--json >ssl.json || rc=$?
+assert_eq 1 "$rc" "tlsgate exit with a mismatched name and a missing key"
+# HOST | what prosodyctl must say (a substring) | tlsgate's codes
+expect=(
+	"good.example||"
+	"own.example||"
+	"conference.own.example|Not valid for server-to-server connections to conference.own.example.|name-mismatch"
+	"mis.example|Not valid for client connections to mis.example.|name-mismatch"
+)
+for row in "${expect[@]}"; do
+	IFS='|' read -r h want_p want_t <<<"$row"
+	p=$(prosody_flags ssl.out "$h")
+	assert_contains "$p" "$want_p" "prosodyctl on $h"
+	[ -n "$want_p" ] || assert_eq "" "$p" "prosodyctl finds nothing wrong with $h"
+	assert_eq "$want_t" "$(tlsgate_codes ssl.json "$h")" "tlsgate's codes for $h"
+done
+assert_contains "$(prosody_flags ssl.out nokey.example)" \
+	"No key present in SSL/TLS configuration for nokey.example" "prosodyctl refuses nokey.example"
+notes=$(jq -r --arg f "$E/ssl.cfg.lua" '.subjects[] | select(.subject == $f) | .findings[]
+	| "\(.severity) \(.code) \(.message)"' ssl.json)
+assert_eq "error prosody-ssl-no-key $E/ssl.cfg.lua:13: VirtualHost \"nokey.example\" is served certificate = \"$E/ssl/own.crt\" with no key: Prosody refuses it (\"No key present in SSL/TLS configuration for nokey.example\")
+warning prosody-unread $E/ssl.cfg.lua:15: the ssl option of VirtualHost \"lua.example\" is not a table of literal paths tlsgate reads: which certificate Prosody serves it is unknown, so the host is left out" \
+	"$notes" "the config's own findings: no key (in Prosody's words), a table tlsgate cannot read"
+assert_eq "good.example true - -,own.example true $E/ssl/own.crt $E/ssl/own.key,conference.own.example true $E/ssl/own.crt $E/ssl/own.key,mis.example true $E/ssl/other.crt $E/ssl/other.key,nokey.example false $E/ssl/own.crt -,lua.example false - -" \
+	"$(jq -r '[.hosts[] | "\(.name) \(.checked) \(.ssl_certificate // "-") \(.ssl_key // "-")"] | join(",")' ssl.json)" \
+	"which files serve each host"
+assert_eq "$E/ssl/other.crt:mis.example $E/ssl/own.crt:conference.own.example,own.example $E/tls/good.example.crt:good.example" \
+	"$(jq -r '[.subjects[] | select((.hosts // []) | length > 0) | "\(.subject):\(.hosts | sort | join(","))"] | sort | join(" ")' ssl.json)" \
+	"each host is checked against the certificate its ssl option names, and only that one"
+pass "ssl options: each host is checked against the files Prosody serves it; tlsgate flags what prosodyctl flags"
 
 # --- refusals: exit 2, the file and line, and what to do ---
 # refuse WANT ARGS...: tlsgate check ARGS must exit 2 saying exactly WANT.
@@ -237,7 +296,7 @@ printf 'certificates = "/nonexistent/certs"\nVirtualHost "good.example"\n' >"$E/
 refuse "tlsgate: could not check: cannot read the certs dir /nonexistent/certs (certificates at $E/r6.cfg.lua:1): No such file or directory; create it, fix \`certificates\` in the config, or give the dir after the config: tlsgate check --prosody-config $E/r6.cfg.lua DIR" \
 	--prosody-config "$E/r6.cfg.lua"
 printf 'VirtualHost "good.example"\n  enabled = false\n' >"$E/r7.cfg.lua"
-refuse "tlsgate: could not check: $E/r7.cfg.lua defines no enabled VirtualHost or Component (1 disabled): there is nothing to check the certificates against; enable one or give names with --host" \
+refuse "tlsgate: could not check: $E/r7.cfg.lua defines no enabled VirtualHost or Component (1 disabled or left out): there is nothing to check the certificates against; enable one or give names with --host" \
 	--prosody-config "$E/r7.cfg.lua"
 pass "Lua tlsgate would have to run, a missing certs dir and no hosts are refused"
 

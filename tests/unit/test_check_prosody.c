@@ -222,14 +222,14 @@ test_notes(void **state)
 		{ "VirtualHost \"a.example\"\n  enabled = os.getenv(\"A\") ~= nil", "a.example", 2,
 		  "enabled = ... is an expression tlsgate does not evaluate; the host is taken as "
 		  "enabled" },
-		/* a host's own certificate: Prosody serves it those files */
-		{ "VirtualHost \"a.example\"\n  ssl = {\n    key = \"a.key\";\n    certificate = \"a.crt\";\n  }\n"
+		/* ssl options tlsgate cannot read leave their hosts out */
+		{ "VirtualHost \"a.example\"\n  ssl = {\n    key = \"a.key\";\n    certificate = CERT;\n  }\n"
 		  "VirtualHost \"b.example\"\n  ssl = { protocol = \"tlsv1_2+\" }", "a.example b.example", 2,
-		  "VirtualHost \"a.example\" names its own certificate (ssl = ...): Prosody serves it "
-		  "those files, not the certs dir's, so tlsgate leaves the host out" },
+		  "the ssl option of VirtualHost \"a.example\" is not a table of literal paths tlsgate "
+		  "reads: which certificate Prosody serves it is unknown, so the host is left out" },
 		{ "Component \"c.example\" \"muc\" { certificate = \"/etc/ssl/c.pem\" }", "c.example", 1,
-		  "Component \"c.example\" names its own certificate (certificate = ...): Prosody serves "
-		  "it those files, not the certs dir's, so tlsgate leaves the host out" },
+		  "Component \"c.example\" sets certificate = ... outside an ssl table: tlsgate does "
+		  "not know which files Prosody serves it, so the host is left out" },
 		{ "for _, h in ipairs({}) do end\nwhile false do end\nVirtualHost \"a.example\"\n"
 		  "do\n  enabled = false\nend", "-a.example", 5,
 		  "enabled = ... is inside a Lua block (if, function or loop): tlsgate does not run the "
@@ -243,12 +243,92 @@ test_notes(void **state)
 		assert_string_equal(cfg->notes[0].code, "prosody-unread");
 		assert_int_equal(cfg->notes[0].line, cases[i].line);
 		assert_string_equal(cfg->notes[0].message, cases[i].message);
-		/* a host with its own certificate is left out; a bare ssl table is not one */
+		/* hosts whose certificate files are unknown are left out; an ssl
+		 * table without certificate leaves the host to the certs dir */
 		assert_int_equal(chk_phost_checked(cfg, &cfg->hosts[0]),
 		    chk_phost_enabled(cfg, &cfg->hosts[0]) &&
-		    strstr(cases[i].message, "own certificate") == NULL);
+		    strstr(cases[i].message, "left out") == NULL);
 		if (cfg->nhosts > 1)
 			assert_true(chk_phost_checked(cfg, &cfg->hosts[1]));
+		chk_pcfg_free(cfg);
+	}
+}
+
+/* --- ssl options: which files Prosody serves each host --- */
+
+static void
+test_ssl(void **state)
+{
+	/* Per host, in order: "NAME=CERT,KEY" (files named by ssl options),
+	 * "NAME=dir" (the certs dir), "NAME=?" (unknown), "NAME=CERT,-" (no key). */
+	static const struct {
+		const char *text, *want, *note_code;
+	} cases[] = {
+		/* the host's own table, relative paths against the config's dir */
+		{ "VirtualHost \"a.example\"\nssl = { certificate = \"certs/a.crt\", key = './certs/a.key' }\n"
+		  "VirtualHost \"b.example\"",
+		  "a.example=/etc/prosody/certs/a.crt,/etc/prosody/certs/a.key b.example=dir", NULL },
+		/* global ssl for everyone; a host's own fields win, the rest is global */
+		{ "ssl = { certificate = \"/g.crt\"; key = \"/g.key\" }\nVirtualHost \"a.example\"\n"
+		  "VirtualHost \"b.example\"\nssl = { key = \"/b.key\" }",
+		  "a.example=/g.crt,/g.key b.example=/g.crt,/b.key", NULL },
+		/* a subdomain takes its parent host's table, not a grandparent's */
+		{ "VirtualHost \"example.com\" { ssl = { certificate = \"/e.crt\"; key = \"/e.key\" } }\n"
+		  "Component \"conference.example.com\" \"muc\"\n"
+		  "Component \"x.conference.example.com\" \"muc\"",
+		  "example.com=/e.crt,/e.key conference.example.com=/e.crt,/e.key "
+		  "x.conference.example.com=dir", NULL },
+		/* the last assignment wins */
+		{ "VirtualHost \"a.example\"\nssl = { certificate = \"/1.crt\"; key = \"/1.key\" }\n"
+		  "ssl = { certificate = \"/2.crt\"; key = \"/2.key\" }", "a.example=/2.crt,/2.key",
+		  NULL },
+		/* nested tables are not the certificate */
+		{ "VirtualHost \"a.example\"\nssl = { options = { certificate = \"/no\" } }",
+		  "a.example=dir", NULL },
+		/* a certificate with no key anywhere: Prosody refuses the host */
+		{ "VirtualHost \"a.example\"\nssl = { certificate = \"/a.crt\" }", "a.example=/a.crt,-",
+		  "prosody-ssl-no-key" },
+		/* an unreadable global table only matters to hosts that need its fields */
+		{ "ssl = SSL\nVirtualHost \"a.example\"\nssl = { certificate = \"/a.crt\"; key = \"/a.key\" }\n"
+		  "VirtualHost \"b.example\"", "a.example=/a.crt,/a.key b.example=?", "prosody-unread" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tg_err err = { 0 };
+		struct chk_pcfg *cfg = parse(cases[i].text, &err);
+		char got[1024] = "";
+
+		if (cfg == NULL)
+			fail_msg("case %zu: %s", i, err.msg);
+		for (size_t j = 0; j < cfg->nhosts; j++) {
+			const char *cert, *key;
+			int r = chk_phost_ssl(cfg, &cfg->hosts[j], &cert, &key);
+			size_t used = strlen(got);
+			if (r == 1)
+				snprintf(got + used, sizeof(got) - used, "%s%s=%s,%s", used ? " " : "",
+				    cfg->hosts[j].name, cert, key ? key : "-");
+			else
+				snprintf(got + used, sizeof(got) - used, "%s%s=%s", used ? " " : "",
+				    cfg->hosts[j].name, r == 0 ? "dir" : "?");
+			/* checked: the certs dir, or a named cert with a key */
+			assert_int_equal(chk_phost_checked(cfg, &cfg->hosts[j]),
+			    r == 0 || (r == 1 && key != NULL));
+		}
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: got '%s', want '%s'", i, got, cases[i].want);
+		if (cases[i].note_code == NULL) {
+			assert_int_equal(cfg->nnotes, 0);
+		} else {
+			assert_int_equal(cfg->nnotes, 1);
+			assert_string_equal(cfg->notes[0].code, cases[i].note_code);
+			if (strcmp(cases[i].note_code, "prosody-ssl-no-key") == 0) {
+				assert_string_equal(cfg->notes[0].message, "VirtualHost \"a.example\" is "
+				    "served certificate = \"/a.crt\" with no key: Prosody refuses it (\"No key "
+				    "present in SSL/TLS configuration for a.example\")");
+				assert_int_equal(cfg->notes[0].line, 2);
+			}
+		}
 		chk_pcfg_free(cfg);
 	}
 }
@@ -484,6 +564,7 @@ main(void)
 		cmocka_unit_test(test_host_details),
 		cmocka_unit_test(test_certificates),
 		cmocka_unit_test(test_notes),
+		cmocka_unit_test(test_ssl),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_includes),
