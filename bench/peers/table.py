@@ -6,9 +6,10 @@ in parentheses, its ratio to the best peer for that figure, oriented so that
 1.00 is the best and 0.50 means half as good (for rates: value / best; for
 costs such as CPU, latency and memory: best / value).
 
-hitch asks for no client certificate, so its handshakes, resumptions and idle
-connections do less work than the others': it is shown, marked, and not taken
-as the best for those figures.
+Peers that ask for no client certificate (hitch, which cannot, and
+tlsgate-tcp-nocert, tlsgate doing the same work) do less work per handshake,
+resumption and idle connection: for those figures they are marked † and
+compared only with each other.
 
 Usage: table.py RESULTS.jsonl "PEER..." "PEER=yes|no ..."
 """
@@ -16,7 +17,8 @@ import json
 import statistics
 import sys
 
-# key, title, mode, field, higher_is_better, fmt, hitch_comparable
+# key, title, mode, field, higher_is_better, fmt, same_work (a client
+# certificate costs nothing more in it: all peers are compared)
 FIGURES = [
     ("hs", "full handshakes/s", "handshake", "rate", True, "{:.0f}", False),
     ("cpu_hs", "server CPU µs/handshake", "handshake", "server_cpu_us_per_op", False, "{:.0f}", False),
@@ -62,27 +64,36 @@ def main():
             share = sum(r["resumed"] for r in res) / tried
             notes.append(f"{p}: only {share:.0%} of its resume-mode handshakes were resumed")
 
+    # For the figures where a client certificate costs work, peers are
+    # compared within their group: those that check one, those that do not.
+    def group(p, cert_work):
+        return "all" if not cert_work else verifies.get(p, "yes")
+
     best = {}
-    for key, _, _, _, higher, _, hitch_ok in FIGURES:
-        xs = [val[p, key] for p in peers if (p, key) in val and (hitch_ok or p != "hitch") and val[p, key] > 0]
-        if xs:
-            best[key] = max(xs) if higher else min(xs)
+    for key, _, _, _, higher, _, same_work in FIGURES:
+        for p in peers:
+            if (p, key) not in val or val[p, key] <= 0:
+                continue
+            g = (key, group(p, not same_work))
+            b = best.get(g)
+            if b is None or (val[p, key] > b if higher else val[p, key] < b):
+                best[g] = val[p, key]
 
     head = "| peer | " + " | ".join(f[1] for f in FIGURES) + " |"
     print(head)
     print("|---|" + "---:|" * len(FIGURES))
     for p in peers:
         cells = []
-        for key, _, _, _, higher, fmt, hitch_ok in FIGURES:
+        for key, _, _, _, higher, fmt, same_work in FIGURES:
             if (p, key) not in val:
                 cells.append("-")
                 continue
             v = val[p, key]
-            b = best.get(key)
+            b = best.get((key, group(p, not same_work)))
             ratio = ""
             if b and v > 0:
                 ratio = f" ({(v / b) if higher else (b / v):.2f})"
-            mark = "†" if p == "hitch" and not hitch_ok else ""
+            mark = "†" if not same_work and verifies.get(p, "yes") == "no" else ""
             cells.append(fmt.format(v) + ratio + mark)
         name = p if verifies.get(p, "yes") == "yes" else p + " †"
         print(f"| {name} | " + " | ".join(cells) + " |")
@@ -100,9 +111,10 @@ def main():
         print("Run-to-run spread, (max - min) / median, worst peer per figure: " + ", ".join(spread) + ".")
     print("Ratios: to the best peer per figure, 1.00 = best (rates: value/best; "
           "CPU, latency, memory: best/value).")
-    if "hitch" in peers:
-        print("† hitch verifies no client certificate (it cannot): less work per handshake "
-              "and per connection; not counted as the best for those figures.")
+    if any(verifies.get(p) == "no" for p in peers):
+        print("† asks for no client certificate (hitch cannot; tlsgate-tcp-nocert is tlsgate "
+              "with --verify none): less work per handshake and per connection, so for those "
+              "figures it is compared only with the other † peers.")
     for n in notes:
         print(f"Note: {n}.")
 
