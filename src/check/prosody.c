@@ -1,9 +1,9 @@
-/* Prosody config reader (chk_prosody.h). Two steps per file: a Lua lexer
- * turns the bytes into tokens (so comments, strings and long brackets can
- * never be mistaken for code), then one walk over the tokens interprets the
- * statements Prosody's configmanager gives meaning to: VirtualHost/Host,
- * Component, Include, and the assignments `enabled = ...` and
- * `certificates = ...`. Nothing is executed. */
+/* Prosody config reader (chk_prosody.h). Two steps per file: the Lua lexer
+ * (lua_lex.c) turns the bytes into tokens, then one walk over the tokens
+ * interprets the statements Prosody's configmanager gives meaning to:
+ * VirtualHost/Host, Component, Include, and the assignments `enabled = ...`,
+ * `certificates = ...` and `ssl = { certificate = ...; key = ... }`.
+ * Nothing is executed. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -15,371 +15,8 @@
 #include <sys/stat.h>
 
 #include "check/chk_int.h"
+#include "check/chk_lua.h"
 #include "tlsgate/util.h"
-
-/* ================= Tokens ================= */
-
-enum tok_type { T_EOF, T_NAME, T_STRING, T_NUMBER, T_OP };
-
-struct tok {
-	enum tok_type type;
-	const char *p;  /* NAME, NUMBER, OP: the bytes in the text */
-	size_t n;
-	char *s;        /* STRING: decoded, NUL-terminated (may hold NULs) */
-	size_t slen;
-	unsigned line;
-};
-
-struct lexer {
-	const char *file;
-	const char *p, *end;
-	unsigned line;
-	struct tok *toks;
-	size_t n, cap;
-	tg_err *err;
-};
-
-static int
-file_error(tg_err *err, const char *file, unsigned line, const char *fmt, ...) TG_PRINTF(4, 5);
-
-static int
-file_error(tg_err *err, const char *file, unsigned line, const char *fmt, ...)
-{
-	char msg[TG_ERR_MSG_MAX - 300];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return tg_err_set(err, TG_ERR_USAGE, "%.250s:%u: %s", file, line, msg);
-}
-
-static const char equals[] = "================";
-
-static int
-tok_push(struct lexer *lx, enum tok_type type, const char *p, size_t n, unsigned line)
-{
-	if (lx->n == lx->cap) {
-		size_t ncap = lx->cap ? lx->cap * 2 : 256;
-		struct tok *t = realloc(lx->toks, ncap * sizeof(*t));
-		if (t == NULL)
-			return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
-		lx->toks = t;
-		lx->cap = ncap;
-	}
-	lx->toks[lx->n++] = (struct tok){ type, p, n, NULL, 0, line };
-	return 0;
-}
-
-static void
-toks_free(struct tok *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(t[i].s);
-	free(t);
-}
-
-/* At '[': the level of a long bracket "[==[" (the number of '='), or -1. */
-static int
-long_level(const char *p, const char *end)
-{
-	const char *q = p + 1;
-
-	while (q < end && *q == '=')
-		q++;
-	return q < end && *q == '[' ? (int)(q - p - 1) : -1;
-}
-
-/* At ']': whether it closes a long bracket of the given level. */
-static int
-long_close(const char *p, const char *end, int level)
-{
-	if (end - p < level + 2)
-		return 0;
-	for (int k = 1; k <= level; k++)
-		if (p[k] != '=')
-			return 0;
-	return p[level + 1] == ']';
-}
-
-/* Skips a long bracket of the given level starting at lx->p ('['); the body
- * (without a first newline, as Lua reads it) goes to body/blen. */
-static int
-lex_long(struct lexer *lx, int level, const char *what, const char **body, size_t *blen)
-{
-	unsigned start = lx->line;
-	int shown = level < (int)sizeof(equals) - 1 ? level : (int)sizeof(equals) - 1;
-
-	lx->p += level + 2;
-	if (lx->p < lx->end && (*lx->p == '\r' || *lx->p == '\n')) {
-		char first = *lx->p++;
-		if (lx->p < lx->end && (*lx->p == '\r' || *lx->p == '\n') && *lx->p != first)
-			lx->p++;
-		lx->line++;
-	}
-	*body = lx->p;
-	for (; lx->p < lx->end; lx->p++) {
-		if (*lx->p == '\n') {
-			lx->line++;
-		} else if (*lx->p == ']' && long_close(lx->p, lx->end, level)) {
-			*blen = (size_t)(lx->p - *body);
-			lx->p += level + 2;
-			return 0;
-		}
-	}
-	return file_error(lx->err, lx->file, start, "the %s opened here with [%.*s[ is never "
-	    "closed; add ]%.*s] where it ends (Prosody cannot load this file either)", what,
-	    shown, equals, shown, equals);
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static size_t
-utf8_put(char *out, unsigned long cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* One escape after '\' (lx->p points past the backslash); appends to out. */
-static int
-lex_escape(struct lexer *lx, char *out, size_t *n, unsigned start)
-{
-	static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\\"\"''";
-	char e = *lx->p++;
-	const char *hit = strchr(simple, e);
-	unsigned long v = 0;
-	int digits = 0, h;
-
-	if (e != '\0' && hit != NULL && (hit - simple) % 2 == 0) {
-		out[(*n)++] = hit[1];
-	} else if (e == '\n' || e == '\r') {
-		out[(*n)++] = '\n';
-		lx->line += e == '\n';
-		if (lx->p < lx->end && (*lx->p == '\n' || *lx->p == '\r') && *lx->p != e)
-			lx->line += *lx->p++ == '\n';
-	} else if (e == 'z') {
-		for (; lx->p < lx->end && strchr(" \t\r\n\f\v", *lx->p) != NULL; lx->p++)
-			lx->line += *lx->p == '\n';
-	} else if (e == 'x') {
-		for (; digits < 2 && lx->p < lx->end && (h = hexval(*lx->p)) >= 0; digits++, lx->p++)
-			v = v * 16 + (unsigned long)h;
-		if (digits != 2)
-			return file_error(lx->err, lx->file, start, "\\x in a string needs two hex digits");
-		out[(*n)++] = (char)v;
-	} else if (e >= '0' && e <= '9') {
-		v = (unsigned long)(e - '0');
-		for (digits = 1; digits < 3 && lx->p < lx->end && *lx->p >= '0' && *lx->p <= '9'; digits++)
-			v = v * 10 + (unsigned long)(*lx->p++ - '0');
-		if (v > 255)
-			return file_error(lx->err, lx->file, start, "decimal escape \\%lu in a string is "
-			    "larger than 255", v);
-		out[(*n)++] = (char)v;
-	} else if (e == 'u' && lx->p < lx->end && *lx->p == '{') {
-		for (lx->p++; lx->p < lx->end && (h = hexval(*lx->p)) >= 0 && v <= 0x7ffffff; lx->p++)
-			v = v * 16 + (unsigned long)h, digits++;
-		if (digits == 0 || lx->p >= lx->end || *lx->p != '}' || v > 0x10ffff)
-			return file_error(lx->err, lx->file, start, "\\u{...} in a string needs "
-			    "hex digits for a code point up to 10FFFF, then '}'");
-		lx->p++;
-		*n += utf8_put(out + *n, v);
-	} else {
-		return file_error(lx->err, lx->file, start, "invalid escape sequence \\%c in a string "
-		    "(Prosody cannot load this file either); write \\\\ for a backslash", e);
-	}
-	return 0;
-}
-
-/* A quoted string: its raw end is found first (so the decoded copy is sized
- * by the string, not the file), then it is decoded. */
-static int
-lex_string(struct lexer *lx)
-{
-	char q = *lx->p, *out;
-	const char *raw = lx->p + 1, *r = raw;
-	unsigned start = lx->line;
-	size_t n = 0;
-	struct tok *t;
-
-	while (r < lx->end && *r != q && *r != '\n') {
-		if (*r == '\\' && r + 1 < lx->end) {
-			r++;
-			if (*r == 'z')
-				while (r + 1 < lx->end && strchr(" \t\r\n\f\v", r[1]) != NULL)
-					r++;
-			else if ((*r == '\r' || *r == '\n') && r + 1 < lx->end &&
-			    (r[1] == '\r' || r[1] == '\n') && r[1] != *r)
-				r++;
-		}
-		r++;
-	}
-	if (r >= lx->end || *r != q)
-		return file_error(lx->err, lx->file, start, "string not closed: add the closing %c "
-		    "(Prosody cannot load this file either)", q);
-	if (tok_push(lx, T_STRING, raw, (size_t)(r - raw), start) != 0)
-		return -1;
-	if ((out = malloc((size_t)(r - raw) + 4)) == NULL)
-		return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
-	t = &lx->toks[lx->n - 1];
-	t->s = out;
-	for (lx->p = raw; lx->p < r;) {
-		if (*lx->p != '\\') {
-			out[n++] = *lx->p++;
-			continue;
-		}
-		lx->p++;
-		if (lex_escape(lx, out, &n, start) != 0)
-			return -1;
-	}
-	out[n] = '\0';
-	t->slen = n;
-	lx->p = r + 1;
-	return 0;
-}
-
-static int
-lex_long_string(struct lexer *lx, int level)
-{
-	unsigned start = lx->line;
-	const char *body;
-	size_t blen;
-	struct tok *t;
-
-	if (lex_long(lx, level, "long string", &body, &blen) != 0 ||
-	    tok_push(lx, T_STRING, body, blen, start) != 0)
-		return -1;
-	t = &lx->toks[lx->n - 1];
-	if ((t->s = strndup(body, blen)) == NULL)
-		return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
-	t->slen = blen;
-	return 0;
-}
-
-static int
-is_name_start(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-
-static int
-is_name_char(char ch)
-{
-	return is_name_start(ch) || (ch >= '0' && ch <= '9');
-}
-
-static int
-lex_number(struct lexer *lx)
-{
-	const char *s = lx->p;
-	const char *expo = s[0] == '0' && lx->end - s > 1 && (s[1] == 'x' || s[1] == 'X') ? "Pp" : "Ee";
-
-	for (lx->p++; lx->p < lx->end; lx->p++) {
-		if ((*lx->p == '+' || *lx->p == '-') && strchr(expo, lx->p[-1]) != NULL)
-			continue;
-		if (!is_name_char(*lx->p) && *lx->p != '.')
-			break;
-	}
-	return tok_push(lx, T_NUMBER, s, (size_t)(lx->p - s), lx->line);
-}
-
-static int
-lex_op(struct lexer *lx)
-{
-	static const char *const two[] = { "..", "==", "~=", "<=", ">=", "::", "//", "<<", ">>", NULL };
-	size_t n = 1;
-
-	if (lx->end - lx->p >= 3 && strncmp(lx->p, "...", 3) == 0)
-		n = 3;
-	for (size_t i = 0; n == 1 && two[i] != NULL && lx->end - lx->p >= 2; i++)
-		if (strncmp(lx->p, two[i], 2) == 0)
-			n = 2;
-	lx->p += n;
-	return tok_push(lx, T_OP, lx->p - n, n, lx->line);
-}
-
-static int
-lex_comment(struct lexer *lx)
-{
-	const char *body;
-	size_t blen;
-	int level;
-
-	lx->p += 2;
-	if (lx->p < lx->end && *lx->p == '[' && (level = long_level(lx->p, lx->end)) >= 0)
-		return lex_long(lx, level, "comment --", &body, &blen);
-	while (lx->p < lx->end && *lx->p != '\n')
-		lx->p++;
-	return 0;
-}
-
-static int
-lex(struct lexer *lx)
-{
-	int level;
-
-	while (lx->p < lx->end) {
-		char ch = *lx->p;
-		int rc;
-
-		if (ch == '\n') {
-			lx->line++;
-			lx->p++;
-			continue;
-		}
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v') {
-			lx->p++;
-			continue;
-		}
-		if (ch == '-' && lx->end - lx->p >= 2 && lx->p[1] == '-') {
-			rc = lex_comment(lx);
-		} else if (is_name_start(ch)) {
-			const char *s = lx->p;
-			while (lx->p < lx->end && is_name_char(*lx->p))
-				lx->p++;
-			rc = tok_push(lx, T_NAME, s, (size_t)(lx->p - s), lx->line);
-		} else if ((ch >= '0' && ch <= '9') ||
-		    (ch == '.' && lx->end - lx->p >= 2 && lx->p[1] >= '0' && lx->p[1] <= '9')) {
-			rc = lex_number(lx);
-		} else if (ch == '"' || ch == '\'') {
-			rc = lex_string(lx);
-		} else if (ch == '[' && (level = long_level(lx->p, lx->end)) >= 0) {
-			rc = lex_long_string(lx, level);
-		} else {
-			rc = lex_op(lx);
-		}
-		if (rc != 0)
-			return -1;
-	}
-	return tok_push(lx, T_EOF, lx->end, 0, lx->line);
-}
 
 /* ================= Interpretation ================= */
 
@@ -550,14 +187,14 @@ static int
 check_host_name(struct walk *w, const struct tok *name, unsigned line, const char *word)
 {
 	if (name->slen == 0)
-		return file_error(w->ld->err, w->file, line, "%s \"\" has no name; write the host "
+		return chk_file_error(w->ld->err, w->file, line, "%s \"\" has no name; write the host "
 		    "name, as in %s \"example.com\"", word, word);
 	if (name->slen >= CHK_PCFG_NAME_MAX)
-		return file_error(w->ld->err, w->file, line, "%s name is longer than %d bytes",
+		return chk_file_error(w->ld->err, w->file, line, "%s name is longer than %d bytes",
 		    word, CHK_PCFG_NAME_MAX - 1);
 	for (size_t k = 0; k < name->slen; k++)
 		if ((unsigned char)name->s[k] <= ' ' || name->s[k] == 0x7f)
-			return file_error(w->ld->err, w->file, line, "%s \"%.*s\": a host name "
+			return chk_file_error(w->ld->err, w->file, line, "%s \"%.*s\": a host name "
 			    "cannot hold spaces or control characters", word, (int)strcspn(name->s, "\n"),
 			    name->s);
 	return 0;
@@ -576,14 +213,14 @@ host_for(struct walk *w, const char *name, enum chk_phost_kind kind, unsigned li
 		if (strcmp(h->name, name) != 0)
 			continue;
 		if (h->kind != kind)
-			return file_error(w->ld->err, w->file, line, "%s \"%s\" clashes with the %s "
+			return chk_file_error(w->ld->err, w->file, line, "%s \"%s\" clashes with the %s "
 			    "of the same name at %s:%u (Prosody refuses this config); for a service "
 			    "use a sub-domain, like conference.%s", kind_word(kind), name,
 			    kind_word(h->kind), h->file, h->line, name);
 		return (int)k;
 	}
 	if (cfg->nhosts == CHK_PCFG_MAX_HOSTS)
-		return file_error(w->ld->err, w->file, line, "more than %d hosts; check them in "
+		return chk_file_error(w->ld->err, w->file, line, "more than %d hosts; check them in "
 		    "parts with --host", CHK_PCFG_MAX_HOSTS);
 	if ((h = realloc(cfg->hosts, (cfg->nhosts + 1) * sizeof(*h))) == NULL)
 		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
@@ -611,7 +248,7 @@ declare_host(struct walk *w, enum chk_phost_kind kind)
 	int idx;
 
 	if ((name = call_arg(t, &j)) == NULL)
-		return file_error(w->ld->err, w->file, line, "%.*s must be followed by a quoted "
+		return chk_file_error(w->ld->err, w->file, line, "%.*s must be followed by a quoted "
 		    "name, as in %s \"example.com\": tlsgate reads the config without running it, "
 		    "so it cannot work out a name computed in Lua; write the name as a string, or "
 		    "give the hosts with --host", (int)t[w->i].n, t[w->i].p, word);
@@ -619,7 +256,7 @@ declare_host(struct walk *w, enum chk_phost_kind kind)
 		return -1;
 	module = call_arg(t, &j);
 	if (module != NULL && kind == CHK_PHOST_VIRTUAL)
-		return file_error(w->ld->err, w->file, line, "VirtualHost \"%s\" is given a module "
+		return chk_file_error(w->ld->err, w->file, line, "VirtualHost \"%s\" is given a module "
 		    "name (\"%s\"), which Prosody refuses; for a service write Component \"%s\" "
 		    "\"%s\"", name->s, module->s, name->s, module->s);
 	snprintf(prepped, sizeof(prepped), "%s", name->s);
@@ -701,7 +338,7 @@ glob_dir(struct walk *w, unsigned line, const char *spec, const char *dir, const
 	*out = NULL;
 	*nout = 0;
 	if (d == NULL)
-		return file_error(w->ld->err, w->file, line, "Include \"%s\": cannot open the "
+		return chk_file_error(w->ld->err, w->file, line, "Include \"%s\": cannot open the "
 		    "directory %s: %s (Prosody stops there too); create it or fix the Include", spec,
 		    dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
@@ -740,7 +377,7 @@ include_glob(struct walk *w, unsigned line, const char *spec)
 	int rc = 0;
 
 	if (slash != NULL && has_wildcard(spec, (size_t)(slash - spec)))
-		return file_error(w->ld->err, w->file, line, "Include \"%s\": Prosody expands * and "
+		return chk_file_error(w->ld->err, w->file, line, "Include \"%s\": Prosody expands * and "
 		    "? only in the file name, not in directories; name the directory", spec);
 	snprintf(part, sizeof(part), "%.*s", slash ? (int)(slash - spec) : 0, spec);
 	if (slash == spec)
@@ -748,7 +385,7 @@ include_glob(struct walk *w, unsigned line, const char *spec)
 	else if (part[0] == '\0')
 		snprintf(dir, sizeof(dir), "%s", w->dir);
 	else if (resolve(dir, sizeof(dir), w->dir, part) != 0)
-		return file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
+		return chk_file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
 	if (glob_dir(w, line, spec, dir, glob, &names, &n) != 0)
 		return -1;
 	if (n == 0)
@@ -758,7 +395,7 @@ include_glob(struct walk *w, unsigned line, const char *spec)
 		    spec, dir);
 	for (size_t k = 0; k < n; k++) {
 		if (rc == 0 && resolve(path, sizeof(path), dir, names[k]) != 0)
-			rc = file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
+			rc = chk_file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", spec);
 		if (rc == 0)
 			rc = load_file(w->ld, path, w->depth + 1, w->file, line, spec);
 		free(names[k]);
@@ -778,11 +415,11 @@ include(struct walk *w)
 	char path[PATH_MAX];
 
 	if ((arg = call_arg(t, &j)) == NULL)
-		return file_error(w->ld->err, w->file, line, "Include must be followed by a quoted "
+		return chk_file_error(w->ld->err, w->file, line, "Include must be followed by a quoted "
 		    "file name, as in Include \"conf.d/*.cfg.lua\": tlsgate reads the config "
 		    "without running it; write the path as a string");
 	if (arg->slen == 0 || memchr(arg->s, '\0', arg->slen) != NULL)
-		return file_error(w->ld->err, w->file, line, "Include needs a file name");
+		return chk_file_error(w->ld->err, w->file, line, "Include needs a file name");
 	if (w->blocks > 0 && add_note(w, line, "prosody-unread", "move it to the top level of "
 	    "the file", "Include \"%s\" is inside a Lua block (if, function or loop): tlsgate "
 	    "does not run the config and reads it as if it ran", arg->s) != 0)
@@ -791,7 +428,7 @@ include(struct walk *w)
 	if (has_wildcard(arg->s, arg->slen))
 		return include_glob(w, line, arg->s);
 	if (resolve(path, sizeof(path), w->dir, arg->s) != 0)
-		return file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", arg->s);
+		return chk_file_error(w->ld->err, w->file, line, "Include \"%s\": path too long", arg->s);
 	return load_file(w->ld, path, w->depth + 1, w->file, line, arg->s);
 }
 
@@ -830,7 +467,7 @@ ssl_field(struct walk *w, struct chk_pssl *ssl, size_t j)
 		return 0;
 	}
 	if (resolve(path, sizeof(path), w->ld->main_dir, v->s) != 0)
-		return file_error(w->ld->err, w->file, t[j].line, "ssl %.*s \"%s\": path too long",
+		return chk_file_error(w->ld->err, w->file, t[j].line, "ssl %.*s \"%s\": path too long",
 		    (int)t[j].n, t[j].p, v->s);
 	free(*slot);
 	if ((*slot = strdup(path)) == NULL)
@@ -944,7 +581,7 @@ option(struct walk *w, int host, size_t i)
 	    memchr(v->s, '\0', v->slen) != NULL;
 	if (!cfg->certs_unknown && resolve(cfg->certs, sizeof(cfg->certs), w->ld->main_dir,
 	    v->s) != 0)
-		return file_error(w->ld->err, w->file, line, "certificates: path too long");
+		return chk_file_error(w->ld->err, w->file, line, "certificates: path too long");
 	return 0;
 }
 
@@ -1046,23 +683,23 @@ walk_tokens(struct walk *w)
 static int
 parse_text(struct loader *ld, const char *file, const char *text, size_t len, int depth)
 {
-	struct lexer lx = { file, text, text + len, 1, NULL, 0, 0, ld->err };
+	struct tok *toks = NULL;
+	size_t ntoks = 0;
 	struct walk w;
-	int rc = -1;
+	int rc;
 
 	memset(&w, 0, sizeof(w));
-	if (lex(&lx) != 0)
-		goto out;
+	if (chk_lua_lex(file, text, len, &toks, &ntoks, ld->err) != 0)
+		return -1;
 	w.ld = ld;
 	w.file = file;
 	chk_dir_of(file, w.dir, sizeof(w.dir));
 	w.depth = depth;
-	w.t = lx.toks;
+	w.t = toks;
 	w.cur = -1;
 	w.table_host = -1;
 	rc = walk_tokens(&w);
-out:
-	toks_free(lx.toks, lx.n);
+	chk_lua_free(toks, ntoks);
 	return rc;
 }
 
@@ -1093,17 +730,17 @@ load_file(struct loader *ld, const char *path, int depth, const char *from, unsi
 	int rc;
 
 	if (depth > CHK_PCFG_MAX_DEPTH)
-		return file_error(ld->err, from, from_line, "Include \"%s\": includes nest deeper "
+		return chk_file_error(ld->err, from, from_line, "Include \"%s\": includes nest deeper "
 		    "than %d files; does a file include itself?", spec, CHK_PCFG_MAX_DEPTH);
 	if (ld->cfg->nfiles == CHK_PCFG_MAX_FILES)
-		return file_error(ld->err, from, from_line, "Include \"%s\": more than %d config "
+		return chk_file_error(ld->err, from, from_line, "Include \"%s\": more than %d config "
 		    "files", spec, CHK_PCFG_MAX_FILES);
 	if (util_read_file(path, &data, &len, &rerr) != 0) {
 		if (from == NULL)
 			return tg_err_set(ld->err, TG_ERR_USAGE, "cannot read the Prosody config: %s; "
 			    "give the file Prosody runs with (Debian: /etc/prosody/prosody.cfg.lua)",
 			    rerr.msg);
-		return file_error(ld->err, from, from_line, "Include \"%s\": cannot read %s (Prosody "
+		return chk_file_error(ld->err, from, from_line, "Include \"%s\": cannot read %s (Prosody "
 		    "refuses to start with this config too); fix the path or remove the Include",
 		    spec, rerr.msg);
 	}
