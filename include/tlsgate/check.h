@@ -16,7 +16,15 @@ typedef struct chk_ctx chk_ctx;
 
 typedef enum { CHK_INFO = 0, CHK_WARNING = 1, CHK_ERROR = 2 } chk_severity;
 typedef enum { CHK_PURPOSE_SERVER, CHK_PURPOSE_CLIENT } chk_purpose;
-typedef enum { CHK_STARTTLS_NONE, CHK_STARTTLS_POSTGRES } chk_starttls;
+/* What an endpoint needs before its TLS handshake: nothing, PostgreSQL's
+ * SSLRequest, or an XMPP stream asking for STARTTLS (client port 5222,
+ * server-to-server port 5269). */
+typedef enum {
+	CHK_STARTTLS_NONE,
+	CHK_STARTTLS_POSTGRES,
+	CHK_STARTTLS_XMPP,
+	CHK_STARTTLS_XMPP_SERVER,
+} chk_starttls;
 
 #define CHK_WARN_DAYS_DEFAULT 30
 
@@ -66,10 +74,11 @@ int chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;
 
-/* Connects to HOST:PORT (PostgreSQL's SSLRequest first with
- * CHK_STARTTLS_POSTGRES), reads what the server serves, probes TLS 1.0/1.1,
- * and runs the chain rules on it. sni may be NULL (the host, unless an IP).
- * Fails when the endpoint cannot be reached or no handshake completes. */
+/* Connects to HOST:PORT (after PostgreSQL's SSLRequest or XMPP's STARTTLS
+ * when asked), reads what the server serves, probes TLS 1.0/1.1, and runs
+ * the chain rules on it. sni may be NULL (the host, unless an IP); XMPP
+ * opens its stream to it, so it must then be the domain. Fails when the
+ * endpoint cannot be reached or no handshake completes. */
 int chk_endpoint(chk_ctx *c, const char *hostport, const char *sni,
     chk_starttls starttls, tg_err *err) TG_MUST_CHECK;
 

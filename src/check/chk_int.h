@@ -89,7 +89,9 @@ struct chk_unit {
 	size_t nhosts;
 	/* Endpoint facts. */
 	int uncovered;            /* a --host no cert in sight is for */
-	int endpoint, no_tls, tls10, tls11, client_cert_requested;
+	int endpoint, tls10, tls11, client_cert_requested;
+	int no_tls;             /* endpoint: the chk_starttls whose answer was "no TLS" */
+	char no_tls_why[160];   /* ...and what the server said (XMPP) */
 	char endpoint_ver[16];
 	char ca_names[512];
 	char label[CHK_NAME_MAX]; /* HOST:PORT for endpoints */

@@ -1,8 +1,9 @@
 /* Live endpoints: what the server really serves. One full handshake reads
  * the chain, whether a client certificate is requested and which CA names
  * are advertised; two more handshakes, pinned to TLS 1.0 and to TLS 1.1,
- * find deprecated versions. PostgreSQL needs its SSLRequest first. The
- * served chain then goes through the same rules as files. */
+ * find deprecated versions. PostgreSQL needs its SSLRequest first, XMPP a
+ * stream that asks for STARTTLS. The served chain then goes through the
+ * same rules as files. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -134,11 +135,128 @@ pg_sslrequest(int fd, char *answer, tg_err *err)
 	return 0;
 }
 
+/* Reads into buf (NUL-terminated) until it holds one of marks; returns its
+ * index, or -1 (EOF, timeout, or the buffer full) with why set. */
+static int
+read_until(int fd, char *buf, size_t cap, size_t *len, const char *const *marks,
+    const char **why)
+{
+	for (;;) {
+		ssize_t n;
+
+		for (int i = 0; marks[i] != NULL; i++)
+			if (strstr(buf, marks[i]) != NULL)
+				return i;
+		if (*len + 1 >= cap) {
+			*why = "more than 16 KB without the expected element";
+			return -1;
+		}
+		do
+			n = read(fd, buf + *len, cap - 1 - *len);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			*why = n == 0 ? "the server closed the connection" : strerror(errno);
+			return -1;
+		}
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+}
+
+static int
+write_all(int fd, const char *s, tg_err *err)
+{
+	size_t len = strlen(s), off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, s + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return tg_err_set(err, TG_ERR_IO, "cannot write to the server: %s",
+			    strerror(errno));
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* The condition of a <stream:error> (host-unknown...) and its text. */
+static void
+stream_error(const char *buf, char *out, size_t len)
+{
+	const char *e = strstr(buf, "<stream:error>"), *p, *t;
+	size_t n;
+
+	snprintf(out, len, "an unnamed stream error");
+	if (e == NULL || (p = strchr(e + 14, '<')) == NULL)
+		return;
+	n = strcspn(p + 1, " />");
+	snprintf(out, len, "%.*s", (int)(n < 64 ? n : 64), p + 1);
+	if ((t = strstr(e, "<text")) != NULL && (t = strchr(t, '>')) != NULL) {
+		size_t used = strlen(out);
+		n = strcspn(t + 1, "<");
+		snprintf(out + used, len - used, " (%.*s)", (int)(n < 160 ? n : 160), t + 1);
+	}
+}
+
+/* XMPP (RFC 6120 5.4.2): opens a stream to the domain, looks for <starttls/>
+ * among the stream features, asks for it and waits for <proceed/>. *answer:
+ * 'S' to go on with TLS, 'N' when the server offers none or answers
+ * <failure/> (why says which). A stream error (an unknown domain) fails. */
+static int
+xmpp_starttls(int fd, const char *domain, int s2s, char *answer, char *why, size_t whylen,
+    tg_err *err)
+{
+	static const char *const features[] = { "</stream:features>", "<stream:features/>",
+		"</stream:error>", "</stream:stream>", NULL };
+	static const char *const reply[] = { "<proceed", "<failure", "</stream:error>", NULL };
+	char buf[16384] = "", open[512], cond[256];
+	const char *fail = NULL;
+	size_t len = 0;
+	int got;
+
+	snprintf(open, sizeof(open), "<?xml version='1.0'?><stream:stream to='%s' "
+	    "xmlns='jabber:%s' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+	    domain, s2s ? "server" : "client");
+	if (write_all(fd, open, err) != 0)
+		return -1;
+	got = read_until(fd, buf, sizeof(buf), &len, features, &fail);
+	if (got == 2 || got == 3) {
+		stream_error(buf, cond, sizeof(cond));
+		return tg_err_set(err, TG_ERR_TLS, "the XMPP server ended the stream to %s: %s%s",
+		    domain, cond, strncmp(cond, "host-unknown", 12) == 0 ? "; give the domain it "
+		    "serves with --sni" : "");
+	}
+	if (got < 0)
+		return tg_err_set(err, TG_ERR_IO, "no XMPP stream features (%s); is this an XMPP "
+		    "server's %s port?", fail, s2s ? "server-to-server (5269)" : "client (5222)");
+	if (strstr(buf, "urn:ietf:params:xml:ns:xmpp-tls") == NULL) {
+		*answer = 'N';
+		snprintf(why, whylen, "offers no <starttls/> among its stream features for %s",
+		    domain);
+		return 0;
+	}
+	if (write_all(fd, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", err) != 0)
+		return -1;
+	buf[0] = '\0';
+	len = 0;
+	got = read_until(fd, buf, sizeof(buf), &len, reply, &fail);
+	if (got < 0 || got == 2)
+		return tg_err_set(err, TG_ERR_IO, "no answer to <starttls/> from the XMPP server "
+		    "(%s)", got < 0 ? fail : "a stream error");
+	*answer = got == 0 ? 'S' : 'N';
+	if (got == 1)
+		snprintf(why, whylen, "answered <failure/> to <starttls/> for %s (no certificate "
+		    "for the domain?)", domain);
+	return 0;
+}
+
 /* What a handshake learned. */
 struct hs {
 	struct chk_unit *u;
 	STACK_OF(X509) *chain;
 	char version[16];
+	char why[160]; /* why the STARTTLS step declined TLS */
 };
 
 static int hs_index = -1;
@@ -189,23 +307,26 @@ client_ctx(int version, tg_err *err)
 }
 
 /* 1 handshake done, 0 refused by the server, -1 could not even try; 'N' in
- * *pg when PostgreSQL declined TLS. */
+ * *no when the STARTTLS step declined TLS (why in h->why). */
 static int
-handshake(const struct target *t, int version, struct hs *h, char *pg, tg_err *err)
+handshake(const struct target *t, int version, struct hs *h, char *no, tg_err *err)
 {
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
-	int fd, rc = -1;
+	int fd, rc = -1, pre = 0;
 
 	if ((fd = tcp_connect(t, err)) < 0)
 		return -1;
-	if (t->starttls == CHK_STARTTLS_POSTGRES) {
-		if (pg_sslrequest(fd, pg, err) != 0)
-			goto out;
-		if (*pg == 'N') {
-			rc = 0;
-			goto out;
-		}
+	if (t->starttls == CHK_STARTTLS_POSTGRES)
+		pre = pg_sslrequest(fd, no, err);
+	else if (t->starttls == CHK_STARTTLS_XMPP || t->starttls == CHK_STARTTLS_XMPP_SERVER)
+		pre = xmpp_starttls(fd, t->sni, t->starttls == CHK_STARTTLS_XMPP_SERVER, no, h->why,
+		    sizeof(h->why), err);
+	if (pre != 0)
+		goto out;
+	if (*no == 'N') {
+		rc = 0;
+		goto out;
 	}
 	if ((ctx = client_ctx(version, err)) == NULL || (ssl = SSL_new(ctx)) == NULL)
 		goto out;
@@ -215,6 +336,9 @@ handshake(const struct target *t, int version, struct hs *h, char *pg, tg_err *e
 	SSL_set_fd(ssl, fd);
 	ERR_clear_error();
 	if (SSL_connect(ssl) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+		snprintf(h->why, sizeof(h->why), "%s", reason != NULL ? reason : "");
 		ERR_clear_error();
 		rc = 0;
 		goto out;
@@ -269,12 +393,17 @@ chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls sta
 	struct target t = { .starttls = starttls };
 	struct hs h = { 0 }, probe = { 0 };
 	struct chk_unit *u;
-	char pg = 0;
+	char no = 0;
 	int rc = -1, got;
 
 	if (parse_hostport(hostport, &t, err) != 0)
 		return -1;
 	t.sni = sni != NULL ? sni : (chk_host_is_ip(t.host) ? NULL : t.host);
+	if ((starttls == CHK_STARTTLS_XMPP || starttls == CHK_STARTTLS_XMPP_SERVER) &&
+	    (t.sni == NULL || t.sni[strcspn(t.sni, "'\"<>& \t\r\n")] != '\0'))
+		return tg_err_set(err, TG_ERR_USAGE, t.sni == NULL ? "--starttls xmpp opens a stream "
+		    "to the XMPP domain: give it with --sni (e.g. --sni example.com)" : "--sni '%s' "
+		    "is not a domain an XMPP stream can be opened to", t.sni);
 	if (hs_index < 0 && (hs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "SSL_get_ex_new_index");
 	if (chk_build_units(c, err) != 0) /* indexes over --ca */
@@ -284,22 +413,30 @@ chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls sta
 	u->endpoint = 1;
 	snprintf(u->label, sizeof(u->label), "%s", hostport);
 	h.u = u;
-	if ((got = handshake(&t, 0, &h, &pg, err)) < 0)
+	if ((got = handshake(&t, 0, &h, &no, err)) < 0)
 		goto out;
-	if (pg == 'N') {
-		u->no_tls = 1;
+	if (no == 'N') {
+		u->no_tls = (int)starttls;
+		snprintf(u->no_tls_why, sizeof(u->no_tls_why), "%s", h.why);
+	} else if ((got == 0 || h.chain == NULL) && starttls == CHK_STARTTLS_NONE) {
+		tg_err_set(err, TG_ERR_TLS, "the TLS handshake with %s failed (%s: no TLS 1.2/1.3 "
+		    "server there, or it refused us); for PostgreSQL add --starttls postgres, for XMPP "
+		    "(5222, 5269) --starttls xmpp or xmpp-server", hostport,
+		    h.why[0] ? h.why : "no reason given");
+		goto out;
 	} else if (got == 0 || h.chain == NULL) {
-		tg_err_set(err, TG_ERR_TLS, "the TLS handshake with %s failed (no TLS 1.2/1.3 server "
-		    "there, or it refused us)%s", hostport, starttls == CHK_STARTTLS_NONE ?
-		    "; for PostgreSQL add --starttls postgres" : "");
+		tg_err_set(err, TG_ERR_TLS, "the TLS handshake with %s after STARTTLS failed (%s)%s%s",
+		    hostport, h.why[0] ? h.why : "no reason given", starttls == CHK_STARTTLS_POSTGRES ?
+		    "" : "; Prosody does this when it has no certificate for ", starttls ==
+		    CHK_STARTTLS_POSTGRES ? "" : t.sni);
 		goto out;
 	} else {
 		if (take_chain(u, h.chain) != 0)
 			goto nomem;
 		snprintf(u->endpoint_ver, sizeof(u->endpoint_ver), "%s", h.version);
 		endpoint_hosts(c, u, &t);
-		u->tls10 = handshake(&t, TLS1_VERSION, &probe, &pg, err) == 1;
-		u->tls11 = handshake(&t, TLS1_1_VERSION, &probe, &pg, err) == 1;
+		u->tls10 = handshake(&t, TLS1_VERSION, &probe, &no, err) == 1;
+		u->tls11 = handshake(&t, TLS1_1_VERSION, &probe, &no, err) == 1;
 		tg_err_clear(err);
 	}
 	chk_rules_run(c);

@@ -1119,10 +1119,18 @@ r_no_tls(chk_ctx *c, const struct chk_rule *r, size_t unit)
 
 	if (!u->endpoint || !u->no_tls)
 		return;
-	fixf(fix, sizeof(fix), "set ssl = on in postgresql.conf, with ssl_cert_file and "
-	    "ssl_key_file, then reload");
-	chk_emit(c, r, unit, u->label, fix, "%s answered the SSLRequest with 'N': the server "
-	    "does not offer TLS", u->label);
+	if (u->no_tls == CHK_STARTTLS_POSTGRES) {
+		fixf(fix, sizeof(fix), "set ssl = on in postgresql.conf, with ssl_cert_file and "
+		    "ssl_key_file, then reload");
+		chk_emit(c, r, unit, u->label, fix, "%s answered the SSLRequest with 'N': the "
+		    "server does not offer TLS", u->label);
+		return;
+	}
+	fixf(fix, sizeof(fix), "enable \"tls\" in Prosody's modules_enabled and give the host a "
+	    "certificate (tlsgate check --prosody-config /etc/prosody/prosody.cfg.lua), then "
+	    "reload");
+	chk_emit(c, r, unit, u->label, fix, "%s %s: XMPP there stays unencrypted", u->label,
+	    u->no_tls_why);
 }
 
 /* ================= The table ================= */
@@ -1183,7 +1191,7 @@ const struct chk_rule chk_rules[] = {
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
-	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N')", NULL, r_no_tls },
+	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N', or no XMPP STARTTLS)", NULL, r_no_tls },
 };
 
 const size_t chk_nrules = sizeof(chk_rules) / sizeof(chk_rules[0]);

@@ -10,7 +10,7 @@
 static const char check_help[] =
 "Usage: tlsgate check [PATH]... [OPTIONS]\n"
 "       tlsgate check --prosody-config FILE [DIR] [OPTIONS]\n"
-"       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls postgres] [OPTIONS]\n"
+"       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
 "each one. PATH is a cert, chain, key, CRL or PKCS#12 file, or a directory laid\n"
@@ -46,7 +46,10 @@ static const char check_help[] =
 "      --json            findings as JSON (schema: docs/check-json.md)\n"
 "  endpoint only:\n"
 "      --sni NAME        server name to send (default: HOST unless an address)\n"
-"      --starttls postgres  PostgreSQL's SSLRequest before the handshake\n"
+"      --starttls PROTO  what comes before the handshake: postgres (PostgreSQL's\n"
+"                        SSLRequest), xmpp (an XMPP client stream, port 5222) or\n"
+"                        xmpp-server (server-to-server, 5269); XMPP opens its\n"
+"                        stream to the --sni name (default: HOST), the domain\n"
 "\n"
 "Examples:\n"
 "  tlsgate check /etc/prosody/certs --owner prosody\n"
@@ -58,6 +61,7 @@ static const char check_help[] =
 "  tlsgate check --config /etc/tlsgate/gateway.ini --owner tlsgate\n"
 "  tlsgate check endpoint example.com:443\n"
 "  tlsgate check endpoint db.example.com:5432 --starttls postgres --ca ./pki/root.crt\n"
+"  tlsgate check endpoint 127.0.0.1:5222 --starttls xmpp --sni example.com\n"
 "\n"
 "Each finding reads `severity code: what is wrong` with a `fix:` line; codes are\n"
 "stable (`tlsgate check --rules` lists them). Exit: 0 no errors (warnings\n"
@@ -213,9 +217,15 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		a->sni = arg;
 		return 0;
 	case OPT_STARTTLS:
-		if (strcmp(arg, "postgres") != 0)
-			return tg_err_set(err, TG_ERR_USAGE, "--starttls: only 'postgres' is supported");
-		a->starttls = CHK_STARTTLS_POSTGRES;
+		if (strcmp(arg, "postgres") == 0)
+			a->starttls = CHK_STARTTLS_POSTGRES;
+		else if (strcmp(arg, "xmpp") == 0)
+			a->starttls = CHK_STARTTLS_XMPP;
+		else if (strcmp(arg, "xmpp-server") == 0)
+			a->starttls = CHK_STARTTLS_XMPP_SERVER;
+		else
+			return tg_err_set(err, TG_ERR_USAGE, "--starttls '%s': give postgres, xmpp "
+			    "(client port 5222) or xmpp-server (port 5269)", arg);
 		return 0;
 	case OPT_NOSYS:
 		chk_use_system_store(c, 0);
