@@ -31,6 +31,7 @@ install good.example good
 install mis.example other # Prosody serves mis.example the certificate of other.example
 
 PORT=$(free_port)
+S2S=$(free_port)
 cat >"$WORK/prosody.cfg.lua" <<EOF
 pidfile = "$WORK/data/prosody.pid"
 data_path = "$WORK/data"
@@ -39,7 +40,7 @@ log = { info = "$WORK/data/prosody.log" }
 interfaces = { "127.0.0.1" }
 c2s_ports = { $PORT }
 c2s_direct_tls_ports = { }
-s2s_ports = { }
+s2s_ports = { $S2S }
 s2s_direct_tls_ports = { }
 http_ports = { }
 https_ports = { }
@@ -76,6 +77,17 @@ assert_eq "$(openssl x509 -in "$C/good.example.crt" -noout -fingerprint -sha256 
 		openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d :)" \
 	"openssl reads the leaf Prosody has in certs/good.example.crt"
 pass "good.example: STARTTLS over a real XMPP stream, the served chain verified, the same leaf openssl reads"
+
+# The server-to-server port: a jabber:server stream, the same certificate.
+wait_port "$S2S" 20
+rc=0
+"$TLSGATE" check endpoint "127.0.0.1:$S2S" --starttls xmpp-server --sni good.example \
+	--ca "$P/root.crt" --no-system-ca --json >s2s.json 2>s2s.err || rc=$?
+assert_eq 0 "$rc" "good.example on the s2s port ($(cat s2s.err))"
+assert_eq "$(jq -r '.subjects[0].leaf' good.example.json) $(jq -r '.subjects[0].certificates' good.example.json)" \
+	"$(jq -r '.subjects[0].leaf' s2s.json) $(jq -r '.subjects[0].certificates' s2s.json)" \
+	"the s2s port serves the chain the client port serves"
+pass "xmpp-server: STARTTLS on Prosody's server-to-server port"
 
 # --- mis.example: served other.example's certificate ---
 assert_eq 1 "$(check mis.example)" "mis.example exit"
