@@ -70,6 +70,17 @@ int util_parse_uint(const char *s, const char *what, unsigned long max,
 int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
     tg_err *err) TG_MUST_CHECK;
 
+/* A host name as certificates and SNI carry it: each label holding a
+ * character beyond ASCII becomes its IDNA A-label ("bücher" ->
+ * "xn--bcher-kva", Punycode, RFC 3492), ASCII letters are lower-cased, the
+ * rest is left for the caller to validate. Letters beyond ASCII are taken
+ * as given (IDNA2008 maps no case: write them in lower case). Fails
+ * (TG_ERR_USAGE) on bad UTF-8 or a label over 63 characters. */
+int util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err) TG_MUST_CHECK;
+
+/* 1 if s is all ASCII. */
+int util_is_ascii(const char *s);
+
 /* Hex-encodes len bytes into out (2*len+1 bytes), upper or lower case. */
 void util_hex(char *out, const unsigned char *in, size_t len, int upper);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/util.h"
 
 chk_ctx *
 chk_new(tg_err *err)
@@ -80,11 +81,17 @@ chk_free(chk_ctx *c)
 	free(c);
 }
 
+/* Hosts are kept as certificates carry them: an internationalised name as
+ * its A-labels (bücher.example -> xn--bcher-kva.example). */
 static int
-host_add(chk_ctx *c, const char *name, const struct chk_phost *from, const char *pin,
+host_add(chk_ctx *c, const char *given, const struct chk_phost *from, const char *pin,
     tg_err *err)
 {
+	char name[CHK_NAME_MAX];
 	struct chk_host *h;
+
+	if (util_idna_to_ascii(given, name, sizeof(name), err) != 0)
+		return tg_err_prefix(err, "host '%s'", given);
 
 	for (size_t i = 0; i < c->nhosts; i++)
 		if (strcasecmp(c->hosts[i].name, name) == 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/util.h"
 
 #define CHK_CONNECT_TIMEOUT_MS 5000
 #define CHK_IO_TIMEOUT_S 10
@@ -393,11 +394,22 @@ chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls sta
 	struct target t = { .starttls = starttls };
 	struct hs h = { 0 }, probe = { 0 };
 	struct chk_unit *u;
-	char no = 0;
+	char no = 0, sni_ascii[CHK_NAME_MAX];
 	int rc = -1, got;
 
 	if (parse_hostport(hostport, &t, err) != 0)
 		return -1;
+	/* An internationalised name goes on the wire as its A-labels. */
+	if (sni != NULL && !util_is_ascii(sni)) {
+		if (util_idna_to_ascii(sni, sni_ascii, sizeof(sni_ascii), err) != 0)
+			return tg_err_prefix(err, "--sni");
+		sni = sni_ascii;
+	}
+	if (!util_is_ascii(t.host)) {
+		if (util_idna_to_ascii(t.host, sni_ascii, sizeof(sni_ascii), err) != 0)
+			return tg_err_prefix(err, "%s", hostport);
+		snprintf(t.host, sizeof(t.host), "%s", sni_ascii);
+	}
 	t.sni = sni != NULL ? sni : (chk_host_is_ip(t.host) ? NULL : t.host);
 	if ((starttls == CHK_STARTTLS_XMPP || starttls == CHK_STARTTLS_XMPP_SERVER) &&
 	    (t.sni == NULL || t.sni[strcspn(t.sni, "'\"<>& \t\r\n")] != '\0'))

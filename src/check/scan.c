@@ -188,10 +188,24 @@ looks_like_host(const char *s, size_t n)
 		if (ch == '.')
 			dot = 1;
 		else if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '*'))
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '*' ||
+		    (unsigned char)ch >= 0x80)) /* UTF-8: an internationalised name */
 			return 0;
 	}
 	return dot && n > 2 && s[0] != '.' && s[n - 1] != '.';
+}
+
+/* The host a file's name gives, as certificates carry it (A-labels for an
+ * internationalised name: bücher.example.crt is for xn--bcher-kva.example). */
+static void
+set_hint(struct chk_file *f, const char *s, size_t n)
+{
+	char given[CHK_NAME_MAX];
+	tg_err ignored;
+
+	snprintf(given, sizeof(given), "%.*s", (int)n, s);
+	if (util_idna_to_ascii(given, f->host_hint, sizeof(f->host_hint), &ignored) != 0)
+		f->host_hint[0] = '\0';
 }
 
 void
@@ -220,12 +234,12 @@ layout_key_path(struct chk_file *f, char *key, size_t len)
 	if (strcmp(base, "fullchain.pem") == 0 || strcmp(base, "cert.pem") == 0) {
 		const char *d = chk_basename(dir);
 		if (looks_like_host(d, strlen(d)))
-			snprintf(f->host_hint, sizeof(f->host_hint), "%.*s", CHK_NAME_MAX - 1, d);
+			set_hint(f, d, strlen(d));
 		n = snprintf(key, len, "%s/privkey.pem", dir);
 	} else if (dot != NULL && (strcasecmp(dot, ".crt") == 0 || strcasecmp(dot, ".cer") == 0 ||
 	    strcasecmp(dot, ".pem") == 0)) {
 		if (looks_like_host(base, stem))
-			snprintf(f->host_hint, sizeof(f->host_hint), "%.*s", (int)stem, base);
+			set_hint(f, base, stem);
 		n = snprintf(key, len, "%s/%.*s.key", dir, (int)stem, base);
 	} else {
 		return 0;

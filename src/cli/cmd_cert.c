@@ -32,6 +32,8 @@ static const char issue_help[] =
 "Options:\n"
 "  --san VALUE         another name: DNS:host, IP:addr, email:user@host, URI:uri, or a\n"
 "                      bare value whose type is detected (10.0.0.5 is an IP). Repeatable.\n"
+"                      An internationalised name goes in as clients send it:\n"
+"                      bücher.example becomes DNS:xn--bcher-kva.example\n"
 "  --days N            validity (default 397, capped at the CA's own expiry)\n"
 "  --key TYPE          " PKI_KEY_TYPES " (default ec-p256)\n"
 "  --out-dir D         write the files to D instead of DIR/issued\n"

@@ -1,5 +1,6 @@
 /* Subject alternative names and certificate profiles as plain, validated data. */
 #include "tlsgate/pki.h"
+#include "tlsgate/util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -124,6 +125,15 @@ pki_san_parse(const char *s, pki_san *out, tg_err *err)
 			return tg_err_set(err, TG_ERR_USAGE,
 			    "malformed SAN '%s': %s is an IP address, and clients never match an "
 			    "address against a DNS name; write IP:%s", s, value, value);
+		/* An internationalised name goes in as its A-labels
+		 * (bücher.example -> xn--bcher-kva.example), as clients send
+		 * and compare it. */
+		if (!util_is_ascii(value)) {
+			tg_err sub = { 0 };
+			if (util_idna_to_ascii(value, out->value, sizeof(out->value), &sub) != 0)
+				return tg_err_set(err, TG_ERR_USAGE, "malformed SAN '%s': %s", s,
+				    sub.msg);
+		}
 		for (char *p = out->value; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		if (!valid_dns(out->value))

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,6 +194,66 @@ test_err_prefix(void **state)
 	assert_int_equal(tg_err_exit_code(&err), 2);
 }
 
+/* IDNA A-labels; expected values from Python's RFC 3492 codec
+ * ("bücher".encode("punycode")) and RFC 3492's own samples. */
+static void
+test_idna(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{ "bücher.example", "xn--bcher-kva.example" },
+		{ "München.DE", "xn--mnchen-3ya.de" },
+		{ "straße.example", "xn--strae-oqa.example" },
+		{ "日本語.jp", "xn--wgv71a119e.jp" },
+		{ "правда.example", "xn--80aafi6cg.example" },
+		{ "ü", "xn--tda" },
+		{ "aü.üa", "xn--a-eha.xn--a-dha" },
+		{ "ドメイン名例.jp", "xn--eckwd4c7cu47r2wf.jp" },
+		{ "*.café.example", "*.xn--caf-dma.example" },
+		{ "Plain.Example.COM", "plain.example.com" },
+		{ "xn--bcher-kva.example", "xn--bcher-kva.example" },
+		/* RFC 3492 7.1 (L): 3<nen>B<gumi><kinpachi><sensei> */
+		{ "3年B組金八先生", "xn--3B-ww4c5e180e575a65lsy2b" },
+	};
+	static const struct {
+		const char *in, *why;
+	} bad[] = {
+		{ "b\xfc" "cher.example", "is not valid UTF-8 (byte 2)" },     /* Latin-1, not UTF-8 */
+		{ "a\xc0\xaf.example", "is not valid UTF-8 (byte 2)" },    /* overlong '/' */
+		{ "\xed\xa0\x80.example", "is not valid UTF-8 (byte 1)" }, /* a surrogate */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+		  "is longer than 63 characters" },
+		{ "üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü.example",
+		  "longer than 63 characters once encoded for DNS" },
+	};
+	char out[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		tg_err err = { 0 };
+		assert_int_equal(util_idna_to_ascii(ok[i].in, out, sizeof(out), &err), 0);
+		/* RFC 3492's sample keeps the case of its ASCII letters; ours
+		 * lower-cases them, as DNS names compare. */
+		if (strcasecmp(out, ok[i].out) != 0)
+			fail_msg("%s: got %s, want %s", ok[i].in, out, ok[i].out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tg_err err = { 0 };
+		assert_int_equal(util_idna_to_ascii(bad[i].in, out, sizeof(out), &err), -1);
+		assert_int_equal(err.cat, TG_ERR_USAGE);
+		if (strstr(err.msg, bad[i].why) == NULL)
+			fail_msg("%s: message '%s' lacks '%s'", bad[i].in, err.msg, bad[i].why);
+	}
+	{
+		tg_err err = { 0 };
+		assert_int_equal(util_idna_to_ascii("bücher.example", out, 10, &err), -1);
+		assert_non_null(strstr(err.msg, "too long for a host name"));
+	}
+	assert_int_equal(util_is_ascii("example.com"), 1);
+	assert_int_equal(util_is_ascii("bücher.example"), 0);
+}
+
 int
 main(void)
 {
@@ -207,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_pass_file),
 		cmocka_unit_test(test_err_prefix),
+		cmocka_unit_test(test_idna),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
