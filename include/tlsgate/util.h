@@ -72,10 +72,11 @@ int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
 
 /* A host name as certificates and SNI carry it: each label holding a
  * character beyond ASCII becomes its IDNA A-label ("bücher" ->
- * "xn--bcher-kva", Punycode, RFC 3492), ASCII letters are lower-cased, the
- * rest is left for the caller to validate. Letters beyond ASCII are taken
- * as given (IDNA2008 maps no case: write them in lower case). Fails
- * (TG_ERR_USAGE) on bad UTF-8 or a label over 63 characters. */
+ * "xn--bcher-kva", Punycode, RFC 3492), after lower-casing the letters of
+ * ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (MÜNCHEN ->
+ * münchen, as lookups map them); other scripts are taken as written. The
+ * rest is left for the caller to validate. Fails (TG_ERR_USAGE) on bad
+ * UTF-8 or a label over 63 characters. */
 int util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err) TG_MUST_CHECK;
 
 /* 1 if s is all ASCII. */

@@ -1,6 +1,6 @@
 /* Internationalised host names to the ASCII form certificates and SNI
  * carry: each label with a letter beyond ASCII becomes "xn--" + its
- * Punycode (RFC 3492); ASCII letters are lower-cased. */
+ * Punycode (RFC 3492), after lower-casing (ASCII, Latin, Greek, Cyrillic). */
 #include <stdint.h>
 #include <string.h>
 
@@ -45,6 +45,31 @@ utf8_next(const unsigned char **p, const unsigned char *end)
 	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
 		return 0;
 	*p = s + more + 1;
+	return c;
+}
+
+/* Lower case, as lookups map names before encoding (UTS #46): ASCII, and
+ * the capitals of Latin-1, Latin Extended-A, Greek and Cyrillic. Other
+ * scripts are taken as written. */
+static uint32_t
+fold(uint32_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c + 0x20;
+	if (c >= 0xc0 && c <= 0xde && c != 0xd7)
+		return c + 0x20;
+	if ((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177))
+		return c | 1;
+	if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && (c & 1))
+		return c + 1;
+	if (c == 0x178)
+		return 0xff;
+	if (c >= 0x391 && c <= 0x3a9 && c != 0x3a2)
+		return c + 0x20;
+	if (c >= 0x410 && c <= 0x42f)
+		return c + 0x20;
+	if (c >= 0x400 && c <= 0x40f)
+		return c + 0x50;
 	return c;
 }
 
@@ -147,7 +172,7 @@ util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err)
 			if (n == LABEL_MAX)
 				return tg_err_set(err, TG_ERR_USAGE, "'%s': the label '%.*s' is longer "
 				    "than 63 characters", name, (int)(p - label), (const char *)label);
-			cp[n++] = c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+			cp[n++] = fold(c);
 			wide += c >= 0x80;
 		}
 		if (wide == 0) {

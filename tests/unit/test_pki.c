@@ -114,6 +114,10 @@ test_san_parse(void **state)
 		{ "alice@example.com", 1, PKI_SAN_EMAIL, "alice@example.com" },
 		{ "spiffe://example.org/web", 1, PKI_SAN_URI, "spiffe://example.org/web" },
 		{ "URI:urn:uuid:1234", 1, PKI_SAN_URI, "urn:uuid:1234" },
+		{ "bücher.example", 1, PKI_SAN_DNS, "xn--bcher-kva.example" },      /* IDN */
+		{ "DNS:*.MÜNCHEN.example", 1, PKI_SAN_DNS, "*.xn--mnchen-3ya.example" },
+		{ "DNS:*.münchen.EXAMPLE", 1, PKI_SAN_DNS, "*.xn--mnchen-3ya.example" },
+		{ "DNS:b\xfc" "cher.example", 0, 0, NULL },  /* Latin-1, not UTF-8 */
 		{ "DNS:10.0.0.5", 0, 0, NULL },           /* IP as DNS SAN */
 		{ "IP:999.1.1.1", 0, 0, NULL },
 		{ "exa mple.com", 0, 0, NULL },

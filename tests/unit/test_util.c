@@ -212,6 +212,11 @@ test_idna(void **state)
 		{ "ドメイン名例.jp", "xn--eckwd4c7cu47r2wf.jp" },
 		{ "*.café.example", "*.xn--caf-dma.example" },
 		{ "Plain.Example.COM", "plain.example.com" },
+		/* capitals are lower-cased first, as lookups map them */
+		{ "MÜNCHEN.de", "xn--mnchen-3ya.de" },
+		{ "ПРАВДА.example", "xn--80aafi6cg.example" },
+		{ "ŁÓDŹ.pl", "xn--d-uga0v4h.pl" },
+		{ "ΕΛΛΑΔΑ.gr", "xn--mxaaic4aa.gr" },
 		{ "xn--bcher-kva.example", "xn--bcher-kva.example" },
 		/* RFC 3492 7.1 (L): 3<nen>B<gumi><kinpachi><sensei> */
 		{ "3年B組金八先生", "xn--3B-ww4c5e180e575a65lsy2b" },
