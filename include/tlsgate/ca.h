@@ -25,6 +25,23 @@ typedef struct tg_ca_init_opts {
 
 int tg_ca_init(const tg_ca_init_opts *o, tg_err *err) TG_MUST_CHECK;
 
+typedef struct tg_ca_move_result {
+	char from[STORE_URL_MAX], to[STORE_URL_MAX];
+	store_copy_stats stats;
+} tg_ca_move_result;
+
+/* The URL of the CA's inventory (sqlite:DIR/tlsgate.db unless DIR/store.conf
+ * names another). */
+int tg_ca_store_info(const char *dir, char *url, size_t len, tg_err *err) TG_MUST_CHECK;
+
+/* Moves the CA's inventory to the store at url (e.g. from the embedded
+ * SQLite to a PostgreSQL shared by several machines): copies every
+ * certificate and CRL number in one transaction on the target, reads it
+ * back, and only then records url in DIR/store.conf. The old inventory is
+ * left as it was. A failure changes nothing. */
+int tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r,
+    tg_err *err) TG_MUST_CHECK;
+
 enum {
 	TG_CA_NEED_KEY = 1 << 0, /* load (and decrypt) the issuing key: to sign */
 };

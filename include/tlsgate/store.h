@@ -11,6 +11,8 @@
 
 typedef struct store store;
 
+#define STORE_URL_MAX 4096 /* a store URL, NUL included */
+
 #define STORE_SERIAL_MAX 41 /* 20 octets in hex + NUL */
 
 typedef struct store_cert {
@@ -78,5 +80,24 @@ int store_list(store *s, const store_filter *f,
  * reserved inside the current transaction. */
 int store_next_crl_number(store *s, const char *series, uint64_t *out,
     tg_err *err) TG_MUST_CHECK;
+
+/* Makes the series' last handed-out CRL number at least last (the next one
+ * is then last + 1 or more). */
+int store_floor_crl(store *s, const char *series, uint64_t last, tg_err *err) TG_MUST_CHECK;
+
+/* What store_copy moved. */
+typedef struct store_copy_stats {
+	unsigned long certs, revoked, already; /* already: present, same fingerprint */
+	unsigned long crl_series;
+	uint64_t leaf_crl;                     /* the leaf series' last number */
+} store_copy_stats;
+
+/* Copies every certificate of from (status, revocation and dates kept) and
+ * every CRL series' last number into to, in one transaction on to: all or
+ * nothing. A serial already in to with the same fingerprint is taken as
+ * copied (a second run changes nothing); with another fingerprint the copy
+ * fails (TG_ERR_EXISTS) and to is left as it was. Afterwards to is read
+ * back: it must hold every serial of from. */
+int store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err) TG_MUST_CHECK;
 
 #endif

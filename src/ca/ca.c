@@ -17,7 +17,7 @@
 
 #define CA_DB "tlsgate.db"
 #define CA_STORE_CONF "store.conf"
-#define STORE_URL_MAX 4096
+
 #define CA_DEFAULT_NAME "tlsgate Root CA"
 #define SERIAL_ATTEMPTS 8
 
@@ -201,17 +201,28 @@ build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
  * and one `url = URL` line. Read by hand rather than with inih, whose lines
  * stop at 200 bytes: a connection URL with sslrootcert paths is longer. */
 static int
-store_conf_write(written *w, const char *path, const char *url, tg_err *err)
+store_conf_text(char *buf, size_t len, const char *url, tg_err *err)
 {
-	char buf[STORE_URL_MAX + 256];
-	int n = snprintf(buf, sizeof(buf),
-	    "# The inventory of this CA, written by `tlsgate ca init --store`.\n"
+	int n = snprintf(buf, len,
+	    "# The inventory of this CA, written by `tlsgate ca init --store` or\n"
+	    "# `tlsgate ca store --move-to`.\n"
 	    "# Never put a password here: libpq reads it from ~/.pgpass or PGPASSWORD.\n"
 	    "url = %s\n", url);
 
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	if (n < 0 || (size_t)n >= len)
 		return tg_err_set(err, TG_ERR_USAGE, "store URL too long (at most %d bytes)",
 		    STORE_URL_MAX - 1);
+	return n;
+}
+
+static int
+store_conf_write(written *w, const char *path, const char *url, tg_err *err)
+{
+	char buf[STORE_URL_MAX + 256];
+	int n = store_conf_text(buf, sizeof(buf), url, err);
+
+	if (n < 0)
+		return -1;
 	/* 0600: the URL names hosts and users, which are nobody else's business. */
 	return write_tracked(w, path, buf, (size_t)n, 0600, 0, err);
 }
@@ -297,6 +308,22 @@ store_url_check(const char *url, tg_err *err)
 			return tg_err_set(err, TG_ERR_USAGE,
 			    "the store URL holds a control character; write it on one line");
 	return store_check_url(url, err);
+}
+
+/* The URL of the CA's inventory: store.conf's, else sqlite:DIR/tlsgate.db. */
+static int
+ca_store_url(const char *dir, char *url, size_t len, tg_err *err)
+{
+	char conf[PATH_MAX], dbpath[PATH_MAX];
+
+	if (util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0 ||
+	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0)
+		return -1;
+	if (util_exists(conf))
+		return store_conf_read(conf, url, len, err);
+	if ((size_t)snprintf(url, len, "sqlite:%s", dbpath) >= len)
+		return tg_err_set(err, TG_ERR_USAGE, "CA directory path too long: %s", dir);
+	return 0;
 }
 
 /* The inventory of the CA in dir: store.conf's URL, else DIR/tlsgate.db.
@@ -916,5 +943,56 @@ out:
 	if (in_txn)
 		store_rollback(ca->db);
 	free(pem);
+	return rc;
+}
+
+int
+tg_ca_store_info(const char *dir, char *url, size_t len, tg_err *err)
+{
+	tg_ca *ca = tg_ca_open(dir, NULL, 0, err);
+
+	if (ca == NULL)
+		return -1;
+	tg_ca_free(ca);
+	return ca_store_url(dir, url, len, err);
+}
+
+int
+tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r, tg_err *err)
+{
+	char conf[PATH_MAX], text[STORE_URL_MAX + 256];
+	store *to = NULL;
+	tg_ca *ca;
+	int n, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (store_url_check(url, err) != 0)
+		return -1;
+	if ((ca = tg_ca_open(dir, NULL, 0, err)) == NULL)
+		return -1;
+	if (ca_store_url(dir, r->from, sizeof(r->from), err) != 0 ||
+	    util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0)
+		goto out;
+	snprintf(r->to, sizeof(r->to), "%s", url);
+	if (strcmp(r->from, url) == 0) {
+		tg_err_set(err, TG_ERR_USAGE, "the inventory of %s is already %s", dir, url);
+		goto out;
+	}
+	if ((n = store_conf_text(text, sizeof(text), url, err)) < 0)
+		goto out;
+	/* Everything is copied and read back before store.conf changes: until
+	 * then every command still uses the old inventory. */
+	if ((to = ca_store_open(dir, url, X509_get0_pubkey(ca->root), err)) == NULL ||
+	    store_copy(ca->db, to, &r->stats, err) != 0) {
+		tg_err_prefix(err, "moving the inventory of %s to %s (nothing changed)", dir, url);
+		goto out;
+	}
+	if (util_write_file(conf, text, (size_t)n, 0600, UTIL_WRITE_FORCE, err) != 0 ||
+	    util_sync_dir(dir, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	store_close(to);
+	tg_ca_free(ca);
 	return rc;
 }

@@ -1,3 +1,5 @@
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,8 +109,101 @@ ca_init(int argc, char **argv)
 	return 0;
 }
 
+static const char ca_store_help[] =
+"Usage: tlsgate ca store --dir DIR [--move-to URL] [--json]\n"
+"\n"
+"Shows where the inventory of the CA in DIR lives. With --move-to, moves it:\n"
+"every certificate (status, revocation and dates kept) and every CRL number\n"
+"is copied to the store at URL in one transaction, read back, and only then\n"
+"is URL recorded in DIR/store.conf, so every later command uses it. A\n"
+"failure changes nothing. The old inventory is left as it was: remove it\n"
+"once you trust the new one. Running it again after a failure is safe:\n"
+"what is already there (same serial, same fingerprint) is kept; a serial\n"
+"there for another certificate stops the move.\n"
+"\n"
+"The usual move: from the embedded SQLite (DIR/tlsgate.db) to a PostgreSQL\n"
+"shared by several machines and CAs, when the CA outgrows one host.\n"
+"\n"
+"Options:\n"
+"  --dir DIR         the CA (or $TLSGATE_DIR)\n"
+"  --move-to URL     postgresql://USER@HOST:PORT/DB?sslmode=verify-full,\n"
+"                    postgres:host=H dbname=D user=U (libpq conninfo), or\n"
+"                    sqlite:PATH. A URL with a password is refused: use\n"
+"                    ~/.pgpass or PGPASSWORD\n"
+"  --json            the result as JSON: from, to, certificates, revoked,\n"
+"                    already_there, crl_series, leaf_crl_number\n"
+"\n"
+"Examples:\n"
+"  tlsgate ca store --dir ./pki\n"
+"  tlsgate ca store --dir ./pki \\\n"
+"      --move-to 'postgresql://tlsgate@db.example.com:5432/pki?sslmode=verify-full'\n";
+
+static int
+ca_store(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "move-to", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir_opt = NULL, *dir, *to = NULL;
+	tg_ca_move_result r;
+	char url[STORE_URL_MAX];
+	tg_err err = { 0 };
+	int c, json = 0;
+
+	while ((c = cli_getopt(argc, argv, opts, "ca store")) != -1) {
+		switch (c) {
+		case 'd': dir_opt = optarg; break;
+		case 'm': to = optarg; break;
+		case 'j': json = 1; break;
+		default: return 2;
+		}
+	}
+	if (optind < argc)
+		return cli_usage("ca store", "unexpected argument '%s'", argv[optind]);
+	if ((dir = cli_ca_dir(dir_opt, "ca store")) == NULL)
+		return 2;
+	if (to == NULL) {
+		if (tg_ca_store_info(dir, url, sizeof(url), &err) != 0)
+			return cli_fail(&err);
+		if (json) {
+			json_t *o = json_pack("{s:s, s:s}", "dir", dir, "store", url);
+			json_dumpf(o, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(o);
+		} else {
+			printf("%s\n", url);
+		}
+		return 0;
+	}
+	if (tg_ca_move_store(dir, to, &r, &err) != 0)
+		return cli_fail(&err);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "from", r.from, "to", r.to,
+		    "certificates", (json_int_t)r.stats.certs, "revoked", (json_int_t)r.stats.revoked,
+		    "already_there", (json_int_t)r.stats.already,
+		    "crl_series", (json_int_t)r.stats.crl_series,
+		    "leaf_crl_number", (json_int_t)r.stats.leaf_crl);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+		return 0;
+	}
+	printf("Moved the inventory of %s\n  from: %s\n  to:   %s (recorded in %s/store.conf)\n"
+	       "  %lu certificate%s copied (%lu revoked), %lu already there; %lu CRL series "
+	       "(last leaf CRL number %llu)\n"
+	       "The old inventory is untouched: remove it once you trust the new one.\n",
+	    dir, r.from, r.to, dir, r.stats.certs, r.stats.certs == 1 ? "" : "s", r.stats.revoked,
+	    r.stats.already, r.stats.crl_series, (unsigned long long)r.stats.leaf_crl);
+	return 0;
+}
+
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "init", "create a root CA (and optionally an intermediate) in a directory",
 	  ca_init_help, ca_init, NULL },
+	{ "store", "show where the inventory lives, or move it (SQLite to PostgreSQL)",
+	  ca_store_help, ca_store, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

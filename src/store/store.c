@@ -143,3 +143,116 @@ store_cert_clear(store_cert *c)
 	free(c->key_path);
 	memset(c, 0, sizeof(*c));
 }
+
+/* --- Copying one store into another --- */
+
+struct copy {
+	store *to;
+	store_copy_stats *st;
+	tg_err *err;
+	int failed;
+};
+
+static int
+copy_cert(const store_cert *c, void *arg)
+{
+	struct copy *cp = arg;
+	store_cert have = { 0 };
+	int r;
+
+	if ((r = store_has_serial(cp->to, c->serial, cp->err)) < 0)
+		goto fail;
+	if (r == 1) {
+		if (store_get(cp->to, c->serial, &have, cp->err) != 0)
+			goto fail;
+		r = strcmp(have.fingerprint, c->fingerprint);
+		/* Revoked since the target last saw it (a move back and forth). */
+		if (r == 0 && strcmp(c->status, "revoked") == 0 &&
+		    strcmp(have.status, "revoked") != 0) {
+			store_cert_clear(&have);
+			if (store_revoke(cp->to, c->serial, c->revoked_at, c->reason, cp->err) != 0)
+				goto fail;
+			cp->st->revoked++;
+			cp->st->already++;
+			return 0;
+		}
+		store_cert_clear(&have);
+		if (r != 0) {
+			tg_err_set(cp->err, TG_ERR_EXISTS, "serial %s is already in the target "
+			    "inventory for another certificate (%s): it is not a copy of this CA's "
+			    "inventory; give an empty inventory", c->serial, c->cn ? c->cn : "");
+			goto fail;
+		}
+		cp->st->already++;
+		return 0;
+	}
+	if (store_add(cp->to, c, cp->err) != 0)
+		goto fail;
+	if (strcmp(c->status, "revoked") == 0) {
+		if (store_revoke(cp->to, c->serial, c->revoked_at, c->reason, cp->err) != 0)
+			goto fail;
+		cp->st->revoked++;
+	}
+	cp->st->certs++;
+	return 0;
+fail:
+	cp->failed = 1;
+	return 1;
+}
+
+static int
+copy_crl(const char *series, uint64_t last, void *arg)
+{
+	struct copy *cp = arg;
+
+	if (store_floor_crl(cp->to, series, last, cp->err) != 0) {
+		cp->failed = 1;
+		return 1;
+	}
+	if (strcmp(series, "leaf") == 0)
+		cp->st->leaf_crl = last;
+	cp->st->crl_series++;
+	return 0;
+}
+
+/* Every serial of from must be in to. */
+static int
+check_present(const store_cert *c, void *arg)
+{
+	struct copy *cp = arg;
+	int r = store_has_serial(cp->to, c->serial, cp->err);
+
+	if (r == 1)
+		return 0;
+	if (r == 0)
+		tg_err_set(cp->err, TG_ERR_INTERNAL, "serial %s is missing from the target inventory "
+		    "after the copy", c->serial);
+	cp->failed = 1;
+	return 1;
+}
+
+int
+store_floor_crl(store *s, const char *series, uint64_t last, tg_err *err)
+{
+	return s->ops->crl_floor(s->be, series, last, err);
+}
+
+int
+store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err)
+{
+	struct copy cp = { to, stats, err, 0 };
+
+	memset(stats, 0, sizeof(*stats));
+	if (store_begin(to, err) != 0)
+		return -1;
+	if (store_list(from, NULL, copy_cert, &cp, err) != 0 || cp.failed ||
+	    from->ops->crl_numbers(from->be, copy_crl, &cp, err) != 0 || cp.failed) {
+		store_rollback(to);
+		return -1;
+	}
+	if (store_commit(to, err) != 0)
+		return -1;
+	if (store_list(from, NULL, check_present, &cp, err) != 0 || cp.failed)
+		return -1;
+	return 0;
+}

@@ -23,6 +23,11 @@ struct store_ops {
 	int (*list)(void *be, const store_filter *f,
 	    int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err);
 	int (*next_crl_number)(void *be, const char *series, uint64_t *out, tg_err *err);
+	/* Calls fn with each CRL series and the last number it handed out. */
+	int (*crl_numbers)(void *be, int (*fn)(const char *series, uint64_t last, void *arg),
+	    void *arg, tg_err *err);
+	/* Makes the series' last number at least last. */
+	int (*crl_floor)(void *be, const char *series, uint64_t last, tg_err *err);
 };
 
 extern const struct store_ops store_sqlite_ops;

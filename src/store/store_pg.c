@@ -74,7 +74,8 @@ static const char schema[] =
 #define SELECT_COLS "serial, subject, cn, sans, profile, not_before, not_after, fingerprint," \
 	" pem, cert_path, key_path, status, revoked_at, reason, created_at"
 
-enum { ST_LOCK, ST_ADD, ST_HAS, ST_GET, ST_REVOKE, ST_LIST, ST_CRL, ST_COUNT };
+enum { ST_LOCK, ST_ADD, ST_HAS, ST_GET, ST_REVOKE, ST_LIST, ST_CRL, ST_CRL_LIST, ST_CRL_FLOOR,
+	ST_COUNT };
 
 static const struct {
 	const char *name;
@@ -103,6 +104,12 @@ static const struct {
 	    "INSERT INTO tlsgate_crl_numbers (ca, series, number) VALUES ($1, $2, 1)"
 	    " ON CONFLICT (ca, series) DO UPDATE SET number = tlsgate_crl_numbers.number + 1"
 	    " RETURNING number" },
+	[ST_CRL_LIST] = { "tg_crl_list",
+	    "SELECT series, number FROM tlsgate_crl_numbers WHERE ca = $1 ORDER BY series" },
+	[ST_CRL_FLOOR] = { "tg_crl_floor",
+	    "INSERT INTO tlsgate_crl_numbers (ca, series, number) VALUES ($1, $2, $3::bigint)"
+	    " ON CONFLICT (ca, series) DO UPDATE"
+	    " SET number = GREATEST(tlsgate_crl_numbers.number, $3::bigint)" },
 };
 
 /* libpq's messages end in a newline and may span indented lines; ours are
@@ -669,6 +676,38 @@ pg_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 	return rc;
 }
 
+static int
+pg_crl_numbers(void *be, int (*fn)(const char *series, uint64_t last, void *arg), void *arg,
+    tg_err *err)
+{
+	pg *p = be;
+	const char *vals[] = { p->ca };
+	PGresult *res;
+
+	if (pg_run(p, ST_CRL_LIST, 1, vals, &res, err) != 0)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (fn(PQgetvalue(res, i, 0), strtoull(PQgetvalue(res, i, 1), NULL, 10), arg) != 0)
+			break;
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_crl_floor(void *be, const char *series, uint64_t last, tg_err *err)
+{
+	pg *p = be;
+	char num[24];
+	const char *vals[] = { p->ca, series, num };
+	PGresult *res;
+
+	snprintf(num, sizeof(num), "%" PRIu64, last);
+	if (pg_run(p, ST_CRL_FLOOR, 3, vals, &res, err) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 /* A password is refused: tlsgate records the URL in a file, and a command
  * line is visible to every user through ps. */
 static int
@@ -704,4 +743,6 @@ const struct store_ops store_pg_ops = {
 	.revoke = pg_revoke,
 	.list = pg_list,
 	.next_crl_number = pg_next_crl_number,
+	.crl_numbers = pg_crl_numbers,
+	.crl_floor = pg_crl_floor,
 };

@@ -308,6 +308,16 @@ sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
 	return 0;
 }
 
+/* The leaf series keeps the key it has always had. */
+static void
+crl_key(const char *series, char *key, size_t len)
+{
+	if (strcmp(series, "leaf") == 0)
+		snprintf(key, len, "crl_number");
+	else
+		snprintf(key, len, "crl_number_%.40s", series);
+}
+
 static int
 sq_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 {
@@ -316,11 +326,7 @@ sq_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 	char key[64];
 	int rc;
 
-	/* The leaf series keeps the key it has always had. */
-	if (strcmp(series, "leaf") == 0)
-		snprintf(key, sizeof(key), "crl_number");
-	else
-		snprintf(key, sizeof(key), "crl_number_%.40s", series);
+	crl_key(series, key, sizeof(key));
 	if (sqlite3_prepare_v2(s->db,
 		"INSERT INTO meta(key, value) VALUES (?1, '1')"
 		" ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
@@ -333,6 +339,57 @@ sq_next_crl_number(void *be, const char *series, uint64_t *out, tg_err *err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
 		return sq_fail(s, err, "crl number");
+	return 0;
+}
+
+static int
+sq_crl_numbers(void *be, int (*fn)(const char *series, uint64_t last, void *arg), void *arg,
+    tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT key, CAST(value AS INTEGER) FROM meta"
+		" WHERE key = 'crl_number' OR key LIKE 'crl\\_number\\_%' ESCAPE '\\'"
+		" ORDER BY key", -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare crl numbers");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		uint64_t last = (uint64_t)sqlite3_column_int64(st, 1);
+		if (last == 0)
+			continue; /* the schema's placeholder: nothing handed out */
+		if (fn(strcmp(key, "crl_number") == 0 ? "leaf" : key + 11, last, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "crl numbers");
+	return 0;
+}
+
+static int
+sq_crl_floor(void *be, const char *series, uint64_t last, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	char key[64];
+	int rc;
+
+	crl_key(series, key, sizeof(key));
+	if (sqlite3_prepare_v2(s->db,
+		"INSERT INTO meta(key, value) VALUES (?1, ?2)"
+		" ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?2)",
+		-1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare crl floor");
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, (int64_t)last);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "crl floor");
 	return 0;
 }
 
@@ -349,4 +406,6 @@ const struct store_ops store_sqlite_ops = {
 	.revoke = sq_revoke,
 	.list = sq_list,
 	.next_crl_number = sq_next_crl_number,
+	.crl_numbers = sq_crl_numbers,
+	.crl_floor = sq_crl_floor,
 };

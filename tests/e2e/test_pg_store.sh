@@ -5,7 +5,9 @@
 # 800 distinct serials; two CAs in one database never see each other's rows
 # or CRL numbers; refusals (password in the URL, server down, wrong password,
 # missing database, server gone after init) say what to do, exit 1 (2 for
-# usage) and leave the CA directory as it was.
+# usage) and leave the CA directory as it was. A CA that started on SQLite
+# moves its inventory there (`ca store --move-to`) with every row and its
+# CRL series, and back.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -288,6 +290,77 @@ check_server_gone() {
 	pass "server down after init: clear refusal, nothing written; works again after restart"
 }
 
+# A CA that started on the embedded SQLite moves its inventory into
+# PostgreSQL: every certificate with its status, the CRL numbers (the next
+# CRL continues the series), then store.conf; issuing, revoking and CRLs go
+# on there. A target holding another certificate under one of its serials
+# stops the move and changes nothing; a second run is a no-op.
+check_move() {
+	local out before leaf serial id crl_n
+	tg ca init --dir lite --name "lite CA" >/dev/null
+	for h in m1 m2 m3; do tg cert issue "$h.example" --dir lite >/dev/null; done
+	serial=$(serial_of lite/issued/m2.example.crt)
+	tg cert revoke "$serial" --dir lite --reason keyCompromise >/dev/null
+	tg crl --dir lite >/dev/null
+	tg crl --dir lite --force >/dev/null
+	crl_n=$(openssl crl -in lite/crl.pem -noout -crlnumber | cut -d= -f2)
+	assert_eq "sqlite:lite/tlsgate.db" "$(tg ca store --dir lite)" "ca store before the move"
+	before=$(tg cert list --dir lite --json | jq -c 'sort_by(.serial)')
+
+	out=$(tg ca store --dir lite --move-to "$URL" --json)
+	assert_eq "sqlite:lite/tlsgate.db $URL 4 1 0 1 $((crl_n))" \
+		"$(jq -r '"\(.from) \(.to) \(.certificates) \(.revoked) \(.already_there) \(.crl_series) \(.leaf_crl_number)"' <<<"$out")" \
+		"what the move reports (root + 3 leaves, 1 revoked, CRL series)"
+	assert_eq "$URL" "$(tg ca store --dir lite)" "store.conf names the new inventory"
+	assert_eq "600" "$(stat -c %a lite/store.conf)" "store.conf mode"
+	assert_eq "$before" "$(tg cert list --dir lite --json | jq -c 'sort_by(.serial)')" \
+		"cert list after the move: every row, status, dates and paths"
+	id=$(ca_id lite)
+	assert_eq "4 1" "$(pki_sql "select count(*), count(*) filter (where status = 'revoked') from tlsgate_certs where ca = '$id'" | tr '|' ' ')" \
+		"rows in PostgreSQL"
+
+	# Life goes on in PostgreSQL: the next CRL number follows the SQLite ones.
+	tg cert issue m4.example --dir lite >/dev/null
+	tg cert revoke "$(serial_of lite/issued/m4.example.crt)" --dir lite >/dev/null
+	tg crl --dir lite --force >/dev/null
+	assert_eq "$(printf "0x%02X" $((crl_n + 1)))" \
+		"$(openssl crl -in lite/crl.pem -noout -crlnumber | cut -d= -f2)" "the CRL number continues"
+	assert_contains "$(openssl crl -in lite/crl.pem -noout -text)" "Serial Number: $serial" \
+		"the CRL from PostgreSQL still lists the revocation made in SQLite"
+	out=$(openssl verify -crl_check -CAfile lite/root.crt -CRLfile lite/crl.pem \
+		lite/issued/m2.example.crt 2>&1 || true)
+	assert_contains "$out" "certificate revoked" "openssl: m2 is revoked by the CRL"
+	assert_eq "5" "$(pki_sql "select count(*) from tlsgate_certs where ca = '$id'")" \
+		"the new certificate is in PostgreSQL"
+	assert_eq "4" "$(sqlite3 lite/tlsgate.db 'select count(*) from certs')" "the old inventory is untouched"
+	pass "ca store --move-to: SQLite to PostgreSQL with every row and the CRL series; life goes on there"
+
+	# Moving back to the old SQLite: what it has is kept, what is new comes.
+	out=$(tg ca store --dir lite --move-to "sqlite:lite/tlsgate.db" --json)
+	assert_eq "1 1 4" "$(jq -r '"\(.certificates) \(.revoked) \(.already_there)"' <<<"$out")" \
+		"back to SQLite: m4 new (and revoked), 4 already there"
+	assert_eq "5 2" "$(sqlite3 lite/tlsgate.db "select count(*), sum(status = 'revoked') from certs" | tr '|' ' ')" \
+		"the SQLite inventory caught up"
+
+	# Refusals: the same target again, a target with a clashing serial.
+	expect_fail 2 "$TLSGATE" ca store --dir lite --move-to "sqlite:lite/tlsgate.db"
+	assert_eq "tlsgate: error: the inventory of lite is already sqlite:lite/tlsgate.db" "$OUT" "moving to itself"
+	tg ca init --dir other --name "other CA" >/dev/null
+	tg cert issue x.example --dir other >/dev/null
+	sqlite3 other/tlsgate.db "update certs set fingerprint = 'ff' || substr(fingerprint, 3) where cn = 'x.example'"
+	sqlite3 other/tlsgate.db "insert into certs (serial, subject, cn, sans, profile, not_before, not_after, fingerprint, pem, status, created_at) select '$serial', subject, cn, sans, profile, not_before, not_after, fingerprint, pem, 'valid', created_at from certs where cn = 'x.example'"
+	before=$(snapshot lite)
+	expect_fail 1 "$TLSGATE" ca store --dir lite --move-to "sqlite:other/tlsgate.db"
+	assert_contains "$OUT" "moving the inventory of lite to sqlite:other/tlsgate.db (nothing changed): serial $serial is already in the target inventory for another certificate" \
+		"a clashing serial"
+	assert_eq "$before" "$(snapshot lite)" "the CA dir after the refused move"
+	assert_eq "3" "$(sqlite3 other/tlsgate.db 'select count(*) from certs')" \
+		"nothing was added to the refused target"
+	expect_fail 2 "$TLSGATE" ca store --dir lite --move-to "postgresql://tlsgate:pw@127.0.0.1:$PORT/pki"
+	assert_contains "$OUT" "the store URL holds a password" "a password in the URL"
+	pass "ca store --move-to: back again, to itself, a clashing serial and a password are handled"
+}
+
 start_postgres
 check_init
 check_lifecycle
@@ -297,3 +370,4 @@ check_sign_renew
 check_refusals
 check_dml_only
 check_server_gone
+check_move

@@ -189,11 +189,86 @@ test_pg_unreachable(void **state)
 	assert_non_null(strstr(err.msg, "start the server"));
 }
 
+/* store_copy between two SQLite files: rows with their status, CRL series,
+ * a second run that changes nothing, and a clashing serial that stops the
+ * copy and leaves the target as it was. */
+static void
+test_copy(void **state)
+{
+	char a[300], b[300];
+	store *from, *to;
+	store_cert c1 = cert("0A", "one", 100), c2 = cert("0B", "two", 200), got = { 0 };
+	store_copy_stats st;
+	uint64_t n = 0;
+	tg_err err = { 0 };
+	int rows = 0;
+
+	(void)state;
+	snprintf(a, sizeof(a), "sqlite:%s/from.db", dir);
+	snprintf(b, sizeof(b), "sqlite:%s/to.db", dir);
+	assert_non_null(from = store_open(a, &err));
+	assert_non_null(to = store_open(b, &err));
+	snprintf(c2.fingerprint, sizeof(c2.fingerprint), "ee");
+	c1.created_at = 42;
+	assert_int_equal(store_begin(from, &err), 0);
+	assert_int_equal(store_add(from, &c1, &err), 0);
+	assert_int_equal(store_add(from, &c2, &err), 0);
+	assert_int_equal(store_revoke(from, "0B", 1234, 1, &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_next_crl_number(from, "leaf", &n, &err), 0);
+	assert_int_equal(store_next_crl_number(from, "root", &n, &err), 0);
+	assert_int_equal(store_commit(from, &err), 0);
+
+	assert_int_equal(store_copy(from, to, &st, &err), 0);
+	assert_int_equal(st.certs, 2);
+	assert_int_equal(st.revoked, 1);
+	assert_int_equal(st.already, 0);
+	assert_int_equal(st.crl_series, 2);
+	assert_int_equal(st.leaf_crl, 3);
+	assert_int_equal(store_get(to, "0B", &got, &err), 0);
+	assert_string_equal(got.status, "revoked");
+	assert_int_equal(got.revoked_at, 1234);
+	assert_int_equal(got.reason, 1);
+	store_cert_clear(&got);
+	assert_int_equal(store_get(to, "0A", &got, &err), 0);
+	assert_int_equal(got.created_at, 42);
+	store_cert_clear(&got);
+	/* The series continue where they were. */
+	assert_int_equal(store_begin(to, &err), 0);
+	assert_int_equal(store_next_crl_number(to, "leaf", &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_next_crl_number(to, "root", &n, &err), 0);
+	assert_int_equal(n, 2);
+	store_rollback(to);
+
+	/* Again: nothing new. */
+	assert_int_equal(store_copy(from, to, &st, &err), 0);
+	assert_int_equal(st.certs, 0);
+	assert_int_equal(st.already, 2);
+
+	/* A serial in the target for another certificate: refused, rolled back. */
+	store_close(to);
+	snprintf(b, sizeof(b), "sqlite:%s/clash.db", dir);
+	assert_non_null(to = store_open(b, &err));
+	c1.fingerprint[0] = 'a';
+	assert_int_equal(store_begin(to, &err), 0);
+	assert_int_equal(store_add(to, &c1, &err), 0);
+	assert_int_equal(store_commit(to, &err), 0);
+	assert_int_equal(store_copy(from, to, &st, &err), -1);
+	assert_int_equal(err.cat, TG_ERR_EXISTS);
+	assert_non_null(strstr(err.msg, "serial 0A is already in the target inventory"));
+	assert_int_equal(store_list(to, NULL, count, &rows, &err), 0);
+	assert_int_equal(rows, 1);
+	store_close(to);
+	store_close(from);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_get_revoke_list),
+		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_rollback_forgets),
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_check_url),
