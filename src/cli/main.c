@@ -7,7 +7,7 @@
 #define CLI_VERSION "0.1.0"
 
 static const struct cli_cmd top_cmds[] = {
-	{ "ca", "create a certificate authority (root, optionally intermediate)", NULL, NULL, cli_ca_cmds },
+	{ "ca", "create a certificate authority; show or move its inventory", NULL, NULL, cli_ca_cmds },
 	{ "cert", "issue, sign, import, revoke, list and renew certificates", NULL, NULL, cli_cert_cmds },
 	{ "crl", "publish the certificate revocation list of a CA", NULL, NULL, NULL },
 	{ "key", "work with private keys (remove a passphrase)", NULL, NULL, cli_key_cmds },
