@@ -70,6 +70,14 @@ int chk_add_pair(chk_ctx *c, const char *cert, const char *key, tg_err *err) TG_
  * Lua it would have to run become findings. Once per context. */
 int chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err) TG_MUST_CHECK;
 
+/* PostgreSQL's postgresql.conf (through its include lines): the server's
+ * cert and key (ssl_cert_file, ssl_key_file, default server.crt/server.key
+ * in the data directory), ssl_ca_file and ssl_crl_file become inputs, and
+ * the key rule takes the data directory's owner unless --owner is given.
+ * ssl = off (PostgreSQL's default) is the pg-ssl-off finding. Fails
+ * (TG_ERR_USAGE) naming the file and line PostgreSQL would refuse too. */
+int chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
+
 /* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;

@@ -26,6 +26,7 @@ chk_new(tg_err *err)
 	c->warn_days = CHK_WARN_DAYS_DEFAULT;
 	c->now = (int64_t)time(NULL);
 	c->system_store = 1;
+	c->pg_unit = -1;
 	return c;
 }
 
@@ -349,11 +350,14 @@ chk_add_pair(chk_ctx *c, const char *cert, const char *key, tg_err *err)
 int
 chk_run(chk_ctx *c, tg_err *err)
 {
-	if (c->ninputs == 0)
+	/* A PostgreSQL config with ssl off has its finding and no files. */
+	int pg_off = c->pg_conf[0] != '\0' && c->ninputs == 0;
+
+	if (c->ninputs == 0 && !pg_off)
 		return tg_err_set(err, TG_ERR_USAGE, "nothing to check: give files or directories");
 	if (chk_scan_inputs(c, err) != 0 || chk_build_units(c, err) != 0)
 		return -1;
-	if (c->nfiles == 0)
+	if (c->nfiles == 0 && !pg_off)
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "no certificate, key or CRL files found in %s%s (looked for *.crt, *.pem, *.key, "
 		    "*.crl, *.p12)", c->inputs[0], c->ninputs > 1 ? " and the other paths" : "");

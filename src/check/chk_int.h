@@ -121,6 +121,10 @@ struct chk_ctx {
 	struct chk_pcfg *prosody;
 	int prosody_certs;          /* its certs dir is an input */
 	size_t *note_unit;          /* per prosody->notes[i]: the unit it is reported under */
+	/* --pg-config: the file, the data directory, and where ssl is off. */
+	char pg_conf[PATH_MAX], pg_datadir[PATH_MAX], pg_ssl_off_file[PATH_MAX];
+	unsigned pg_ssl_off_line;   /* 0: off by default (no ssl line) */
+	long pg_unit;               /* the config's own subject, -1 none */
 	chk_purpose purpose;
 	int purpose_set;        /* --purpose given; else inferred per leaf */
 	int have_owner;

@@ -1133,6 +1133,25 @@ r_no_tls(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	    u->no_tls_why);
 }
 
+static void
+r_pg_ssl_off(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	char where[PATH_MAX + 128];
+
+	if (c->pg_unit < 0 || (size_t)c->pg_unit != unit)
+		return;
+	if (c->pg_ssl_off_line != 0)
+		snprintf(where, sizeof(where), "%s:%u sets ssl off", c->pg_ssl_off_file,
+		    c->pg_ssl_off_line);
+	else
+		snprintf(where, sizeof(where), "%s has no ssl line, and off is PostgreSQL's "
+		    "default", c->pg_ssl_off_file);
+	chk_emit(c, r, unit, c->pg_ssl_off_file, "set ssl = on, with ssl_cert_file and "
+	    "ssl_key_file (tlsgate cert issue db.example.com --dir ./pki makes them), then "
+	    "reload: pg_ctl reload or SELECT pg_reload_conf()", "%s: the server offers no TLS, so "
+	    "passwords and data cross the network in the clear", where);
+}
+
 /* ================= The table ================= */
 
 #define E CHK_ERROR
@@ -1191,6 +1210,7 @@ const struct chk_rule chk_rules[] = {
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
+	{ "pg-ssl-off", E, "PostgreSQL config with ssl off (its default): no TLS", NULL, r_pg_ssl_off },
 	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N', or no XMPP STARTTLS)", NULL, r_no_tls },
 };
 

@@ -714,6 +714,13 @@ chk_build_units(chk_ctx *c, tg_err *err)
 	}
 	if (assign_hosts(c) != 0 || note_units(c) != 0)
 		goto nomem;
+	/* A PostgreSQL config's own finding (ssl off) has the file as subject. */
+	c->pg_unit = -1;
+	if (c->pg_conf[0] != '\0' && c->pg_ssl_off_file[0] != '\0') {
+		if (chk_unit_add(c, CHK_UNIT_OTHER, c->pg_ssl_off_file) == NULL)
+			goto nomem;
+		c->pg_unit = (long)c->nunits - 1;
+	}
 	/* What is left: CRLs, lone keys, covered copies and unusable files. */
 	for (size_t i = 0; i < c->nfiles; i++) {
 		struct chk_file *f = c->files[i];

@@ -10,6 +10,7 @@
 static const char check_help[] =
 "Usage: tlsgate check [PATH]... [OPTIONS]\n"
 "       tlsgate check --prosody-config FILE [DIR] [OPTIONS]\n"
+"       tlsgate check --pg-config FILE [OPTIONS]\n"
 "       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
@@ -30,6 +31,10 @@ static const char check_help[] =
 "                        certs next to FILE); a host whose `ssl` option names a\n"
 "                        certificate and key is checked against those files.\n"
 "                        The config is read, never run\n"
+"      --pg-config FILE  check what PostgreSQL's postgresql.conf (and its include\n"
+"                        lines) uses: ssl on, ssl_cert_file, ssl_key_file (default\n"
+"                        server.crt/server.key in the data directory), ssl_ca_file,\n"
+"                        ssl_crl_file; keys against the data directory's owner\n"
 "      --ca FILE         trusted root(s) for private CAs (default: the system\n"
 "                        store, /etc/ssl/certs, plus CAs found next to the certs)\n"
 "      --no-system-ca    do not read the system trust store\n"
@@ -56,6 +61,7 @@ static const char check_help[] =
 "  tlsgate check --prosody-config /etc/prosody/prosody.cfg.lua --owner prosody\n"
 "  tlsgate check /etc/letsencrypt/live/example.com --host example.com --host conference.example.com\n"
 "  tlsgate check /var/lib/postgresql/15/main --owner postgres\n"
+"  tlsgate check --pg-config /etc/postgresql/15/main/postgresql.conf\n"
 "  tlsgate check server.crt server.key --host db.example.com --ca ./pki/root.crt\n"
 "  tlsgate check ./pki/crl.pem --ca ./pki/root.crt\n"
 "  tlsgate check --config /etc/tlsgate/gateway.ini --owner tlsgate\n"
@@ -70,7 +76,7 @@ static const char check_help[] =
 
 enum {
 	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
-	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY,
+	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF,
 };
 
 static const struct option check_opts[] = {
@@ -88,6 +94,7 @@ static const struct option check_opts[] = {
 	{ "rules", no_argument, NULL, OPT_RULES },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "prosody-config", required_argument, NULL, OPT_PROSODY },
+	{ "pg-config", required_argument, NULL, OPT_PGCONF },
 	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +103,7 @@ struct check_args {
 	int json, endpoint, rules;
 	const char *sni;
 	const char *prosody; /* read after the options: DIR decides the certs dir */
+	const char *pgconf;
 	chk_starttls starttls;
 };
 
@@ -235,6 +243,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		return 0;
 	case OPT_CONFIG:
 		return add_gateway_config(c, arg, err);
+	case OPT_PGCONF:
+		if (a->pgconf != NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--pg-config given twice; check one "
+			    "PostgreSQL config at a time");
+		a->pgconf = arg;
+		return 0;
 	case OPT_PROSODY:
 		if (a->prosody != NULL)
 			return tg_err_set(err, TG_ERR_USAGE, "--prosody-config given twice; check one "
@@ -292,6 +306,16 @@ run_check(int argc, char **argv)
 	if (a.prosody != NULL && a.endpoint) {
 		rc = cli_usage("check", "--prosody-config does not go with check endpoint (each "
 		    "host may be served its own certificate); give the name with --sni");
+		goto out;
+	}
+	if (a.pgconf != NULL && a.endpoint) {
+		rc = cli_usage("check", "--pg-config does not go with check endpoint; check the "
+		    "server with check endpoint HOST:PORT --starttls postgres");
+		goto out;
+	}
+	if (a.pgconf != NULL && chk_add_pg_config(c, a.pgconf, &err) != 0) {
+		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
+		rc = 2;
 		goto out;
 	}
 	/* Without DIR the certs dir the config names is checked. */

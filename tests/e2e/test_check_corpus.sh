@@ -290,6 +290,17 @@ expect prosody-unread 1 "prosody-unread host-uncovered" -- --prosody-config "$d/
 printf 'VirtualHost "example.com"\nVirtualHost "nokey.example"\nssl = { certificate = "certs/example.com.crt" }\n' >"$d/nokey.cfg.lua"
 expect prosody-ssl-no-key 1 "prosody-ssl-no-key" -- --prosody-config "$d/nokey.cfg.lua" "${CA[@]}"
 
+# --- PostgreSQL config (--pg-config): ssl off by default; on, with its files ---
+d=$W/c/pg-config
+mkdir -p "$d"
+printf "# nothing about TLS: PostgreSQL's default is ssl = off\nport = 5432\n" >"$d/postgresql.conf"
+expect pg-ssl-off 1 "pg-ssl-off" -- --pg-config "$d/postgresql.conf"
+cp "$W/c/clean/example.com.crt" "$d/server.crt"
+cp "$W/c/clean/example.com.key" "$d/server.key"
+chmod 600 "$d/server.key"
+printf "ssl = on\n" >>"$d/postgresql.conf"
+expect clean-pg-config 0 "" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
+
 # --- text output, exit 2 ---
 "$TLSGATE" check --no-system-ca "$W/c/clean" "${CA[@]}" >"$W/out.txt"
 grep -q "^All checks passed" "$W/out.txt" || { echo "FAIL text: no 'All checks passed'" >&2; failed=$((failed + 1)); }

@@ -2,7 +2,10 @@
 # tlsgate check against a real PostgreSQL: a private cluster (initdb in a temp
 # dir, loopback port) with ssl = on. The served chain is read through the
 # SSLRequest handshake (--starttls postgres); the data dir passes the file
-# check with --owner postgres; with ssl turned off the endpoint says no-tls.
+# check with --owner postgres; --pg-config follows postgresql.conf's
+# include_dir to the files the server reloads onto, and a 0644 key there is
+# flagged as PostgreSQL refuses it; with ssl turned off the endpoint says
+# no-tls and --pg-config pg-ssl-off.
 set -euo pipefail
 
 : "${TLSGATE:?set TLSGATE to the built binary}"
@@ -97,6 +100,62 @@ rc=0
 chmod 600 "$D/server.key"
 echo "ok   data dir: clean, then key-mode at 0640"
 
+# --pg-config: the files postgresql.conf names, through include_dir, outside
+# the data directory. PostgreSQL reloads onto them (the endpoint serves the
+# new leaf); tlsgate checks them with the data directory owner's key rule.
+T=$W/tls
+mkdir -p "$T" "$D/conf.d"
+pki_cert "$P/db2" "$P/inter" server "/CN=db2.example.com" "DNS:db2.example.com,DNS:db.example.com,IP:127.0.0.1"
+cat "$P/db2.crt" "$P/inter.crt" >"$T/db2.crt"
+cp "$P/db2.key" "$T/db2.key"
+[ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$T/db2.crt" "$T/db2.key"
+chmod 600 "$T/db2.key"
+chmod 755 "$T"
+echo "include_dir 'conf.d'  # TLS settings" >>"$D/postgresql.conf"
+printf "ssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$T/db2.crt" "$T/db2.key" >"$D/conf.d/tls.conf"
+psql -h "$W" -p "$PORT" -U postgres -d postgres -qAt -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 50); do
+	[ "$(psql -h "$W" -p "$PORT" -U postgres -d postgres -qAt -c 'SHOW ssl_cert_file')" = "$T/db2.crt" ] && break
+	sleep 0.1
+done
+rc=$(check_ep)
+[ "$rc" = 0 ] && [ "$(jq -r '.subjects[0].leaf' "$W/out.json")" = "CN=db2.example.com" ] ||
+	fail "reloaded endpoint: exit $rc leaf $(jq -r '.subjects[0].leaf' "$W/out.json")"
+pg_check() {
+	local rc=0
+	"$TLSGATE" check --pg-config "$D/postgresql.conf" --ca "$P/root.crt" --no-system-ca --json \
+		"$@" >"$W/out.json" 2>"$W/err.txt" || rc=$?
+	echo $rc
+}
+rc=$(pg_check)
+[ "$rc" = 0 ] && [ "$(codes)" = "" ] || fail "--pg-config: exit $rc codes [$(codes)] $(cat "$W/err.txt")"
+[ "$(jq -r '[.subjects[] | select(.leaf == "CN=db2.example.com") | .subject] | join(",")' "$W/out.json")" = "$T/db2.crt" ] ||
+	fail "--pg-config did not check $T/db2.crt: $(jq -c '[.subjects[].subject]' "$W/out.json")"
+echo "ok   --pg-config: include_dir followed to the files the server reloaded onto, clean"
+
+# A key others can read: PostgreSQL refuses it at reload (and keeps the old
+# TLS setup), tlsgate says why with the data directory owner's rule.
+chmod 644 "$T/db2.key"
+psql -h "$W" -p "$PORT" -U postgres -d postgres -qAt -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 50); do grep -q "has group or world access" "$W/pg.log" && break; sleep 0.1; done
+grep -q "private key file \"$T/db2.key\" has group or world access" "$W/pg.log" ||
+	fail "PostgreSQL did not refuse the 0644 key: $(tail -n 5 "$W/pg.log")"
+rc=$(pg_check)
+[ "$rc" = 1 ] && codes | grep -qw "key-world-readable" ||
+	fail "--pg-config with a 0644 key: exit $rc codes [$(codes)]"
+jq -r '.subjects[].findings[] | select(.code == "key-world-readable") | .message' "$W/out.json" |
+	grep -q "$T/db2.key" || fail "key-world-readable does not name $T/db2.key"
+chmod 600 "$T/db2.key"
+echo "ok   --pg-config: a 0644 key, refused by PostgreSQL at reload, is key-world-readable"
+
+# A config PostgreSQL would not load either: named with its line.
+printf "ssl_cert_file = 'unclosed\n" >"$D/conf.d/zz-broken.conf"
+rc=$(pg_check)
+[ "$rc" = 2 ] && grep -q "$D/conf.d/zz-broken.conf:1: ssl_cert_file: the quoted value is not closed" "$W/err.txt" ||
+	fail "broken include: exit $rc $(cat "$W/err.txt")"
+rm "$D/conf.d/zz-broken.conf"
+echo "ok   --pg-config: an unclosed quote is refused with file and line"
+
 # ssl off (reloadable): the SSLRequest is answered 'N'.
 psql -h "$W" -p "$PORT" -U postgres -d postgres -qAt \
 	-c "ALTER SYSTEM SET ssl = off" -c "SELECT pg_reload_conf()" >/dev/null
@@ -107,5 +166,11 @@ done
 rc=$(check_ep)
 [ "$rc" = 1 ] && [ "$(codes)" = "no-tls" ] || fail "ssl off: exit $rc codes [$(codes)]"
 echo "ok   ssl off: no-tls"
+# ALTER SYSTEM wrote postgresql.auto.conf, which the server reads last.
+rc=$(pg_check)
+[ "$rc" = 1 ] && [ "$(codes)" = "pg-ssl-off" ] || fail "--pg-config, ssl off: exit $rc codes [$(codes)]"
+jq -r '.subjects[0].findings[0].message' "$W/out.json" | grep -q "^$D/postgresql.auto.conf:[0-9]* sets ssl off" ||
+	fail "pg-ssl-off does not name postgresql.auto.conf: $(jq -r '.subjects[0].findings[0].message' "$W/out.json")"
+echo "ok   --pg-config: ssl off through ALTER SYSTEM (postgresql.auto.conf) is pg-ssl-off"
 
 [ $failed -eq 0 ]

@@ -1,0 +1,278 @@
+/* PostgreSQL's postgresql.conf, read the way the server reads it, for the
+ * files its TLS uses: `ssl`, `ssl_cert_file`, `ssl_key_file`, `ssl_ca_file`,
+ * `ssl_crl_file` and `data_directory`, through `include`,
+ * `include_if_exists` and `include_dir`. The last assignment wins; relative
+ * file names are relative to the data directory, included files to the
+ * including file's directory, and postgresql.auto.conf (ALTER SYSTEM) in the
+ * data directory is read last (PostgreSQL's rules). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "check/chk_int.h"
+#include "check/chk_lua.h" /* chk_file_error */
+#include "tlsgate/util.h"
+
+#define PG_MAX_DEPTH 10 /* PostgreSQL's own limit on include nesting */
+
+enum { PG_SSL, PG_CERT, PG_KEY, PG_CA, PG_CRL, PG_DATA, PG_N };
+
+static const char *const pg_names[PG_N] = {
+	"ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file", "ssl_crl_file", "data_directory",
+};
+
+struct pg_setting {
+	char value[PATH_MAX];
+	char file[PATH_MAX];
+	unsigned line;
+	int set;
+};
+
+struct pgconf {
+	struct pg_setting s[PG_N];
+	tg_err *err;
+};
+
+static int pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok);
+
+/* A value: 'quoted' ('' and \' for a quote) or a bare word. */
+static const char *
+pg_value(const char *p, char *out, size_t len, int *bad)
+{
+	size_t n = 0;
+
+	*bad = 0;
+	if (*p == '\'') {
+		for (p++; *p != '\0'; p++) {
+			if (*p == '\'' && p[1] == '\'')
+				p++;
+			else if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '\'')
+				break;
+			if (n + 1 < len)
+				out[n++] = *p;
+		}
+		if (*p != '\'')
+			*bad = 1;
+		else
+			p++;
+	} else {
+		while (*p != '\0' && !isspace((unsigned char)*p) && *p != '#') {
+			if (n + 1 < len)
+				out[n++] = *p;
+			p++;
+		}
+	}
+	out[n] = '\0';
+	return p;
+}
+
+static int
+pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, unsigned line)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort), rc = 0;
+
+	if (n < 0)
+		return chk_file_error(pc->err, file, line, "include_dir '%s': %s (PostgreSQL "
+		    "refuses to start with this too)", dir, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		size_t l = strlen(nm);
+		char path[PATH_MAX];
+		/* Only NAME.conf, not hidden ones: PostgreSQL's rule. */
+		if (rc == 0 && nm[0] != '.' && l > 5 && strcmp(nm + l - 5, ".conf") == 0 &&
+		    util_path_join(path, sizeof(path), dir, nm, pc->err) == 0)
+			rc = pg_read(pc, path, depth + 1, 0);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int
+pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int depth)
+{
+	char name[64], value[PATH_MAX], dir[PATH_MAX], full[PATH_MAX];
+	size_t n = 0;
+	int bad;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	while ((isalnum((unsigned char)*p) || *p == '_' || *p == '.') && n + 1 < sizeof(name))
+		name[n++] = (char)tolower((unsigned char)*p++);
+	name[n] = '\0';
+	if (n == 0)
+		return chk_file_error(pc->err, path, line, "expected NAME = VALUE (PostgreSQL "
+		    "refuses this line too)");
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '=')
+		p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	p = pg_value(p, value, sizeof(value), &bad);
+	while (isspace((unsigned char)*p))
+		p++;
+	if (bad || (*p != '\0' && *p != '#'))
+		return chk_file_error(pc->err, path, line, "%s: %s (PostgreSQL refuses this line "
+		    "too)", name, bad ? "the quoted value is not closed" : "text after the value");
+	if (strcmp(name, "include") == 0 || strcmp(name, "include_if_exists") == 0 ||
+	    strcmp(name, "include_dir") == 0) {
+		if (depth >= PG_MAX_DEPTH)
+			return chk_file_error(pc->err, path, line, "includes nested more than %d deep",
+			    PG_MAX_DEPTH);
+		chk_dir_of(path, dir, sizeof(dir));
+		if (value[0] == '/')
+			snprintf(full, sizeof(full), "%s", value);
+		else if (util_path_join(full, sizeof(full), dir, value, pc->err) != 0)
+			return -1;
+		if (strcmp(name, "include_dir") == 0)
+			return pg_include_dir(pc, full, depth, path, line);
+		return pg_read(pc, full, depth + 1, strcmp(name, "include_if_exists") == 0);
+	}
+	for (int i = 0; i < PG_N; i++) {
+		if (strcmp(name, pg_names[i]) != 0)
+			continue;
+		snprintf(pc->s[i].value, sizeof(pc->s[i].value), "%s", value);
+		snprintf(pc->s[i].file, sizeof(pc->s[i].file), "%s", path);
+		pc->s[i].line = line;
+		pc->s[i].set = 1;
+	}
+	return 0;
+}
+
+static int
+pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok)
+{
+	unsigned char *data = NULL;
+	char *line, *save = NULL;
+	size_t len;
+	unsigned lineno = 0;
+	int rc = 0;
+	struct stat st;
+
+	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
+		return 0;
+	if (util_read_file(path, &data, &len, pc->err) != 0) {
+		char why[TG_ERR_MSG_MAX - 400];
+		snprintf(why, sizeof(why), "%.1500s", pc->err->msg);
+		return tg_err_set(pc->err, TG_ERR_USAGE, "cannot read the PostgreSQL config: %s%s",
+		    why, depth > 0 ? "" : "; give the file the server runs with (psql: SHOW "
+		    "config_file; Debian: /etc/postgresql/15/main/postgresql.conf)");
+	}
+	/* strtok_r would skip empty lines and lose the count. */
+	for (line = (char *)data; rc == 0 && line != NULL; line = save) {
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		lineno++;
+		rc = pg_line(pc, path, lineno, line, depth);
+	}
+	free(data);
+	return rc;
+}
+
+/* on/off/true/false/yes/no/1/0 and their prefixes, as PostgreSQL takes
+ * them; -1 when it is none of them. */
+static int
+pg_bool(const char *v)
+{
+	static const char *const yes[] = { "on", "true", "yes", "1" };
+	static const char *const no[] = { "off", "false", "no", "0" };
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < 4; i++) {
+		if (n > 0 && strncasecmp(v, yes[i], n) == 0 && (i > 0 || n >= 2))
+			return 1;
+		if (n > 0 && strncasecmp(v, no[i], n) == 0 && (i > 0 || n >= 2))
+			return 0;
+	}
+	return -1;
+}
+
+/* A file setting resolved against the data directory; "" when unset or
+ * empty (the feature off). */
+static int
+pg_path(const struct pgconf *pc, int which, const char *dflt, const char *datadir, char *out,
+    tg_err *err)
+{
+	const char *v = pc->s[which].set ? pc->s[which].value : dflt;
+
+	out[0] = '\0';
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (v[0] == '/') {
+		snprintf(out, PATH_MAX, "%s", v);
+		return 0;
+	}
+	return util_path_join(out, PATH_MAX, datadir, v, err);
+}
+
+int
+chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
+{
+	struct pgconf *pc = calloc(1, sizeof(*pc));
+	char datadir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], crl[PATH_MAX];
+	char auto_conf[PATH_MAX];
+	struct stat st;
+	int rc = -1, on;
+
+	if (pc == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	pc->err = err;
+	if (pg_read(pc, path, 0, 0) != 0)
+		goto out;
+	snprintf(c->pg_conf, sizeof(c->pg_conf), "%s", path);
+	if (pc->s[PG_DATA].set && pc->s[PG_DATA].value[0] != '\0')
+		snprintf(datadir, sizeof(datadir), "%s", pc->s[PG_DATA].value);
+	else
+		chk_dir_of(path, datadir, sizeof(datadir));
+	snprintf(c->pg_datadir, sizeof(c->pg_datadir), "%s", datadir);
+	/* ALTER SYSTEM's file comes last and wins, as in the server. */
+	if (util_path_join(auto_conf, sizeof(auto_conf), datadir, "postgresql.auto.conf", err) != 0 ||
+	    pg_read(pc, auto_conf, 1, 1) != 0)
+		goto out;
+	on = pc->s[PG_SSL].set ? pg_bool(pc->s[PG_SSL].value) : 0;
+	if (on < 0) {
+		rc = chk_file_error(err, pc->s[PG_SSL].file, pc->s[PG_SSL].line, "ssl = '%s' is not "
+		    "a boolean: write on or off", pc->s[PG_SSL].value);
+		goto out;
+	}
+	if (!on) {
+		/* PostgreSQL's default is off: nothing of the TLS files is used. */
+		snprintf(c->pg_ssl_off_file, sizeof(c->pg_ssl_off_file), "%s",
+		    pc->s[PG_SSL].set ? pc->s[PG_SSL].file : path);
+		c->pg_ssl_off_line = pc->s[PG_SSL].set ? pc->s[PG_SSL].line : 0;
+		rc = 0;
+		goto out;
+	}
+	if (pg_path(pc, PG_CERT, "server.crt", datadir, cert, err) != 0 ||
+	    pg_path(pc, PG_KEY, "server.key", datadir, key, err) != 0 ||
+	    pg_path(pc, PG_CA, "", datadir, ca, err) != 0 ||
+	    pg_path(pc, PG_CRL, "", datadir, crl, err) != 0)
+		goto out;
+	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_path(c, ca, err) != 0) ||
+	    (crl[0] && chk_add_path(c, crl, err) != 0))
+		goto out;
+	/* The key rule is about the user the server runs as: the data
+	 * directory's owner, unless --owner says otherwise. */
+	if (!c->have_owner && stat(datadir, &st) == 0) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		if (pw != NULL && chk_set_owner(c, pw->pw_name, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(pc);
+	return rc;
+}
