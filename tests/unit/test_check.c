@@ -289,6 +289,104 @@ test_json_report(void **state)
 	X509_free(x);
 }
 
+/* postgresql.conf as the server reads it: a table of configs (written to a
+ * temp dir as postgresql.conf, with conf.d/ and postgresql.auto.conf where
+ * a case needs them) and what chk_add_pg_config makes of them. */
+static void
+put_file(const char *name, const char *text)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pg/%s", tmpdir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_pg_config(void **state)
+{
+	static const struct {
+		const char *conf, *confd, *autoconf;
+		/* ssl off at this line (0: by default); or the pair and CA read;
+		 * or the error */
+		int off;
+		unsigned off_line;
+		const char *cert, *key, *ca, *error;
+	} cases[] = {
+		{ "port = 5432\n", NULL, NULL, 1, 0, NULL, NULL, NULL, NULL },
+		{ "ssl = off\n", NULL, NULL, 1, 1, NULL, NULL, NULL, NULL },
+		{ "SSL = 'of'  # a prefix, as PostgreSQL takes it\n", NULL, NULL, 1, 1, NULL, NULL,
+		  NULL, NULL },
+		{ "ssl on\n", NULL, NULL, 0, 0, "server.crt", "server.key", NULL, NULL },
+		{ "ssl = tr\nssl_cert_file = '/etc/ssl/db.crt'\nssl_key_file = 'keys/db.key'\n"
+		  "ssl_ca_file = 'root.crt'\n", NULL, NULL, 0, 0, "/etc/ssl/db.crt", "keys/db.key",
+		  "root.crt", NULL },
+		/* quotes: '' and backslash escapes */
+		{ "ssl = yes\nssl_cert_file = 'it''s.crt'\nssl_key_file = 'a\\'b.key'\n", NULL, NULL,
+		  0, 0, "it's.crt", "a'b.key", NULL, NULL },
+		/* include_dir, last one wins; then postgresql.auto.conf wins */
+		{ "ssl = on\nssl_cert_file = 'one.crt'\ninclude_dir 'conf.d'\n",
+		  "ssl_cert_file = 'two.crt'\n", NULL, 0, 0, "two.crt", "server.key", NULL, NULL },
+		{ "ssl = on\n", NULL, "ssl = 'off'\n", 1, 1, NULL, NULL, NULL, NULL },
+		{ "include_if_exists 'missing.conf'\nssl = 1\n", NULL, NULL, 0, 0, "server.crt",
+		  "server.key", NULL, NULL },
+		/* refused, as PostgreSQL refuses them */
+		{ "ssl = 'on\n", NULL, NULL, 0, 0, NULL, NULL, NULL,
+		  "postgresql.conf:1: ssl: the quoted value is not closed" },
+		{ "ssl = maybe\n", NULL, NULL, 0, 0, NULL, NULL, NULL,
+		  "postgresql.conf:1: ssl = 'maybe' is not a boolean: write on or off" },
+		{ "include 'nope.conf'\n", NULL, NULL, 0, 0, NULL, NULL, NULL,
+		  "cannot read the PostgreSQL config" },
+		{ "= 1\n", NULL, NULL, 0, 0, NULL, NULL, NULL,
+		  "postgresql.conf:1: expected NAME = VALUE" },
+	};
+	char dir[200], path[300], want[600];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pg", tmpdir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tg_err err = { 0 };
+		chk_ctx *c = chk_new(&err);
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/conf.d'", dir, dir);
+		assert_int_equal(system(cmd), 0);
+		put_file("postgresql.conf", cases[i].conf);
+		if (cases[i].confd != NULL)
+			put_file("conf.d/10-tls.conf", cases[i].confd);
+		if (cases[i].autoconf != NULL)
+			put_file("postgresql.auto.conf", cases[i].autoconf);
+		snprintf(path, sizeof(path), "%s/postgresql.conf", dir);
+		if (cases[i].error != NULL) {
+			assert_int_equal(chk_add_pg_config(c, path, &err), -1);
+			if (strstr(err.msg, cases[i].error) == NULL)
+				fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].error);
+			chk_free(c);
+			continue;
+		}
+		if (chk_add_pg_config(c, path, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		if (cases[i].off) {
+			assert_string_not_equal(c->pg_ssl_off_file, "");
+			assert_int_equal(c->pg_ssl_off_line, cases[i].off_line);
+			assert_int_equal(c->npairs, 0);
+		} else {
+			assert_string_equal(c->pg_ssl_off_file, "");
+			assert_int_equal(c->npairs, 1);
+			snprintf(want, sizeof(want), "%s%s%s", cases[i].cert[0] == '/' ? "" : dir,
+			    cases[i].cert[0] == '/' ? "" : "/", cases[i].cert);
+			assert_string_equal(c->pair_cert[0], want);
+			snprintf(want, sizeof(want), "%s/%s", dir, cases[i].key);
+			assert_string_equal(c->pair_key[0], want);
+			/* cert, key, and the CA file if any */
+			assert_int_equal(c->ninputs, cases[i].ca ? 3 : 2);
+		}
+		chk_free(c);
+	}
+}
+
 int
 main(void)
 {
@@ -299,6 +397,7 @@ main(void)
 		cmocka_unit_test(test_rule_table),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_json_report),
+		cmocka_unit_test(test_pg_config),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
