@@ -78,6 +78,14 @@ int chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *
  * (TG_ERR_USAGE) naming the file and line PostgreSQL would refuse too. */
 int chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* nginx's config (through its includes): every server that listens with
+ * ssl, its certificate and key (inherited from http when it has none) as a
+ * pair, its server_names as hosts that certificate must cover, and its
+ * client CA and CRL files. Paths with variables are left out. Fails
+ * (TG_ERR_USAGE) naming the file and line nginx -t would refuse too, or
+ * when no TLS server is found. */
+int chk_add_nginx_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
+
 /* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;

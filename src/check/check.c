@@ -62,6 +62,11 @@ chk_free(chk_ctx *c)
 			free(c->units[i].certs);
 		}
 	free(c->units);
+	for (size_t i = 0; c->hosts != NULL && i < c->nhosts; i++)
+		free(c->hosts[i].pin);
+	for (size_t i = 0; i < c->nca_inputs; i++)
+		free(c->ca_inputs[i]);
+	free(c->ca_inputs);
 	free(c->hosts);
 	chk_pcfg_free(c->prosody);
 	free(c->note_unit);
@@ -105,8 +110,32 @@ host_add(chk_ctx *c, const char *given, const struct chk_phost *from, const char
 	h = &c->hosts[c->nhosts++];
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->from = from;
-	h->pin = pin;
+	h->pin = NULL;
+	if (pin != NULL && (h->pin = strdup(pin)) == NULL) {
+		c->nhosts--;
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
 	return 0;
+}
+
+int
+chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err)
+{
+	char **n = realloc(c->ca_inputs, (c->nca_inputs + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->ca_inputs = n;
+	if ((n[c->nca_inputs] = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->nca_inputs++;
+	return chk_add_path(c, path, err);
+}
+
+int
+chk_add_pinned_host(chk_ctx *c, const char *name, const char *cert, tg_err *err)
+{
+	return host_add(c, name, NULL, cert, err);
 }
 
 int

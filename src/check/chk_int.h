@@ -110,7 +110,7 @@ struct chk_finding {
 struct chk_host {
 	char name[CHK_NAME_MAX];
 	const struct chk_phost *from; /* its line in the Prosody config; NULL: --host */
-	const char *pin; /* the cert file its Prosody ssl option names: only it serves the host */
+	char *pin; /* the cert file a service's config names for it: only it serves the host */
 };
 
 struct chk_ctx {
@@ -159,6 +159,8 @@ struct chk_ctx {
 	/* Cert files whose key the user named (a gateway listener's cert + key,
 	 * or `check CERT KEY`): paired whatever the layout says. */
 	char **pair_cert, **pair_key;
+	char **ca_inputs;          /* inputs a service's config names as trusted CAs */
+	size_t nca_inputs;
 	size_t npairs;
 	struct chk_file **files;
 	size_t nfiles, capfiles;
@@ -190,6 +192,13 @@ void chk_emit(chk_ctx *c, const struct chk_rule *r, size_t unit, const char *fil
 void chk_rules_run(chk_ctx *c);
 
 /* --- Loading (load.c) --- */
+
+/* A file a service's config names as its trusted CAs (client CA, CA bundle):
+ * an input checked as a CA, never as a served certificate. */
+int chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err);
+
+/* A host only the cert at cert serves (a service's config pins it). */
+int chk_add_pinned_host(chk_ctx *c, const char *name, const char *cert, tg_err *err);
 
 /* Whether path is a cert or key of a pair named for the check (chk_add_pair). */
 int chk_has_pair(const chk_ctx *c, const char *path);

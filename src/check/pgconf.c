@@ -261,7 +261,7 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	    pg_path(pc, PG_CA, "", datadir, ca, err) != 0 ||
 	    pg_path(pc, PG_CRL, "", datadir, crl, err) != 0)
 		goto out;
-	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_path(c, ca, err) != 0) ||
+	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_ca_input(c, ca, err) != 0) ||
 	    (crl[0] && chk_add_path(c, crl, err) != 0))
 		goto out;
 	/* The key rule is about the user the server runs as: the data

@@ -490,6 +490,9 @@ is_covered(chk_ctx *c, const struct chk_file *f)
 static int
 serve_or_ca(chk_ctx *c, struct chk_file *f, const struct chk_file *key)
 {
+	for (size_t i = 0; key == NULL && i < c->nca_inputs; i++)
+		if (strcmp(c->ca_inputs[i], f->path) == 0)
+			return CHK_UNIT_CA;
 	if (f->expects_key && (key != NULL || f->host_hint[0] != '\0' ||
 	    strcmp(chk_basename(f->path), "server.crt") == 0 ||
 	    strcmp(chk_basename(f->path), "fullchain.pem") == 0))

@@ -11,6 +11,7 @@ static const char check_help[] =
 "Usage: tlsgate check [PATH]... [OPTIONS]\n"
 "       tlsgate check --prosody-config FILE [DIR] [OPTIONS]\n"
 "       tlsgate check --pg-config FILE [OPTIONS]\n"
+"       tlsgate check --nginx-config FILE [OPTIONS]\n"
 "       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
@@ -31,6 +32,11 @@ static const char check_help[] =
 "                        certs next to FILE); a host whose `ssl` option names a\n"
 "                        certificate and key is checked against those files.\n"
 "                        The config is read, never run\n"
+"      --nginx-config FILE\n"
+"                        check what nginx.conf (and its includes) serves: each\n"
+"                        server that listens with ssl, its ssl_certificate and key,\n"
+"                        its server_names (which that certificate must cover), its\n"
+"                        ssl_client_certificate and ssl_crl\n"
 "      --pg-config FILE  check what PostgreSQL's postgresql.conf (and its include\n"
 "                        lines) uses: ssl on, ssl_cert_file, ssl_key_file (default\n"
 "                        server.crt/server.key in the data directory), ssl_ca_file,\n"
@@ -62,6 +68,7 @@ static const char check_help[] =
 "  tlsgate check /etc/letsencrypt/live/example.com --host example.com --host conference.example.com\n"
 "  tlsgate check /var/lib/postgresql/15/main --owner postgres\n"
 "  tlsgate check --pg-config /etc/postgresql/15/main/postgresql.conf\n"
+"  tlsgate check --nginx-config /etc/nginx/nginx.conf\n"
 "  tlsgate check server.crt server.key --host db.example.com --ca ./pki/root.crt\n"
 "  tlsgate check ./pki/crl.pem --ca ./pki/root.crt\n"
 "  tlsgate check --config /etc/tlsgate/gateway.ini --owner tlsgate\n"
@@ -76,7 +83,7 @@ static const char check_help[] =
 
 enum {
 	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
-	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF,
+	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF, OPT_NGINX,
 };
 
 static const struct option check_opts[] = {
@@ -95,6 +102,7 @@ static const struct option check_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "prosody-config", required_argument, NULL, OPT_PROSODY },
 	{ "pg-config", required_argument, NULL, OPT_PGCONF },
+	{ "nginx-config", required_argument, NULL, OPT_NGINX },
 	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
 	{ NULL, 0, NULL, 0 },
 };
@@ -104,6 +112,7 @@ struct check_args {
 	const char *sni;
 	const char *prosody; /* read after the options: DIR decides the certs dir */
 	const char *pgconf;
+	const char *nginx;
 	chk_starttls starttls;
 };
 
@@ -243,6 +252,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		return 0;
 	case OPT_CONFIG:
 		return add_gateway_config(c, arg, err);
+	case OPT_NGINX:
+		if (a->nginx != NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--nginx-config given twice; check one "
+			    "nginx config at a time");
+		a->nginx = arg;
+		return 0;
 	case OPT_PGCONF:
 		if (a->pgconf != NULL)
 			return tg_err_set(err, TG_ERR_USAGE, "--pg-config given twice; check one "
@@ -306,6 +321,16 @@ run_check(int argc, char **argv)
 	if (a.prosody != NULL && a.endpoint) {
 		rc = cli_usage("check", "--prosody-config does not go with check endpoint (each "
 		    "host may be served its own certificate); give the name with --sni");
+		goto out;
+	}
+	if (a.nginx != NULL && a.endpoint) {
+		rc = cli_usage("check", "--nginx-config does not go with check endpoint; check the "
+		    "server with check endpoint HOST:443");
+		goto out;
+	}
+	if (a.nginx != NULL && chk_add_nginx_config(c, a.nginx, &err) != 0) {
+		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
+		rc = 2;
 		goto out;
 	}
 	if (a.pgconf != NULL && a.endpoint) {

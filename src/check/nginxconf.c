@@ -1,0 +1,345 @@
+/* nginx's config, read for what its TLS servers use: every `server` block
+ * that listens with `ssl`, its `server_name`s, `ssl_certificate` and
+ * `ssl_certificate_key` (inherited from `http` when the server has none),
+ * `ssl_client_certificate`/`ssl_trusted_certificate` and `ssl_crl`, through
+ * `include` (globs, relative to the main config's directory, as nginx's
+ * prefix makes them). Each server's names are checked against its own
+ * certificate. Nothing is run; paths with variables are left out. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/chk_int.h"
+#include "check/chk_lua.h" /* chk_file_error */
+#include "tlsgate/util.h"
+
+#define NGX_MAX_DEPTH 16
+
+enum { NX_CERT, NX_KEY, NX_CLIENT_CA, NX_TRUSTED, NX_CRL, NX_N };
+
+static const char *const nx_names[NX_N] = {
+	"ssl_certificate", "ssl_certificate_key", "ssl_client_certificate",
+	"ssl_trusted_certificate", "ssl_crl",
+};
+
+/* What one level (http, or a server) sets. */
+struct nx_level {
+	char v[NX_N][PATH_MAX];
+	int ssl;          /* a listen ... ssl, or ssl on */
+	char **names;     /* server_name */
+	size_t nnames;
+};
+
+struct nx {
+	chk_ctx *c;
+	tg_err *err;
+	char prefix[PATH_MAX]; /* the main config's directory */
+	struct nx_level http;
+	int servers;
+};
+
+struct nx_file {
+	const char *path;
+	const char *p, *end;
+	unsigned line;
+};
+
+static int nx_read(struct nx *x, const char *path, int depth, struct nx_level *lv, int block);
+
+/* One token: a word, a quoted string, or one of ; { }. 0 at the end. */
+static int
+nx_token(struct nx_file *f, char *out, size_t len, int *quoted, tg_err *err)
+{
+	size_t n = 0;
+
+	*quoted = 0;
+	for (;;) {
+		while (f->p < f->end && isspace((unsigned char)*f->p))
+			if (*f->p++ == '\n')
+				f->line++;
+		if (f->p < f->end && *f->p == '#') {
+			while (f->p < f->end && *f->p != '\n')
+				f->p++;
+			continue;
+		}
+		break;
+	}
+	if (f->p >= f->end)
+		return 0;
+	if (*f->p == ';' || *f->p == '{' || *f->p == '}') {
+		out[0] = *f->p++;
+		out[1] = '\0';
+		return 1;
+	}
+	if (*f->p == '"' || *f->p == '\'') {
+		char q = *f->p++;
+		*quoted = 1;
+		while (f->p < f->end && *f->p != q) {
+			if (*f->p == '\\' && f->p + 1 < f->end)
+				f->p++;
+			if (*f->p == '\n')
+				f->line++;
+			if (n + 1 < len)
+				out[n++] = *f->p;
+			f->p++;
+		}
+		if (f->p >= f->end)
+			return chk_file_error(err, f->path, f->line, "a quoted string is not closed "
+			    "(nginx -t refuses this too)");
+		f->p++;
+		out[n] = '\0';
+		return 1;
+	}
+	while (f->p < f->end && !isspace((unsigned char)*f->p) && *f->p != ';' && *f->p != '{' &&
+	    *f->p != '}') {
+		if (n + 1 < len)
+			out[n++] = *f->p;
+		f->p++;
+	}
+	out[n] = '\0';
+	return 1;
+}
+
+static int
+nx_abs(const struct nx *x, const char *v, char *out, tg_err *err)
+{
+	if (v[0] == '/') {
+		snprintf(out, PATH_MAX, "%s", v);
+		return 0;
+	}
+	return util_path_join(out, PATH_MAX, x->prefix, v, err);
+}
+
+static void
+level_free(struct nx_level *lv)
+{
+	for (size_t i = 0; i < lv->nnames; i++)
+		free(lv->names[i]);
+	free(lv->names);
+}
+
+/* A server block is over: its names against its certificate. */
+static int
+nx_server_done(struct nx *x, struct nx_level *sv)
+{
+	const char *cert = sv->v[NX_CERT][0] ? sv->v[NX_CERT] : x->http.v[NX_CERT];
+	const char *key = sv->v[NX_KEY][0] ? sv->v[NX_KEY] : x->http.v[NX_KEY];
+	char cpath[PATH_MAX], kpath[PATH_MAX], p[PATH_MAX];
+
+	if (!sv->ssl || cert[0] == '\0')
+		return 0;
+	x->servers++;
+	if (strchr(cert, '$') != NULL || strchr(key, '$') != NULL)
+		return 0; /* chosen per request ($ssl_server_name): nothing fixed to check */
+	if (nx_abs(x, cert, cpath, x->err) != 0 ||
+	    (key[0] && nx_abs(x, key, kpath, x->err) != 0))
+		return -1;
+	if (!chk_has_pair(x->c, cpath) &&
+	    (key[0] ? chk_add_pair(x->c, cpath, kpath, x->err) : chk_add_path(x->c, cpath, x->err)) != 0)
+		return -1;
+	for (int i = NX_CLIENT_CA; i < NX_N; i++) {
+		const char *v = sv->v[i][0] ? sv->v[i] : x->http.v[i];
+		if (v[0] == '\0' || strchr(v, '$') != NULL)
+			continue;
+		if (nx_abs(x, v, p, x->err) != 0 || (i == NX_CRL ? chk_add_path(x->c, p, x->err) :
+		    chk_add_ca_input(x->c, p, x->err)) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sv->nnames; i++) {
+		const char *n = sv->names[i];
+		/* _ and "" match nothing; regexes are not names. */
+		if (n[0] == '\0' || strcmp(n, "_") == 0 || n[0] == '~' || n[0] == '.')
+			continue;
+		if (chk_add_pinned_host(x->c, n, cpath, x->err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+nx_directive(struct nx *x, const struct nx_file *f, struct nx_level *lv, int block, char **argv,
+    int argc, int depth)
+{
+	if (strcmp(argv[0], "include") == 0 && argc == 2) {
+		char pat[PATH_MAX];
+		glob_t g;
+		int rc = 0, gr;
+
+		if (depth >= NGX_MAX_DEPTH)
+			return chk_file_error(x->err, f->path, f->line, "includes nested more than %d "
+			    "deep", NGX_MAX_DEPTH);
+		if (nx_abs(x, argv[1], pat, x->err) != 0)
+			return -1;
+		gr = glob(pat, 0, NULL, &g);
+		if (gr == GLOB_NOMATCH && strpbrk(pat, "*?[") == NULL)
+			return chk_file_error(x->err, f->path, f->line, "include %s: no such file "
+			    "(nginx -t refuses this too)", pat);
+		for (size_t i = 0; gr == 0 && rc == 0 && i < g.gl_pathc; i++)
+			rc = nx_read(x, g.gl_pathv[i], depth + 1, lv, block);
+		if (gr == 0)
+			globfree(&g);
+		return rc;
+	}
+	if (block != 's' && block != 'h')
+		return 0;
+	if (strcmp(argv[0], "listen") == 0) {
+		for (int i = 2; i < argc; i++)
+			if (strcmp(argv[i], "ssl") == 0)
+				lv->ssl = 1;
+		return 0;
+	}
+	if (strcmp(argv[0], "ssl") == 0 && argc == 2 && strcmp(argv[1], "on") == 0) {
+		lv->ssl = 1;
+		return 0;
+	}
+	if (strcmp(argv[0], "server_name") == 0 && block == 's') {
+		for (int i = 1; i < argc; i++) {
+			char **nv = realloc(lv->names, (lv->nnames + 1) * sizeof(*nv));
+			if (nv == NULL)
+				return tg_err_set(x->err, TG_ERR_INTERNAL, "out of memory");
+			lv->names = nv;
+			if ((nv[lv->nnames] = strdup(argv[i])) == NULL)
+				return tg_err_set(x->err, TG_ERR_INTERNAL, "out of memory");
+			lv->nnames++;
+		}
+		return 0;
+	}
+	for (int i = 0; i < NX_N; i++)
+		if (strcmp(argv[0], nx_names[i]) == 0 && argc >= 2)
+			snprintf(lv->v[i], sizeof(lv->v[i]), "%s", argv[1]);
+	return 0;
+}
+
+struct nx_args {
+	char **v;
+	int n, cap;
+};
+
+static void
+args_clear(struct nx_args *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+static int
+args_push(struct nx_args *a, const char *t, tg_err *err)
+{
+	if (a->n == a->cap) {
+		int ncap = a->cap ? a->cap * 2 : 8;
+		char **nv = realloc(a->v, (size_t)ncap * sizeof(*nv));
+		if (nv == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		a->v = nv;
+		a->cap = ncap;
+	}
+	if ((a->v[a->n] = strdup(t)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	a->n++;
+	return 0;
+}
+
+/* Reads directives until the block closes, or, at the top of a file, until
+ * the file ends (an included file goes on in the block that includes it).
+ * block: 't' top of nginx.conf, 'h' http, 's' server, 'o' any other. */
+static int
+nx_walk(struct nx *x, struct nx_file *f, struct nx_level *lv, int block, int depth, int top)
+{
+	struct nx_args a = { 0 };
+	char tok[PATH_MAX];
+	int quoted, r, rc = -1;
+
+	while ((r = nx_token(f, tok, sizeof(tok), &quoted, x->err)) > 0) {
+		if (!quoted && strcmp(tok, ";") == 0) {
+			if (a.n > 0 && nx_directive(x, f, lv, block, a.v, a.n, depth) != 0)
+				goto out;
+			args_clear(&a);
+		} else if (!quoted && strcmp(tok, "{") == 0) {
+			int inner = a.n == 0 ? 'o' : strcmp(a.v[0], "http") == 0 ? 'h' :
+			    strcmp(a.v[0], "server") == 0 && block == 'h' ? 's' : 'o';
+			if (inner == 's') {
+				struct nx_level sv = { 0 };
+				r = nx_walk(x, f, &sv, 's', depth, 0);
+				if (r == 0)
+					r = nx_server_done(x, &sv);
+				level_free(&sv);
+			} else {
+				r = nx_walk(x, f, inner == 'h' ? &x->http : lv, inner, depth, 0);
+			}
+			if (r != 0)
+				goto out;
+			args_clear(&a);
+		} else if (!quoted && strcmp(tok, "}") == 0) {
+			if (top) {
+				chk_file_error(x->err, f->path, f->line, "unexpected \"}\" (nginx -t "
+				    "refuses this too)");
+				goto out;
+			}
+			rc = 0;
+			goto out;
+		} else if (args_push(&a, tok, x->err) != 0) {
+			goto out;
+		}
+	}
+	if (r < 0)
+		goto out;
+	if (!top) {
+		chk_file_error(x->err, f->path, f->line, "a block is not closed: a \"}\" is missing "
+		    "(nginx -t refuses this too)");
+		goto out;
+	}
+	rc = 0;
+out:
+	args_clear(&a);
+	free(a.v);
+	return rc;
+}
+
+static int
+nx_read(struct nx *x, const char *path, int depth, struct nx_level *lv, int block)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	struct nx_file f;
+	int rc;
+
+	if (util_read_file(path, &data, &len, x->err) != 0)
+		return tg_err_prefix(x->err, "cannot read the nginx config");
+	f.path = path;
+	f.p = (const char *)data;
+	f.end = f.p + len;
+	f.line = 1;
+	rc = nx_walk(x, &f, lv, block, depth, 1);
+	free(data);
+	return rc;
+}
+
+int
+chk_add_nginx_config(chk_ctx *c, const char *path, tg_err *err)
+{
+	struct nx *x = calloc(1, sizeof(*x));
+	int rc = -1;
+
+	if (x == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	x->c = c;
+	x->err = err;
+	chk_dir_of(path, x->prefix, sizeof(x->prefix));
+	if (nx_read(x, path, 0, &x->http, 't') != 0)
+		goto out;
+	if (x->servers == 0) {
+		tg_err_set(err, TG_ERR_USAGE, "%s has no server that listens with ssl and names an "
+		    "ssl_certificate: nothing to check; add `listen 443 ssl;` and the certificate "
+		    "to the server block", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	level_free(&x->http);
+	free(x);
+	return rc;
+}
