@@ -318,33 +318,28 @@ run_check(int argc, char **argv)
 		rc = list_rules();
 		goto out;
 	}
-	if (a.prosody != NULL && a.endpoint) {
-		rc = cli_usage("check", "--prosody-config does not go with check endpoint (each "
-		    "host may be served its own certificate); give the name with --sni");
-		goto out;
+	/* A service's config names the files; an endpoint is checked live. */
+	{
+		const struct {
+			const char *value, *opt, *instead;
+		} svc[] = {
+			{ a.prosody, "--prosody-config", " (each host may be served its own "
+			  "certificate); give the name with --sni" },
+			{ a.nginx, "--nginx-config", "; check the server with check endpoint HOST:443" },
+			{ a.pgconf, "--pg-config", "; check the server with check endpoint HOST:PORT "
+			  "--starttls postgres" },
+		};
+		for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++)
+			if (svc[i].value != NULL && a.endpoint) {
+				rc = cli_usage("check", "%s does not go with check endpoint%s", svc[i].opt,
+				    svc[i].instead);
+				goto out;
+			}
 	}
-	if (a.nginx != NULL && a.endpoint) {
-		rc = cli_usage("check", "--nginx-config does not go with check endpoint; check the "
-		    "server with check endpoint HOST:443");
-		goto out;
-	}
-	if (a.nginx != NULL && chk_add_nginx_config(c, a.nginx, &err) != 0) {
-		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
-		rc = 2;
-		goto out;
-	}
-	if (a.pgconf != NULL && a.endpoint) {
-		rc = cli_usage("check", "--pg-config does not go with check endpoint; check the "
-		    "server with check endpoint HOST:PORT --starttls postgres");
-		goto out;
-	}
-	if (a.pgconf != NULL && chk_add_pg_config(c, a.pgconf, &err) != 0) {
-		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
-		rc = 2;
-		goto out;
-	}
-	/* Without DIR the certs dir the config names is checked. */
-	if (a.prosody != NULL && chk_add_prosody_config(c, a.prosody, optind == argc, &err) != 0) {
+	/* Without DIR the certs dir the Prosody config names is checked. */
+	if ((a.nginx != NULL && chk_add_nginx_config(c, a.nginx, &err) != 0) ||
+	    (a.pgconf != NULL && chk_add_pg_config(c, a.pgconf, &err) != 0) ||
+	    (a.prosody != NULL && chk_add_prosody_config(c, a.prosody, optind == argc, &err) != 0)) {
 		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);
 		rc = 2;
 		goto out;
