@@ -762,8 +762,9 @@ r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		chk_cert_label(leaf->x, label, sizeof(label));
 		chk_host_origin(c, u->hosts[i], origin, sizeof(origin));
 		fixf(fix, sizeof(fix), "issue a certificate that covers it: tlsgate cert issue %s "
-		    "--dir ./pki (certbot: certbot certonly -d %s ...; add every VirtualHost and "
-		    "Component)", u->hosts[i], u->hosts[i]);
+		    "--dir ./pki (certbot: certbot certonly -d %s ...; one -d for every name the "
+		    "service answers to: each server_name, VirtualHost and Component)", u->hosts[i],
+		    u->hosts[i]);
 		chk_emit(c, r, unit, unit_file(c, unit), fix, "%s (%s) does not cover %s%s; it "
 		    "covers %s", unit_file(c, unit), label, u->hosts[i], origin,
 		    sans[0] ? sans : "no SAN at all");
@@ -779,6 +780,18 @@ r_host_uncovered(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	if (!u->uncovered)
 		return;
 	chk_host_origin(c, u->hosts[0], origin, sizeof(origin));
+	/* A host a service's config gives its own certificate file. */
+	for (size_t i = 0; i < c->nhosts; i++) {
+		if (c->hosts[i].pin == NULL || strcasecmp(c->hosts[i].name, u->hosts[0]) != 0)
+			continue;
+		fixf(fix, sizeof(fix), "put the certificate for %s at %s, where the config names "
+		    "it (tlsgate cert issue %s --dir ./pki writes one)", u->hosts[0],
+		    c->hosts[i].pin, u->hosts[0]);
+		chk_emit(c, r, unit, NULL, fix, "no certificate in sight is for %s: its config "
+		    "names %s, which could not be used (see that file's findings)", u->hosts[0],
+		    c->hosts[i].pin);
+		return;
+	}
 	fixf(fix, sizeof(fix), "install a certificate for it: tlsgate cert import %s CERT KEY "
 	    "--certs-dir DIR (Prosody looks for %s.crt + %s.key, %s/fullchain.pem + "
 	    "%s/privkey.pem, then the parent domain's)", u->hosts[0], u->hosts[0], u->hosts[0],

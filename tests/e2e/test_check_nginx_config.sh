@@ -91,6 +91,18 @@ assert_contains "$(jq -r '[.subjects[].findings[].code] | join(" ")' check.json)
 	"tlsgate on the mismatched key"
 pass "a mismatched key: nginx -t refuses it, tlsgate reports key-mismatch"
 
+# A certificate file that is not there: the file and the host both say so.
+sed -i 's|certs/other.example.crt|certs/missing.crt|' "$NG/servers/b.conf"
+rc=0
+tg check --nginx-config "$NG/nginx.conf" --ca ca/root.crt --no-system-ca --json >check.json || rc=$?
+assert_eq 1 "$rc" "tlsgate exit with a missing certificate"
+assert_eq "host-uncovered: no certificate in sight is for b.example: its config names $NG/certs/missing.crt, which could not be used (see that file's findings)
+unreadable: $NG/certs/missing.crt does not exist" \
+	"$(jq -r '.subjects[].findings[] | select(.code == "host-uncovered" or .code == "unreadable") | "\(.code): \(.message)"' check.json)" \
+	"the missing file, and the host it was for"
+sed -i 's|certs/missing.crt|certs/other.example.crt|; s|certs/a.example.key;|certs/other.example.key;|' "$NG/servers/b.conf"
+pass "a certificate file the config names but that is missing: unreadable, and the host says which file"
+
 # Configs nginx -t refuses to read: tlsgate refuses them too, with file and line.
 printf 'server {\n    listen 127.0.0.1:1 ssl;\n' >"$NG/servers/zz-broken.conf"
 out=$("$NGINX" -t -p "$NG" -c "$NG/nginx.conf" 2>&1) && fail "nginx -t accepted an unclosed block"
