@@ -86,6 +86,13 @@ int chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
  * when no TLS server is found. */
 int chk_add_nginx_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* Mosquitto's config (through include_dir): every listener with a certfile,
+ * its certfile and keyfile as a pair, cafile as CAs, capath and crlfile;
+ * a listener that verifies client certificates without requiring one is the
+ * mqtt-client-cert-optional finding. Fails (TG_ERR_USAGE) on what mosquitto
+ * refuses too, or when no listener has TLS. */
+int chk_add_mosquitto_config(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
+
 /* Loads every input, pairs keys with certs, runs every rule. Fails (exit 2)
  * only when nothing could be checked at all. */
 int chk_run(chk_ctx *c, tg_err *err) TG_MUST_CHECK;

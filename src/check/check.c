@@ -1,4 +1,5 @@
 /* The checker context: options in, findings out. */
+#include <dirent.h>
 #include <grp.h>
 #include <openssl/err.h>
 #include <pwd.h>
@@ -67,6 +68,8 @@ chk_free(chk_ctx *c)
 	for (size_t i = 0; i < c->nca_inputs; i++)
 		free(c->ca_inputs[i]);
 	free(c->ca_inputs);
+	free(c->cfg_notes);
+	free(c->cfg_note_unit);
 	free(c->hosts);
 	chk_pcfg_free(c->prosody);
 	free(c->note_unit);
@@ -115,6 +118,53 @@ host_add(chk_ctx *c, const char *given, const struct chk_phost *from, const char
 		c->nhosts--;
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	}
+	return 0;
+}
+
+int
+chk_each_conf(const char *dir, int skip_hidden, int (*fn)(const char *path, void *arg),
+    void *arg, tg_err *err)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort), rc = 0;
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		size_t l = strlen(nm);
+		char path[PATH_MAX];
+		if (rc == 0 && !(skip_hidden && nm[0] == '.') && l > 5 &&
+		    strcmp(nm + l - 5, ".conf") == 0) {
+			if (util_path_join(path, sizeof(path), dir, nm, err) != 0)
+				rc = 1;
+			else
+				rc = fn(path, arg) != 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int
+chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, const char *fix,
+    const char *fmt, ...)
+{
+	struct chk_cfgnote *n = realloc(c->cfg_notes, (c->ncfg_notes + 1) * sizeof(*n));
+	va_list ap;
+
+	if (n == NULL)
+		return -1;
+	c->cfg_notes = n;
+	n = &c->cfg_notes[c->ncfg_notes++];
+	n->code = code;
+	snprintf(n->file, sizeof(n->file), "%s", file);
+	n->line = line;
+	snprintf(n->fix, sizeof(n->fix), "%s", fix);
+	va_start(ap, fmt);
+	vsnprintf(n->message, sizeof(n->message), fmt, ap);
+	va_end(ap);
 	return 0;
 }
 

@@ -125,6 +125,11 @@ struct chk_ctx {
 	char pg_conf[PATH_MAX], pg_datadir[PATH_MAX], pg_ssl_off_file[PATH_MAX];
 	unsigned pg_ssl_off_line;   /* 0: off by default (no ssl line) */
 	long pg_unit;               /* the config's own subject, -1 none */
+	/* Findings about a service's config itself (mosquitto), with the
+	 * subject each is reported under. */
+	struct chk_cfgnote *cfg_notes;
+	size_t ncfg_notes;
+	size_t *cfg_note_unit;
 	chk_purpose purpose;
 	int purpose_set;        /* --purpose given; else inferred per leaf */
 	int have_owner;
@@ -192,6 +197,25 @@ void chk_emit(chk_ctx *c, const struct chk_rule *r, size_t unit, const char *fil
 void chk_rules_run(chk_ctx *c);
 
 /* --- Loading (load.c) --- */
+
+/* Calls fn with each DIR/NAME.conf in name order (hidden ones skipped when
+ * asked), as PostgreSQL's and mosquitto's include_dir read them. Returns
+ * -1 when DIR cannot be read (errno says why), 1 when fn failed or a path
+ * was too long (err set), 0 after the last. */
+int chk_each_conf(const char *dir, int skip_hidden, int (*fn)(const char *path, void *arg),
+    void *arg, tg_err *err);
+
+struct chk_cfgnote {
+	const char *code; /* a rule code */
+	char file[PATH_MAX];
+	unsigned line;
+	char message[512];
+	char fix[256];
+};
+
+/* Records a finding about a service's config (reported under file). */
+int chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, const char *fix,
+    const char *fmt, ...) TG_PRINTF(6, 7);
 
 /* A file a service's config names as its trusted CAs (client CA, CA bundle):
  * an input checked as a CA, never as a served certificate. */

@@ -7,7 +7,6 @@
  * data directory is read last (PostgreSQL's rules). */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -74,27 +73,30 @@ pg_value(const char *p, char *out, size_t len, int *bad)
 	return p;
 }
 
+struct pg_inc {
+	struct pgconf *pc;
+	int depth;
+};
+
+static int
+pg_include_one(const char *path, void *arg)
+{
+	struct pg_inc *in = arg;
+
+	return pg_read(in->pc, path, in->depth + 1, 0);
+}
+
 static int
 pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, unsigned line)
 {
-	struct dirent **names = NULL;
-	int n = scandir(dir, &names, NULL, alphasort), rc = 0;
+	struct pg_inc in = { pc, depth };
+	/* PostgreSQL skips hidden files. */
+	int rc = chk_each_conf(dir, 1, pg_include_one, &in, pc->err);
 
-	if (n < 0)
+	if (rc < 0)
 		return chk_file_error(pc->err, file, line, "include_dir '%s': %s (PostgreSQL "
 		    "refuses to start with this too)", dir, strerror(errno));
-	for (int i = 0; i < n; i++) {
-		const char *nm = names[i]->d_name;
-		size_t l = strlen(nm);
-		char path[PATH_MAX];
-		/* Only NAME.conf, not hidden ones: PostgreSQL's rule. */
-		if (rc == 0 && nm[0] != '.' && l > 5 && strcmp(nm + l - 5, ".conf") == 0 &&
-		    util_path_join(path, sizeof(path), dir, nm, pc->err) == 0)
-			rc = pg_read(pc, path, depth + 1, 0);
-		free(names[i]);
-	}
-	free(names);
-	return rc;
+	return rc == 0 ? 0 : -1;
 }
 
 static int

@@ -1147,6 +1147,16 @@ r_no_tls(chk_ctx *c, const struct chk_rule *r, size_t unit)
 }
 
 static void
+r_cfg_note(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	for (size_t i = 0; c->cfg_note_unit != NULL && i < c->ncfg_notes; i++) {
+		const struct chk_cfgnote *n = &c->cfg_notes[i];
+		if (c->cfg_note_unit[i] == unit && strcmp(n->code, r->code) == 0)
+			chk_emit(c, r, unit, n->file, n->fix, "%s:%u: %s", n->file, n->line, n->message);
+	}
+}
+
+static void
 r_pg_ssl_off(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	char where[PATH_MAX + 128];
@@ -1223,6 +1233,7 @@ const struct chk_rule chk_rules[] = {
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
+	{ "mqtt-client-cert-optional", W, "a mosquitto TLS listener checks client certificates but does not require one", NULL, r_cfg_note },
 	{ "pg-ssl-off", E, "PostgreSQL config with ssl off (its default): no TLS", NULL, r_pg_ssl_off },
 	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N', or no XMPP STARTTLS)", NULL, r_no_tls },
 };

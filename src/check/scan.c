@@ -717,6 +717,22 @@ chk_build_units(chk_ctx *c, tg_err *err)
 	}
 	if (assign_hosts(c) != 0 || note_units(c) != 0)
 		goto nomem;
+	/* A config's own findings: one subject per file. */
+	if (c->ncfg_notes > 0 &&
+	    (c->cfg_note_unit = calloc(c->ncfg_notes, sizeof(*c->cfg_note_unit))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < c->ncfg_notes; i++) {
+		size_t j;
+		for (j = 0; j < i && strcmp(c->cfg_notes[j].file, c->cfg_notes[i].file) != 0; j++)
+			;
+		if (j < i) {
+			c->cfg_note_unit[i] = c->cfg_note_unit[j];
+			continue;
+		}
+		if (chk_unit_add(c, CHK_UNIT_OTHER, c->cfg_notes[i].file) == NULL)
+			goto nomem;
+		c->cfg_note_unit[i] = c->nunits - 1;
+	}
 	/* A PostgreSQL config's own finding (ssl off) has the file as subject. */
 	c->pg_unit = -1;
 	if (c->pg_conf[0] != '\0' && c->pg_ssl_off_file[0] != '\0') {

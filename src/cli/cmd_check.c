@@ -12,6 +12,7 @@ static const char check_help[] =
 "       tlsgate check --prosody-config FILE [DIR] [OPTIONS]\n"
 "       tlsgate check --pg-config FILE [OPTIONS]\n"
 "       tlsgate check --nginx-config FILE [OPTIONS]\n"
+"       tlsgate check --mosquitto-config FILE [OPTIONS]\n"
 "       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
@@ -37,6 +38,10 @@ static const char check_help[] =
 "                        server that listens with ssl, its ssl_certificate and key,\n"
 "                        its server_names (which that certificate must cover), its\n"
 "                        ssl_client_certificate and ssl_crl\n"
+"      --mosquitto-config FILE\n"
+"                        check mosquitto.conf's TLS listeners: certfile and keyfile,\n"
+"                        cafile/capath, crlfile; warn when client certificates are\n"
+"                        checked but not required (require_certificate false)\n"
 "      --pg-config FILE  check what PostgreSQL's postgresql.conf (and its include\n"
 "                        lines) uses: ssl on, ssl_cert_file, ssl_key_file (default\n"
 "                        server.crt/server.key in the data directory), ssl_ca_file,\n"
@@ -83,7 +88,7 @@ static const char check_help[] =
 
 enum {
 	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
-	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF, OPT_NGINX,
+	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF, OPT_NGINX, OPT_MOSQ,
 };
 
 static const struct option check_opts[] = {
@@ -103,6 +108,7 @@ static const struct option check_opts[] = {
 	{ "prosody-config", required_argument, NULL, OPT_PROSODY },
 	{ "pg-config", required_argument, NULL, OPT_PGCONF },
 	{ "nginx-config", required_argument, NULL, OPT_NGINX },
+	{ "mosquitto-config", required_argument, NULL, OPT_MOSQ },
 	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
 	{ NULL, 0, NULL, 0 },
 };
@@ -113,6 +119,7 @@ struct check_args {
 	const char *prosody; /* read after the options: DIR decides the certs dir */
 	const char *pgconf;
 	const char *nginx;
+	const char *mosquitto;
 	chk_starttls starttls;
 };
 
@@ -252,6 +259,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		return 0;
 	case OPT_CONFIG:
 		return add_gateway_config(c, arg, err);
+	case OPT_MOSQ:
+		if (a->mosquitto != NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--mosquitto-config given twice; check "
+			    "one mosquitto config at a time");
+		a->mosquitto = arg;
+		return 0;
 	case OPT_NGINX:
 		if (a->nginx != NULL)
 			return tg_err_set(err, TG_ERR_USAGE, "--nginx-config given twice; check one "
@@ -328,6 +341,8 @@ run_check(int argc, char **argv)
 			{ a.nginx, "--nginx-config", "; check the server with check endpoint HOST:443" },
 			{ a.pgconf, "--pg-config", "; check the server with check endpoint HOST:PORT "
 			  "--starttls postgres" },
+			{ a.mosquitto, "--mosquitto-config", "; check the broker with check endpoint "
+			  "HOST:8883" },
 		};
 		for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++)
 			if (svc[i].value != NULL && a.endpoint) {
@@ -338,6 +353,7 @@ run_check(int argc, char **argv)
 	}
 	/* Without DIR the certs dir the Prosody config names is checked. */
 	if ((a.nginx != NULL && chk_add_nginx_config(c, a.nginx, &err) != 0) ||
+	    (a.mosquitto != NULL && chk_add_mosquitto_config(c, a.mosquitto, &err) != 0) ||
 	    (a.pgconf != NULL && chk_add_pg_config(c, a.pgconf, &err) != 0) ||
 	    (a.prosody != NULL && chk_add_prosody_config(c, a.prosody, optind == argc, &err) != 0)) {
 		fprintf(stderr, "tlsgate: could not check: %s\n", err.msg);

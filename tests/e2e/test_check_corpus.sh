@@ -301,6 +301,15 @@ chmod 600 "$d/server.key"
 printf "ssl = on\n" >>"$d/postgresql.conf"
 expect clean-pg-config 0 "" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 
+# --- mosquitto config (--mosquitto-config): client certificates asked for or not ---
+d=$W/c/mosquitto-config
+mkdir -p "$d"
+printf 'listener 8883\ncertfile %s\nkeyfile %s\ncafile %s\n' "$W/c/clean/example.com.crt" \
+	"$W/c/clean/example.com.key" "$P/root.crt" >"$d/mosquitto.conf"
+expect mqtt-client-cert-optional 0 "mqtt-client-cert-optional" -- --mosquitto-config "$d/mosquitto.conf" "${CA[@]}"
+printf 'require_certificate true\n' >>"$d/mosquitto.conf"
+expect clean-mosquitto-config 0 "" -- --mosquitto-config "$d/mosquitto.conf" "${CA[@]}"
+
 # --- text output, exit 2 ---
 "$TLSGATE" check --no-system-ca "$W/c/clean" "${CA[@]}" >"$W/out.txt"
 grep -q "^All checks passed" "$W/out.txt" || { echo "FAIL text: no 'All checks passed'" >&2; failed=$((failed + 1)); }
