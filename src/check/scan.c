@@ -381,7 +381,8 @@ chk_unit_add(chk_ctx *c, enum chk_unit_kind kind, const char *name)
 	u = &c->units[c->nunits++];
 	memset(u, 0, sizeof(*u));
 	u->kind = kind;
-	snprintf(u->name, sizeof(u->name), "%s", name);
+	/* A name longer than the room is cut (a path: the report shows its start). */
+	snprintf(u->name, sizeof(u->name), "%.*s", (int)sizeof(u->name) - 1, name);
 	return u;
 }
 
