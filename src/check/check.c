@@ -122,6 +122,17 @@ host_add(chk_ctx *c, const char *given, const struct chk_phost *from, const char
 }
 
 int
+chk_path_under(const char *dir, const char *path, char *out, tg_err *err)
+{
+	if (path[0] == '/') {
+		if ((size_t)snprintf(out, PATH_MAX, "%s", path) >= PATH_MAX)
+			return tg_err_set(err, TG_ERR_USAGE, "path too long: %.200s...", path);
+		return 0;
+	}
+	return util_path_join(out, PATH_MAX, dir, path, err);
+}
+
+int
 chk_each_conf(const char *dir, int skip_hidden, int (*fn)(const char *path, void *arg),
     void *arg, tg_err *err)
 {
@@ -168,17 +179,26 @@ chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, cons
 	return 0;
 }
 
+/* Appends a copy of s to a list of strings. */
+static int
+push_copy(char ***list, size_t *n, const char *s, tg_err *err)
+{
+	char **nv = realloc(*list, (*n + 1) * sizeof(*nv));
+
+	if (nv == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	*list = nv;
+	if ((nv[*n] = strdup(s)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	(*n)++;
+	return 0;
+}
+
 int
 chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err)
 {
-	char **n = realloc(c->ca_inputs, (c->nca_inputs + 1) * sizeof(*n));
-
-	if (n == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	c->ca_inputs = n;
-	if ((n[c->nca_inputs] = strdup(path)) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	c->nca_inputs++;
+	if (push_copy(&c->ca_inputs, &c->nca_inputs, path, err) != 0)
+		return -1;
 	return chk_add_path(c, path, err);
 }
 
@@ -380,15 +400,7 @@ chk_set_time(chk_ctx *c, int64_t now)
 int
 chk_add_path(chk_ctx *c, const char *path, tg_err *err)
 {
-	char **n = realloc(c->inputs, (c->ninputs + 1) * sizeof(*n));
-
-	if (n == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	c->inputs = n;
-	if ((c->inputs[c->ninputs] = strdup(path)) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	c->ninputs++;
-	return 0;
+	return push_copy(&c->inputs, &c->ninputs, path, err);
 }
 
 int

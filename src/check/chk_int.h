@@ -198,6 +198,10 @@ void chk_rules_run(chk_ctx *c);
 
 /* --- Loading (load.c) --- */
 
+/* A path a service's config gives: as is when absolute, else under dir
+ * (PATH_MAX bytes at out). */
+int chk_path_under(const char *dir, const char *path, char *out, tg_err *err);
+
 /* Calls fn with each DIR/NAME.conf in name order (hidden ones skipped when
  * asked), as PostgreSQL's and mosquitto's include_dir read them. Returns
  * -1 when DIR cannot be read (errno says why), 1 when fn failed or a path

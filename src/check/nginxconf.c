@@ -103,14 +103,11 @@ nx_token(struct nx_file *f, char *out, size_t len, int *quoted, tg_err *err)
 	return 1;
 }
 
+/* nginx takes relative paths from its prefix: the main config's directory. */
 static int
 nx_abs(const struct nx *x, const char *v, char *out, tg_err *err)
 {
-	if (v[0] == '/') {
-		snprintf(out, PATH_MAX, "%s", v);
-		return 0;
-	}
-	return util_path_join(out, PATH_MAX, x->prefix, v, err);
+	return chk_path_under(x->prefix, v, out, err);
 }
 
 static void

@@ -134,9 +134,7 @@ pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int d
 			return chk_file_error(pc->err, path, line, "includes nested more than %d deep",
 			    PG_MAX_DEPTH);
 		chk_dir_of(path, dir, sizeof(dir));
-		if (value[0] == '/')
-			snprintf(full, sizeof(full), "%s", value);
-		else if (util_path_join(full, sizeof(full), dir, value, pc->err) != 0)
+		if (chk_path_under(dir, value, full, pc->err) != 0)
 			return -1;
 		if (strcmp(name, "include_dir") == 0)
 			return pg_include_dir(pc, full, depth, path, line);
@@ -213,11 +211,7 @@ pg_path(const struct pgconf *pc, int which, const char *dflt, const char *datadi
 	out[0] = '\0';
 	if (v == NULL || v[0] == '\0')
 		return 0;
-	if (v[0] == '/') {
-		snprintf(out, PATH_MAX, "%s", v);
-		return 0;
-	}
-	return util_path_join(out, PATH_MAX, datadir, v, err);
+	return chk_path_under(datadir, v, out, err);
 }
 
 int

@@ -197,6 +197,17 @@ add_gateway_config(chk_ctx *c, const char *path, tg_err *err)
 	return rc;
 }
 
+/* A service's config: one per check. */
+static int
+set_once(const char **slot, const char *arg, const char *opt, const char *what, tg_err *err)
+{
+	if (*slot != NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "%s given twice; check one %s config at a time",
+		    opt, what);
+	*slot = arg;
+	return 0;
+}
+
 static int
 apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *err)
 {
@@ -263,29 +274,13 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 	case OPT_CONFIG:
 		return add_gateway_config(c, arg, err);
 	case OPT_MOSQ:
-		if (a->mosquitto != NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--mosquitto-config given twice; check "
-			    "one mosquitto config at a time");
-		a->mosquitto = arg;
-		return 0;
+		return set_once(&a->mosquitto, arg, "--mosquitto-config", "mosquitto", err);
 	case OPT_NGINX:
-		if (a->nginx != NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--nginx-config given twice; check one "
-			    "nginx config at a time");
-		a->nginx = arg;
-		return 0;
+		return set_once(&a->nginx, arg, "--nginx-config", "nginx", err);
 	case OPT_PGCONF:
-		if (a->pgconf != NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--pg-config given twice; check one "
-			    "PostgreSQL config at a time");
-		a->pgconf = arg;
-		return 0;
+		return set_once(&a->pgconf, arg, "--pg-config", "PostgreSQL", err);
 	case OPT_PROSODY:
-		if (a->prosody != NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--prosody-config given twice; check one "
-			    "Prosody config at a time");
-		a->prosody = arg;
-		return 0;
+		return set_once(&a->prosody, arg, "--prosody-config", "Prosody", err);
 	}
 	return tg_err_set(err, TG_ERR_USAGE, "unknown option");
 }
