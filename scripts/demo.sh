@@ -6,7 +6,8 @@
 # Everything is written under demo-out/ (removed and made anew on each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh build
+scripts/deps.sh build demo
+scripts/build.sh build -DTLSGATE_TESTS=OFF
 T=$PWD/build/tlsgate
 OUT=$PWD/demo-out
 rm -rf "$OUT"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tlsgate needs. `deps.sh build` for building,
+# `deps.sh demo` adds the two clients the demo runs (curl, python3),
 # `deps.sh test` adds the real servers and clients the end-to-end tests use,
 # `deps.sh bench` adds the peers the benchmarks compare against.
 # Installs only what is missing, so a second run is quick.
@@ -10,15 +11,17 @@ build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libinih-dev
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2
       jq util-linux)
+demo=(curl python3 ca-certificates)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
 
 want=("${build[@]}")
 for what in "$@"; do
 	case "$what" in
 	build) ;;
+	demo) want+=("${demo[@]}") ;;
 	test) want+=("${test[@]}") ;;
 	bench) want+=("${test[@]}" "${bench[@]}") ;;
-	*) echo "deps.sh: unknown set '$what' (build, test, bench)" >&2; exit 2 ;;
+	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench)" >&2; exit 2 ;;
 	esac
 done
 

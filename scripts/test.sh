@@ -11,7 +11,7 @@ run_suite() { # build-dir label cmake-args...
 	local dir=$1 label=$2
 	shift 2
 	echo "== $label: building in $dir"
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DTLSGATE_TESTS_REQUIRED=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$(nproc)" >/dev/null
 	echo "== $label: running the tests"
 	(cd "$dir" && ctest --output-on-failure --timeout 900)
