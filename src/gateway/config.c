@@ -187,6 +187,8 @@ static const struct opt opts[] = {
 	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
 	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
 	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
+	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000 },
+	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535 },
 	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000 },
 	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS },
 	{ "status", 1, set_str, G(status), 0 },
@@ -281,7 +283,9 @@ listener_new(const char *name)
 	l->handshake_timeout = 10;
 	l->connect_timeout = 5;
 	l->idle_timeout = 600;
-	l->max_conns = 100000;
+	l->max_conns = 0; /* gw_default_max_conns() */
+	l->max_unauth = 4096;
+	l->max_unauth_per_addr = 256;
 	l->session_cache = 10000;
 	return l;
 }

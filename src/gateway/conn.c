@@ -61,6 +61,9 @@ struct conn {
 	uint32_t run; /* bytes from the backend since the client last pushed back */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
+	uint16_t lowat; /* SO_RCVLOWAT set while the first record arrives */
+	uint16_t addr_slot; /* its address's count of unfinished handshakes */
+	unsigned unauth : 1; /* counted as not done with its handshake */
 	int tls_rd_need, tls_wr_need;
 	int cev, bev;
 	int deny_status;
@@ -78,6 +81,7 @@ struct conn {
 };
 
 static void pump(struct conn *c);
+static void do_handshake(struct conn *c);
 static void drop_backend(struct conn *c);
 static void close_unanswered(struct conn *c, const char *what);
 
@@ -194,6 +198,66 @@ set_why(struct conn *c, const char *fmt, ...)
 	c->why = strdup(buf); /* NULL: the log falls back to the closing reason */
 }
 
+/* --- Connections that have not finished their handshake --- */
+
+/* Where an address counts: IPv4 by address, IPv6 by its /64 (what one
+ * host or customer is usually given). FNV-1a. */
+static uint16_t
+addr_slot(const union peer_addr *a)
+{
+	const unsigned char *p = NULL;
+	size_t n = 0;
+	uint32_t h = 2166136261u;
+
+	if (a->sa.sa_family == AF_INET) {
+		p = (const unsigned char *)&a->in.sin_addr;
+		n = 4;
+	} else if (a->sa.sa_family == AF_INET6) {
+		p = (const unsigned char *)&a->in6.sin6_addr;
+		n = 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return (uint16_t)(h % GW_UNAUTH_SLOTS);
+}
+
+static void
+unauth_put(struct gw_listener_rt *l, uint16_t slot)
+{
+	atomic_fetch_sub_explicit(&l->unauth_addr[slot], 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&l->unauth, 1, memory_order_relaxed);
+}
+
+/* Counts a new connection as not done with its handshake, or says which
+ * limit it is over (the connection is then refused). */
+static const char *
+unauth_take(struct gw_listener_rt *l, uint16_t slot)
+{
+	/* Taken first and given back when over, so threads racing for the
+	 * last place cannot both get it. */
+	if (atomic_fetch_add_explicit(&l->unauth_addr[slot], 1, memory_order_relaxed) >=
+	    l->max_unauth_per_addr) {
+		atomic_fetch_sub_explicit(&l->unauth_addr[slot], 1, memory_order_relaxed);
+		return "max-unauth-per-addr";
+	}
+	if (atomic_fetch_add_explicit(&l->unauth, 1, memory_order_relaxed) >= l->max_unauth) {
+		unauth_put(l, slot);
+		return "max-unauth-conns";
+	}
+	return NULL;
+}
+
+/* The handshake ended (done, failed or cut): the connection no longer
+ * counts against the limits. */
+static void
+unauth_done(struct conn *c)
+{
+	if (!c->unauth)
+		return;
+	unauth_put(c->l, c->addr_slot);
+	c->unauth = 0;
+}
+
 static void
 conn_close(struct conn *c, const char *why)
 {
@@ -210,6 +274,7 @@ conn_close(struct conn *c, const char *why)
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    ev_now(c->w->loop) - c->started, c->why ? c->why : why);
 	atomic_fetch_sub_explicit(&m->conns_active, 1, memory_order_relaxed);
+	unauth_done(c);
 	ev_io_stop(c->w->loop, &c->cio);
 	ev_io_stop(c->w->loop, &c->bio);
 	ev_timer_stop(c->w->loop, &c->timer);
@@ -520,6 +585,7 @@ handshake_done(struct conn *c)
 	struct gw_peer p;
 	int http = c->l->mode == GW_MODE_HTTP;
 
+	unauth_done(c);
 	c->resumed = gw_tls_resumed(c->tls) ? 1 : 0;
 	c->hs = GW_HS_OK;
 	if (gw_tls_peer(c->tls, &p, 0) != 0) {
@@ -571,6 +637,38 @@ handshake_done(struct conn *c)
 		return;
 	}
 	backend_connect(c);
+}
+
+/* Waits, reading nothing, until the client's first TLS record is complete
+ * in the socket: SO_RCVLOWAT makes the socket readable only once that many
+ * bytes are there, so a slow ClientHello wakes the loop once, not per
+ * byte. Then the TLS state is made and the handshake starts. A wake-up
+ * that does not bring the bytes asked for (the kernel caps the mark) goes
+ * on to the handshake rather than wait again. */
+static void
+first_record(struct conn *c)
+{
+	long need = gw_tls_first_record(c->cfd);
+	int one = 1;
+
+	if (need < 0) {
+		conn_close(c, "closed before the handshake");
+		return;
+	}
+	if (need > 0 && need > c->lowat) {
+		int mark = (int)need;
+		if (setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof(mark)) == 0) {
+			c->lowat = (uint16_t)need;
+			return;
+		}
+	}
+	if (c->lowat > 0)
+		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	if ((c->tls = gw_tls_new(c->l->tls, c->cfd)) == NULL) {
+		conn_close(c, "cannot create a TLS session");
+		return;
+	}
+	do_handshake(c);
 }
 
 static enum gw_hs
@@ -978,7 +1076,10 @@ on_client(struct ev_loop *loop, ev_io *io, int revents)
 	struct conn *c = io->data;
 
 	if (c->st == C_HANDSHAKE) {
-		do_handshake(c);
+		if (c->tls == NULL)
+			first_record(c);
+		else
+			do_handshake(c);
 		return;
 	}
 	if (revents & c->tls_rd_need)
@@ -992,15 +1093,31 @@ void
 gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
     const struct sockaddr_storage *peer)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	union peer_addr pa;
+	struct conn *c;
+	const char *over;
+	uint16_t slot;
 	int one = 1;
 
+	memset(&pa, 0, sizeof(pa));
+	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
+		memcpy(&pa, peer, peer->ss_family == AF_INET ? sizeof(pa.in) : sizeof(pa.in6));
+	/* Over a limit on unfinished handshakes: closed before anything is
+	 * allocated, and logged as a rate-limited count, not a line each. */
+	slot = addr_slot(&pa);
+	if ((over = unauth_take(l, slot)) != NULL) {
+		close(fd);
+		atomic_fetch_add_explicit(&w->m->refused_unauth, 1, memory_order_relaxed);
+		gw_worker_refused(w, l, over);
+		return;
+	}
 	atomic_fetch_add_explicit(&w->m->conns_total, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->m->conns_active, 1, memory_order_relaxed);
 	w->nconns++;
 	w->lconns[l - w->rt->l]++;
-	if (c == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
+		unauth_put(l, slot);
 		atomic_fetch_sub_explicit(&w->m->conns_active, 1, memory_order_relaxed);
 		gw_worker_conn_done(w, l);
 		return;
@@ -1010,8 +1127,9 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	c->cfd = fd;
 	c->bfd = -1;
 	c->started = ev_now(w->loop);
-	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
-		memcpy(&c->peer, peer, peer->ss_family == AF_INET ? sizeof(c->peer.in) : sizeof(c->peer.in6));
+	c->peer = pa;
+	c->addr_slot = slot;
+	c->unauth = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_init(&c->cio, on_client, fd, 0);
 	c->cio.data = c;
@@ -1019,11 +1137,10 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	c->timer.data = c;
 	ev_io_init(&c->bio, on_backend, -1, 0);
 	c->bio.data = c;
-	if ((c->tls = gw_tls_new(l->tls, fd)) == NULL) {
-		conn_close(c, "cannot create a TLS session");
-		return;
-	}
+	/* No TLS state yet: it is made when the ClientHello has arrived
+	 * whole (first_record), so a connection that sends nothing, or sends
+	 * its ClientHello a byte at a time, holds this struct alone. */
 	c->st = C_HANDSHAKE;
 	arm_timer(c, l->handshake_timeout);
-	do_handshake(c);
+	set_events(c, &c->cio, &c->cev, EV_READ);
 }

@@ -6,6 +6,7 @@
 #define TLSGATE_GW_H
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -39,7 +40,10 @@ struct gw_listener_cfg {
 	char *ciphers;
 	int min_tls; /* 12 or 13 */
 	double handshake_timeout, connect_timeout, idle_timeout;
-	unsigned long max_conns;
+	unsigned long max_conns; /* 0: from memory and the descriptor limit */
+	/* Connections that have not finished their handshake, per listener
+	 * and per client address (IPv6: per /64). */
+	unsigned long max_unauth, max_unauth_per_addr;
 	unsigned long session_cache; /* resumable sessions kept; 0: no resumption */
 	int seen; /* bitmask of how the listener got options; for messages */
 };
@@ -120,6 +124,13 @@ struct gw_listener_rt {
 	int cert_header;
 	double handshake_timeout, connect_timeout, idle_timeout;
 	unsigned long max_conns;
+	/* Connections still in their handshake: a count for the listener and
+	 * one per client address hashed into GW_UNAUTH_SLOTS (a collision
+	 * only makes two addresses share a limit), shared by the threads of a
+	 * worker process. */
+	unsigned long max_unauth, max_unauth_per_addr;
+	_Atomic unsigned long unauth;
+	_Atomic uint16_t *unauth_addr;
 	struct gw_tls_ctx *tls;
 	gw_acl *acl;
 };
@@ -128,6 +139,13 @@ struct gw_runtime {
 	struct gw_listener_rt *l;
 	size_t nl;
 };
+
+#define GW_UNAUTH_SLOTS 8192
+
+/* Per listener when max-conns is not set: what half the memory holds at
+ * ~64 KB a busy connection, what the descriptor limit allows (two per
+ * connection), and at most 100000. */
+unsigned long gw_default_max_conns(void);
 
 struct gw_runtime *gw_runtime_build(const struct gw_config *cfg, tg_err *err);
 void gw_runtime_free(struct gw_runtime *rt);

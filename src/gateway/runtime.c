@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "gateway/gw.h"
 #include "gateway/tls_engine.h"
@@ -170,10 +172,32 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 	rt->handshake_timeout = l->handshake_timeout;
 	rt->connect_timeout = l->connect_timeout;
 	rt->idle_timeout = l->idle_timeout;
-	rt->max_conns = l->max_conns;
+	rt->max_conns = l->max_conns ? l->max_conns : gw_default_max_conns();
+	rt->max_unauth = l->max_unauth;
+	rt->max_unauth_per_addr = l->max_unauth_per_addr;
+	if ((rt->unauth_addr = calloc(GW_UNAUTH_SLOTS, sizeof(*rt->unauth_addr))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	if ((rt->acl = gw_acl_new(&l->allow_cn, &l->allow_san, &l->allow_ou, err)) == NULL)
 		return -1;
 	return build_tls(rt, l, err);
+}
+
+unsigned long
+gw_default_max_conns(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	unsigned long n = 100000;
+	struct rlimit rl;
+
+	if (pages > 0 && psize > 0) {
+		unsigned long by_mem = (unsigned long)pages / 2 * (unsigned long)psize / (64 * 1024);
+		if (by_mem < n)
+			n = by_mem;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rl.rlim_cur - 64) / 2 < n)
+		n = rl.rlim_cur > 64 + 2 ? (unsigned long)(rl.rlim_cur - 64) / 2 : 1;
+	return n > 0 ? n : 1;
 }
 
 struct gw_runtime *
@@ -207,6 +231,7 @@ gw_runtime_free(struct gw_runtime *rt)
 		free(rt->l[i].name);
 		gw_tls_ctx_free(rt->l[i].tls);
 		gw_acl_free(rt->l[i].acl);
+		free((void *)rt->l[i].unauth_addr);
 	}
 	free(rt->l);
 	free(rt);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -594,6 +595,23 @@ master_free(struct master *m)
 	gw_config_free(m->file_cfg);
 }
 
+/* Every connection takes two descriptors; the soft limit a shell gives
+ * (often 1024) would cap a gateway at a few hundred, so take the hard one,
+ * as HAProxy does. The default max-conns follows from the result. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			gw_log("cannot raise the open files limit from %llu: %s",
+			    (unsigned long long)was, strerror(errno));
+	}
+}
+
 static int
 master_start(struct master *m, gw_config *cfg, tg_err *err)
 {
@@ -639,13 +657,15 @@ gw_serve(gw_config *cfg, tg_err *err)
 
 	memset(&m, 0, sizeof(m));
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if (master_start(&m, cfg, err) != 0)
 		goto out;
 	spawn_missing(&m);
 	for (size_t i = 0; i < m.rt->nl; i++)
-		gw_log("listener %s: %s -> %s (%s mode, client certs %s)", m.rt->l[i].name,
-		    m.rt->l[i].listen_str, m.rt->l[i].target_str, gw_mode_name(m.rt->l[i].mode),
-		    gw_verify_name(m.rt->l[i].verify));
+		gw_log("listener %s: %s -> %s (%s mode, client certs %s, max-conns %lu)",
+		    m.rt->l[i].name, m.rt->l[i].listen_str, m.rt->l[i].target_str,
+		    gw_mode_name(m.rt->l[i].mode), gw_verify_name(m.rt->l[i].verify),
+		    m.rt->l[i].max_conns);
 	gw_log("ready: %lu worker thread%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
 	    cfg->status ? ", status on " : "",
 	    cfg->status ? cfg->status : "");

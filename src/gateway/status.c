@@ -136,6 +136,9 @@ gw_status_metrics(const struct gw_status_view *v)
 	    "tlsgate_bytes_total{direction=\"client_to_backend\"} %llu\n"
 	    "tlsgate_bytes_total{direction=\"backend_to_client\"} %llu\n",
 	    (unsigned long long)SUM(m, bytes_in), (unsigned long long)SUM(m, bytes_out));
+	counter(&b, "tlsgate_connections_refused_unauth_total",
+	    "Connections refused for max-unauth-conns or max-unauth-per-addr.", "counter",
+	    SUM(m, refused_unauth));
 	counter(&b, "tlsgate_backend_errors_total", "Backend connects that failed or timed out.",
 	    "counter", SUM(m, backend_errors));
 	sb_printf(&b, "# HELP tlsgate_reloads_total Reloads (SIGHUP) by result.\n"

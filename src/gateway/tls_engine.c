@@ -2,6 +2,7 @@
  * defaults set in one place, certificate selection by SNI, client
  * verification (CA, CRL, identity rules), and non-blocking I/O mapped to
  * gw_io. */
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "gateway/tls_engine.h"
@@ -529,6 +532,38 @@ socket_read_seen(BIO *b, int oper, const char *argp, size_t len, int argi, long 
 	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
 		t->short_read = ret <= 0 || processed == NULL || *processed < len;
 	return ret;
+}
+
+/* A TLS record header: content type 22 (handshake), version 3.x, length.
+ * A ClientHello is at most one plaintext record of 2^14 bytes in practice;
+ * anything larger or stranger goes to OpenSSL at once, to be refused. */
+#define TLS_REC_HDR 5
+#define TLS_REC_MAX (16384 + 2048)
+
+long
+gw_tls_first_record(int fd)
+{
+	unsigned char h[TLS_REC_HDR];
+	ssize_t n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	size_t len;
+
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? TLS_REC_HDR : -1;
+	if (h[0] != 22 || (n >= 2 && h[1] != 3))
+		return 0;
+	if (n < TLS_REC_HDR)
+		return TLS_REC_HDR;
+	len = ((size_t)h[3] << 8 | h[4]) + TLS_REC_HDR;
+	if (len > TLS_REC_MAX)
+		return 0;
+	{
+		int avail = 0;
+		if (ioctl(fd, FIONREAD, &avail) != 0 || avail < 0 || (size_t)avail >= len)
+			return 0;
+	}
+	return (long)len;
 }
 
 gw_tls *

@@ -51,6 +51,14 @@ enum gw_io {
 	GW_IO_ERROR,
 };
 
+/* How much of the client's first TLS record has arrived, looked at without
+ * reading it (MSG_PEEK), so that a connection holds no TLS state until its
+ * ClientHello is complete: 0 when the record is whole, or when the bytes are
+ * not a TLS handshake record (the handshake then says why); -1 when the
+ * client closed or the socket failed before sending anything; else the
+ * number of bytes the record needs in all, header included. */
+long gw_tls_first_record(int fd);
+
 gw_tls *gw_tls_new(gw_tls_ctx *ctx, int fd);
 void gw_tls_free(gw_tls *t);
 enum gw_io gw_tls_handshake(gw_tls *t);

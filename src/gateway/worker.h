@@ -34,6 +34,7 @@ struct gw_mslot {
 	_Atomic uint64_t bytes_in, bytes_out, backend_errors;
 	_Atomic uint64_t hs[GW_HS_N];
 	_Atomic uint64_t accepting; /* 1 while the worker takes new connections */
+	_Atomic uint64_t refused_unauth; /* over max-unauth-conns or -per-addr */
 };
 
 /* A generation's worker process takes a block of GW_MAX_WORKERS slots; up to
@@ -74,11 +75,18 @@ struct gw_worker {
 	unsigned long accepted; /* connections accepted since the last tick */
 	int churned;            /* connections came or went since the last trim */
 	struct gw_idents idents; /* this thread's http identity lines, one per certificate */
+	ev_tstamp refused_logged; /* when gw_worker_refused last logged */
+	unsigned long refused;    /* refusals since then */
 };
 
 /* Takes ownership of fd, a freshly accepted non-blocking socket. */
 void gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
     const struct sockaddr_storage *peer);
+
+/* A new connection was refused for being over the limit named by what;
+ * logged as a count at most every GW_REFUSED_LOG_SECS. */
+#define GW_REFUSED_LOG_SECS 10.0
+void gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const char *what);
 
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
