@@ -70,6 +70,39 @@ int pki_san_parse(const char *s, pki_san *out, tg_err *err) TG_MUST_CHECK;
 /* "DNS:example.com" etc. */
 void pki_san_format(const pki_san *san, char *buf, size_t len);
 
+/* A name of a certificate as text: the one place where certificate names
+ * become strings, for the gateway's identity and rules, inspect and the
+ * checker alike. */
+typedef struct pki_name {
+	const char *prefix; /* "DNS:", "IP:", "email:", "URI:"; "" for a subject attribute */
+	const char *value;  /* value[0..len), not NUL-terminated */
+	size_t len;
+	/* NULL, or why the value cannot stand for a name (a static string such
+	 * as "a URI SAN holds a NUL byte"): a NUL or a control character
+	 * (C0, DEL, C1), text that does not decode, an IP address that is not
+	 * 4 or 16 bytes (its value is then the bytes in hex). As a C string
+	 * such a value says something else than the certificate does:
+	 * "alice\0.evil" reads as "alice". */
+	const char *bad;
+} pki_name;
+
+/* Calls fn for every SAN of cert that tlsgate shows (DNS, IP, email, URI;
+ * other forms are skipped), in certificate order: the value as the
+ * certificate holds it, an IP address as inet_ntop writes it (10.0.0.1,
+ * 2001:db8::1: the form pki_san_parse gives too). Stops at the first
+ * non-zero return of fn and returns it; 0 otherwise. */
+int pki_cert_san_each(X509 *cert, int (*fn)(const pki_name *n, void *arg), void *arg);
+/* The same for the subject's attributes of type nid (NID_commonName,
+ * NID_organizationalUnitName), converted to UTF-8, in order. -1 when out of
+ * memory. */
+int pki_cert_subject_each(X509 *cert, int nid, int (*fn)(const pki_name *n, void *arg),
+    void *arg);
+/* s[0..len) as one item of a comma-separated list: '%', ',' and every byte
+ * outside printable ASCII become %XX (upper-case hex), so items never run
+ * into each other and no control character survives. Writes at most cap - 1
+ * bytes and a NUL (cap > 0); returns the length of the whole, as snprintf. */
+size_t pki_name_escape(char *out, size_t cap, const char *s, size_t len);
+
 /* --- Profiles: what goes into a certificate, validated plain data --- */
 
 typedef enum {
@@ -168,7 +201,8 @@ int pki_key_id(EVP_PKEY *key, char hex[65], tg_err *err) TG_MUST_CHECK;
 void pki_cert_cn(X509 *cert, char *buf, size_t len);
 /* RFC 2253-ish one-line subject/issuer. */
 void pki_name_oneline(const X509_NAME *name, char *buf, size_t len);
-/* "DNS:a,IP:1.2.3.4" (empty when none). */
+/* "DNS:a,IP:1.2.3.4" (empty when none): pki_cert_san_each's texts, each
+ * through pki_name_escape, so a value holding a comma reads as one name. */
 void pki_cert_sans(X509 *cert, char *buf, size_t len);
 int64_t pki_asn1_time_unix(const ASN1_TIME *t);
 /* RFC 3339 UTC. */

@@ -710,26 +710,6 @@ r_expiring_soon(chk_ctx *c, const struct chk_rule *r, size_t unit)
 
 /* ================= Names and profile ================= */
 
-static void
-san_list(X509 *x, char *buf, size_t len)
-{
-	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans) && used + 1 < len; i++) {
-		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
-		if (gn->type == GEN_DNS)
-			used += (size_t)snprintf(buf + used, len - used, "%sDNS:%.*s", used ? "," : "",
-			    ASN1_STRING_length(gn->d.dNSName),
-			    (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
-		else if (gn->type == GEN_IPADD)
-			used += (size_t)snprintf(buf + used, len - used, "%sIP(%d bytes)", used ? "," : "",
-			    ASN1_STRING_length(gn->d.iPAddress));
-	}
-	GENERAL_NAMES_free(sans);
-}
-
 static int
 unit_purpose(chk_ctx *c, const struct chk_cert *leaf)
 {
@@ -758,7 +738,7 @@ r_name_mismatch(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	for (size_t i = 0; i < u->nhosts; i++) {
 		if (chk_name_matches(leaf->x, u->hosts[i]))
 			continue;
-		san_list(leaf->x, sans, sizeof(sans));
+		pki_cert_sans(leaf->x, sans, sizeof(sans));
 		chk_cert_label(leaf->x, label, sizeof(label));
 		chk_host_origin(c, u->hosts[i], origin, sizeof(origin));
 		fixf(fix, sizeof(fix), "issue a certificate that covers it: tlsgate cert issue %s "

@@ -1,11 +1,16 @@
 /* Identity allow rules, matched against plain certificate facts so they can
  * be tested without a TLS stack. A rule matches exactly (names are compared
- * case-insensitively for DNS and email, exactly for CN, OU and URI). */
+ * case-insensitively for DNS and email, exactly for CN, OU and URI; IP
+ * addresses in the text pki_san_parse and the certificate's SANs both give:
+ * 2001:db8::1, whatever the rule's spelling). */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gateway/gw.h"
+#include "tlsgate/pki.h"
 
 struct gw_acl {
 	struct gw_strlist cn, san, ou;
@@ -49,6 +54,32 @@ san_rule_valid(const char *r)
 	return 1; /* a bare value that holds a colon, e.g. an IPv6 address */
 }
 
+/* An address rule ("IP:2001:DB8:0::1", or a bare address) in the one text
+ * form certificates' addresses are shown in; an "IP:" rule that is no
+ * address is refused (it could never match). Other rules are kept. */
+static int
+normalise_san_rule(char **rule, tg_err *err)
+{
+	int typed = strncasecmp(*rule, "IP:", 3) == 0;
+	unsigned char bin[16];
+	const char *v = *rule + (typed ? 3 : 0);
+	char text[PKI_NAME_MAX + 8], *dup;
+	pki_san san;
+
+	if (!typed && inet_pton(AF_INET, v, bin) != 1 && inet_pton(AF_INET6, v, bin) != 1)
+		return 0;
+	if (pki_san_parse(typed ? *rule : v, &san, err) != 0 || san.type != PKI_SAN_IP)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "--allow-san '%s': '%s' is not an IPv4 or IPv6 address; write IP:10.0.0.5 or "
+		    "IP:2001:db8::5", *rule, v);
+	snprintf(text, sizeof(text), "%s%s", typed ? "IP:" : "", san.value);
+	if ((dup = strdup(text)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	free(*rule);
+	*rule = dup;
+	return 0;
+}
+
 gw_acl *
 gw_acl_new(const struct gw_strlist *cn, const struct gw_strlist *san,
     const struct gw_strlist *ou, tg_err *err)
@@ -69,11 +100,28 @@ gw_acl_new(const struct gw_strlist *cn, const struct gw_strlist *san,
 	if (copy_list(&acl->cn, cn) != 0 || copy_list(&acl->san, san) != 0 ||
 	    copy_list(&acl->ou, ou) != 0)
 		goto oom;
+	for (size_t i = 0; i < acl->san.n; i++) {
+		if (normalise_san_rule(&acl->san.v[i], err) != 0) {
+			gw_acl_free(acl);
+			return NULL;
+		}
+	}
 	return acl;
 oom:
 	gw_acl_free(acl);
 	tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	return NULL;
+}
+
+int
+gw_acl_check(const struct gw_strlist *cn, const struct gw_strlist *san,
+    const struct gw_strlist *ou, tg_err *err)
+{
+	gw_acl *acl = gw_acl_new(cn, san, ou, err);
+	int rc = acl != NULL ? 0 : -1;
+
+	gw_acl_free(acl);
+	return rc;
 }
 
 void

@@ -160,6 +160,17 @@ set_seconds(void *obj, const struct opt *o, const char *v, tg_err *err)
 	    o->key, v);
 }
 
+/* A limit that is off unless set: "off" or 0, else as set_seconds. */
+static int
+set_seconds0(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+		*(double *)((char *)obj + o->off) = 0;
+		return 0;
+	}
+	return set_seconds(obj, o, v, err);
+}
+
 #define L(f) offsetof(struct gw_listener_cfg, f)
 #define G(f) offsetof(struct gw_config, f)
 
@@ -186,6 +197,7 @@ static const struct opt opts[] = {
 	{ "handshake-timeout", 0, set_seconds, L(handshake_timeout), 0 },
 	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
 	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
+	{ "max-conn-lifetime", 0, set_seconds0, L(max_conn_lifetime), 0 },
 	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
 	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000 },
 	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535 },
@@ -470,6 +482,8 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 	if (l->verify == GW_VERIFY_NONE && (l->crl || l->allow_cn.n || l->allow_san.n || l->allow_ou.n))
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --crl and --allow-* need client certificates; add --verify require or verify-full", n);
+	if (gw_acl_check(&l->allow_cn, &l->allow_san, &l->allow_ou, err) != 0)
+		return tg_err_prefix(err, "listener %s", n);
 	if (l->pass_file && l->pass_command)
 		return tg_err_set(err, TG_ERR_USAGE, "listener %s: give --pass-file or --pass-command, not both", n);
 	if (l->proxy_v2 && l->mode != GW_MODE_TCP)

@@ -46,6 +46,7 @@ union peer_addr {
 struct conn {
 	struct gw_worker *w;
 	struct gw_listener_rt *l;
+	struct conn *prev, *next; /* the worker thread's connections */
 	int cfd, bfd;
 	ev_io cio, bio;
 	ev_timer timer;
@@ -58,6 +59,7 @@ struct conn {
 	unsigned no_backend : 1, replying : 1, resumed : 1, corked : 1;
 	unsigned lazy : 1; /* http: the backend is connected at the first request */
 	unsigned bulk : 1; /* the backend's receive buffer was raised (backend_read) */
+	unsigned expired : 1, last_head : 1; /* http: past max-conn-lifetime (on_deadline) */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
@@ -70,6 +72,7 @@ struct conn {
 	const char *deny_reason;
 	gw_ident *ident; /* http: the X-Client-* lines, shared (ident.c) */
 	ev_tstamp started, last_activity, timeout;
+	ev_tstamp deadline; /* 0, or when it ends whatever its activity (on_deadline) */
 	uint64_t bytes_in, bytes_out;
 	enum gw_hs hs;
 	union peer_addr peer;
@@ -288,6 +291,12 @@ conn_close(struct conn *c, const char *why)
 	buf_give(c, &c->hin);
 	gw_ident_put(&c->w->idents, c->ident);
 	free(c->why);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	gw_worker_conn_done(c->w, c->l);
 	free(c);
 }
@@ -311,14 +320,52 @@ touch(struct conn *c)
 	c->last_activity = ev_now(c->w->loop);
 }
 
+/* secs, or less if the deadline comes first. */
+static ev_tstamp
+timer_wait(struct conn *c, ev_tstamp secs)
+{
+	ev_tstamp until_deadline = c->deadline - ev_now(c->w->loop);
+
+	return c->deadline > 0 && until_deadline < secs ? until_deadline : secs;
+}
+
 static void
 arm_timer(struct conn *c, double secs)
 {
 	c->timeout = secs;
 	touch(c);
 	ev_timer_stop(c->w->loop, &c->timer);
-	ev_timer_set(&c->timer, secs, 0.);
+	ev_timer_set(&c->timer, timer_wait(c, secs), 0.);
 	ev_timer_start(c->w->loop, &c->timer);
+}
+
+/* The connection's deadline came: max-conn-lifetime, or the time a
+ * connection refused after a reload had to send its next request. tcp
+ * closes; http closes unless a request may still be on its way: then the
+ * next request head goes to the backend with "Connection: close" (the
+ * backend closes after its answer, and the connection with it) and a
+ * request after that one closes the connection. Returns -1 when c is
+ * gone. */
+static int
+on_deadline(struct conn *c)
+{
+	char why[96];
+
+	c->deadline = 0;
+	if (c->replying)
+		return 0; /* the answer is the last thing sent already */
+	if (c->deny_status != 0) {
+		close_unanswered(c, "no request before the timeout");
+		return -1;
+	}
+	snprintf(why, sizeof(why), "max-conn-lifetime reached (%.0fs)", c->l->max_conn_lifetime);
+	if (c->l->mode == GW_MODE_HTTP && c->st == C_OPEN && c->heads > 0) {
+		c->expired = 1;
+		set_why(c, "%s: the next request is sent with Connection: close", why);
+		return 0;
+	}
+	conn_close(c, why);
+	return -1;
 }
 
 /* libev's cheap-timeout idiom: activity only stamps a time; the timer
@@ -327,10 +374,13 @@ static void
 on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct conn *c = t->data;
-	ev_tstamp left = c->last_activity + c->timeout - ev_now(loop);
+	ev_tstamp left;
 
+	if (c->deadline > 0 && c->deadline - ev_now(loop) <= 0.001 && on_deadline(c) != 0)
+		return;
+	left = c->last_activity + c->timeout - ev_now(loop);
 	if (left > 0.001) {
-		ev_timer_set(t, left, 0.);
+		ev_timer_set(t, timer_wait(c, left), 0.);
 		ev_timer_start(loop, t);
 		return;
 	}
@@ -423,29 +473,96 @@ attach_ident(struct conn *c, int present)
 
 /* nginx's rules: no cert when one is required, or a bad cert: 400; a valid
  * cert that the rules do not allow: 403. */
+static const struct {
+	int status;
+	const char *reason;
+	enum gw_hs hs;
+} refusals[] = {
+	[GW_VERDICT_NO_CERT] = { 400, "No required SSL certificate was sent", GW_HS_NO_CERT },
+	[GW_VERDICT_BAD_CERT] = { 400, "The SSL certificate error", GW_HS_BAD_CERT },
+	[GW_VERDICT_DENIED] = { 403, NULL, GW_HS_DENIED },
+};
+
+static void
+refuse(struct conn *c, enum gw_verdict vd)
+{
+	c->deny_status = refusals[vd].status;
+	c->deny_reason = refusals[vd].reason;
+	c->hs = refusals[vd].hs;
+}
+
 static void
 http_check(struct conn *c, const struct gw_peer *p)
 {
 	if (c->l->verify == GW_VERIFY_NONE)
 		return;
 	if (!p->present) {
-		if (c->l->verify >= GW_VERIFY_REQUIRE) {
-			c->deny_status = 400;
-			c->deny_reason = "No required SSL certificate was sent";
-			c->hs = GW_HS_NO_CERT;
-		}
+		if (c->l->verify >= GW_VERIFY_REQUIRE)
+			refuse(c, GW_VERDICT_NO_CERT);
 		return;
 	}
 	if (!p->verified) {
-		c->deny_status = 400;
-		c->deny_reason = "The SSL certificate error";
-		c->hs = GW_HS_BAD_CERT;
+		refuse(c, GW_VERDICT_BAD_CERT);
 		return;
 	}
-	if (!gw_acl_empty(c->l->acl) && !gw_acl_allows(c->l->acl, p)) {
-		c->deny_status = 403;
-		c->deny_reason = NULL;
-		c->hs = GW_HS_DENIED;
+	if (!gw_acl_empty(c->l->acl) && !gw_acl_allows(c->l->acl, p))
+		refuse(c, GW_VERDICT_DENIED);
+}
+
+/* After a reload the connection answers to the new configuration's rules
+ * for its listener (w->recheck). A refused tcp connection is closed; a
+ * refused http one answers its next request 400/403 and closes, and must
+ * send it within the handshake timeout (a stream or a tunnel that never
+ * reaches a request is closed then). Returns -1 when c is gone. */
+static int
+recheck(struct conn *c)
+{
+	const struct gw_recheck_l *r = &c->w->recheck->l[c->l - c->w->rt->l];
+	const char *why;
+	enum gw_verdict vd;
+	ev_tstamp grace;
+
+	if (c->replying || c->deny_status != 0)
+		return 0; /* refused already */
+	if (r->closed != NULL) {
+		set_why(c, "closed after reload: %s", r->closed);
+		conn_close(c, "closed after reload");
+		return -1;
+	}
+	if ((vd = gw_tls_recheck(c->tls, r->verifier, &why)) == GW_VERDICT_OK)
+		return 0;
+	set_why(c, "revoked after reload: %s", why);
+	if (c->l->mode != GW_MODE_HTTP) {
+		conn_close(c, "revoked after reload");
+		return -1;
+	}
+	refuse(c, vd);
+	c->verr = NULL; /* the reason is c->why's */
+	if (c->lazy) { /* no request yet: none will reach a backend */
+		c->lazy = 0;
+		c->no_backend = 1;
+	}
+	grace = ev_now(c->w->loop) + c->l->handshake_timeout;
+	if (c->deadline == 0 || grace < c->deadline)
+		c->deadline = grace;
+	if (c->st != C_HANDSHAKE) { /* the timer waits for the new deadline too */
+		ev_timer_stop(c->w->loop, &c->timer);
+		ev_timer_set(&c->timer, timer_wait(c, c->last_activity + c->timeout -
+		    ev_now(c->w->loop)), 0.);
+		ev_timer_start(c->w->loop, &c->timer);
+	}
+	return 0;
+}
+
+void
+gw_conns_recheck(struct gw_worker *w)
+{
+	struct conn *c = w->conns, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next; /* c may be freed */
+		if (c->st != C_HANDSHAKE) /* those are checked as they finish */
+			(void)recheck(c);
 	}
 }
 
@@ -611,6 +728,8 @@ handshake_done(struct conn *c)
 		return;
 	}
 	gw_peer_clear(&p);
+	if (c->w->recheck != NULL && recheck(c) != 0)
+		return;
 	atomic_fetch_add_explicit(&c->w->m->hs[c->hs], 1, memory_order_relaxed);
 	if (c->resumed)
 		atomic_fetch_add_explicit(&c->w->m->resumed, 1, memory_order_relaxed);
@@ -777,12 +896,20 @@ http_head(struct conn *c)
 {
 	char host[INET6_ADDRSTRLEN], fwd[128];
 	struct gw_out o = { fwd, 0, sizeof(fwd), 0 };
-	struct gw_text extra[2];
-	size_t need;
+	struct gw_text extra[3];
+	size_t need, nextra = 2;
 	int rc;
 
 	if (c->deny_status != 0) {
 		return reply_error(c, c->deny_status, c->deny_reason) ? STEP_CLOSED : STEP_MOVED;
+	}
+	/* The deadline may be due in this very loop iteration. */
+	if (!c->expired && c->deadline > 0 && c->deadline <= ev_now(c->w->loop) &&
+	    on_deadline(c) != 0)
+		return STEP_CLOSED;
+	if (c->last_head) { /* the backend kept the connection after "close" */
+		conn_close(c, "max-conn-lifetime reached: a request after the last one");
+		return STEP_CLOSED;
 	}
 	/* The certificate's lines are shared; the address is this connection's. */
 	extra[0].p = gw_ident_text(c->ident, &extra[0].len);
@@ -791,15 +918,21 @@ http_head(struct conn *c)
 	gw_out_header(&o, "X-Forwarded-Proto", "https", 0);
 	extra[1].p = fwd;
 	extra[1].len = o.len;
-	need = gw_http_head_size(c->http, extra[0].len + extra[1].len);
+	if (c->expired) { /* past max-conn-lifetime: the last request */
+		extra[2].p = "Connection: close\r\n";
+		extra[2].len = strlen(extra[2].p);
+		nextra = 3;
+	}
+	need = gw_http_head_size(c->http, extra[0].len + extra[1].len + (nextra > 2 ? extra[2].len : 0));
 	if ((rc = buf_reserve(c, &c->c2b, need)) < 0) {
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
 	if (rc > 0)
 		return STEP_NONE; /* the previous request is still going out */
-	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len, extra, 2);
+	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len, extra, nextra);
 	c->heads++;
+	c->last_head = c->expired;
 	return STEP_MOVED;
 }
 
@@ -1124,12 +1257,18 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	}
 	c->w = w;
 	c->l = l;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	c->cfd = fd;
 	c->bfd = -1;
 	c->started = ev_now(w->loop);
 	c->peer = pa;
 	c->addr_slot = slot;
 	c->unauth = 1;
+	if (l->max_conn_lifetime > 0)
+		c->deadline = c->started + l->max_conn_lifetime;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_init(&c->cio, on_client, fd, 0);
 	c->cio.data = c;

@@ -40,6 +40,7 @@ struct gw_listener_cfg {
 	char *ciphers;
 	int min_tls; /* 12 or 13 */
 	double handshake_timeout, connect_timeout, idle_timeout;
+	double max_conn_lifetime; /* seconds; 0: no limit */
 	unsigned long max_conns; /* 0: from memory and the descriptor limit */
 	/* Connections that have not finished their handshake, per listener
 	 * and per client address (IPv6: per /64). */
@@ -83,6 +84,9 @@ typedef struct gw_acl gw_acl;
 gw_acl *gw_acl_new(const struct gw_strlist *cn, const struct gw_strlist *san,
     const struct gw_strlist *ou, tg_err *err);
 void gw_acl_free(gw_acl *acl);
+/* 0 if gw_acl_new would take the rules; for config validation. */
+int gw_acl_check(const struct gw_strlist *cn, const struct gw_strlist *san,
+    const struct gw_strlist *ou, tg_err *err) TG_MUST_CHECK;
 /* 1 if there are no rules at all. */
 int gw_acl_empty(const gw_acl *acl);
 /* 1 if the identity matches at least one rule. */
@@ -123,6 +127,7 @@ struct gw_listener_rt {
 	int proxy_v2;
 	int cert_header;
 	double handshake_timeout, connect_timeout, idle_timeout;
+	double max_conn_lifetime;
 	unsigned long max_conns;
 	/* Connections still in their handshake: a count for the listener and
 	 * one per client address hashed into GW_UNAUTH_SLOTS (a collision
@@ -133,6 +138,7 @@ struct gw_listener_rt {
 	_Atomic uint16_t *unauth_addr;
 	struct gw_tls_ctx *tls;
 	gw_acl *acl;
+	struct gw_tls_verifier *verifier; /* CA, CRL, rules: the TLS context uses it */
 };
 
 struct gw_runtime {
@@ -149,6 +155,31 @@ unsigned long gw_default_max_conns(void);
 
 struct gw_runtime *gw_runtime_build(const struct gw_config *cfg, tg_err *err);
 void gw_runtime_free(struct gw_runtime *rt);
+
+/* After a reload, the client-verification rules that the new configuration
+ * gives each listener of an old runtime (matched by name), for the old
+ * generation to re-check the connections it still holds. Built from the
+ * configuration's source as the master built it (the INI file re-read, or
+ * the flags), by the same code as a runtime's, without certificates or keys.
+ * A listener whose rules cannot be had (the file no longer loads, a CA or
+ * CRL is unreadable, the listener is gone) gets `closed`: the reason its
+ * connections are closed for. Shared by a process's worker threads, which
+ * drop their references (gw_recheck_put) when they take a newer one. */
+struct gw_recheck_l {
+	gw_acl *acl;
+	struct gw_tls_verifier *verifier;
+	char *closed;
+};
+
+struct gw_recheck {
+	_Atomic unsigned long refs;
+	size_t nl; /* the old runtime's listeners, in its order */
+	struct gw_recheck_l l[];
+};
+
+/* NULL only when out of memory. */
+struct gw_recheck *gw_recheck_build(const struct gw_runtime *old, const struct gw_config *src);
+void gw_recheck_put(struct gw_recheck *r);
 
 int gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
     tg_err *err) TG_MUST_CHECK;

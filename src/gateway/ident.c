@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "tlsgate/pki.h"
 
 /* nginx's $ssl_client_escaped_cert: the PEM, URL-encoded onto one line. */
 static void
@@ -30,6 +31,19 @@ out_urlencode(struct gw_out *o, const char *s)
 			gw_out_add(o, e, 3);
 		}
 	}
+}
+
+/* One name of a list, escaped so that no name runs into the next. */
+static void
+out_name(struct gw_out *o, const char *s)
+{
+	size_t room = o->overflow ? 0 : o->cap - o->len;
+	size_t n = pki_name_escape(o->p + o->len, room, s, strlen(s));
+
+	if (n >= room)
+		o->overflow = 1;
+	else
+		o->len += n;
 }
 
 /* --- The shared headers --- */
@@ -103,12 +117,15 @@ write_headers(struct gw_out *o, const struct gw_peer *p)
 	gw_out_header(o, "X-Client-Serial", p->serial, 0);
 	gw_out_header(o, "X-Client-Fingerprint", p->fingerprint, 0);
 	gw_out_header(o, "X-Client-CN", p->cn, 1);
+	/* "DNS:a.example.com, URI:spiffe://example.com/m%2CDNS:b": each name
+	 * percent-encoded ('%', ',' and bytes outside printable ASCII), so a
+	 * comma always separates two names. */
 	if (p->nsans > 0) {
 		gw_out_str(o, "X-Client-SAN: ");
 		for (size_t i = 0; i < p->nsans; i++) {
 			if (i > 0)
-				gw_out_str(o, ",");
-			gw_out_clean(o, p->sans[i], 0);
+				gw_out_str(o, ", ");
+			out_name(o, p->sans[i]);
 		}
 		gw_out_str(o, "\r\n");
 	}
@@ -131,7 +148,7 @@ gw_ident_add(struct gw_idents *ic, const unsigned char *fp, int cert_header,
 		o.cap += strlen(p->subject) + strlen(p->issuer) + strlen(p->serial) +
 		    strlen(p->fingerprint) + (p->pem ? 3 * strlen(p->pem) : 0) + strlen(p->cn);
 		for (size_t i = 0; i < p->nsans; i++)
-			o.cap += strlen(p->sans[i]) + 1;
+			o.cap += 3 * strlen(p->sans[i]) + 2;
 	}
 	/* The bound is about three times the size (the PEM is counted as if
 	 * every byte were escaped): write into it, then keep what was used. */

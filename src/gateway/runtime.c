@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,11 +138,8 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	o.certs = specs;
 	o.ncerts = n;
 	o.strict_sni = l->strict_sni;
-	o.client_ca = l->client_ca;
-	o.crl = l->crl;
-	o.verify = l->verify;
+	o.verifier = rt->verifier;
 	o.defer_verify = l->mode == GW_MODE_HTTP;
-	o.acl = rt->acl;
 	o.pass = pass;
 	o.ciphers = l->ciphers;
 	o.min_tls = l->min_tls;
@@ -153,6 +151,19 @@ out:
 	util_free_secret(pass);
 	gw_cert_specs_free(specs, n);
 	return rc;
+}
+
+/* A listener's client verification: identity rules, then CA and CRL. The
+ * one place both a runtime and an old generation's re-check build it. */
+static int
+build_verify(const struct gw_listener_cfg *l, gw_acl **acl, gw_tls_verifier **v, tg_err *err)
+{
+	struct gw_tls_verify_opts o = { l->client_ca, l->crl, l->verify, NULL };
+
+	if ((*acl = gw_acl_new(&l->allow_cn, &l->allow_san, &l->allow_ou, err)) == NULL)
+		return -1;
+	o.acl = *acl;
+	return (*v = gw_tls_verifier_new(&o, err)) != NULL ? 0 : -1;
 }
 
 static int
@@ -172,12 +183,13 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 	rt->handshake_timeout = l->handshake_timeout;
 	rt->connect_timeout = l->connect_timeout;
 	rt->idle_timeout = l->idle_timeout;
+	rt->max_conn_lifetime = l->max_conn_lifetime;
 	rt->max_conns = l->max_conns ? l->max_conns : gw_default_max_conns();
 	rt->max_unauth = l->max_unauth;
 	rt->max_unauth_per_addr = l->max_unauth_per_addr;
 	if ((rt->unauth_addr = calloc(GW_UNAUTH_SLOTS, sizeof(*rt->unauth_addr))) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	if ((rt->acl = gw_acl_new(&l->allow_cn, &l->allow_san, &l->allow_ou, err)) == NULL)
+	if (build_verify(l, &rt->acl, &rt->verifier, err) != 0)
 		return -1;
 	return build_tls(rt, l, err);
 }
@@ -230,9 +242,91 @@ gw_runtime_free(struct gw_runtime *rt)
 	for (size_t i = 0; i < rt->nl; i++) {
 		free(rt->l[i].name);
 		gw_tls_ctx_free(rt->l[i].tls);
+		gw_tls_verifier_free(rt->l[i].verifier);
 		gw_acl_free(rt->l[i].acl);
 		free((void *)rt->l[i].unauth_addr);
 	}
 	free(rt->l);
 	free(rt);
+}
+
+/* --- Re-checks after a reload --- */
+
+static const struct gw_listener_cfg *
+cfg_listener(const struct gw_config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg != NULL && i < cfg->nl; i++)
+		if (strcmp(cfg->l[i]->name, name) == 0)
+			return cfg->l[i];
+	return NULL;
+}
+
+/* The configuration as the master read it for the reload: the INI file
+ * again, or the flags (which a reload does not change). NULL with err. */
+static const struct gw_config *
+recheck_source(const struct gw_config *src, gw_config **loaded, tg_err *err)
+{
+	*loaded = NULL;
+	if (src->path == NULL)
+		return src;
+	if ((*loaded = gw_config_new()) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (gw_config_load(*loaded, src->path, err) != 0 || gw_config_validate(*loaded, err) != 0)
+		return NULL;
+	return *loaded;
+}
+
+struct gw_recheck *
+gw_recheck_build(const struct gw_runtime *old, const struct gw_config *src)
+{
+	struct gw_recheck *r = calloc(1, sizeof(*r) + old->nl * sizeof(r->l[0]));
+	gw_config *loaded;
+	const struct gw_config *cfg;
+	tg_err err;
+
+	if (r == NULL)
+		return NULL;
+	atomic_init(&r->refs, 1);
+	r->nl = old->nl;
+	tg_err_clear(&err);
+	cfg = recheck_source(src, &loaded, &err);
+	for (size_t i = 0; i < old->nl; i++) {
+		const struct gw_listener_cfg *l = cfg_listener(cfg, old->l[i].name);
+		tg_err lerr;
+		char why[TG_ERR_MSG_MAX + 64];
+
+		tg_err_clear(&lerr);
+		if (cfg == NULL)
+			snprintf(why, sizeof(why), "the new configuration does not load: %s", err.msg);
+		else if (l == NULL)
+			snprintf(why, sizeof(why), "listener %s is not in the new configuration",
+			    old->l[i].name);
+		else if (build_verify(l, &r->l[i].acl, &r->l[i].verifier, &lerr) != 0)
+			snprintf(why, sizeof(why), "the new rules do not build: %s", lerr.msg);
+		else
+			continue;
+		if ((r->l[i].closed = strdup(why)) == NULL) {
+			r->nl = i + 1; /* what was built is freed */
+			gw_recheck_put(r);
+			r = NULL;
+			break;
+		}
+	}
+	gw_config_free(loaded);
+	return r;
+}
+
+void
+gw_recheck_put(struct gw_recheck *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < r->nl; i++) {
+		gw_tls_verifier_free(r->l[i].verifier);
+		gw_acl_free(r->l[i].acl);
+		free(r->l[i].closed);
+	}
+	free(r);
 }

@@ -261,18 +261,20 @@ spawn(struct master *m)
 		child_setup(m);
 		if ((fds = thread_fds(m)) == NULL)
 			_exit(1);
-		_exit(gw_worker_run(m->rt, block_slots(m, block), m->nworkers, fds) == 0 ? 0 : 1);
+		_exit(gw_worker_run(m->rt, m->cfg, block_slots(m, block), m->nworkers, fds) == 0 ? 0 : 1);
 	}
 	m->procs[p] = (struct wproc){ pid, block, m->gen };
 	return 0;
 }
 
+/* Every older generation, also one still finishing from an earlier reload:
+ * each re-checks its connections against the configuration just loaded. */
 static void
-signal_generation(struct master *m, unsigned long gen, int sig)
+drain_older_for_reload(struct master *m)
 {
 	for (int i = 0; i < GW_GENERATIONS; i++)
-		if (m->procs[i].pid > 0 && m->procs[i].gen == gen)
-			kill(m->procs[i].pid, sig);
+		if (m->procs[i].pid > 0 && m->procs[i].gen < m->gen)
+			sigqueue(m->procs[i].pid, SIGUSR1, (union sigval){ .sival_int = GW_DRAIN_RELOAD });
 }
 
 static void
@@ -413,7 +415,7 @@ reload(struct master *m)
 	m->gen++;
 	close_unused_sockets(m); /* the old workers hold their own copies */
 	spawn_missing(m);
-	signal_generation(m, m->gen - 1, SIGUSR1);
+	drain_older_for_reload(m);
 	if (ncfg != NULL) {
 		gw_config_free(m->file_cfg);
 		m->file_cfg = ncfg;

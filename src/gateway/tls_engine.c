@@ -20,6 +20,7 @@
 #include "tlsgate/util.h"
 
 #define GW_TLS_ERR_MAX 160
+#define GW_TLS_VERIFY_DEPTH 10
 /* How long a session can be resumed: nginx's and HAProxy's 5 minutes. */
 #define GW_TLS_SESSION_SECS 300
 
@@ -31,6 +32,12 @@ struct cert_entry {
 	size_t nnames;
 };
 
+struct gw_tls_verifier {
+	X509_STORE *store; /* client CA and CRL; NULL with verify none */
+	enum gw_verify verify;
+	const gw_acl *acl;
+};
+
 struct gw_tls_ctx {
 	SSL_CTX *ssl;
 	struct cert_entry *e;
@@ -38,13 +45,14 @@ struct gw_tls_ctx {
 	struct gw_tls_certinfo *info;
 	int strict_sni;
 	int defer_verify;
-	const gw_acl *acl;
+	const gw_tls_verifier *verifier;
 };
 
 struct gw_tls {
 	SSL *ssl;
 	char *err; /* GW_TLS_ERR_MAX bytes, taken at the first failure: most
 	            * connections never have one and need not carry the room */
+	const char *flaw; /* a client certificate name that is not text (static) */
 	int short_read; /* the last read from the socket got less than it asked */
 };
 
@@ -183,22 +191,20 @@ add_name(struct cert_entry *e, const char *name, size_t len)
 }
 
 static int
+index_san(const pki_name *n, void *arg)
+{
+	/* A name that is not text would match another name than it says. */
+	if (strcmp(n->prefix, "DNS:") != 0 || n->bad != NULL)
+		return 0;
+	return add_name(arg, n->value, n->len);
+}
+
+static int
 index_names(struct cert_entry *e, const char *host)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(e->leaf, NID_subject_alt_name, NULL, NULL);
-	int rc = 0;
-
 	if (host != NULL && add_name(e, host, strlen(host)) != 0)
-		rc = -1;
-	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type != GEN_DNS)
-			continue;
-		rc = add_name(e, (const char *)ASN1_STRING_get0_data(g->d.dNSName),
-		    (size_t)ASN1_STRING_length(g->d.dNSName));
-	}
-	GENERAL_NAMES_free(gens);
-	return rc;
+		return -1;
+	return pki_cert_san_each(e->leaf, index_san, e);
 }
 
 static int
@@ -291,24 +297,58 @@ verify_defer_cb(int ok, X509_STORE_CTX *x)
 
 static int peer_from_x509(X509 *cert, struct gw_peer *p, int full);
 
-/* tcp mode: chain, time and CRL first, then the identity rules, all inside
- * the handshake so a refused client gets an alert, not a silent close. */
+/* The verdict on a certificate whose chain X509_verify_cert has just judged
+ * in x: its chain (x's error), then names that say what they mean, then the
+ * identity rules (acl; NULL: not here). A refusal is recorded as x's error,
+ * which SSL_get_verify_result reports. Handshakes and re-checks both come
+ * here. */
+static enum gw_verdict
+judge(X509_STORE_CTX *x, const gw_acl *acl, const char **why)
+{
+	int vr = X509_STORE_CTX_get_error(x), rc;
+	enum gw_verdict vd = GW_VERDICT_OK;
+	struct gw_peer p;
+
+	*why = NULL;
+	if (vr != X509_V_OK) {
+		*why = X509_verify_cert_error_string(vr);
+		return GW_VERDICT_BAD_CERT;
+	}
+	memset(&p, 0, sizeof(p));
+	rc = peer_from_x509(X509_STORE_CTX_get0_cert(x), &p, 0);
+	if (rc != 0) {
+		*why = rc < 0 ? "out of memory reading the client certificate" : p.verify_error;
+		X509_STORE_CTX_set_error(x, rc < 0 ? X509_V_ERR_OUT_OF_MEM :
+		    X509_V_ERR_UNSUPPORTED_NAME_SYNTAX);
+		vd = GW_VERDICT_BAD_CERT;
+	} else if (!gw_acl_empty(acl) && !gw_acl_allows(acl, &p)) {
+		*why = "not on the allow list";
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		vd = GW_VERDICT_DENIED;
+	}
+	gw_peer_clear(&p);
+	return vd;
+}
+
+/* Chain, time and CRL first, then names and (tcp mode) the identity rules,
+ * all inside the handshake so a refused tcp client gets an alert, not a
+ * silent close. http mode (defer_verify) finishes every handshake and
+ * answers 400/403 from the verdict SSL_get_verify_result keeps. */
 static int
 verify_app_cb(X509_STORE_CTX *x, void *arg)
 {
 	gw_tls_ctx *ctx = arg;
-	struct gw_peer p;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	gw_tls *t = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	const char *why;
 	int ok = X509_verify_cert(x);
 
-	if (ok <= 0 || gw_acl_empty(ctx->acl))
+	if (ok < 0)
 		return ok;
-	memset(&p, 0, sizeof(p));
-	if (peer_from_x509(X509_STORE_CTX_get0_cert(x), &p, 0) != 0 || !gw_acl_allows(ctx->acl, &p)) {
-		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
-		ok = 0;
-	}
-	gw_peer_clear(&p);
-	return ok;
+	if (judge(x, ctx->defer_verify ? NULL : ctx->verifier->acl, &why) != GW_VERDICT_OK &&
+	    X509_STORE_CTX_get_error(x) == X509_V_ERR_UNSUPPORTED_NAME_SYNTAX && t != NULL)
+		t->flaw = why;
+	return ctx->defer_verify ? 1 : X509_STORE_CTX_get_error(x) == X509_V_OK;
 }
 
 /* 1 if every CA of the client-CA bundle has published a CRL into the store:
@@ -335,9 +375,8 @@ crls_cover_every_ca(X509_STORE *store)
 }
 
 static int
-load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
+load_crl(X509_STORE *store, const char *path, tg_err *err)
 {
-	X509_STORE *store = SSL_CTX_get_cert_store(ssl);
 	BIO *bio = BIO_new_file(path, "r");
 	X509_CRL *crl;
 	int n = 0;
@@ -372,34 +411,89 @@ load_crl(SSL_CTX *ssl, const char *path, tg_err *err)
 	return 0;
 }
 
+gw_tls_verifier *
+gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
+{
+	gw_tls_verifier *v = calloc(1, sizeof(*v));
+
+	if (v == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	v->verify = o->verify;
+	v->acl = o->acl;
+	if (o->verify == GW_VERIFY_NONE)
+		return v;
+	if ((v->store = X509_STORE_new()) == NULL) {
+		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot create a certificate store");
+		goto fail;
+	}
+	if (X509_STORE_load_file(v->store, o->client_ca) != 1) {
+		tg_err_ossl(err, TG_ERR_CONFIG,
+		    "cannot load client CA %s: it must hold PEM CA certificates", o->client_ca);
+		goto fail;
+	}
+	if (o->crl != NULL && load_crl(v->store, o->crl, err) != 0)
+		goto fail;
+	return v;
+fail:
+	gw_tls_verifier_free(v);
+	return NULL;
+}
+
+void
+gw_tls_verifier_free(gw_tls_verifier *v)
+{
+	if (v == NULL)
+		return;
+	X509_STORE_free(v->store);
+	free(v);
+}
+
+/* The names of the client CAs, as the CertificateRequest advertises them. */
+static STACK_OF(X509_NAME) *
+ca_names(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+
+	for (int i = 0; names != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		X509_NAME *n;
+		if (ca == NULL)
+			continue;
+		if ((n = X509_NAME_dup(X509_get_subject_name(ca))) == NULL || !sk_X509_NAME_push(names, n)) {
+			X509_NAME_free(n);
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			return NULL;
+		}
+	}
+	return names;
+}
+
 static int
 setup_verify(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 {
+	const gw_tls_verifier *v = o->verifier;
 	STACK_OF(X509_NAME) *names;
-	int mode;
+	int mode = SSL_VERIFY_PEER;
 
-	if (o->verify == GW_VERIFY_NONE) {
+	ctx->verifier = v;
+	if (v == NULL || v->verify == GW_VERIFY_NONE) {
 		SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
 		return 0;
 	}
-	if (SSL_CTX_load_verify_file(ctx->ssl, o->client_ca) != 1)
-		return tg_err_ossl(err, TG_ERR_CONFIG,
-		    "cannot load client CA %s: it must hold PEM CA certificates", o->client_ca);
-	if ((names = SSL_load_client_CA_file(o->client_ca)) == NULL)
-		return tg_err_ossl(err, TG_ERR_CONFIG, "client CA %s holds no certificate", o->client_ca);
-	SSL_CTX_set_client_CA_list(ctx->ssl, names);
-	if (o->crl != NULL && load_crl(ctx->ssl, o->crl, err) != 0)
-		return -1;
-	mode = SSL_VERIFY_PEER;
-	if (o->defer_verify) {
-		SSL_CTX_set_verify(ctx->ssl, mode, verify_defer_cb);
-	} else {
-		if (o->verify >= GW_VERIFY_REQUIRE)
-			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-		SSL_CTX_set_verify(ctx->ssl, mode, NULL);
-		SSL_CTX_set_cert_verify_callback(ctx->ssl, verify_app_cb, ctx);
+	SSL_CTX_set1_cert_store(ctx->ssl, v->store);
+	if ((names = ca_names(v->store)) == NULL || sk_X509_NAME_num(names) == 0) {
+		sk_X509_NAME_free(names);
+		return tg_err_ossl(err, TG_ERR_CONFIG, "the client CA bundle holds no certificate");
 	}
-	SSL_CTX_set_verify_depth(ctx->ssl, 10);
+	SSL_CTX_set_client_CA_list(ctx->ssl, names);
+	if (!o->defer_verify && v->verify >= GW_VERIFY_REQUIRE)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx->ssl, mode, o->defer_verify ? verify_defer_cb : NULL);
+	SSL_CTX_set_cert_verify_callback(ctx->ssl, verify_app_cb, ctx);
+	SSL_CTX_set_verify_depth(ctx->ssl, GW_TLS_VERIFY_DEPTH);
 	return 0;
 }
 
@@ -464,7 +558,6 @@ gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err)
 	}
 	ctx->strict_sni = o->strict_sni;
 	ctx->defer_verify = o->defer_verify;
-	ctx->acl = o->acl;
 	if ((ctx->ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
 		tg_err_ossl(err, TG_ERR_TLS, "cannot create a TLS context");
 		goto fail;
@@ -580,6 +673,7 @@ gw_tls_new(gw_tls_ctx *ctx, int fd)
 	}
 	BIO_set_callback_ex(SSL_get_rbio(t->ssl), socket_read_seen);
 	BIO_set_callback_arg(SSL_get_rbio(t->ssl), (char *)t);
+	SSL_set_app_data(t->ssl, t); /* for verify_app_cb */
 	SSL_set_accept_state(t->ssl);
 	return t;
 }
@@ -616,6 +710,8 @@ record_error(gw_tls *t)
 		return; /* gw_tls_error says "-" */
 	if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate not on the allow list");
+	else if (vr == X509_V_ERR_UNSUPPORTED_NAME_SYNTAX && t->flaw != NULL)
+		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate: %s", t->flaw);
 	else if (vr != X509_V_OK)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate: %s",
 		    X509_verify_cert_error_string(vr));
@@ -830,61 +926,52 @@ push_str(char ***v, size_t *n, const char *prefix, const char *s, size_t len)
 	return 0;
 }
 
+/* A name that is not text (a NUL, a control character) would say another
+ * name than the certificate does ("alice\0.evil" reads as "alice"): such a
+ * certificate is refused, whatever the rules. */
 static int
-push_asn1(char ***v, size_t *n, const char *prefix, const ASN1_STRING *a)
+flawed(struct gw_peer *p, const pki_name *n)
 {
-	return push_str(v, n, prefix, (const char *)ASN1_STRING_get0_data(a),
-	    (size_t)ASN1_STRING_length(a));
+	p->verified = 0;
+	p->verify_error = n->bad;
+	return 1;
 }
 
 static int
-collect_sans(X509 *cert, struct gw_peer *p)
+take_san(const pki_name *n, void *arg)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	char ip[64];
-	int rc = 0;
+	struct gw_peer *p = arg;
 
-	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type == GEN_DNS)
-			rc = push_asn1(&p->sans, &p->nsans, "DNS:", g->d.dNSName);
-		else if (g->type == GEN_URI)
-			rc = push_asn1(&p->sans, &p->nsans, "URI:", g->d.uniformResourceIdentifier);
-		else if (g->type == GEN_EMAIL)
-			rc = push_asn1(&p->sans, &p->nsans, "email:", g->d.rfc822Name);
-		else if (g->type == GEN_IPADD) {
-			char *s = OPENSSL_buf2hexstr(g->d.iPAddress->data, g->d.iPAddress->length);
-			const unsigned char *d = g->d.iPAddress->data;
-			if (g->d.iPAddress->length == 4)
-				snprintf(ip, sizeof(ip), "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
-			else
-				snprintf(ip, sizeof(ip), "%s", s ? s : "?");
-			OPENSSL_free(s);
-			rc = push_str(&p->sans, &p->nsans, "IP:", ip, strlen(ip));
-		}
-	}
-	GENERAL_NAMES_free(gens);
-	return rc;
+	if (n->bad != NULL)
+		return flawed(p, n);
+	return push_str(&p->sans, &p->nsans, n->prefix, n->value, n->len);
 }
 
 static int
-collect_subject(X509 *cert, struct gw_peer *p)
+take_ou(const pki_name *n, void *arg)
 {
-	const X509_NAME *subj = X509_get_subject_name(cert);
-	int i = -1;
+	struct gw_peer *p = arg;
 
-	i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
-	if (i >= 0) {
-		const ASN1_STRING *a = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-		size_t len = (size_t)ASN1_STRING_length(a);
-		if (len >= sizeof(p->cn))
-			len = sizeof(p->cn) - 1;
-		memcpy(p->cn, ASN1_STRING_get0_data(a), len);
-		p->cn[len] = '\0';
+	if (n->bad != NULL)
+		return flawed(p, n);
+	return push_str(&p->ous, &p->nous, "", n->value, n->len);
+}
+
+/* The first CN is the identity; every CN must be text. */
+static int
+take_cn(const pki_name *n, void *arg)
+{
+	struct gw_peer *p = arg;
+	static const pki_name too_long = { "", "", 0, "the CN is longer than 255 bytes" };
+
+	if (n->bad != NULL)
+		return flawed(p, n);
+	if (n->len >= sizeof(p->cn))
+		return flawed(p, &too_long); /* cut, it could match a shorter rule */
+	if (p->cn[0] == '\0') {
+		memcpy(p->cn, n->value, n->len);
+		p->cn[n->len] = '\0';
 	}
-	for (i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, i)) >= 0;)
-		if (push_asn1(&p->ous, &p->nous, "", X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i))) != 0)
-			return -1;
 	return 0;
 }
 
@@ -912,12 +999,18 @@ collect_full(X509 *cert, struct gw_peer *p, int with_pem)
 	    (p->pem || !with_pem) ? 0 : -1;
 }
 
+/* 0, -1 when out of memory, 1 when a name is not text (p->verify_error
+ * says which). */
 static int
 peer_from_x509(X509 *cert, struct gw_peer *p, int full)
 {
+	int rc;
+
 	p->present = 1;
-	if (collect_subject(cert, p) != 0 || collect_sans(cert, p) != 0)
-		return -1;
+	if ((rc = pki_cert_subject_each(cert, NID_commonName, take_cn, p)) != 0 ||
+	    (rc = pki_cert_subject_each(cert, NID_organizationalUnitName, take_ou, p)) != 0 ||
+	    (rc = pki_cert_san_each(cert, take_san, p)) != 0)
+		return rc;
 	return full ? collect_full(cert, p, full & GW_PEER_PEM) : 0;
 }
 
@@ -947,5 +1040,43 @@ gw_tls_peer(gw_tls *t, struct gw_peer *p, int full)
 	p->verified = vr == X509_V_OK;
 	if (!p->verified)
 		p->verify_error = X509_verify_cert_error_string(vr);
-	return peer_from_x509(cert, p, full);
+	/* A resumed session or a deferred verdict: the names are judged here
+	 * again, so a flawed one is refused whatever the verify result says. */
+	return peer_from_x509(cert, p, full) < 0 ? -1 : 0;
+}
+
+enum gw_verdict
+gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why)
+{
+	X509 *leaf = SSL_get0_peer_certificate(t->ssl);
+	X509_STORE_CTX *x = NULL;
+	enum gw_verdict vd = GW_VERDICT_BAD_CERT;
+
+	*why = NULL;
+	if (v->verify == GW_VERIFY_NONE)
+		return GW_VERDICT_OK;
+	if (leaf == NULL) {
+		if (v->verify < GW_VERIFY_REQUIRE)
+			return GW_VERDICT_OK;
+		*why = "no client certificate sent";
+		return GW_VERDICT_NO_CERT;
+	}
+	/* The store context a handshake would make: the peer's chain as it
+	 * sent it, purpose TLS client, the same depth. */
+	if ((x = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(x, v->store, leaf, SSL_get_peer_cert_chain(t->ssl)) != 1 ||
+	    X509_STORE_CTX_set_default(x, "ssl_client") != 1) {
+		*why = "out of memory re-checking the client certificate";
+		goto out;
+	}
+	X509_STORE_CTX_set_depth(x, GW_TLS_VERIFY_DEPTH);
+	if (X509_verify_cert(x) < 0 && X509_STORE_CTX_get_error(x) == X509_V_OK) {
+		*why = "the certificate could not be checked";
+		goto out;
+	}
+	vd = judge(x, v->acl, why);
+out:
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	return vd;
 }

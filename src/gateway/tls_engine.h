@@ -12,20 +12,44 @@
 
 typedef struct gw_tls_ctx gw_tls_ctx;
 typedef struct gw_tls gw_tls;
+typedef struct gw_tls_verifier gw_tls_verifier;
+
+/* --- Client verification --- */
+
+/* What a listener asks of client certificates: the CA bundle and CRL (one
+ * X509 store), the verify mode and the identity rules. A TLS context verifies
+ * handshakes with one; an old generation builds them alone (no keys, no
+ * passphrases: cheap) from the new configuration after a reload to re-check
+ * the connections it still holds (gw_tls_recheck). */
+struct gw_tls_verify_opts {
+	const char *client_ca, *crl;
+	enum gw_verify verify;
+	const gw_acl *acl; /* borrowed: outlives the verifier */
+};
+
+gw_tls_verifier *gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err);
+void gw_tls_verifier_free(gw_tls_verifier *v);
+
+enum gw_verdict {
+	GW_VERDICT_OK,
+	GW_VERDICT_NO_CERT,  /* required, none sent (http: 400) */
+	GW_VERDICT_BAD_CERT, /* chain, time, CRL or a name that is not text (http: 400) */
+	GW_VERDICT_DENIED,   /* valid, not on the allow list (http: 403) */
+};
 
 struct gw_tls_opts {
 	const char *listener;
 	const struct gw_cert_spec *certs; /* certs[0] is the default */
 	size_t ncerts;
 	int strict_sni;
-	const char *client_ca, *crl;
-	enum gw_verify verify;
+	/* Client verification (NULL, or verify none: no client certificates);
+	 * borrowed, outlives the context. */
+	const gw_tls_verifier *verifier;
 	/* Finish every handshake whatever the client cert and report the result
 	 * afterwards (http mode answers 400/403 like nginx); otherwise a bad or
-	 * missing required cert fails the handshake with an alert. */
+	 * missing required cert fails the handshake with an alert, and the
+	 * identity rules are checked in the handshake. */
 	int defer_verify;
-	/* Without defer_verify: identity rules checked in the handshake. */
-	const gw_acl *acl;
 	const char *pass;
 	const char *ciphers;
 	int min_tls;
@@ -90,5 +114,11 @@ int gw_tls_resumed(gw_tls *t);
 int gw_tls_peer(gw_tls *t, struct gw_peer *p, int full);
 /* The SHA-256 of the client's certificate: 0, or -1 if it sent none. */
 int gw_tls_peer_fingerprint(gw_tls *t, unsigned char fp[GW_FP_LEN]);
+
+/* Judges the client certificate of an established connection again, as a
+ * handshake under v would (chain to v's CA, time, v's CRL, names, v's rules):
+ * after a reload, with the new configuration's verifier. *why says why not
+ * (a static string). */
+enum gw_verdict gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why);
 
 #endif

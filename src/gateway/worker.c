@@ -183,6 +183,7 @@ static void
 on_drain(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct gw_worker *w = a->data;
+	struct gw_recheck *r = atomic_exchange(&w->recheck_next, NULL);
 
 	w->draining = 1;
 	accept_all(w, 0);
@@ -193,6 +194,11 @@ on_drain(struct ev_loop *loop, ev_async *a, int revents)
 		if (w->lfd[i] >= 0)
 			close(w->lfd[i]);
 		w->lfd[i] = -1;
+	}
+	if (r != NULL) {
+		gw_recheck_put(w->recheck);
+		w->recheck = r;
+		gw_conns_recheck(w);
 	}
 	if (w->nconns == 0)
 		ev_break(loop, EVBREAK_ALL);
@@ -211,6 +217,8 @@ worker_fini(struct gw_worker *w)
 	while (w->pool != NULL)
 		free(gw_buf_get(w));
 	gw_idents_free(&w->idents);
+	gw_recheck_put(w->recheck);
+	gw_recheck_put(atomic_exchange(&w->recheck_next, NULL));
 	for (size_t i = 0; w->lfd != NULL && i < w->rt->nl; i++)
 		if (w->lfd[i] >= 0)
 			close(w->lfd[i]);
@@ -285,6 +293,34 @@ struct wthread {
 	atomic_ulong *running;
 };
 
+/* A reload replaced this generation: the new configuration's rules, built
+ * once for the process and handed to every thread with its drain. Without
+ * them (out of memory) nothing can be judged: the threads stop, closing
+ * every connection. */
+static void
+drain_for_reload(struct wthread *t, unsigned long n, struct gw_runtime *rt, const gw_config *cfg)
+{
+	struct gw_recheck *r = gw_recheck_build(rt, cfg);
+
+	if (r == NULL) {
+		gw_log("reload: cannot build the new rules to re-check open connections (out of "
+		    "memory); closing them all");
+		for (unsigned long j = 0; j < n; j++)
+			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
+		return;
+	}
+	for (size_t i = 0; i < r->nl; i++)
+		if (r->l[i].closed != NULL)
+			gw_log("reload: listener %s: closing the connections of the previous "
+			    "configuration: %s", rt->l[i].name, r->l[i].closed);
+	atomic_fetch_add(&r->refs, n);
+	for (unsigned long j = 0; j < n; j++) {
+		gw_recheck_put(atomic_exchange(&t[j].w.recheck_next, r));
+		ev_async_send(t[j].w.loop, &t[j].w.drain_w);
+	}
+	gw_recheck_put(r);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -302,8 +338,8 @@ worker_main(void *arg)
 }
 
 int
-gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slots, unsigned long nworkers,
-    const int *fds)
+gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slots,
+    unsigned long nworkers, const int *fds)
 {
 	struct wthread *t = calloc(nworkers, sizeof(*t));
 	sigset_t set;
@@ -341,10 +377,15 @@ gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slots, unsigned long nwork
 			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
 	}
 	while (atomic_load(&running) > 0) {
-		int sig = sigwaitinfo(&set, NULL);
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
 
 		if (sig < 0)
 			continue;
+		if (sig == SIGUSR1 && si.si_code == SI_QUEUE && si.si_value.sival_int == GW_DRAIN_RELOAD) {
+			drain_for_reload(t, started, rt, cfg);
+			continue;
+		}
 		for (unsigned long j = 0; j < started; j++)
 			if (sig == SIGUSR1)
 				ev_async_send(t[j].w.loop, &t[j].w.drain_w);

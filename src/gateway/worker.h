@@ -55,6 +55,13 @@ struct gw_metrics {
 #define GW_BULK_RUN (1u << 20)
 #define GW_BULK_RCVBUF (4 << 20)
 
+/* The value a reload's SIGUSR1 carries (sigqueue): drain, and re-check the
+ * open connections against the new configuration. A plain SIGUSR1 (a
+ * graceful stop) only drains. */
+#define GW_DRAIN_RELOAD 1
+
+struct conn;
+
 struct gw_worker {
 	struct ev_loop *loop;
 	struct gw_runtime *rt;  /* shared with the other threads: read only */
@@ -77,6 +84,9 @@ struct gw_worker {
 	struct gw_idents idents; /* this thread's http identity lines, one per certificate */
 	ev_tstamp refused_logged; /* when gw_worker_refused last logged */
 	unsigned long refused;    /* refusals since then */
+	struct conn *conns;     /* this thread's connections (conn.c) */
+	struct gw_recheck *recheck; /* after a reload: the new rules (one reference) */
+	_Atomic(struct gw_recheck *) recheck_next; /* newer ones, from the signal thread */
 };
 
 /* Takes ownership of fd, a freshly accepted non-blocking socket. */
@@ -91,12 +101,16 @@ void gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, cons
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
 
+/* Judges every connection of the thread against w->recheck (conn.c). */
+void gw_conns_recheck(struct gw_worker *w);
+
 /* Runs nworkers threads on already-bound listening sockets: thread j uses
  * fds[j * rt->nl + i] for listener i and metrics slot slots[j]. The calling
- * thread handles the master's signals (SIGUSR1: drain, SIGQUIT: stop).
+ * thread handles the master's signals (SIGUSR1: drain, with GW_DRAIN_RELOAD
+ * also a re-check against the configuration cfg came from; SIGQUIT: stop).
  * Returns when every thread is done; the caller exits. */
-int gw_worker_run(struct gw_runtime *rt, struct gw_mslot *slots, unsigned long nworkers,
-    const int *fds);
+int gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slots,
+    unsigned long nworkers, const int *fds);
 
 char *gw_buf_get(struct gw_worker *w);
 void gw_buf_put(struct gw_worker *w, char *p);

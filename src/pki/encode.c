@@ -143,50 +143,6 @@ pki_name_oneline(const X509_NAME *name, char *buf, size_t len)
 	BIO_free(bio);
 }
 
-void
-pki_cert_sans(X509 *cert, char *buf, size_t len)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
-		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-		int type, n = 0;
-		ASN1_STRING *s = GENERAL_NAME_get0_value(gn, &type);
-		const unsigned char *d = ASN1_STRING_get0_data(s);
-		int slen = ASN1_STRING_length(s);
-		const char *sep = used ? "," : "";
-		char ip[INET6_ADDRSTRLEN];
-
-		if (used >= len)
-			break;
-		switch (type) {
-		case GEN_DNS:
-			n = snprintf(buf + used, len - used, "%sDNS:%.*s", sep, slen, (const char *)d);
-			break;
-		case GEN_EMAIL:
-			n = snprintf(buf + used, len - used, "%semail:%.*s", sep, slen, (const char *)d);
-			break;
-		case GEN_URI:
-			n = snprintf(buf + used, len - used, "%sURI:%.*s", sep, slen, (const char *)d);
-			break;
-		case GEN_IPADD:
-			if ((slen == 4 || slen == 16) &&
-			    inet_ntop(slen == 4 ? AF_INET : AF_INET6, d, ip, sizeof(ip)) != NULL)
-				n = snprintf(buf + used, len - used, "%sIP:%s", sep, ip);
-			break;
-		default:
-			break;
-		}
-		if (n > 0)
-			used += (size_t)n;
-	}
-	if (used >= len && len > 0)
-		buf[len - 1] = '\0';
-	GENERAL_NAMES_free(names);
-}
-
 int64_t
 pki_asn1_time_unix(const ASN1_TIME *t)
 {

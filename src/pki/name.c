@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <strings.h>
 
@@ -242,4 +244,194 @@ pki_profile_leaf(pki_profile *p, pki_profile_kind kind, const char *name,
 			return -1;
 	}
 	return 0;
+}
+
+/* --- Names of a certificate as text --- */
+
+enum name_field { F_CN, F_OU, F_ATTR, F_DNS, F_IP, F_EMAIL, F_URI };
+enum name_flaw { FLAW_NUL, FLAW_CTRL, FLAW_TEXT };
+
+/* Whole sentences, so that callers may keep the pointer (static). */
+static const char *const flaw_text[][3] = {
+	[F_CN] = { "the CN holds a NUL byte", "the CN holds a control character",
+		"the CN does not decode as text" },
+	[F_OU] = { "an OU holds a NUL byte", "an OU holds a control character",
+		"an OU does not decode as text" },
+	[F_ATTR] = { "a subject attribute holds a NUL byte",
+		"a subject attribute holds a control character",
+		"a subject attribute does not decode as text" },
+	[F_DNS] = { "a DNS SAN holds a NUL byte", "a DNS SAN holds a control character",
+		"a DNS SAN does not decode as text" },
+	[F_IP] = { "an IP SAN is not 4 or 16 bytes", "an IP SAN is not 4 or 16 bytes",
+		"an IP SAN is not 4 or 16 bytes" },
+	[F_EMAIL] = { "an email SAN holds a NUL byte", "an email SAN holds a control character",
+		"an email SAN does not decode as text" },
+	[F_URI] = { "a URI SAN holds a NUL byte", "a URI SAN holds a control character",
+		"a URI SAN does not decode as text" },
+};
+
+/* Why s[0..len) (ASCII or UTF-8) cannot be a name, or NULL: a NUL, a C0
+ * control, DEL, or a C1 control (U+0080-U+009F, 0xC2 0x80-0x9F in UTF-8). */
+static const char *
+text_flaw(enum name_field f, const unsigned char *s, size_t len)
+{
+	const char *why = NULL;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == 0)
+			return flaw_text[f][FLAW_NUL]; /* the worst: a C string ends here */
+		if (why == NULL && (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)))
+			why = flaw_text[f][FLAW_CTRL];
+	}
+	return why;
+}
+
+static const struct {
+	int type;
+	enum name_field field;
+	const char *prefix;
+} san_kinds[] = {
+	{ GEN_DNS, F_DNS, "DNS:" },
+	{ GEN_IPADD, F_IP, "IP:" },
+	{ GEN_EMAIL, F_EMAIL, "email:" },
+	{ GEN_URI, F_URI, "URI:" },
+};
+
+int
+pki_cert_san_each(X509 *cert, int (*fn)(const pki_name *n, void *arg), void *arg)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		int type;
+		const ASN1_STRING *s = GENERAL_NAME_get0_value(g, &type);
+		const unsigned char *d = ASN1_STRING_get0_data(s);
+		size_t len = (size_t)ASN1_STRING_length(s), k;
+		char ip[64];
+		pki_name n;
+
+		for (k = 0; k < sizeof(san_kinds) / sizeof(san_kinds[0]); k++)
+			if (san_kinds[k].type == type)
+				break;
+		if (k == sizeof(san_kinds) / sizeof(san_kinds[0]))
+			continue; /* otherName, directoryName...: not shown */
+		n.prefix = san_kinds[k].prefix;
+		n.value = (const char *)d;
+		n.len = len;
+		if (type != GEN_IPADD) {
+			n.bad = text_flaw(san_kinds[k].field, d, len);
+		} else if ((len == 4 || len == 16) &&
+		    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, ip, sizeof(ip)) != NULL) {
+			n.value = ip;
+			n.len = strlen(ip);
+			n.bad = NULL;
+		} else {
+			util_hex(ip, d, len < 31 ? len : 31, 0);
+			n.value = ip;
+			n.len = strlen(ip);
+			n.bad = flaw_text[F_IP][0];
+		}
+		rc = fn(&n, arg);
+	}
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+int
+pki_cert_subject_each(X509 *cert, int nid, int (*fn)(const pki_name *n, void *arg), void *arg)
+{
+	const X509_NAME *subj = X509_get_subject_name(cert);
+	enum name_field f = nid == NID_commonName ? F_CN :
+	    nid == NID_organizationalUnitName ? F_OU : F_ATTR;
+	int rc = 0;
+
+	for (int i = -1; rc == 0 && (i = X509_NAME_get_index_by_NID(subj, nid, i)) >= 0;) {
+		const ASN1_STRING *a = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		unsigned char *utf8 = NULL;
+		/* BMPString, T61String...: compared and shown as UTF-8. */
+		int len = ASN1_STRING_to_UTF8(&utf8, a);
+		pki_name n = { "", "", 0, flaw_text[f][FLAW_TEXT] };
+
+		if (len < 0 && ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE) {
+			ERR_clear_error();
+			return -1;
+		}
+		ERR_clear_error();
+		if (len >= 0) {
+			n.value = (const char *)utf8;
+			n.len = (size_t)len;
+			n.bad = text_flaw(f, utf8, (size_t)len);
+		}
+		rc = fn(&n, arg);
+		OPENSSL_free(utf8);
+	}
+	return rc;
+}
+
+size_t
+pki_name_escape(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char e[3] = { (char)ch, 0, 0 };
+		size_t w = 1;
+
+		if (ch == '%' || ch == ',' || ch < 0x20 || ch > 0x7e) {
+			e[0] = '%';
+			e[1] = hex[ch >> 4];
+			e[2] = hex[ch & 15];
+			w = 3;
+		}
+		if (n + w < cap)
+			memcpy(out + n, e, w);
+		else if (n < cap)
+			cap = n + 1; /* nothing after a piece that did not fit */
+		n += w;
+	}
+	if (cap > 0)
+		out[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+struct san_join {
+	char *buf;
+	size_t cap, used;
+};
+
+static int
+join_san(const pki_name *n, void *arg)
+{
+	struct san_join *j = arg;
+	size_t plen = strlen(n->prefix), need;
+
+	if (j->used + (j->used ? 1 : 0) + plen >= j->cap)
+		return 1;
+	if (j->used)
+		j->buf[j->used++] = ',';
+	memcpy(j->buf + j->used, n->prefix, plen);
+	j->used += plen;
+	need = pki_name_escape(j->buf + j->used, j->cap - j->used, n->value, n->len);
+	if (j->used + need >= j->cap) {
+		j->buf[j->used - plen - (j->used > plen ? 1 : 0)] = '\0'; /* no half name */
+		return 1;
+	}
+	j->used += need;
+	return 0;
+}
+
+void
+pki_cert_sans(X509 *cert, char *buf, size_t len)
+{
+	struct san_join j = { buf, len, 0 };
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	(void)pki_cert_san_each(cert, join_san, &j);
 }

@@ -9,7 +9,7 @@
 #include "gateway/gw.h"
 
 static char *alice_sans[] = { "DNS:alice.example.com", "URI:spiffe://example.com/alice",
-	"email:Alice@Example.com", "IP:10.0.0.5" };
+	"email:Alice@Example.com", "IP:10.0.0.5", "IP:2001:db8::1" };
 static char *alice_ous[] = { "eng", "ops" };
 
 static struct gw_peer
@@ -21,7 +21,7 @@ alice(void)
 	p.present = p.verified = 1;
 	strcpy(p.cn, "alice");
 	p.sans = alice_sans;
-	p.nsans = 4;
+	p.nsans = 5;
 	p.ous = alice_ous;
 	p.nous = 2;
 	return p;
@@ -66,6 +66,14 @@ test_rules(void **state)
 		{ NULL, NULL, "Ops", 0 },
 		{ NULL, NULL, "sales", 0 },
 		{ "bob", "DNS:x", "ops", 1 },               /* any rule suffices */
+		/* IPv6: the rule's spelling does not matter, the address does
+		 * (the SAN is in the form pki_cert_san_each gives). */
+		{ NULL, "IP:2001:db8::1", NULL, 1 },
+		{ NULL, "IP:2001:DB8:0::1", NULL, 1 },
+		{ NULL, "IP:2001:0db8:0000:0000:0000:0000:0000:0001", NULL, 1 },
+		{ NULL, "2001:DB8::1", NULL, 1 },           /* bare address */
+		{ NULL, "IP:2001:db8::2", NULL, 0 },
+		{ NULL, "IP:::ffff:10.0.0.5", NULL, 0 },    /* another address */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -91,6 +99,29 @@ test_no_cert_never_allowed(void **state)
 	gw_acl_free(NULL);
 }
 
+/* An IP rule that is no address could never match: refused when the
+ * configuration is read, saying why, and nothing is built. */
+static void
+test_bad_ip_rule_refused(void **state)
+{
+	static const char *const bad[] = { "IP:2001:db8::1::2", "IP:300.1.1.1", "IP:alice",
+		"ip:10.0.0" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *sv[1] = { (char *)bad[i] };
+		struct gw_strlist ls = { sv, 1 };
+		tg_err err;
+
+		tg_err_clear(&err);
+		assert_null(gw_acl_new(NULL, &ls, NULL, &err));
+		assert_non_null(strstr(err.msg, "is not an IPv4 or IPv6 address"));
+		assert_non_null(strstr(err.msg, bad[i]));
+		tg_err_clear(&err);
+		assert_int_equal(gw_acl_check(NULL, &ls, NULL, &err), -1);
+		assert_non_null(strstr(err.msg, "--allow-san"));
+	}
+}
+
 static void
 test_empty_typed_rule_refused(void **state)
 {
@@ -109,6 +140,7 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_no_cert_never_allowed),
 		cmocka_unit_test(test_empty_typed_rule_refused),
+		cmocka_unit_test(test_bad_ip_rule_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

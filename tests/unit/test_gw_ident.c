@@ -45,7 +45,7 @@ test_headers(void **state)
 	    "X-Client-Serial: 0A1B\r\n"
 	    "X-Client-Fingerprint: ABCD\r\n"
 	    "X-Client-CN: alice??X-Evil: 1\r\n"
-	    "X-Client-SAN: DNS:a.example.com,URI:spiffe://x/a??X-Evil: 1\r\n"
+	    "X-Client-SAN: DNS:a.example.com, URI:spiffe://x/a%0D%0AX-Evil: 1\r\n"
 	    "X-Client-Cert: -----BEGIN%20CERTIFICATE-----%0AMIIB%2Bw%3D%3D%0A"
 	    "-----END%20CERTIFICATE-----%0A\r\n";
 	struct gw_idents ic = { 0 };
@@ -125,6 +125,38 @@ test_sharing(void **state)
 	gw_idents_free(&ic);
 }
 
+/* A comma inside a SAN must not read as a second name: the URI
+ * "spiffe://example.com/m,DNS:alice.example.com" is one name, not a URI and
+ * a DNS name; '%' is escaped too, so an escape in the certificate cannot
+ * pass for one of ours, and bytes outside printable ASCII are escaped. */
+static void
+test_san_list_unambiguous(void **state)
+{
+	static char *tricky[] = { "URI:spiffe://example.com/m,DNS:alice.example.com",
+		"URI:spiffe://example.com/100%2C", "DNS:b\xc3\xbc" "cher.example", "IP:2001:db8::1" };
+	static const char want[] = "X-Client-SAN: URI:spiffe://example.com/m%2CDNS:alice.example.com, "
+	    "URI:spiffe://example.com/100%252C, DNS:b%C3%BCcher.example, IP:2001:db8::1\r\n";
+	struct gw_idents ic = { 0 };
+	struct gw_peer p = peer();
+	unsigned char fp[GW_FP_LEN];
+	const char *t, *line;
+	gw_ident *id;
+	size_t len;
+
+	p.sans = tricky;
+	p.nsans = 4;
+	p.pem = NULL;
+	fp_of(fp, 3);
+	id = gw_ident_add(&ic, fp, 0, &p);
+	assert_non_null(id);
+	t = gw_ident_text(id, &len);
+	line = strstr(t, "X-Client-SAN: ");
+	assert_non_null(line);
+	assert_memory_equal(line, want, strlen(want));
+	gw_ident_put(&ic, id);
+	gw_idents_free(&ic);
+}
+
 static void
 test_log_field(void **state)
 {
@@ -142,6 +174,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_sharing),
+		cmocka_unit_test(test_san_list_unambiguous),
 		cmocka_unit_test(test_log_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -394,6 +394,173 @@ test_load_errors(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* --- Names of a certificate as text --- */
+
+static void
+add_entry(X509 *x, int nid, int type, const char *bytes, size_t len)
+{
+	X509_NAME_ENTRY *e = X509_NAME_ENTRY_create_by_NID(NULL, nid, type,
+	    (const unsigned char *)bytes, (int)len);
+
+	assert_non_null(e);
+	assert_int_equal(X509_NAME_add_entry(X509_get_subject_name(x), e, -1, 0), 1);
+	X509_NAME_ENTRY_free(e);
+}
+
+static void
+add_san(GENERAL_NAMES *gens, int type, const char *bytes, size_t len)
+{
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_STRING *s = type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+
+	assert_non_null(g);
+	assert_int_equal(ASN1_STRING_set(s, bytes, (int)len), 1);
+	GENERAL_NAME_set0_value(g, type, s);
+	assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+}
+
+static X509 *
+with_sans(GENERAL_NAMES *gens)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	if (gens != NULL) {
+		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+		GENERAL_NAMES_free(gens);
+	}
+	return x;
+}
+
+struct seen {
+	char text[8][128];
+	const char *bad[8];
+	size_t n;
+};
+
+static int
+see(const pki_name *n, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 8);
+	snprintf(s->text[s->n], sizeof(s->text[0]), "%s%.*s", n->prefix, (int)n->len, n->value);
+	s->bad[s->n++] = n->bad;
+	return 0;
+}
+
+/* IPv6 addresses read as inspect and the rules write them (not hex bytes);
+ * subject attributes come as UTF-8 whatever their ASN.1 type; a comma in a
+ * value is escaped in the list inspect prints. */
+static void
+test_cert_names(void **state)
+{
+	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const char bmp_alice[] = { 0, 'a', 0, 'l', 0, 'i', 0, 'c', 0, 'e' };
+	static const char uri[] = "spiffe://example.com/m,DNS:alice.example.com";
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	struct seen sans = { 0 }, cn = { 0 }, ou = { 0 };
+	char list[512];
+	X509 *x;
+
+	add_san(gens, GEN_DNS, "a.example.com", 13);
+	add_san(gens, GEN_IPADD, (const char *)v6, 16);
+	add_san(gens, GEN_IPADD, "\x0a\x00\x00\x05", 4);
+	add_san(gens, GEN_URI, uri, strlen(uri));
+	add_san(gens, GEN_EMAIL, "a@example.com", 13);
+	x = with_sans(gens);
+	add_entry(x, NID_commonName, V_ASN1_BMPSTRING, bmp_alice, sizeof(bmp_alice));
+	add_entry(x, NID_organizationalUnitName, V_ASN1_UTF8STRING, "eng", 3);
+	add_entry(x, NID_organizationalUnitName, V_ASN1_UTF8STRING, "M\xc3\xbcnchen", 8);
+
+	assert_int_equal(pki_cert_san_each(x, see, &sans), 0);
+	assert_int_equal(sans.n, 5);
+	assert_string_equal(sans.text[0], "DNS:a.example.com");
+	assert_string_equal(sans.text[1], "IP:2001:db8::1");
+	assert_string_equal(sans.text[2], "IP:10.0.0.5");
+	assert_string_equal(sans.text[3], "URI:spiffe://example.com/m,DNS:alice.example.com");
+	assert_string_equal(sans.text[4], "email:a@example.com");
+	for (size_t i = 0; i < sans.n; i++)
+		assert_null(sans.bad[i]);
+	assert_int_equal(pki_cert_subject_each(x, NID_commonName, see, &cn), 0);
+	assert_int_equal(cn.n, 1);
+	assert_string_equal(cn.text[0], "alice");
+	assert_int_equal(pki_cert_subject_each(x, NID_organizationalUnitName, see, &ou), 0);
+	assert_int_equal(ou.n, 2);
+	assert_string_equal(ou.text[1], "M\xc3\xbcnchen");
+	assert_null(ou.bad[1]);
+
+	pki_cert_sans(x, list, sizeof(list));
+	assert_string_equal(list, "DNS:a.example.com,IP:2001:db8::1,IP:10.0.0.5,"
+	    "URI:spiffe://example.com/m%2CDNS:alice.example.com,email:a@example.com");
+	/* Cut at a name, never inside one. */
+	pki_cert_sans(x, list, 40);
+	assert_string_equal(list, "DNS:a.example.com,IP:2001:db8::1");
+	X509_free(x);
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+
+/* A value whose C string says another name than the certificate: refused
+ * with the reason, for every kind of name. */
+static void
+test_cert_names_flawed(void **state)
+{
+	static const struct {
+		int san;  /* GEN_* for a SAN, else a subject attribute */
+		int nid;
+		const char *bytes;
+		size_t len;
+		const char *why;
+	} cases[] = {
+		{ 0, NID_commonName, S("alice\0.evil"), "the CN holds a NUL byte" },
+		{ 0, NID_commonName, S("alice\r\nX: 1"), "the CN holds a control character" },
+		{ 0, NID_commonName, S("alice\x7f"), "the CN holds a control character" },
+		{ 0, NID_commonName, S("alice\xc2\x85"), "the CN holds a control character" },
+		{ 0, NID_organizationalUnitName, S("eng\0ops"), "an OU holds a NUL byte" },
+		{ GEN_DNS, 0, S("alice.example.com\0.evil"), "a DNS SAN holds a NUL byte" },
+		{ GEN_URI, 0, S("spiffe://x/a\0b"), "a URI SAN holds a NUL byte" },
+		{ GEN_EMAIL, 0, S("a@example.com\t"), "an email SAN holds a control character" },
+		{ GEN_IPADD, 0, S("\x0a\x00\x00\x05\x01"), "an IP SAN is not 4 or 16 bytes" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen seen = { 0 };
+		GENERAL_NAMES *gens = NULL;
+		X509 *x;
+
+		if (cases[i].san != 0) {
+			gens = GENERAL_NAMES_new();
+			add_san(gens, cases[i].san, cases[i].bytes, cases[i].len);
+		}
+		x = with_sans(gens);
+		if (cases[i].san == 0) {
+			add_entry(x, cases[i].nid, V_ASN1_UTF8STRING, cases[i].bytes, cases[i].len);
+			assert_int_equal(pki_cert_subject_each(x, cases[i].nid, see, &seen), 0);
+		} else {
+			assert_int_equal(pki_cert_san_each(x, see, &seen), 0);
+		}
+		assert_int_equal(seen.n, 1);
+		assert_non_null(seen.bad[0]);
+		assert_string_equal(seen.bad[0], cases[i].why);
+		X509_free(x);
+	}
+}
+
+static void
+test_name_escape(void **state)
+{
+	char out[16];
+
+	assert_int_equal(pki_name_escape(out, sizeof(out), "a,b%c", 5), 9);
+	assert_string_equal(out, "a%2Cb%25c");
+	assert_int_equal(pki_name_escape(out, sizeof(out), "x\0y\r\xff", 5), 11);
+	assert_string_equal(out, "x%00y%0D%FF");
+	/* Too small: no half escape, the length of the whole. */
+	assert_int_equal(pki_name_escape(out, 4, "ab,cd", 5), 7);
+	assert_string_equal(out, "ab");
+}
+
 int
 main(void)
 {
@@ -409,6 +576,9 @@ main(void)
 		cmocka_unit_test(test_crl_revokes),
 		cmocka_unit_test(test_p12_both_flavours),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_cert_names),
+		cmocka_unit_test(test_cert_names_flawed),
+		cmocka_unit_test(test_name_escape),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
