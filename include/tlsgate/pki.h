@@ -197,7 +197,8 @@ void pki_cert_fingerprint(X509 *cert, char hex[65]);
 /* SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex: names a key (and
  * so a CA) before any certificate for it exists, and across re-issues. */
 int pki_key_id(EVP_PKEY *key, char hex[65], tg_err *err) TG_MUST_CHECK;
-/* The subject's CN (empty string if none). */
+/* The subject's first CN as UTF-8 (empty string if none); one with a NUL or
+ * a control character comes escaped as pki_name_escape does. */
 void pki_cert_cn(X509 *cert, char *buf, size_t len);
 /* RFC 2253-ish one-line subject/issuer. */
 void pki_name_oneline(const X509_NAME *name, char *buf, size_t len);

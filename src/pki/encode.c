@@ -6,6 +6,7 @@
 #include <openssl/buffer.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tlsgate/util.h"
@@ -119,12 +120,34 @@ out:
 	return rc;
 }
 
+struct cn_out {
+	char *buf;
+	size_t len;
+};
+
+/* The first CN as it reads; one that is not text (a NUL in it) escaped, so
+ * it never shows as a shorter name. */
+static int
+first_cn(const pki_name *n, void *arg)
+{
+	struct cn_out *o = arg;
+
+	if (n->bad != NULL)
+		(void)pki_name_escape(o->buf, o->len, n->value, n->len);
+	else
+		snprintf(o->buf, o->len, "%.*s", (int)n->len, n->value);
+	return 1;
+}
+
 void
 pki_cert_cn(X509 *cert, char *buf, size_t len)
 {
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-		(int)len) < 0)
-		buf[0] = '\0';
+	struct cn_out o = { buf, len };
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	(void)pki_cert_subject_each(cert, NID_commonName, first_cn, &o);
 }
 
 void

@@ -41,6 +41,11 @@ test_values(void **state)
 		{ "idle-timeout", "0", -1, "is not a timeout" },
 		{ "idle-timeout", "-1", -1, "is not a timeout" },
 		{ "idle-timeout", "10x", -1, "is not a timeout" },
+		{ "max-conn-lifetime", "1h", 0, NULL },
+		{ "max-conn-lifetime", "off", 0, NULL },
+		{ "max-conn-lifetime", "0", 0, NULL },
+		{ "max-conn-lifetime", "-5", -1, "is not a timeout" },
+		{ "max-conn-lifetime", "forever", -1, "is not a timeout" },
 		{ "max-conns", "0", -1, "between 1 and" },
 		{ "max-conns", "100", 0, NULL },
 		{ "workers", "65", -1, "between 1 and 64" },
@@ -60,6 +65,23 @@ test_values(void **state)
 			assert_non_null(strstr(err.msg, cases[i].msg));
 		gw_config_free(c);
 	}
+}
+
+/* An allow rule that can never match is a configuration error. */
+static void
+test_bad_ip_rule(void **state)
+{
+	gw_config *c = minimal();
+	tg_err err;
+
+	tg_err_clear(&err);
+	assert_int_equal(gw_config_set(c, NULL, "client-ca", "ca.crt", &err), 0);
+	assert_int_equal(gw_config_set(c, NULL, "verify", "verify-full", &err), 0);
+	assert_int_equal(gw_config_set(c, NULL, "allow-san", "IP:2001:db8::1::2", &err), 0);
+	assert_int_equal(gw_config_validate(c, &err), -1);
+	assert_non_null(strstr(err.msg, "listener default: --allow-san 'IP:2001:db8::1::2'"));
+	assert_non_null(strstr(err.msg, "is not an IPv4 or IPv6 address"));
+	gw_config_free(c);
 }
 
 static void
@@ -171,6 +193,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_bad_ip_rule),
 		cmocka_unit_test(test_verify_full_needs_rule),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_ini),

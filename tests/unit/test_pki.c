@@ -485,6 +485,8 @@ test_cert_names(void **state)
 	assert_int_equal(pki_cert_subject_each(x, NID_commonName, see, &cn), 0);
 	assert_int_equal(cn.n, 1);
 	assert_string_equal(cn.text[0], "alice");
+	pki_cert_cn(x, list, sizeof(list));
+	assert_string_equal(list, "alice");
 	assert_int_equal(pki_cert_subject_each(x, NID_organizationalUnitName, see, &ou), 0);
 	assert_int_equal(ou.n, 2);
 	assert_string_equal(ou.text[1], "M\xc3\xbcnchen");
@@ -543,6 +545,11 @@ test_cert_names_flawed(void **state)
 		assert_int_equal(seen.n, 1);
 		assert_non_null(seen.bad[0]);
 		assert_string_equal(seen.bad[0], cases[i].why);
+		if (i == 0) { /* shown, never as the shorter name it would read as */
+			char cn[64];
+			pki_cert_cn(x, cn, sizeof(cn));
+			assert_string_equal(cn, "alice%00.evil");
+		}
 		X509_free(x);
 	}
 }
