@@ -51,6 +51,11 @@ enum {
 tg_ca *tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err);
 void tg_ca_free(tg_ca *ca);
 
+/* Receives what a command did that its user did not ask for but must know:
+ * certificates an interrupted run left half-issued, finished or removed. */
+typedef void (*tg_ca_notify_fn)(const char *msg, void *arg);
+void tg_ca_set_notify(tg_ca *ca, tg_ca_notify_fn fn, void *arg);
+
 const char *tg_ca_dir(const tg_ca *ca);
 store *tg_ca_store(tg_ca *ca);
 X509 *tg_ca_root(tg_ca *ca);
@@ -80,9 +85,10 @@ typedef int (*tg_profile_source)(void *arg, pki_profile *p, tg_err *err);
 
 /* Issues certificates with new keys into opts->out_dir as NAME.crt (leaf then
  * intermediates, never the root) and NAME.key (0600), recording each in the
- * inventory. All or nothing: on any failure, files written by this call are
- * removed and the inventory is unchanged. done (may be NULL) is called after
- * each issued certificate. */
+ * inventory before any of its files reaches its final name. All or nothing:
+ * on any failure, files written by this call are taken back and the
+ * inventory holds no valid row for them. done (may be NULL) is called for
+ * each certificate once all are published and recorded. */
 int tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *opts,
     void (*done)(const tg_issued *r, void *arg), void *done_arg, tg_err *err) TG_MUST_CHECK;
 
@@ -92,6 +98,12 @@ int tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_p
     int force, tg_issued *r, tg_err *err) TG_MUST_CHECK;
 
 int tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err) TG_MUST_CHECK;
+
+/* Revokes the certificate cert (read from path): it must verify with this
+ * CA's key. One the inventory lacks is recorded first (*added = 1), so that
+ * it can be revoked at all. serial receives its serial. */
+int tg_ca_revoke_cert(tg_ca *ca, X509 *cert, const char *path, int reason, int *added,
+    char serial[STORE_SERIAL_MAX], tg_err *err) TG_MUST_CHECK;
 
 typedef struct tg_crl_result {
 	uint64_t number;       /* of the issuing CA's CRL */

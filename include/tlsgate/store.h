@@ -25,11 +25,22 @@ typedef struct store_cert {
 	char fingerprint[65];          /* SHA-256, lower-case hex */
 	char *pem;
 	char *cert_path, *key_path;    /* where the files were written, if anywhere */
-	char status[16];               /* "valid" or "revoked" */
+	char *writer;                  /* HOST:PID writing the files of a pending row */
+	char status[16];               /* see STORE_PENDING..STORE_VOID */
 	int64_t revoked_at;
 	int reason;                    /* CRL reason code, -1 when not revoked */
 	int64_t created_at;
 } store_cert;
+
+/* A certificate's life in the inventory. Issuing records it "pending"
+ * (durable before any of its files reaches its final name), publishes the
+ * files, then makes it "valid"; a run that died in between is finished by
+ * the next one, which makes it "valid" (a file was published) or "void"
+ * (signed, never handed out, its staged files removed). */
+#define STORE_PENDING "pending"
+#define STORE_VALID "valid"
+#define STORE_REVOKED "revoked"
+#define STORE_VOID "void"
 
 void store_cert_clear(store_cert *c);
 
@@ -38,6 +49,7 @@ typedef struct store_filter {
 	int valid_only;
 	int64_t expiring_before; /* 0: any; else not_after < this (unix time) */
 	const char *cn;          /* exact CN, or NULL */
+	const char *status;      /* exact status, or NULL */
 } store_filter;
 
 /* Opens (creating if needed) a store by URL: "sqlite:PATH" or a plain path
@@ -61,13 +73,26 @@ int store_begin(store *s, tg_err *err) TG_MUST_CHECK;
 int store_commit(store *s, tg_err *err) TG_MUST_CHECK;
 void store_rollback(store *s);
 
-/* Records a certificate. A serial already present fails with TG_ERR_EXISTS
- * (the caller draws a new one). */
+/* Holds the writer lock across several transactions, until store_unlock or
+ * the process ends (however it ends): an operation that commits, writes
+ * files, then commits again keeps other writers out of the gap, so a writer
+ * that holds the lock and sees a "pending" row knows its writer is gone.
+ * begin/commit inside it do not take or drop it. */
+int store_lock(store *s, tg_err *err) TG_MUST_CHECK;
+void store_unlock(store *s);
+
+/* Records a certificate: status "pending" or "void" when c->status says so,
+ * else "valid" (a revocation is recorded with store_revoke). A serial
+ * already present fails with TG_ERR_EXISTS (the caller draws a new one). */
 int store_add(store *s, const store_cert *c, tg_err *err) TG_MUST_CHECK;
 /* 1 if the serial is recorded, 0 if not, -1 on error. */
 int store_has_serial(store *s, const char *serial, tg_err *err);
 int store_get(store *s, const char *serial, store_cert *out, tg_err *err) TG_MUST_CHECK;
 int store_revoke(store *s, const char *serial, int64_t when, int reason,
+    tg_err *err) TG_MUST_CHECK;
+/* Moves a certificate from status from to status to; fails when it is not
+ * in status from. */
+int store_set_status(store *s, const char *serial, const char *from, const char *to,
     tg_err *err) TG_MUST_CHECK;
 
 /* Calls fn for each matching certificate, oldest first; fn returns non-zero

@@ -31,6 +31,36 @@ int util_stage_file(const char *path, const void *data, size_t len, mode_t mode,
     int flags, char *tmp, size_t tmplen, tg_err *err) TG_MUST_CHECK;
 int util_publish_file(const char *tmp, const char *path, int flags, tg_err *err) TG_MUST_CHECK;
 
+/* The temporary name util_fileset_stage gives path when staged by process
+ * pid with tag (a name a later run can find again from the tag alone). */
+int util_staged_name(const char *path, long pid, const char *tag, char *out, size_t len,
+    tg_err *err) TG_MUST_CHECK;
+
+/* Files that appear together: each staged under a temporary name, then
+ * published one by one, and either kept (util_fileset_done(fs, 0)) or taken
+ * back (util_fileset_done(fs, 1)): staged files removed, published ones
+ * removed or, where they replaced a file (UTIL_WRITE_FORCE), the old file
+ * put back. Initialise with { 0 }. */
+typedef struct util_fileset {
+	struct util_staged *files;
+	size_t n, cap;
+} util_fileset;
+
+/* tag NULL: a random temporary name; else util_staged_name's. */
+int util_fileset_stage(util_fileset *fs, const char *path, const char *tag, const void *data,
+    size_t len, mode_t mode, int flags, tg_err *err) TG_MUST_CHECK;
+/* The temporary name of file i (e.g. to chown it before it is published). */
+const char *util_fileset_tmp(const util_fileset *fs, size_t i);
+int util_fileset_publish(util_fileset *fs, size_t i, tg_err *err) TG_MUST_CHECK;
+int util_fileset_publish_all(util_fileset *fs, tg_err *err) TG_MUST_CHECK;
+void util_fileset_done(util_fileset *fs, int undo);
+
+/* A named step of a multi-step write where a test may crash the process:
+ * when $TLSGATE_CRASH_AT is NAME, or NAME:N for the Nth time the step is
+ * reached, the process kills itself with SIGKILL there, as kill -9 or a
+ * power cut would stop it. Only the environment turns it on. */
+void util_crash_point(const char *name);
+
 /* Removes temporary files in dir left by writers that no longer run (a crash
  * or kill -9 mid-write). */
 void util_sweep_stale(const char *dir);
@@ -50,6 +80,9 @@ void util_free_secret(char *s);
 int util_mkdir_p(const char *path, mode_t mode, tg_err *err) TG_MUST_CHECK;
 
 int util_exists(const char *path);
+
+/* 1 if a and b are names of one file (same device and inode). */
+int util_same_file(const char *a, const char *b);
 
 /* 0 when path may be written: it does not exist, or force is set; else
  * TG_ERR_EXISTS with the message every command uses. */

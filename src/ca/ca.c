@@ -6,6 +6,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,95 +18,36 @@
 
 #include "tlsgate/util.h"
 
+#include "ca_int.h"
+
 #define CA_DB "tlsgate.db"
 #define CA_STORE_CONF "store.conf"
 
 #define CA_DEFAULT_NAME "tlsgate Root CA"
 #define SERIAL_ATTEMPTS 8
 
-struct tg_ca {
-	char dir[PATH_MAX];
-	X509 *root;
-	X509 *issuer;             /* root, or the intermediate when there is one */
-	EVP_PKEY *issuer_key;
-	EVP_PKEY *root_key;       /* with an intermediate: for the root's CRL, if online */
-	STACK_OF(X509) *chain;    /* what follows a leaf: the intermediate, if any */
-	store *db;
-};
 
-/* The files of one operation: staged under temporary names while the work
- * goes on, published together at the end, and removed again if it fails, so
- * a failure or a crash never leaves a file at a final name half-done. */
-typedef struct {
-	char tmp[PATH_MAX + 64];
-	char *path;
-	int published;
-} staged;
+/* The files of one operation (util_fileset): staged under temporary names
+ * while the work goes on, published at the end, and taken back if it
+ * fails, so a failure never leaves a file at a final name half-done. An
+ * issued certificate's files carry its serial in their temporary names
+ * (tag "SERIAL.key", "SERIAL-force.crt"), so a run that finds the
+ * certificate pending after a crash can find them again. */
+typedef util_fileset written;
 
-typedef struct {
-	staged *files;
-	size_t n, cap;
-	int flags;
-} written;
+/* The tag of an issued certificate's file: serial, whether it replaces a
+ * file (--force), and what it is. */
+static int
+file_tag(char *tag, size_t len, const char *serial, const char *ext, int force)
+{
+	int n = snprintf(tag, len, "%s%s.%s", serial, force ? "-force" : "", ext);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
 
 static int
-write_tracked(written *w, const char *path, const void *data, size_t len, mode_t mode,
+write_key(written *w, const char *path, const char *tag, EVP_PKEY *key, const char *pass,
     int flags, tg_err *err)
-{
-	staged *f;
-
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 16;
-		staged *nf = realloc(w->files, ncap * sizeof(*nf));
-		if (nf == NULL)
-			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		w->files = nf;
-		w->cap = ncap;
-	}
-	f = &w->files[w->n];
-	memset(f, 0, sizeof(*f));
-	if ((f->path = strdup(path)) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	if (util_stage_file(path, data, len, mode, flags, f->tmp, sizeof(f->tmp), err) != 0) {
-		free(f->path);
-		return -1;
-	}
-	w->flags = flags;
-	w->n++;
-	return 0;
-}
-
-/* Moves every staged file into place. */
-static int
-written_publish(written *w, tg_err *err)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		if (util_publish_file(w->files[i].tmp, w->files[i].path, w->flags, err) != 0) {
-			w->files[i].tmp[0] = '\0';
-			return -1;
-		}
-		w->files[i].published = 1;
-	}
-	return 0;
-}
-
-static void
-written_free(written *w, int failed)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		if (!w->files[i].published && w->files[i].tmp[0] != '\0')
-			unlink(w->files[i].tmp);
-		else if (failed && w->files[i].published)
-			unlink(w->files[i].path);
-		free(w->files[i].path);
-	}
-	free(w->files);
-	memset(w, 0, sizeof(*w));
-}
-
-static int
-write_key(written *w, const char *path, EVP_PKEY *key, const char *pass, int flags,
-    tg_err *err)
 {
 	char *pem;
 	size_t len;
@@ -111,14 +55,14 @@ write_key(written *w, const char *path, EVP_PKEY *key, const char *pass, int fla
 
 	if (pki_key_to_pem(key, pass, &pem, &len, err) != 0)
 		return -1;
-	rc = write_tracked(w, path, pem, len, 0600, flags, err);
+	rc = util_fileset_stage(w, path, tag, pem, len, 0600, flags, err);
 	OPENSSL_clear_free(pem, len);
 	return rc;
 }
 
 static int
-write_certs(written *w, const char *path, X509 *const *certs, size_t n, int flags,
-    tg_err *err)
+write_certs(written *w, const char *path, const char *tag, X509 *const *certs, size_t n,
+    int flags, tg_err *err)
 {
 	char *pem;
 	size_t len;
@@ -126,15 +70,16 @@ write_certs(written *w, const char *path, X509 *const *certs, size_t n, int flag
 
 	if (pki_certs_to_pem(certs, n, &pem, &len, err) != 0)
 		return -1;
-	rc = write_tracked(w, path, pem, len, 0644, flags, err);
+	rc = util_fileset_stage(w, path, tag, pem, len, 0644, flags, err);
 	free(pem);
 	return rc;
 }
 
 static int
 record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
-    const char *key_path, tg_err *err)
+    const char *key_path, const char *status, tg_err *err)
 {
+	char writer[300];
 	store_cert c;
 	char subject[1024], cn[PKI_NAME_MAX], sans[8192];
 	char *pem = NULL;
@@ -159,6 +104,11 @@ record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
 	c.cert_path = (char *)cert_path;
 	c.key_path = (char *)key_path;
 	c.created_at = (int64_t)time(NULL);
+	snprintf(c.status, sizeof(c.status), "%s", status);
+	if (strcmp(status, STORE_PENDING) == 0) {
+		ca_writer_id(writer, sizeof(writer));
+		c.writer = writer;
+	}
 	rc = store_add(db, &c, err);
 	free(pem);
 	return rc;
@@ -168,7 +118,8 @@ record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
  * the certificate. Must run inside a store transaction. */
 static X509 *
 build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *cert_path, const char *key_path, tg_err *err)
+    EVP_PKEY *issuer_key, const char *cert_path, const char *key_path, const char *status,
+    tg_err *err)
 {
 	unsigned char serial[PKI_SERIAL_LEN];
 	char hex[STORE_SERIAL_MAX];
@@ -187,7 +138,8 @@ build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
 		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, sizeof(serial),
 			 err)) == NULL)
 			return NULL;
-		if (record_cert(db, cert, pki_profile_name(p->kind), cert_path, key_path, err) != 0) {
+		if (record_cert(db, cert, pki_profile_name(p->kind), cert_path, key_path, status,
+			err) != 0) {
 			X509_free(cert);
 			return NULL;
 		}
@@ -224,7 +176,7 @@ store_conf_write(written *w, const char *path, const char *url, tg_err *err)
 	if (n < 0)
 		return -1;
 	/* 0600: the URL names hosts and users, which are nobody else's business. */
-	return write_tracked(w, path, buf, (size_t)n, 0600, 0, err);
+	return util_fileset_stage(w, path, NULL, buf, (size_t)n, 0600, 0, err);
 }
 
 static const char *
@@ -459,10 +411,11 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	if (store_begin(db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, err)) == NULL)
+	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, STORE_VALID,
+		 err)) == NULL)
 		goto out;
-	if (write_key(&w, root_key, rkey, o->pass, 0, err) != 0 ||
-	    write_certs(&w, root_crt, &rcert, 1, 0, err) != 0)
+	if (write_key(&w, root_key, NULL, rkey, o->pass, 0, err) != 0 ||
+	    write_certs(&w, root_crt, NULL, &rcert, 1, 0, err) != 0)
 		goto out;
 	if (o->intermediate) {
 		X509 *both[2];
@@ -472,18 +425,19 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		p.valid_secs = o->intermediate_secs ? o->intermediate_secs :
 		    (int64_t)PKI_DAYS_INTERMEDIATE * 86400;
 		if ((ikey = pki_key_generate(o->key_type, err)) == NULL ||
-		    (icert = build_and_record(db, &p, ikey, rcert, rkey, int_crt, int_key, err)) == NULL)
+		    (icert = build_and_record(db, &p, ikey, rcert, rkey, int_crt, int_key, STORE_VALID,
+			 err)) == NULL)
 			goto out;
 		both[0] = icert;
 		both[1] = rcert;
-		if (write_key(&w, int_key, ikey, o->pass, 0, err) != 0 ||
-		    write_certs(&w, int_crt, &icert, 1, 0, err) != 0 ||
-		    write_certs(&w, bundle, both, 2, 0, err) != 0)
+		if (write_key(&w, int_key, NULL, ikey, o->pass, 0, err) != 0 ||
+		    write_certs(&w, int_crt, NULL, &icert, 1, 0, err) != 0 ||
+		    write_certs(&w, bundle, NULL, both, 2, 0, err) != 0)
 			goto out;
 	}
 	if (o->store_url != NULL && store_conf_write(&w, conf, o->store_url, err) != 0)
 		goto out;
-	if (written_publish(&w, err) != 0 || store_commit(db, err) != 0)
+	if (util_fileset_publish_all(&w, err) != 0 || store_commit(db, err) != 0)
 		goto out;
 	in_txn = 0;
 	rc = 0;
@@ -492,14 +446,15 @@ out:
 		store_rollback(db);
 	store_close(db);
 	if (rc != 0 && db_created) {
+		static const char *const sides[] = { "-wal", "-shm", "-lock" };
 		char side[PATH_MAX + 8];
 		unlink(dbpath);
-		snprintf(side, sizeof(side), "%s-wal", dbpath);
-		unlink(side);
-		snprintf(side, sizeof(side), "%s-shm", dbpath);
-		unlink(side);
+		for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+			snprintf(side, sizeof(side), "%s%s", dbpath, sides[i]);
+			unlink(side);
+		}
 	}
-	written_free(&w, rc != 0);
+	util_fileset_done(&w, rc != 0);
 	if (rc != 0)
 		unmake_dirs(dirs, made);
 	EVP_PKEY_free(rkey);
@@ -591,22 +546,64 @@ fail:
 	return NULL;
 }
 
+void
+tg_ca_set_notify(tg_ca *ca, tg_ca_notify_fn fn, void *arg)
+{
+	ca->notify = fn;
+	ca->notify_arg = arg;
+}
+
+void
+ca_note(tg_ca *ca, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (ca->notify == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ca->notify(msg, ca->notify_arg);
+}
+
+int
+ca_lock(tg_ca *ca, tg_err *err)
+{
+	if (store_lock(ca->db, err) != 0)
+		return -1;
+	if (ca_reconcile(ca, err) != 0) {
+		store_unlock(ca->db);
+		return -1;
+	}
+	return 0;
+}
+
 const char *tg_ca_dir(const tg_ca *ca) { return ca->dir; }
 store *tg_ca_store(tg_ca *ca) { return ca->db; }
 X509 *tg_ca_root(tg_ca *ca) { return ca->root; }
 X509 *tg_ca_issuer(tg_ca *ca) { return ca->issuer; }
 
 /* Leaf first, then the intermediates; never the root (clients have it). */
-static int
-write_leaf_chain(tg_ca *ca, written *w, const char *path, X509 *leaf, int flags, tg_err *err)
+int
+ca_leaf_chain(tg_ca *ca, X509 *leaf, X509 **certs, size_t max)
 {
-	X509 *certs[8];
 	size_t n = 0;
 
 	certs[n++] = leaf;
-	for (int i = 0; i < sk_X509_num(ca->chain) && n < 8; i++)
+	for (int i = 0; i < sk_X509_num(ca->chain) && n < max; i++)
 		certs[n++] = sk_X509_value(ca->chain, i);
-	return write_certs(w, path, certs, n, flags, err);
+	return (int)n;
+}
+
+static int
+write_leaf_chain(tg_ca *ca, written *w, const char *path, const char *tag, X509 *leaf,
+    int flags, tg_err *err)
+{
+	X509 *certs[CA_CHAIN_MAX];
+	int n = ca_leaf_chain(ca, leaf, certs, CA_CHAIN_MAX);
+
+	return write_certs(w, path, tag, certs, (size_t)n, flags, err);
 }
 
 static int
@@ -636,39 +633,94 @@ refuse_existing(const tg_issued *r, tg_err *err)
 	return 0;
 }
 
+/* What the caller is told about one certificate, once it is published and
+ * recorded: kept small, as a batch may hold thousands. */
+typedef struct {
+	char serial[STORE_SERIAL_MAX];
+	char fingerprint[65];
+	char *cn;
+	int64_t not_after;
+	size_t files;          /* its files in the fileset: key, [p12,] cert */
+} issue_item;
+
+typedef struct {
+	issue_item *items;
+	size_t n, cap;
+} issue_list;
+
+static int
+issue_list_add(issue_list *l, X509 *cert, const char *cn, size_t files, tg_err *err)
+{
+	issue_item *it;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		issue_item *ni = realloc(l->items, ncap * sizeof(*ni));
+		if (ni == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		l->items = ni;
+		l->cap = ncap;
+	}
+	it = &l->items[l->n];
+	memset(it, 0, sizeof(*it));
+	if ((it->cn = strdup(cn)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	pki_cert_serial_hex(cert, it->serial, sizeof(it->serial));
+	pki_cert_fingerprint(cert, it->fingerprint);
+	it->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	it->files = files;
+	l->n++;
+	return 0;
+}
+
+static void
+issue_list_free(issue_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i].cn);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Signs one certificate, records it "pending" and stages its files: key,
+ * p12, then the certificate, the order they are published in. */
 static int
 issue_one(tg_ca *ca, const pki_profile *p, const tg_issue_opts *o, const char *out_dir,
-    int flags, written *w, tg_issued *r, tg_err *err)
+    int flags, written *w, issue_list *l, tg_err *err)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL;
-	size_t dlen = 0;
-	int rc = -1;
+	size_t dlen = 0, first = w->n;
+	char serial[STORE_SERIAL_MAX], tag[STORE_SERIAL_MAX + 16];
+	int rc = -1, force = (flags & UTIL_WRITE_FORCE) != 0;
+	tg_issued r;
 
-	memset(r, 0, sizeof(*r));
-	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
-	if (leaf_paths(out_dir, p->cn, r, o->p12, err) != 0)
+	memset(&r, 0, sizeof(r));
+	if (leaf_paths(out_dir, p->cn, &r, o->p12, err) != 0)
 		return -1;
-	if (!o->force && refuse_existing(r, err) != 0)
+	if (!o->force && refuse_existing(&r, err) != 0)
 		return -1;
 	if ((key = pki_key_generate(o->key_type, err)) == NULL)
 		goto out;
-	if ((cert = build_and_record(ca->db, p, key, ca->issuer, ca->issuer_key, r->cert_path,
-		 r->key_path, err)) == NULL)
+	if ((cert = build_and_record(ca->db, p, key, ca->issuer, ca->issuer_key, r.cert_path,
+		 r.key_path, STORE_PENDING, err)) == NULL)
 		goto out;
-	if (write_key(w, r->key_path, key, NULL, flags, err) != 0 ||
-	    write_leaf_chain(ca, w, r->cert_path, cert, flags, err) != 0)
+	pki_cert_serial_hex(cert, serial, sizeof(serial));
+	if (file_tag(tag, sizeof(tag), serial, "key", force) != 0 ||
+	    write_key(w, r.key_path, tag, key, NULL, flags, err) != 0)
 		goto out;
 	if (o->p12) {
 		if (pki_p12_build(cert, key, ca->chain, p->cn, o->p12_pass ? o->p12_pass : "",
 			o->p12_legacy, &der, &dlen, err) != 0 ||
-		    write_tracked(w, r->p12_path, der, dlen, 0600, flags, err) != 0)
+		    file_tag(tag, sizeof(tag), serial, "p12", force) != 0 ||
+		    util_fileset_stage(w, r.p12_path, tag, der, dlen, 0600, flags, err) != 0)
 			goto out;
 	}
-	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
-	pki_cert_fingerprint(cert, r->fingerprint);
-	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	if (file_tag(tag, sizeof(tag), serial, "crt", force) != 0 ||
+	    write_leaf_chain(ca, w, r.cert_path, tag, cert, flags, err) != 0 ||
+	    issue_list_add(l, cert, p->cn, w->n - first, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	if (der != NULL)
@@ -678,6 +730,42 @@ out:
 	return rc;
 }
 
+/* Marks the certificates valid (published) or void (taken back), in one
+ * transaction. */
+static int
+settle(tg_ca *ca, const issue_list *l, const char *to, tg_err *err)
+{
+	if (store_begin(ca->db, err) != 0)
+		return -1;
+	for (size_t i = 0; i < l->n; i++)
+		if (store_set_status(ca->db, l->items[i].serial, STORE_PENDING, to, err) != 0) {
+			store_rollback(ca->db);
+			return -1;
+		}
+	return store_commit(ca->db, err) == 0 ? 0 : (store_rollback(ca->db), -1);
+}
+
+/* Publishes each certificate's files, the certificate last. */
+static int
+publish_items(written *w, const issue_list *l, tg_err *err)
+{
+	size_t f = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		for (size_t k = 0; k < l->items[i].files; k++, f++)
+			if (util_fileset_publish(w, f, err) != 0)
+				return -1;
+		util_crash_point("issue-publishing");
+	}
+	return 0;
+}
+
+/* The order that keeps files and inventory in step, crash or not:
+ *   rows recorded "pending" and files staged -> sync -> COMMIT
+ *   -> files published (key, p12, certificate) -> sync -> rows "valid", COMMIT
+ * with the writer lock held throughout. No certificate reaches its final
+ * name before its row is durable; a run that dies after the first commit
+ * leaves pending rows the next writer settles (ca_reconcile). */
 int
 tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o,
     void (*done)(const tg_issued *r, void *arg), void *done_arg, tg_err *err)
@@ -685,8 +773,8 @@ tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o
 	char out_dir[PATH_MAX];
 	pki_profile *p = NULL;
 	written w = { 0 };
-	tg_issued r;
-	int rc = -1, got, count = 0, flags;
+	issue_list l = { 0 };
+	int rc = -1, got, flags, recorded = 0;
 
 	if (o->out_dir != NULL)
 		snprintf(out_dir, sizeof(out_dir), "%s", o->out_dir);
@@ -694,37 +782,79 @@ tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *o
 		return -1;
 	if (util_mkdir_p(out_dir, 0755, err) != 0)
 		return -1;
-	util_sweep_stale(out_dir);
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (ca_lock(ca, err) != 0)
+		goto out_free;
+	/* After settling: the dead writers' staged files are no one's now. */
+	util_sweep_stale(out_dir);
 	if (store_begin(ca->db, err) != 0)
 		goto out;
 	/* Files are synced once for the whole batch, before the inventory commits. */
 	flags = UTIL_WRITE_NOSYNC | (o->force ? UTIL_WRITE_FORCE : 0);
-	while ((got = next(arg, p, err)) == 1) {
-		if (issue_one(ca, p, o, out_dir, flags, &w, &r, err) != 0)
+	while ((got = next(arg, p, err)) == 1)
+		if (issue_one(ca, p, o, out_dir, flags, &w, &l, err) != 0)
 			goto rollback;
-		count++;
-		if (done != NULL)
-			done(&r, done_arg);
-	}
 	if (got < 0)
 		goto rollback;
-	if (count == 0) {
+	if (l.n == 0) {
 		tg_err_set(err, TG_ERR_USAGE, "nothing to issue");
 		goto rollback;
 	}
-	if (util_sync_dir(out_dir, err) != 0 || written_publish(&w, err) != 0 ||
-	    util_sync_dir(out_dir, err) != 0 || store_commit(ca->db, err) != 0)
+	util_crash_point("issue-staged");
+	if (util_sync_dir(out_dir, err) != 0 || store_commit(ca->db, err) != 0)
 		goto rollback;
+	recorded = 1;
+	util_crash_point("issue-recorded");
+	if (publish_items(&w, &l, err) != 0 || util_sync_dir(out_dir, err) != 0)
+		goto out;
+	util_crash_point("issue-published");
+	if (settle(ca, &l, STORE_VALID, err) != 0)
+		goto out;
 	rc = 0;
 	goto out;
 rollback:
 	store_rollback(ca->db);
 out:
-	written_free(&w, rc != 0);
+	util_fileset_done(&w, rc != 0);
+	/* Recorded but not published: the files are taken back, so the rows
+	 * become void; if even that fails they stay pending for the next run. */
+	if (rc != 0 && recorded)
+		(void)settle(ca, &l, STORE_VOID, NULL);
+	util_crash_point("issue-done");
+	store_unlock(ca->db);
+	/* Only now is anything issued: published and recorded. */
+	for (size_t i = 0; rc == 0 && done != NULL && i < l.n; i++) {
+		tg_issued r;
+		memset(&r, 0, sizeof(r));
+		snprintf(r.cn, sizeof(r.cn), "%s", l.items[i].cn);
+		if (leaf_paths(out_dir, r.cn, &r, o->p12, NULL) != 0)
+			continue;
+		snprintf(r.serial, sizeof(r.serial), "%s", l.items[i].serial);
+		snprintf(r.fingerprint, sizeof(r.fingerprint), "%s", l.items[i].fingerprint);
+		r.not_after = l.items[i].not_after;
+		done(&r, done_arg);
+	}
+out_free:
+	issue_list_free(&l);
 	free(p);
 	return rc;
+}
+
+/* To stdout: recorded first, so nothing the inventory lacks is ever shown. */
+static int
+sign_to_stdout(tg_ca *ca, X509 *cert, tg_err *err)
+{
+	X509 *certs[CA_CHAIN_MAX];
+	int n = ca_leaf_chain(ca, cert, certs, CA_CHAIN_MAX);
+	char *pem;
+	size_t len;
+
+	if (pki_certs_to_pem(certs, (size_t)n, &pem, &len, err) != 0)
+		return -1;
+	fwrite(pem, 1, len, stdout);
+	free(pem);
+	return 0;
 }
 
 int
@@ -733,7 +863,10 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 {
 	X509 *cert = NULL;
 	written w = { 0 };
-	int rc = -1, in_txn = 0;
+	issue_list l = { 0 };
+	char tag[STORE_SERIAL_MAX + 16];
+	int rc = -1, in_txn = 0, recorded = 0;
+	int flags = force ? UTIL_WRITE_FORCE : 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
@@ -742,40 +875,38 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 		if (util_may_write(out_path, force, err) != 0)
 			return -1;
 	}
-	if (store_begin(ca->db, err) != 0)
+	if (ca_lock(ca, err) != 0)
 		return -1;
+	if (store_begin(ca->db, err) != 0)
+		goto out;
 	in_txn = 1;
 	if ((cert = build_and_record(ca->db, p, pub, ca->issuer, ca->issuer_key, out_path, NULL,
-		 err)) == NULL)
+		 out_path != NULL ? STORE_PENDING : STORE_VALID, err)) == NULL)
 		goto out;
-	if (out_path != NULL) {
-		if (write_leaf_chain(ca, &w, out_path, cert, force ? UTIL_WRITE_FORCE : 0, err) != 0 ||
-		    written_publish(&w, err) != 0)
-			goto out;
-	} else {
-		X509 *certs[8];
-		size_t n = 0;
-		char *pem;
-		size_t len;
-		certs[n++] = cert;
-		for (int i = 0; i < sk_X509_num(ca->chain) && n < 8; i++)
-			certs[n++] = sk_X509_value(ca->chain, i);
-		if (pki_certs_to_pem(certs, n, &pem, &len, err) != 0)
-			goto out;
-		fwrite(pem, 1, len, stdout);
-		free(pem);
-	}
-	if (store_commit(ca->db, err) != 0)
-		goto out;
-	in_txn = 0;
 	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
 	pki_cert_fingerprint(cert, r->fingerprint);
 	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
-	rc = 0;
+	if (out_path != NULL &&
+	    (file_tag(tag, sizeof(tag), r->serial, "crt", force) != 0 ||
+		write_leaf_chain(ca, &w, out_path, tag, cert, flags, err) != 0 ||
+		issue_list_add(&l, cert, p->cn, 1, err) != 0))
+		goto out;
+	if (store_commit(ca->db, err) != 0)
+		goto out;
+	in_txn = 0;
+	recorded = out_path != NULL;
+	if (out_path == NULL)
+		rc = sign_to_stdout(ca, cert, err);
+	else if (util_fileset_publish_all(&w, err) == 0 && settle(ca, &l, STORE_VALID, err) == 0)
+		rc = 0;
 out:
 	if (in_txn)
 		store_rollback(ca->db);
-	written_free(&w, rc != 0);
+	util_fileset_done(&w, rc != 0);
+	if (rc != 0 && recorded)
+		(void)settle(ca, &l, STORE_VOID, NULL);
+	store_unlock(ca->db);
+	issue_list_free(&l);
 	X509_free(cert);
 	return rc;
 }
@@ -811,14 +942,88 @@ tg_serial_normalize(const char *in, char out[STORE_SERIAL_MAX], tg_err *err)
 int
 tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err)
 {
-	if (store_begin(ca->db, err) != 0)
+	int rc = -1;
+
+	if (ca_lock(ca, err) != 0)
 		return -1;
+	if (store_begin(ca->db, err) != 0)
+		goto out;
+	util_crash_point("revoke-begun");
 	if (store_revoke(ca->db, serial, (int64_t)time(NULL), reason, err) != 0 ||
 	    store_commit(ca->db, err) != 0) {
 		store_rollback(ca->db);
-		return -1;
+		goto out;
 	}
+	util_crash_point("revoke-committed");
+	rc = 0;
+out:
+	store_unlock(ca->db);
+	return rc;
+}
+
+/* What a certificate the inventory lacks was issued as, from what it may do. */
+static const char *
+guess_profile(X509 *cert)
+{
+	uint32_t xku = X509_get_extended_key_usage(cert);
+
+	if (X509_check_ca(cert) > 0)
+		return pki_profile_name(PKI_PROFILE_INTERMEDIATE);
+	if ((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT) && xku != UINT32_MAX)
+		return pki_profile_name(PKI_PROFILE_BOTH);
+	if ((xku & XKU_SSL_CLIENT) && !(xku & XKU_SSL_SERVER))
+		return pki_profile_name(PKI_PROFILE_CLIENT);
+	return pki_profile_name(PKI_PROFILE_SERVER);
+}
+
+/* 1 if this CA's issuing key (or its root's, for an intermediate) signed
+ * cert: a signature check, not just matching names. */
+static int
+signed_by_ca(tg_ca *ca, X509 *cert)
+{
+	if (X509_check_issued(ca->issuer, cert) == X509_V_OK &&
+	    X509_verify(cert, X509_get0_pubkey(ca->issuer)) == 1)
+		return 1;
+	ERR_clear_error();
+	if (ca->issuer != ca->root && X509_check_issued(ca->root, cert) == X509_V_OK &&
+	    X509_verify(cert, X509_get0_pubkey(ca->root)) == 1)
+		return 1;
+	ERR_clear_error();
 	return 0;
+}
+
+int
+tg_ca_revoke_cert(tg_ca *ca, X509 *cert, const char *path, int reason, int *added,
+    char serial[STORE_SERIAL_MAX], tg_err *err)
+{
+	int rc = -1, have;
+
+	*added = 0;
+	if (!signed_by_ca(ca, cert))
+		return tg_err_set(err, TG_ERR_VERIFY,
+		    "%s was not issued by the CA in %s (its signature does not verify with the CA's "
+		    "key); revoke it with the CA that issued it", path, ca->dir);
+	pki_cert_serial_hex(cert, serial, STORE_SERIAL_MAX);
+	if (ca_lock(ca, err) != 0)
+		return -1;
+	if (store_begin(ca->db, err) != 0)
+		goto out;
+	/* This CA signed it but has no row for it (written by a tlsgate that
+	 * published before it recorded, and crashed): recorded now, so that
+	 * it can be revoked. */
+	if ((have = store_has_serial(ca->db, serial, err)) < 0 ||
+	    (have == 0 && record_cert(ca->db, cert, guess_profile(cert), path, NULL, STORE_VALID,
+			       err) != 0) ||
+	    store_revoke(ca->db, serial, (int64_t)time(NULL), reason, err) != 0 ||
+	    store_commit(ca->db, err) != 0) {
+		store_rollback(ca->db);
+		goto out;
+	}
+	*added = have == 0;
+	rc = 0;
+out:
+	store_unlock(ca->db);
+	return rc;
 }
 
 typedef struct {
@@ -902,6 +1107,10 @@ out:
 	return rc;
 }
 
+/* The numbers are committed before the file is written, so no number is
+ * ever published twice (RFC 5280: CRL numbers strictly increase), a crash
+ * between only skips one. The writer lock, held until the file is in
+ * place, keeps a slower run from publishing an older CRL over a newer. */
 int
 tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, tg_crl_result *r,
     tg_err *err)
@@ -920,8 +1129,10 @@ tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, tg_crl
 		force = 1;
 	if (util_may_write(path, force, err) != 0)
 		return -1;
-	if (store_begin(ca->db, err) != 0)
+	if (ca_lock(ca, err) != 0)
 		return -1;
+	if (store_begin(ca->db, err) != 0)
+		goto out;
 	in_txn = 1;
 	if (build_crl_pem(ca, 0, valid_secs, &pem, &len, &r->number, &r->revoked, err) != 0)
 		goto out;
@@ -934,14 +1145,18 @@ tg_ca_crl(tg_ca *ca, int64_t valid_secs, const char *out_path, int force, tg_crl
 		r->with_root = 1;
 	}
 	r->root_offline = ca->issuer != ca->root && ca->root_key == NULL;
-	if (util_write_file(path, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, err) != 0 ||
-	    store_commit(ca->db, err) != 0)
+	if (store_commit(ca->db, err) != 0)
 		goto out;
 	in_txn = 0;
+	util_crash_point("crl-reserved");
+	if (util_write_file(path, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, err) != 0)
+		goto out;
+	util_crash_point("crl-written");
 	rc = 0;
 out:
 	if (in_txn)
 		store_rollback(ca->db);
+	store_unlock(ca->db);
 	free(pem);
 	return rc;
 }

@@ -259,7 +259,7 @@ cert_issue(int argc, char **argv)
 		&err) != 0) {
 		rc = cli_fail(&err);
 		if (rep.batch)
-			fputs("tlsgate: nothing was issued; the inventory is unchanged\n", stderr);
+			fputs("tlsgate: nothing was issued\n", stderr);
 		goto out;
 	}
 	if (rep.json)

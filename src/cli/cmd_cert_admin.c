@@ -18,7 +18,9 @@ const char cli_revoke_help[] =
 "to the services (ssl_crl_file, --crl).\n"
 "\n"
 "  SERIAL          hex serial as `tlsgate cert list` or `openssl x509 -serial` shows it\n"
-"  --cert FILE     revoke the certificate in FILE (must be issued by this CA)\n"
+"  --cert FILE     revoke the certificate in FILE (its signature must verify with\n"
+"                  this CA's key); one the inventory lacks is recorded first, with\n"
+"                  a warning\n"
 "  --reason R      unspecified (default), keyCompromise, CACompromise,\n"
 "                  affiliationChanged, superseded, cessationOfOperation,\n"
 "                  certificateHold, privilegeWithdrawn\n"
@@ -37,7 +39,7 @@ cli_cert_revoke(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir_opt = NULL, *cert_path = NULL;
-	char serial[STORE_SERIAL_MAX], raw[STORE_SERIAL_MAX];
+	char serial[STORE_SERIAL_MAX];
 	int reason = 0, c, rc;
 	X509 *cert = NULL;
 	tg_ca *ca;
@@ -59,20 +61,18 @@ cli_cert_revoke(int argc, char **argv)
 	if ((ca = cli_open_ca(dir_opt, NULL, 0, "cert revoke", &rc)) == NULL)
 		return rc;
 	if (cert_path != NULL) {
-		if ((cert = pki_load_cert(cert_path, &err)) == NULL)
+		int added;
+		if ((cert = pki_load_cert(cert_path, &err)) == NULL ||
+		    tg_ca_revoke_cert(ca, cert, cert_path, reason, &added, serial, &err) != 0)
 			goto fail;
-		if (X509_check_issued(tg_ca_issuer(ca), cert) != X509_V_OK) {
-			tg_err_set(&err, TG_ERR_VERIFY,
-			    "%s was not issued by the CA in %s; revoke it with the CA that issued it",
-			    cert_path, tg_ca_dir(ca));
-			goto fail;
-		}
-		pki_cert_serial_hex(cert, raw, sizeof(raw));
-	} else {
-		snprintf(raw, sizeof(raw), "%s", argv[optind]);
-	}
-	if (tg_serial_normalize(raw, serial, &err) != 0 || tg_ca_revoke(ca, serial, reason, &err) != 0)
+		if (added)
+			fprintf(stderr, "tlsgate: warning: %s (serial %s) was signed by this CA but "
+			    "missing from its inventory; it is recorded now, then revoked\n", cert_path,
+			    serial);
+	} else if (tg_serial_normalize(argv[optind], serial, &err) != 0 ||
+	    tg_ca_revoke(ca, serial, reason, &err) != 0) {
 		goto fail;
+	}
 	printf("Revoked %s (%s). Publish the CRL now: tlsgate crl --dir %s\n", serial,
 	    pki_reason_name(reason), tg_ca_dir(ca));
 	rc = 0;
@@ -89,9 +89,13 @@ const char cli_list_help[] =
 "Usage: tlsgate cert list --dir DIR [--expiring DURATION] [--revoked] [--json]\n"
 "\n"
 "Lists everything the CA in DIR has issued, oldest first: serial, status, expiry,\n"
-"profile, name and SANs.\n"
+"profile, name and SANs. STATUS is valid, expired, not-yet-valid (by the clock now),\n"
+"revoked, pending (recorded by a run that was interrupted before its files were in\n"
+"place; the next issue, sign, revoke or crl settles it) or void (signed but never\n"
+"handed out: an interrupted run's leftovers, removed).\n"
 "\n"
-"  --expiring D    only valid certificates expiring within D (30d, 12h, 2w)\n"
+"  --expiring D    only unrevoked certificates that expire within D (30d, 12h, 2w),\n"
+"                  including those already expired (shown as expired)\n"
 "  --revoked       only revoked certificates\n"
 "  --json          a JSON array of objects: serial, status, profile, cn, subject,\n"
 "                  sans (array), not_before, not_after (RFC 3339), fingerprint_sha256,\n"
@@ -121,10 +125,26 @@ sans_array(const char *sans)
 	return a;
 }
 
+/* A valid row says what the clock says of it now. */
+static const char *
+shown_status(const store_cert *c)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (strcmp(c->status, STORE_VALID) != 0)
+		return c->status;
+	if (now > c->not_after)
+		return "expired";
+	if (now < c->not_before)
+		return "not-yet-valid";
+	return STORE_VALID;
+}
+
 static int
 print_row(const store_cert *c, void *arg)
 {
 	struct list_out *o = arg;
+	const char *status = shown_status(c);
 	char nb[32], na[32], ra[32];
 
 	o->n++;
@@ -132,7 +152,7 @@ print_row(const store_cert *c, void *arg)
 	pki_time_format(c->not_after, na, sizeof(na));
 	if (o->json) {
 		json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
-		    "serial", c->serial, "status", c->status, "profile", c->profile ? c->profile : "",
+		    "serial", c->serial, "status", status, "profile", c->profile ? c->profile : "",
 		    "cn", c->cn ? c->cn : "", "subject", c->subject ? c->subject : "",
 		    "sans", sans_array(c->sans), "not_before", nb, "not_after", na,
 		    "fingerprint_sha256", c->fingerprint);
@@ -150,9 +170,9 @@ print_row(const store_cert *c, void *arg)
 		return 0;
 	}
 	if (o->n == 1)
-		printf("%-32s  %-7s  %-20s  %-12s  %s\n", "SERIAL", "STATUS", "NOT AFTER", "PROFILE",
+		printf("%-32s  %-13s  %-20s  %-12s  %s\n", "SERIAL", "STATUS", "NOT AFTER", "PROFILE",
 		    "NAME [SANS]");
-	printf("%-32s  %-7s  %-20s  %-12s  %s%s%s%s\n", c->serial, c->status, na,
+	printf("%-32s  %-13s  %-20s  %-12s  %s%s%s%s\n", c->serial, status, na,
 	    c->profile ? c->profile : "", c->cn ? c->cn : "", c->sans && *c->sans ? " [" : "",
 	    c->sans ? c->sans : "", c->sans && *c->sans ? "]" : "");
 	return 0;

@@ -99,6 +99,14 @@ cli_read_pass(const char *path, char **pass, tg_err *err)
 	return util_read_pass_file(path, pass, err);
 }
 
+/* What the CA did unasked (settling an interrupted run) goes to stderr. */
+static void
+cli_note(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "tlsgate: note: %s\n", msg);
+}
+
 struct tg_ca *
 cli_open_ca(const char *dir_opt, const char *pass_file, int flags, const char *cmd,
     int *exit_code)
@@ -126,6 +134,7 @@ cli_open_ca(const char *dir_opt, const char *pass_file, int flags, const char *c
 		*exit_code = cli_fail(&err);
 		return NULL;
 	}
+	tg_ca_set_notify(ca, cli_note, NULL);
 	*exit_code = 0;
 	return ca;
 }

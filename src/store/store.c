@@ -100,6 +100,31 @@ int store_commit(store *s, tg_err *err) { return s->ops->commit(s->be, err); }
 void store_rollback(store *s) { s->ops->rollback(s->be); }
 int store_add(store *s, const store_cert *c, tg_err *err) { return s->ops->add(s->be, c, err); }
 
+const char *
+store_add_status(const store_cert *c)
+{
+	if (strcmp(c->status, STORE_PENDING) == 0)
+		return STORE_PENDING;
+	if (strcmp(c->status, STORE_VOID) == 0)
+		return STORE_VOID;
+	return STORE_VALID;
+}
+
+int
+store_not_revocable(const store_cert *c, tg_err *err)
+{
+	if (strcmp(c->status, STORE_VOID) == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "certificate %s was never handed out (an interrupted run signed it, then its files "
+		    "were removed; it is void): there is nothing to revoke", c->serial);
+	if (strcmp(c->status, STORE_PENDING) == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "certificate %s is pending: a run on %s was interrupted before publishing it; "
+		    "run a tlsgate command that writes to this CA there first", c->serial,
+		    c->writer ? c->writer : "another machine");
+	return tg_err_set(err, TG_ERR_USAGE, "certificate %s is already %s", c->serial, c->status);
+}
+
 int
 store_has_serial(store *s, const char *serial, tg_err *err)
 {
@@ -117,6 +142,15 @@ store_revoke(store *s, const char *serial, int64_t when, int reason, tg_err *err
 {
 	return s->ops->revoke(s->be, serial, when, reason, err);
 }
+
+int
+store_set_status(store *s, const char *serial, const char *from, const char *to, tg_err *err)
+{
+	return s->ops->set_status(s->be, serial, from, to, err);
+}
+
+int store_lock(store *s, tg_err *err) { return s->ops->lock(s->be, err); }
+void store_unlock(store *s) { s->ops->unlock(s->be); }
 
 int
 store_list(store *s, const store_filter *f, int (*fn)(const store_cert *c, void *arg),
@@ -141,6 +175,7 @@ store_cert_clear(store_cert *c)
 	free(c->pem);
 	free(c->cert_path);
 	free(c->key_path);
+	free(c->writer);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -20,6 +20,11 @@ struct store_ops {
 	int (*has_serial)(void *be, const char *serial, tg_err *err);
 	int (*get)(void *be, const char *serial, store_cert *out, tg_err *err);
 	int (*revoke)(void *be, const char *serial, int64_t when, int reason, tg_err *err);
+	int (*set_status)(void *be, const char *serial, const char *from, const char *to,
+	    tg_err *err);
+	/* The writer lock held across transactions (store_lock). */
+	int (*lock)(void *be, tg_err *err);
+	void (*unlock)(void *be);
 	int (*list)(void *be, const store_filter *f,
 	    int (*fn)(const store_cert *c, void *arg), void *arg, tg_err *err);
 	int (*next_crl_number)(void *be, const char *series, uint64_t *out, tg_err *err);
@@ -29,6 +34,13 @@ struct store_ops {
 	/* Makes the series' last number at least last. */
 	int (*crl_floor)(void *be, const char *series, uint64_t last, tg_err *err);
 };
+
+/* The status store_add writes for c: "pending" and "void" as given, else
+ * "valid" (revocations are replayed with their time and reason). */
+const char *store_add_status(const store_cert *c);
+
+/* Why c (found, but not valid) cannot be revoked; always -1. */
+int store_not_revocable(const store_cert *c, tg_err *err);
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;

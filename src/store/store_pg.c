@@ -29,7 +29,10 @@ typedef struct {
 	char lock_key[16];        /* the CA's advisory lock, as a decimal int4 */
 	char where[PG_WHERE_MAX]; /* "PostgreSQL at HOST:PORT, database DB" */
 	unsigned prepared;        /* bit per statement prepared on this connection */
+	int held;                 /* the session-level writer lock (store_lock) */
 } pg;
+
+#define PG_SCHEMA_VERSION "2"
 
 static const char schema_version[] =
 	"SELECT value FROM tlsgate_meta WHERE key = 'schema_version'";
@@ -56,26 +59,47 @@ static const char schema[] =
 	"  pem TEXT NOT NULL,"
 	"  cert_path TEXT,"
 	"  key_path TEXT,"
-	"  status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid','revoked')),"
+	"  status TEXT NOT NULL DEFAULT 'valid'"
+	"    CONSTRAINT tlsgate_certs_status_check"
+	"    CHECK (status IN ('pending','valid','revoked','void')),"
 	"  revoked_at BIGINT,"
 	"  reason INTEGER,"
 	"  created_at BIGINT NOT NULL,"
+	"  writer TEXT,"
 	"  UNIQUE (ca, serial));"
 	"CREATE INDEX IF NOT EXISTS tlsgate_certs_cn ON tlsgate_certs(ca, cn);"
 	"CREATE INDEX IF NOT EXISTS tlsgate_certs_not_after ON tlsgate_certs(ca, not_after);"
 	"CREATE TABLE IF NOT EXISTS tlsgate_crl_numbers ("
 	"  ca TEXT NOT NULL, series TEXT NOT NULL, number BIGINT NOT NULL,"
 	"  PRIMARY KEY (ca, series));"
-	"INSERT INTO tlsgate_meta(key, value) VALUES ('schema_version', '1')"
+	"INSERT INTO tlsgate_meta(key, value) VALUES ('schema_version', '" PG_SCHEMA_VERSION "')"
 	"  ON CONFLICT (key) DO NOTHING;"
 	"COMMIT;"
 	"SELECT value FROM tlsgate_meta WHERE key = 'schema_version'";
 
+/* Version 1 to 2: the statuses "pending" and "void" and the writer column,
+ * under the schema lock, re-checked inside it (another tlsgate may have
+ * migrated meanwhile). Needs the table owner's rights, once. */
+static const char migrate_v1[] =
+	"BEGIN;"
+	"SELECT pg_advisory_xact_lock(" PG_LOCK_CLASS ", 0);"
+	"DO $$ BEGIN"
+	"  IF (SELECT value FROM tlsgate_meta WHERE key = 'schema_version') = '1' THEN"
+	"    ALTER TABLE tlsgate_certs DROP CONSTRAINT IF EXISTS tlsgate_certs_status_check,"
+	"      ADD CONSTRAINT tlsgate_certs_status_check"
+	"      CHECK (status IN ('pending','valid','revoked','void')),"
+	"      ADD COLUMN IF NOT EXISTS writer TEXT;"
+	"    UPDATE tlsgate_meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version';"
+	"  END IF;"
+	"END $$;"
+	"COMMIT;"
+	"SELECT value FROM tlsgate_meta WHERE key = 'schema_version'";
+
 #define SELECT_COLS "serial, subject, cn, sans, profile, not_before, not_after, fingerprint," \
-	" pem, cert_path, key_path, status, revoked_at, reason, created_at"
+	" pem, cert_path, key_path, status, revoked_at, reason, created_at, writer"
 
 enum { ST_LOCK, ST_ADD, ST_HAS, ST_GET, ST_REVOKE, ST_LIST, ST_CRL, ST_CRL_LIST, ST_CRL_FLOOR,
-	ST_COUNT };
+	ST_STATUS, ST_HOLD, ST_UNHOLD, ST_COUNT };
 
 static const struct {
 	const char *name;
@@ -86,8 +110,8 @@ static const struct {
 	 * SQLite does: the caller draws again within the same transaction. */
 	[ST_ADD] = { "tg_add",
 	    "INSERT INTO tlsgate_certs (ca, serial, subject, cn, sans, profile, not_before,"
-	    " not_after, fingerprint, pem, cert_path, key_path, status, created_at)"
-	    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'valid',$13)"
+	    " not_after, fingerprint, pem, cert_path, key_path, status, created_at, writer)"
+	    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$14,$13,$15)"
 	    " ON CONFLICT (ca, serial) DO NOTHING" },
 	[ST_HAS] = { "tg_has", "SELECT 1 FROM tlsgate_certs WHERE ca = $1 AND serial = $2" },
 	[ST_GET] = { "tg_get",
@@ -99,7 +123,7 @@ static const struct {
 	    "SELECT " SELECT_COLS " FROM tlsgate_certs WHERE ca = $1"
 	    " AND ($2::integer = 0 OR status = 'revoked') AND ($3::integer = 0 OR status = 'valid')"
 	    " AND ($4::bigint = 0 OR not_after < $4) AND ($5::text IS NULL OR cn = $5)"
-	    " ORDER BY id" },
+	    " AND ($6::text IS NULL OR status = $6) ORDER BY id" },
 	[ST_CRL] = { "tg_crl",
 	    "INSERT INTO tlsgate_crl_numbers (ca, series, number) VALUES ($1, $2, 1)"
 	    " ON CONFLICT (ca, series) DO UPDATE SET number = tlsgate_crl_numbers.number + 1"
@@ -110,6 +134,13 @@ static const struct {
 	    "INSERT INTO tlsgate_crl_numbers (ca, series, number) VALUES ($1, $2, $3::bigint)"
 	    " ON CONFLICT (ca, series) DO UPDATE"
 	    " SET number = GREATEST(tlsgate_crl_numbers.number, $3::bigint)" },
+	[ST_STATUS] = { "tg_status",
+	    "UPDATE tlsgate_certs SET status = $4 WHERE ca = $1 AND serial = $2 AND status = $3" },
+	/* Session-level: held across transactions, dropped with the connection
+	 * when the process dies. The transaction lock in begin is the same key,
+	 * which a session holding it takes again at once. */
+	[ST_HOLD] = { "tg_hold", "SELECT pg_advisory_lock(" PG_LOCK_CLASS ", $1::integer)" },
+	[ST_UNHOLD] = { "tg_unhold", "SELECT pg_advisory_unlock(" PG_LOCK_CLASS ", $1::integer)" },
 };
 
 /* libpq's messages end in a newline and may span indented lines; ours are
@@ -310,13 +341,17 @@ pg_schema(pg *p, tg_err *err)
 	if (state != NULL && strcmp(state, "42P01") == 0) {
 		PQclear(res);
 		res = PQexec(p->conn, schema);
+	} else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
+		PQclear(res);
+		res = PQexec(p->conn, migrate_v1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_fail(p, res, "creating the tables", err);
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 		goto out;
 	}
-	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), PG_SCHEMA_VERSION) != 0) {
 		tg_err_set(err, TG_ERR_CONFIG,
 		    "inventory on %s has schema version %s, which this tlsgate does not know; "
 		    "upgrade tlsgate", p->where, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "(none)");
@@ -478,7 +513,7 @@ pg_add(void *be, const store_cert *c, tg_err *err)
 {
 	pg *p = be;
 	char nb[24], na[24], ct[24];
-	const char *vals[13];
+	const char *vals[15];
 	PGresult *res;
 	int added;
 
@@ -498,7 +533,9 @@ pg_add(void *be, const store_cert *c, tg_err *err)
 	vals[10] = c->cert_path;
 	vals[11] = c->key_path;
 	vals[12] = ct;
-	if (pg_run(p, ST_ADD, 13, vals, &res, err) != 0) {
+	vals[13] = store_add_status(c);
+	vals[14] = c->writer;
+	if (pg_run(p, ST_ADD, 15, vals, &res, err) != 0) {
 		if (err != NULL && err->cat == TG_ERR_EXISTS)
 			tg_err_set(err, TG_ERR_EXISTS, "serial %s is already in the inventory", c->serial);
 		return -1;
@@ -541,6 +578,7 @@ row_to_cert(const PGresult *res, int row, store_cert *c)
 	c->revoked_at = col_int(res, row, 12);
 	c->reason = PQgetisnull(res, row, 13) ? -1 : (int)col_int(res, row, 13);
 	c->created_at = col_int(res, row, 14);
+	c->writer = col_dup(res, row, 15);
 }
 
 static int
@@ -591,7 +629,8 @@ pg_revoke(void *be, const char *serial, int64_t when, int reason, tg_err *err)
 	char at[24], why[16];
 	const char *vals[] = { p->ca, serial, at, why };
 	PGresult *res;
-	int changed, have;
+	store_cert c;
+	int changed;
 
 	snprintf(at, sizeof(at), "%" PRId64, when);
 	snprintf(why, sizeof(why), "%d", reason);
@@ -601,11 +640,57 @@ pg_revoke(void *be, const char *serial, int64_t when, int reason, tg_err *err)
 	PQclear(res);
 	if (changed)
 		return 0;
-	if ((have = pg_has_serial(p, serial, err)) < 0)
+	if (pg_get(p, serial, &c, err) != 0)
 		return -1;
-	if (have)
-		return tg_err_set(err, TG_ERR_USAGE, "certificate %s is already revoked", serial);
-	return no_such_serial(p, serial, err);
+	changed = store_not_revocable(&c, err);
+	store_cert_clear(&c);
+	return changed;
+}
+
+static int
+pg_set_status(void *be, const char *serial, const char *from, const char *to, tg_err *err)
+{
+	pg *p = be;
+	const char *vals[] = { p->ca, serial, from, to };
+	PGresult *res;
+	int changed;
+
+	if (pg_run(p, ST_STATUS, 4, vals, &res, err) != 0)
+		return -1;
+	changed = strcmp(PQcmdTuples(res), "0") != 0;
+	PQclear(res);
+	if (!changed)
+		return tg_err_set(err, TG_ERR_USAGE, "certificate %s in the inventory on %s is not %s",
+		    serial, p->where, from);
+	return 0;
+}
+
+static int
+pg_lock(void *be, tg_err *err)
+{
+	pg *p = be;
+	const char *vals[] = { p->lock_key };
+	PGresult *res;
+
+	if (pg_run(p, ST_HOLD, 1, vals, &res, err) != 0)
+		return -1;
+	PQclear(res);
+	p->held = 1;
+	return 0;
+}
+
+static void
+pg_unlock(void *be)
+{
+	pg *p = be;
+	const char *vals[] = { p->lock_key };
+	PGresult *res;
+
+	if (!p->held)
+		return;
+	p->held = 0;
+	if (pg_run(p, ST_UNHOLD, 1, vals, &res, NULL) == 0)
+		PQclear(res);
 }
 
 /* Rows stream one at a time (single-row mode), so listing a large inventory
@@ -643,14 +728,14 @@ pg_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
 {
 	pg *p = be;
 	char rev[4], val[4], before[24];
-	const char *vals[] = { p->ca, rev, val, before, f ? f->cn : NULL };
+	const char *vals[] = { p->ca, rev, val, before, f ? f->cn : NULL, f ? f->status : NULL };
 
 	snprintf(rev, sizeof(rev), "%d", f && f->revoked_only ? 1 : 0);
 	snprintf(val, sizeof(val), "%d", f && f->valid_only ? 1 : 0);
 	snprintf(before, sizeof(before), "%" PRId64, f ? f->expiring_before : 0);
-	if (pg_prepare(p, ST_LIST, 5, err) != 0)
+	if (pg_prepare(p, ST_LIST, 6, err) != 0)
 		return -1;
-	if (PQsendQueryPrepared(p->conn, stmts[ST_LIST].name, 5, vals, NULL, NULL, 0) != 1)
+	if (PQsendQueryPrepared(p->conn, stmts[ST_LIST].name, 6, vals, NULL, NULL, 0) != 1)
 		return pg_fail(p, NULL, "list", err);
 	/* Without single-row mode the rows still come, all at once. */
 	(void)PQsetSingleRowMode(p->conn);
@@ -741,6 +826,9 @@ const struct store_ops store_pg_ops = {
 	.has_serial = pg_has_serial,
 	.get = pg_get,
 	.revoke = pg_revoke,
+	.set_status = pg_set_status,
+	.lock = pg_lock,
+	.unlock = pg_unlock,
 	.list = pg_list,
 	.next_crl_number = pg_next_crl_number,
 	.crl_numbers = pg_crl_numbers,

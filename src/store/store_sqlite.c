@@ -1,11 +1,16 @@
 /* The embedded default store: one SQLite file per CA, WAL mode so readers
  * never block, BEGIN IMMEDIATE so concurrent issuers queue for the write lock
  * instead of failing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_impl.h"
 
@@ -14,39 +19,73 @@
 typedef struct {
 	sqlite3 *db;
 	char *path;
+	int lockfd;   /* PATH-lock, flock()ed while the writer lock is held */
+	int held;     /* store_lock holds it */
+	int txn_lock; /* begin took it, commit/rollback drop it */
 } sq;
+
+#define SCHEMA_VERSION "2"
+
+/* Version 2: the statuses "pending" and "void" and the writer column. */
+#define CERTS_COLUMNS \
+	"(" \
+	"  id INTEGER PRIMARY KEY," \
+	"  serial TEXT NOT NULL UNIQUE," \
+	"  subject TEXT NOT NULL," \
+	"  cn TEXT NOT NULL," \
+	"  sans TEXT NOT NULL," \
+	"  profile TEXT NOT NULL," \
+	"  not_before INTEGER NOT NULL," \
+	"  not_after INTEGER NOT NULL," \
+	"  fingerprint TEXT NOT NULL," \
+	"  pem TEXT NOT NULL," \
+	"  cert_path TEXT," \
+	"  key_path TEXT," \
+	"  status TEXT NOT NULL DEFAULT 'valid'" \
+	"    CHECK (status IN ('pending','valid','revoked','void'))," \
+	"  revoked_at INTEGER," \
+	"  reason INTEGER," \
+	"  created_at INTEGER NOT NULL," \
+	"  writer TEXT)"
+
+#define CERTS_INDEXES \
+	"CREATE INDEX IF NOT EXISTS certs_cn ON certs(cn);" \
+	"CREATE INDEX IF NOT EXISTS certs_not_after ON certs(not_after);"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta ("
 	"  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS certs ("
-	"  id INTEGER PRIMARY KEY,"
-	"  serial TEXT NOT NULL UNIQUE,"
-	"  subject TEXT NOT NULL,"
-	"  cn TEXT NOT NULL,"
-	"  sans TEXT NOT NULL,"
-	"  profile TEXT NOT NULL,"
-	"  not_before INTEGER NOT NULL,"
-	"  not_after INTEGER NOT NULL,"
-	"  fingerprint TEXT NOT NULL,"
-	"  pem TEXT NOT NULL,"
-	"  cert_path TEXT,"
-	"  key_path TEXT,"
-	"  status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid','revoked')),"
-	"  revoked_at INTEGER,"
-	"  reason INTEGER,"
-	"  created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS certs_cn ON certs(cn);"
-	"CREATE INDEX IF NOT EXISTS certs_not_after ON certs(not_after);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"CREATE TABLE IF NOT EXISTS certs " CERTS_COLUMNS ";"
+	CERTS_INDEXES
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" SCHEMA_VERSION "');"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', '0');";
+
+/* SQLite cannot change a CHECK constraint in place: the table is rebuilt
+ * (inside the opening transaction, so all or nothing). */
+static const char migrate_v1[] =
+	"CREATE TABLE certs_v2 " CERTS_COLUMNS ";"
+	"INSERT INTO certs_v2 (id, serial, subject, cn, sans, profile, not_before, not_after,"
+	" fingerprint, pem, cert_path, key_path, status, revoked_at, reason, created_at)"
+	" SELECT id, serial, subject, cn, sans, profile, not_before, not_after,"
+	" fingerprint, pem, cert_path, key_path, status, revoked_at, reason, created_at FROM certs;"
+	"DROP TABLE certs;"
+	"ALTER TABLE certs_v2 RENAME TO certs;"
+	CERTS_INDEXES
+	"UPDATE meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema_version';";
 
 static int
 sq_fail(sq *s, tg_err *err, const char *what)
 {
-	int code = sqlite3_errcode(s->db);
+	int code = sqlite3_errcode(s->db), sys = sqlite3_system_errno(s->db);
 	tg_errcat cat = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? TG_ERR_CONFIG : TG_ERR_IO;
 
+	/* A full disk may surface as SQLITE_FULL or as an I/O error (growing
+	 * the WAL index, syncing) whose system errno says ENOSPC. */
+	if (code == SQLITE_FULL ||
+	    ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && (sys == ENOSPC || sys == EDQUOT)))
+		return tg_err_set(err, TG_ERR_IO,
+		    "inventory %s: disk full (%s failed); free space on the file system holding %s "
+		    "and retry", s->path, what, s->path);
 	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
 		return tg_err_set(err, cat,
 		    "inventory %s is damaged or not a tlsgate database (%s); restore it from a backup",
@@ -70,8 +109,37 @@ sq_close(void *be)
 	if (s == NULL)
 		return;
 	sqlite3_close(s->db);
+	if (s->lockfd >= 0)
+		close(s->lockfd); /* drops the flock, if held */
 	free(s->path);
 	free(s);
+}
+
+/* The schema in place: version 1 is migrated, a newer one refused. */
+static int
+sq_schema(sq *s, tg_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char version[16] = "";
+	int rc;
+
+	if (exec(s, schema, err) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+		&st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare schema version");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(version, sizeof(version), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, err, "schema version");
+	if (strcmp(version, "1") == 0)
+		return exec(s, migrate_v1, err);
+	if (strcmp(version, SCHEMA_VERSION) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "inventory %s has schema version %s, which this tlsgate does not know; upgrade "
+		    "tlsgate", s->path, version);
+	return 0;
 }
 
 /* One file holds one CA, so the CA's name is not needed. */
@@ -80,6 +148,8 @@ sq_open(const char *location, const char *ca, tg_err *err)
 {
 	sq *s = calloc(1, sizeof(*s));
 
+	if (s != NULL)
+		s->lockfd = -1;
 	if (s == NULL || (s->path = strdup(location)) == NULL) {
 		free(s);
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
@@ -102,7 +172,7 @@ sq_open(const char *location, const char *ca, tg_err *err)
 		sq_close(s);
 		return NULL;
 	}
-	if (exec(s, schema, err) != 0 || exec(s, "COMMIT", err) != 0) {
+	if (sq_schema(s, err) != 0 || exec(s, "COMMIT", err) != 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		sq_close(s);
 		return NULL;
@@ -110,14 +180,113 @@ sq_open(const char *location, const char *ca, tg_err *err)
 	return s;
 }
 
-static int sq_begin(void *be, tg_err *err) { return exec(be, "BEGIN IMMEDIATE", err); }
-static int sq_commit(void *be, tg_err *err) { return exec(be, "COMMIT", err); }
+/* The writer lock that outlives a transaction: flock on PATH-lock, which
+ * the kernel drops when the process ends, however it ends. Waits as long as
+ * SQLite's busy timeout. */
+static int
+sq_flock(sq *s, tg_err *err)
+{
+	char path[PATH_MAX];
+	int waited = 0, pause = 1;
+
+	if (s->lockfd < 0) {
+		if ((size_t)snprintf(path, sizeof(path), "%s-lock", s->path) >= sizeof(path))
+			return tg_err_set(err, TG_ERR_USAGE, "inventory path too long: %s", s->path);
+		/* Read-only is enough to flock, so any user who may write the
+		 * inventory can take the lock, whoever made the file. */
+		s->lockfd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (s->lockfd < 0)
+			return tg_err_set(err, TG_ERR_IO, "inventory %s: cannot open its lock file %s: %s",
+			    s->path, path, strerror(errno));
+	}
+	while (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return tg_err_set(err, TG_ERR_IO, "inventory %s: cannot lock %s-lock: %s", s->path,
+			    s->path, strerror(errno));
+		if (waited >= BUSY_TIMEOUT_MS)
+			return tg_err_set(err, TG_ERR_IO,
+			    "inventory %s: another tlsgate process has been writing for %d s; retry when "
+			    "it has finished", s->path, BUSY_TIMEOUT_MS / 1000);
+		usleep((useconds_t)pause * 1000);
+		waited += pause;
+		pause = pause < 50 ? pause * 2 : 50;
+	}
+	return 0;
+}
+
+static void
+sq_funlock(sq *s)
+{
+	if (s->lockfd >= 0)
+		flock(s->lockfd, LOCK_UN);
+}
+
+static int
+sq_lock(void *be, tg_err *err)
+{
+	sq *s = be;
+
+	if (sq_flock(s, err) != 0)
+		return -1;
+	s->held = 1;
+	return 0;
+}
+
+static void
+sq_unlock(void *be)
+{
+	sq *s = be;
+
+	s->held = 0;
+	sq_funlock(s);
+}
+
+/* Every writer takes the flock before SQLite's own lock, so one that holds
+ * it across transactions keeps the others out. */
+static int
+sq_begin(void *be, tg_err *err)
+{
+	sq *s = be;
+
+	if (!s->held) {
+		if (sq_flock(s, err) != 0)
+			return -1;
+		s->txn_lock = 1;
+	}
+	if (exec(s, "BEGIN IMMEDIATE", err) != 0) {
+		if (s->txn_lock)
+			sq_funlock(s);
+		s->txn_lock = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sq_txn_done(sq *s)
+{
+	if (s->txn_lock)
+		sq_funlock(s);
+	s->txn_lock = 0;
+}
+
+static int
+sq_commit(void *be, tg_err *err)
+{
+	sq *s = be;
+
+	if (exec(s, "COMMIT", err) != 0)
+		return -1; /* the caller rolls back, which drops the lock */
+	sq_txn_done(s);
+	return 0;
+}
 
 static void
 sq_rollback(void *be)
 {
 	sq *s = be;
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sq_txn_done(s);
 }
 
 static void
@@ -138,8 +307,8 @@ sq_add(void *be, const store_cert *c, tg_err *err)
 
 	if (sqlite3_prepare_v2(s->db,
 		"INSERT INTO certs (serial, subject, cn, sans, profile, not_before, not_after,"
-		" fingerprint, pem, cert_path, key_path, status, created_at)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,'valid',?)", -1, &st, NULL) != SQLITE_OK)
+		" fingerprint, pem, cert_path, key_path, status, created_at, writer)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return sq_fail(s, err, "prepare insert");
 	bind_text(st, 1, c->serial);
 	bind_text(st, 2, c->subject ? c->subject : "");
@@ -152,7 +321,9 @@ sq_add(void *be, const store_cert *c, tg_err *err)
 	bind_text(st, 9, c->pem ? c->pem : "");
 	bind_text(st, 10, c->cert_path);
 	bind_text(st, 11, c->key_path);
-	sqlite3_bind_int64(st, 12, c->created_at ? c->created_at : (int64_t)time(NULL));
+	bind_text(st, 12, store_add_status(c));
+	sqlite3_bind_int64(st, 13, c->created_at ? c->created_at : (int64_t)time(NULL));
+	bind_text(st, 14, c->writer);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
@@ -170,7 +341,7 @@ col_dup(sqlite3_stmt *st, int i)
 }
 
 #define SELECT_COLS "serial, subject, cn, sans, profile, not_before, not_after, fingerprint," \
-	" pem, cert_path, key_path, status, revoked_at, reason, created_at"
+	" pem, cert_path, key_path, status, revoked_at, reason, created_at, writer"
 
 static void
 row_to_cert(sqlite3_stmt *st, store_cert *c)
@@ -195,6 +366,7 @@ row_to_cert(sqlite3_stmt *st, store_cert *c)
 	c->revoked_at = sqlite3_column_int64(st, 12);
 	c->reason = sqlite3_column_type(st, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 13);
 	c->created_at = sqlite3_column_int64(st, 14);
+	c->writer = col_dup(st, 15);
 }
 
 static int
@@ -242,12 +414,25 @@ sq_has_serial(void *be, const char *serial, tg_err *err)
 	return sq_fail(s, err, "select");
 }
 
+/* Runs an UPDATE: the number of rows it changed, or -1. */
+static int
+sq_update(sq *s, sqlite3_stmt *st, tg_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "update");
+	return sqlite3_changes(s->db);
+}
+
 static int
 sq_revoke(void *be, const char *serial, int64_t when, int reason, tg_err *err)
 {
 	sq *s = be;
 	sqlite3_stmt *st = NULL;
-	int rc;
+	store_cert c;
+	int changed;
 
 	if (sqlite3_prepare_v2(s->db,
 		"UPDATE certs SET status = 'revoked', revoked_at = ?, reason = ?"
@@ -256,20 +441,33 @@ sq_revoke(void *be, const char *serial, int64_t when, int reason, tg_err *err)
 	sqlite3_bind_int64(st, 1, when);
 	sqlite3_bind_int(st, 2, reason);
 	bind_text(st, 3, serial);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return sq_fail(s, err, "update");
-	if (sqlite3_changes(s->db) == 0) {
-		rc = sq_has_serial(s, serial, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 1)
-			return tg_err_set(err, TG_ERR_USAGE, "certificate %s is already revoked", serial);
-		return tg_err_set(err, TG_ERR_USAGE,
-		    "no certificate with serial %s in %s; list them with `tlsgate cert list`",
-		    serial, s->path);
-	}
+	if ((changed = sq_update(s, st, err)) != 0)
+		return changed < 0 ? -1 : 0;
+	if (sq_get(s, serial, &c, err) != 0)
+		return -1;
+	changed = store_not_revocable(&c, err);
+	store_cert_clear(&c);
+	return changed;
+}
+
+static int
+sq_set_status(void *be, const char *serial, const char *from, const char *to, tg_err *err)
+{
+	sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int changed;
+
+	if (sqlite3_prepare_v2(s->db, "UPDATE certs SET status = ?3 WHERE serial = ?1 AND status = ?2",
+		-1, &st, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "prepare update");
+	bind_text(st, 1, serial);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	if ((changed = sq_update(s, st, err)) < 0)
+		return -1;
+	if (changed == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "certificate %s in %s is not %s", serial, s->path,
+		    from);
 	return 0;
 }
 
@@ -285,12 +483,13 @@ sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
 		"SELECT " SELECT_COLS " FROM certs WHERE"
 		" (?1 = 0 OR status = 'revoked') AND (?2 = 0 OR status = 'valid')"
 		" AND (?3 = 0 OR not_after < ?3) AND (?4 IS NULL OR cn = ?4)"
-		" ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		" AND (?5 IS NULL OR status = ?5) ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return sq_fail(s, err, "prepare list");
 	sqlite3_bind_int(st, 1, f ? f->revoked_only : 0);
 	sqlite3_bind_int(st, 2, f ? f->valid_only : 0);
 	sqlite3_bind_int64(st, 3, f ? f->expiring_before : 0);
 	bind_text(st, 4, f ? f->cn : NULL);
+	bind_text(st, 5, f ? f->status : NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_cert c;
 		int stop;
@@ -404,6 +603,9 @@ const struct store_ops store_sqlite_ops = {
 	.has_serial = sq_has_serial,
 	.get = sq_get,
 	.revoke = sq_revoke,
+	.set_status = sq_set_status,
+	.lock = sq_lock,
+	.unlock = sq_unlock,
 	.list = sq_list,
 	.next_crl_number = sq_next_crl_number,
 	.crl_numbers = sq_crl_numbers,

@@ -30,6 +30,17 @@ write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* "cannot write PATH: REASON", where a full disk says so and what to do. */
+static int
+write_fail(tg_err *err, const char *verb, const char *path, int e)
+{
+	if (e == ENOSPC || e == EDQUOT)
+		return tg_err_set(err, TG_ERR_IO,
+		    "cannot %s %s: disk full (%s); free space on the file system holding it and retry",
+		    verb, path, strerror(e));
+	return tg_err_set(err, TG_ERR_IO, "cannot %s %s: %s", verb, path, strerror(e));
+}
+
 static void
 dir_of(const char *path, char *out, size_t outlen)
 {
@@ -50,8 +61,7 @@ util_sync_dir(const char *path, tg_err *err)
 	if (syncfs(fd) != 0 && errno != EINVAL) {
 		int saved = errno;
 		close(fd);
-		return tg_err_set(err, TG_ERR_IO, "cannot sync %s: %s", path,
-		    strerror(saved));
+		return write_fail(err, "sync", path, saved);
 	}
 	close(fd);
 	return 0;
@@ -77,8 +87,22 @@ fsync_parent(const char *path)
 #define TMP_PREFIX ".tlsgate-tmp-"
 
 int
-util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int flags,
-    char *tmp, size_t tmplen, tg_err *err)
+util_staged_name(const char *path, long pid, const char *tag, char *out, size_t len,
+    tg_err *err)
+{
+	char dir[PATH_MAX];
+	int n;
+
+	dir_of(path, dir, sizeof(dir));
+	n = snprintf(out, len, "%s/" TMP_PREFIX "%ld-%s", dir, pid, tag);
+	if (n < 0 || (size_t)n >= len)
+		return tg_err_set(err, TG_ERR_USAGE, "path too long: %s", path);
+	return 0;
+}
+
+static int
+stage_as(const char *path, const char *tag, const void *data, size_t len, mode_t mode,
+    int flags, char *tmp, size_t tmplen, tg_err *err)
 {
 	char dir[PATH_MAX];
 	int fd = -1, saved, rc = -1;
@@ -90,8 +114,14 @@ util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int
 		return -1;
 	dir_of(path, dir, sizeof(dir));
 	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-		unsigned long r = (unsigned long)random();
-		snprintf(tmp, tmplen, "%s/" TMP_PREFIX "%ld-%lx", dir, (long)getpid(), r);
+		if (tag != NULL) {
+			if (util_staged_name(path, (long)getpid(), tag, tmp, tmplen, err) != 0)
+				return -1;
+			attempt = 16; /* a tagged name is exact: no second draw */
+		} else {
+			unsigned long r = (unsigned long)random();
+			snprintf(tmp, tmplen, "%s/" TMP_PREFIX "%ld-%lx", dir, (long)getpid(), r);
+		}
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0 && errno != EEXIST)
 			break;
@@ -99,6 +129,8 @@ util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int
 	if (fd < 0) {
 		saved = errno;
 		tmp[0] = '\0';
+		if (saved == ENOSPC || saved == EDQUOT)
+			return write_fail(err, "write", path, saved);
 		return tg_err_set(err, TG_ERR_IO,
 		    "cannot write %s: %s (check that %s exists and is writable)", path,
 		    strerror(saved), dir);
@@ -106,14 +138,13 @@ util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int
 	/* umask may have narrowed the mode; set exactly what was asked. */
 	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
 	    (!(flags & UTIL_WRITE_NOSYNC) && fsync(fd) != 0)) {
-		saved = errno;
-		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s", path, strerror(saved));
+		write_fail(err, "write", path, errno);
 		goto out;
 	}
 	rc = 0;
 out:
 	if (close(fd) != 0 && rc == 0) {
-		tg_err_set(err, TG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		write_fail(err, "write", path, errno);
 		rc = -1;
 	}
 	if (rc != 0) {
@@ -121,6 +152,22 @@ out:
 		tmp[0] = '\0';
 	}
 	return rc;
+}
+
+int
+util_stage_file(const char *path, const void *data, size_t len, mode_t mode, int flags,
+    char *tmp, size_t tmplen, tg_err *err)
+{
+	return stage_as(path, NULL, data, len, mode, flags, tmp, tmplen, err);
+}
+
+int
+util_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
 }
 
 int
@@ -132,18 +179,23 @@ util_publish_file(const char *tmp, const char *path, int flags, tg_err *err)
 		if (rename(tmp, path) != 0) {
 			saved = errno;
 			unlink(tmp);
-			return tg_err_set(err, TG_ERR_IO, "cannot move %s into place: %s", path,
-			    strerror(saved));
+			return write_fail(err, "move into place", path, saved);
 		}
+		/* rename() between two links of one file leaves both: a run
+		 * finishing what a killed one began may meet that. */
+		(void)unlink(tmp);
 	} else {
 		/* link() refuses an existing target atomically, unlike rename(). */
 		if (link(tmp, path) != 0) {
 			saved = errno;
+			if (saved == EEXIST && util_same_file(tmp, path)) {
+				unlink(tmp); /* published before a crash; only the name was left */
+				return 0;
+			}
 			unlink(tmp);
 			if (saved == EEXIST)
 				return util_may_write(path, 0, err);
-			return tg_err_set(err, TG_ERR_IO, "cannot create %s: %s", path,
-			    strerror(saved));
+			return write_fail(err, "create", path, saved);
 		}
 		unlink(tmp);
 	}
@@ -161,6 +213,167 @@ util_write_file(const char *path, const void *data, size_t len, mode_t mode, int
 	if (util_stage_file(path, data, len, mode, flags, tmp, sizeof(tmp), err) != 0)
 		return -1;
 	return util_publish_file(tmp, path, flags, err);
+}
+
+/* --- Files that appear together --- */
+
+struct util_staged {
+	char tmp[PATH_MAX + 64];
+	char bak[PATH_MAX + 64]; /* the file a forced publish replaced, kept until done */
+	char *path;
+	int flags;
+	int published;
+};
+
+int
+util_fileset_stage(util_fileset *fs, const char *path, const char *tag, const void *data,
+    size_t len, mode_t mode, int flags, tg_err *err)
+{
+	struct util_staged *f;
+
+	if (fs->n == fs->cap) {
+		size_t ncap = fs->cap ? fs->cap * 2 : 16;
+		struct util_staged *nf = realloc(fs->files, ncap * sizeof(*nf));
+		if (nf == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		fs->files = nf;
+		fs->cap = ncap;
+	}
+	f = &fs->files[fs->n];
+	memset(f, 0, sizeof(*f));
+	if ((f->path = strdup(path)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (stage_as(path, tag, data, len, mode, flags, f->tmp, sizeof(f->tmp), err) != 0) {
+		free(f->path);
+		return -1;
+	}
+	f->flags = flags;
+	fs->n++;
+	return 0;
+}
+
+const char *
+util_fileset_tmp(const util_fileset *fs, size_t i)
+{
+	return i < fs->n ? fs->files[i].tmp : NULL;
+}
+
+/* A second name for the file at path, so that a forced publish can be taken
+ * back. No file there: nothing to keep. */
+static int
+keep_old(struct util_staged *f, tg_err *err)
+{
+	char dir[PATH_MAX];
+
+	if (!util_exists(f->path))
+		return 0;
+	dir_of(f->path, dir, sizeof(dir));
+	for (int attempt = 0; attempt < 16; attempt++) {
+		snprintf(f->bak, sizeof(f->bak), "%s/" TMP_PREFIX "%ld-%lx", dir, (long)getpid(),
+		    (unsigned long)random());
+		if (link(f->path, f->bak) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	f->bak[0] = '\0';
+	return write_fail(err, "keep a copy of", f->path, errno);
+}
+
+/* The staged name stays until util_fileset_done, so a run that finds the
+ * work half-done after a crash can tell what was published (the final name
+ * is the same file as the staged one) from what was not. */
+int
+util_fileset_publish(util_fileset *fs, size_t i, tg_err *err)
+{
+	struct util_staged *f = &fs->files[i];
+	char second[sizeof(f->tmp) + 1];
+	int saved;
+
+	if (!(f->flags & UTIL_WRITE_FORCE)) {
+		/* link() refuses an existing target atomically, unlike rename(). */
+		if (link(f->tmp, f->path) != 0) {
+			saved = errno;
+			if (saved == EEXIST)
+				return util_may_write(f->path, 0, err);
+			return write_fail(err, "create", f->path, saved);
+		}
+	} else {
+		/* rename() takes a name away: it gets a second one to take. */
+		if (keep_old(f, err) != 0)
+			return -1;
+		snprintf(second, sizeof(second), "%s-", f->tmp);
+		if (link(f->tmp, second) != 0)
+			return write_fail(err, "create", f->path, errno);
+		if (rename(second, f->path) != 0) {
+			saved = errno;
+			unlink(second);
+			return write_fail(err, "move into place", f->path, saved);
+		}
+	}
+	f->published = 1;
+	if (!(f->flags & UTIL_WRITE_NOSYNC))
+		(void)fsync_parent(f->path);
+	return 0;
+}
+
+int
+util_fileset_publish_all(util_fileset *fs, tg_err *err)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		if (util_fileset_publish(fs, i, err) != 0)
+			return -1;
+	return 0;
+}
+
+/* Taking back goes final name first, staged name second: a crash between
+ * leaves a staged file whose final name is not it, which reads as "not
+ * published". */
+void
+util_fileset_done(util_fileset *fs, int undo)
+{
+	for (size_t i = fs->n; i-- > 0;) {
+		struct util_staged *f = &fs->files[i];
+		if (undo && f->published && f->bak[0] != '\0')
+			(void)rename(f->bak, f->path);
+		else if (undo && f->published)
+			unlink(f->path);
+		if (f->tmp[0] != '\0')
+			unlink(f->tmp);
+		if (f->bak[0] != '\0' && !(undo && f->published))
+			unlink(f->bak);
+		free(f->path);
+	}
+	free(fs->files);
+	memset(fs, 0, sizeof(*fs));
+}
+
+/* $TLSGATE_CRASH_AT, parsed once: the step's name and which passage. */
+void
+util_crash_point(const char *name)
+{
+	static int parsed;
+	static char want[64];
+	static unsigned long nth = 1, seen;
+	const char *env;
+	size_t n;
+
+	if (!parsed) {
+		parsed = 1;
+		if ((env = getenv("TLSGATE_CRASH_AT")) != NULL) {
+			const char *colon = strchr(env, ':');
+			n = colon ? (size_t)(colon - env) : strlen(env);
+			if (n < sizeof(want)) {
+				memcpy(want, env, n);
+				want[n] = '\0';
+			}
+			if (colon != NULL)
+				nth = strtoul(colon + 1, NULL, 10);
+		}
+	}
+	if (want[0] == '\0' || strcmp(want, name) != 0 || ++seen < nth)
+		return;
+	raise(SIGKILL); /* unflushed output is lost, as in a real crash */
 }
 
 void

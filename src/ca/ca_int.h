@@ -1,0 +1,43 @@
+/* What the CA's files share inside src/ca: the CA handle and the writer
+ * lock that every operation changing the inventory takes. */
+#ifndef TLSGATE_CA_INT_H
+#define TLSGATE_CA_INT_H
+
+#include "tlsgate/ca.h"
+#include "tlsgate/util.h"
+
+#define CA_CHAIN_MAX 8 /* a leaf and the intermediates after it */
+
+struct tg_ca {
+	char dir[PATH_MAX];
+	X509 *root;
+	X509 *issuer;             /* root, or the intermediate when there is one */
+	EVP_PKEY *issuer_key;
+	EVP_PKEY *root_key;       /* with an intermediate: for the root's CRL, if online */
+	STACK_OF(X509) *chain;    /* what follows a leaf: the intermediate, if any */
+	store *db;
+	tg_ca_notify_fn notify;
+	void *notify_arg;
+};
+
+/* certs = leaf, then the intermediates (never the root); returns how many. */
+int ca_leaf_chain(tg_ca *ca, X509 *leaf, X509 **certs, size_t max);
+
+/* "HOST:PID" of this process: who writes the files of a pending row. */
+void ca_writer_id(char *buf, size_t len);
+
+/* Tells the user something the command did unasked (via tg_ca_set_notify). */
+void ca_note(tg_ca *ca, const char *fmt, ...) TG_PRINTF(2, 3);
+
+/* Takes the inventory's writer lock for a whole operation, then settles
+ * what interrupted runs left pending (ca_reconcile). store_unlock ends it. */
+int ca_lock(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
+
+/* Settles every pending certificate written on this machine: one whose
+ * files reached a final name is published completely and becomes valid;
+ * one with nothing published has its staged files removed and becomes
+ * void. Needs the writer lock: a pending row seen under it has no live
+ * writer. */
+int ca_reconcile(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
+
+#endif
