@@ -196,18 +196,24 @@ order_chain(STACK_OF(X509) *in, EVP_PKEY *key, STACK_OF(X509) **out, int *reorde
 	return 0;
 }
 
+/* Stages a file with its final owner and mode; nothing reaches its final
+ * name until every file of the import is staged (publish_all). */
 static int
-place(const char *path, const void *data, size_t len, mode_t mode, const ownership *o,
-    tg_err *err)
+stage_owned(util_fileset *fs, const char *path, const void *data, size_t len, mode_t mode,
+    const ownership *o, tg_err *err)
 {
-	if (util_write_file(path, data, len, o->chown ? 0600 : mode, UTIL_WRITE_FORCE, err) != 0)
+	const char *tmp;
+
+	if (util_fileset_stage(fs, path, NULL, data, len, o->chown ? 0600 : mode, UTIL_WRITE_FORCE,
+		err) != 0)
 		return -1;
 	if (!o->chown)
 		return 0;
+	tmp = util_fileset_tmp(fs, fs->n - 1);
 	/* Hand over ownership while still 0600, then open up to the final mode. */
-	if (chown(path, o->uid, o->gid) != 0 || chmod(path, mode) != 0)
+	if (chown(tmp, o->uid, o->gid) != 0 || chmod(tmp, mode) != 0)
 		return tg_err_set(err, TG_ERR_IO, "cannot set owner/mode of %s: %s (run as root to "
-		    "use --owner)", path, strerror(errno));
+		    "use --owner); nothing was changed", path, strerror(errno));
 	return 0;
 }
 
@@ -218,6 +224,7 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
 	char crt[PATH_MAX], key_path[PATH_MAX], dst_crt[PATH_MAX], dst_key[PATH_MAX];
 	STACK_OF(X509) *certs = NULL, *ordered = NULL;
 	EVP_PKEY *key = NULL;
+	util_fileset fs = { 0 };
 	char *cpem = NULL, *kpem = NULL;
 	size_t clen = 0, klen = 0;
 	int rc = -1, reordered;
@@ -244,14 +251,17 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
 		goto out;
 	strncat(dst_crt, ".crt", sizeof(dst_crt) - strlen(dst_crt) - 1);
 	strncat(dst_key, ".key", sizeof(dst_key) - strlen(dst_key) - 1);
-	/* Key first: a new cert must never be served with the old key. */
-	if (place(dst_key, kpem, klen, o->key_mode, o, err) != 0 ||
-	    place(dst_crt, cpem, clen, 0644, o, err) != 0)
+	/* Key first: a new cert must never be served with the old key. A
+	 * failure takes back what was published and restores what it replaced. */
+	if (stage_owned(&fs, dst_key, kpem, klen, o->key_mode, o, err) != 0 ||
+	    stage_owned(&fs, dst_crt, cpem, clen, 0644, o, err) != 0 ||
+	    util_fileset_publish_all(&fs, err) != 0)
 		goto out;
 	printf("Imported %s: %s and %s (key mode %04o)%s\n", host, dst_crt, dst_key,
 	    (unsigned)o->key_mode, reordered ? "; the chain was put in order, leaf first" : "");
 	rc = 0;
 out:
+	util_fileset_done(&fs, rc != 0);
 	free(cpem);
 	if (kpem != NULL)
 		OPENSSL_clear_free(kpem, klen);
