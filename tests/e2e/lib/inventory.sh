@@ -11,11 +11,9 @@
 #       certificate beside it and matches it; the newest valid or revoked row
 #       of each file is what the file holds; a void row's certificate is in no
 #       file; no row is pending; no staged file is left.
-#   cert_fp FILE            SHA-256 fingerprint as the inventory keeps it
-
-cert_fp() {
-	openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr 'A-F' 'a-f'
-}
+#       (checked by lib/inventory.py: one process for thousands of files)
+#   assert_published_have_rows CA_DIR OUT_DIR...
+#       right after a crash: every certificate at a final name has its row
 
 inventory_rows() {
 	local cols="serial, fingerprint, status, coalesce(cert_path, '-')"
@@ -28,53 +26,19 @@ inventory_rows() {
 	fi
 }
 
-_strip0() { local s=$1; echo "${s#"${s%%[!0]*}"}"; }
-
 assert_files_match_inventory() {
-	local ca=$1 serial fp st path d f k s
-	local -A by_fp=() newest=() voids=()
+	local ca=$1 why
 	shift
-	while read -r serial fp st path; do
-		[ -n "$serial" ] || continue
-		[ "$st" != pending ] || fail "row $serial ($path) is still pending"
-		by_fp[$fp]="$serial $st"
-		if [ "$st" = void ]; then
-			voids[$fp]=$path
-		else
-			newest[$path]="$fp $st"
-		fi
-	done < <(inventory_rows "$ca")
-	for d in "$@"; do
-		for f in "$d"/*.crt; do
-			[ -e "$f" ] || continue
-			fp=$(cert_fp "$f")
-			serial=$(openssl x509 -in "$f" -noout -serial | cut -d= -f2)
-			[ -n "${by_fp[$fp]:-}" ] || fail "$f (serial $serial) is not in the inventory"
-			read -r s st <<<"${by_fp[$fp]}"
-			assert_eq "$(_strip0 "$serial")" "$(_strip0 "$s")" "serial of $f in the inventory"
-			case $st in
-			valid | revoked) ;;
-			*) fail "$f is in the inventory as $st" ;;
-			esac
-		done
-		for k in "$d"/*.key; do
-			[ -e "$k" ] || continue
-			f=${k%.key}.crt
-			[ -e "$f" ] || fail "$k has no certificate beside it"
-			[ "$(openssl pkey -in "$k" -pubout)" = "$(openssl x509 -in "$f" -noout -pubkey)" ] ||
-				fail "$k does not belong to $f"
-		done
-		[ -z "$(find "$d" -maxdepth 1 -name '.tlsgate-tmp-*' -print -quit)" ] ||
-			fail "staged files left in $d: $(ls -A "$d" | grep '^\.tlsgate-tmp-' | tr '\n' ' ')"
-	done
-	for path in "${!newest[@]}"; do
-		read -r fp st <<<"${newest[$path]}"
-		[ -e "$path" ] && [ "$(cert_fp "$path")" = "$fp" ] ||
-			fail "the inventory's newest $st certificate for $path is not that file"
-	done
-	for fp in "${!voids[@]}"; do
-		path=${voids[$fp]}
-		[ ! -e "$path" ] || [ "$(cert_fp "$path")" != "$fp" ] ||
-			fail "$path holds a certificate the inventory calls void"
-	done
+	why=$(inventory_rows "$ca" | python3 "$TLSGATE_SRC/tests/e2e/lib/inventory.py" "$@" 2>&1) ||
+		fail "files != inventory of $ca: $why"
+}
+
+# assert_published_have_rows CA_DIR OUT_DIR...: right after a crash, before
+# anything settled it: every certificate at a final name has its row.
+assert_published_have_rows() {
+	local ca=$1 why
+	shift
+	why=$(inventory_rows "$ca" |
+		python3 "$TLSGATE_SRC/tests/e2e/lib/inventory.py" --unsettled "$@" 2>&1) ||
+		fail "after the crash, before the next run: $why"
 }
