@@ -5,7 +5,10 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tlsgate/store.h"
@@ -263,6 +266,130 @@ test_copy(void **state)
 	store_close(from);
 }
 
+/* A certificate's life: pending, then valid or void; filters by status;
+ * a void one cannot be revoked, and says why. */
+static void
+test_pending_void(void **state)
+{
+	tg_err err = { 0 };
+	store *s;
+	store_cert a = cert("1A", "a", 1000), b = cert("1B", "b", 1000), got;
+	store_filter f = { .status = STORE_PENDING };
+	int n = 0;
+
+	(void)state;
+	snprintf(a.status, sizeof(a.status), STORE_PENDING);
+	snprintf(b.status, sizeof(b.status), STORE_PENDING);
+	a.writer = "host:42";
+	assert_non_null(s = store_open(dbpath, &err));
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_add(s, &a, &err), 0);
+	assert_int_equal(store_add(s, &b, &err), 0);
+	assert_int_equal(store_commit(s, &err), 0);
+	assert_int_equal(store_list(s, &f, count, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_get(s, "1A", &got, &err), 0);
+	assert_string_equal(got.status, STORE_PENDING);
+	assert_string_equal(got.writer, "host:42");
+	store_cert_clear(&got);
+
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_set_status(s, "1A", STORE_PENDING, STORE_VALID, &err), 0);
+	assert_int_equal(store_set_status(s, "1B", STORE_PENDING, STORE_VOID, &err), 0);
+	/* only from the status named */
+	assert_int_equal(store_set_status(s, "1B", STORE_PENDING, STORE_VALID, &err), -1);
+	assert_non_null(strstr(err.msg, "is not pending"));
+	assert_int_equal(store_commit(s, &err), 0);
+	n = 0;
+	assert_int_equal(store_list(s, &f, count, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_revoke(s, "1B", 1, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "never handed out"));
+	assert_int_equal(store_revoke(s, "1A", 1, 0, &err), 0);
+	store_close(s);
+}
+
+/* An inventory of schema version 1 (statuses valid and revoked only) is
+ * migrated on open, rows kept, and then takes the new statuses. */
+static void
+test_migrate_v1(void **state)
+{
+	static const char v1[] =
+	    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	    "CREATE TABLE certs (id INTEGER PRIMARY KEY, serial TEXT NOT NULL UNIQUE,"
+	    " subject TEXT NOT NULL, cn TEXT NOT NULL, sans TEXT NOT NULL, profile TEXT NOT NULL,"
+	    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, fingerprint TEXT NOT NULL,"
+	    " pem TEXT NOT NULL, cert_path TEXT, key_path TEXT, status TEXT NOT NULL DEFAULT"
+	    " 'valid' CHECK (status IN ('valid','revoked')), revoked_at INTEGER, reason INTEGER,"
+	    " created_at INTEGER NOT NULL);"
+	    "INSERT INTO meta VALUES ('schema_version', '1'), ('crl_number', '7');"
+	    "INSERT INTO certs (serial, subject, cn, sans, profile, not_before, not_after,"
+	    " fingerprint, pem, status, revoked_at, reason, created_at) VALUES"
+	    " ('0A', 's', 'old', '', 'server', 1, 2, 'ff', 'PEM', 'revoked', 5, 1, 3);";
+	char path[300];
+	sqlite3 *db;
+	tg_err err = { 0 };
+	store *s;
+	store_cert c = cert("0B", "new", 1000), got;
+	uint64_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v1.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_non_null(s = store_open(path, &err));
+	assert_int_equal(store_get(s, "0A", &got, &err), 0);
+	assert_string_equal(got.status, "revoked");
+	assert_int_equal(got.revoked_at, 5);
+	store_cert_clear(&got);
+	snprintf(c.status, sizeof(c.status), STORE_PENDING);
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_add(s, &c, &err), 0);
+	assert_int_equal(store_next_crl_number(s, "leaf", &n, &err), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(store_commit(s, &err), 0);
+	store_close(s);
+	/* opened again: already version 2, nothing to do */
+	assert_non_null(s = store_open(path, &err));
+	assert_int_equal(store_has_serial(s, "0B", &err), 1);
+	store_close(s);
+}
+
+/* store_lock keeps another writer's begin waiting until store_unlock, even
+ * across transactions of the holder. */
+static void
+test_lock_spans_transactions(void **state)
+{
+	tg_err err = { 0 };
+	store *s;
+	pid_t child;
+	int st;
+
+	(void)state;
+	assert_non_null(s = store_open(dbpath, &err));
+	assert_int_equal(store_lock(s, &err), 0);
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_commit(s, &err), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		store *other = store_open(dbpath, &err);
+		int rc = other != NULL && store_begin(other, &err) == 0 &&
+		    store_commit(other, &err) == 0;
+		_exit(rc ? 0 : 1);
+	}
+	/* still locked out after a while; the holder still writes */
+	usleep(300 * 1000);
+	assert_int_equal(waitpid(child, &st, WNOHANG), 0);
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_commit(s, &err), 0);
+	store_unlock(s);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -273,6 +400,9 @@ main(void)
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_check_url),
 		cmocka_unit_test(test_pg_unreachable),
+		cmocka_unit_test(test_pending_void),
+		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_lock_spans_transactions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
