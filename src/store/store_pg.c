@@ -174,6 +174,11 @@ pg_fail(pg *p, const PGresult *res, const char *what, tg_err *err)
 		return tg_err_set(err, TG_ERR_IO,
 		    "lost the connection to %s (%s); check that the server is running and retry",
 		    p->where, msg);
+	/* SQLSTATE 53100: disk_full. */
+	if (state != NULL && strcmp(state, "53100") == 0)
+		return tg_err_set(err, TG_ERR_IO,
+		    "inventory on %s: disk full on the database server (%s); free space there and "
+		    "retry", p->where, msg);
 	if (state != NULL && strcmp(state, "42501") == 0)
 		return tg_err_set(err, TG_ERR_CONFIG,
 		    "inventory on %s: %s; the database user needs CREATE on the database's schema "
