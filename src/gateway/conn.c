@@ -494,6 +494,7 @@ reply_error(struct conn *c, int status, const char *reason)
 	memcpy(c->b2c.p + c->b2c.len, page, (size_t)n);
 	c->b2c.len += (uint32_t)n;
 	c->replying = 1;
+	c->lazy = 0; /* a head that came before the refusal does not connect */
 	c->st = C_OPEN;
 	c->cl_eof = 1;
 	c->be_eof = 1;
