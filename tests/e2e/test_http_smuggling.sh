@@ -37,7 +37,6 @@ declare -A PORT=([g200]=$G200 [g101]=$G101) REC=([g200]=$WORK/rec200 [g101]=$WOR
 # What the gateway adds to every request of a client without a certificate.
 FWD='X-Client-Verify: NONE\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nForwarded: for=127.0.0.1;proto=https\r\n'
 
-gw_lines() { grep -c ' conn listener=' "$WORK/$1.log" || true; }
 be_conns() { find "${REC[$1]}" -name 'conn-*.bin' | wc -l; }
 
 # attack GW N PAYLOAD [CERT KEY]: sends PAYLOAD (printf escapes) through
@@ -46,19 +45,18 @@ be_conns() { find "${REC[$1]}" -name 'conn-*.bin' | wc -l; }
 # and SEEN (the file of bytes the backend got, or "" if the gateway never
 # connected to it).
 attack() {
-	local gw=$1 n=$2 payload=$3 before be_before deadline
+	local gw=$1 n=$2 payload=$3 be_before deadline cport
 	shift 3
-	before=$(gw_lines "$gw")
 	be_before=$(be_conns "$gw")
 	printf "$payload" >"$WORK/payload"
-	STATUSES=$(python3 "$TLSGATE_SRC/tests/e2e/tls_raw_client.py" "${PORT[$gw]}" "$WORK/ca/ca.crt" "$n" \
-		"$WORK/got" "$@" <"$WORK/payload")
+	read -r cport STATUSES < <(python3 "$TLSGATE_SRC/tests/e2e/tls_raw_client.py" "${PORT[$gw]}" \
+		"$WORK/ca/ca.crt" "$n" "$WORK/got" "$@" <"$WORK/payload")
+	# The connection's log line, found by the client's port.
 	deadline=$((SECONDS + 10))
-	while (($(gw_lines "$gw") <= before)); do
+	until LINE=$(grep " conn listener=.* peer=127.0.0.1:$cport " "$WORK/$gw.log"); do
 		((SECONDS < deadline)) || fail "gateway $gw logged no connection for: $payload"
 		sleep 0.05
 	done
-	LINE=$(grep ' conn listener=' "$WORK/$gw.log" | sed -n "$((before + 1))p")
 	CLOSE=$(sed -n 's/.* close="\(.*\)"$/\1/p' <<<"$LINE")
 	SEEN=""
 	if (($(be_conns "$gw") > be_before)); then

@@ -20,8 +20,6 @@ start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0
 wait_port "$GP"
 wait_log "$WORK/gw.log" 'close="closed before the handshake"'
 
-gw_lines() { grep -c ' conn listener=' "$WORK/gw.log" || true; }
-
 # client MODE: a TLS client that behaves as MODE says (below) for at most
 # 15 s of trickling, then prints what it got back.
 client() {
@@ -30,6 +28,7 @@ import re, socket, ssl, sys, time
 port, ca, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=ca)
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+print(s.getsockname()[1], flush=True)  # finds the connection in the gateway's log
 s.settimeout(0.3)
 got = b""
 def poll():
@@ -72,40 +71,44 @@ print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", got)) or "
 PY
 }
 
-# last_close N: the close reason of the gateway's connection N+1.
-last_close() {
-	local deadline=$((SECONDS + 10))
-	while (($(gw_lines) <= $1)); do
-		((SECONDS < deadline)) || fail "the gateway logged no connection"
+# run_client MODE: sets GOT (what the client printed) and CLOSE (the
+# gateway's close reason for that connection, found by the client's port).
+run_client() {
+	local cport deadline=$((SECONDS + 30)) line
+	{ read -r cport; read -r GOT; } < <(client "$1")
+	until line=$(grep " conn listener=.* peer=127.0.0.1:$cport " "$WORK/gw.log"); do
+		((SECONDS < deadline)) || fail "$1: the gateway logged no connection"
 		sleep 0.05
 	done
-	grep ' conn listener=' "$WORK/gw.log" | sed -n "$(($1 + 1))p" | sed -n 's/.* close="\(.*\)"$/\1/p'
+	CLOSE=$(sed -n 's/.* close="\(.*\)"$/\1/p' <<<"$line")
 }
 
 # A head trickling in a byte every 0.3 s: each byte would restart an idle
 # timer, the head timeout does not move.
-n=$(gw_lines)
-assert_eq 408 "$(client slow-head)" "slow head: the client's answer"
-assert_eq "replied 408: no complete request head within 1s (head-timeout)" "$(last_close "$n")" "slow head: log"
+run_client slow-head
+assert_eq 408 "$GOT" "slow head: the client's answer"
+assert_eq "replied 408: no complete request head within 1s (head-timeout)" "$CLOSE" "slow head: log"
 assert_not_contains "$(cat "$WORK/rec/requests.log" 2>/dev/null || true)" "/slow" "slow head: the backend"
 pass "a head that trickles in is cut with 408 at the head timeout"
 
 # The first request is due within the head timeout of the handshake.
-n=$(gw_lines)
-assert_eq 408 "$(client silent)" "silent after the handshake: the client's answer"
-assert_eq "replied 408: no complete request head within 1s (head-timeout)" "$(last_close "$n")" "silent: log"
+run_client silent
+assert_eq 408 "$GOT" "silent after the handshake: the client's answer"
+assert_eq "replied 408: no complete request head within 1s (head-timeout)" "$CLOSE" "silent: log"
 pass "no request after the handshake: 408 at the head timeout"
 
 # A body that stops: closed at the body timeout; the backend got the head
 # and the two bytes, never a complete request.
-n=$(gw_lines)
-assert_eq none "$(client slow-body)" "stalled body: the client's answer"
-assert_eq "no request body byte for 1.5s (body-timeout)" "$(last_close "$n")" "stalled body: log"
+run_client slow-body
+assert_eq none "$GOT" "stalled body: the client's answer"
+assert_eq "no request body byte for 1.5s (body-timeout)" "$CLOSE" "stalled body: log"
 wait_log "$WORK/rec/requests.log" "closed"
 assert_not_contains "$(cat "$WORK/rec/requests.log")" "path=/body" "stalled body: the backend answered nothing"
 pass "a stalled body is cut at the body timeout"
 
 # Between requests the idle timeout applies: a pause longer than the head
 # timeout does not cut a keep-alive connection.
-assert_eq "200 200" "$(client keep-alive)" "keep-alive pause: the client's answers"
+run_client keep-alive
+assert_eq "200 200" "$GOT" "keep-alive pause: the client's answers"
+assert_eq "client closed" "$CLOSE" "keep-alive pause: log"
 pass "a keep-alive pause longer than the head timeout is fine"

@@ -1,7 +1,8 @@
 """Sends stdin's bytes, as they are, over TLS to 127.0.0.1:PORT and reads
 HTTP responses until it has N of them, a 101 (the rest is another
-protocol), or the server closes. Prints their status codes on one line
-("none" if there was none); the bytes received go to OUT.
+protocol), or the server closes. Prints its own port (to find the
+connection in the server's log) and the status codes on one line ("none"
+if there was none); the bytes received go to OUT.
 
 usage: tls_raw_client.py PORT CAFILE N OUT [CERT KEY]
 """
@@ -16,6 +17,7 @@ if len(sys.argv) > 6:
     ctx.load_cert_chain(sys.argv[5], sys.argv[6])
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
 s.settimeout(20)
+port_used = s.getsockname()[1]
 s.sendall(sys.stdin.buffer.read())
 raw, buf, got = b"", b"", []
 
@@ -48,4 +50,4 @@ while len(got) < want:
         pass
     buf = buf[n:]
 open(out, "wb").write(raw)
-print(" ".join(got) or "none")
+print(port_used, " ".join(got) or "none")
