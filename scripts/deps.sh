@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libinih-dev libev-dev
-       libhttp-parser-dev openssl sqlite3)
+       openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2
       jq util-linux)

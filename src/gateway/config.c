@@ -198,6 +198,9 @@ static const struct opt opts[] = {
 	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
 	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
 	{ "max-conn-lifetime", 0, set_seconds0, L(max_conn_lifetime), 0 },
+	{ "head-timeout", 0, set_seconds, L(head_timeout), 0 },
+	{ "body-timeout", 0, set_seconds, L(body_timeout), 0 },
+	{ "allow-connect", 0, set_bool, L(allow_connect), 0 },
 	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
 	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000 },
 	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535 },
@@ -295,6 +298,8 @@ listener_new(const char *name)
 	l->handshake_timeout = 10;
 	l->connect_timeout = 5;
 	l->idle_timeout = 600;
+	l->head_timeout = 60; /* nginx's client_header_timeout */
+	l->body_timeout = 60; /* ... and client_body_timeout */
 	l->max_conns = 0; /* gw_default_max_conns() */
 	l->max_unauth = 4096;
 	l->max_unauth_per_addr = 256;
@@ -486,6 +491,9 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 		return tg_err_prefix(err, "listener %s", n);
 	if (l->pass_file && l->pass_command)
 		return tg_err_set(err, TG_ERR_USAGE, "listener %s: give --pass-file or --pass-command, not both", n);
+	if (l->allow_connect && l->mode != GW_MODE_HTTP)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --allow-connect is for http mode; tcp mode forwards every byte anyway", n);
 	if (l->proxy_v2 && l->mode != GW_MODE_TCP)
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --proxy-protocol v2 is for tcp mode; http mode passes identity as headers", n);

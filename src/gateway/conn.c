@@ -26,6 +26,11 @@
 
 enum cstate { C_HANDSHAKE, C_CONNECTING, C_OPEN };
 
+/* Which clock the timer keeps. IDLE: any byte moved restarts it. HEAD: a
+ * deadline for a whole request head, which activity does not move. BODY:
+ * like IDLE, with the body timeout. */
+enum tkind { T_IDLE, T_HEAD, T_BODY };
+
 struct buf {
 	char *p;
 	uint32_t off, len, cap;
@@ -60,6 +65,7 @@ struct conn {
 	unsigned lazy : 1; /* http: the backend is connected at the first request */
 	unsigned bulk : 1; /* the backend's receive buffer was raised (backend_read) */
 	unsigned expired : 1, last_head : 1; /* http: past max-conn-lifetime (on_deadline) */
+	unsigned tkind : 2; /* enum tkind */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
@@ -317,7 +323,8 @@ set_events(struct conn *c, ev_io *io, int *cur, int want)
 static void
 touch(struct conn *c)
 {
-	c->last_activity = ev_now(c->w->loop);
+	if (c->tkind != T_HEAD) /* a head's deadline does not move */
+		c->last_activity = ev_now(c->w->loop);
 }
 
 /* secs, or less if the deadline comes first. */
@@ -330,13 +337,20 @@ timer_wait(struct conn *c, ev_tstamp secs)
 }
 
 static void
-arm_timer(struct conn *c, double secs)
+arm_kind(struct conn *c, enum tkind kind, double secs)
 {
+	c->tkind = kind;
 	c->timeout = secs;
-	touch(c);
+	c->last_activity = ev_now(c->w->loop);
 	ev_timer_stop(c->w->loop, &c->timer);
 	ev_timer_set(&c->timer, timer_wait(c, secs), 0.);
 	ev_timer_start(c->w->loop, &c->timer);
+}
+
+static void
+arm_timer(struct conn *c, double secs)
+{
+	arm_kind(c, T_IDLE, secs);
 }
 
 /* The connection's deadline came: max-conn-lifetime, or the time a
@@ -368,6 +382,33 @@ on_deadline(struct conn *c)
 	return -1;
 }
 
+/* http mode: the clock follows the client's place in its request. A head
+ * must be complete within the head timeout, counted from its first byte, or
+ * from the handshake for the first request, or from the end of the previous
+ * response when the head came while that was still going; a body may pause
+ * for the body timeout; otherwise the idle timeout applies. */
+static void
+http_timer(struct conn *c)
+{
+	enum gw_http_phase ph;
+
+	if (c->http == NULL || c->st != C_OPEN || c->replying || c->deny_status != 0)
+		return;
+	ph = gw_http_phase(c->http);
+	if (ph == GW_HTTP_IN_BODY) {
+		if (c->tkind != T_BODY)
+			arm_kind(c, T_BODY, c->l->body_timeout);
+	} else if ((ph == GW_HTTP_IN_HEAD || (ph == GW_HTTP_IDLE && c->heads == 0)) &&
+	    gw_http_outstanding(c->http) == 0) {
+		if (c->tkind != T_HEAD)
+			arm_kind(c, T_HEAD, c->l->head_timeout);
+	} else if (c->tkind != T_IDLE) {
+		arm_kind(c, T_IDLE, c->l->idle_timeout);
+	}
+}
+
+static int reply_error(struct conn *c, int status, const char *reason);
+
 /* libev's cheap-timeout idiom: activity only stamps a time; the timer
  * re-arms itself for the remainder instead of being reset per read. */
 static void
@@ -392,6 +433,15 @@ on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 		conn_close(c, "backend connect timeout");
 	} else if (c->deny_status != 0 && !c->replying) {
 		close_unanswered(c, "no request before the timeout");
+	} else if (c->tkind == T_HEAD && !c->replying) {
+		set_why(c, "no complete request head within %gs (head-timeout)", c->timeout);
+		if (reply_error(c, 408, NULL) == 0) {
+			arm_timer(c, c->l->handshake_timeout); /* for the reply to go out */
+			pump(c);
+		}
+	} else if (c->tkind == T_BODY && !c->replying) {
+		set_why(c, "no request body byte for %gs (body-timeout)", c->timeout);
+		conn_close(c, "body timeout");
 	} else {
 		conn_close(c, "idle timeout");
 	}
@@ -444,6 +494,7 @@ reply_error(struct conn *c, int status, const char *reason)
 	memcpy(c->b2c.p + c->b2c.len, page, (size_t)n);
 	c->b2c.len += (uint32_t)n;
 	c->replying = 1;
+	c->lazy = 0; /* a head that came before the refusal does not connect */
 	c->st = C_OPEN;
 	c->cl_eof = 1;
 	c->be_eof = 1;
@@ -716,7 +767,7 @@ handshake_done(struct conn *c)
 	c->verify = !p.present ? "none" : p.verified ? "ok" : "failed";
 	if (http) {
 		http_check(c, &p);
-		if ((c->http = gw_http_new()) == NULL ||
+		if ((c->http = gw_http_new(c->l->allow_connect ? GW_HTTP_ALLOW_CONNECT : 0)) == NULL ||
 		    (c->deny_status == 0 && attach_ident(c, p.present) != 0)) {
 			gw_peer_clear(&p);
 			conn_close(c, "out of memory");
@@ -891,10 +942,29 @@ client_read(struct conn *c)
 	}
 }
 
+/* The client's address for the backend, as nginx users configure it
+ * (X-Forwarded-For, X-Real-IP, X-Forwarded-Proto) and as RFC 7239 writes it
+ * (Forwarded; an IPv6 address quoted in brackets). The client's own fields
+ * of these names were dropped by the filter. */
+static void
+forwarded_lines(struct conn *c, struct gw_out *o)
+{
+	char host[INET6_ADDRSTRLEN];
+	int v6 = c->peer.sa.sa_family == AF_INET6;
+
+	format_peer(&c->peer, host, sizeof(host), 0);
+	gw_out_header(o, "X-Forwarded-For", host, 0);
+	gw_out_header(o, "X-Real-IP", host, 0);
+	gw_out_header(o, "X-Forwarded-Proto", "https", 0);
+	gw_out_str(o, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
+	gw_out_str(o, host);
+	gw_out_str(o, v6 ? "]\";proto=https\r\n" : ";proto=https\r\n");
+}
+
 static int
 http_head(struct conn *c)
 {
-	char host[INET6_ADDRSTRLEN], fwd[128];
+	char fwd[256];
 	struct gw_out o = { fwd, 0, sizeof(fwd), 0 };
 	struct gw_text extra[3];
 	size_t need, nextra = 2;
@@ -913,9 +983,7 @@ http_head(struct conn *c)
 	}
 	/* The certificate's lines are shared; the address is this connection's. */
 	extra[0].p = gw_ident_text(c->ident, &extra[0].len);
-	format_peer(&c->peer, host, sizeof(host), 0);
-	gw_out_header(&o, "X-Forwarded-For", host, 0);
-	gw_out_header(&o, "X-Forwarded-Proto", "https", 0);
+	forwarded_lines(c, &o);
 	extra[1].p = fwd;
 	extra[1].len = o.len;
 	if (c->expired) { /* past max-conn-lifetime: the last request */
@@ -941,14 +1009,17 @@ http_filter(struct conn *c)
 {
 	size_t used = 0, out = 0;
 	enum gw_http_ev ev;
+	const char *reason, *why;
+	int status;
 
-	if (c->http == NULL || c->replying || buf_data(&c->hin) == 0)
+	if (c->http == NULL || c->replying ||
+	    (buf_data(&c->hin) == 0 && !gw_http_pending(c->http)))
 		return STEP_NONE;
 	if (buf_take(c, &c->c2b) != 0) {
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
-	ev = gw_http_feed(c->http, c->hin.p + c->hin.off, buf_data(&c->hin), &used,
+	ev = gw_http_feed(c->http, c->hin.p ? c->hin.p + c->hin.off : "", buf_data(&c->hin), &used,
 	    c->c2b.p + c->c2b.len, buf_room(&c->c2b), &out);
 	c->hin.off += (uint32_t)used;
 	c->c2b.len += (uint32_t)out;
@@ -959,10 +1030,10 @@ http_filter(struct conn *c)
 	switch (ev) {
 	case GW_HTTP_HEAD:
 		return http_head(c);
-	case GW_HTTP_BAD:
-		return reply_error(c, 400, NULL) ? STEP_CLOSED : STEP_MOVED;
-	case GW_HTTP_TOO_BIG:
-		return reply_error(c, 400, "Request Header Or Cookie Too Large") ? STEP_CLOSED : STEP_MOVED;
+	case GW_HTTP_REFUSE:
+		status = gw_http_refusal(c->http, &reason, &why);
+		set_why(c, "%s", why);
+		return reply_error(c, status, reason) ? STEP_CLOSED : STEP_MOVED;
 	default:
 		return used || out ? STEP_MOVED : STEP_NONE;
 	}
@@ -1046,6 +1117,14 @@ backend_read(struct conn *c)
 	room = buf_room(&c->b2c);
 	n = recv(c->bfd, c->b2c.p + c->b2c.len, room, 0);
 	if (n > 0) {
+		/* http: responses are matched to requests; that decides when an
+		 * upgrade turns the connection into a tunnel. */
+		if (c->http != NULL && gw_http_response(c->http, c->b2c.p + c->b2c.len, (size_t)n) != 0) {
+			atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
+			set_why(c, "backend %s: %s", c->l->target_str, gw_http_response_error(c->http));
+			conn_close(c, "backend error");
+			return STEP_CLOSED;
+		}
 		c->b2c.len += (uint32_t)n;
 		backend_bulk(c, (size_t)n);
 		/* Less than asked for: the socket is empty, so the next recv()
@@ -1117,7 +1196,8 @@ client_write(struct conn *c)
 static int
 propagate_eof(struct conn *c)
 {
-	int c2b_done = c->cl_eof && buf_data(&c->c2b) == 0 && buf_data(&c->hin) == 0;
+	int c2b_done = c->cl_eof && buf_data(&c->c2b) == 0 && buf_data(&c->hin) == 0 &&
+	    !(c->http != NULL && gw_http_pending(c->http));
 	int b2c_done = c->be_eof && buf_data(&c->b2c) == 0;
 
 	/* No request came, so there is nothing to answer: the refusal (or
@@ -1179,6 +1259,7 @@ pump(struct conn *c)
 		setsockopt(c->cfd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
 		c->corked = 0;
 	}
+	http_timer(c);
 	if (c->lazy && c->heads > 0) {
 		c->lazy = 0;
 		backend_connect(c); /* pumps again once it has a socket */

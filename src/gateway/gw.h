@@ -41,6 +41,8 @@ struct gw_listener_cfg {
 	int min_tls; /* 12 or 13 */
 	double handshake_timeout, connect_timeout, idle_timeout;
 	double max_conn_lifetime; /* seconds; 0: no limit */
+	double head_timeout, body_timeout; /* http: a request head's arrival; a body's silence */
+	int allow_connect;                 /* http: forward CONNECT instead of 405 */
 	unsigned long max_conns; /* 0: from memory and the descriptor limit */
 	/* Connections that have not finished their handshake, per listener
 	 * and per client address (IPv6: per /64). */
@@ -128,6 +130,8 @@ struct gw_listener_rt {
 	int cert_header;
 	double handshake_timeout, connect_timeout, idle_timeout;
 	double max_conn_lifetime;
+	double head_timeout, body_timeout;
+	int allow_connect;
 	unsigned long max_conns;
 	/* Connections still in their handshake: a count for the listener and
 	 * one per client address hashed into GW_UNAUTH_SLOTS (a collision
@@ -199,27 +203,42 @@ struct gw_proxy_info {
 /* Writes the header into out (at most cap bytes); returns its length or -1. */
 int gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap);
 
-/* --- HTTP request filter --- */
+/* --- HTTP filter (http.c over h1.c) --- */
 
 typedef struct gw_http gw_http;
 
 #define GW_HTTP_HEAD_MAX (16 * 1024)
 #define GW_HTTP_HEADERS_MAX 128
+#define GW_HTTP_PIPELINE 64 /* requests sent and not yet answered; more wait */
+
+#define GW_HTTP_ALLOW_CONNECT 1 /* gw_http_new: forward CONNECT (else 405) */
 
 enum gw_http_ev {
-	GW_HTTP_MORE,     /* consumed what it could; feed more or make room */
-	GW_HTTP_HEAD,     /* a request head is complete: write it or refuse */
-	GW_HTTP_BAD,      /* malformed request: answer 400 */
-	GW_HTTP_TOO_BIG,  /* head larger than GW_HTTP_HEAD_MAX: answer 400 */
+	GW_HTTP_MORE,    /* consumed what it could; feed more or make room */
+	GW_HTTP_HEAD,    /* a request head is complete: write it or refuse */
+	GW_HTTP_REFUSE,  /* the request is refused: answer gw_http_refusal() and close */
 };
 
-gw_http *gw_http_new(void);
+/* Where the client is in its request, for the timeouts. */
+enum gw_http_phase {
+	GW_HTTP_IDLE,     /* between requests */
+	GW_HTTP_IN_HEAD,  /* a head has begun */
+	GW_HTTP_IN_BODY,  /* a request body is coming */
+	GW_HTTP_OTHER,    /* waiting for the answer to an upgrade, a tunnel, refused */
+};
+
+gw_http *gw_http_new(unsigned flags);
 void gw_http_free(gw_http *h);
-/* Parses in[0..len); body bytes are copied raw (chunked framing intact) to
- * out as far as outspace allows. *used and *outlen say how much. Stops at
- * each complete head until gw_http_head_write is called. */
+/* Parses client bytes in[0..len); bodies go to out as far as outspace
+ * allows (Content-Length bodies copied, chunked ones re-framed). *used and
+ * *outlen say how much. Stops at each complete head until
+ * gw_http_head_write is called; after a request that asked to upgrade (or a
+ * CONNECT) takes nothing until gw_http_response has seen its answer. */
 enum gw_http_ev gw_http_feed(gw_http *h, const char *in, size_t len, size_t *used,
     char *out, size_t outspace, size_t *outlen);
+/* After GW_HTTP_REFUSE: the status to answer, the reason for the error page
+ * (or NULL) and what was wrong, for the log. */
+int gw_http_refusal(const gw_http *h, const char **reason, const char **why);
 /* A piece of text that is not NUL-terminated. */
 struct gw_text {
 	const char *p;
@@ -232,8 +251,19 @@ size_t gw_http_head_size(const gw_http *h, size_t extra_len);
  * of `extra` (ready-made "Name: value\r\n" lines) added; returns bytes
  * written. */
 size_t gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n);
-/* 1 if name is one the gateway owns (X-Client-*, X-Forwarded-For/-Proto),
- * comparing '_' as '-' because WSGI/CGI backends merge them. */
+/* Backend bytes p[0..n), in order, as they go to the client: matched to the
+ * requests sent. -1: the backend broke HTTP (gw_http_response_error says
+ * how); the connection cannot go on. */
+int gw_http_response(gw_http *h, const char *p, size_t n);
+const char *gw_http_response_error(const gw_http *h);
+enum gw_http_phase gw_http_phase(const gw_http *h);
+/* Requests sent whose final response has not ended yet. */
+unsigned gw_http_outstanding(const gw_http *h);
+/* 1 while framing the filter wrote waits for room (feed it even without
+ * input). */
+int gw_http_pending(const gw_http *h);
+/* 1 if name is one the gateway owns (X-Client-*, X-Forwarded-*, X-Real-IP,
+ * Forwarded), comparing '_' as '-' because WSGI/CGI backends merge them. */
 int gw_http_header_reserved(const char *name, size_t len);
 /* A complete HTTP/1.1 error response in nginx's words; returns its length. */
 int gw_http_error(int status, const char *reason, char *out, size_t cap);

@@ -1,157 +1,77 @@
-/* The request side of http mode. http_parser finds the boundaries; heads are
- * rebuilt (client-sent identity headers dropped, ours added) and bodies pass
- * through byte for byte, chunked framing included, so the backend sees the
- * request the client sent. Responses are not parsed at all.
- *
- * Positions come from pausing the parser: a pause in on_headers_complete
- * leaves the head's last LF unconsumed (it is fed again on resume, so it is
- * skipped, not copied), and a pause in on_message_begin has consumed the
- * first byte of the next request line (dropped: heads are rebuilt). */
-#include <http_parser.h>
+/* http mode's filter, both ways. Requests: each head is parsed strictly
+ * (h1.c) and rebuilt (client-sent identity headers, framing and hop-by-hop
+ * fields dropped; our identity headers, our own framing line and the
+ * Connection options we keep added); Content-Length bodies are copied,
+ * chunked bodies re-framed from the parsed chunks (extensions and trailers
+ * dropped), so the backend only ever sees framing the gateway wrote.
+ * Responses pass unchanged but are scanned for their boundaries and matched
+ * in order to the requests sent: that is how the filter knows when a request
+ * that asked to upgrade (or a CONNECT) was answered, and with what. Until
+ * then the client's next bytes are held; a 101 to that request (a 2xx to a
+ * CONNECT) turns the connection into a tunnel, anything else lets the next
+ * request be filtered like the first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gateway/gw.h"
+#include "gateway/h1.h"
 
-enum hstate { H_HEAD, H_HEAD_READY, H_BODY, H_RAW };
-enum hevent { EV_NONE, EV_BEGIN, EV_HEAD };
+enum rq {
+	RQ_IDLE,    /* between requests */
+	RQ_HEAD,    /* reading a head */
+	RQ_READY,   /* a head is parsed; waiting for gw_http_head_write */
+	RQ_LENGTH,  /* copying a Content-Length body */
+	RQ_CHUNKED, /* re-framing a chunked body */
+	RQ_HOLD,    /* the last request waits for its answer: client bytes stay put */
+	RQ_RAW,     /* a tunnel: bytes pass both ways unparsed */
+	RQ_REFUSED, /* the request is refused; nothing more is read */
+};
 
-struct hdr {
-	uint32_t no, nl, vo, vl;
+/* What the last request sent waits for before the next may be read. */
+enum { AWAIT_NONE, AWAIT_UPGRADE, AWAIT_CONNECT };
+
+/* The head's memory exists only while a head is being parsed, so an idle
+ * keep-alive connection costs the state below alone. */
+struct head {
+	char buf[H1_HEAD_MAX];
+	struct h1_request req;
 };
 
 struct gw_http {
-	http_parser p;
-	enum hstate st;
-	enum hevent ev;
-	size_t skip;       /* leading bytes that belong to the previous head */
-	char *arena;       /* the head being parsed; NULL between heads */
-	struct hdr *h;     /* GW_HTTP_HEADERS_MAX entries, after the arena */
-	size_t alen;
-	size_t url_off, url_len;
-	size_t nh;
-	int in_value, too_big;
-};
-
-/* The head's memory exists only while a head is being parsed, so an idle
- * keep-alive connection costs the parser state alone. */
-static int
-arena_get(gw_http *h)
-{
-	if (h->arena != NULL)
-		return 0;
-	h->arena = malloc(GW_HTTP_HEAD_MAX + GW_HTTP_HEADERS_MAX * sizeof(struct hdr));
-	if (h->arena == NULL)
-		return -1;
-	h->h = (struct hdr *)(void *)(h->arena + GW_HTTP_HEAD_MAX);
-	return 0;
-}
-
-static int
-arena_add(gw_http *h, const char *at, size_t len)
-{
-	if (arena_get(h) != 0) {
-		h->too_big = 1;
-		return -1;
-	}
-	if (len > GW_HTTP_HEAD_MAX - h->alen) {
-		h->too_big = 1;
-		return -1;
-	}
-	memcpy(h->arena + h->alen, at, len);
-	h->alen += len;
-	return 0;
-}
-
-static int
-on_begin(http_parser *p)
-{
-	gw_http *h = p->data;
-
-	h->alen = h->url_off = h->url_len = h->nh = 0;
-	h->in_value = 0;
-	h->ev = EV_BEGIN;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static int
-on_url(http_parser *p, const char *at, size_t len)
-{
-	gw_http *h = p->data;
-
-	if (h->url_len == 0)
-		h->url_off = h->alen;
-	h->url_len += len;
-	return arena_add(h, at, len) ? 1 : 0;
-}
-
-static int
-on_field(http_parser *p, const char *at, size_t len)
-{
-	gw_http *h = p->data;
-
-	if (arena_get(h) != 0)
-		return 1;
-	if (h->nh == 0 || h->in_value) {
-		if (h->nh == GW_HTTP_HEADERS_MAX) {
-			h->too_big = 1;
-			return 1;
-		}
-		h->h[h->nh].no = (uint32_t)h->alen;
-		h->h[h->nh].nl = h->h[h->nh].vo = h->h[h->nh].vl = 0;
-		h->nh++;
-		h->in_value = 0;
-	}
-	h->h[h->nh - 1].nl += (uint32_t)len;
-	return arena_add(h, at, len) ? 1 : 0;
-}
-
-static int
-on_value(http_parser *p, const char *at, size_t len)
-{
-	gw_http *h = p->data;
-
-	if (h->nh == 0)
-		return 1;
-	if (!h->in_value) {
-		h->h[h->nh - 1].vo = (uint32_t)h->alen;
-		h->in_value = 1;
-	}
-	h->h[h->nh - 1].vl += (uint32_t)len;
-	return arena_add(h, at, len) ? 1 : 0;
-}
-
-static int
-on_head(http_parser *p)
-{
-	gw_http *h = p->data;
-
-	h->ev = EV_HEAD;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static const http_parser_settings settings = {
-	.on_message_begin = on_begin,
-	.on_url = on_url,
-	.on_header_field = on_field,
-	.on_header_value = on_value,
-	.on_headers_complete = on_head,
+	struct head *hd;
+	const char *why;       /* what was wrong: the refusal, or the backend's error */
+	uint64_t left;         /* Content-Length body bytes still to copy */
+	uint64_t head_bits;    /* bit i: request i of the ring was HEAD (no response body) */
+	struct h1_chunk ck;    /* the request's chunked body */
+	struct h1_response rs; /* the response being read */
+	uint16_t alen, status;
+	uint8_t st, scan, flags, too_big;
+	uint8_t first, nout;   /* ring of requests sent without a final response */
+	uint8_t await;
+	uint8_t pend_off, pend_len;
+	char pend[24];         /* framing we wrote that did not fit the output yet */
 };
 
 gw_http *
-gw_http_new(void)
+gw_http_new(unsigned flags)
 {
 	gw_http *h = calloc(1, sizeof(*h));
 
 	if (h == NULL)
 		return NULL;
-	http_parser_init(&h->p, HTTP_REQUEST);
-	h->p.data = h;
+	h->flags = (uint8_t)flags;
+	h1_response_init(&h->rs);
 	return h;
+}
+
+static void
+head_free(gw_http *h)
+{
+	free(h->hd);
+	h->hd = NULL;
+	h->alen = 0;
+	h->scan = 0;
 }
 
 void
@@ -159,7 +79,7 @@ gw_http_free(gw_http *h)
 {
 	if (h == NULL)
 		return;
-	free(h->arena);
+	head_free(h);
 	free(h);
 }
 
@@ -169,18 +89,108 @@ min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-/* After an upgrade (WebSocket, CONNECT) the connection is a byte tunnel. */
 static enum gw_http_ev
-feed_raw(gw_http *h, const char *in, size_t len, size_t *used, char *out,
-    size_t outspace, size_t *outlen)
+refuse(gw_http *h, int status, int too_big, const char *why)
 {
-	size_t sk = min_sz(h->skip, len), n;
+	h->st = RQ_REFUSED;
+	h->status = (uint16_t)status;
+	h->too_big = (uint8_t)too_big;
+	h->why = why;
+	head_free(h);
+	return GW_HTTP_REFUSE;
+}
 
-	h->skip -= sk;
-	n = min_sz(len - sk, outspace);
-	memcpy(out, in + sk, n);
-	*used = sk + n;
-	*outlen = n;
+int
+gw_http_refusal(const gw_http *h, const char **reason, const char **why)
+{
+	*reason = h->too_big ? "Request Header Or Cookie Too Large" : NULL;
+	*why = h->why;
+	return h->status;
+}
+
+/* Framing lines we write go out before anything else. 1: some are left. */
+static int
+pend_flush(gw_http *h, char *out, size_t room, size_t *outlen)
+{
+	size_t n = min_sz(h->pend_len - h->pend_off, room - *outlen);
+
+	memcpy(out + *outlen, h->pend + h->pend_off, n);
+	*outlen += n;
+	h->pend_off = (uint8_t)(h->pend_off + n);
+	if (h->pend_off < h->pend_len)
+		return 1;
+	h->pend_off = h->pend_len = 0;
+	return 0;
+}
+
+static void
+pend_set(gw_http *h, const char *s, size_t n)
+{
+	memcpy(h->pend, s, n);
+	h->pend_off = 0;
+	h->pend_len = (uint8_t)n;
+}
+
+static void
+body_done(gw_http *h)
+{
+	h->st = h->await != AWAIT_NONE ? RQ_HOLD : RQ_IDLE;
+}
+
+static enum gw_http_ev
+head_read(gw_http *h, const char *p, size_t avail, size_t *used)
+{
+	int done;
+	size_t n = h1_head_end(&h->scan, p, avail, &done);
+	struct h1_request *r = &h->hd->req;
+
+	if (n > (size_t)H1_HEAD_MAX - h->alen)
+		return refuse(h, 400, 1, "request head over 16 KB");
+	memcpy(h->hd->buf + h->alen, p, n);
+	h->alen = (uint16_t)(h->alen + n);
+	*used += n;
+	if (!done)
+		return GW_HTTP_MORE;
+	if (h1_request_parse(h->hd->buf, h->alen, r) != 0)
+		return refuse(h, r->status, r->too_big, r->why);
+	if (r->connect && !(h->flags & GW_HTTP_ALLOW_CONNECT))
+		return refuse(h, 405, 0, "CONNECT is not allowed (listener option allow-connect)");
+	h->st = RQ_READY;
+	return GW_HTTP_HEAD;
+}
+
+static enum gw_http_ev
+chunk_read(gw_http *h, const char *p, size_t avail, size_t *used, char *out, size_t *outlen)
+{
+	const char *why = NULL;
+	char line[24];
+	size_t n;
+	int len;
+
+	switch (h1_chunk_feed(&h->ck, p, avail, &n, &why)) {
+	case H1_CK_SIZE:
+		len = snprintf(line, sizeof(line), "%llx\r\n", (unsigned long long)h->ck.left);
+		pend_set(h, line, (size_t)len);
+		break;
+	case H1_CK_DATA:
+		memcpy(out + *outlen, p, n);
+		*outlen += n;
+		break;
+	case H1_CK_DATA_END:
+		pend_set(h, "\r\n", 2);
+		break;
+	case H1_CK_LAST:
+		pend_set(h, "0\r\n\r\n", 5); /* trailers are dropped */
+		body_done(h);
+		break;
+	case H1_CK_BAD:
+		return refuse(h, 400, 0, why);
+	case H1_CK_TOO_BIG:
+		return refuse(h, 400, 1, "trailer section over 16 KB");
+	case H1_CK_MORE:
+		break;
+	}
+	*used += n;
 	return GW_HTTP_MORE;
 }
 
@@ -189,66 +199,126 @@ gw_http_feed(gw_http *h, const char *in, size_t len, size_t *used, char *out,
     size_t outspace, size_t *outlen)
 {
 	*used = *outlen = 0;
-	if (h->st == H_HEAD_READY)
-		return GW_HTTP_HEAD;
-	if (h->st == H_RAW)
-		return feed_raw(h, in, len, used, out, outspace, outlen);
-	while (*used < len) {
+	for (;;) {
 		const char *p = in + *used;
-		size_t avail = len - *used, n, sk, copy;
-		enum http_errno e;
+		size_t avail = len - *used, n;
+		enum gw_http_ev ev;
 
-		if (h->st == H_BODY)
-			avail = min_sz(avail, outspace - *outlen + h->skip);
-		if (avail == 0)
-			break;
-		h->ev = EV_NONE;
-		n = http_parser_execute(&h->p, &settings, p, avail);
-		e = HTTP_PARSER_ERRNO(&h->p);
-		sk = min_sz(h->skip, n);
-		h->skip -= sk;
-		if (h->st == H_BODY) {
-			copy = n - sk - (h->ev == EV_BEGIN && n > sk ? 1 : 0);
-			memcpy(out + *outlen, p + sk, copy);
-			*outlen += copy;
-		}
-		*used += n;
-		if (e == HPE_PAUSED) {
-			http_parser_pause(&h->p, 0);
-			if (h->ev == EV_HEAD) {
-				h->st = H_HEAD_READY;
-				h->skip = 1;
-				return GW_HTTP_HEAD;
+		if (pend_flush(h, out, outspace, outlen))
+			return GW_HTTP_MORE;
+		switch (h->st) {
+		case RQ_READY:
+			return GW_HTTP_HEAD;
+		case RQ_REFUSED:
+			return GW_HTTP_REFUSE;
+		case RQ_HOLD:
+			return GW_HTTP_MORE;
+		case RQ_RAW:
+			n = min_sz(avail, outspace - *outlen);
+			memcpy(out + *outlen, p, n);
+			*used += n;
+			*outlen += n;
+			return GW_HTTP_MORE;
+		case RQ_IDLE:
+			if (avail == 0 || h->nout == GW_HTTP_PIPELINE)
+				return GW_HTTP_MORE;
+			if (*p == '\r' || *p == '\n') { /* empty lines before a request: ignored */
+				(*used)++;
+				continue;
 			}
-			h->st = H_HEAD;
+			/* Not a method: not HTTP (TLS inside TLS, a stray binary
+			 * protocol); no need to wait for a whole head. */
+			if (!h1_tchar((unsigned char)*p))
+				return refuse(h, 400, 0, "malformed request line: the method is not a token");
+			if ((h->hd = malloc(sizeof(*h->hd))) == NULL)
+				return refuse(h, 503, 0, "out of memory for a request head");
+			h->st = RQ_HEAD;
+			continue;
+		case RQ_HEAD:
+			if (avail == 0)
+				return GW_HTTP_MORE;
+			if ((ev = head_read(h, p, avail, used)) != GW_HTTP_MORE)
+				return ev;
+			continue;
+		case RQ_LENGTH:
+			n = min_sz(min_sz(avail, outspace - *outlen), h->left > SIZE_MAX ? SIZE_MAX : (size_t)h->left);
+			if (n == 0)
+				return GW_HTTP_MORE;
+			memcpy(out + *outlen, p, n);
+			*used += n;
+			*outlen += n;
+			if ((h->left -= n) == 0)
+				body_done(h);
+			continue;
+		case RQ_CHUNKED:
+			if (h1_chunk_in_data(&h->ck))
+				avail = min_sz(avail, outspace - *outlen);
+			if (avail == 0)
+				return GW_HTTP_MORE;
+			if ((ev = chunk_read(h, p, avail, used, out, outlen)) != GW_HTTP_MORE)
+				return ev;
 			continue;
 		}
-		if (e != HPE_OK)
-			return h->too_big ? GW_HTTP_TOO_BIG : GW_HTTP_BAD;
-		if (n < avail)
-			break;
 	}
-	return GW_HTTP_MORE;
+}
+
+enum gw_http_phase
+gw_http_phase(const gw_http *h)
+{
+	switch (h->st) {
+	case RQ_IDLE:
+		return GW_HTTP_IDLE;
+	case RQ_HEAD:
+	case RQ_READY:
+		return GW_HTTP_IN_HEAD;
+	case RQ_LENGTH:
+	case RQ_CHUNKED:
+		return GW_HTTP_IN_BODY;
+	default:
+		return GW_HTTP_OTHER;
+	}
+}
+
+unsigned
+gw_http_outstanding(const gw_http *h)
+{
+	return h->nout;
+}
+
+int
+gw_http_pending(const gw_http *h)
+{
+	return h->pend_len > h->pend_off;
+}
+
+/* Compares name[0..len) with the lower-case word, '_' as '-' (WSGI/CGI
+ * backends merge them); prefix: only the word's length has to match. */
+static int
+name_is(const char *name, size_t len, const char *word, int prefix)
+{
+	size_t i;
+
+	for (i = 0; i < len && word[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+		c = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+		if (c != (unsigned char)word[i])
+			return 0;
+	}
+	return word[i] == '\0' && (prefix || i == len);
 }
 
 int
 gw_http_header_reserved(const char *name, size_t len)
 {
-	static const char *const exact[] = { "x-forwarded-for", "x-forwarded-proto" };
-	static const char prefix[] = "x-client-";
-	char low[32];
+	static const struct {
+		const char *word;
+		int prefix;
+	} reserved[] = {
+		{ "x-client-", 1 }, { "x-forwarded-", 1 }, { "x-real-ip", 0 }, { "forwarded", 0 },
+	};
 
-	if (len >= sizeof(low))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		low[i] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	low[len] = '\0';
-	if (len >= sizeof(prefix) - 1 && memcmp(low, prefix, sizeof(prefix) - 1) == 0)
-		return 1;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcmp(low, exact[i]) == 0)
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (name_is(name, len, reserved[i].word, reserved[i].prefix))
 			return 1;
 	return 0;
 }
@@ -256,10 +326,13 @@ gw_http_header_reserved(const char *name, size_t len)
 size_t
 gw_http_head_size(const gw_http *h, size_t extra_len)
 {
-	size_t n = 32 + h->url_len + extra_len; /* method, version, CRLFs */
+	const struct h1_request *r = &h->hd->req;
+	/* Request line's spaces and version, our framing and Connection lines,
+	 * the final CRLF. */
+	size_t n = 128 + r->method.len + r->target.len + extra_len;
 
-	for (size_t i = 0; i < h->nh; i++)
-		n += h->h[i].nl + h->h[i].vl + 4;
+	for (size_t i = 0; i < r->nfields; i++)
+		n += r->f[i].name.len + r->f[i].value.len + 4;
 	return n;
 }
 
@@ -270,50 +343,212 @@ put(char *o, const void *s, size_t n)
 	return o + n;
 }
 
+/* Framing and hop-by-hop fields are the gateway's to write; h2c's upgrade
+ * is not forwarded (the request goes on as HTTP/1.1). */
+static int
+field_dropped(const struct h1_request *r, const char *buf, const struct h1_field *f)
+{
+	switch (f->kind) {
+	case H1_F_CONTENT_LENGTH:
+	case H1_F_TRANSFER_ENCODING:
+	case H1_F_CONNECTION:
+	case H1_F_HTTP2_SETTINGS:
+		return 1;
+	case H1_F_UPGRADE:
+		return r->h2c;
+	default:
+		return gw_http_header_reserved(buf + f->name.off, f->name.len);
+	}
+}
+
+static char *
+put_connection(char *o, uint8_t conn)
+{
+	static const struct {
+		uint8_t flag;
+		const char *name;
+	} opts[] = { { H1_CONN_CLOSE, "close" }, { H1_CONN_KEEP_ALIVE, "keep-alive" },
+		{ H1_CONN_UPGRADE, "upgrade" } };
+	const char *sep = "Connection: ";
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (!(conn & opts[i].flag))
+			continue;
+		o = put(o, sep, strlen(sep));
+		o = put(o, opts[i].name, strlen(opts[i].name));
+		sep = ", ";
+	}
+	return conn ? put(o, "\r\n", 2) : o;
+}
+
+/* The request is on its way: its response will be matched to it. */
+static void
+request_sent(gw_http *h, const struct h1_request *r)
+{
+	unsigned idx = (h->first + h->nout) % GW_HTTP_PIPELINE;
+
+	if (r->head)
+		h->head_bits |= (uint64_t)1 << idx;
+	else
+		h->head_bits &= ~((uint64_t)1 << idx);
+	h->nout++;
+	h->await = r->connect ? AWAIT_CONNECT : r->upgrade && !r->h2c ? AWAIT_UPGRADE : AWAIT_NONE;
+	memset(&h->ck, 0, sizeof(h->ck));
+	h->left = r->length;
+	if (r->body == H1_BODY_CHUNKED)
+		h->st = RQ_CHUNKED;
+	else if (r->body == H1_BODY_LENGTH && r->length > 0)
+		h->st = RQ_LENGTH;
+	else
+		body_done(h);
+}
+
 size_t
 gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n)
 {
-	const char *method = http_method_str((enum http_method)h->p.method);
-	char ver[16];
+	const struct h1_request *r = &h->hd->req;
+	const char *b = h->hd->buf;
+	uint8_t conn = r->conn;
+	char line[48];
 	char *o = out;
+	int len;
 
-	o = put(o, method, strlen(method));
+	o = put(o, b + r->method.off, r->method.len);
 	o = put(o, " ", 1);
-	o = put(o, h->arena + h->url_off, h->url_len);
-	snprintf(ver, sizeof(ver), " HTTP/%u.%u\r\n", h->p.http_major % 10, h->p.http_minor % 10);
-	o = put(o, ver, strlen(ver));
-	for (size_t i = 0; i < h->nh; i++) {
-		const struct hdr *d = &h->h[i];
-		if (gw_http_header_reserved(h->arena + d->no, d->nl))
+	o = put(o, b + r->target.off, r->target.len);
+	o = put(o, r->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct h1_field *f = &r->f[i];
+		if (field_dropped(r, b, f))
 			continue;
-		o = put(o, h->arena + d->no, d->nl);
+		o = put(o, b + f->name.off, f->name.len);
 		o = put(o, ": ", 2);
-		o = put(o, h->arena + d->vo, d->vl);
+		o = put(o, b + f->value.off, f->value.len);
 		o = put(o, "\r\n", 2);
 	}
+	if (r->body == H1_BODY_CHUNKED) {
+		o = put(o, "Transfer-Encoding: chunked\r\n", 28);
+	} else if (r->body == H1_BODY_LENGTH) {
+		len = snprintf(line, sizeof(line), "Content-Length: %llu\r\n", (unsigned long long)r->length);
+		o = put(o, line, (size_t)len);
+	}
+	if (!r->upgrade || r->h2c)
+		conn &= (uint8_t)~H1_CONN_UPGRADE;
+	o = put_connection(o, conn);
 	for (size_t i = 0; i < n; i++)
 		o = put(o, extra[i].p, extra[i].len);
 	o = put(o, "\r\n", 2);
-	h->st = h->p.upgrade ? H_RAW : H_BODY;
+	request_sent(h, r);
 	/* Idle keep-alive connections should not hold a head buffer. */
-	free(h->arena);
-	h->arena = NULL;
-	h->h = NULL;
-	h->alen = h->url_len = h->nh = 0;
+	head_free(h);
 	return (size_t)(o - out);
 }
+
+/* --- Responses --- */
+
+static void
+tunnel(gw_http *h)
+{
+	h1_response_raw(&h->rs);
+	head_free(h);
+	h->st = RQ_RAW;
+	h->await = AWAIT_NONE;
+	h->nout = 0;
+}
+
+static void
+response_done(gw_http *h)
+{
+	h->head_bits &= ~((uint64_t)1 << h->first);
+	h->first = (uint8_t)((h->first + 1) % GW_HTTP_PIPELINE);
+	h->nout--;
+	if (h->nout == 0 && h->await != AWAIT_NONE) {
+		/* The upgrade (or CONNECT) was declined: back to requests. */
+		h->await = AWAIT_NONE;
+		if (h->st == RQ_HOLD)
+			h->st = RQ_IDLE;
+	}
+}
+
+static int
+response_head(gw_http *h)
+{
+	unsigned status = h->rs.status;
+	int head = (int)(h->head_bits >> h->first) & 1;
+	int last = h->nout == 1;
+
+	if (status == 101) {
+		if (!last || h->await != AWAIT_UPGRADE) {
+			h->why = "101 Switching Protocols to a request that did not ask to upgrade";
+			return -1;
+		}
+		tunnel(h);
+		return 0;
+	}
+	if (status < 100) {
+		h->why = "status code below 100";
+		return -1;
+	}
+	if (status < 200) { /* interim (100 Continue): the final response follows */
+		(void)h1_response_body(&h->rs, 1);
+		return 0;
+	}
+	if (last && h->await == AWAIT_CONNECT && status < 300) {
+		tunnel(h);
+		return 0;
+	}
+	if (h1_response_body(&h->rs, head || status == 204 || status == 304))
+		response_done(h);
+	return 0;
+}
+
+int
+gw_http_response(gw_http *h, const char *p, size_t n)
+{
+	size_t off = 0, k;
+
+	while (off < n && h->st != RQ_RAW) {
+		enum h1_rs_ev ev;
+
+		if (h->nout == 0) {
+			h->why = "a response to no request";
+			return -1;
+		}
+		ev = h1_response_feed(&h->rs, p + off, n - off, &k, &h->why);
+		off += k;
+		if (ev == H1_RS_BAD || (ev == H1_RS_HEAD && response_head(h) != 0))
+			return -1;
+		if (ev == H1_RS_DONE)
+			response_done(h);
+	}
+	return 0;
+}
+
+const char *
+gw_http_response_error(const gw_http *h)
+{
+	return h->why;
+}
+
+/* --- Error pages --- */
+
+static const struct {
+	int status;
+	const char *text;
+} status_texts[] = {
+	{ 400, "Bad Request" }, { 403, "Forbidden" }, { 405, "Not Allowed" },
+	{ 408, "Request Time-out" }, { 501, "Not Implemented" }, { 502, "Bad Gateway" },
+	{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+	{ 505, "HTTP Version Not Supported" },
+};
 
 static const char *
 status_text(int status)
 {
-	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Error";
-	}
+	for (size_t i = 0; i < sizeof(status_texts) / sizeof(status_texts[0]); i++)
+		if (status_texts[i].status == status)
+			return status_texts[i].text;
+	return "Error";
 }
 
 int

@@ -184,6 +184,9 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 	rt->connect_timeout = l->connect_timeout;
 	rt->idle_timeout = l->idle_timeout;
 	rt->max_conn_lifetime = l->max_conn_lifetime;
+	rt->head_timeout = l->head_timeout;
+	rt->body_timeout = l->body_timeout;
+	rt->allow_connect = l->allow_connect;
 	rt->max_conns = l->max_conns ? l->max_conns : gw_default_max_conns();
 	rt->max_unauth = l->max_unauth;
 	rt->max_unauth_per_addr = l->max_unauth_per_addr;

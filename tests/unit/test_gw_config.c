@@ -46,6 +46,12 @@ test_values(void **state)
 		{ "max-conn-lifetime", "0", 0, NULL },
 		{ "max-conn-lifetime", "-5", -1, "is not a timeout" },
 		{ "max-conn-lifetime", "forever", -1, "is not a timeout" },
+		{ "head-timeout", "1.5", 0, NULL },
+		{ "head-timeout", "0", -1, "is not a timeout" },
+		{ "body-timeout", "2m", 0, NULL },
+		{ "body-timeout", "never", -1, "is not a timeout" },
+		{ "allow-connect", "yes", 0, NULL },
+		{ "allow-connect", "sometimes", -1, "yes" },
 		{ "max-conns", "0", -1, "between 1 and" },
 		{ "max-conns", "100", 0, NULL },
 		{ "workers", "65", -1, "between 1 and 64" },
@@ -95,6 +101,7 @@ test_validation(void **state)
 		{ "crl", "x.crl", "need client certificates" },
 		{ "allow-cn", "alice", "need client certificates" },
 		{ "proxy-protocol", "v2", NULL }, /* fine in tcp mode */
+		{ "allow-connect", "yes", "--allow-connect is for http mode" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
