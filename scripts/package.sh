@@ -2,7 +2,8 @@
 # Builds the Debian package tlsgate_VERSION_ARCH.deb into OUT (default:
 # build-deb/), installing what the build needs first (deps.sh build package).
 # The build runs on a copy of the tree in a temporary directory, so the
-# source tree gets nothing but OUT; lintian's verdict is printed at the end.
+# source tree gets nothing but OUT. Fails when lintian finds an error or a
+# warning in the package.
 #   scripts/package.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,5 +38,9 @@ cp "${debs[@]}" "$out/"
 for d in "${debs[@]}"; do
 	echo "$out/$(basename "$d")"
 done
-echo "package.sh: lintian says:" >&2
-lintian --info "$out/$(basename "${debs[0]}")" >&2 || true
+# Errors and warnings fail the build; informational tags are shown.
+if ! lintian --info --fail-on error,warning "${debs[@]}" >&2; then
+	echo "package.sh: lintian found errors or warnings (above)" >&2
+	exit 1
+fi
+echo "package.sh: lintian: no errors or warnings" >&2
