@@ -50,7 +50,10 @@ for f in "$WORK"/man/*.1; do
 done
 assert_eq "$(tg __complete | grep -vcx help)" "$(find "$WORK/man" -name 'tlsgate-*.1' | wc -l)" \
 	"a manual page per command"
-pass "tlsgate __man: a page per command, no groff warnings"
+for c in $(tg __complete | grep -vx help); do
+	grep -q "^\.BR tlsgate\\\\-$c (1)" "$TLSGATE_SRC/docs/tlsgate.1" || fail "tlsgate.1's SEE ALSO misses tlsgate-$c(1)"
+done
+pass "tlsgate __man: a page per command, no groff warnings, each named in tlsgate(1)"
 
 # complete WORDS...: what <TAB> after WORDS offers (the last word is the one
 # being completed; "" for a new word).
