@@ -303,7 +303,7 @@ drain_for_reload(struct wthread *t, unsigned long n, struct gw_runtime *rt, cons
 	struct gw_recheck *r = gw_recheck_build(rt, cfg);
 
 	if (r == NULL) {
-		gw_log("reload: cannot build the new rules to re-check open connections (out of "
+		gw_log_err("reload: cannot build the new rules to re-check open connections (out of "
 		    "memory); closing them all");
 		for (unsigned long j = 0; j < n; j++)
 			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
