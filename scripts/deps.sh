@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages tlsgate needs. `deps.sh build` for building,
 # `deps.sh demo` adds the two clients the demo runs (curl, python3),
 # `deps.sh test` adds the real servers and clients the end-to-end tests use,
-# `deps.sh bench` adds the peers the benchmarks compare against.
+# `deps.sh bench` adds the peers the benchmarks compare against,
+# `deps.sh package` what scripts/package.sh builds and checks the .deb with.
 # Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2
       jq util-linux)
 demo=(curl python3 ca-certificates)
+package=(cmake debhelper dpkg-dev fakeroot lintian man-db bash-completion systemd adduser procps)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
 
 want=("${build[@]}")
@@ -21,7 +23,8 @@ for what in "$@"; do
 	demo) want+=("${demo[@]}") ;;
 	test) want+=("${test[@]}") ;;
 	bench) want+=("${test[@]}" "${bench[@]}") ;;
-	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench)" >&2; exit 2 ;;
+	package) want+=("${package[@]}") ;;
+	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, package)" >&2; exit 2 ;;
 	esac
 done
 

@@ -2,10 +2,11 @@
 # Builds tlsgate optimised (it must compile warning-free), then runs every
 # test twice: a normal build, then an
 # AddressSanitizer + UndefinedBehaviorSanitizer build. Installs what the tests
-# need (real PostgreSQL, nginx, NSS tools, mosquitto...) first.
+# need (real PostgreSQL, nginx, NSS tools, mosquitto...; debhelper and lintian
+# for the package test) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh build test
+scripts/deps.sh build test package
 
 run_suite() { # build-dir label cmake-args...
 	local dir=$1 label=$2

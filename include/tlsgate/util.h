@@ -118,4 +118,20 @@ int util_is_ascii(const char *s);
 /* Hex-encodes len bytes into out (2*len+1 bytes), upper or lower case. */
 void util_hex(char *out, const unsigned char *in, size_t len, int upper);
 
+/* Syslog priorities of stderr lines (sd-daemon.h's SD_ERR, SD_WARNING, SD_INFO). */
+enum { UTIL_LOG_ERR = 3, UTIL_LOG_WARN = 4, UTIL_LOG_INFO = 6 };
+
+/* 1 when stderr is connected to the systemd journal: $JOURNAL_STREAM names
+ * stderr's device and inode (systemd.exec(5)). Then a line carries no
+ * timestamp of its own (the journal stamps it) and starts with "<N>", its
+ * priority. Decided once per process. */
+int util_stderr_is_journal(void);
+
+/* "<N>" for priority prio when stderr is the journal, else "". */
+const char *util_log_prefix(int prio);
+
+/* The versions of the libraries tlsgate runs with (not those it was built
+ * against): "OpenSSL 3.0.x ..., SQLite 3.x, libpq 15.x", one per line. */
+void util_runtime_versions(char *out, size_t len);
+
 #endif

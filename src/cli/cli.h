@@ -34,6 +34,19 @@ int cli_cert_revoke(int argc, char **argv);
 int cli_cert_list(int argc, char **argv);
 int cli_cert_renew(int argc, char **argv);
 
+/* The row named name in a command table (a leaf's own row for the top-level
+ * commands that live in their own files), or NULL. */
+const struct cli_cmd *cli_find(const struct cli_cmd *table, const char *name);
+
+/* Hidden commands for packaging (doc.c): `tlsgate __complete [CMD [SUB]]`
+ * lists commands, subcommands or options for shell completion; `tlsgate
+ * __man DIR` writes a manual page per command from its help text. */
+int cli_doc_complete(int argc, char **argv, const struct cli_cmd *top);
+int cli_doc_man(int argc, char **argv, const struct cli_cmd *top);
+/* In __complete's listing mode prints opts and returns 1 (cli_getopt then
+ * stops the command); otherwise returns 0. */
+int cli_doc_options(const struct option *opts);
+
 /* Prints "tlsgate: error: MSG" and returns the exit code for its category. */
 int cli_fail(const tg_err *e);
 

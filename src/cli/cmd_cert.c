@@ -287,6 +287,7 @@ static const char sign_help[] =
 "also adds the CN as a SAN). Other subject fields and extensions in the request\n"
 "are ignored: the profile decides what the certificate may do.\n"
 "Writes the certificate followed by any intermediate to FILE, or to stdout.\n"
+"An encrypted CA key's passphrase: --ca-pass-file F (or $TLSGATE_CA_PASS_FILE).\n"
 "\n"
 "Example:\n"
 "  tlsgate cert sign example.com.csr --dir ./pki --out example.com.crt\n";
@@ -405,6 +406,7 @@ static const char request_help[] =
 "\n"
 "Options:\n"
 "  --key KEY          use an existing private key\n"
+"  --pass-file F      its passphrase, if it is encrypted (first line of F)\n"
 "  --new-key          create a new key (written 0600 beside the CSR, as HOST.key)\n"
 "  --key-type TYPE    type of the new key: " PKI_KEY_TYPES "\n"
 "  --out FILE         where to write the CSR (default HOST.csr)\n"

@@ -240,7 +240,10 @@ const char cli_renew_help[] =
 "DURATION (default 30d), with a new key, the same name, SANs and profile, in place\n"
 "of the old files (each replaced atomically). Then runs CMD once through /bin/sh\n"
 "if anything was renewed, with TLSGATE_RENEWED set to the renewed names, e.g. to\n"
-"reload the services. Meant for cron or a systemd timer.\n"
+"reload the services. Meant for cron or a systemd timer (the package's\n"
+"tlsgate-renew.timer reads /etc/tlsgate/renew.conf). --dry-run lists what would\n"
+"be renewed. An encrypted CA key's passphrase: --ca-pass-file F (or\n"
+"$TLSGATE_CA_PASS_FILE).\n"
 "\n"
 "Example:\n"
 "  tlsgate cert renew --dir /etc/tlsgate/ca --within 30d --exec 'systemctl reload nginx'\n";

@@ -12,6 +12,7 @@ static const char crl_help[] =
 "one higher than the last and a nextUpdate N days ahead (default 30). Services\n"
 "reject a CRL past its nextUpdate, so publish again before then (cron).\n"
 "Written to DIR/crl.pem (replaced atomically) unless --out is given.\n"
+"An encrypted CA key's passphrase: --ca-pass-file F (or $TLSGATE_CA_PASS_FILE).\n"
 "\n"
 "Give the CRL to the services: PostgreSQL ssl_crl_file, nginx ssl_crl,\n"
 "tlsgate serve --crl, openssl verify -crl_check -CRLfile.\n"

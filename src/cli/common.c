@@ -9,7 +9,8 @@
 int
 cli_fail(const tg_err *e)
 {
-	fprintf(stderr, "tlsgate: error: %s\n", e->msg[0] ? e->msg : "unknown failure");
+	fprintf(stderr, "%stlsgate: error: %s\n", util_log_prefix(UTIL_LOG_ERR),
+	    e->msg[0] ? e->msg : "unknown failure");
 	return tg_err_exit_code(e) ? tg_err_exit_code(e) : 1;
 }
 
@@ -36,6 +37,8 @@ cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd)
 	size_t n = 0;
 	int c;
 
+	if (cli_doc_options(opts)) /* `tlsgate __complete`: list, do not run */
+		return '?';
 	/* Short forms are the long options' `val`s when printable. */
 	shortopts[n++] = ':';
 	for (const struct option *o = opts; o->name != NULL && n + 3 < sizeof(shortopts); o++) {

@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tlsgate/util.h"
 
-#define CLI_VERSION "0.1.0"
+#ifndef TLSGATE_VERSION /* CMake passes the project's version */
+#define TLSGATE_VERSION "0.0.0"
+#endif
 
 static const struct cli_cmd top_cmds[] = {
 	{ "ca", "create a certificate authority; show or move its inventory", NULL, NULL, cli_ca_cmds },
@@ -53,8 +56,8 @@ leaf_for(const struct cli_cmd *row)
 	return row;
 }
 
-static const struct cli_cmd *
-find(const struct cli_cmd *table, const char *name)
+const struct cli_cmd *
+cli_find(const struct cli_cmd *table, const char *name)
 {
 	for (const struct cli_cmd *c = table; c != NULL && c->name != NULL; c++)
 		if (strcmp(c->name, name) == 0)
@@ -99,7 +102,7 @@ help(int argc, char **argv)
 		print_top_help(stdout);
 		return 0;
 	}
-	if ((c = find(top_cmds, argv[1])) == NULL)
+	if ((c = cli_find(top_cmds, argv[1])) == NULL)
 		return cli_usage("help", "unknown command '%s'", argv[1]);
 	if (c->subs == NULL) {
 		fputs(c->help, stdout);
@@ -107,9 +110,21 @@ help(int argc, char **argv)
 	}
 	if (argc < 3)
 		return print_group_help(stdout, c->name, c->subs);
-	if ((s = find(c->subs, argv[2])) == NULL)
+	if ((s = cli_find(c->subs, argv[2])) == NULL)
 		return cli_usage("help", "unknown subcommand '%s %s'", argv[1], argv[2]);
 	fputs(s->help, stdout);
+	return 0;
+}
+
+/* The libraries are those loaded now: a distribution updates them without
+ * rebuilding tlsgate. */
+static int
+print_version(void)
+{
+	char libs[512];
+
+	util_runtime_versions(libs, sizeof(libs));
+	printf("tlsgate %s\n%s", TLSGATE_VERSION, libs);
 	return 0;
 }
 
@@ -125,11 +140,13 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0)
 		return help(argc - 1, argv + 1);
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("tlsgate %s\n", CLI_VERSION);
-		return 0;
-	}
-	if ((c = find(top_cmds, argv[1])) == NULL)
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+		return print_version();
+	if (strcmp(argv[1], "__complete") == 0)
+		return cli_doc_complete(argc - 1, argv + 1, top_cmds);
+	if (strcmp(argv[1], "__man") == 0)
+		return cli_doc_man(argc - 1, argv + 1, top_cmds);
+	if ((c = cli_find(top_cmds, argv[1])) == NULL)
 		return cli_usage(NULL, "unknown command '%s'", argv[1]);
 	if (c->subs == NULL) {
 		if (cli_wants_help(argc - 1, argv + 1, c->help))
@@ -140,7 +157,7 @@ main(int argc, char **argv)
 		print_group_help(argc < 3 ? stderr : stdout, c->name, c->subs);
 		return argc < 3 ? 2 : 0;
 	}
-	if ((s = find(c->subs, argv[2])) == NULL)
+	if ((s = cli_find(c->subs, argv[2])) == NULL)
 		return cli_usage(c->name, "unknown subcommand '%s'", argv[2]);
 	if (cli_wants_help(argc - 2, argv + 2, s->help))
 		return 0;

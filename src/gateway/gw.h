@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "tlsgate/gateway.h"
+#include "tlsgate/util.h"
 
 /* --- Plain configuration --- */
 
@@ -315,6 +316,11 @@ void gw_idents_free(struct gw_idents *ic);
 
 /* --- Logging --- */
 
-void gw_log(const char *fmt, ...) TG_PRINTF(1, 2);
+/* One line at syslog priority prio (UTIL_LOG_ERR, _WARN, _INFO), which the
+ * journal records (log.c); the text is the same on a terminal. */
+void gw_logp(int prio, const char *fmt, ...) TG_PRINTF(2, 3);
+#define gw_log(...) gw_logp(UTIL_LOG_INFO, __VA_ARGS__)
+#define gw_log_warn(...) gw_logp(UTIL_LOG_WARN, __VA_ARGS__)
+#define gw_log_err(...) gw_logp(UTIL_LOG_ERR, __VA_ARGS__)
 
 #endif

@@ -1,5 +1,8 @@
 /* One line per event on stderr, written with a single write() so lines from
- * the worker threads and processes never interleave. */
+ * the worker threads and processes never interleave. On a terminal or in a
+ * file a line starts with its UTC time and the process; when stderr is the
+ * systemd journal, which stamps lines itself, it starts with its syslog
+ * priority instead ("<4>"), which journald strips and records. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,9 +11,10 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "tlsgate/util.h"
 
 void
-gw_log(const char *fmt, ...)
+gw_logp(int prio, const char *fmt, ...)
 {
 	char line[1024];
 	struct timeval tv;
@@ -18,11 +22,15 @@ gw_log(const char *fmt, ...)
 	va_list ap;
 	size_t n;
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ tlsgate[%ld]: ",
-	    (long)(tv.tv_usec / 1000), (long)getpid());
+	if (util_stderr_is_journal()) {
+		n = (size_t)snprintf(line, sizeof(line), "%s", util_log_prefix(prio));
+	} else {
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ tlsgate[%ld]: ",
+		    (long)(tv.tv_usec / 1000), (long)getpid());
+	}
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/notify.h"
 #include "gateway/status.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
@@ -249,11 +250,11 @@ spawn(struct master *m)
 	for (p = 0; p < GW_GENERATIONS && m->procs[p].pid > 0; p++)
 		;
 	if (block < 0 || p == GW_GENERATIONS) {
-		gw_log("too many worker processes (old ones still draining); not starting another");
+		gw_log_warn("too many worker processes (old ones still draining); not starting another");
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
-		gw_log("cannot start a worker process: %s", strerror(errno));
+		gw_log_err("cannot start a worker process: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -313,7 +314,7 @@ on_child(struct ev_loop *loop, ev_child *w, int revents)
 		}
 		p->pid = 0;
 		if (p->gen == m->gen && !m->stopping) {
-			gw_log("worker process %ld exited (status %d); starting a new one in %.0fs",
+			gw_log_err("worker process %ld exited (status %d); starting a new one in %.0fs",
 			    (long)w->rpid, w->rstatus, RESPAWN_SECS);
 			if (!ev_is_active(&m->respawn)) {
 				ev_timer_set(&m->respawn, RESPAWN_SECS, 0.);
@@ -386,10 +387,11 @@ on_switch(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	}
 	if (late)
-		gw_log("reload: an old worker did not confirm it stopped accepting within 5s");
+		gw_log_warn("reload: an old worker did not confirm it stopped accepting within 5s");
 	m->reloads_ok += m->switches_pending;
 	m->switches_pending = 0;
 	gw_log("reload ok: generation %lu serving, older ones finishing their connections", m->gen);
+	gw_notify("READY=1\nSTATUS=serving, reloaded (generation %lu)", m->gen);
 }
 
 static void
@@ -401,10 +403,13 @@ reload(struct master *m)
 
 	tg_err_clear(&err);
 	gw_log("reload: building the new configuration");
+	gw_notify_reloading();
 	if (build_next(m, &ncfg, &nrt, &err) != 0) {
 		m->reloads_failed++;
 		snprintf(m->last_error, sizeof(m->last_error), "%s", err.msg);
-		gw_log("reload failed, still serving the previous configuration: %s", err.msg);
+		gw_log_err("reload failed, still serving the previous configuration: %s", err.msg);
+		gw_notify("READY=1\nSTATUS=reload failed, serving the previous configuration: %s",
+		    err.msg);
 		gw_runtime_free(nrt);
 		gw_config_free(ncfg);
 		return;
@@ -445,6 +450,7 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	if (m->stopping && graceful)
 		return;
 	m->stopping = 1;
+	gw_notify("STOPPING=1\nSTATUS=stopping");
 	gw_log("stopping on signal %d%s", s->signum,
 	    graceful ? ": finishing open connections first" : "");
 	ev_timer_stop(loop, &m->respawn);
@@ -609,7 +615,7 @@ raise_nofile(void)
 		rlim_t was = rl.rlim_cur;
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			gw_log("cannot raise the open files limit from %llu: %s",
+			gw_log_warn("cannot raise the open files limit from %llu: %s",
 			    (unsigned long long)was, strerror(errno));
 	}
 }
@@ -671,6 +677,8 @@ gw_serve(gw_config *cfg, tg_err *err)
 	gw_log("ready: %lu worker thread%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
 	    cfg->status ? ", status on " : "",
 	    cfg->status ? cfg->status : "");
+	gw_notify("READY=1\nSTATUS=serving %zu listener%s with %lu worker thread%s", m.rt->nl,
+	    m.rt->nl == 1 ? "" : "s", m.nworkers, m.nworkers == 1 ? "" : "s");
 	ev_run(m.loop, 0);
 	rc = 0;
 out:

@@ -227,7 +227,7 @@ load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, const char *pass, tg_e
 	X509_NAME_oneline(X509_get_subject_name(e->leaf), ci->subject, sizeof(ci->subject));
 	ci->not_after = pki_asn1_time_unix(X509_get0_notAfter(e->leaf));
 	if (ci->not_after != 0 && ci->not_after < (int64_t)time(NULL))
-		gw_log("warning: certificate %s expired; clients will refuse it: renew it", s->cert);
+		gw_log_warn("warning: certificate %s expired; clients will refuse it: renew it", s->cert);
 	return 0;
 }
 
@@ -386,7 +386,7 @@ load_crl(X509_STORE *store, const char *path, tg_err *err)
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
 		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 		if (next != NULL && pki_asn1_time_unix(next) < (int64_t)time(NULL))
-			gw_log("warning: CRL %s is past its next update; every client cert will be "
+			gw_log_warn("warning: CRL %s is past its next update; every client cert will be "
 			    "refused until you publish a fresh one", path);
 		if (X509_STORE_add_crl(store, crl) != 1) {
 			X509_CRL_free(crl);

@@ -117,7 +117,7 @@ gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const cha
 	w->refused++;
 	if (w->refused_logged != 0 && now - w->refused_logged < GW_REFUSED_LOG_SECS)
 		return;
-	gw_log("listener %s: refused %lu connection%s over %s since the last report "
+	gw_log_warn("listener %s: refused %lu connection%s over %s since the last report "
 	    "(limits: %lu unfinished handshakes, %lu per address; raise them if these are legitimate clients)",
 	    l->name, w->refused, w->refused == 1 ? "" : "s", what, l->max_unauth, l->max_unauth_per_addr);
 	w->refused_logged = now;
@@ -152,7 +152,7 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			/* Out of descriptors: pause instead of spinning on a
 			 * readable socket we cannot accept from. */
-			gw_log("accept on %s: %s; pausing accepts for %.1fs (raise `ulimit -n` or lower --max-conns)",
+			gw_log_warn("accept on %s: %s; pausing accepts for %.1fs (raise `ulimit -n` or lower --max-conns)",
 			    l->listen_str, strerror(errno), BACKOFF_SECS);
 			accept_all(w, 0);
 			ev_timer_set(&w->backoff, BACKOFF_SECS, 0.);
@@ -303,7 +303,7 @@ drain_for_reload(struct wthread *t, unsigned long n, struct gw_runtime *rt, cons
 	struct gw_recheck *r = gw_recheck_build(rt, cfg);
 
 	if (r == NULL) {
-		gw_log("reload: cannot build the new rules to re-check open connections (out of "
+		gw_log_err("reload: cannot build the new rules to re-check open connections (out of "
 		    "memory); closing them all");
 		for (unsigned long j = 0; j < n; j++)
 			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
@@ -370,7 +370,7 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
 		}
 	}
 	if (started < nworkers) {
-		gw_log("worker: cannot start thread %lu of %lu: out of memory or threads", started + 1,
+		gw_log_err("worker: cannot start thread %lu of %lu: out of memory or threads", started + 1,
 		    nworkers);
 		rc = -1;
 		for (unsigned long j = 0; j < started; j++)
