@@ -209,6 +209,33 @@ int chk_path_under(const char *dir, const char *path, char *out, tg_err *err);
 int chk_each_conf(const char *dir, int skip_hidden, int (*fn)(const char *path, void *arg),
     void *arg, tg_err *err);
 
+/* --- Service configs through their includes (confread.c) --- */
+
+#define CHK_CONF_MAX_DEPTH 16   /* include nesting, at most (each reader may ask less) */
+#define CHK_CONF_MAX_WALKS 4096 /* files walked per config, counting repeats */
+
+struct chk_conf;
+
+/* service names who refuses the same ("nginx -t"); max_depth the nesting
+ * its service allows (capped at CHK_CONF_MAX_DEPTH). */
+struct chk_conf *chk_conf_new(const char *service, unsigned max_depth);
+void chk_conf_free(struct chk_conf *r);
+/* Enters path, included at from:line (the main file: from = path, line 0):
+ * its bytes (read once per run, by device and inode; shared, read-only,
+ * NUL-terminated) in *data. Fails naming from:line on a cycle (with the
+ * chain), on nesting past max_depth, and past CHK_CONF_MAX_WALKS files.
+ * Each successful enter is paired with chk_conf_leave. */
+int chk_conf_enter(struct chk_conf *r, const char *path, const char *from, unsigned line,
+    const unsigned char **data, size_t *len, tg_err *err) TG_MUST_CHECK;
+void chk_conf_leave(struct chk_conf *r);
+/* Enters path (as chk_conf_enter), calls fn with each line (1-based, its
+ * newline cut, the text writable), stops at the first fn that fails, and
+ * leaves. Returns 0, -1 when path could not be entered, 1 when fn failed
+ * (err set either way). */
+int chk_conf_each_line(struct chk_conf *r, const char *path, const char *from, unsigned from_line,
+    int (*fn)(void *arg, const char *path, unsigned line, char *text), void *arg,
+    tg_err *err) TG_MUST_CHECK;
+
 struct chk_cfgnote {
 	const char *code; /* a rule code */
 	char file[PATH_MAX];

@@ -35,10 +35,12 @@ struct pg_setting {
 
 struct pgconf {
 	struct pg_setting s[PG_N];
+	struct chk_conf *conf; /* files through includes */
 	tg_err *err;
 };
 
-static int pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok);
+static int pg_read(struct pgconf *pc, const char *path, const char *from, unsigned from_line,
+    int missing_ok);
 
 /* A value: 'quoted' ('' and \' for a quote) or a bare word. */
 static const char *
@@ -75,7 +77,8 @@ pg_value(const char *p, char *out, size_t len, int *bad)
 
 struct pg_inc {
 	struct pgconf *pc;
-	int depth;
+	const char *from;
+	unsigned line;
 };
 
 static int
@@ -83,13 +86,13 @@ pg_include_one(const char *path, void *arg)
 {
 	struct pg_inc *in = arg;
 
-	return pg_read(in->pc, path, in->depth + 1, 0);
+	return pg_read(in->pc, path, in->from, in->line, 0);
 }
 
 static int
-pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, unsigned line)
+pg_include_dir(struct pgconf *pc, const char *dir, const char *file, unsigned line)
 {
-	struct pg_inc in = { pc, depth };
+	struct pg_inc in = { pc, file, line };
 	/* PostgreSQL skips hidden files. */
 	int rc = chk_each_conf(dir, 1, pg_include_one, &in, pc->err);
 
@@ -100,7 +103,7 @@ pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, 
 }
 
 static int
-pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int depth)
+pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p)
 {
 	char name[64], value[PATH_MAX], dir[PATH_MAX], full[PATH_MAX];
 	size_t n = 0;
@@ -130,15 +133,12 @@ pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int d
 		    "too)", name, bad ? "the quoted value is not closed" : "text after the value");
 	if (strcmp(name, "include") == 0 || strcmp(name, "include_if_exists") == 0 ||
 	    strcmp(name, "include_dir") == 0) {
-		if (depth >= PG_MAX_DEPTH)
-			return chk_file_error(pc->err, path, line, "includes nested more than %d deep",
-			    PG_MAX_DEPTH);
 		chk_dir_of(path, dir, sizeof(dir));
 		if (chk_path_under(dir, value, full, pc->err) != 0)
 			return -1;
 		if (strcmp(name, "include_dir") == 0)
-			return pg_include_dir(pc, full, depth, path, line);
-		return pg_read(pc, full, depth + 1, strcmp(name, "include_if_exists") == 0);
+			return pg_include_dir(pc, full, path, line);
+		return pg_read(pc, full, path, line, strcmp(name, "include_if_exists") == 0);
 	}
 	for (int i = 0; i < PG_N; i++) {
 		if (strcmp(name, pg_names[i]) != 0)
@@ -152,34 +152,29 @@ pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int d
 }
 
 static int
-pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok)
+pg_line_cb(void *arg, const char *path, unsigned line, char *text)
 {
-	unsigned char *data = NULL;
-	char *line, *save = NULL;
-	size_t len;
-	unsigned lineno = 0;
-	int rc = 0;
+	return pg_line(arg, path, line, text);
+}
+
+static int
+pg_read(struct pgconf *pc, const char *path, const char *from, unsigned from_line, int missing_ok)
+{
+	char why[TG_ERR_MSG_MAX - 400];
 	struct stat st;
+	int rc;
 
 	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
 		return 0;
-	if (util_read_file(path, &data, &len, pc->err) != 0) {
-		char why[TG_ERR_MSG_MAX - 400];
-		snprintf(why, sizeof(why), "%.1500s", pc->err->msg);
-		return tg_err_set(pc->err, TG_ERR_USAGE, "cannot read the PostgreSQL config: %s%s",
-		    why, depth > 0 ? "" : "; give the file the server runs with (psql: SHOW "
-		    "config_file; Debian: /etc/postgresql/15/main/postgresql.conf)");
-	}
-	/* strtok_r would skip empty lines and lose the count. */
-	for (line = (char *)data; rc == 0 && line != NULL; line = save) {
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		lineno++;
-		rc = pg_line(pc, path, lineno, line, depth);
-	}
-	free(data);
-	return rc;
+	rc = chk_conf_each_line(pc->conf, path, from, from_line, pg_line_cb, pc, pc->err);
+	if (rc == 0)
+		return 0;
+	if (rc > 0 || pc->err->cat != TG_ERR_IO)
+		return -1;
+	snprintf(why, sizeof(why), "%.1500s", pc->err->msg);
+	return tg_err_set(pc->err, TG_ERR_USAGE, "cannot read the PostgreSQL config: %s%s", why,
+	    from_line > 0 ? "" : "; give the file the server runs with (psql: SHOW config_file; "
+	    "Debian: /etc/postgresql/15/main/postgresql.conf)");
 }
 
 /* on/off/true/false/yes/no/1/0 and their prefixes, as PostgreSQL takes
@@ -226,7 +221,11 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	if (pc == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	pc->err = err;
-	if (pg_read(pc, path, 0, 0) != 0)
+	if ((pc->conf = chk_conf_new("PostgreSQL", PG_MAX_DEPTH)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (pg_read(pc, path, path, 0, 0) != 0)
 		goto out;
 	snprintf(c->pg_conf, sizeof(c->pg_conf), "%s", path);
 	if (pc->s[PG_DATA].set && pc->s[PG_DATA].value[0] != '\0')
@@ -236,7 +235,7 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	snprintf(c->pg_datadir, sizeof(c->pg_datadir), "%s", datadir);
 	/* ALTER SYSTEM's file comes last and wins, as in the server. */
 	if (util_path_join(auto_conf, sizeof(auto_conf), datadir, "postgresql.auto.conf", err) != 0 ||
-	    pg_read(pc, auto_conf, 1, 1) != 0)
+	    pg_read(pc, auto_conf, path, 1, 1) != 0)
 		goto out;
 	on = pc->s[PG_SSL].set ? pg_bool(pc->s[PG_SSL].value) : 0;
 	if (on < 0) {
@@ -269,6 +268,7 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	}
 	rc = 0;
 out:
+	chk_conf_free(pc->conf);
 	free(pc);
 	return rc;
 }
