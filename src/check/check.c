@@ -1,8 +1,6 @@
 /* The checker context: options in, findings out. */
 #include <dirent.h>
-#include <grp.h>
 #include <openssl/err.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -348,30 +346,21 @@ chk_set_purpose(chk_ctx *c, chk_purpose p)
 int
 chk_set_owner(chk_ctx *c, const char *spec, tg_err *err)
 {
-	char user[64];
-	const char *colon = strchr(spec, ':');
-	size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-	struct passwd *pw;
-	struct group *gr;
-
-	if (ulen == 0 || ulen >= sizeof(user))
-		return tg_err_set(err, TG_ERR_USAGE, "--owner '%s': write USER or USER:GROUP", spec);
-	memcpy(user, spec, ulen);
-	user[ulen] = '\0';
-	if ((pw = getpwnam(user)) == NULL)
-		return tg_err_set(err, TG_ERR_USAGE, "--owner: no user '%s' on this system", user);
-	c->owner_uid = pw->pw_uid;
-	c->owner_gid = pw->pw_gid;
-	snprintf(c->owner_name, sizeof(c->owner_name), "%s", user);
-	if (colon != NULL && colon[1] != '\0') {
-		if ((gr = getgrnam(colon + 1)) == NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--owner: no group '%s' on this system",
-			    colon + 1);
-		c->owner_gid = gr->gr_gid;
-	}
-	gr = getgrgid(c->owner_gid);
-	snprintf(c->group_name, sizeof(c->group_name), "%s", gr ? gr->gr_name : user);
+	if (util_owner_parse(spec, &c->owner, err) != 0)
+		return -1;
 	c->have_owner = 1;
+	c->owner_from[0] = '\0';
+	return 0;
+}
+
+int
+chk_default_owner(chk_ctx *c, const char *user, const char *from, tg_err *err)
+{
+	if (c->have_owner)
+		return 0; /* --owner says otherwise */
+	if (chk_set_owner(c, user, err) != 0)
+		return -1;
+	snprintf(c->owner_from, sizeof(c->owner_from), "%s", from);
 	return 0;
 }
 

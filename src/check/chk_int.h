@@ -13,6 +13,7 @@
 
 #include "check/chk_prosody.h"
 #include "tlsgate/check.h"
+#include "tlsgate/util.h"
 
 #define CHK_HASH_LEN 32
 #define CHK_MAX_HOSTS CHK_PCFG_MAX_HOSTS
@@ -133,9 +134,9 @@ struct chk_ctx {
 	chk_purpose purpose;
 	int purpose_set;        /* --purpose given; else inferred per leaf */
 	int have_owner;
-	uid_t owner_uid;
-	gid_t owner_gid;
-	char owner_name[64], group_name[64];
+	util_owner owner;       /* --owner, or the account a service config runs as */
+	char owner_from[PATH_MAX + 64]; /* where a default owner came from ("" : --owner) */
+	int pg_keys;            /* PostgreSQL's key ownership rule applies (--pg-config) */
 	unsigned warn_days;
 	char *pass;
 	int64_t now;
@@ -247,6 +248,10 @@ struct chk_cfgnote {
 /* Records a finding about a service's config (reported under file). */
 int chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, const char *fix,
     const char *fmt, ...) TG_PRINTF(6, 7);
+
+/* The account a service's config runs as (from says where that comes
+ * from: "the data directory's owner"), unless --owner was given. */
+int chk_default_owner(chk_ctx *c, const char *user, const char *from, tg_err *err);
 
 /* A file a service's config names as its trusted CAs (client CA, CA bundle):
  * an input checked as a CA, never as a served certificate. */

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct mq {
 	int started; /* cur holds options */
 	int tls;     /* listeners with a certfile */
 	struct chk_conf *conf; /* files through include_dir */
+	char user[64];         /* `user`: whom the broker becomes when started as root */
+	char user_at[PATH_MAX + 16];
 };
 
 #define MQ_MAX_DEPTH 8
@@ -131,6 +134,11 @@ mq_line(struct mq *m, const char *path, unsigned line, char *p)
 	}
 	if (strcmp(name, "include_dir") == 0)
 		return mq_include_dir(m, value, path, line);
+	if (strcmp(name, "user") == 0) {
+		snprintf(m->user, sizeof(m->user), "%.63s", value);
+		snprintf(m->user_at, sizeof(m->user_at), "%s:%u", path, line);
+		return 0;
+	}
 	for (int i = 0; i < MQ_N; i++) {
 		if (strcmp(name, mq_names[i]) != 0)
 			continue;
@@ -161,6 +169,29 @@ mq_read(struct mq *m, const char *path, const char *from, unsigned from_line)
 	return rc == 0 ? 0 : -1;
 }
 
+/* Started as root (as its service is), mosquitto becomes `user` (default
+ * mosquitto) before it opens the listeners' files: that account must read
+ * the keys. */
+static int
+mq_owner(struct mq *m)
+{
+	char from[PATH_MAX + 128];
+
+	if (strcmp(m->user, "root") == 0)
+		return 0;
+	if (m->user[0] == '\0') {
+		snprintf(m->user, sizeof(m->user), "mosquitto");
+		snprintf(from, sizeof(from), "mosquitto's default `user`: the broker started as root "
+		    "reads its files as it");
+	} else {
+		snprintf(from, sizeof(from), "`user %s` at %.3000s: the broker started as root reads its "
+		    "files as it", m->user, m->user_at);
+	}
+	if (getpwnam(m->user) == NULL)
+		return 0; /* not installed here: nothing to try as */
+	return chk_default_owner(m->c, m->user, from, m->err);
+}
+
 int
 chk_add_mosquitto_config(chk_ctx *c, const char *path, tg_err *err)
 {
@@ -182,6 +213,8 @@ chk_add_mosquitto_config(chk_ctx *c, const char *path, tg_err *err)
 		    "no TLS there; add certfile and keyfile to a listener (port 8883)", path);
 		goto out;
 	}
+	if (mq_owner(m) != 0)
+		goto out;
 	rc = 0;
 out:
 	chk_conf_free(m->conf);

@@ -261,9 +261,12 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 		goto out;
 	/* The key rule is about the user the server runs as: the data
 	 * directory's owner, unless --owner says otherwise. */
-	if (!c->have_owner && stat(datadir, &st) == 0) {
+	c->pg_keys = 1;
+	if (stat(datadir, &st) == 0) {
 		struct passwd *pw = getpwuid(st.st_uid);
-		if (pw != NULL && chk_set_owner(c, pw->pw_name, err) != 0)
+		char from[PATH_MAX + 64];
+		snprintf(from, sizeof(from), "the owner of the data directory %s", datadir);
+		if (pw != NULL && chk_default_owner(c, pw->pw_name, from, err) != 0)
 			goto out;
 	}
 	rc = 0;

@@ -220,81 +220,126 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 		    "Prosody needs `password` in its ssl config)", f->path);
 }
 
+/* Whether PostgreSQL's key rule (be-secure-common.c, check_ssl_key_file)
+ * holds for a key: the one a PostgreSQL config names, or one in a data
+ * directory (PG_VERSION next to it). */
+static int
+pg_context(const chk_ctx *c, const struct chk_file *f)
+{
+	char dir[PATH_MAX], marker[PATH_MAX + 16];
+
+	if (c->pg_keys)
+		return 1;
+	chk_dir_of(f->path, dir, sizeof(dir));
+	snprintf(marker, sizeof(marker), "%s/PG_VERSION", dir);
+	return access(marker, F_OK) == 0;
+}
+
+static int
+pg_key_rule(const chk_ctx *c, const struct chk_file *f)
+{
+	return c->have_owner && is_key_file(f) && !f->read_errno && pg_context(c, f);
+}
+
+static int
+world_readable(const struct chk_file *f)
+{
+	return is_key_file(f) && !f->read_errno && (f->st.st_mode & S_IROTH);
+}
+
+static void
+key_world_fix(const chk_ctx *c, const struct chk_file *f, char *fix, size_t len)
+{
+	if (c->have_owner)
+		fixf(fix, len, "chown %s:%s %s && chmod %o %s", c->owner.user, c->owner.group,
+		    f->path, (unsigned)util_owner_key_mode(&c->owner), f->path);
+	else
+		fixf(fix, len, "chmod o-rwx %s", f->path);
+}
+
+/* PostgreSQL refuses a server key anyone may read. */
 static void
 r_key_world_readable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	char fix[512];
 
-	if (!is_key_file(f) || f->read_errno || !(f->st.st_mode & S_IROTH))
+	if (!world_readable(f) || !pg_context(c, f))
 		return;
-	if (c->have_owner)
-		fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path,
-		    f->path);
-	else
-		fixf(fix, sizeof(fix), "chmod o-rwx %s", f->path);
+	key_world_fix(c, f, fix, sizeof(fix));
 	chk_emit(c, r, unit, f->path, fix, "private key %s is readable by every user (mode %04o): "
-	    "`sudo -u nobody cat %s` succeeds", f->path, (unsigned)(f->st.st_mode & 07777), f->path);
+	    "PostgreSQL refuses it (\"has group or world access\")", f->path,
+	    (unsigned)(f->st.st_mode & 07777));
 }
 
-/* PostgreSQL's rule (be-secure-common.c): owned by the server user with no
- * group/other access, or owned by root with at most group read. */
+/* Elsewhere the service still loads it: a leak waiting to happen. */
+static void
+r_key_exposed(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!world_readable(f) || pg_context(c, f))
+		return;
+	key_world_fix(c, f, fix, sizeof(fix));
+	chk_emit(c, r, unit, f->path, fix, "private key %s is readable by every user (mode %04o): "
+	    "`sudo -u nobody cat %s` succeeds; the service loads it, and so can anyone on this "
+	    "machine", f->path, (unsigned)(f->st.st_mode & 07777), f->path);
+}
+
+/* PostgreSQL's rule for the server's key: owned by the server's user or by
+ * root. */
 static void
 r_key_owner(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	char fix[512];
 
-	if (!c->have_owner || !is_key_file(f) || f->read_errno)
-		return;
-	if (f->st.st_uid == c->owner_uid || f->st.st_uid == 0)
+	if (!pg_key_rule(c, f) || f->st.st_uid == c->owner.uid || f->st.st_uid == 0)
 		return;
 	fixf(fix, sizeof(fix), "chown %s %s && chmod 600 %s   (or: chown root:%s %s && chmod 640 %s)",
-	    c->owner_name, f->path, f->path, c->group_name, f->path, f->path);
+	    c->owner.user, f->path, f->path, c->owner.group, f->path, f->path);
 	chk_emit(c, r, unit, f->path, fix, "private key %s is owned by uid %u, neither %s nor root: "
-	    "PostgreSQL refuses to start with it", f->path, (unsigned)f->st.st_uid, c->owner_name);
+	    "PostgreSQL refuses to start with it", f->path, (unsigned)f->st.st_uid, c->owner.user);
 }
 
+/* The same rule's modes: the server's own key without group or other
+ * access; root's with at most group read. */
 static void
 r_key_mode(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	mode_t m = f->st.st_mode & 07777;
 	char fix[512];
 
-	if (!c->have_owner || !is_key_file(f) || f->read_errno || (m & S_IROTH))
+	if (!pg_key_rule(c, f) || (m & S_IROTH))
 		return; /* world-readable has its own rule */
-	if (f->st.st_uid == c->owner_uid && c->owner_uid != 0 && (m & (S_IRWXG | S_IRWXO))) {
+	if (f->st.st_uid == c->owner.uid && c->owner.uid != 0 && (m & (S_IRWXG | S_IRWXO))) {
 		fixf(fix, sizeof(fix), "chmod 600 %s", f->path);
 		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by %s with mode %04o: "
-		    "group/other access is not allowed (PostgreSQL: \"has group or world access\")",
-		    f->path, c->owner_name, (unsigned)m);
+		    "PostgreSQL refuses it (\"has group or world access\"); it wants 0600",
+		    f->path, c->owner.user, (unsigned)m);
 	} else if (f->st.st_uid == 0 && (m & (S_IWGRP | S_IXGRP | S_IRWXO))) {
 		fixf(fix, sizeof(fix), "chmod 640 %s", f->path);
-		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by root with mode %04o: at "
-		    "most 0640 is allowed", f->path, (unsigned)m);
+		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by root with mode %04o: "
+		    "PostgreSQL refuses it (\"has group or world access\"); at most 0640",
+		    f->path, (unsigned)m);
 	}
 }
 
+/* What the kernel answers when the service's account opens the key. */
 static void
 r_key_service_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
-	mode_t m = f->st.st_mode & 07777;
-	char fix[512];
+	char fix[512], why[512], from[PATH_MAX + 160] = "";
 
-	if (!c->have_owner || c->owner_uid == 0 || !is_key_file(f) || f->read_errno)
+	if (!c->have_owner || c->owner.reader_uid == 0 || !is_key_file(f) || f->read_errno ||
+	    util_owner_can_read(&c->owner, f->path, why, sizeof(why)) != 0)
 		return;
-	if (f->st.st_uid == c->owner_uid) {
-		if (m & S_IRUSR)
-			return;
-	} else if (f->st.st_uid == 0) {
-		if (f->st.st_gid == c->owner_gid && (m & S_IRGRP))
-			return;
-	} else {
-		return; /* key-owner reports it */
-	}
-	fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path, f->path);
-	chk_emit(c, r, unit, f->path, fix, "private key %s (uid %u, gid %u, mode %04o) cannot be "
-	    "read by %s (group %s): the service fails to load it", f->path,
-	    (unsigned)f->st.st_uid, (unsigned)f->st.st_gid, (unsigned)m, c->owner_name,
-	    c->group_name);
+	if (c->owner_from[0] != '\0')
+		snprintf(from, sizeof(from), " (%s; give --owner when it runs as another "
+		    "account)", c->owner_from);
+	fixf(fix, sizeof(fix), "chown %s:%s %s && chmod %o %s, and let %s through every directory "
+	    "above it (chmod o+x, or the group's x)", c->owner.user, c->owner.group, f->path,
+	    (unsigned)util_owner_key_mode(&c->owner), f->path, c->owner.reader);
+	chk_emit(c, r, unit, f->path, fix, "private key %s cannot be read by %s%s: %s; the "
+	    "service fails to load it", f->path, c->owner.reader, from, why);
 }
 
 static void
@@ -1171,10 +1216,11 @@ const struct chk_rule chk_rules[] = {
 	{ "pem-junk", W, "text around the PEM blocks", r_pem_junk, NULL },
 	{ "pem-corrupt", E, "a PEM block that does not decode", r_pem_corrupt, NULL },
 	{ "key-encrypted", E, "passphrase-protected key and no (working) passphrase", r_key_encrypted, NULL },
-	{ "key-world-readable", E, "private key readable by every user (nobody)", r_key_world_readable, NULL },
-	{ "key-owner", E, "--owner: key owned by neither the service user nor root", r_key_owner, NULL },
-	{ "key-mode", E, "--owner: key mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
-	{ "key-service-unreadable", E, "--owner: the service user cannot read the key", r_key_service_unreadable, NULL },
+	{ "key-world-readable", E, "PostgreSQL's key readable by every user: the server refuses it", r_key_world_readable, NULL },
+	{ "key-exposed", W, "private key readable by every user (the service loads it; so can anyone)", r_key_exposed, NULL },
+	{ "key-owner", E, "PostgreSQL's key: owned by neither the server's user nor root", r_key_owner, NULL },
+	{ "key-mode", E, "PostgreSQL's key: mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
+	{ "key-service-unreadable", E, "the service's account (--owner, or its config's) cannot open the key", r_key_service_unreadable, NULL },
 	{ "p12-legacy", I, "PKCS#12 with legacy (SHA-1/3DES/RC2) encryption", r_p12_legacy, NULL },
 	/* key pairing */
 	{ "key-mismatch", E, "key does not belong to the certificate (and which one it does)", NULL, r_key_mismatch },

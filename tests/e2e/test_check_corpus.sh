@@ -9,6 +9,8 @@ set -euo pipefail
 . "$TLSGATE_SRC/tests/e2e/lib/pki.sh"
 
 W=$(mktemp -d /tmp/tlsgate-check-corpus.XXXXXX)
+# The service accounts (--owner) must get through to the keys.
+chmod 755 "$W"
 LOG=$W/log
 failed=0
 cleanup() {
@@ -153,11 +155,18 @@ expect key-encrypted-pass 0 "" -- "$d" "${CA[@]}" --pass-file "$W/good.pass"
 
 d=$(prosody world "$P/leaf.crt" "$P/inter.crt")
 chmod 644 "$d/example.com.key"
+# A leak, not a failure: the service still loads it (a warning); PostgreSQL
+# refuses it (an error).
+expect key-exposed 0 "key-exposed" -- "$d" "${CA[@]}"
+echo 15 >"$d/PG_VERSION"
 expect key-world-readable 1 "key-world-readable" -- "$d" "${CA[@]}"
 
+# PostgreSQL's key rule holds in a data directory (PG_VERSION next to the key).
 d=$(prosody owner "$P/leaf.crt" "$P/inter.crt")
+echo 15 >"$d/PG_VERSION"
 chown nobody "$d/example.com.key"
-expect key-owner 1 "key-owner" -- "$d" "${CA[@]}" --owner postgres
+# (postgres cannot open nobody's 0600 key either)
+expect key-owner 1 "key-owner key-service-unreadable" -- "$d" "${CA[@]}" --owner postgres
 chown postgres "$d/example.com.key"
 chmod 640 "$d/example.com.key"
 expect key-mode 1 "key-mode" -- "$d" "${CA[@]}" --owner postgres
@@ -304,8 +313,11 @@ expect clean-pg-config 0 "" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 # --- mosquitto config (--mosquitto-config): client certificates asked for or not ---
 d=$W/c/mosquitto-config
 mkdir -p "$d"
+# The broker reads its key as its `user` (mosquitto) once started as root.
+install -m 600 "$W/c/clean/example.com.key" "$d/example.com.key"
+if id mosquitto >/dev/null 2>&1; then chown mosquitto "$d/example.com.key"; fi
 printf 'listener 8883\ncertfile %s\nkeyfile %s\ncafile %s\n' "$W/c/clean/example.com.crt" \
-	"$W/c/clean/example.com.key" "$P/root.crt" >"$d/mosquitto.conf"
+	"$d/example.com.key" "$P/root.crt" >"$d/mosquitto.conf"
 expect mqtt-client-cert-optional 0 "mqtt-client-cert-optional" -- --mosquitto-config "$d/mosquitto.conf" "${CA[@]}"
 printf 'require_certificate true\n' >>"$d/mosquitto.conf"
 expect clean-mosquitto-config 0 "" -- --mosquitto-config "$d/mosquitto.conf" "${CA[@]}"

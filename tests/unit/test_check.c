@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,15 +135,18 @@ write_file(const char *name, const void *data, size_t len, mode_t mode, char *pa
 	chmod(path, mode);
 }
 
-/* Runs the checker over one path; returns the codes found, space-separated. */
+/* Runs the checker over one path (with --owner unless NULL); returns the
+ * codes found, space-separated. */
 static void
-codes_for(const char *path, char *out, size_t len)
+codes_for(const char *path, const char *owner, char *out, size_t len)
 {
 	tg_err err = { 0 };
 	chk_ctx *c = chk_new(&err);
 
 	assert_non_null(c);
 	chk_use_system_store(c, 0);
+	if (owner != NULL && chk_set_owner(c, owner, &err) != 0)
+		fail_msg("--owner %s: %s", owner, err.msg);
 	assert_int_equal(chk_add_path(c, path, &err), 0);
 	assert_int_equal(chk_run(c, &err), 0);
 	out[0] = '\0';
@@ -182,16 +187,16 @@ test_file_classification(void **state)
 	pem = cert_pem(x, &len);
 	/* A self-signed leaf alone: only the self-signed warning. */
 	write_file("good.pem", pem, len, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "self-signed");
 
 	write_file("empty.crt", "", 0, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "no-start-line");
 
 	dlen = i2d_X509(x, &der);
 	write_file("der.crt", der, (size_t)dlen, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "der-not-pem self-signed");
 
 	crlf = malloc(2 * len + 1);
@@ -201,20 +206,20 @@ test_file_classification(void **state)
 		crlf[j++] = pem[i];
 	}
 	write_file("crlf.crt", crlf, j, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "pem-crlf self-signed");
 
 	/* Truncated: BEGIN and half the base64, no END line. */
 	write_file("cut.crt", pem, len / 2, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "pem-corrupt");
 
 	write_file("html.crt", "<html>not found</html>\n", 23, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "not-certificate");
 
 	snprintf(path, sizeof(path), "%s/missing.crt", tmpdir);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "unreadable");
 
 	free(crlf);
@@ -389,6 +394,40 @@ test_pg_config(void **state)
 }
 
 
+
+/* --owner: what the kernel lets the service's account do with the key. */
+static void
+test_owner_rules(void **state)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char path[256], codes[512], *pem;
+	long n;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("prosody") == NULL)
+		skip();
+	PEM_write_bio_PrivateKey(b, test_key, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(b, &pem);
+	chmod(tmpdir, 0755);
+	write_file("owned.key", pem, (size_t)n, 0600, path);
+	assert_int_equal(chown(path, 0, 0), 0);
+	/* root:root 0600: prosody cannot read it, whatever root may */
+	codes_for(path, "root:prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-service-unreadable");
+	codes_for(path, ":prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-service-unreadable");
+	/* 0644: everyone reads it, prosody too; a leak, not a failure */
+	chmod(path, 0644);
+	codes_for(path, "prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-exposed");
+	/* root:prosody 0640: as import --owner root:prosody writes it */
+	chmod(path, 0640);
+	assert_int_equal(chown(path, 0, getgrnam("prosody")->gr_gid), 0);
+	codes_for(path, ":prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "");
+	BIO_free(b);
+}
+
 /* Service configs through their includes: nesting, cycles and includes
  * that multiply end with an error naming the file and line, in bounded
  * time; a snippet included by two servers is read for both. */
@@ -517,6 +556,7 @@ main(void)
 		cmocka_unit_test(test_json_report),
 		cmocka_unit_test(test_pg_config),
 		cmocka_unit_test(test_config_includes_bounded),
+		cmocka_unit_test(test_owner_rules),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
