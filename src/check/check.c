@@ -29,6 +29,14 @@ chk_new(tg_err *err)
 	return c;
 }
 
+static void
+free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void
 chk_free(chk_ctx *c)
 {
@@ -40,9 +48,7 @@ chk_free(chk_ctx *c)
 	for (size_t i = 0; i < c->nanchors; i++)
 		chk_cert_clear(&c->anchors[i]);
 	free(c->anchors);
-	for (size_t i = 0; i < c->ninputs; i++)
-		free(c->inputs[i]);
-	free(c->inputs);
+	free_list(c->inputs, c->ninputs);
 	for (size_t i = 0; i < c->npairs; i++) {
 		free(c->pair_cert[i]);
 		free(c->pair_key[i]);
@@ -63,9 +69,11 @@ chk_free(chk_ctx *c)
 	free(c->units);
 	for (size_t i = 0; c->hosts != NULL && i < c->nhosts; i++)
 		free(c->hosts[i].pin);
-	for (size_t i = 0; i < c->nca_inputs; i++)
-		free(c->ca_inputs[i]);
-	free(c->ca_inputs);
+	free_list(c->ca_inputs, c->nca_inputs);
+	free_list(c->ca_roles, c->nca_roles);
+	free_list(c->chain_cert, c->nchain_cert);
+	free_list(c->chain_src, c->nchain_src);
+	free_list(c->chain_why, c->nchain_why);
 	free(c->cfg_notes);
 	free(c->cfg_note_unit);
 	free(c->hosts);
@@ -85,6 +93,13 @@ chk_free(chk_ctx *c)
 	EVP_PKEY_free(c->decoded_key);
 	if (c->pass != NULL)
 		OPENSSL_clear_free(c->pass, strlen(c->pass));
+	for (size_t i = 0; i < c->nkeypasses; i++) {
+		for (size_t j = 0; j < c->keypasses[i].npasses; j++)
+			util_free_secret(c->keypasses[i].passes[j]);
+		free(c->keypasses[i].passes);
+		free(c->keypasses[i].key);
+	}
+	free(c->keypasses);
 	free(c);
 }
 
@@ -193,11 +208,41 @@ push_copy(char ***list, size_t *n, const char *s, tg_err *err)
 }
 
 int
-chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err)
+chk_add_ca_input(chk_ctx *c, const char *path, const char *role, tg_err *err)
 {
-	if (push_copy(&c->ca_inputs, &c->nca_inputs, path, err) != 0)
+	if (push_copy(&c->ca_inputs, &c->nca_inputs, path, err) != 0 ||
+	    push_copy(&c->ca_roles, &c->nca_roles, role != NULL ? role : "", err) != 0)
 		return -1;
 	return chk_add_path(c, path, err);
+}
+
+int
+chk_add_chain_source(chk_ctx *c, const char *cert, const char *src, const char *why,
+    tg_err *err)
+{
+	if (push_copy(&c->chain_cert, &c->nchain_cert, cert, err) != 0 ||
+	    push_copy(&c->chain_src, &c->nchain_src, src, err) != 0 ||
+	    push_copy(&c->chain_why, &c->nchain_why, why, err) != 0)
+		return -1;
+	return 0;
+}
+
+const char *
+chk_chain_source(const chk_ctx *c, const char *cert, const char *src)
+{
+	for (size_t i = 0; i < c->nchain_why; i++)
+		if (strcmp(c->chain_cert[i], cert) == 0 && strcmp(c->chain_src[i], src) == 0)
+			return c->chain_why[i];
+	return NULL;
+}
+
+const char *
+chk_ca_role(const chk_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->nca_roles; i++)
+		if (strcmp(c->ca_inputs[i], path) == 0 && c->ca_roles[i][0] != '\0')
+			return c->ca_roles[i];
+	return NULL;
 }
 
 int
@@ -258,6 +303,21 @@ add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
 	return chk_add_path(c, p->certs, err);
 }
 
+/* The ssl table's `password`: Prosody opens the key with it. */
+static int
+prosody_key_pass(chk_ctx *c, const struct chk_phost *h, const char *key, tg_err *err)
+{
+	char at[PATH_MAX + 16], origin[PATH_MAX + 96];
+	const char *pass;
+	int r = chk_phost_ssl_password(c->prosody, h, &pass, at, sizeof(at));
+
+	if (r == 0 || chk_key_pass(c, key) != NULL)
+		return 0;
+	snprintf(origin, sizeof(origin), "the ssl table's password (%.3000s%s)", at, r < 0 ?
+	    ", not a literal tlsgate reads" : "");
+	return chk_add_key_pass(c, key, r > 0 ? (char *const *)&pass : NULL, r > 0, origin, err);
+}
+
 int
 chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 {
@@ -275,7 +335,8 @@ chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 			continue;
 		/* Served the files its ssl option names, or the certs dir's. */
 		if (chk_phost_ssl(c->prosody, h, &cert, &key) == 1) {
-			if (!chk_has_pair(c, cert) && chk_add_pair(c, cert, key, err) != 0)
+			if (!chk_has_pair(c, cert) && (chk_add_pair(c, cert, key, err) != 0 ||
+			    prosody_key_pass(c, h, key, err) != 0))
 				return -1;
 		} else {
 			need_dir = 1;
@@ -378,6 +439,40 @@ chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err)
 	if ((c->pass = strdup(pass)) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	return 0;
+}
+
+int
+chk_add_key_pass(chk_ctx *c, const char *key, char *const *passes, size_t npasses,
+    const char *origin, tg_err *err)
+{
+	struct chk_keypass *n = realloc(c->keypasses, (c->nkeypasses + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->keypasses = n;
+	n = &c->keypasses[c->nkeypasses];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->origin, sizeof(n->origin), "%s", origin);
+	if ((n->key = strdup(key)) == NULL ||
+	    (npasses > 0 && (n->passes = calloc(npasses, sizeof(*n->passes))) == NULL))
+		goto nomem;
+	c->nkeypasses++; /* from here on chk_free wipes what was copied */
+	for (; n->npasses < npasses; n->npasses++)
+		if ((n->passes[n->npasses] = strdup(passes[n->npasses])) == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+nomem:
+	free(n->key);
+	return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+}
+
+const struct chk_keypass *
+chk_key_pass(const chk_ctx *c, const char *key)
+{
+	for (size_t i = 0; i < c->nkeypasses; i++)
+		if (strcmp(c->keypasses[i].key, key) == 0)
+			return &c->keypasses[i];
+	return NULL;
 }
 
 void

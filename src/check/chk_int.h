@@ -41,6 +41,16 @@ struct chk_xcache {
 
 #define CHK_CRLS_MAX 8
 
+/* How a service gets the passphrase of one key: from passes tried in turn
+ * (nginx ssl_password_file, Prosody's ssl `password`), or, with npasses 0,
+ * by a means tlsgate does not run (PostgreSQL ssl_passphrase_command). */
+struct chk_keypass {
+	char *key;
+	char **passes;
+	size_t npasses;
+	char origin[512]; /* "ssl_password_file /etc/nginx/pass (nginx.conf:12)" */
+};
+
 struct chk_file {
 	char *path;
 	size_t idx;              /* position in the context's file list */
@@ -60,6 +70,7 @@ struct chk_file {
 	unsigned char key_spki[CHK_HASH_LEN];
 	int key_encrypted;      /* passphrase-protected and not decrypted */
 	int key_bad_pass;       /* a passphrase was given and did not work */
+	const struct chk_keypass *keypass; /* the service's own passphrase source */
 	X509_CRL *crl;          /* the first CRL; NULL when the file holds none */
 	X509_CRL *crls[CHK_CRLS_MAX]; /* all of them (tlsgate writes intermediate + root) */
 	size_t ncrls;
@@ -139,6 +150,8 @@ struct chk_ctx {
 	int pg_keys;            /* PostgreSQL's key ownership rule applies (--pg-config) */
 	unsigned warn_days;
 	char *pass;
+	struct chk_keypass *keypasses;
+	size_t nkeypasses;
 	int64_t now;
 	int system_store;
 	/* Trust: --ca certs and self-signed CAs in sight; system store lazily. */
@@ -165,8 +178,12 @@ struct chk_ctx {
 	/* Cert files whose key the user named (a gateway listener's cert + key,
 	 * or `check CERT KEY`): paired whatever the layout says. */
 	char **pair_cert, **pair_key;
+	char **chain_cert, **chain_src; /* the service completes cert's chain from src */
+	char **chain_why;
+	size_t nchain_cert, nchain_src, nchain_why;
 	char **ca_inputs;          /* inputs a service's config names as trusted CAs */
-	size_t nca_inputs;
+	char **ca_roles;           /* ...what it trusts them for ("" : nothing clients meet) */
+	size_t nca_inputs, nca_roles;
 	size_t npairs;
 	struct chk_file **files;
 	size_t nfiles, capfiles;
@@ -254,8 +271,29 @@ int chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, 
 int chk_default_owner(chk_ctx *c, const char *user, const char *from, tg_err *err);
 
 /* A file a service's config names as its trusted CAs (client CA, CA bundle):
- * an input checked as a CA, never as a served certificate. */
-int chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err);
+ * an input checked as a CA, never as a served certificate. role says whom
+ * it decides about ("nginx ssl_client_certificate: client certificates
+ * must chain to it"), NULL when no client depends on it (nginx
+ * ssl_trusted_certificate): then a leaf in it is no error. */
+int chk_add_ca_input(chk_ctx *c, const char *path, const char *role, tg_err *err);
+
+/* The passphrases a service's config gives the key at path, tried in turn
+ * (npasses 0: it gets one by a means tlsgate does not run); origin names
+ * the setting. Copied; wiped on free. */
+int chk_add_key_pass(chk_ctx *c, const char *key, char *const *passes, size_t npasses,
+    const char *origin, tg_err *err);
+const struct chk_keypass *chk_key_pass(const chk_ctx *c, const char *key);
+
+/* The service completes the chain it serves with cert from the CAs in src
+ * (OpenSSL's automatic chain building from the verify store: mosquitto's
+ * cafile); why names the setting. */
+int chk_add_chain_source(chk_ctx *c, const char *cert, const char *src, const char *why,
+    tg_err *err);
+/* The setting that completes cert's chain from src, or NULL. */
+const char *chk_chain_source(const chk_ctx *c, const char *cert, const char *src);
+
+/* The role a service's config gives a CA file (NULL: none clients meet). */
+const char *chk_ca_role(const chk_ctx *c, const char *path);
 
 /* A host only the cert at cert serves (a service's config pins it). */
 int chk_add_pinned_host(chk_ctx *c, const char *name, const char *cert, tg_err *err);

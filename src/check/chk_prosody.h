@@ -32,6 +32,8 @@ struct chk_pssl {
 	int set;          /* the section assigns ssl */
 	int unknown;      /* ...something tlsgate does not read (a variable, a call) */
 	char *cert, *key; /* NULL: the table names none */
+	char *password;   /* a literal `password` (the key's passphrase), or NULL */
+	int password_set; /* the table sets password (literal or not) */
 	const char *file; /* where it is assigned (in cfg->files) */
 	unsigned line;
 };
@@ -96,6 +98,13 @@ int chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h);
  * one tlsgate does not read. */
 int chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char **cert,
     const char **key);
+
+/* The passphrase Prosody gives the host's key: `password` in the ssl table
+ * that names it, by the same precedence as chk_phost_ssl. 1 with *pass and
+ * *at (FILE:LINE) when a literal, -1 when set to something tlsgate does not
+ * evaluate (*at set), 0 when none. */
+int chk_phost_ssl_password(const struct chk_pcfg *cfg, const struct chk_phost *h,
+    const char **pass, char *at, size_t atlen);
 
 /* Whether tlsgate checks its certificate: enabled, not a bare-JID host
  * (user@host, skipped by prosodyctl check certs too), and served from files

@@ -59,7 +59,10 @@ mq_done(struct mq *m)
 		    "keyfile: mosquitto refuses to start; add keyfile", l->port);
 	if ((!chk_has_pair(c, l->v[MQ_CERT]) && chk_add_pair(c, l->v[MQ_CERT], l->v[MQ_KEY],
 	    m->err) != 0) ||
-	    (l->v[MQ_CAFILE][0] && chk_add_ca_input(c, l->v[MQ_CAFILE], m->err) != 0) ||
+	    (l->v[MQ_CAFILE][0] && chk_add_ca_input(c, l->v[MQ_CAFILE],
+	    "mosquitto's cafile: client certificates must chain to it", m->err) != 0) ||
+	    (l->v[MQ_CAFILE][0] && chk_add_chain_source(c, l->v[MQ_CERT], l->v[MQ_CAFILE],
+	    "mosquitto's cafile", m->err) != 0) ||
 	    (l->v[MQ_CAPATH][0] && chk_add_path(c, l->v[MQ_CAPATH], m->err) != 0) ||
 	    (l->v[MQ_CRL][0] && chk_add_path(c, l->v[MQ_CRL], m->err) != 0))
 		return -1;

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,16 +20,17 @@
 #define NGX_MAX_DEPTH 16  /* include nesting */
 #define NGX_MAX_BLOCKS 64 /* { } nesting: real configs use 4 or 5 */
 
-enum { NX_CERT, NX_KEY, NX_CLIENT_CA, NX_TRUSTED, NX_CRL, NX_N };
+enum { NX_CERT, NX_KEY, NX_CLIENT_CA, NX_TRUSTED, NX_CRL, NX_PASS, NX_N };
 
 static const char *const nx_names[NX_N] = {
 	"ssl_certificate", "ssl_certificate_key", "ssl_client_certificate",
-	"ssl_trusted_certificate", "ssl_crl",
+	"ssl_trusted_certificate", "ssl_crl", "ssl_password_file",
 };
 
 /* What one level (http, or a server) sets. */
 struct nx_level {
 	char v[NX_N][PATH_MAX];
+	char at[NX_N][320];  /* FILE:LINE where each was set (for messages) */
 	int ssl;          /* a listen ... ssl, or ssl on */
 	char **names;     /* server_name */
 	size_t nnames;
@@ -122,6 +124,35 @@ level_free(struct nx_level *lv)
 	free(lv->names);
 }
 
+/* ssl_password_file: nginx tries its lines in turn on the key, and refuses
+ * to start when it cannot read it. */
+static int
+nx_password_file(struct nx *x, const struct nx_level *sv, const char *key)
+{
+	const struct nx_level *lv = sv->v[NX_PASS][0] ? sv : &x->http;
+	char path[PATH_MAX], origin[PATH_MAX + 384], *lines[64], *p, *save = NULL;
+	unsigned char *data;
+	size_t len, n = 0;
+	tg_err rerr = { 0 };
+	int rc;
+
+	if (lv->v[NX_PASS][0] == '\0')
+		return 0;
+	if (nx_abs(x, lv->v[NX_PASS], path, x->err) != 0)
+		return -1;
+	if (util_read_file(path, &data, &len, &rerr) != 0)
+		return tg_err_set(x->err, TG_ERR_USAGE, "%s: ssl_password_file: %s (nginx -t refuses "
+		    "this too)", lv->at[NX_PASS], rerr.msg);
+	for (p = strtok_r((char *)data, "\r\n", &save); p != NULL && n < 64;
+	    p = strtok_r(NULL, "\r\n", &save))
+		lines[n++] = p;
+	snprintf(origin, sizeof(origin), "ssl_password_file %s (%s)", path, lv->at[NX_PASS]);
+	rc = chk_add_key_pass(x->c, key, lines, n, origin, x->err);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return rc;
+}
+
 /* A server block is over: its names against its certificate. */
 static int
 nx_server_done(struct nx *x, struct nx_level *sv)
@@ -141,12 +172,15 @@ nx_server_done(struct nx *x, struct nx_level *sv)
 	if (!chk_has_pair(x->c, cpath) &&
 	    (key[0] ? chk_add_pair(x->c, cpath, kpath, x->err) : chk_add_path(x->c, cpath, x->err)) != 0)
 		return -1;
-	for (int i = NX_CLIENT_CA; i < NX_N; i++) {
+	if (key[0] && nx_password_file(x, sv, kpath) != 0)
+		return -1;
+	for (int i = NX_CLIENT_CA; i < NX_PASS; i++) {
 		const char *v = sv->v[i][0] ? sv->v[i] : x->http.v[i];
 		if (v[0] == '\0' || strchr(v, '$') != NULL)
 			continue;
 		if (nx_abs(x, v, p, x->err) != 0 || (i == NX_CRL ? chk_add_path(x->c, p, x->err) :
-		    chk_add_ca_input(x->c, p, x->err)) != 0)
+		    chk_add_ca_input(x->c, p, i == NX_CLIENT_CA ? "nginx's ssl_client_certificate: "
+		    "client certificates must chain to it" : NULL, x->err)) != 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sv->nnames; i++) {
@@ -206,8 +240,10 @@ nx_directive(struct nx *x, const struct nx_file *f, struct nx_level *lv, int blo
 		return 0;
 	}
 	for (int i = 0; i < NX_N; i++)
-		if (strcmp(argv[0], nx_names[i]) == 0 && argc >= 2)
+		if (strcmp(argv[0], nx_names[i]) == 0 && argc >= 2) {
 			snprintf(lv->v[i], sizeof(lv->v[i]), "%s", argv[1]);
+			snprintf(lv->at[i], sizeof(lv->at[i]), "%.300s:%u", f->path, f->line);
+		}
 	return 0;
 }
 
@@ -266,11 +302,15 @@ nx_walk(struct nx *x, struct nx_file *f, struct nx_level *lv, int block, int top
 			}
 			x->blocks++;
 			if (inner == 's') {
-				struct nx_level sv = { 0 };
-				r = nx_walk(x, f, &sv, 's', 0);
+				/* On the heap: a level is tens of KB, walks nest. */
+				struct nx_level *sv = calloc(1, sizeof(*sv));
+				r = sv == NULL ? tg_err_set(x->err, TG_ERR_INTERNAL, "out of memory") :
+				    nx_walk(x, f, sv, 's', 0);
 				if (r == 0)
-					r = nx_server_done(x, &sv);
-				level_free(&sv);
+					r = nx_server_done(x, sv);
+				if (sv != NULL)
+					level_free(sv);
+				free(sv);
 			} else {
 				r = nx_walk(x, f, inner == 'h' ? &x->http : lv, inner, 0);
 			}

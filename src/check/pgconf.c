@@ -20,10 +20,11 @@
 
 #define PG_MAX_DEPTH 10 /* PostgreSQL's own limit on include nesting */
 
-enum { PG_SSL, PG_CERT, PG_KEY, PG_CA, PG_CRL, PG_DATA, PG_N };
+enum { PG_SSL, PG_CERT, PG_KEY, PG_CA, PG_CRL, PG_DATA, PG_PASSCMD, PG_HBA, PG_N };
 
 static const char *const pg_names[PG_N] = {
 	"ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file", "ssl_crl_file", "data_directory",
+	"ssl_passphrase_command", "hba_file",
 };
 
 struct pg_setting {
@@ -256,9 +257,18 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	    pg_path(pc, PG_CA, "", datadir, ca, err) != 0 ||
 	    pg_path(pc, PG_CRL, "", datadir, crl, err) != 0)
 		goto out;
-	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_ca_input(c, ca, err) != 0) ||
+	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_ca_input(c, ca, "PostgreSQL's ssl_ca_file: client "
+	    "certificates must chain to it", err) != 0) ||
 	    (crl[0] && chk_add_path(c, crl, err) != 0))
 		goto out;
+	/* An encrypted key's passphrase comes from a command: not run here. */
+	if (pc->s[PG_PASSCMD].set && pc->s[PG_PASSCMD].value[0] != '\0') {
+		char origin[PATH_MAX + 64];
+		snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)",
+		    pc->s[PG_PASSCMD].file, pc->s[PG_PASSCMD].line);
+		if (chk_add_key_pass(c, key, NULL, 0, origin, err) != 0)
+			goto out;
+	}
 	/* The key rule is about the user the server runs as: the data
 	 * directory's owner, unless --owner says otherwise. */
 	c->pg_keys = 1;

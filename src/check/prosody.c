@@ -437,6 +437,7 @@ pssl_clear(struct chk_pssl *ssl)
 {
 	free(ssl->cert);
 	free(ssl->key);
+	util_free_secret(ssl->password);
 	memset(ssl, 0, sizeof(*ssl));
 }
 
@@ -459,6 +460,17 @@ ssl_field(struct walk *w, struct chk_pssl *ssl, size_t j)
 	const struct tok *t = w->t, *v = &t[j + 2];
 	char path[PATH_MAX], **slot;
 
+	if (name_is(&t[j], "password")) {
+		/* The key's passphrase: a literal is tried on the key; anything
+		 * else (a function, a variable) is Prosody's business. */
+		ssl->password_set = 1;
+		util_free_secret(ssl->password);
+		ssl->password = NULL;
+		if (v->type == T_STRING && is_literal(t, j + 2) && memchr(v->s, '\0', v->slen) == NULL &&
+		    (ssl->password = strdup(v->s)) == NULL)
+			return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+		return 0;
+	}
 	slot = name_is(&t[j], "certificate") ? &ssl->cert : name_is(&t[j], "key") ? &ssl->key : NULL;
 	if (slot == NULL)
 		return 0;
@@ -887,6 +899,25 @@ chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char 
 	if (*key == NULL)
 		*key = cfg->ssl.key;
 	return *cert != NULL;
+}
+
+int
+chk_phost_ssl_password(const struct chk_pcfg *cfg, const struct chk_phost *h,
+    const char **pass, char *at, size_t atlen)
+{
+	const struct chk_pssl *own = h->ssl.set ? &h->ssl : NULL, *from;
+	const char *dot = strchr(h->name, '.');
+
+	for (size_t i = 0; own == NULL && dot != NULL && i < cfg->nhosts; i++)
+		if (cfg->hosts[i].ssl.set && strcmp(cfg->hosts[i].name, dot + 1) == 0)
+			own = &cfg->hosts[i].ssl;
+	from = own != NULL && own->password_set ? own : cfg->ssl.password_set ? &cfg->ssl : NULL;
+	*pass = NULL;
+	if (from == NULL)
+		return 0;
+	snprintf(at, atlen, "%s:%u", from->file, from->line);
+	*pass = from->password;
+	return from->password != NULL ? 1 : -1;
 }
 
 int

@@ -206,18 +206,40 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 {
 	char fix[1024];
 
-	if (!f->key_encrypted)
-		return;
+	if (!f->key_encrypted || (f->keypass != NULL && f->keypass->npasses == 0))
+		return; /* the service gets its passphrase itself: key-passphrase-external */
 	fixf(fix, sizeof(fix), "mv %s %s.orig && tlsgate key decrypt %s.orig --out %s --pass-file "
 	    "PASSFILE (or tell the service the passphrase; check with tlsgate check --pass-file "
 	    "PASSFILE)", f->path, f->path, f->path, f->path);
-	if (f->key_bad_pass)
+	if (f->keypass != NULL)
+		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase%s "
+		    "%s gives do%s not decrypt it: the service fails to load it", f->path,
+		    f->keypass->npasses > 1 ? "s" : "", f->keypass->origin,
+		    f->keypass->npasses > 1 ? "" : "es");
+	else if (f->key_bad_pass)
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase "
 		    "given does not decrypt it", f->path);
 	else
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and no passphrase was "
-		    "given: a service started unattended cannot read it (PostgreSQL prompts, "
-		    "Prosody needs `password` in its ssl config)", f->path);
+		    "given: a service started unattended cannot read it (nginx needs "
+		    "ssl_password_file, PostgreSQL ssl_passphrase_command, Prosody `password` in its "
+		    "ssl table)", f->path);
+}
+
+/* The service's config gets the passphrase by running something tlsgate
+ * does not run: whether it opens the key is not known here. */
+static void
+r_key_passphrase_external(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!f->key_encrypted || f->keypass == NULL || f->keypass->npasses > 0)
+		return;
+	fixf(fix, sizeof(fix), "to check it opens the key: run that command yourself into a file, "
+	    "then tlsgate check %s --pass-file FILE", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected; %s gives the service its "
+	    "passphrase, which tlsgate does not run: that it opens the key was not checked",
+	    f->path, f->keypass->origin);
 }
 
 /* Whether PostgreSQL's key rule (be-secure-common.c, check_ssl_key_file)
@@ -342,6 +364,70 @@ r_key_service_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, stru
 	    "service fails to load it", f->path, c->owner.reader, from, why);
 }
 
+/* The pair a service's config names path in: 'c' as its certificate, 'k'
+ * as its key (0: none); *other is the other file of the pair. */
+static int
+pair_role(const chk_ctx *c, const char *path, const char **other)
+{
+	for (size_t i = 0; i < c->npairs; i++) {
+		if (strcmp(c->pair_cert[i], path) == 0) {
+			*other = c->pair_key[i];
+			return 'c';
+		}
+		if (strcmp(c->pair_key[i], path) == 0) {
+			*other = c->pair_cert[i];
+			return 'k';
+		}
+	}
+	return 0;
+}
+
+static const struct chk_file *
+file_named(const chk_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i]->path, path) == 0)
+			return c->files[i];
+	return NULL;
+}
+
+/* A file named as a certificate that holds only a key, or as a key that
+ * holds only certificates: the service cannot load it (nginx "no start
+ * line", mosquitto "Unable to load server certificate"). */
+static void
+r_wrong_file_kind(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	const struct chk_file *o;
+	const char *other = NULL;
+	int role = pair_role(c, f->path, &other);
+	char fix[1024];
+
+	if (role == 'c' && (f->ncerts > 0 || !is_key_file(f)))
+		return;
+	if (role == 'k' && (is_key_file(f) || f->ncerts == 0))
+		return;
+	if (role == 0)
+		return;
+	o = file_named(c, other);
+	if (o != NULL && (role == 'c' ? o->ncerts > 0 && !is_key_file(o) : is_key_file(o) &&
+	    o->ncerts == 0)) {
+		if (role == 'k')
+			return; /* said once, under the certificate's name */
+		fixf(fix, sizeof(fix), "swap the two in the config: the certificate file is %s, "
+		    "the key file %s", other, f->path);
+		chk_emit(c, r, unit, f->path, fix, "the certificate and key are swapped: %s, named "
+		    "as the certificate, holds a private key, and %s, named as its key, holds the "
+		    "certificate; the service cannot load either and does not start", f->path,
+		    other);
+		return;
+	}
+	fixf(fix, sizeof(fix), "name the %s file there (`openssl storeutl -noout -text %s` shows "
+	    "what it holds)", role == 'c' ? "certificate" : "private key", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is named as the %s of %s but holds %s: the service "
+	    "cannot load it and does not start", f->path, role == 'c' ? "certificate" : "key",
+	    other, role == 'c' ? "only a private key" : "certificates and no private key");
+}
+
 static void
 r_p12_legacy(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
@@ -460,23 +546,105 @@ r_chain_order(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		    "leaf, then each issuer", p.idx[pos] + 1);
 }
 
+/* The served path ends below a root: at top, whose issuer is not in it.
+ * 1 when that issuer is not trusted either (*issuer: the intermediate in
+ * another file, or NULL when nowhere in sight); 0 when the chain is whole. */
+static int
+open_top(chk_ctx *c, size_t unit, struct path *p, const struct chk_cert **top,
+    const struct chk_cert **issuer)
+{
+	struct chk_unit *u = U(c, unit);
+	int from_system;
+
+	if (!chain_unit(c, unit, p))
+		return 0;
+	*top = &u->certs[p->idx[p->n - 1]];
+	if ((*top)->self_issued)
+		return 0;
+	*issuer = chk_find_issuer(c, *top, &from_system);
+	return !(from_system || (*issuer != NULL && (*issuer)->self_signed));
+}
+
+/* The service sends the intermediate itself, from its CA file (mosquitto:
+ * OpenSSL completes a chain from the verify store), and that intermediate
+ * leads to a trusted root: the chain clients get is whole. Returns the
+ * setting that does it, or NULL. */
+static const char *
+completed_by_server(chk_ctx *c, const struct chk_unit *u, const struct chk_cert *issuer)
+{
+	const struct chk_cert *up;
+	const char *why;
+	int from_system;
+
+	if (u->endpoint || u->chain == NULL || issuer == NULL || issuer->file == NULL ||
+	    (why = chk_chain_source(c, u->chain->path, issuer->file->path)) == NULL)
+		return NULL;
+	up = chk_find_issuer(c, issuer, &from_system);
+	return from_system || (up != NULL && up->self_signed) ? why : NULL;
+}
+
+static void
+r_chain_completed_by_server(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *top, *issuer;
+	char fix[1024], label[256];
+	const char *why;
+	struct path p;
+
+	if (!open_top(c, unit, &p, &top, &issuer) ||
+	    (why = completed_by_server(c, u, issuer)) == NULL)
+		return;
+	chk_cert_label(issuer->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "to serve it from the certificate file itself: cat %s %s > "
+	    "FULLCHAIN.crt and name that file instead", u->chain->path, issuer->file->path);
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "%s does not hold the intermediate %s; the "
+	    "server adds it from %s %s (OpenSSL completes the chain from the CAs it trusts), so "
+	    "clients get the whole chain", u->chain->path, label, why, issuer->file->path);
+}
+
+/* The chain reaches an intermediate whose issuer is nowhere, and no --ca was
+ * given: most likely the private root, which clients have and servers do not
+ * send. That is not a gap the check can see; it says how to close the
+ * question instead (chain-root-unknown). */
+static int
+root_not_given(const chk_ctx *c, const struct path *p, const struct chk_cert *top,
+    const struct chk_cert *issuer)
+{
+	return issuer == NULL && c->nanchors == 0 && top->is_ca && p->n >= 2;
+}
+
+static void
+r_chain_root_unknown(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *top, *issuer;
+	char fix[512], label[256], ilabel[256];
+	struct path p;
+
+	if (!open_top(c, unit, &p, &top, &issuer) || !root_not_given(c, &p, top, issuer))
+		return;
+	chk_cert_label(top->x, label, sizeof(label));
+	X509_NAME_oneline(X509_get_issuer_name(top->x), ilabel, sizeof(ilabel));
+	fixf(fix, sizeof(fix), "give the root clients trust: tlsgate check ... --ca ROOT.crt "
+	    "(a tlsgate CA: --ca ./pki/root.crt); if %s is another intermediate, append it to the "
+	    "served file", ilabel);
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the served chain ends at the intermediate "
+	    "%s, issued by %s, which was not given and is not in the system store: when that is "
+	    "your private root, clients that trust it get through (servers do not send roots)",
+	    label, ilabel);
+}
+
 static void
 r_chain_incomplete(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	struct chk_unit *u = U(c, unit);
 	const struct chk_cert *top, *issuer;
 	char fix[1024], label[256], ilabel[256];
-	int from_system;
 	struct path p;
 	X509_NAME *iname;
 
-	if (!chain_unit(c, unit, &p))
-		return;
-	top = &u->certs[p.idx[p.n - 1]];
-	if (top->self_issued)
-		return;
-	issuer = chk_find_issuer(c, top, &from_system);
-	if (from_system || (issuer != NULL && issuer->self_signed))
+	if (!open_top(c, unit, &p, &top, &issuer) || root_not_given(c, &p, top, issuer) ||
+	    completed_by_server(c, u, issuer) != NULL)
 		return;
 	chk_cert_label(top->x, label, sizeof(label));
 	iname = X509_get_issuer_name(top->x);
@@ -593,6 +761,30 @@ r_chain_unrelated(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is not part of "
 		    "the leaf's chain", i + 1, label);
 	}
+}
+
+/* A file clients' certificates must chain to, holding no CA: no client
+ * certificate can (OpenSSL does not take a leaf as a trust anchor), so
+ * every client presenting one is refused. */
+static void
+r_ca_file_not_ca(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const char *role;
+	char fix[512], label[256];
+
+	if (u->kind != CHK_UNIT_CA || u->chain == NULL || u->ncerts == 0 ||
+	    (role = chk_ca_role(c, u->chain->path)) == NULL)
+		return;
+	for (size_t i = 0; i < u->ncerts; i++)
+		if (u->certs[i].is_ca || u->certs[i].self_signed)
+			return;
+	chk_cert_label(u->certs[0].x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "put the CA that issues the client certificates there (its "
+	    "root; tlsgate: cp ./pki/root.crt %s)", u->chain->path);
+	chk_emit(c, r, unit, u->chain->path, fix, "%s holds no CA certificate (#1 is %s, a leaf: "
+	    "basicConstraints CA:FALSE), but it is %s: every client presenting a certificate is "
+	    "refused (\"unable to get local issuer certificate\")", u->chain->path, label, role);
 }
 
 /* ================= Key pairing ================= */
@@ -1216,18 +1408,23 @@ const struct chk_rule chk_rules[] = {
 	{ "pem-junk", W, "text around the PEM blocks", r_pem_junk, NULL },
 	{ "pem-corrupt", E, "a PEM block that does not decode", r_pem_corrupt, NULL },
 	{ "key-encrypted", E, "passphrase-protected key and no (working) passphrase", r_key_encrypted, NULL },
+	{ "key-passphrase-external", I, "encrypted key whose passphrase the service gets by a command tlsgate does not run", r_key_passphrase_external, NULL },
 	{ "key-world-readable", E, "PostgreSQL's key readable by every user: the server refuses it", r_key_world_readable, NULL },
 	{ "key-exposed", W, "private key readable by every user (the service loads it; so can anyone)", r_key_exposed, NULL },
 	{ "key-owner", E, "PostgreSQL's key: owned by neither the server's user nor root", r_key_owner, NULL },
 	{ "key-mode", E, "PostgreSQL's key: mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
 	{ "key-service-unreadable", E, "the service's account (--owner, or its config's) cannot open the key", r_key_service_unreadable, NULL },
+	{ "wrong-file-kind", E, "a config names a key file as the certificate or a certificate as the key (swapped?)", r_wrong_file_kind, NULL },
 	{ "p12-legacy", I, "PKCS#12 with legacy (SHA-1/3DES/RC2) encryption", r_p12_legacy, NULL },
 	/* key pairing */
 	{ "key-mismatch", E, "key does not belong to the certificate (and which one it does)", NULL, r_key_mismatch },
 	{ "key-missing", W, "a served certificate with no key where the layout expects one", NULL, r_key_missing },
 	/* chain */
+	{ "ca-file-not-ca", E, "the file client certificates must chain to holds no CA (a leaf)", NULL, r_ca_file_not_ca },
 	{ "chain-order", E, "chain not leaf-first, issuer after issued", NULL, r_chain_order },
 	{ "chain-incomplete", E, "intermediate missing from the served chain", NULL, r_chain_incomplete },
+	{ "chain-completed-by-server", I, "the server adds the missing intermediate from its CA file (mosquitto's cafile)", NULL, r_chain_completed_by_server },
+	{ "chain-root-unknown", I, "the chain ends at an intermediate whose root was not given (--ca)", NULL, r_chain_root_unknown },
 	{ "chain-root-included", W, "the root is in the served chain", NULL, r_chain_root_included },
 	{ "chain-bad-signature", E, "issuer named but its key did not sign", NULL, r_chain_bad_signature },
 	{ "chain-duplicate", W, "the same certificate twice in the chain", NULL, r_chain_duplicate },
