@@ -47,6 +47,10 @@ int chk_set_owner(chk_ctx *c, const char *spec, tg_err *err) TG_MUST_CHECK;
 void chk_set_warn_days(chk_ctx *c, unsigned days);
 /* Passphrase for encrypted keys and PKCS#12 files (copied, wiped on free). */
 int chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err) TG_MUST_CHECK;
+/* check endpoint: the client certificate (with its chain) and key to
+ * present when the server asks for one; the key is opened with the
+ * passphrase (chk_set_passphrase) at the handshake. */
+int chk_set_client_cert(chk_ctx *c, const char *cert, const char *key, tg_err *err) TG_MUST_CHECK;
 /* The time rules compare against (default: now). */
 void chk_set_time(chk_ctx *c, int64_t now);
 

@@ -100,6 +100,8 @@ chk_free(chk_ctx *c)
 		free(c->keypasses[i].key);
 	}
 	free(c->keypasses);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c);
 }
 
@@ -473,6 +475,18 @@ chk_key_pass(const chk_ctx *c, const char *key)
 		if (strcmp(c->keypasses[i].key, key) == 0)
 			return &c->keypasses[i];
 	return NULL;
+}
+
+int
+chk_set_client_cert(chk_ctx *c, const char *cert, const char *key, tg_err *err)
+{
+	free(c->client_cert);
+	free(c->client_key);
+	c->client_cert = strdup(cert);
+	c->client_key = strdup(key);
+	if (c->client_cert == NULL || c->client_key == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
 }
 
 void

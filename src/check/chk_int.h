@@ -102,6 +102,8 @@ struct chk_unit {
 	/* Endpoint facts. */
 	int uncovered;            /* a --host no cert in sight is for */
 	int endpoint, tls10, tls11, client_cert_requested;
+	int client_cert_sent;     /* --cert given and the server asked for it */
+	char client_cert_refused[512]; /* why the server refused it ("" : it did not) */
 	int no_tls;             /* endpoint: the chk_starttls whose answer was "no TLS" */
 	char no_tls_why[160];   /* ...and what the server said (XMPP) */
 	char endpoint_ver[16];
@@ -150,6 +152,7 @@ struct chk_ctx {
 	int pg_keys;            /* PostgreSQL's key ownership rule applies (--pg-config) */
 	unsigned warn_days;
 	char *pass;
+	char *client_cert, *client_key; /* endpoint --cert/--key (loaded at the handshake) */
 	struct chk_keypass *keypasses;
 	size_t nkeypasses;
 	int64_t now;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check/chk_int.h"
 #include "check/chk_lua.h" /* chk_file_error */
@@ -210,6 +211,74 @@ pg_path(const struct pgconf *pc, int which, const char *dflt, const char *datadi
 	return chk_path_under(datadir, v, out, err);
 }
 
+/* --- pg_hba.conf: client certificates need ssl_ca_file --- */
+
+static const char *const pg_methods[] = {
+	"trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
+	"ldap", "radius", "cert", "pam", "bsd", NULL,
+};
+
+struct pg_hba {
+	chk_ctx *c;
+	tg_err *err;
+};
+
+/* A line asking for a client certificate (auth method cert, or clientcert=
+ * verify-ca/verify-full) while no ssl_ca_file is set: PostgreSQL has no CA
+ * to check it against, and refuses (the line, or every such client). */
+static int
+pg_hba_line(void *arg, const char *path, unsigned line, char *text)
+{
+	struct pg_hba *h = arg;
+	char *tok[32], *save = NULL, *hash = strchr(text, '#');
+	int n = 0, method = -1, clientcert = 0;
+
+	if (hash != NULL)
+		*hash = '\0';
+	for (char *t = strtok_r(text, " \t\r", &save); t != NULL && n < 32;
+	    t = strtok_r(NULL, " \t\r", &save))
+		tok[n++] = t;
+	if (n < 4 || strcmp(tok[0], "local") == 0)
+		return 0;
+	for (int i = 3; i < n; i++) {
+		for (size_t k = 0; method < 0 && pg_methods[k] != NULL; k++)
+			if (strcmp(tok[i], pg_methods[k]) == 0)
+				method = i;
+		if (method >= 0 && i > method && (strcmp(tok[i], "clientcert=verify-ca") == 0 ||
+		    strcmp(tok[i], "clientcert=verify-full") == 0))
+			clientcert = 1;
+	}
+	if (method < 0 || (!clientcert && strcmp(tok[method], "cert") != 0))
+		return 0;
+	if (chk_cfg_note(h->c, "pg-hba-client-cert-no-ca", path, line, "set ssl_ca_file in "
+	    "postgresql.conf to the CA that issues the client certificates (tlsgate: ./pki/root.crt), "
+	    "then reload", "%s asks for client certificates (%s) but postgresql.conf sets no "
+	    "ssl_ca_file: PostgreSQL has nothing to verify them with (\"client certificates can "
+	    "only be checked if a root certificate store is available\"), so these clients are "
+	    "refused", tok[0], clientcert ? "clientcert" : "auth method cert") != 0)
+		return tg_err_set(h->err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int
+pg_hba(chk_ctx *c, const struct pgconf *pc, const char *datadir, tg_err *err)
+{
+	struct pg_hba h = { c, err };
+	char path[PATH_MAX];
+	struct chk_conf *r;
+	int rc;
+
+	if (pg_path(pc, PG_HBA, "pg_hba.conf", datadir, path, err) != 0)
+		return -1;
+	if (access(path, F_OK) != 0)
+		return 0; /* not here (a copy of the config): nothing to say */
+	if ((r = chk_conf_new("PostgreSQL", PG_MAX_DEPTH)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	rc = chk_conf_each_line(r, path, path, 0, pg_hba_line, &h, err);
+	chk_conf_free(r);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 {
@@ -269,6 +338,8 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 		if (chk_add_key_pass(c, key, NULL, 0, origin, err) != 0)
 			goto out;
 	}
+	if (!ca[0] && pg_hba(c, pc, datadir, err) != 0)
+		goto out;
 	/* The key rule is about the user the server runs as: the data
 	 * directory's owner, unless --owner says otherwise. */
 	c->pg_keys = 1;

@@ -681,21 +681,45 @@ r_chain_root_included(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	char fix[1024], label[256];
 	struct path p;
 
-	if (!chain_unit(c, unit, &p) || p.n < 2)
-		return;
+	if (u->endpoint || !chain_unit(c, unit, &p) || p.n < 2)
+		return; /* an endpoint's: endpoint-root-sent */
 	top = &u->certs[p.idx[p.n - 1]];
 	if (!top->self_signed)
 		return;
 	chk_cert_label(top->x, label, sizeof(label));
-	if (u->endpoint)
-		fixf(fix, sizeof(fix), "drop the root from the server's certificate file");
-	else
-		fixf(fix, sizeof(fix), "drop certificate #%zu: awk -v n=%zu '/-----BEGIN "
-		    "CERTIFICATE-----/{i++} i!=n' %s > %s.new && mv %s.new %s", p.idx[p.n - 1] + 1,
-		    p.idx[p.n - 1] + 1, u->chain->path, u->chain->path, u->chain->path, u->chain->path);
+	fixf(fix, sizeof(fix), "drop certificate #%zu: awk -v n=%zu '/-----BEGIN "
+	    "CERTIFICATE-----/{i++} i!=n' %s > %s.new && mv %s.new %s", p.idx[p.n - 1] + 1,
+	    p.idx[p.n - 1] + 1, u->chain->path, u->chain->path, u->chain->path, u->chain->path);
 	chk_emit(c, r, unit, unit_file(c, unit), fix, "the served chain includes the root (%s, "
 	    "certificate #%zu): clients must already have it, so it only costs bytes on every "
 	    "handshake", label, p.idx[p.n - 1] + 1);
+}
+
+/* What a server sent, root included. Not a file's finding: the certificate
+ * file may hold the leaf alone and the server add the rest from the CAs it
+ * trusts (mosquitto with cafile: OpenSSL completes the chain, root and
+ * all). */
+static void
+r_endpoint_root_sent(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], sent[1024], label[256];
+	size_t used = 0;
+	struct path p;
+
+	if (!u->endpoint || !chain_unit(c, unit, &p) || p.n < 2 ||
+	    !u->certs[p.idx[p.n - 1]].self_signed)
+		return;
+	for (size_t i = 0; i < u->ncerts && used < sizeof(sent); i++) {
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		used += (size_t)snprintf(sent + used, sizeof(sent) - used, "%s#%zu %s%s",
+		    i ? ", " : "", i + 1, label, u->certs[i].self_signed ? " (the root)" : "");
+	}
+	fixf(fix, sizeof(fix), "nothing breaks; to save the bytes: if the server's certificate "
+	    "file holds the root, drop it there; if it holds less, the server adds the chain from "
+	    "the CAs it trusts (mosquitto: cafile; OpenSSL's automatic chain building)");
+	chk_emit(c, r, unit, u->label, fix, "%s sent %zu certificates: %s; clients have the root "
+	    "already, so sending it only costs bytes on every handshake", u->label, u->ncerts, sent);
 }
 
 static void
@@ -1338,7 +1362,24 @@ r_client_cert_requested(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	if (!u->endpoint || !u->client_cert_requested)
 		return;
 	chk_emit(c, r, unit, u->label, NULL, "%s requests a client certificate; CA names it "
-	    "advertises: %s", u->label, u->ca_names[0] ? u->ca_names : "(none)");
+	    "advertises: %s%s", u->label, u->ca_names[0] ? u->ca_names : "(none)",
+	    !u->client_cert_sent ? "" : u->client_cert_refused[0] ? "; the one given was refused" :
+	    "; the one given (--cert) was accepted");
+}
+
+static void
+r_client_cert_refused(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512];
+
+	if (!u->endpoint || !u->client_cert_sent || u->client_cert_refused[0] == '\0')
+		return;
+	fixf(fix, sizeof(fix), "issue the client a certificate from a CA the server trusts (CA "
+	    "names it advertises: %s), or add its CA to the server's client CA file",
+	    u->ca_names[0] ? u->ca_names : "none");
+	chk_emit(c, r, unit, u->label, fix, "%s refused the client certificate %s: %s",
+	    u->label, c->client_cert, u->client_cert_refused);
 }
 
 static void
@@ -1425,7 +1466,8 @@ const struct chk_rule chk_rules[] = {
 	{ "chain-incomplete", E, "intermediate missing from the served chain", NULL, r_chain_incomplete },
 	{ "chain-completed-by-server", I, "the server adds the missing intermediate from its CA file (mosquitto's cafile)", NULL, r_chain_completed_by_server },
 	{ "chain-root-unknown", I, "the chain ends at an intermediate whose root was not given (--ca)", NULL, r_chain_root_unknown },
-	{ "chain-root-included", W, "the root is in the served chain", NULL, r_chain_root_included },
+	{ "chain-root-included", W, "the root is in the served chain file", NULL, r_chain_root_included },
+	{ "endpoint-root-sent", I, "the endpoint sends the root (its file, or a server completing the chain)", NULL, r_endpoint_root_sent },
 	{ "chain-bad-signature", E, "issuer named but its key did not sign", NULL, r_chain_bad_signature },
 	{ "chain-duplicate", W, "the same certificate twice in the chain", NULL, r_chain_duplicate },
 	{ "chain-unrelated", W, "a certificate that is not part of the leaf's chain", NULL, r_chain_unrelated },
@@ -1455,8 +1497,10 @@ const struct chk_rule chk_rules[] = {
 	{ "prosody-ssl-no-key", E, "a Prosody ssl option names a certificate but no key (Prosody refuses the host)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
+	{ "client-cert-refused", E, "endpoint refuses the client certificate given with --cert", NULL, r_client_cert_refused },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
 	{ "mqtt-client-cert-optional", W, "a mosquitto TLS listener checks client certificates but does not require one", NULL, r_cfg_note },
+	{ "pg-hba-client-cert-no-ca", E, "pg_hba.conf asks for client certificates but no ssl_ca_file is set", NULL, r_cfg_note },
 	{ "pg-ssl-off", E, "PostgreSQL config with ssl off (its default): no TLS", NULL, r_pg_ssl_off },
 	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N', or no XMPP STARTTLS)", NULL, r_no_tls },
 };
