@@ -305,6 +305,27 @@ add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
 	return chk_add_path(c, p->certs, err);
 }
 
+/* A service's own certificate (https_certificate): checked as a pair;
+ * when nothing is found where it points, Prosody serves that port no
+ * certificate, which the missing file says. */
+static int
+prosody_service_cert(chk_ctx *c, const struct chk_psvc *svc, tg_err *err)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+
+	struct stat st;
+
+	if (chk_psvc_files(svc, cert, key) != 0) {
+		/* A dir with none of its files: the first Prosody looks for. */
+		if (stat(cert, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    util_path_join(key, sizeof(key), cert, svc->service, err) == 0 &&
+		    (size_t)snprintf(cert, sizeof(cert), "%s.crt", key) >= sizeof(cert))
+			return tg_err_set(err, TG_ERR_USAGE, "%s_certificate: path too long", svc->service);
+		return chk_add_path(c, cert, err);
+	}
+	return chk_has_pair(c, cert) ? 0 : chk_add_pair(c, cert, key, err);
+}
+
 /* The ssl table's `password`: Prosody opens the key with it. */
 static int
 prosody_key_pass(chk_ctx *c, const struct chk_phost *h, const char *key, tg_err *err)
@@ -315,7 +336,7 @@ prosody_key_pass(chk_ctx *c, const struct chk_phost *h, const char *key, tg_err 
 
 	if (r == 0 || chk_key_pass(c, key) != NULL)
 		return 0;
-	snprintf(origin, sizeof(origin), "the ssl table's password (%.3000s%s)", at, r < 0 ?
+	snprintf(origin, sizeof(origin), "Prosody's ssl password (%.3000s%s)", at, r < 0 ?
 	    ", not a literal tlsgate reads" : "");
 	return chk_add_key_pass(c, key, r > 0 ? (char *const *)&pass : NULL, r > 0, origin, err);
 }
@@ -346,6 +367,9 @@ chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 		if (host_add(c, h->name, h, cert, err) != 0)
 			return -1;
 	}
+	for (size_t i = 0; i < c->prosody->nsvcs; i++)
+		if (prosody_service_cert(c, &c->prosody->svcs[i], err) != 0)
+			return -1;
 	if (c->nhosts == 0)
 		return tg_err_set(err, TG_ERR_USAGE, "%s defines no enabled VirtualHost or Component "
 		    "(%zu disabled or left out): there is nothing to check the certificates "

@@ -213,7 +213,7 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 	    "PASSFILE)", f->path, f->path, f->path, f->path);
 	if (f->keypass != NULL)
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase%s "
-		    "%s gives do%s not decrypt it: the service fails to load it", f->path,
+		    "from %s do%s not decrypt it: the service fails to load it", f->path,
 		    f->keypass->npasses > 1 ? "s" : "", f->keypass->origin,
 		    f->keypass->npasses > 1 ? "" : "es");
 	else if (f->key_bad_pass)

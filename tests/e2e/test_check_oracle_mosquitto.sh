@@ -57,14 +57,14 @@ run() {
 	oracle_start broker "$MOSQ" -c "$S/mosquitto.conf"
 	if [ "$ORACLE_UP" = 0 ]; then
 		service=no-start
-		why=$(grep -m1 'Error' "$S/broker.log" | sed "s/^[0-9]*: //; s|$S/||g" | cut -c1-90)
+		why=$(grep -m1 'Error' "$S/broker.log" | sed "s/^[0-9]*: //; s|$S/||g" | cut -c1-90 || true)
 	elif timeout 10 mosquitto_pub -h localhost -p "$PORT" --cafile "$P/root.crt" "$@" \
 		-t oracle -m hello >"$S/pub.log" 2>&1; then
 		service=works
 		why="mosquitto_pub publishes"
 	else
 		service=refused
-		why="mosquitto_pub: $(grep -m1 -v '^$' "$S/pub.log" | cut -c1-80)"
+		why="mosquitto_pub: $(grep -m1 -v '^$' "$S/pub.log" | cut -c1-80 || true)"
 	fi
 	oracle_stop
 	oracle_check "$name" --mosquitto-config "$S/mosquitto.conf" "${CHECK_ARGS[@]}"

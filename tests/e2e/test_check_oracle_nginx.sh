@@ -48,7 +48,7 @@ run() {
 	if ! setsid "$NGINX" -t -p "$S" -c "$S/nginx.conf" </dev/null >"$S/logs/t.log" 2>&1; then
 		service=no-start
 		why=$(grep -m1 -o 'emerg\] [0-9#]*: .*' "$S/logs/t.log" | cut -d' ' -f3- |
-			sed "s|$S/||g" | cut -c1-90)
+			sed "s|$S/||g" | cut -c1-90 || true)
 	else
 		oracle_start nginx "$NGINX" -p "$S" -c "$S/nginx.conf"
 		if [ "$ORACLE_UP" = 0 ]; then
@@ -61,8 +61,8 @@ run() {
 			why="curl gets ok"
 		else
 			service=refused
-			why="curl: $(sed -n 's/^curl: ([0-9]*) //p' "$S/curl.err" | head -n1 | cut -c1-80)"
-			[ "$why" != "curl: " ] || why="curl: $(grep -o '<title>[^<]*' "$S/curl.out" | cut -c8-)"
+			why="curl: $(sed -n 's/^curl: ([0-9]*) //p' "$S/curl.err" | head -n1 | cut -c1-80 || true)"
+			[ "$why" != "curl: " ] || why="curl: $(grep -o '<title>[^<]*' "$S/curl.out" | cut -c8- || true)"
 		fi
 		oracle_stop
 	fi

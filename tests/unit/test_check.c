@@ -544,6 +544,32 @@ test_config_includes_bounded(void **state)
 	chk_free(c);
 }
 
+/* A config with TLS off is one subject and no file, not an endpoint. */
+static void
+test_summary_without_files(void **state)
+{
+	char path[256], *buf = NULL;
+	size_t blen = 0;
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+	FILE *out;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/off", tmpdir);
+	assert_int_equal(mkdir(path, 0755) == 0 || errno == EEXIST, 1);
+	write_text("off/postgresql.conf", "ssl = off\n");
+	snprintf(path, sizeof(path), "%s/off/postgresql.conf", tmpdir);
+	assert_int_equal(chk_add_pg_config(c, path, &err), 0);
+	assert_int_equal(chk_run(c, &err), 0);
+	out = open_memstream(&buf, &blen);
+	assert_int_equal(chk_report_text(c, out, &err), 0);
+	fclose(out);
+	if (strstr(buf, "1 error, 0 warnings: 1 subject, 0 files checked") == NULL)
+		fail_msg("summary: %s", buf);
+	free(buf);
+	chk_free(c);
+}
+
 int
 main(void)
 {
@@ -557,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_pg_config),
 		cmocka_unit_test(test_config_includes_bounded),
 		cmocka_unit_test(test_owner_rules),
+		cmocka_unit_test(test_summary_without_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
