@@ -40,11 +40,17 @@ int chk_set_ca_file(chk_ctx *c, const char *path, tg_err *err) TG_MUST_CHECK;
 /* Also read the system trust store (default on; tests turn it off). */
 void chk_use_system_store(chk_ctx *c, int on);
 void chk_set_purpose(chk_ctx *c, chk_purpose p);
-/* "USER" or "USER:GROUP": the service account that must read the keys. */
+/* --owner USER[:GROUP] (or :GROUP), as every command takes it
+ * (util_owner_parse): the ownership keys should have, and so the account
+ * that must read them. */
 int chk_set_owner(chk_ctx *c, const char *spec, tg_err *err) TG_MUST_CHECK;
 void chk_set_warn_days(chk_ctx *c, unsigned days);
 /* Passphrase for encrypted keys and PKCS#12 files (copied, wiped on free). */
 int chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err) TG_MUST_CHECK;
+/* check endpoint: the client certificate (with its chain) and key to
+ * present when the server asks for one; the key is opened with the
+ * passphrase (chk_set_passphrase) at the handshake. */
+int chk_set_client_cert(chk_ctx *c, const char *cert, const char *key, tg_err *err) TG_MUST_CHECK;
 /* The time rules compare against (default: now). */
 void chk_set_time(chk_ctx *c, int64_t now);
 

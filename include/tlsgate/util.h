@@ -115,6 +115,41 @@ int util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err) TG_
 /* 1 if s is all ASCII. */
 int util_is_ascii(const char *s);
 
+/* --owner USER[:GROUP], one meaning in every command: the ownership a key
+ * should have. USER owns it (root when left out: ":GROUP" is root's file
+ * shared with GROUP); GROUP is its group (USER's primary group when left
+ * out). The reader is the account that must open it: USER with every group
+ * it is in (and GROUP as its group when given); for root's file shared
+ * with GROUP, the account named like the group where one exists (Debian's
+ * prosody, postgres), else nobody with only that group; root alone reads
+ * anything. */
+#define UTIL_OWNER_GROUPS_MAX 64
+
+typedef struct util_owner {
+	uid_t uid;
+	gid_t gid;
+	char user[64], group[64];
+	int group_given;
+	uid_t reader_uid;
+	gid_t reader_gid;
+	gid_t reader_groups[UTIL_OWNER_GROUPS_MAX];
+	int reader_ngroups;
+	char reader[80]; /* "prosody", or "a member of ssl-cert" */
+} util_owner;
+
+/* Fails (TG_ERR_USAGE) on an empty spec, an unknown user or group. */
+int util_owner_parse(const char *spec, util_owner *o, tg_err *err) TG_MUST_CHECK;
+/* 0640 for root's file shared with a group, else 0600. */
+mode_t util_owner_key_mode(const util_owner *o);
+/* Whether the reader can open path for reading: 1 yes, 0 no (why says what
+ * stops it), -1 could not tell (why says why). As root the kernel answers
+ * (a child becomes the reader and opens it: modes, ACLs, the x bit of each
+ * directory on the path); otherwise util_owner_can_read_computed. */
+int util_owner_can_read(const util_owner *o, const char *path, char *why, size_t len);
+/* The same answer computed from owner, group and mode bits of the file and
+ * of each directory on its resolved path (ACLs are not seen). */
+int util_owner_can_read_computed(const util_owner *o, const char *path, char *why, size_t len);
+
 /* Hex-encodes len bytes into out (2*len+1 bytes), upper or lower case. */
 void util_hex(char *out, const unsigned char *in, size_t len, int upper);
 

@@ -1,8 +1,6 @@
 /* The checker context: options in, findings out. */
 #include <dirent.h>
-#include <grp.h>
 #include <openssl/err.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +29,14 @@ chk_new(tg_err *err)
 	return c;
 }
 
+static void
+free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void
 chk_free(chk_ctx *c)
 {
@@ -42,9 +48,7 @@ chk_free(chk_ctx *c)
 	for (size_t i = 0; i < c->nanchors; i++)
 		chk_cert_clear(&c->anchors[i]);
 	free(c->anchors);
-	for (size_t i = 0; i < c->ninputs; i++)
-		free(c->inputs[i]);
-	free(c->inputs);
+	free_list(c->inputs, c->ninputs);
 	for (size_t i = 0; i < c->npairs; i++) {
 		free(c->pair_cert[i]);
 		free(c->pair_key[i]);
@@ -65,9 +69,11 @@ chk_free(chk_ctx *c)
 	free(c->units);
 	for (size_t i = 0; c->hosts != NULL && i < c->nhosts; i++)
 		free(c->hosts[i].pin);
-	for (size_t i = 0; i < c->nca_inputs; i++)
-		free(c->ca_inputs[i]);
-	free(c->ca_inputs);
+	free_list(c->ca_inputs, c->nca_inputs);
+	free_list(c->ca_roles, c->nca_roles);
+	free_list(c->chain_cert, c->nchain_cert);
+	free_list(c->chain_src, c->nchain_src);
+	free_list(c->chain_why, c->nchain_why);
 	free(c->cfg_notes);
 	free(c->cfg_note_unit);
 	free(c->hosts);
@@ -87,6 +93,15 @@ chk_free(chk_ctx *c)
 	EVP_PKEY_free(c->decoded_key);
 	if (c->pass != NULL)
 		OPENSSL_clear_free(c->pass, strlen(c->pass));
+	for (size_t i = 0; i < c->nkeypasses; i++) {
+		for (size_t j = 0; j < c->keypasses[i].npasses; j++)
+			util_free_secret(c->keypasses[i].passes[j]);
+		free(c->keypasses[i].passes);
+		free(c->keypasses[i].key);
+	}
+	free(c->keypasses);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c);
 }
 
@@ -195,11 +210,41 @@ push_copy(char ***list, size_t *n, const char *s, tg_err *err)
 }
 
 int
-chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err)
+chk_add_ca_input(chk_ctx *c, const char *path, const char *role, tg_err *err)
 {
-	if (push_copy(&c->ca_inputs, &c->nca_inputs, path, err) != 0)
+	if (push_copy(&c->ca_inputs, &c->nca_inputs, path, err) != 0 ||
+	    push_copy(&c->ca_roles, &c->nca_roles, role != NULL ? role : "", err) != 0)
 		return -1;
 	return chk_add_path(c, path, err);
+}
+
+int
+chk_add_chain_source(chk_ctx *c, const char *cert, const char *src, const char *why,
+    tg_err *err)
+{
+	if (push_copy(&c->chain_cert, &c->nchain_cert, cert, err) != 0 ||
+	    push_copy(&c->chain_src, &c->nchain_src, src, err) != 0 ||
+	    push_copy(&c->chain_why, &c->nchain_why, why, err) != 0)
+		return -1;
+	return 0;
+}
+
+const char *
+chk_chain_source(const chk_ctx *c, const char *cert, const char *src)
+{
+	for (size_t i = 0; i < c->nchain_why; i++)
+		if (strcmp(c->chain_cert[i], cert) == 0 && strcmp(c->chain_src[i], src) == 0)
+			return c->chain_why[i];
+	return NULL;
+}
+
+const char *
+chk_ca_role(const chk_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->nca_roles; i++)
+		if (strcmp(c->ca_inputs[i], path) == 0 && c->ca_roles[i][0] != '\0')
+			return c->ca_roles[i];
+	return NULL;
 }
 
 int
@@ -260,6 +305,42 @@ add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
 	return chk_add_path(c, p->certs, err);
 }
 
+/* A service's own certificate (https_certificate): checked as a pair;
+ * when nothing is found where it points, Prosody serves that port no
+ * certificate, which the missing file says. */
+static int
+prosody_service_cert(chk_ctx *c, const struct chk_psvc *svc, tg_err *err)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+
+	struct stat st;
+
+	if (chk_psvc_files(svc, cert, key) != 0) {
+		/* A dir with none of its files: the first Prosody looks for. */
+		if (stat(cert, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    util_path_join(key, sizeof(key), cert, svc->service, err) == 0 &&
+		    (size_t)snprintf(cert, sizeof(cert), "%s.crt", key) >= sizeof(cert))
+			return tg_err_set(err, TG_ERR_USAGE, "%s_certificate: path too long", svc->service);
+		return chk_add_path(c, cert, err);
+	}
+	return chk_has_pair(c, cert) ? 0 : chk_add_pair(c, cert, key, err);
+}
+
+/* The ssl table's `password`: Prosody opens the key with it. */
+static int
+prosody_key_pass(chk_ctx *c, const struct chk_phost *h, const char *key, tg_err *err)
+{
+	char at[PATH_MAX + 16], origin[PATH_MAX + 96];
+	const char *pass;
+	int r = chk_phost_ssl_password(c->prosody, h, &pass, at, sizeof(at));
+
+	if (r == 0 || chk_key_pass(c, key) != NULL)
+		return 0;
+	snprintf(origin, sizeof(origin), "Prosody's ssl password (%.3000s%s)", at, r < 0 ?
+	    ", not a literal tlsgate reads" : "");
+	return chk_add_key_pass(c, key, r > 0 ? (char *const *)&pass : NULL, r > 0, origin, err);
+}
+
 int
 chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 {
@@ -277,7 +358,8 @@ chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 			continue;
 		/* Served the files its ssl option names, or the certs dir's. */
 		if (chk_phost_ssl(c->prosody, h, &cert, &key) == 1) {
-			if (!chk_has_pair(c, cert) && chk_add_pair(c, cert, key, err) != 0)
+			if (!chk_has_pair(c, cert) && (chk_add_pair(c, cert, key, err) != 0 ||
+			    prosody_key_pass(c, h, key, err) != 0))
 				return -1;
 		} else {
 			need_dir = 1;
@@ -285,6 +367,9 @@ chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 		if (host_add(c, h->name, h, cert, err) != 0)
 			return -1;
 	}
+	for (size_t i = 0; i < c->prosody->nsvcs; i++)
+		if (prosody_service_cert(c, &c->prosody->svcs[i], err) != 0)
+			return -1;
 	if (c->nhosts == 0)
 		return tg_err_set(err, TG_ERR_USAGE, "%s defines no enabled VirtualHost or Component "
 		    "(%zu disabled or left out): there is nothing to check the certificates "
@@ -348,30 +433,21 @@ chk_set_purpose(chk_ctx *c, chk_purpose p)
 int
 chk_set_owner(chk_ctx *c, const char *spec, tg_err *err)
 {
-	char user[64];
-	const char *colon = strchr(spec, ':');
-	size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-	struct passwd *pw;
-	struct group *gr;
-
-	if (ulen == 0 || ulen >= sizeof(user))
-		return tg_err_set(err, TG_ERR_USAGE, "--owner '%s': write USER or USER:GROUP", spec);
-	memcpy(user, spec, ulen);
-	user[ulen] = '\0';
-	if ((pw = getpwnam(user)) == NULL)
-		return tg_err_set(err, TG_ERR_USAGE, "--owner: no user '%s' on this system", user);
-	c->owner_uid = pw->pw_uid;
-	c->owner_gid = pw->pw_gid;
-	snprintf(c->owner_name, sizeof(c->owner_name), "%s", user);
-	if (colon != NULL && colon[1] != '\0') {
-		if ((gr = getgrnam(colon + 1)) == NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--owner: no group '%s' on this system",
-			    colon + 1);
-		c->owner_gid = gr->gr_gid;
-	}
-	gr = getgrgid(c->owner_gid);
-	snprintf(c->group_name, sizeof(c->group_name), "%s", gr ? gr->gr_name : user);
+	if (util_owner_parse(spec, &c->owner, err) != 0)
+		return -1;
 	c->have_owner = 1;
+	c->owner_from[0] = '\0';
+	return 0;
+}
+
+int
+chk_default_owner(chk_ctx *c, const char *user, const char *from, tg_err *err)
+{
+	if (c->have_owner)
+		return 0; /* --owner says otherwise */
+	if (chk_set_owner(c, user, err) != 0)
+		return -1;
+	snprintf(c->owner_from, sizeof(c->owner_from), "%s", from);
 	return 0;
 }
 
@@ -387,6 +463,52 @@ chk_set_passphrase(chk_ctx *c, const char *pass, tg_err *err)
 	if (c->pass != NULL)
 		OPENSSL_clear_free(c->pass, strlen(c->pass));
 	if ((c->pass = strdup(pass)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+int
+chk_add_key_pass(chk_ctx *c, const char *key, char *const *passes, size_t npasses,
+    const char *origin, tg_err *err)
+{
+	struct chk_keypass *n = realloc(c->keypasses, (c->nkeypasses + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	c->keypasses = n;
+	n = &c->keypasses[c->nkeypasses];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->origin, sizeof(n->origin), "%s", origin);
+	if ((n->key = strdup(key)) == NULL ||
+	    (npasses > 0 && (n->passes = calloc(npasses, sizeof(*n->passes))) == NULL))
+		goto nomem;
+	c->nkeypasses++; /* from here on chk_free wipes what was copied */
+	for (; n->npasses < npasses; n->npasses++)
+		if ((n->passes[n->npasses] = strdup(passes[n->npasses])) == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+nomem:
+	free(n->key);
+	return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+}
+
+const struct chk_keypass *
+chk_key_pass(const chk_ctx *c, const char *key)
+{
+	for (size_t i = 0; i < c->nkeypasses; i++)
+		if (strcmp(c->keypasses[i].key, key) == 0)
+			return &c->keypasses[i];
+	return NULL;
+}
+
+int
+chk_set_client_cert(chk_ctx *c, const char *cert, const char *key, tg_err *err)
+{
+	free(c->client_cert);
+	free(c->client_key);
+	c->client_cert = strdup(cert);
+	c->client_key = strdup(key);
+	if (c->client_cert == NULL || c->client_key == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	return 0;
 }

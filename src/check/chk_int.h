@@ -13,6 +13,7 @@
 
 #include "check/chk_prosody.h"
 #include "tlsgate/check.h"
+#include "tlsgate/util.h"
 
 #define CHK_HASH_LEN 32
 #define CHK_MAX_HOSTS CHK_PCFG_MAX_HOSTS
@@ -40,6 +41,16 @@ struct chk_xcache {
 
 #define CHK_CRLS_MAX 8
 
+/* How a service gets the passphrase of one key: from passes tried in turn
+ * (nginx ssl_password_file, Prosody's ssl `password`), or, with npasses 0,
+ * by a means tlsgate does not run (PostgreSQL ssl_passphrase_command). */
+struct chk_keypass {
+	char *key;
+	char **passes;
+	size_t npasses;
+	char origin[512]; /* "ssl_password_file /etc/nginx/pass (nginx.conf:12)" */
+};
+
 struct chk_file {
 	char *path;
 	size_t idx;              /* position in the context's file list */
@@ -59,6 +70,7 @@ struct chk_file {
 	unsigned char key_spki[CHK_HASH_LEN];
 	int key_encrypted;      /* passphrase-protected and not decrypted */
 	int key_bad_pass;       /* a passphrase was given and did not work */
+	const struct chk_keypass *keypass; /* the service's own passphrase source */
 	X509_CRL *crl;          /* the first CRL; NULL when the file holds none */
 	X509_CRL *crls[CHK_CRLS_MAX]; /* all of them (tlsgate writes intermediate + root) */
 	size_t ncrls;
@@ -90,6 +102,8 @@ struct chk_unit {
 	/* Endpoint facts. */
 	int uncovered;            /* a --host no cert in sight is for */
 	int endpoint, tls10, tls11, client_cert_requested;
+	int client_cert_sent;     /* --cert given and the server asked for it */
+	char client_cert_refused[512]; /* why the server refused it ("" : it did not) */
 	int no_tls;             /* endpoint: the chk_starttls whose answer was "no TLS" */
 	char no_tls_why[160];   /* ...and what the server said (XMPP) */
 	char endpoint_ver[16];
@@ -133,11 +147,14 @@ struct chk_ctx {
 	chk_purpose purpose;
 	int purpose_set;        /* --purpose given; else inferred per leaf */
 	int have_owner;
-	uid_t owner_uid;
-	gid_t owner_gid;
-	char owner_name[64], group_name[64];
+	util_owner owner;       /* --owner, or the account a service config runs as */
+	char owner_from[PATH_MAX + 64]; /* where a default owner came from ("" : --owner) */
+	int pg_keys;            /* PostgreSQL's key ownership rule applies (--pg-config) */
 	unsigned warn_days;
 	char *pass;
+	char *client_cert, *client_key; /* endpoint --cert/--key (loaded at the handshake) */
+	struct chk_keypass *keypasses;
+	size_t nkeypasses;
 	int64_t now;
 	int system_store;
 	/* Trust: --ca certs and self-signed CAs in sight; system store lazily. */
@@ -164,8 +181,12 @@ struct chk_ctx {
 	/* Cert files whose key the user named (a gateway listener's cert + key,
 	 * or `check CERT KEY`): paired whatever the layout says. */
 	char **pair_cert, **pair_key;
+	char **chain_cert, **chain_src; /* the service completes cert's chain from src */
+	char **chain_why;
+	size_t nchain_cert, nchain_src, nchain_why;
 	char **ca_inputs;          /* inputs a service's config names as trusted CAs */
-	size_t nca_inputs;
+	char **ca_roles;           /* ...what it trusts them for ("" : nothing clients meet) */
+	size_t nca_inputs, nca_roles;
 	size_t npairs;
 	struct chk_file **files;
 	size_t nfiles, capfiles;
@@ -209,6 +230,33 @@ int chk_path_under(const char *dir, const char *path, char *out, tg_err *err);
 int chk_each_conf(const char *dir, int skip_hidden, int (*fn)(const char *path, void *arg),
     void *arg, tg_err *err);
 
+/* --- Service configs through their includes (confread.c) --- */
+
+#define CHK_CONF_MAX_DEPTH 16   /* include nesting, at most (each reader may ask less) */
+#define CHK_CONF_MAX_WALKS 4096 /* files walked per config, counting repeats */
+
+struct chk_conf;
+
+/* service names who refuses the same ("nginx -t"); max_depth the nesting
+ * its service allows (capped at CHK_CONF_MAX_DEPTH). */
+struct chk_conf *chk_conf_new(const char *service, unsigned max_depth);
+void chk_conf_free(struct chk_conf *r);
+/* Enters path, included at from:line (the main file: from = path, line 0):
+ * its bytes (read once per run, by device and inode; shared, read-only,
+ * NUL-terminated) in *data. Fails naming from:line on a cycle (with the
+ * chain), on nesting past max_depth, and past CHK_CONF_MAX_WALKS files.
+ * Each successful enter is paired with chk_conf_leave. */
+int chk_conf_enter(struct chk_conf *r, const char *path, const char *from, unsigned line,
+    const unsigned char **data, size_t *len, tg_err *err) TG_MUST_CHECK;
+void chk_conf_leave(struct chk_conf *r);
+/* Enters path (as chk_conf_enter), calls fn with each line (1-based, its
+ * newline cut, the text writable), stops at the first fn that fails, and
+ * leaves. Returns 0, -1 when path could not be entered, 1 when fn failed
+ * (err set either way). */
+int chk_conf_each_line(struct chk_conf *r, const char *path, const char *from, unsigned from_line,
+    int (*fn)(void *arg, const char *path, unsigned line, char *text), void *arg,
+    tg_err *err) TG_MUST_CHECK;
+
 struct chk_cfgnote {
 	const char *code; /* a rule code */
 	char file[PATH_MAX];
@@ -221,9 +269,34 @@ struct chk_cfgnote {
 int chk_cfg_note(chk_ctx *c, const char *code, const char *file, unsigned line, const char *fix,
     const char *fmt, ...) TG_PRINTF(6, 7);
 
+/* The account a service's config runs as (from says where that comes
+ * from: "the data directory's owner"), unless --owner was given. */
+int chk_default_owner(chk_ctx *c, const char *user, const char *from, tg_err *err);
+
 /* A file a service's config names as its trusted CAs (client CA, CA bundle):
- * an input checked as a CA, never as a served certificate. */
-int chk_add_ca_input(chk_ctx *c, const char *path, tg_err *err);
+ * an input checked as a CA, never as a served certificate. role says whom
+ * it decides about ("nginx ssl_client_certificate: client certificates
+ * must chain to it"), NULL when no client depends on it (nginx
+ * ssl_trusted_certificate): then a leaf in it is no error. */
+int chk_add_ca_input(chk_ctx *c, const char *path, const char *role, tg_err *err);
+
+/* The passphrases a service's config gives the key at path, tried in turn
+ * (npasses 0: it gets one by a means tlsgate does not run); origin names
+ * the setting. Copied; wiped on free. */
+int chk_add_key_pass(chk_ctx *c, const char *key, char *const *passes, size_t npasses,
+    const char *origin, tg_err *err);
+const struct chk_keypass *chk_key_pass(const chk_ctx *c, const char *key);
+
+/* The service completes the chain it serves with cert from the CAs in src
+ * (OpenSSL's automatic chain building from the verify store: mosquitto's
+ * cafile); why names the setting. */
+int chk_add_chain_source(chk_ctx *c, const char *cert, const char *src, const char *why,
+    tg_err *err);
+/* The setting that completes cert's chain from src, or NULL. */
+const char *chk_chain_source(const chk_ctx *c, const char *cert, const char *src);
+
+/* The role a service's config gives a CA file (NULL: none clients meet). */
+const char *chk_ca_role(const chk_ctx *c, const char *path);
 
 /* A host only the cert at cert serves (a service's config pins it). */
 int chk_add_pinned_host(chk_ctx *c, const char *name, const char *cert, tg_err *err);

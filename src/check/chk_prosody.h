@@ -32,6 +32,8 @@ struct chk_pssl {
 	int set;          /* the section assigns ssl */
 	int unknown;      /* ...something tlsgate does not read (a variable, a call) */
 	char *cert, *key; /* NULL: the table names none */
+	char *password;   /* a literal `password` (the key's passphrase), or NULL */
+	int password_set; /* the table sets password (literal or not) */
 	const char *file; /* where it is assigned (in cfg->files) */
 	unsigned line;
 };
@@ -56,6 +58,18 @@ struct chk_pnote {
 	char fix[512];
 };
 
+/* A service's own certificate, `<service>_certificate` in the global
+ * section (https_certificate = "certs/https.crt", or per port: {
+ * [5281] = "...", default = "..." }): a file, or a directory Prosody
+ * searches for SERVICE.crt, SERVICE/fullchain.pem, SERVICE.pem. */
+struct chk_psvc {
+	char service[64];   /* "https" */
+	long port;          /* 0: the value for every port (or `default`) */
+	char *path;         /* resolved against the main config's directory */
+	const char *file;   /* where it is set (in cfg->files) */
+	unsigned line;
+};
+
 struct chk_pcfg {
 	char **files;                /* every file read, the main one first */
 	size_t nfiles;
@@ -69,6 +83,8 @@ struct chk_pcfg {
 	unsigned certs_line;
 	int certs_unknown;           /* set to an expression tlsgate cannot evaluate */
 	struct chk_pssl ssl;         /* the global ssl option, under every host's own */
+	struct chk_psvc *svcs;       /* services' own certificates */
+	size_t nsvcs;
 	struct chk_pnote *notes;
 	size_t nnotes;
 };
@@ -96,6 +112,18 @@ int chk_phost_enabled(const struct chk_pcfg *cfg, const struct chk_phost *h);
  * one tlsgate does not read. */
 int chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char **cert,
     const char **key);
+
+/* The passphrase Prosody gives the host's key: `password` in the ssl table
+ * that names it, by the same precedence as chk_phost_ssl. 1 with *pass and
+ * *at (FILE:LINE) when a literal, -1 when set to something tlsgate does not
+ * evaluate (*at set), 0 when none. */
+int chk_phost_ssl_password(const struct chk_pcfg *cfg, const struct chk_phost *h,
+    const char **pass, char *at, size_t atlen);
+
+/* The certificate and key Prosody serves a service's port from (its
+ * certmanager's find_cert over svc->path). 0 with cert and key (PATH_MAX
+ * each) set, -1 when none is found there (cert says what was looked for). */
+int chk_psvc_files(const struct chk_psvc *svc, char *cert, char *key);
 
 /* Whether tlsgate checks its certificate: enabled, not a bare-JID host
  * (user@host, skipped by prosodyctl check certs too), and served from files

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
 #define CHK_CONNECT_TIMEOUT_MS 5000
@@ -252,26 +253,44 @@ xmpp_starttls(int fd, const char *domain, int s2s, char *answer, char *why, size
 	return 0;
 }
 
+/* The identity --cert/--key give, loaded once (the project's loaders). */
+struct client_id {
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	EVP_PKEY *key;
+};
+
 /* What a handshake learned. */
 struct hs {
 	struct chk_unit *u;
 	STACK_OF(X509) *chain;
 	char version[16];
 	char why[160]; /* why the STARTTLS step declined TLS */
+	const struct client_id *id;
+	int asked;     /* the server asked for a client certificate */
+	int ticket;    /* it sent a session ticket: past the client's Finished */
 };
 
 static int hs_index = -1;
 
+/* Called whenever the server asks for a client certificate: the request
+ * and the CA names it advertises are recorded; with --cert that
+ * certificate goes out, else none. */
 static int
-client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+cert_cb(SSL *ssl, void *arg)
 {
 	struct hs *h = SSL_get_ex_data(ssl, hs_index);
 	const STACK_OF(X509_NAME) *names = SSL_get_client_CA_list(ssl);
 	size_t used = 0;
 
-	if (h == NULL || h->u == NULL)
-		return 0;
+	(void)arg;
+	if (h == NULL)
+		return 1;
+	h->asked = 1;
+	if (h->u == NULL)
+		return 1;
 	h->u->client_cert_requested = 1;
+	h->u->ca_names[0] = '\0';
 	for (int i = 0; names != NULL && i < sk_X509_NAME_num(names); i++) {
 		char name[256];
 		X509_NAME_oneline(sk_X509_NAME_value(names, i), name, sizeof(name));
@@ -279,11 +298,33 @@ client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
 			used += (size_t)snprintf(h->u->ca_names + used, sizeof(h->u->ca_names) - used,
 			    "%s%s", used ? "; " : "", name);
 	}
-	return 0; /* send no certificate: we only look */
+	return 1;
+}
+
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct hs *h = SSL_get_ex_data(ssl, hs_index);
+
+	(void)sess;
+	if (h != NULL)
+		h->ticket = 1;
+	return 0; /* not kept */
+}
+
+static int
+use_client_id(SSL_CTX *ctx, const struct client_id *id, tg_err *err)
+{
+	if (SSL_CTX_use_certificate(ctx, id->leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1)
+		return tg_err_ossl(err, TG_ERR_TLS, "cannot use the client certificate");
+	for (int i = 0; i < sk_X509_num(id->chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(id->chain, i)) != 1)
+			return tg_err_ossl(err, TG_ERR_TLS, "cannot use the client certificate's chain");
+	return 0;
 }
 
 static SSL_CTX *
-client_ctx(int version, tg_err *err)
+client_ctx(int version, const struct client_id *id, tg_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -292,7 +333,13 @@ client_ctx(int version, tg_err *err)
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* the rules judge the chain */
-	SSL_CTX_set_client_cert_cb(ctx, client_cert_cb);
+	SSL_CTX_set_cert_cb(ctx, cert_cb, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+	if (id != NULL && use_client_id(ctx, id, err) != 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (version != 0) {
 		/* Probing old versions needs what OpenSSL 3 disables by default. */
 		SSL_CTX_set_security_level(ctx, 0);
@@ -305,6 +352,73 @@ client_ctx(int version, tg_err *err)
 		}
 	}
 	return ctx;
+}
+
+/* In TLS 1.3 the server judges the client's certificate after the client
+ * has finished its handshake: its refusal is an alert that follows, its
+ * acceptance a session ticket (or silence, while it waits for the client
+ * to speak). Waits CHK_CLIENT_VERDICT_MS at most. */
+#define CHK_CLIENT_VERDICT_MS 3000
+
+static void
+client_cert_verdict(SSL *ssl, int fd, struct hs *h)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char b;
+
+	if (SSL_version(ssl) < TLS1_3_VERSION)
+		return; /* TLS 1.2: a refusal would have failed the handshake */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return;
+	for (;;) {
+		int n, e;
+		ERR_clear_error();
+		n = SSL_peek(ssl, &b, 1);
+		e = SSL_get_error(ssl, n);
+		if (n > 0 || h->ticket)
+			return; /* the server speaks, or is past our Finished */
+		if (e == SSL_ERROR_WANT_READ) {
+			if (poll(&pfd, 1, CHK_CLIENT_VERDICT_MS) != 1)
+				return; /* silence: it waits for us to speak */
+			continue;
+		}
+		if (e == SSL_ERROR_SSL) {
+			unsigned long err = ERR_peek_last_error();
+			const char *reason = err != 0 ? ERR_reason_error_string(err) : NULL;
+			snprintf(h->u->client_cert_refused, sizeof(h->u->client_cert_refused),
+			    "%s", reason != NULL ? reason : "a TLS alert");
+		} else {
+			snprintf(h->u->client_cert_refused, sizeof(h->u->client_cert_refused),
+			    "it closed the connection right after the handshake");
+		}
+		ERR_clear_error();
+		return;
+	}
+}
+
+/* Servers that finish the handshake whatever the client sent, and refuse
+ * later (nginx answers 400 "The SSL certificate error"), still list the
+ * CAs they accept: a client certificate none of whose issuers is among
+ * them is refused. */
+static void
+client_ca_listed(SSL *ssl, struct hs *h)
+{
+	const STACK_OF(X509_NAME) *names = SSL_get_client_CA_list(ssl);
+	char issuer[256];
+	int n = names != NULL ? sk_X509_NAME_num(names) : 0;
+
+	if (n == 0)
+		return; /* nothing listed: nothing to go by */
+	for (int i = -1; i < sk_X509_num(h->id->chain); i++) {
+		X509 *x = i < 0 ? h->id->leaf : sk_X509_value(h->id->chain, i);
+		for (int j = 0; j < n; j++)
+			if (X509_NAME_cmp(X509_get_issuer_name(x), sk_X509_NAME_value(names, j)) == 0)
+				return;
+	}
+	X509_NAME_oneline(X509_get_issuer_name(h->id->leaf), issuer, sizeof(issuer));
+	snprintf(h->u->client_cert_refused, sizeof(h->u->client_cert_refused), "its issuer %s "
+	    "is not among the CAs the server accepts (nginx then answers 400 \"The SSL "
+	    "certificate error\")", issuer);
 }
 
 /* 1 handshake done, 0 refused by the server, -1 could not even try; 'N' in
@@ -329,7 +443,7 @@ handshake(const struct target *t, int version, struct hs *h, char *no, tg_err *e
 		rc = 0;
 		goto out;
 	}
-	if ((ctx = client_ctx(version, err)) == NULL || (ssl = SSL_new(ctx)) == NULL)
+	if ((ctx = client_ctx(version, h->id, err)) == NULL || (ssl = SSL_new(ctx)) == NULL)
 		goto out;
 	SSL_set_ex_data(ssl, hs_index, h);
 	if (t->sni != NULL && SSL_set_tlsext_host_name(ssl, t->sni) != 1)
@@ -348,6 +462,12 @@ handshake(const struct target *t, int version, struct hs *h, char *no, tg_err *e
 	if (h->chain == NULL && SSL_get_peer_cert_chain(ssl) != NULL)
 		h->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
 	snprintf(h->version, sizeof(h->version), "%s", SSL_get_version(ssl));
+	if (h->id != NULL && h->asked && h->u != NULL && version == 0) {
+		h->u->client_cert_sent = 1;
+		client_cert_verdict(ssl, fd, h);
+		if (h->u->client_cert_refused[0] == '\0')
+			client_ca_listed(ssl, h);
+	}
 	(void)SSL_shutdown(ssl);
 out:
 	SSL_free(ssl);
@@ -387,12 +507,39 @@ endpoint_hosts(chk_ctx *c, struct chk_unit *u, const struct target *t)
 		(void)chk_unit_add_host(u, c->hosts[i].name);
 }
 
+/* --cert/--key through the project's loaders: the key with --pass-file's
+ * passphrase; a key that is not the certificate's is refused here. */
+static int
+client_id_load(const chk_ctx *c, struct client_id *id, tg_err *err)
+{
+	if (c->client_cert == NULL)
+		return 0;
+	if (pki_load_certs(c->client_cert, &id->chain, err) != 0)
+		return tg_err_prefix(err, "--cert");
+	id->leaf = sk_X509_shift(id->chain);
+	if ((id->key = pki_load_key(c->client_key, c->pass, err)) == NULL)
+		return tg_err_prefix(err, "--key");
+	if (!pki_key_matches_cert(id->key, id->leaf))
+		return tg_err_set(err, TG_ERR_USAGE, "--key %s is not the key of --cert %s: give the "
+		    "key the client certificate was issued with", c->client_key, c->client_cert);
+	return 0;
+}
+
+static void
+client_id_free(struct client_id *id)
+{
+	X509_free(id->leaf);
+	sk_X509_pop_free(id->chain, X509_free);
+	EVP_PKEY_free(id->key);
+}
+
 int
 chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls starttls,
     tg_err *err)
 {
 	struct target t = { .starttls = starttls };
 	struct hs h = { 0 }, probe = { 0 };
+	struct client_id id = { 0 };
 	struct chk_unit *u;
 	char no = 0, sni_ascii[CHK_NAME_MAX];
 	int rc = -1, got;
@@ -418,10 +565,16 @@ chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls sta
 		    "is not a domain an XMPP stream can be opened to", t.sni);
 	if (hs_index < 0 && (hs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "SSL_get_ex_new_index");
+	if (client_id_load(c, &id, err) != 0)
+		goto out;
+	if (c->client_cert != NULL)
+		h.id = probe.id = &id;
 	if (chk_build_units(c, err) != 0) /* indexes over --ca */
-		return -1;
-	if ((u = chk_unit_add(c, CHK_UNIT_SERVE, hostport)) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	if ((u = chk_unit_add(c, CHK_UNIT_SERVE, hostport)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
 	u->endpoint = 1;
 	snprintf(u->label, sizeof(u->label), "%s", hostport);
 	h.u = u;
@@ -459,5 +612,6 @@ nomem:
 out:
 	sk_X509_pop_free(h.chain, X509_free);
 	sk_X509_pop_free(probe.chain, X509_free);
+	client_id_free(&id);
 	return rc;
 }

@@ -326,6 +326,32 @@ decode_plain_key(chk_ctx *c, const unsigned char *der, size_t len)
 	return key;
 }
 
+/* An encrypted key opened the way its service opens it: with the
+ * passphrases its config gives (tried in turn, as nginx tries the lines of
+ * ssl_password_file), else with --pass-file. */
+static EVP_PKEY *
+decrypt_key(chk_ctx *c, struct chk_file *f, const char *block, size_t n)
+{
+	const struct chk_keypass *kp = chk_key_pass(c, f->path);
+	char *const *tries = kp != NULL ? kp->passes : &c->pass;
+	size_t ntries = kp != NULL ? kp->npasses : 1;
+	EVP_PKEY *key = NULL;
+
+	if (kp != NULL && kp->npasses == 0 && c->pass != NULL) {
+		kp = NULL; /* the command's answer, given with --pass-file */
+		tries = &c->pass;
+		ntries = 1;
+	}
+	f->keypass = kp;
+	for (size_t i = 0; key == NULL && i < ntries; i++) {
+		BIO *b = BIO_new_mem_buf(block, (int)n);
+		key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, pass_cb, tries[i]) : NULL;
+		BIO_free(b);
+		ERR_clear_error();
+	}
+	return key;
+}
+
 static int
 decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size_t n,
     const char *label)
@@ -338,7 +364,7 @@ decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size
 	    memmem(block, n, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
 
 	if (encrypted)
-		key = PEM_read_bio_PrivateKey(b, NULL, pass_cb, c->pass);
+		key = decrypt_key(c, f, block, n);
 	else if (PEM_read_bio(b, &name, &header, &der, &dlen) == 1)
 		key = decode_plain_key(c, der, (size_t)dlen);
 	if (der != NULL)
@@ -350,7 +376,7 @@ decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size
 		return set_key(f, key);
 	if (encrypted) {
 		f->key_encrypted = 1;
-		f->key_bad_pass = c->pass != NULL;
+		f->key_bad_pass = f->keypass != NULL ? f->keypass->npasses > 0 : c->pass != NULL;
 		return 0;
 	}
 	f->corrupt++;

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,14 @@ struct mq {
 	struct mq_listener cur;
 	int started; /* cur holds options */
 	int tls;     /* listeners with a certfile */
+	struct chk_conf *conf; /* files through include_dir */
+	char user[64];         /* `user`: whom the broker becomes when started as root */
+	char user_at[PATH_MAX + 16];
 };
 
-static int mq_read(struct mq *m, const char *path, int depth);
+#define MQ_MAX_DEPTH 8
+
+static int mq_read(struct mq *m, const char *path, const char *from, unsigned from_line);
 
 /* A listener is complete: its files become inputs. */
 static int
@@ -53,7 +59,10 @@ mq_done(struct mq *m)
 		    "keyfile: mosquitto refuses to start; add keyfile", l->port);
 	if ((!chk_has_pair(c, l->v[MQ_CERT]) && chk_add_pair(c, l->v[MQ_CERT], l->v[MQ_KEY],
 	    m->err) != 0) ||
-	    (l->v[MQ_CAFILE][0] && chk_add_ca_input(c, l->v[MQ_CAFILE], m->err) != 0) ||
+	    (l->v[MQ_CAFILE][0] && chk_add_ca_input(c, l->v[MQ_CAFILE],
+	    "mosquitto's cafile: client certificates must chain to it", m->err) != 0) ||
+	    (l->v[MQ_CAFILE][0] && chk_add_chain_source(c, l->v[MQ_CERT], l->v[MQ_CAFILE],
+	    "mosquitto's cafile", m->err) != 0) ||
 	    (l->v[MQ_CAPATH][0] && chk_add_path(c, l->v[MQ_CAPATH], m->err) != 0) ||
 	    (l->v[MQ_CRL][0] && chk_add_path(c, l->v[MQ_CRL], m->err) != 0))
 		return -1;
@@ -71,7 +80,8 @@ mq_done(struct mq *m)
 
 struct mq_inc {
 	struct mq *m;
-	int depth;
+	const char *from;
+	unsigned line;
 };
 
 static int
@@ -79,13 +89,13 @@ mq_include_one(const char *path, void *arg)
 {
 	struct mq_inc *in = arg;
 
-	return mq_read(in->m, path, in->depth + 1);
+	return mq_read(in->m, path, in->from, in->line);
 }
 
 static int
-mq_include_dir(struct mq *m, const char *dir, int depth, const char *file, unsigned line)
+mq_include_dir(struct mq *m, const char *dir, const char *file, unsigned line)
 {
-	struct mq_inc in = { m, depth };
+	struct mq_inc in = { m, file, line };
 	/* mosquitto reads every NAME.conf, hidden ones too. */
 	int rc = chk_each_conf(dir, 0, mq_include_one, &in, m->err);
 
@@ -96,7 +106,7 @@ mq_include_dir(struct mq *m, const char *dir, int depth, const char *file, unsig
 }
 
 static int
-mq_line(struct mq *m, const char *path, unsigned line, char *p, int depth)
+mq_line(struct mq *m, const char *path, unsigned line, char *p)
 {
 	char *name, *value, *end;
 
@@ -125,10 +135,12 @@ mq_line(struct mq *m, const char *path, unsigned line, char *p, int depth)
 		m->cur.line = line;
 		return 0;
 	}
-	if (strcmp(name, "include_dir") == 0) {
-		if (depth >= 8)
-			return chk_file_error(m->err, path, line, "include_dir nested too deep");
-		return mq_include_dir(m, value, depth, path, line);
+	if (strcmp(name, "include_dir") == 0)
+		return mq_include_dir(m, value, path, line);
+	if (strcmp(name, "user") == 0) {
+		snprintf(m->user, sizeof(m->user), "%.63s", value);
+		snprintf(m->user_at, sizeof(m->user_at), "%s:%u", path, line);
+		return 0;
 	}
 	for (int i = 0; i < MQ_N; i++) {
 		if (strcmp(name, mq_names[i]) != 0)
@@ -145,25 +157,42 @@ mq_line(struct mq *m, const char *path, unsigned line, char *p, int depth)
 }
 
 static int
-mq_read(struct mq *m, const char *path, int depth)
+mq_line_cb(void *arg, const char *path, unsigned line, char *text)
 {
-	unsigned char *data = NULL;
-	char *line, *next;
-	size_t len;
-	unsigned lineno = 0;
-	int rc = 0;
+	return mq_line(arg, path, line, text);
+}
 
-	if (util_read_file(path, &data, &len, m->err) != 0)
+static int
+mq_read(struct mq *m, const char *path, const char *from, unsigned from_line)
+{
+	int rc = chk_conf_each_line(m->conf, path, from, from_line, mq_line_cb, m, m->err);
+
+	if (rc < 0 && m->err->cat == TG_ERR_IO)
 		return tg_err_prefix(m->err, "cannot read the mosquitto config");
-	for (line = (char *)data; rc == 0 && line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		lineno++;
-		rc = mq_line(m, path, lineno, line, depth);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Started as root (as its service is), mosquitto becomes `user` (default
+ * mosquitto) before it opens the listeners' files: that account must read
+ * the keys. */
+static int
+mq_owner(struct mq *m)
+{
+	char from[PATH_MAX + 128];
+
+	if (strcmp(m->user, "root") == 0)
+		return 0;
+	if (m->user[0] == '\0') {
+		snprintf(m->user, sizeof(m->user), "mosquitto");
+		snprintf(from, sizeof(from), "mosquitto's default `user`: the broker started as root "
+		    "reads its files as it");
+	} else {
+		snprintf(from, sizeof(from), "`user %s` at %.3000s: the broker started as root reads its "
+		    "files as it", m->user, m->user_at);
 	}
-	free(data);
-	return rc;
+	if (getpwnam(m->user) == NULL)
+		return 0; /* not installed here: nothing to try as */
+	return chk_default_owner(m->c, m->user, from, m->err);
 }
 
 int
@@ -176,15 +205,22 @@ chk_add_mosquitto_config(chk_ctx *c, const char *path, tg_err *err)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	m->c = c;
 	m->err = err;
-	if (mq_read(m, path, 0) != 0 || mq_done(m) != 0)
+	if ((m->conf = chk_conf_new("mosquitto", MQ_MAX_DEPTH)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (mq_read(m, path, path, 0) != 0 || mq_done(m) != 0)
 		goto out;
 	if (m->tls == 0) {
 		tg_err_set(err, TG_ERR_USAGE, "%s has no listener with a certfile: mosquitto serves "
 		    "no TLS there; add certfile and keyfile to a listener (port 8883)", path);
 		goto out;
 	}
+	if (mq_owner(m) != 0)
+		goto out;
 	rc = 0;
 out:
+	chk_conf_free(m->conf);
 	free(m);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,18 +17,20 @@
 #include "check/chk_lua.h" /* chk_file_error */
 #include "tlsgate/util.h"
 
-#define NGX_MAX_DEPTH 16
+#define NGX_MAX_DEPTH 16  /* include nesting */
+#define NGX_MAX_BLOCKS 64 /* { } nesting: real configs use 4 or 5 */
 
-enum { NX_CERT, NX_KEY, NX_CLIENT_CA, NX_TRUSTED, NX_CRL, NX_N };
+enum { NX_CERT, NX_KEY, NX_CLIENT_CA, NX_TRUSTED, NX_CRL, NX_PASS, NX_N };
 
 static const char *const nx_names[NX_N] = {
 	"ssl_certificate", "ssl_certificate_key", "ssl_client_certificate",
-	"ssl_trusted_certificate", "ssl_crl",
+	"ssl_trusted_certificate", "ssl_crl", "ssl_password_file",
 };
 
 /* What one level (http, or a server) sets. */
 struct nx_level {
 	char v[NX_N][PATH_MAX];
+	char at[NX_N][320];  /* FILE:LINE where each was set (for messages) */
 	int ssl;          /* a listen ... ssl, or ssl on */
 	char **names;     /* server_name */
 	size_t nnames;
@@ -39,6 +42,8 @@ struct nx {
 	char prefix[PATH_MAX]; /* the main config's directory */
 	struct nx_level http;
 	int servers;
+	int blocks;          /* { } nesting now */
+	struct chk_conf *conf; /* files through includes */
 };
 
 struct nx_file {
@@ -47,7 +52,8 @@ struct nx_file {
 	unsigned line;
 };
 
-static int nx_read(struct nx *x, const char *path, int depth, struct nx_level *lv, int block);
+static int nx_read(struct nx *x, const char *path, const char *from, unsigned line,
+    struct nx_level *lv, int block);
 
 /* One token: a word, a quoted string, or one of ; { }. 0 at the end. */
 static int
@@ -118,6 +124,35 @@ level_free(struct nx_level *lv)
 	free(lv->names);
 }
 
+/* ssl_password_file: nginx tries its lines in turn on the key, and refuses
+ * to start when it cannot read it. */
+static int
+nx_password_file(struct nx *x, const struct nx_level *sv, const char *key)
+{
+	const struct nx_level *lv = sv->v[NX_PASS][0] ? sv : &x->http;
+	char path[PATH_MAX], origin[PATH_MAX + 384], *lines[64], *p, *save = NULL;
+	unsigned char *data;
+	size_t len, n = 0;
+	tg_err rerr = { 0 };
+	int rc;
+
+	if (lv->v[NX_PASS][0] == '\0')
+		return 0;
+	if (nx_abs(x, lv->v[NX_PASS], path, x->err) != 0)
+		return -1;
+	if (util_read_file(path, &data, &len, &rerr) != 0)
+		return tg_err_set(x->err, TG_ERR_USAGE, "%s: ssl_password_file: %s (nginx -t refuses "
+		    "this too)", lv->at[NX_PASS], rerr.msg);
+	for (p = strtok_r((char *)data, "\r\n", &save); p != NULL && n < 64;
+	    p = strtok_r(NULL, "\r\n", &save))
+		lines[n++] = p;
+	snprintf(origin, sizeof(origin), "ssl_password_file %s (%s)", path, lv->at[NX_PASS]);
+	rc = chk_add_key_pass(x->c, key, lines, n, origin, x->err);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return rc;
+}
+
 /* A server block is over: its names against its certificate. */
 static int
 nx_server_done(struct nx *x, struct nx_level *sv)
@@ -137,12 +172,15 @@ nx_server_done(struct nx *x, struct nx_level *sv)
 	if (!chk_has_pair(x->c, cpath) &&
 	    (key[0] ? chk_add_pair(x->c, cpath, kpath, x->err) : chk_add_path(x->c, cpath, x->err)) != 0)
 		return -1;
-	for (int i = NX_CLIENT_CA; i < NX_N; i++) {
+	if (key[0] && nx_password_file(x, sv, kpath) != 0)
+		return -1;
+	for (int i = NX_CLIENT_CA; i < NX_PASS; i++) {
 		const char *v = sv->v[i][0] ? sv->v[i] : x->http.v[i];
 		if (v[0] == '\0' || strchr(v, '$') != NULL)
 			continue;
 		if (nx_abs(x, v, p, x->err) != 0 || (i == NX_CRL ? chk_add_path(x->c, p, x->err) :
-		    chk_add_ca_input(x->c, p, x->err)) != 0)
+		    chk_add_ca_input(x->c, p, i == NX_CLIENT_CA ? "nginx's ssl_client_certificate: "
+		    "client certificates must chain to it" : NULL, x->err)) != 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sv->nnames; i++) {
@@ -158,16 +196,13 @@ nx_server_done(struct nx *x, struct nx_level *sv)
 
 static int
 nx_directive(struct nx *x, const struct nx_file *f, struct nx_level *lv, int block, char **argv,
-    int argc, int depth)
+    int argc)
 {
 	if (strcmp(argv[0], "include") == 0 && argc == 2) {
 		char pat[PATH_MAX];
 		glob_t g;
 		int rc = 0, gr;
 
-		if (depth >= NGX_MAX_DEPTH)
-			return chk_file_error(x->err, f->path, f->line, "includes nested more than %d "
-			    "deep", NGX_MAX_DEPTH);
 		if (nx_abs(x, argv[1], pat, x->err) != 0)
 			return -1;
 		gr = glob(pat, 0, NULL, &g);
@@ -175,7 +210,7 @@ nx_directive(struct nx *x, const struct nx_file *f, struct nx_level *lv, int blo
 			return chk_file_error(x->err, f->path, f->line, "include %s: no such file "
 			    "(nginx -t refuses this too)", pat);
 		for (size_t i = 0; gr == 0 && rc == 0 && i < g.gl_pathc; i++)
-			rc = nx_read(x, g.gl_pathv[i], depth + 1, lv, block);
+			rc = nx_read(x, g.gl_pathv[i], f->path, f->line, lv, block);
 		if (gr == 0)
 			globfree(&g);
 		return rc;
@@ -205,8 +240,10 @@ nx_directive(struct nx *x, const struct nx_file *f, struct nx_level *lv, int blo
 		return 0;
 	}
 	for (int i = 0; i < NX_N; i++)
-		if (strcmp(argv[0], nx_names[i]) == 0 && argc >= 2)
+		if (strcmp(argv[0], nx_names[i]) == 0 && argc >= 2) {
 			snprintf(lv->v[i], sizeof(lv->v[i]), "%s", argv[1]);
+			snprintf(lv->at[i], sizeof(lv->at[i]), "%.300s:%u", f->path, f->line);
+		}
 	return 0;
 }
 
@@ -244,7 +281,7 @@ args_push(struct nx_args *a, const char *t, tg_err *err)
  * the file ends (an included file goes on in the block that includes it).
  * block: 't' top of nginx.conf, 'h' http, 's' server, 'o' any other. */
 static int
-nx_walk(struct nx *x, struct nx_file *f, struct nx_level *lv, int block, int depth, int top)
+nx_walk(struct nx *x, struct nx_file *f, struct nx_level *lv, int block, int top)
 {
 	struct nx_args a = { 0 };
 	char tok[PATH_MAX];
@@ -252,21 +289,32 @@ nx_walk(struct nx *x, struct nx_file *f, struct nx_level *lv, int block, int dep
 
 	while ((r = nx_token(f, tok, sizeof(tok), &quoted, x->err)) > 0) {
 		if (!quoted && strcmp(tok, ";") == 0) {
-			if (a.n > 0 && nx_directive(x, f, lv, block, a.v, a.n, depth) != 0)
+			if (a.n > 0 && nx_directive(x, f, lv, block, a.v, a.n) != 0)
 				goto out;
 			args_clear(&a);
 		} else if (!quoted && strcmp(tok, "{") == 0) {
 			int inner = a.n == 0 ? 'o' : strcmp(a.v[0], "http") == 0 ? 'h' :
 			    strcmp(a.v[0], "server") == 0 && block == 'h' ? 's' : 'o';
-			if (inner == 's') {
-				struct nx_level sv = { 0 };
-				r = nx_walk(x, f, &sv, 's', depth, 0);
-				if (r == 0)
-					r = nx_server_done(x, &sv);
-				level_free(&sv);
-			} else {
-				r = nx_walk(x, f, inner == 'h' ? &x->http : lv, inner, depth, 0);
+			if (x->blocks == NGX_MAX_BLOCKS) {
+				chk_file_error(x->err, f->path, f->line, "blocks nested more than %d deep: "
+				    "not a config nginx loads", NGX_MAX_BLOCKS);
+				goto out;
 			}
+			x->blocks++;
+			if (inner == 's') {
+				/* On the heap: a level is tens of KB, walks nest. */
+				struct nx_level *sv = calloc(1, sizeof(*sv));
+				r = sv == NULL ? tg_err_set(x->err, TG_ERR_INTERNAL, "out of memory") :
+				    nx_walk(x, f, sv, 's', 0);
+				if (r == 0)
+					r = nx_server_done(x, sv);
+				if (sv != NULL)
+					level_free(sv);
+				free(sv);
+			} else {
+				r = nx_walk(x, f, inner == 'h' ? &x->http : lv, inner, 0);
+			}
+			x->blocks--;
 			if (r != 0)
 				goto out;
 			args_clear(&a);
@@ -297,21 +345,23 @@ out:
 }
 
 static int
-nx_read(struct nx *x, const char *path, int depth, struct nx_level *lv, int block)
+nx_read(struct nx *x, const char *path, const char *from, unsigned line, struct nx_level *lv,
+    int block)
 {
-	unsigned char *data = NULL;
+	const unsigned char *data;
 	size_t len;
 	struct nx_file f;
 	int rc;
 
-	if (util_read_file(path, &data, &len, x->err) != 0)
-		return tg_err_prefix(x->err, "cannot read the nginx config");
+	if (chk_conf_enter(x->conf, path, from, line, &data, &len, x->err) != 0)
+		return x->err->cat == TG_ERR_IO ? tg_err_prefix(x->err, "cannot read the nginx "
+		    "config") : -1;
 	f.path = path;
 	f.p = (const char *)data;
 	f.end = f.p + len;
 	f.line = 1;
-	rc = nx_walk(x, &f, lv, block, depth, 1);
-	free(data);
+	rc = nx_walk(x, &f, lv, block, 1);
+	chk_conf_leave(x->conf);
 	return rc;
 }
 
@@ -325,8 +375,12 @@ chk_add_nginx_config(chk_ctx *c, const char *path, tg_err *err)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	x->c = c;
 	x->err = err;
+	if ((x->conf = chk_conf_new("nginx -t", NGX_MAX_DEPTH)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
 	chk_dir_of(path, x->prefix, sizeof(x->prefix));
-	if (nx_read(x, path, 0, &x->http, 't') != 0)
+	if (nx_read(x, path, path, 0, &x->http, 't') != 0)
 		goto out;
 	if (x->servers == 0) {
 		tg_err_set(err, TG_ERR_USAGE, "%s has no server that listens with ssl and names an "
@@ -336,6 +390,7 @@ chk_add_nginx_config(chk_ctx *c, const char *path, tg_err *err)
 	}
 	rc = 0;
 out:
+	chk_conf_free(x->conf);
 	level_free(&x->http);
 	free(x);
 	return rc;

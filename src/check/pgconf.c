@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check/chk_int.h"
 #include "check/chk_lua.h" /* chk_file_error */
@@ -20,10 +21,11 @@
 
 #define PG_MAX_DEPTH 10 /* PostgreSQL's own limit on include nesting */
 
-enum { PG_SSL, PG_CERT, PG_KEY, PG_CA, PG_CRL, PG_DATA, PG_N };
+enum { PG_SSL, PG_CERT, PG_KEY, PG_CA, PG_CRL, PG_DATA, PG_PASSCMD, PG_HBA, PG_N };
 
 static const char *const pg_names[PG_N] = {
 	"ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file", "ssl_crl_file", "data_directory",
+	"ssl_passphrase_command", "hba_file",
 };
 
 struct pg_setting {
@@ -35,10 +37,12 @@ struct pg_setting {
 
 struct pgconf {
 	struct pg_setting s[PG_N];
+	struct chk_conf *conf; /* files through includes */
 	tg_err *err;
 };
 
-static int pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok);
+static int pg_read(struct pgconf *pc, const char *path, const char *from, unsigned from_line,
+    int missing_ok);
 
 /* A value: 'quoted' ('' and \' for a quote) or a bare word. */
 static const char *
@@ -75,7 +79,8 @@ pg_value(const char *p, char *out, size_t len, int *bad)
 
 struct pg_inc {
 	struct pgconf *pc;
-	int depth;
+	const char *from;
+	unsigned line;
 };
 
 static int
@@ -83,13 +88,13 @@ pg_include_one(const char *path, void *arg)
 {
 	struct pg_inc *in = arg;
 
-	return pg_read(in->pc, path, in->depth + 1, 0);
+	return pg_read(in->pc, path, in->from, in->line, 0);
 }
 
 static int
-pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, unsigned line)
+pg_include_dir(struct pgconf *pc, const char *dir, const char *file, unsigned line)
 {
-	struct pg_inc in = { pc, depth };
+	struct pg_inc in = { pc, file, line };
 	/* PostgreSQL skips hidden files. */
 	int rc = chk_each_conf(dir, 1, pg_include_one, &in, pc->err);
 
@@ -100,7 +105,7 @@ pg_include_dir(struct pgconf *pc, const char *dir, int depth, const char *file, 
 }
 
 static int
-pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int depth)
+pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p)
 {
 	char name[64], value[PATH_MAX], dir[PATH_MAX], full[PATH_MAX];
 	size_t n = 0;
@@ -130,15 +135,12 @@ pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int d
 		    "too)", name, bad ? "the quoted value is not closed" : "text after the value");
 	if (strcmp(name, "include") == 0 || strcmp(name, "include_if_exists") == 0 ||
 	    strcmp(name, "include_dir") == 0) {
-		if (depth >= PG_MAX_DEPTH)
-			return chk_file_error(pc->err, path, line, "includes nested more than %d deep",
-			    PG_MAX_DEPTH);
 		chk_dir_of(path, dir, sizeof(dir));
 		if (chk_path_under(dir, value, full, pc->err) != 0)
 			return -1;
 		if (strcmp(name, "include_dir") == 0)
-			return pg_include_dir(pc, full, depth, path, line);
-		return pg_read(pc, full, depth + 1, strcmp(name, "include_if_exists") == 0);
+			return pg_include_dir(pc, full, path, line);
+		return pg_read(pc, full, path, line, strcmp(name, "include_if_exists") == 0);
 	}
 	for (int i = 0; i < PG_N; i++) {
 		if (strcmp(name, pg_names[i]) != 0)
@@ -152,34 +154,29 @@ pg_line(struct pgconf *pc, const char *path, unsigned line, const char *p, int d
 }
 
 static int
-pg_read(struct pgconf *pc, const char *path, int depth, int missing_ok)
+pg_line_cb(void *arg, const char *path, unsigned line, char *text)
 {
-	unsigned char *data = NULL;
-	char *line, *save = NULL;
-	size_t len;
-	unsigned lineno = 0;
-	int rc = 0;
+	return pg_line(arg, path, line, text);
+}
+
+static int
+pg_read(struct pgconf *pc, const char *path, const char *from, unsigned from_line, int missing_ok)
+{
+	char why[TG_ERR_MSG_MAX - 400];
 	struct stat st;
+	int rc;
 
 	if (missing_ok && stat(path, &st) != 0 && errno == ENOENT)
 		return 0;
-	if (util_read_file(path, &data, &len, pc->err) != 0) {
-		char why[TG_ERR_MSG_MAX - 400];
-		snprintf(why, sizeof(why), "%.1500s", pc->err->msg);
-		return tg_err_set(pc->err, TG_ERR_USAGE, "cannot read the PostgreSQL config: %s%s",
-		    why, depth > 0 ? "" : "; give the file the server runs with (psql: SHOW "
-		    "config_file; Debian: /etc/postgresql/15/main/postgresql.conf)");
-	}
-	/* strtok_r would skip empty lines and lose the count. */
-	for (line = (char *)data; rc == 0 && line != NULL; line = save) {
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		lineno++;
-		rc = pg_line(pc, path, lineno, line, depth);
-	}
-	free(data);
-	return rc;
+	rc = chk_conf_each_line(pc->conf, path, from, from_line, pg_line_cb, pc, pc->err);
+	if (rc == 0)
+		return 0;
+	if (rc > 0 || pc->err->cat != TG_ERR_IO)
+		return -1;
+	snprintf(why, sizeof(why), "%.1500s", pc->err->msg);
+	return tg_err_set(pc->err, TG_ERR_USAGE, "cannot read the PostgreSQL config: %s%s", why,
+	    from_line > 0 ? "" : "; give the file the server runs with (psql: SHOW config_file; "
+	    "Debian: /etc/postgresql/15/main/postgresql.conf)");
 }
 
 /* on/off/true/false/yes/no/1/0 and their prefixes, as PostgreSQL takes
@@ -214,6 +211,74 @@ pg_path(const struct pgconf *pc, int which, const char *dflt, const char *datadi
 	return chk_path_under(datadir, v, out, err);
 }
 
+/* --- pg_hba.conf: client certificates need ssl_ca_file --- */
+
+static const char *const pg_methods[] = {
+	"trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
+	"ldap", "radius", "cert", "pam", "bsd", NULL,
+};
+
+struct pg_hba {
+	chk_ctx *c;
+	tg_err *err;
+};
+
+/* A line asking for a client certificate (auth method cert, or clientcert=
+ * verify-ca/verify-full) while no ssl_ca_file is set: PostgreSQL has no CA
+ * to check it against, and refuses (the line, or every such client). */
+static int
+pg_hba_line(void *arg, const char *path, unsigned line, char *text)
+{
+	struct pg_hba *h = arg;
+	char *tok[32], *save = NULL, *hash = strchr(text, '#');
+	int n = 0, method = -1, clientcert = 0;
+
+	if (hash != NULL)
+		*hash = '\0';
+	for (char *t = strtok_r(text, " \t\r", &save); t != NULL && n < 32;
+	    t = strtok_r(NULL, " \t\r", &save))
+		tok[n++] = t;
+	if (n < 4 || strcmp(tok[0], "local") == 0)
+		return 0;
+	for (int i = 3; i < n; i++) {
+		for (size_t k = 0; method < 0 && pg_methods[k] != NULL; k++)
+			if (strcmp(tok[i], pg_methods[k]) == 0)
+				method = i;
+		if (method >= 0 && i > method && (strcmp(tok[i], "clientcert=verify-ca") == 0 ||
+		    strcmp(tok[i], "clientcert=verify-full") == 0))
+			clientcert = 1;
+	}
+	if (method < 0 || (!clientcert && strcmp(tok[method], "cert") != 0))
+		return 0;
+	if (chk_cfg_note(h->c, "pg-hba-client-cert-no-ca", path, line, "set ssl_ca_file in "
+	    "postgresql.conf to the CA that issues the client certificates (tlsgate: ./pki/root.crt), "
+	    "then reload", "%s asks for client certificates (%s) but postgresql.conf sets no "
+	    "ssl_ca_file: PostgreSQL has nothing to verify them with (\"client certificates can "
+	    "only be checked if a root certificate store is available\"), so these clients are "
+	    "refused", tok[0], clientcert ? "clientcert" : "auth method cert") != 0)
+		return tg_err_set(h->err, TG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int
+pg_hba(chk_ctx *c, const struct pgconf *pc, const char *datadir, tg_err *err)
+{
+	struct pg_hba h = { c, err };
+	char path[PATH_MAX];
+	struct chk_conf *r;
+	int rc;
+
+	if (pg_path(pc, PG_HBA, "pg_hba.conf", datadir, path, err) != 0)
+		return -1;
+	if (access(path, F_OK) != 0)
+		return 0; /* not here (a copy of the config): nothing to say */
+	if ((r = chk_conf_new("PostgreSQL", PG_MAX_DEPTH)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	rc = chk_conf_each_line(r, path, path, 0, pg_hba_line, &h, err);
+	chk_conf_free(r);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 {
@@ -226,7 +291,11 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	if (pc == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	pc->err = err;
-	if (pg_read(pc, path, 0, 0) != 0)
+	if ((pc->conf = chk_conf_new("PostgreSQL", PG_MAX_DEPTH)) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (pg_read(pc, path, path, 0, 0) != 0)
 		goto out;
 	snprintf(c->pg_conf, sizeof(c->pg_conf), "%s", path);
 	if (pc->s[PG_DATA].set && pc->s[PG_DATA].value[0] != '\0')
@@ -236,7 +305,7 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	snprintf(c->pg_datadir, sizeof(c->pg_datadir), "%s", datadir);
 	/* ALTER SYSTEM's file comes last and wins, as in the server. */
 	if (util_path_join(auto_conf, sizeof(auto_conf), datadir, "postgresql.auto.conf", err) != 0 ||
-	    pg_read(pc, auto_conf, 1, 1) != 0)
+	    pg_read(pc, auto_conf, path, 1, 1) != 0)
 		goto out;
 	on = pc->s[PG_SSL].set ? pg_bool(pc->s[PG_SSL].value) : 0;
 	if (on < 0) {
@@ -257,18 +326,33 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	    pg_path(pc, PG_CA, "", datadir, ca, err) != 0 ||
 	    pg_path(pc, PG_CRL, "", datadir, crl, err) != 0)
 		goto out;
-	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_ca_input(c, ca, err) != 0) ||
+	if (chk_add_pair(c, cert, key, err) != 0 || (ca[0] && chk_add_ca_input(c, ca, "PostgreSQL's ssl_ca_file: client "
+	    "certificates must chain to it", err) != 0) ||
 	    (crl[0] && chk_add_path(c, crl, err) != 0))
+		goto out;
+	/* An encrypted key's passphrase comes from a command: not run here. */
+	if (pc->s[PG_PASSCMD].set && pc->s[PG_PASSCMD].value[0] != '\0') {
+		char origin[PATH_MAX + 64];
+		snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)",
+		    pc->s[PG_PASSCMD].file, pc->s[PG_PASSCMD].line);
+		if (chk_add_key_pass(c, key, NULL, 0, origin, err) != 0)
+			goto out;
+	}
+	if (!ca[0] && pg_hba(c, pc, datadir, err) != 0)
 		goto out;
 	/* The key rule is about the user the server runs as: the data
 	 * directory's owner, unless --owner says otherwise. */
-	if (!c->have_owner && stat(datadir, &st) == 0) {
+	c->pg_keys = 1;
+	if (stat(datadir, &st) == 0) {
 		struct passwd *pw = getpwuid(st.st_uid);
-		if (pw != NULL && chk_set_owner(c, pw->pw_name, err) != 0)
+		char from[PATH_MAX + 64];
+		snprintf(from, sizeof(from), "the owner of the data directory %s", datadir);
+		if (pw != NULL && chk_default_owner(c, pw->pw_name, from, err) != 0)
 			goto out;
 	}
 	rc = 0;
 out:
+	chk_conf_free(pc->conf);
 	free(pc);
 	return rc;
 }

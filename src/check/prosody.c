@@ -437,6 +437,7 @@ pssl_clear(struct chk_pssl *ssl)
 {
 	free(ssl->cert);
 	free(ssl->key);
+	util_free_secret(ssl->password);
 	memset(ssl, 0, sizeof(*ssl));
 }
 
@@ -459,6 +460,17 @@ ssl_field(struct walk *w, struct chk_pssl *ssl, size_t j)
 	const struct tok *t = w->t, *v = &t[j + 2];
 	char path[PATH_MAX], **slot;
 
+	if (name_is(&t[j], "password")) {
+		/* The key's passphrase: a literal is tried on the key; anything
+		 * else (a function, a variable) is Prosody's business. */
+		ssl->password_set = 1;
+		util_free_secret(ssl->password);
+		ssl->password = NULL;
+		if (v->type == T_STRING && is_literal(t, j + 2) && memchr(v->s, '\0', v->slen) == NULL &&
+		    (ssl->password = strdup(v->s)) == NULL)
+			return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+		return 0;
+	}
 	slot = name_is(&t[j], "certificate") ? &ssl->cert : name_is(&t[j], "key") ? &ssl->key : NULL;
 	if (slot == NULL)
 		return 0;
@@ -536,6 +548,77 @@ own_certificate(struct walk *w, int host, size_t i)
 	    kind_word(h->kind), h->name);
 }
 
+static int
+add_svc(struct walk *w, const struct tok *name, long port, const struct tok *v)
+{
+	struct chk_pcfg *cfg = w->ld->cfg;
+	struct chk_psvc *n;
+	char path[PATH_MAX];
+
+	if (resolve(path, sizeof(path), w->ld->main_dir, v->s) != 0)
+		return chk_file_error(w->ld->err, w->file, v->line, "%.*s: path too long",
+		    (int)name->n, name->p);
+	if ((n = realloc(cfg->svcs, (cfg->nsvcs + 1) * sizeof(*n))) == NULL)
+		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+	cfg->svcs = n;
+	n = &cfg->svcs[cfg->nsvcs];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->service, sizeof(n->service), "%.*s", (int)(name->n - 12), name->p);
+	n->port = port;
+	n->file = w->file;
+	n->line = v->line;
+	if ((n->path = strdup(path)) == NULL)
+		return tg_err_set(w->ld->err, TG_ERR_INTERNAL, "out of memory");
+	cfg->nsvcs++;
+	return 0;
+}
+
+static int
+is_svc_cert(const struct tok *t)
+{
+	return t->type == T_NAME && t->n > 12 && strncmp(t->p + t->n - 12, "_certificate", 12) == 0;
+}
+
+/* SERVICE_certificate = "path", or { [PORT] = "path"; default = "path" }:
+ * the certificate a service's port is served from (certmanager's
+ * find_service_cert), in the global section only. */
+static int
+service_certificate(struct walk *w, size_t i)
+{
+	const struct tok *t = w->t, *name = &t[i];
+	size_t j = i + 2;
+
+	if (t[j].type == T_STRING && is_literal(t, j) && memchr(t[j].s, '\0', t[j].slen) == NULL)
+		return add_svc(w, name, 0, &t[j]);
+	if (!op_is(&t[j], "{"))
+		goto unread;
+	for (j++; t[j].type != T_EOF; j++) {
+		if (op_is(&t[j], "}"))
+			return 0;
+		if (op_is(&t[j], ",") || op_is(&t[j], ";"))
+			continue;
+		/* [5281] = "path" */
+		if (op_is(&t[j], "[") && t[j + 1].type == T_NUMBER && op_is(&t[j + 2], "]") &&
+		    op_is(&t[j + 3], "=") && t[j + 4].type == T_STRING && is_literal(t, j + 4)) {
+			if (add_svc(w, name, strtol(t[j + 1].p, NULL, 10), &t[j + 4]) != 0)
+				return -1;
+			j += 4;
+		} else if (name_is(&t[j], "default") && op_is(&t[j + 1], "=") &&
+		    t[j + 2].type == T_STRING && is_literal(t, j + 2)) {
+			if (add_svc(w, name, 0, &t[j + 2]) != 0)
+				return -1;
+			j += 2;
+		} else {
+			goto unread;
+		}
+	}
+unread:
+	return add_note(w, t[i].line, "prosody-unread", "write it as a literal path, or { [PORT] = "
+	    "\"path\" } with literal ports and paths, or check the files with: tlsgate check CERT KEY",
+	    "%.*s = ... is not a path or a table of literal ports and paths tlsgate reads: the "
+	    "certificate that service is served is not checked", (int)name->n, name->p);
+}
+
 /* NAME = value: the options tlsgate needs. */
 static int
 option(struct walk *w, int host, size_t i)
@@ -570,6 +653,8 @@ option(struct walk *w, int host, size_t i)
 	}
 	if (name_is(&t[i], "ssl"))
 		return read_ssl(w, host, i);
+	if (host < 0 && is_svc_cert(&t[i]))
+		return service_certificate(w, i);
 	if (host >= 0 && own_certificate(w, host, i) != 0)
 		return -1;
 	/* `certificates` counts only in the global section (certmanager). */
@@ -851,6 +936,9 @@ chk_pcfg_free(struct chk_pcfg *cfg)
 	for (size_t i = 0; i < cfg->nhosts; i++)
 		pssl_clear(&cfg->hosts[i].ssl);
 	pssl_clear(&cfg->ssl);
+	for (size_t i = 0; i < cfg->nsvcs; i++)
+		free(cfg->svcs[i].path);
+	free(cfg->svcs);
 	free(cfg->hosts);
 	free(cfg->notes);
 	free(cfg);
@@ -887,6 +975,61 @@ chk_phost_ssl(const struct chk_pcfg *cfg, const struct chk_phost *h, const char 
 	if (*key == NULL)
 		*key = cfg->ssl.key;
 	return *cert != NULL;
+}
+
+int
+chk_phost_ssl_password(const struct chk_pcfg *cfg, const struct chk_phost *h,
+    const char **pass, char *at, size_t atlen)
+{
+	const struct chk_pssl *own = h->ssl.set ? &h->ssl : NULL, *from;
+	const char *dot = strchr(h->name, '.');
+
+	for (size_t i = 0; own == NULL && dot != NULL && i < cfg->nhosts; i++)
+		if (cfg->hosts[i].ssl.set && strcmp(cfg->hosts[i].name, dot + 1) == 0)
+			own = &cfg->hosts[i].ssl;
+	from = own != NULL && own->password_set ? own : cfg->ssl.password_set ? &cfg->ssl : NULL;
+	*pass = NULL;
+	if (from == NULL)
+		return 0;
+	snprintf(at, atlen, "%s:%u", from->file, from->line);
+	*pass = from->password;
+	return from->password != NULL ? 1 : -1;
+}
+
+/* certmanager's find_cert: the path itself (its key by .crt -> .key,
+ * fullchain -> privkey), then SERVICE.crt, SERVICE/fullchain.pem and
+ * SERVICE.pem under it; the first whose certificate and key both exist. */
+int
+chk_psvc_files(const struct chk_psvc *svc, char *cert, char *key)
+{
+	/* After the path itself: PATH/SERVICE + each tail. */
+	static const char *const crt_tail[] = { NULL, ".crt", "/fullchain.pem", ".pem" };
+	static const char *const key_tail[] = { NULL, ".key", "/privkey.pem", ".pem" };
+	struct stat st;
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t n;
+		if (i == 0)
+			n = (size_t)snprintf(cert, PATH_MAX, "%s", svc->path);
+		else
+			n = (size_t)snprintf(cert, PATH_MAX, "%s/%s%s", svc->path, svc->service,
+			    crt_tail[i]);
+		if (n >= PATH_MAX || stat(cert, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (i == 0)
+			snprintf(key, PATH_MAX, "%s", cert);
+		else
+			snprintf(key, PATH_MAX, "%s/%s%s", svc->path, svc->service, key_tail[i]);
+		n = strlen(key);
+		if (i == 0 && n > 4 && strcmp(key + n - 4, ".crt") == 0)
+			snprintf(key + n - 4, PATH_MAX - (n - 4), ".key");
+		else if (i == 0 && n > 14 && strcmp(key + n - 14, "/fullchain.pem") == 0)
+			snprintf(key + n - 14, PATH_MAX - (n - 14), "/privkey.pem");
+		if (stat(key, &st) == 0)
+			return 0;
+	}
+	snprintf(cert, PATH_MAX, "%s", svc->path);
+	return -1;
 }
 
 int

@@ -73,11 +73,17 @@ print_summary(const chk_ctx *c, FILE *out)
 	size_t e = chk_count(c, CHK_ERROR), w = chk_count(c, CHK_WARNING), n = chk_count(c, CHK_INFO);
 	char what[128];
 
-	if (c->nfiles > 0)
+	size_t endpoints = 0;
+
+	for (size_t i = 0; i < c->nunits; i++)
+		endpoints += c->units[i].endpoint != 0;
+	/* An endpoint run reads no files; a config with TLS off has a subject
+	 * (the config) and no files either. */
+	if (endpoints > 0)
+		snprintf(what, sizeof(what), "%zu endpoint%s", endpoints, endpoints == 1 ? "" : "s");
+	else
 		snprintf(what, sizeof(what), "%zu subject%s, %zu file%s", c->nunits,
 		    c->nunits == 1 ? "" : "s", c->nfiles, c->nfiles == 1 ? "" : "s");
-	else
-		snprintf(what, sizeof(what), "%zu endpoint%s", c->nunits, c->nunits == 1 ? "" : "s");
 	if (e == 0 && w == 0)
 		fprintf(out, "All checks passed: %s", what);
 	else

@@ -206,95 +206,226 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 {
 	char fix[1024];
 
-	if (!f->key_encrypted)
-		return;
+	if (!f->key_encrypted || (f->keypass != NULL && f->keypass->npasses == 0))
+		return; /* the service gets its passphrase itself: key-passphrase-external */
 	fixf(fix, sizeof(fix), "mv %s %s.orig && tlsgate key decrypt %s.orig --out %s --pass-file "
 	    "PASSFILE (or tell the service the passphrase; check with tlsgate check --pass-file "
 	    "PASSFILE)", f->path, f->path, f->path, f->path);
-	if (f->key_bad_pass)
+	if (f->keypass != NULL)
+		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase%s "
+		    "from %s do%s not decrypt it: the service fails to load it", f->path,
+		    f->keypass->npasses > 1 ? "s" : "", f->keypass->origin,
+		    f->keypass->npasses > 1 ? "" : "es");
+	else if (f->key_bad_pass)
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase "
 		    "given does not decrypt it", f->path);
 	else
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and no passphrase was "
-		    "given: a service started unattended cannot read it (PostgreSQL prompts, "
-		    "Prosody needs `password` in its ssl config)", f->path);
+		    "given: a service started unattended cannot read it (nginx needs "
+		    "ssl_password_file, PostgreSQL ssl_passphrase_command, Prosody `password` in its "
+		    "ssl table)", f->path);
 }
 
+/* The service's config gets the passphrase by running something tlsgate
+ * does not run: whether it opens the key is not known here. */
+static void
+r_key_passphrase_external(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!f->key_encrypted || f->keypass == NULL || f->keypass->npasses > 0)
+		return;
+	fixf(fix, sizeof(fix), "to check it opens the key: run that command yourself into a file, "
+	    "then tlsgate check %s --pass-file FILE", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected; %s gives the service its "
+	    "passphrase, which tlsgate does not run: that it opens the key was not checked",
+	    f->path, f->keypass->origin);
+}
+
+/* Whether PostgreSQL's key rule (be-secure-common.c, check_ssl_key_file)
+ * holds for a key: the one a PostgreSQL config names, or one in a data
+ * directory (PG_VERSION next to it). */
+static int
+pg_context(const chk_ctx *c, const struct chk_file *f)
+{
+	char dir[PATH_MAX], marker[PATH_MAX + 16];
+
+	if (c->pg_keys)
+		return 1;
+	chk_dir_of(f->path, dir, sizeof(dir));
+	snprintf(marker, sizeof(marker), "%s/PG_VERSION", dir);
+	return access(marker, F_OK) == 0;
+}
+
+static int
+pg_key_rule(const chk_ctx *c, const struct chk_file *f)
+{
+	return c->have_owner && is_key_file(f) && !f->read_errno && pg_context(c, f);
+}
+
+static int
+world_readable(const struct chk_file *f)
+{
+	return is_key_file(f) && !f->read_errno && (f->st.st_mode & S_IROTH);
+}
+
+static void
+key_world_fix(const chk_ctx *c, const struct chk_file *f, char *fix, size_t len)
+{
+	if (c->have_owner)
+		fixf(fix, len, "chown %s:%s %s && chmod %o %s", c->owner.user, c->owner.group,
+		    f->path, (unsigned)util_owner_key_mode(&c->owner), f->path);
+	else
+		fixf(fix, len, "chmod o-rwx %s", f->path);
+}
+
+/* PostgreSQL refuses a server key anyone may read. */
 static void
 r_key_world_readable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	char fix[512];
 
-	if (!is_key_file(f) || f->read_errno || !(f->st.st_mode & S_IROTH))
+	if (!world_readable(f) || !pg_context(c, f))
 		return;
-	if (c->have_owner)
-		fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path,
-		    f->path);
-	else
-		fixf(fix, sizeof(fix), "chmod o-rwx %s", f->path);
+	key_world_fix(c, f, fix, sizeof(fix));
 	chk_emit(c, r, unit, f->path, fix, "private key %s is readable by every user (mode %04o): "
-	    "`sudo -u nobody cat %s` succeeds", f->path, (unsigned)(f->st.st_mode & 07777), f->path);
+	    "PostgreSQL refuses it (\"has group or world access\")", f->path,
+	    (unsigned)(f->st.st_mode & 07777));
 }
 
-/* PostgreSQL's rule (be-secure-common.c): owned by the server user with no
- * group/other access, or owned by root with at most group read. */
+/* Elsewhere the service still loads it: a leak waiting to happen. */
+static void
+r_key_exposed(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	char fix[512];
+
+	if (!world_readable(f) || pg_context(c, f))
+		return;
+	key_world_fix(c, f, fix, sizeof(fix));
+	chk_emit(c, r, unit, f->path, fix, "private key %s is readable by every user (mode %04o): "
+	    "`sudo -u nobody cat %s` succeeds; the service loads it, and so can anyone on this "
+	    "machine", f->path, (unsigned)(f->st.st_mode & 07777), f->path);
+}
+
+/* PostgreSQL's rule for the server's key: owned by the server's user or by
+ * root. */
 static void
 r_key_owner(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	char fix[512];
 
-	if (!c->have_owner || !is_key_file(f) || f->read_errno)
-		return;
-	if (f->st.st_uid == c->owner_uid || f->st.st_uid == 0)
+	if (!pg_key_rule(c, f) || f->st.st_uid == c->owner.uid || f->st.st_uid == 0)
 		return;
 	fixf(fix, sizeof(fix), "chown %s %s && chmod 600 %s   (or: chown root:%s %s && chmod 640 %s)",
-	    c->owner_name, f->path, f->path, c->group_name, f->path, f->path);
+	    c->owner.user, f->path, f->path, c->owner.group, f->path, f->path);
 	chk_emit(c, r, unit, f->path, fix, "private key %s is owned by uid %u, neither %s nor root: "
-	    "PostgreSQL refuses to start with it", f->path, (unsigned)f->st.st_uid, c->owner_name);
+	    "PostgreSQL refuses to start with it", f->path, (unsigned)f->st.st_uid, c->owner.user);
 }
 
+/* The same rule's modes: the server's own key without group or other
+ * access; root's with at most group read. */
 static void
 r_key_mode(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	mode_t m = f->st.st_mode & 07777;
 	char fix[512];
 
-	if (!c->have_owner || !is_key_file(f) || f->read_errno || (m & S_IROTH))
+	if (!pg_key_rule(c, f) || (m & S_IROTH))
 		return; /* world-readable has its own rule */
-	if (f->st.st_uid == c->owner_uid && c->owner_uid != 0 && (m & (S_IRWXG | S_IRWXO))) {
+	if (f->st.st_uid == c->owner.uid && c->owner.uid != 0 && (m & (S_IRWXG | S_IRWXO))) {
 		fixf(fix, sizeof(fix), "chmod 600 %s", f->path);
 		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by %s with mode %04o: "
-		    "group/other access is not allowed (PostgreSQL: \"has group or world access\")",
-		    f->path, c->owner_name, (unsigned)m);
+		    "PostgreSQL refuses it (\"has group or world access\"); it wants 0600",
+		    f->path, c->owner.user, (unsigned)m);
 	} else if (f->st.st_uid == 0 && (m & (S_IWGRP | S_IXGRP | S_IRWXO))) {
 		fixf(fix, sizeof(fix), "chmod 640 %s", f->path);
-		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by root with mode %04o: at "
-		    "most 0640 is allowed", f->path, (unsigned)m);
+		chk_emit(c, r, unit, f->path, fix, "private key %s is owned by root with mode %04o: "
+		    "PostgreSQL refuses it (\"has group or world access\"); at most 0640",
+		    f->path, (unsigned)m);
 	}
 }
 
+/* What the kernel answers when the service's account opens the key. */
 static void
 r_key_service_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
-	mode_t m = f->st.st_mode & 07777;
-	char fix[512];
+	char fix[512], why[512], from[PATH_MAX + 160] = "";
 
-	if (!c->have_owner || c->owner_uid == 0 || !is_key_file(f) || f->read_errno)
+	if (!c->have_owner || c->owner.reader_uid == 0 || !is_key_file(f) || f->read_errno ||
+	    util_owner_can_read(&c->owner, f->path, why, sizeof(why)) != 0)
 		return;
-	if (f->st.st_uid == c->owner_uid) {
-		if (m & S_IRUSR)
-			return;
-	} else if (f->st.st_uid == 0) {
-		if (f->st.st_gid == c->owner_gid && (m & S_IRGRP))
-			return;
-	} else {
-		return; /* key-owner reports it */
+	if (c->owner_from[0] != '\0')
+		snprintf(from, sizeof(from), " (%s; give --owner when it runs as another "
+		    "account)", c->owner_from);
+	fixf(fix, sizeof(fix), "chown %s:%s %s && chmod %o %s, and let %s through every directory "
+	    "above it (chmod o+x, or the group's x)", c->owner.user, c->owner.group, f->path,
+	    (unsigned)util_owner_key_mode(&c->owner), f->path, c->owner.reader);
+	chk_emit(c, r, unit, f->path, fix, "private key %s cannot be read by %s%s: %s; the "
+	    "service fails to load it", f->path, c->owner.reader, from, why);
+}
+
+/* The pair a service's config names path in: 'c' as its certificate, 'k'
+ * as its key (0: none); *other is the other file of the pair. */
+static int
+pair_role(const chk_ctx *c, const char *path, const char **other)
+{
+	for (size_t i = 0; i < c->npairs; i++) {
+		if (strcmp(c->pair_cert[i], path) == 0) {
+			*other = c->pair_key[i];
+			return 'c';
+		}
+		if (strcmp(c->pair_key[i], path) == 0) {
+			*other = c->pair_cert[i];
+			return 'k';
+		}
 	}
-	fixf(fix, sizeof(fix), "chown root:%s %s && chmod 640 %s", c->group_name, f->path, f->path);
-	chk_emit(c, r, unit, f->path, fix, "private key %s (uid %u, gid %u, mode %04o) cannot be "
-	    "read by %s (group %s): the service fails to load it", f->path,
-	    (unsigned)f->st.st_uid, (unsigned)f->st.st_gid, (unsigned)m, c->owner_name,
-	    c->group_name);
+	return 0;
+}
+
+static const struct chk_file *
+file_named(const chk_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i]->path, path) == 0)
+			return c->files[i];
+	return NULL;
+}
+
+/* A file named as a certificate that holds only a key, or as a key that
+ * holds only certificates: the service cannot load it (nginx "no start
+ * line", mosquitto "Unable to load server certificate"). */
+static void
+r_wrong_file_kind(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
+{
+	const struct chk_file *o;
+	const char *other = NULL;
+	int role = pair_role(c, f->path, &other);
+	char fix[1024];
+
+	if (role == 'c' && (f->ncerts > 0 || !is_key_file(f)))
+		return;
+	if (role == 'k' && (is_key_file(f) || f->ncerts == 0))
+		return;
+	if (role == 0)
+		return;
+	o = file_named(c, other);
+	if (o != NULL && (role == 'c' ? o->ncerts > 0 && !is_key_file(o) : is_key_file(o) &&
+	    o->ncerts == 0)) {
+		if (role == 'k')
+			return; /* said once, under the certificate's name */
+		fixf(fix, sizeof(fix), "swap the two in the config: the certificate file is %s, "
+		    "the key file %s", other, f->path);
+		chk_emit(c, r, unit, f->path, fix, "the certificate and key are swapped: %s, named "
+		    "as the certificate, holds a private key, and %s, named as its key, holds the "
+		    "certificate; the service cannot load either and does not start", f->path,
+		    other);
+		return;
+	}
+	fixf(fix, sizeof(fix), "name the %s file there (`openssl storeutl -noout -text %s` shows "
+	    "what it holds)", role == 'c' ? "certificate" : "private key", f->path);
+	chk_emit(c, r, unit, f->path, fix, "%s is named as the %s of %s but holds %s: the service "
+	    "cannot load it and does not start", f->path, role == 'c' ? "certificate" : "key",
+	    other, role == 'c' ? "only a private key" : "certificates and no private key");
 }
 
 static void
@@ -415,23 +546,105 @@ r_chain_order(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		    "leaf, then each issuer", p.idx[pos] + 1);
 }
 
+/* The served path ends below a root: at top, whose issuer is not in it.
+ * 1 when that issuer is not trusted either (*issuer: the intermediate in
+ * another file, or NULL when nowhere in sight); 0 when the chain is whole. */
+static int
+open_top(chk_ctx *c, size_t unit, struct path *p, const struct chk_cert **top,
+    const struct chk_cert **issuer)
+{
+	struct chk_unit *u = U(c, unit);
+	int from_system;
+
+	if (!chain_unit(c, unit, p))
+		return 0;
+	*top = &u->certs[p->idx[p->n - 1]];
+	if ((*top)->self_issued)
+		return 0;
+	*issuer = chk_find_issuer(c, *top, &from_system);
+	return !(from_system || (*issuer != NULL && (*issuer)->self_signed));
+}
+
+/* The service sends the intermediate itself, from its CA file (mosquitto:
+ * OpenSSL completes a chain from the verify store), and that intermediate
+ * leads to a trusted root: the chain clients get is whole. Returns the
+ * setting that does it, or NULL. */
+static const char *
+completed_by_server(chk_ctx *c, const struct chk_unit *u, const struct chk_cert *issuer)
+{
+	const struct chk_cert *up;
+	const char *why;
+	int from_system;
+
+	if (u->endpoint || u->chain == NULL || issuer == NULL || issuer->file == NULL ||
+	    (why = chk_chain_source(c, u->chain->path, issuer->file->path)) == NULL)
+		return NULL;
+	up = chk_find_issuer(c, issuer, &from_system);
+	return from_system || (up != NULL && up->self_signed) ? why : NULL;
+}
+
+static void
+r_chain_completed_by_server(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const struct chk_cert *top, *issuer;
+	char fix[1024], label[256];
+	const char *why;
+	struct path p;
+
+	if (!open_top(c, unit, &p, &top, &issuer) ||
+	    (why = completed_by_server(c, u, issuer)) == NULL)
+		return;
+	chk_cert_label(issuer->x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "to serve it from the certificate file itself: cat %s %s > "
+	    "FULLCHAIN.crt and name that file instead", u->chain->path, issuer->file->path);
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "%s does not hold the intermediate %s; the "
+	    "server adds it from %s %s (OpenSSL completes the chain from the CAs it trusts), so "
+	    "clients get the whole chain", u->chain->path, label, why, issuer->file->path);
+}
+
+/* The chain reaches an intermediate whose issuer is nowhere, and no --ca was
+ * given: most likely the private root, which clients have and servers do not
+ * send. That is not a gap the check can see; it says how to close the
+ * question instead (chain-root-unknown). */
+static int
+root_not_given(const chk_ctx *c, const struct path *p, const struct chk_cert *top,
+    const struct chk_cert *issuer)
+{
+	return issuer == NULL && c->nanchors == 0 && top->is_ca && p->n >= 2;
+}
+
+static void
+r_chain_root_unknown(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	const struct chk_cert *top, *issuer;
+	char fix[512], label[256], ilabel[256];
+	struct path p;
+
+	if (!open_top(c, unit, &p, &top, &issuer) || !root_not_given(c, &p, top, issuer))
+		return;
+	chk_cert_label(top->x, label, sizeof(label));
+	X509_NAME_oneline(X509_get_issuer_name(top->x), ilabel, sizeof(ilabel));
+	fixf(fix, sizeof(fix), "give the root clients trust: tlsgate check ... --ca ROOT.crt "
+	    "(a tlsgate CA: --ca ./pki/root.crt); if %s is another intermediate, append it to the "
+	    "served file", ilabel);
+	chk_emit(c, r, unit, unit_file(c, unit), fix, "the served chain ends at the intermediate "
+	    "%s, issued by %s, which was not given and is not in the system store: when that is "
+	    "your private root, clients that trust it get through (servers do not send roots)",
+	    label, ilabel);
+}
+
 static void
 r_chain_incomplete(chk_ctx *c, const struct chk_rule *r, size_t unit)
 {
 	struct chk_unit *u = U(c, unit);
 	const struct chk_cert *top, *issuer;
 	char fix[1024], label[256], ilabel[256];
-	int from_system;
 	struct path p;
 	X509_NAME *iname;
 
-	if (!chain_unit(c, unit, &p))
-		return;
-	top = &u->certs[p.idx[p.n - 1]];
-	if (top->self_issued)
-		return;
-	issuer = chk_find_issuer(c, top, &from_system);
-	if (from_system || (issuer != NULL && issuer->self_signed))
+	if (!open_top(c, unit, &p, &top, &issuer) || root_not_given(c, &p, top, issuer) ||
+	    completed_by_server(c, u, issuer) != NULL)
 		return;
 	chk_cert_label(top->x, label, sizeof(label));
 	iname = X509_get_issuer_name(top->x);
@@ -468,21 +681,45 @@ r_chain_root_included(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	char fix[1024], label[256];
 	struct path p;
 
-	if (!chain_unit(c, unit, &p) || p.n < 2)
-		return;
+	if (u->endpoint || !chain_unit(c, unit, &p) || p.n < 2)
+		return; /* an endpoint's: endpoint-root-sent */
 	top = &u->certs[p.idx[p.n - 1]];
 	if (!top->self_signed)
 		return;
 	chk_cert_label(top->x, label, sizeof(label));
-	if (u->endpoint)
-		fixf(fix, sizeof(fix), "drop the root from the server's certificate file");
-	else
-		fixf(fix, sizeof(fix), "drop certificate #%zu: awk -v n=%zu '/-----BEGIN "
-		    "CERTIFICATE-----/{i++} i!=n' %s > %s.new && mv %s.new %s", p.idx[p.n - 1] + 1,
-		    p.idx[p.n - 1] + 1, u->chain->path, u->chain->path, u->chain->path, u->chain->path);
+	fixf(fix, sizeof(fix), "drop certificate #%zu: awk -v n=%zu '/-----BEGIN "
+	    "CERTIFICATE-----/{i++} i!=n' %s > %s.new && mv %s.new %s", p.idx[p.n - 1] + 1,
+	    p.idx[p.n - 1] + 1, u->chain->path, u->chain->path, u->chain->path, u->chain->path);
 	chk_emit(c, r, unit, unit_file(c, unit), fix, "the served chain includes the root (%s, "
 	    "certificate #%zu): clients must already have it, so it only costs bytes on every "
 	    "handshake", label, p.idx[p.n - 1] + 1);
+}
+
+/* What a server sent, root included. Not a file's finding: the certificate
+ * file may hold the leaf alone and the server add the rest from the CAs it
+ * trusts (mosquitto with cafile: OpenSSL completes the chain, root and
+ * all). */
+static void
+r_endpoint_root_sent(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512], sent[1024], label[256];
+	size_t used = 0;
+	struct path p;
+
+	if (!u->endpoint || !chain_unit(c, unit, &p) || p.n < 2 ||
+	    !u->certs[p.idx[p.n - 1]].self_signed)
+		return;
+	for (size_t i = 0; i < u->ncerts && used < sizeof(sent); i++) {
+		chk_cert_label(u->certs[i].x, label, sizeof(label));
+		used += (size_t)snprintf(sent + used, sizeof(sent) - used, "%s#%zu %s%s",
+		    i ? ", " : "", i + 1, label, u->certs[i].self_signed ? " (the root)" : "");
+	}
+	fixf(fix, sizeof(fix), "nothing breaks; to save the bytes: if the server's certificate "
+	    "file holds the root, drop it there; if it holds less, the server adds the chain from "
+	    "the CAs it trusts (mosquitto: cafile; OpenSSL's automatic chain building)");
+	chk_emit(c, r, unit, u->label, fix, "%s sent %zu certificates: %s; clients have the root "
+	    "already, so sending it only costs bytes on every handshake", u->label, u->ncerts, sent);
 }
 
 static void
@@ -548,6 +785,30 @@ r_chain_unrelated(chk_ctx *c, const struct chk_rule *r, size_t unit)
 		chk_emit(c, r, unit, unit_file(c, unit), fix, "certificate #%zu (%s) is not part of "
 		    "the leaf's chain", i + 1, label);
 	}
+}
+
+/* A file clients' certificates must chain to, holding no CA: no client
+ * certificate can (OpenSSL does not take a leaf as a trust anchor), so
+ * every client presenting one is refused. */
+static void
+r_ca_file_not_ca(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	const char *role;
+	char fix[512], label[256];
+
+	if (u->kind != CHK_UNIT_CA || u->chain == NULL || u->ncerts == 0 ||
+	    (role = chk_ca_role(c, u->chain->path)) == NULL)
+		return;
+	for (size_t i = 0; i < u->ncerts; i++)
+		if (u->certs[i].is_ca || u->certs[i].self_signed)
+			return;
+	chk_cert_label(u->certs[0].x, label, sizeof(label));
+	fixf(fix, sizeof(fix), "put the CA that issues the client certificates there (its "
+	    "root; tlsgate: cp ./pki/root.crt %s)", u->chain->path);
+	chk_emit(c, r, unit, u->chain->path, fix, "%s holds no CA certificate (#1 is %s, a leaf: "
+	    "basicConstraints CA:FALSE), but it is %s: every client presenting a certificate is "
+	    "refused (\"unable to get local issuer certificate\")", u->chain->path, label, role);
 }
 
 /* ================= Key pairing ================= */
@@ -1101,7 +1362,24 @@ r_client_cert_requested(chk_ctx *c, const struct chk_rule *r, size_t unit)
 	if (!u->endpoint || !u->client_cert_requested)
 		return;
 	chk_emit(c, r, unit, u->label, NULL, "%s requests a client certificate; CA names it "
-	    "advertises: %s", u->label, u->ca_names[0] ? u->ca_names : "(none)");
+	    "advertises: %s%s", u->label, u->ca_names[0] ? u->ca_names : "(none)",
+	    !u->client_cert_sent ? "" : u->client_cert_refused[0] ? "; the one given was refused" :
+	    "; the one given (--cert) was accepted");
+}
+
+static void
+r_client_cert_refused(chk_ctx *c, const struct chk_rule *r, size_t unit)
+{
+	struct chk_unit *u = U(c, unit);
+	char fix[512];
+
+	if (!u->endpoint || !u->client_cert_sent || u->client_cert_refused[0] == '\0')
+		return;
+	fixf(fix, sizeof(fix), "issue the client a certificate from a CA the server trusts (CA "
+	    "names it advertises: %s), or add its CA to the server's client CA file",
+	    u->ca_names[0] ? u->ca_names : "none");
+	chk_emit(c, r, unit, u->label, fix, "%s refused the client certificate %s: %s",
+	    u->label, c->client_cert, u->client_cert_refused);
 }
 
 static void
@@ -1171,18 +1449,25 @@ const struct chk_rule chk_rules[] = {
 	{ "pem-junk", W, "text around the PEM blocks", r_pem_junk, NULL },
 	{ "pem-corrupt", E, "a PEM block that does not decode", r_pem_corrupt, NULL },
 	{ "key-encrypted", E, "passphrase-protected key and no (working) passphrase", r_key_encrypted, NULL },
-	{ "key-world-readable", E, "private key readable by every user (nobody)", r_key_world_readable, NULL },
-	{ "key-owner", E, "--owner: key owned by neither the service user nor root", r_key_owner, NULL },
-	{ "key-mode", E, "--owner: key mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
-	{ "key-service-unreadable", E, "--owner: the service user cannot read the key", r_key_service_unreadable, NULL },
+	{ "key-passphrase-external", I, "encrypted key whose passphrase the service gets by a command tlsgate does not run", r_key_passphrase_external, NULL },
+	{ "key-world-readable", E, "PostgreSQL's key readable by every user: the server refuses it", r_key_world_readable, NULL },
+	{ "key-exposed", W, "private key readable by every user (the service loads it; so can anyone)", r_key_exposed, NULL },
+	{ "key-owner", E, "PostgreSQL's key: owned by neither the server's user nor root", r_key_owner, NULL },
+	{ "key-mode", E, "PostgreSQL's key: mode too open (0600 user-owned, 0640 root-owned)", r_key_mode, NULL },
+	{ "key-service-unreadable", E, "the service's account (--owner, or its config's) cannot open the key", r_key_service_unreadable, NULL },
+	{ "wrong-file-kind", E, "a config names a key file as the certificate or a certificate as the key (swapped?)", r_wrong_file_kind, NULL },
 	{ "p12-legacy", I, "PKCS#12 with legacy (SHA-1/3DES/RC2) encryption", r_p12_legacy, NULL },
 	/* key pairing */
 	{ "key-mismatch", E, "key does not belong to the certificate (and which one it does)", NULL, r_key_mismatch },
 	{ "key-missing", W, "a served certificate with no key where the layout expects one", NULL, r_key_missing },
 	/* chain */
+	{ "ca-file-not-ca", E, "the file client certificates must chain to holds no CA (a leaf)", NULL, r_ca_file_not_ca },
 	{ "chain-order", E, "chain not leaf-first, issuer after issued", NULL, r_chain_order },
 	{ "chain-incomplete", E, "intermediate missing from the served chain", NULL, r_chain_incomplete },
-	{ "chain-root-included", W, "the root is in the served chain", NULL, r_chain_root_included },
+	{ "chain-completed-by-server", I, "the server adds the missing intermediate from its CA file (mosquitto's cafile)", NULL, r_chain_completed_by_server },
+	{ "chain-root-unknown", I, "the chain ends at an intermediate whose root was not given (--ca)", NULL, r_chain_root_unknown },
+	{ "chain-root-included", W, "the root is in the served chain file", NULL, r_chain_root_included },
+	{ "endpoint-root-sent", I, "the endpoint sends the root (its file, or a server completing the chain)", NULL, r_endpoint_root_sent },
 	{ "chain-bad-signature", E, "issuer named but its key did not sign", NULL, r_chain_bad_signature },
 	{ "chain-duplicate", W, "the same certificate twice in the chain", NULL, r_chain_duplicate },
 	{ "chain-unrelated", W, "a certificate that is not part of the leaf's chain", NULL, r_chain_unrelated },
@@ -1212,8 +1497,10 @@ const struct chk_rule chk_rules[] = {
 	{ "prosody-ssl-no-key", E, "a Prosody ssl option names a certificate but no key (Prosody refuses the host)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
+	{ "client-cert-refused", E, "endpoint refuses the client certificate given with --cert", NULL, r_client_cert_refused },
 	{ "client-cert-requested", I, "endpoint requests a client certificate (CA names listed)", NULL, r_client_cert_requested },
 	{ "mqtt-client-cert-optional", W, "a mosquitto TLS listener checks client certificates but does not require one", NULL, r_cfg_note },
+	{ "pg-hba-client-cert-no-ca", E, "pg_hba.conf asks for client certificates but no ssl_ca_file is set", NULL, r_cfg_note },
 	{ "pg-ssl-off", E, "PostgreSQL config with ssl off (its default): no TLS", NULL, r_pg_ssl_off },
 	{ "no-tls", E, "endpoint refuses TLS (PostgreSQL SSLRequest answered 'N', or no XMPP STARTTLS)", NULL, r_no_tls },
 };

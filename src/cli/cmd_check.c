@@ -13,7 +13,8 @@ static const char check_help[] =
 "       tlsgate check --pg-config FILE [OPTIONS]\n"
 "       tlsgate check --nginx-config FILE [OPTIONS]\n"
 "       tlsgate check --mosquitto-config FILE [OPTIONS]\n"
-"       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO] [OPTIONS]\n"
+"       tlsgate check endpoint HOST:PORT [--sni NAME] [--ca FILE] [--starttls PROTO]\n"
+"                              [--cert FILE --key FILE] [OPTIONS]\n"
 "\n"
 "Finds the certificate mistakes that break TLS services and says how to fix\n"
 "each one, in files, in the files a service's config names (Prosody, nginx,\n"
@@ -54,9 +55,14 @@ static const char check_help[] =
 "      --crl FILE        also check this CRL, and the certs against it\n"
 "      --purpose P       server (default) or client\n"
 "      --owner USER[:GROUP]\n"
-"                        the service account that must read the keys: 0600 owned\n"
-"                        by USER, or 0640 owned by root with GROUP (PostgreSQL's\n"
-"                        rule); never readable by nobody (Prosody's test)\n"
+"                        the ownership keys should have, as cert import sets it\n"
+"                        (:GROUP is root's key shared with GROUP); the account\n"
+"                        that must open them (USER, or a member of GROUP) tries\n"
+"                        to (as root: it opens each key as that account). Keys of\n"
+"                        PostgreSQL (--pg-config, data dirs) also follow its rule:\n"
+"                        0600 owned by USER, or 0640 root:GROUP. Default with\n"
+"                        --pg-config: the data dir's owner; --mosquitto-config:\n"
+"                        its `user` (mosquitto)\n"
 "      --warn-days N     warn about certs expiring within N days (default 30)\n"
 "      --pass-file FILE  passphrase for encrypted keys and PKCS#12 files\n"
 "      --config FILE     check every file a `tlsgate serve` config names (cert,\n"
@@ -68,6 +74,10 @@ static const char check_help[] =
 "                        SSLRequest), xmpp (an XMPP client stream, port 5222) or\n"
 "                        xmpp-server (server-to-server, 5269); XMPP opens its\n"
 "                        stream to the --sni name (default: HOST), the domain\n"
+"      --cert FILE, --key FILE\n"
+"                        present this client certificate (with the chain in FILE)\n"
+"                        when the server asks for one (its key opened with\n"
+"                        --pass-file); a refusal is the client-cert-refused error\n"
 "\n"
 "Examples:\n"
 "  tlsgate check /etc/prosody/certs --owner prosody\n"
@@ -92,6 +102,7 @@ static const char check_help[] =
 enum {
 	OPT_CA = 256, OPT_CRL, OPT_PURPOSE, OPT_OWNER, OPT_WARN, OPT_PASS, OPT_JSON, OPT_SNI,
 	OPT_STARTTLS, OPT_NOSYS, OPT_RULES, OPT_CONFIG, OPT_NOW, OPT_PROSODY, OPT_PGCONF, OPT_NGINX, OPT_MOSQ,
+	OPT_CERT, OPT_KEY,
 };
 
 static const struct option check_opts[] = {
@@ -112,6 +123,8 @@ static const struct option check_opts[] = {
 	{ "pg-config", required_argument, NULL, OPT_PGCONF },
 	{ "nginx-config", required_argument, NULL, OPT_NGINX },
 	{ "mosquitto-config", required_argument, NULL, OPT_MOSQ },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "now", required_argument, NULL, OPT_NOW }, /* tests: pretend it is this Unix time */
 	{ NULL, 0, NULL, 0 },
 };
@@ -123,6 +136,7 @@ struct check_args {
 	const char *pgconf;
 	const char *nginx;
 	const char *mosquitto;
+	const char *cert, *key; /* endpoint: the client certificate to present */
 	chk_starttls starttls;
 };
 
@@ -275,6 +289,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		return add_gateway_config(c, arg, err);
 	case OPT_MOSQ:
 		return set_once(&a->mosquitto, arg, "--mosquitto-config", "mosquitto", err);
+	case OPT_CERT:
+		a->cert = arg;
+		return 0;
+	case OPT_KEY:
+		a->key = arg;
+		return 0;
 	case OPT_NGINX:
 		return set_once(&a->nginx, arg, "--nginx-config", "nginx", err);
 	case OPT_PGCONF:
@@ -358,9 +378,19 @@ run_check(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if ((a.cert != NULL || a.key != NULL) && (!a.endpoint || a.cert == NULL || a.key == NULL)) {
+		rc = cli_usage("check", a.endpoint ? "--cert and --key go together: the client "
+		    "certificate and its key" : "--cert and --key are for check endpoint (the client "
+		    "certificate to present); to check a certificate and key file: tlsgate check CERT KEY");
+		goto out;
+	}
 	if (a.endpoint) {
 		if (optind + 1 != argc) {
 			rc = cli_usage("check", "check endpoint takes one HOST:PORT");
+			goto out;
+		}
+		if (a.cert != NULL && chk_set_client_cert(c, a.cert, a.key, &err) != 0) {
+			rc = cli_fail(&err);
 			goto out;
 		}
 		if (chk_endpoint(c, argv[optind], a.sni, a.starttls, &err) != 0) {

@@ -53,41 +53,19 @@ typedef struct {
 	int chown;
 } ownership;
 
+/* --owner as every command reads it (util_owner_parse): USER gets the key,
+ * 0600; root's key shared with GROUP (root:GROUP or :GROUP) is 0640. */
 static int
 parse_owner(const char *spec, ownership *o, tg_err *err)
 {
-	char user[256] = "", group[256] = "";
-	const char *colon = strchr(spec, ':');
-	struct passwd *pw;
-	struct group *gr;
+	util_owner u;
 
-	o->uid = getuid();
-	o->gid = getgid();
-	o->key_mode = 0600;
+	if (util_owner_parse(spec, &u, err) != 0)
+		return -1;
+	o->uid = u.uid;
+	o->gid = u.gid;
+	o->key_mode = util_owner_key_mode(&u);
 	o->chown = 1;
-	if (colon) {
-		snprintf(user, sizeof(user), "%.*s", (int)(colon - spec), spec);
-		snprintf(group, sizeof(group), "%s", colon + 1);
-	} else {
-		snprintf(user, sizeof(user), "%s", spec);
-	}
-	if (user[0] != '\0') {
-		if ((pw = getpwnam(user)) == NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--owner: no such user '%s'", user);
-		o->uid = pw->pw_uid;
-		o->gid = pw->pw_gid;
-	} else {
-		o->uid = 0;
-	}
-	if (group[0] != '\0') {
-		if ((gr = getgrnam(group)) == NULL)
-			return tg_err_set(err, TG_ERR_USAGE, "--owner: no such group '%s'", group);
-		o->gid = gr->gr_gid;
-	}
-	/* root-owned with the service's group: the group may read (0640); owned by
-	 * the service user itself: only it may (0600). */
-	if (o->uid == 0 && group[0] != '\0')
-		o->key_mode = 0640;
 	return 0;
 }
 

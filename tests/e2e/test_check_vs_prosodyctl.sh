@@ -129,7 +129,7 @@ done
 cat "$W/table.txt"
 
 # The specific mistakes prosodyctl misses and tlsgate must find.
-for want in "incomplete.example chain-incomplete" "world.example key-world-readable" \
+for want in "incomplete.example chain-incomplete" "world.example key-exposed" \
 	"cnonly.example cn-only" "good.example" "conference.good.example name-mismatch" \
 	"reversed.example chain-order" "mismatch.example key-mismatch" \
 	"locked.example key-service-unreadable" "nocert.example host-uncovered"; do

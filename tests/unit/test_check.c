@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,15 +135,18 @@ write_file(const char *name, const void *data, size_t len, mode_t mode, char *pa
 	chmod(path, mode);
 }
 
-/* Runs the checker over one path; returns the codes found, space-separated. */
+/* Runs the checker over one path (with --owner unless NULL); returns the
+ * codes found, space-separated. */
 static void
-codes_for(const char *path, char *out, size_t len)
+codes_for(const char *path, const char *owner, char *out, size_t len)
 {
 	tg_err err = { 0 };
 	chk_ctx *c = chk_new(&err);
 
 	assert_non_null(c);
 	chk_use_system_store(c, 0);
+	if (owner != NULL && chk_set_owner(c, owner, &err) != 0)
+		fail_msg("--owner %s: %s", owner, err.msg);
 	assert_int_equal(chk_add_path(c, path, &err), 0);
 	assert_int_equal(chk_run(c, &err), 0);
 	out[0] = '\0';
@@ -181,16 +187,16 @@ test_file_classification(void **state)
 	pem = cert_pem(x, &len);
 	/* A self-signed leaf alone: only the self-signed warning. */
 	write_file("good.pem", pem, len, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "self-signed");
 
 	write_file("empty.crt", "", 0, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "no-start-line");
 
 	dlen = i2d_X509(x, &der);
 	write_file("der.crt", der, (size_t)dlen, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "der-not-pem self-signed");
 
 	crlf = malloc(2 * len + 1);
@@ -200,20 +206,20 @@ test_file_classification(void **state)
 		crlf[j++] = pem[i];
 	}
 	write_file("crlf.crt", crlf, j, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "pem-crlf self-signed");
 
 	/* Truncated: BEGIN and half the base64, no END line. */
 	write_file("cut.crt", pem, len / 2, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "pem-corrupt");
 
 	write_file("html.crt", "<html>not found</html>\n", 23, 0644, path);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "not-certificate");
 
 	snprintf(path, sizeof(path), "%s/missing.crt", tmpdir);
-	codes_for(path, codes, sizeof(codes));
+	codes_for(path, NULL, codes, sizeof(codes));
 	assert_string_equal(codes, "unreadable");
 
 	free(crlf);
@@ -387,6 +393,183 @@ test_pg_config(void **state)
 	}
 }
 
+
+
+/* --owner: what the kernel lets the service's account do with the key. */
+static void
+test_owner_rules(void **state)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char path[256], codes[512], *pem;
+	long n;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("prosody") == NULL)
+		skip();
+	PEM_write_bio_PrivateKey(b, test_key, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(b, &pem);
+	chmod(tmpdir, 0755);
+	write_file("owned.key", pem, (size_t)n, 0600, path);
+	assert_int_equal(chown(path, 0, 0), 0);
+	/* root:root 0600: prosody cannot read it, whatever root may */
+	codes_for(path, "root:prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-service-unreadable");
+	codes_for(path, ":prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-service-unreadable");
+	/* 0644: everyone reads it, prosody too; a leak, not a failure */
+	chmod(path, 0644);
+	codes_for(path, "prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "key-exposed");
+	/* root:prosody 0640: as import --owner root:prosody writes it */
+	chmod(path, 0640);
+	assert_int_equal(chown(path, 0, getgrnam("prosody")->gr_gid), 0);
+	codes_for(path, ":prosody", codes, sizeof(codes));
+	assert_string_equal(codes, "");
+	BIO_free(b);
+}
+
+/* Service configs through their includes: nesting, cycles and includes
+ * that multiply end with an error naming the file and line, in bounded
+ * time; a snippet included by two servers is read for both. */
+static void
+write_text(const char *name, const char *text)
+{
+	char path[256];
+
+	write_file(name, text, strlen(text), 0644, path);
+}
+
+/* PREFIXk_i.conf for k < depth, i < fanout, each including every
+ * PREFIX(k+1)_j.conf (PostgreSQL's include syntax, or nginx's). */
+static void
+write_fanout(const char *prefix, int fanout, int depth, int pg)
+{
+	char buf[1024], name[64];
+
+	for (int k = 0; k < depth; k++)
+		for (int i = 0; i < fanout; i++) {
+			size_t used = 0;
+			buf[0] = '\0';
+			for (int j = 0; k + 1 < depth && j < fanout; j++)
+				used += (size_t)snprintf(buf + used, sizeof(buf) - used, pg ?
+				    "include '%s%d_%d.conf'\n" : "include %s%d_%d.conf;\n", prefix, k + 1, j);
+			snprintf(name, sizeof(name), "%s%d_%d.conf", prefix, k, i);
+			write_text(name, buf);
+		}
+}
+
+typedef int (*add_config_fn)(chk_ctx *c, const char *path, tg_err *err);
+
+static void
+config_refused(add_config_fn add, const char *name, const char *want)
+{
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_int_equal(add(c, path, &err), -1);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("%s: '%s' lacks '%s'", name, err.msg, want);
+	chk_free(c);
+}
+
+static void
+test_config_includes_bounded(void **state)
+{
+	char buf[8192], want[512], path[256];
+	size_t used;
+	tg_err err = { 0 };
+	chk_ctx *c;
+
+	(void)state;
+	/* 400 nested blocks in 1.2 KB: a stack overflow before. */
+	used = (size_t)snprintf(buf, sizeof(buf), "events {}\nhttp {\n");
+	for (int i = 0; i < 400; i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "a { ");
+	for (int i = 0; i < 400; i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "} ");
+	snprintf(buf + used, sizeof(buf) - used, "}\n");
+	write_text("ng-deep.conf", buf);
+	snprintf(want, sizeof(want), "%s/ng-deep.conf:3: blocks nested more than 64 deep", tmpdir);
+	config_refused(chk_add_nginx_config, "ng-deep.conf", want);
+
+	/* A file that includes itself, and two that include each other. */
+	write_text("ng-self.conf", "events {}\nhttp {\n include ng-self.conf;\n}\n");
+	snprintf(want, sizeof(want), "%s/ng-self.conf:3: include cycle: %s/ng-self.conf -> %s/"
+	    "ng-self.conf", tmpdir, tmpdir, tmpdir);
+	config_refused(chk_add_nginx_config, "ng-self.conf", want);
+	write_text("ng-a.conf", "http { include ng-b.conf; }\n");
+	write_text("ng-b.conf", "server { include ng-a.conf; }\n");
+	snprintf(want, sizeof(want), "%s/ng-b.conf:1: include cycle: %s/ng-a.conf -> %s/ng-b.conf "
+	    "-> %s/ng-a.conf", tmpdir, tmpdir, tmpdir, tmpdir);
+	config_refused(chk_add_nginx_config, "ng-a.conf", want);
+
+	/* Three files each including the next three, 14 deep: 3^14 walks. */
+	write_fanout("m", 3, 14, 0);
+	write_text("ng-mult.conf", "events {}\nhttp {\n include m0_*.conf;\n}\n");
+	config_refused(chk_add_nginx_config, "ng-mult.conf", "the includes expand to more than "
+	    "4096 files read");
+
+	/* PostgreSQL: four files each including the next four, ten deep; and
+	 * itself. */
+	write_fanout("p", 4, 10, 1);
+	write_text("pg-mult.conf", "include 'p0_0.conf'\nssl = on\n");
+	config_refused(chk_add_pg_config, "pg-mult.conf", "the includes expand to more than 4096 "
+	    "files read");
+	write_text("pg-self.conf", "ssl = on\ninclude 'pg-self.conf'\n");
+	snprintf(want, sizeof(want), "%s/pg-self.conf:2: include cycle", tmpdir);
+	config_refused(chk_add_pg_config, "pg-self.conf", want);
+
+	/* mosquitto: include_dir of the directory holding the file. */
+	snprintf(buf, sizeof(buf), "listener 8883\ninclude_dir %s/mq\n", tmpdir);
+	snprintf(path, sizeof(path), "%s/mq", tmpdir);
+	assert_int_equal(mkdir(path, 0755) == 0 || errno == EEXIST, 1);
+	write_text("mq/loop.conf", buf);
+	snprintf(want, sizeof(want), "%s/mq/loop.conf:2: include cycle", tmpdir);
+	config_refused(chk_add_mosquitto_config, "mq/loop.conf", want);
+
+	/* One snippet in two servers: read for each, the pairs of both. */
+	write_text("snip.conf", "ssl_certificate_key shared.key;\n");
+	write_text("ng-snip.conf", "events {}\nhttp {\n"
+	    " server { listen 1 ssl; ssl_certificate a.crt; include snip.conf; }\n"
+	    " server { listen 2 ssl; ssl_certificate b.crt; include snip.conf; }\n}\n");
+	c = chk_new(&err);
+	snprintf(path, sizeof(path), "%s/ng-snip.conf", tmpdir);
+	assert_int_equal(chk_add_nginx_config(c, path, &err), 0);
+	assert_int_equal(c->npairs, 2);
+	snprintf(want, sizeof(want), "%s/shared.key", tmpdir);
+	assert_string_equal(c->pair_key[0], want);
+	assert_string_equal(c->pair_key[1], want);
+	chk_free(c);
+}
+
+/* A config with TLS off is one subject and no file, not an endpoint. */
+static void
+test_summary_without_files(void **state)
+{
+	char path[256], *buf = NULL;
+	size_t blen = 0;
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+	FILE *out;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/off", tmpdir);
+	assert_int_equal(mkdir(path, 0755) == 0 || errno == EEXIST, 1);
+	write_text("off/postgresql.conf", "ssl = off\n");
+	snprintf(path, sizeof(path), "%s/off/postgresql.conf", tmpdir);
+	assert_int_equal(chk_add_pg_config(c, path, &err), 0);
+	assert_int_equal(chk_run(c, &err), 0);
+	out = open_memstream(&buf, &blen);
+	assert_int_equal(chk_report_text(c, out, &err), 0);
+	fclose(out);
+	if (strstr(buf, "1 error, 0 warnings: 1 subject, 0 files checked") == NULL)
+		fail_msg("summary: %s", buf);
+	free(buf);
+	chk_free(c);
+}
+
 int
 main(void)
 {
@@ -398,6 +581,9 @@ main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_json_report),
 		cmocka_unit_test(test_pg_config),
+		cmocka_unit_test(test_config_includes_bounded),
+		cmocka_unit_test(test_owner_rules),
+		cmocka_unit_test(test_summary_without_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

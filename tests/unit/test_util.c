@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +261,105 @@ test_idna(void **state)
 	assert_int_equal(util_is_ascii("bücher.example"), 0);
 }
 
+
+/* --owner: one meaning (USER, USER:GROUP, :GROUP), and who reads. */
+static void
+test_owner_parse(void **state)
+{
+	util_owner o;
+	tg_err err = { 0 };
+
+	(void)state;
+	if (getpwnam("prosody") == NULL || getpwnam("postgres") == NULL || getgrnam("ssl-cert") == NULL)
+		skip(); /* the accounts Debian's prosody and postgresql packages make */
+	assert_int_equal(util_owner_parse("prosody", &o, &err), 0);
+	assert_int_equal(o.uid, getpwnam("prosody")->pw_uid);
+	assert_string_equal(o.reader, "prosody");
+	assert_int_equal(util_owner_key_mode(&o), 0600);
+	/* :GROUP is root:GROUP, as cert import has always read it */
+	assert_int_equal(util_owner_parse(":prosody", &o, &err), 0);
+	assert_int_equal(o.uid, 0);
+	assert_int_equal(o.gid, getgrnam("prosody")->gr_gid);
+	assert_string_equal(o.user, "root");
+	assert_string_equal(o.reader, "prosody");
+	assert_int_equal(util_owner_key_mode(&o), 0640);
+	assert_int_equal(util_owner_parse("root:prosody", &o, &err), 0);
+	assert_string_equal(o.reader, "prosody");
+	assert_int_equal(o.reader_uid, getpwnam("prosody")->pw_uid);
+	/* a group with no account of its name: a member with only that group */
+	assert_int_equal(util_owner_parse("root:ssl-cert", &o, &err), 0);
+	assert_string_equal(o.reader, "a member of ssl-cert");
+	assert_int_equal(o.reader_gid, getgrnam("ssl-cert")->gr_gid);
+	/* supplementary groups come along (postgres is in ssl-cert) */
+	assert_int_equal(util_owner_parse("postgres", &o, &err), 0);
+	assert_int_equal(o.reader_gid, getpwnam("postgres")->pw_gid);
+	{
+		int found = 0;
+		for (int i = 0; i < o.reader_ngroups; i++)
+			found |= o.reader_groups[i] == getgrnam("ssl-cert")->gr_gid;
+		assert_true(found);
+	}
+	assert_int_equal(util_owner_parse("", &o, &err), -1);
+	assert_non_null(strstr(err.msg, "write USER, USER:GROUP or :GROUP"));
+	assert_int_equal(util_owner_parse(":", &o, &err), -1);
+	assert_int_equal(util_owner_parse("no-such-user-tg", &o, &err), -1);
+	assert_non_null(strstr(err.msg, "no user 'no-such-user-tg'"));
+	assert_int_equal(util_owner_parse("prosody:no-such-group-tg", &o, &err), -1);
+	assert_non_null(strstr(err.msg, "no group 'no-such-group-tg'"));
+}
+
+/* Who can read a key: a table of owners, modes and directory modes, each
+ * answered by the kernel (a child that became the reader, as root) and by
+ * the computation from the modes; both must say what the case says. */
+static void
+test_owner_can_read(void **state)
+{
+	static const struct {
+		const char *spec;     /* --owner */
+		const char *file_own; /* chown of the key */
+		mode_t mode, dir_mode;
+		const char *dir_own;
+		int want;
+	} cases[] = {
+		{ "root:prosody", "root:root", 0600, 0755, "root:root", 0 },
+		{ "root:prosody", "root:prosody", 0640, 0755, "root:root", 1 },
+		{ "prosody", "root:root", 0644, 0755, "root:root", 1 },
+		{ "prosody", "root:prosody", 0604, 0755, "root:root", 0 }, /* group bits apply, not other */
+		{ "prosody", "prosody:prosody", 0600, 0755, "root:root", 1 },
+		{ "prosody", "prosody:prosody", 0060, 0755, "root:root", 0 }, /* owner bits apply */
+		{ "root:prosody", "root:prosody", 0640, 0700, "root:root", 0 }, /* the dir stops it */
+		{ "root:prosody", "root:prosody", 0640, 0710, "root:prosody", 1 },
+		{ "postgres", "root:ssl-cert", 0640, 0755, "root:root", 1 }, /* supplementary group */
+		{ ":ssl-cert", "root:ssl-cert", 0640, 0750, "root:ssl-cert", 1 },
+		{ "root", "prosody:prosody", 0000, 0700, "prosody:prosody", 1 },
+	};
+	char dir[300], key[320], cmd[2048], why[512];
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("prosody") == NULL || getgrnam("ssl-cert") == NULL)
+		skip(); /* needs root to set owners, and the service accounts */
+	chmod(tmpdir, 0755);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		util_owner o;
+		tg_err err = { 0 };
+
+		snprintf(dir, sizeof(dir), "%s/own%zu", tmpdir, i);
+		snprintf(key, sizeof(key), "%s/k.key", dir);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s && echo key > %s && chown %s %s && chmod %o %s "
+		    "&& chown %s %s && chmod %o %s", dir, key, cases[i].file_own, key,
+		    (unsigned)cases[i].mode, key, cases[i].dir_own, dir, (unsigned)cases[i].dir_mode,
+		    dir);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(util_owner_parse(cases[i].spec, &o, &err), 0);
+		if (util_owner_can_read(&o, key, why, sizeof(why)) != cases[i].want)
+			fail_msg("case %zu (%s on %s %04o): the kernel says %s", i, cases[i].spec,
+			    cases[i].file_own, (unsigned)cases[i].mode, why);
+		if (util_owner_can_read_computed(&o, key, why, sizeof(why)) != cases[i].want)
+			fail_msg("case %zu (%s on %s %04o): computed %s", i, cases[i].spec,
+			    cases[i].file_own, (unsigned)cases[i].mode, why);
+	}
+}
+
 int
 main(void)
 {
@@ -274,6 +375,8 @@ main(void)
 		cmocka_unit_test(test_pass_file),
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_idna),
+		cmocka_unit_test(test_owner_parse),
+		cmocka_unit_test(test_owner_can_read),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
