@@ -110,6 +110,21 @@ void gw_cert_specs_free(struct gw_cert_spec *specs, size_t n);
  * or 0640 (or stricter) owned by root. */
 int gw_key_mode_ok(const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* --- Logging --- */
+
+/* A line that can repeat fast (accept failures, a limit reached) goes out
+ * at most once per GW_LOG_EVERY seconds per limiter; the next line written
+ * counts the ones held back. Threads may share a limiter. */
+#define GW_LOG_EVERY 10
+
+struct gw_log_limit {
+	_Atomic int64_t next_ms; /* monotonic ms from which the next line may go */
+	_Atomic uint64_t held;   /* lines held back since the last one */
+};
+
+void gw_log(const char *fmt, ...) TG_PRINTF(1, 2);
+void gw_log_limited(struct gw_log_limit *lim, const char *fmt, ...) TG_PRINTF(2, 3);
+
 /* --- Built runtime --- */
 
 struct gw_tls_ctx;
@@ -139,6 +154,9 @@ struct gw_listener_rt {
 	struct gw_tls_ctx *tls;
 	gw_acl *acl;
 	struct gw_tls_verifier *verifier; /* CA, CRL, rules: the TLS context uses it */
+	/* Written by every worker thread (the rest is read only). */
+	struct gw_log_limit full_log;   /* max-conns reached */
+	struct gw_log_limit accept_log; /* accept failed (EMFILE...) */
 };
 
 struct gw_runtime {
@@ -282,9 +300,5 @@ void gw_ident_put(struct gw_idents *ic, gw_ident *id);
 const char *gw_ident_text(const gw_ident *id, size_t *len);
 /* Frees the table; entries still held belong to their connections. */
 void gw_idents_free(struct gw_idents *ic);
-
-/* --- Logging --- */
-
-void gw_log(const char *fmt, ...) TG_PRINTF(1, 2);
 
 #endif
