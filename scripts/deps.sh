@@ -6,7 +6,7 @@
 # Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
-build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libinih-dev libev-dev
+build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libev-dev
        libhttp-parser-dev openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2

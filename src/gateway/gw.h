@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "tlsgate/gateway.h"
@@ -56,6 +57,10 @@ struct gw_config {
 	struct gw_listener_cfg *l[GW_MAX_LISTENERS];
 	size_t nl;
 };
+
+/* Reads config file text from f (gw_config_load opens path and calls it);
+ * path names the file in messages, each with its line. */
+int gw_config_read(gw_config *cfg, FILE *f, const char *path, tg_err *err) TG_MUST_CHECK;
 
 const char *gw_mode_name(enum gw_mode m);
 const char *gw_verify_name(enum gw_verify v);
@@ -199,8 +204,12 @@ struct gw_recheck {
 struct gw_recheck *gw_recheck_build(const struct gw_runtime *old, const struct gw_config *src);
 void gw_recheck_put(struct gw_recheck *r);
 
-int gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-    tg_err *err) TG_MUST_CHECK;
+
+/* HOST:PORT (port 1-65535) resolved; what names the option in messages. */
+int gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss,
+    socklen_t *len, tg_err *err) TG_MUST_CHECK;
+/* The same checks without resolving, for when an option is set. */
+int gw_addr_check(const char *s, const char *what, tg_err *err) TG_MUST_CHECK;
 
 /* --- PROXY protocol v2 --- */
 

@@ -17,32 +17,48 @@
 
 #define PASS_MAX 1024
 
+/* The target cannot be a unix socket yet; say so instead of failing to
+ * resolve "unix". */
+static int
+not_unix(const char *s, const char *what, tg_err *err)
+{
+	if (strncmp(s, "unix:", 5) == 0 || s[0] == '/')
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: '%s': unix sockets are not supported yet; give a TCP address HOST:PORT "
+		    "(e.g. 127.0.0.1:5000) and let the backend listen there", what, s);
+	return 0;
+}
+
 int
-gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, tg_err *err)
+gw_addr_check(const char *s, const char *what, tg_err *err)
 {
 	char host[256];
-	const char *colon = strrchr(s, ':');
+	unsigned port;
+
+	if (not_unix(s, what, err) != 0)
+		return -1;
+	return util_parse_hostport(s, what, host, sizeof(host), &port, err);
+}
+
+int
+gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss, socklen_t *len,
+    tg_err *err)
+{
+	char host[256], port_s[8];
 	struct addrinfo hints, *res = NULL;
-	size_t hlen;
+	unsigned port;
 	int rc;
 
-	if (colon == NULL || colon[1] == '\0')
-		return tg_err_set(err, TG_ERR_USAGE,
-		    "'%s' is not HOST:PORT; write 127.0.0.1:8443, [::1]:8443 or localhost:8443", s);
-	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
-		s++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return tg_err_set(err, TG_ERR_USAGE, "'%s': bad host; write 127.0.0.1:8443", s);
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
+	if (not_unix(s, what, err) != 0 ||
+	    util_parse_hostport(s, what, host, sizeof(host), &port, err) != 0)
+		return -1;
+	snprintf(port_s, sizeof(port_s), "%u", port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
-		return tg_err_set(err, TG_ERR_CONFIG, "cannot resolve '%s': %s", s, gai_strerror(rc));
+	if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "%s: cannot resolve '%s': %s", what, s,
+		    gai_strerror(rc));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
@@ -173,8 +189,8 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	snprintf(rt->listen_str, sizeof(rt->listen_str), "%s", l->listen);
 	snprintf(rt->target_str, sizeof(rt->target_str), "%s", l->target);
-	if (gw_parse_addr(l->listen, &rt->listen_addr, &rt->listen_len, err) != 0 ||
-	    gw_parse_addr(l->target, &rt->target_addr, &rt->target_len, err) != 0)
+	if (gw_parse_addr(l->listen, "listen", &rt->listen_addr, &rt->listen_len, err) != 0 ||
+	    gw_parse_addr(l->target, "target", &rt->target_addr, &rt->target_len, err) != 0)
 		return -1;
 	rt->mode = l->mode;
 	rt->verify = l->verify;

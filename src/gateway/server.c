@@ -594,7 +594,7 @@ status_open(struct master *m, tg_err *err)
 	m->status_fd = -1;
 	if (m->cfg->status == NULL)
 		return 0;
-	if (gw_parse_addr(m->cfg->status, &ss, &len, err) != 0)
+	if (gw_parse_addr(m->cfg->status, "status", &ss, &len, err) != 0)
 		return tg_err_prefix(err, "--status");
 	if ((m->status_fd = open_listen(&ss, len, m->cfg->status, err)) < 0)
 		return tg_err_prefix(err, "--status");

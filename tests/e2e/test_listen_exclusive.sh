@@ -9,9 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 
-mkdir -p "$WORK/ca"
-pki_cert "$WORK/ca"/ca self root "/CN=Listen CA"
-pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+pki_gateway "Listen CA"
 pki_cert "$WORK/alice" "$WORK/ca"/ca client "/CN=alice"
 BP=$(free_port); GP=$(free_port); SP=$(free_port); SP2=$(free_port)
 start_echo_backend "$BP"

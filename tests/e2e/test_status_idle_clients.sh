@@ -8,9 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 
-mkdir -p "$WORK/ca"
-pki_cert "$WORK/ca"/ca self root "/CN=Status CA"
-pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+pki_gateway "Status CA"
 BP=$(free_port); GP=$(free_port); SP=$(free_port)
 start_echo_backend "$BP"
 start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP \
