@@ -13,6 +13,7 @@
 
 #include "gateway/gw.h"
 #include "gateway/tls_engine.h"
+#include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
 #define PASS_MAX 1024
@@ -131,6 +132,29 @@ collect_certs(const struct gw_listener_cfg *l, struct gw_cert_spec **specs, size
 	return 0;
 }
 
+/* Judged by content before the key's mode is checked: a certificate given
+ * as the key would otherwise be "chmod 600", then the key as the
+ * certificate "convert DER". */
+static int
+pair_not_swapped(const struct gw_cert_spec *s, tg_err *err)
+{
+	unsigned cert = pki_file_kinds(s->cert), key = pki_file_kinds(s->key);
+
+	if (cert == PKI_FILE_KEY && key == PKI_FILE_CERT)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate and key are swapped: %s holds a private key and %s a certificate; "
+		    "pass --cert %s --key %s", s->cert, s->key, s->key, s->cert);
+	if (key == PKI_FILE_CERT)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "key %s holds a certificate, not a private key: pass the key the certificate "
+		    "%s was issued for", s->key, s->cert);
+	if (cert == PKI_FILE_KEY)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate %s holds a private key, not a certificate: pass the certificate "
+		    "(chain) issued for key %s", s->cert, s->key);
+	return 0;
+}
+
 static int
 build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
 {
@@ -143,7 +167,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	if (collect_certs(l, &specs, &n, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (gw_key_mode_ok(specs[i].key, err) != 0)
+		if (pair_not_swapped(&specs[i], err) != 0 || gw_key_mode_ok(specs[i].key, err) != 0)
 			goto out;
 	if (l->pass_file != NULL && util_read_pass_file(l->pass_file, &pass, err) != 0)
 		goto out;

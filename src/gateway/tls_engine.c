@@ -411,6 +411,32 @@ load_crl(X509_STORE *store, const char *path, tg_err *err)
 	return 0;
 }
 
+/* Every certificate of a client CA file must be a CA: a client's own
+ * certificate there (a common mix-up) passed --test before; refuse it,
+ * naming it. */
+static int
+client_ca_only_cas(const char *path, tg_err *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	int rc = 0;
+
+	if (pki_load_certs(path, &certs, err) != 0)
+		return tg_err_prefix(err, "client CA");
+	for (int i = 0; rc == 0 && i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		char subject[256];
+		if (X509_check_ca(x) != 0)
+			continue;
+		pki_name_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		rc = tg_err_set(err, TG_ERR_CONFIG,
+		    "client CA %s: certificate %d (%s) is not a CA certificate (no basicConstraints "
+		    "CA:TRUE): --client-ca takes the CA that issued the client certificates (e.g. "
+		    "ca.crt), not a client's own certificate", path, i + 1, subject);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 gw_tls_verifier *
 gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
 {
@@ -424,6 +450,8 @@ gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
 	v->acl = o->acl;
 	if (o->verify == GW_VERIFY_NONE)
 		return v;
+	if (client_ca_only_cas(o->client_ca, err) != 0)
+		goto fail;
 	if ((v->store = X509_STORE_new()) == NULL) {
 		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot create a certificate store");
 		goto fail;
