@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages tlsgate needs. `deps.sh build` for building,
 # `deps.sh demo` adds the two clients the demo runs (curl, python3),
 # `deps.sh test` adds the real servers and clients the end-to-end tests use,
-# `deps.sh bench` adds the peers the benchmarks compare against.
+# `deps.sh bench` adds the peers the benchmarks compare against, `deps.sh
+# fuzz` clang and its libFuzzer runtime for the fuzz targets.
 # Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       jq util-linux)
 demo=(curl python3 ca-certificates)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
+fuzz=(clang libclang-rt-14-dev)
 
 want=("${build[@]}")
 for what in "$@"; do
@@ -21,7 +23,8 @@ for what in "$@"; do
 	demo) want+=("${demo[@]}") ;;
 	test) want+=("${test[@]}") ;;
 	bench) want+=("${test[@]}" "${bench[@]}") ;;
-	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench)" >&2; exit 2 ;;
+	fuzz) want+=("${fuzz[@]}") ;;
+	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, fuzz)" >&2; exit 2 ;;
 	esac
 done
 

@@ -211,6 +211,12 @@ int gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss,
 /* The same checks without resolving, for when an option is set. */
 int gw_addr_check(const char *s, const char *what, tg_err *err) TG_MUST_CHECK;
 
+/* A piece of text that is not NUL-terminated. */
+struct gw_text {
+	const char *p;
+	size_t len;
+};
+
 /* --- PROXY protocol v2 --- */
 
 struct gw_proxy_info {
@@ -225,6 +231,26 @@ struct gw_proxy_info {
 
 /* Writes the header into out (at most cap bytes); returns its length or -1. */
 int gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap);
+
+/* A PROXY v2 header as read back (tests and fuzzing check the writer with
+ * it). Texts point into the bytes read; absent ones have len 0. */
+struct gw_proxy_read {
+	int local;              /* LOCAL command (health checks): no addresses */
+	unsigned char family;   /* PP2 family and protocol byte: 0x00, 0x11, 0x21... */
+	unsigned char src[16], dst[16];
+	size_t addr_len;        /* 4 (IPv4), 16 (IPv6), 0 (none or unix) */
+	unsigned src_port, dst_port;
+	struct gw_text authority;
+	int ssl;                /* a PP2_TYPE_SSL TLV was present */
+	unsigned char client;   /* its client flags */
+	uint32_t verify;
+	struct gw_text version, cn, cipher;
+};
+
+/* Reads the header at the start of in[0..len): returns its length, 0 when
+ * more bytes are needed, -1 when it is not a well-formed v2 header (bad
+ * signature, version, command, family, or a TLV that overruns). */
+int gw_proxy_v2_read(const unsigned char *in, size_t len, struct gw_proxy_read *out);
 
 /* --- HTTP request filter --- */
 
@@ -247,11 +273,6 @@ void gw_http_free(gw_http *h);
  * each complete head until gw_http_head_write is called. */
 enum gw_http_ev gw_http_feed(gw_http *h, const char *in, size_t len, size_t *used,
     char *out, size_t outspace, size_t *outlen);
-/* A piece of text that is not NUL-terminated. */
-struct gw_text {
-	const char *p;
-	size_t len;
-};
 
 /* Bytes gw_http_head_write needs for the rewritten head plus extra_len. */
 size_t gw_http_head_size(const gw_http *h, size_t extra_len);

@@ -21,6 +21,14 @@
 
 #define GW_TLS_ERR_MAX 160
 #define GW_TLS_VERIFY_DEPTH 10
+/* TLS 1.2 suites unless --ciphers says otherwise: Mozilla's "intermediate"
+ * ECDHE suites, AEAD only (AES-GCM, ChaCha20-Poly1305). OpenSSL's default
+ * list also offers CBC suites, which testssl.sh flags (LUCKY13). TLS 1.3
+ * suites are all AEAD and keep OpenSSL's default. */
+#define GW_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 /* How long a session can be resumed: nginx's and HAProxy's 5 minutes. */
 #define GW_TLS_SESSION_SECS 300
 
@@ -561,6 +569,8 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (EVP_Digest(o->listener, strlen(o->listener), sid, &sidlen, EVP_sha256(), NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx->ssl, sid, SSL_MAX_SID_CTX_LENGTH) != 1)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session context");
+	if (SSL_CTX_set_cipher_list(ctx->ssl, GW_TLS12_CIPHERS) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the default TLS 1.2 ciphers");
 	if (o->ciphers != NULL) {
 		int ok = strncmp(o->ciphers, "TLS_", 4) == 0 ?
 		    SSL_CTX_set_ciphersuites(ctx->ssl, o->ciphers) :
