@@ -3,7 +3,8 @@
 # `deps.sh demo` adds the two clients the demo runs (curl, python3),
 # `deps.sh test` adds the real servers and clients the end-to-end tests use,
 # `deps.sh bench` adds the peers the benchmarks compare against, `deps.sh
-# fuzz` clang and its libFuzzer runtime for the fuzz targets.
+# fuzz` clang and its libFuzzer runtime for the fuzz targets, `deps.sh audit`
+# testssl.sh for scripts/testssl.sh.
 # Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
 demo=(curl python3 ca-certificates)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
 fuzz=(clang libclang-rt-14-dev)
+audit=(testssl.sh python3)
 
 want=("${build[@]}")
 for what in "$@"; do
@@ -24,7 +26,8 @@ for what in "$@"; do
 	test) want+=("${test[@]}") ;;
 	bench) want+=("${test[@]}" "${bench[@]}") ;;
 	fuzz) want+=("${fuzz[@]}") ;;
-	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, fuzz)" >&2; exit 2 ;;
+	audit) want+=("${audit[@]}") ;;
+	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, fuzz, audit)" >&2; exit 2 ;;
 	esac
 done
 
