@@ -160,8 +160,9 @@ struct gw_listener_rt {
 	gw_acl *acl;
 	struct gw_tls_verifier *verifier; /* CA, CRL, rules: the TLS context uses it */
 	/* Written by every worker thread (the rest is read only). */
-	struct gw_log_limit full_log;   /* max-conns reached */
-	struct gw_log_limit accept_log; /* accept failed (EMFILE...) */
+	struct gw_log_limit full_log;    /* max-conns reached */
+	struct gw_log_limit accept_log;  /* accept failed (EMFILE...) */
+	struct gw_log_limit refused_log; /* over max-unauth-conns or -per-addr */
 };
 
 struct gw_runtime {

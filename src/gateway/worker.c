@@ -130,18 +130,12 @@ on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 void
-gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const char *what)
+gw_worker_refused(struct gw_worker *w, struct gw_listener_rt *l, const char *what)
 {
-	ev_tstamp now = ev_now(w->loop);
-
-	w->refused++;
-	if (w->refused_logged != 0 && now - w->refused_logged < GW_REFUSED_LOG_SECS)
-		return;
-	gw_log("listener %s: refused %lu connection%s over %s since the last report "
-	    "(limits: %lu unfinished handshakes, %lu per address; raise them if these are legitimate clients)",
-	    l->name, w->refused, w->refused == 1 ? "" : "s", what, l->max_unauth, l->max_unauth_per_addr);
-	w->refused_logged = now;
-	w->refused = 0;
+	gw_log_limited(&l->refused_log,
+	    "listener %s: refused 1 connection over %s (limits: %lu unfinished handshakes, %lu per "
+	    "address; raise them if these are legitimate clients)", l->name, what, l->max_unauth,
+	    l->max_unauth_per_addr);
 }
 
 static void

@@ -86,8 +86,6 @@ struct gw_worker {
 	unsigned long accepted; /* connections accepted since the last tick */
 	int churned;            /* connections came or went since the last trim */
 	struct gw_idents idents; /* this thread's http identity lines, one per certificate */
-	ev_tstamp refused_logged; /* when gw_worker_refused last logged */
-	unsigned long refused;    /* refusals since then */
 	struct conn *conns;     /* this thread's connections (conn.c) */
 	struct gw_recheck *recheck; /* after a reload: the new rules (one reference) */
 	_Atomic(struct gw_recheck *) recheck_next; /* newer ones, from the signal thread */
@@ -98,9 +96,9 @@ void gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
     const struct sockaddr_storage *peer);
 
 /* A new connection was refused for being over the limit named by what;
- * logged as a count at most every GW_REFUSED_LOG_SECS. */
-#define GW_REFUSED_LOG_SECS 10.0
-void gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const char *what);
+ * logged through the listener's limiter (gw_log_limited): a line at most
+ * every GW_LOG_EVERY seconds, the next one counting the refusals between. */
+void gw_worker_refused(struct gw_worker *w, struct gw_listener_rt *l, const char *what);
 
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
