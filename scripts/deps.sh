@@ -3,11 +3,13 @@
 # `deps.sh demo` adds the two clients the demo runs (curl, python3),
 # `deps.sh test` adds the real servers and clients the end-to-end tests use,
 # `deps.sh bench` adds the peers the benchmarks compare against,
-# `deps.sh package` what scripts/package.sh builds and checks the .deb with.
+# `deps.sh package` what scripts/package.sh builds and checks the .deb with,
+# `deps.sh fuzz` clang and its libFuzzer runtime for the fuzz targets,
+# `deps.sh audit` testssl.sh for scripts/testssl.sh.
 # Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
-build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libinih-dev libev-dev
+build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libev-dev
        openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests faketime mosquitto mosquitto-clients prosody procps iproute2
@@ -15,6 +17,8 @@ test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
 demo=(curl python3 ca-certificates)
 package=(cmake debhelper dpkg-dev fakeroot lintian man-db bash-completion systemd adduser procps)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
+fuzz=(clang libclang-rt-14-dev)
+audit=(testssl.sh python3)
 
 want=("${build[@]}")
 for what in "$@"; do
@@ -24,7 +28,9 @@ for what in "$@"; do
 	test) want+=("${test[@]}") ;;
 	bench) want+=("${test[@]}" "${bench[@]}") ;;
 	package) want+=("${package[@]}") ;;
-	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, package)" >&2; exit 2 ;;
+	fuzz) want+=("${fuzz[@]}") ;;
+	audit) want+=("${audit[@]}") ;;
+	*) echo "deps.sh: unknown set '$what' (build, demo, test, bench, package, fuzz, audit)" >&2; exit 2 ;;
 	esac
 done
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds tlsgate optimised (it must compile warning-free), then runs every
 # test twice: a normal build, then an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Installs what the tests
-# need (real PostgreSQL, nginx, NSS tools, mosquitto...; debhelper and lintian
-# for the package test) first.
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then builds every fuzz
+# target with clang and runs each for a short time (a target that no longer
+# builds, or finds a crash, fails). Installs what the tests need (real
+# PostgreSQL, nginx, NSS tools, mosquitto, clang; debhelper and lintian for
+# the package test...) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build test package
@@ -29,4 +31,13 @@ run_suite build-test "normal build"
 ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	run_suite build-asan "ASan+UBSan build" -DTLSGATE_SANITIZE=ON
-echo "== all tests passed in both builds"
+
+# Fuzz targets: clang with libFuzzer, the core instrumented for coverage.
+scripts/deps.sh fuzz
+echo "== fuzz targets: building with clang in build-fuzz"
+CC=clang cmake -S . -B build-fuzz -DTLSGATE_FUZZ=ON -DTLSGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	-DTLSGATE_FUZZ_SECONDS="${TLSGATE_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_all >/dev/null
+echo "== fuzz targets: running each for ${TLSGATE_FUZZ_SECONDS:-20} s"
+(cd build-fuzz && ctest -L fuzz --output-on-failure)
+echo "== all tests passed in both builds, fuzz targets clean"

@@ -48,6 +48,10 @@ X509_REQ *pki_load_csr(const char *path, tg_err *err);
 X509_CRL *pki_load_crl(const char *path, tg_err *err);
 /* Appends every CRL in the file (a PEM file may hold several) to crls. */
 int pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err) TG_MUST_CHECK;
+/* What a file holds, PEM or DER: PKI_FILE_CERT and/or PKI_FILE_KEY (0 when
+ * unreadable or neither). For telling swapped files apart. */
+enum { PKI_FILE_CERT = 1, PKI_FILE_KEY = 2 };
+unsigned pki_file_kinds(const char *path);
 /* 1 if the PEM private key file is passphrase-protected. */
 int pki_key_file_encrypted(const char *path);
 

@@ -99,6 +99,16 @@ int util_parse_duration(const char *s, int64_t *seconds, tg_err *err) TG_MUST_CH
 int util_parse_uint(const char *s, const char *what, unsigned long max,
     unsigned long *out, tg_err *err) TG_MUST_CHECK;
 
+/* A TCP port: digits only, 1-65535 (no silent wrap above). what names the
+ * option or argument in the message. */
+int util_parse_port(const char *s, const char *what, unsigned *port, tg_err *err) TG_MUST_CHECK;
+
+/* Splits "HOST:PORT" or "[IPV6]:PORT" into host (NUL-terminated, at most
+ * hostcap - 1 bytes, brackets removed) and a port checked as above. The
+ * one parser of HOST:PORT for every command. */
+int util_parse_hostport(const char *s, const char *what, char *host, size_t hostcap,
+    unsigned *port, tg_err *err) TG_MUST_CHECK;
+
 /* path = dir + "/" + name, bounded; fails (TG_ERR_USAGE) when too long. */
 int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
     tg_err *err) TG_MUST_CHECK;

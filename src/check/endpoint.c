@@ -35,31 +35,12 @@ struct target {
 static int
 parse_hostport(const char *s, struct target *t, tg_err *err)
 {
-	const char *colon, *host = s;
-	size_t hlen;
+	unsigned port;
 
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			goto bad;
-		host = s + 1;
-		hlen = (size_t)(close - host);
-		colon = close + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			goto bad;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(t->host) || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(t->port) || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		goto bad;
-	memcpy(t->host, host, hlen);
-	t->host[hlen] = '\0';
-	snprintf(t->port, sizeof(t->port), "%s", colon + 1);
+	if (util_parse_hostport(s, "check endpoint", t->host, sizeof(t->host), &port, err) != 0)
+		return -1;
+	snprintf(t->port, sizeof(t->port), "%u", port);
 	return 0;
-bad:
-	return tg_err_set(err, TG_ERR_USAGE, "'%s' is not HOST:PORT (e.g. example.com:443, "
-	    "127.0.0.1:5432, [::1]:443)", s);
 }
 
 static int

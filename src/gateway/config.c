@@ -1,9 +1,9 @@
 /* Plain configuration: one table of options shared by the command line and
  * the INI file, so a flag and a config key can never drift apart. */
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +11,9 @@
 #include "tlsgate/util.h"
 
 #define LISTENER_DEFAULT "default"
+/* The longest config file line read (inih, used before, cut at 200 bytes
+ * and called a longer value a syntax error). */
+#define CONFIG_LINE_MAX 4096
 
 struct opt;
 typedef int (*opt_setter)(void *obj, const struct opt *o, const char *v, tg_err *err);
@@ -36,6 +39,15 @@ set_str(void *obj, const struct opt *o, const char *v, tg_err *err)
 	free(*slot);
 	*slot = dup;
 	return 0;
+}
+
+/* HOST:PORT, checked when set so that a bad port names the option. */
+static int
+set_addr(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	if (*v != '\0' && gw_addr_check(v, o->key, err) != 0)
+		return -1;
+	return set_str(obj, o, v, err);
 }
 
 static int
@@ -175,8 +187,8 @@ set_seconds0(void *obj, const struct opt *o, const char *v, tg_err *err)
 #define G(f) offsetof(struct gw_config, f)
 
 static const struct opt opts[] = {
-	{ "listen", 0, set_str, L(listen), 0 },
-	{ "target", 0, set_str, L(target), 0 },
+	{ "listen", 0, set_addr, L(listen), 0 },
+	{ "target", 0, set_addr, L(target), 0 },
 	{ "mode", 0, set_mode, L(mode), 0 },
 	{ "cert", 0, set_str, L(cert), 0 },
 	{ "key", 0, set_str, L(key), 0 },
@@ -206,7 +218,7 @@ static const struct opt opts[] = {
 	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535 },
 	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000 },
 	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS },
-	{ "status", 1, set_str, G(status), 0 },
+	{ "status", 1, set_addr, G(status), 0 },
 };
 
 static const struct opt *
@@ -363,57 +375,6 @@ gw_config_set(gw_config *cfg, const char *listener, const char *key,
 	return o->set(l, o, value, err);
 }
 
-struct ini_state {
-	gw_config *cfg;
-	const char *path;
-	tg_err *err;
-	int failed;
-};
-
-/* inih calls this for every key; section is "global" or "listener NAME". */
-static int
-ini_line(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_state *st = user;
-	const char *listener = NULL;
-
-	if (st->failed)
-		return 0;
-	if (strncmp(section, "listener", 8) == 0 && (section[8] == ' ' || section[8] == '\0')) {
-		listener = section + 8;
-		while (*listener == ' ')
-			listener++;
-		if (*listener == '\0') {
-			tg_err_set(st->err, TG_ERR_CONFIG,
-			    "%s: [listener] needs a name: write [listener web]", st->path);
-			goto fail;
-		}
-		if (gw_config_key_is_global(name)) {
-			tg_err_set(st->err, TG_ERR_CONFIG,
-			    "%s: '%s' is a global option; move it to the [global] section",
-			    st->path, name);
-			goto fail;
-		}
-	} else if (strcmp(section, "global") != 0 && section[0] != '\0') {
-		tg_err_set(st->err, TG_ERR_CONFIG,
-		    "%s: unknown section [%s]; use [global] or [listener NAME]", st->path, section);
-		goto fail;
-	} else if (!gw_config_key_is_global(name)) {
-		tg_err_set(st->err, TG_ERR_CONFIG,
-		    "%s: '%s' belongs in a [listener NAME] section, not [global]", st->path, name);
-		goto fail;
-	}
-	if (gw_config_set(st->cfg, listener, name, value, st->err) != 0) {
-		tg_err_prefix(st->err, "%s [%s]", st->path, section);
-		st->err->cat = TG_ERR_CONFIG;
-		goto fail;
-	}
-	return 1;
-fail:
-	st->failed = 1;
-	return 0;
-}
-
 int
 gw_config_files(const gw_config *cfg,
     int (*fn)(const char *listener, const char *option, const char *path, void *arg),
@@ -438,28 +399,232 @@ gw_config_files(const gw_config *cfg,
 	return 0;
 }
 
+/* --- The config file --- */
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct section_seen {
+	char *name;
+	int line;
+};
+
+struct reader {
+	gw_config *cfg;
+	const char *path;
+	tg_err *err;
+	int line;
+	char *section;       /* the current section's name; NULL before the first */
+	const char *listener; /* its listener name, NULL in [global] */
+	int section_line;
+	size_t nkeys;        /* keys in the current section */
+	int key_line[NOPTS]; /* where each option was set in it; 0: not yet */
+	struct section_seen seen[GW_MAX_LISTENERS + 1];
+	size_t nseen;
+};
+
+/* One line into buf (without its newline): 1, or 0 at the end of the
+ * file; -1 if it is longer than CONFIG_LINE_MAX or holds a NUL byte. */
+static int
+read_line(FILE *f, char *buf, size_t *len, struct reader *r)
+{
+	int ch;
+
+	*len = 0;
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return tg_err_set(r->err, TG_ERR_CONFIG,
+			    "%s:%d: a NUL byte; the config file is text", r->path, r->line);
+		if (*len == CONFIG_LINE_MAX)
+			return tg_err_set(r->err, TG_ERR_CONFIG,
+			    "%s:%d: line longer than %d bytes, the longest the reader takes; "
+			    "shorten it (a long path can be a shorter symlink)", r->path, r->line,
+			    CONFIG_LINE_MAX);
+		buf[(*len)++] = (char)ch;
+	}
+	buf[*len] = '\0';
+	return ch == EOF && *len == 0 ? 0 : 1;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+static int
+fail_at(struct reader *r, const char *why)
+{
+	return tg_err_set(r->err, TG_ERR_CONFIG, "%s:%d: %s", r->path, r->line, why);
+}
+
+/* A listener section with no key would silently serve nothing. */
+static int
+section_end(struct reader *r)
+{
+	if (r->listener != NULL && r->nkeys == 0)
+		return tg_err_set(r->err, TG_ERR_CONFIG,
+		    "%s:%d: [%s] is empty: give it listen, target and a certificate, or remove it",
+		    r->path, r->section_line, r->section);
+	return 0;
+}
+
+static int
+section_start(struct reader *r, char *name)
+{
+	const char *listener = NULL;
+	char *norm;
+	size_t len;
+
+	if (section_end(r) != 0)
+		return -1;
+	if (strncmp(name, "listener", 8) == 0 && (name[8] == ' ' || name[8] == '\t' || name[8] == '\0')) {
+		listener = trim(name + 8);
+		if (*listener == '\0')
+			return fail_at(r, "[listener] needs a name: write [listener web]");
+	} else if (strcmp(name, "global") != 0) {
+		return tg_err_set(r->err, TG_ERR_CONFIG,
+		    "%s:%d: unknown section [%s]; use [global] or [listener NAME]", r->path, r->line, name);
+	}
+	len = strlen(name) + 10;
+	if ((norm = malloc(len)) == NULL)
+		return tg_err_set(r->err, TG_ERR_INTERNAL, "out of memory");
+	snprintf(norm, len, "%s%s", listener ? "listener " : "global", listener ? listener : "");
+	/* The same section twice would merge silently (the later listen wins). */
+	for (size_t i = 0; i < r->nseen; i++) {
+		if (strcmp(r->seen[i].name, norm) == 0) {
+			tg_err_set(r->err, TG_ERR_CONFIG,
+			    "%s:%d: [%s] again (first at line %d): one section per listener; merge "
+			    "the two or rename one", r->path, r->line, norm, r->seen[i].line);
+			free(norm);
+			return -1;
+		}
+	}
+	if (r->nseen == sizeof(r->seen) / sizeof(r->seen[0])) {
+		free(norm);
+		return tg_err_set(r->err, TG_ERR_CONFIG, "%s:%d: more than %d listeners", r->path,
+		    r->line, GW_MAX_LISTENERS);
+	}
+	r->seen[r->nseen].name = norm;
+	r->seen[r->nseen++].line = r->line;
+	r->section = norm;
+	r->listener = listener != NULL ? norm + 9 : NULL;
+	r->section_line = r->line;
+	r->nkeys = 0;
+	memset(r->key_line, 0, sizeof(r->key_line));
+	return 0;
+}
+
+static int
+key_value(struct reader *r, char *line)
+{
+	char *eq = strchr(line, '='), *key, *value, *c;
+	const struct opt *o;
+	const char *where = r->section ? r->section : "global";
+
+	if (eq == NULL)
+		return fail_at(r, "syntax error; lines are `key = value` under [global] or [listener NAME]");
+	*eq = '\0';
+	key = trim(line);
+	value = eq + 1;
+	/* An inline comment starts with ';' after a blank, as inih read it. */
+	for (c = value; (c = strchr(c, ';')) != NULL; c++)
+		if (c > value && (c[-1] == ' ' || c[-1] == '\t')) {
+			*c = '\0';
+			break;
+		}
+	value = trim(value);
+	if (*key == '\0')
+		return fail_at(r, "syntax error: a value without a key; lines are `key = value`");
+	o = find_opt(key);
+	if (o != NULL && r->listener != NULL && o->global)
+		return tg_err_set(r->err, TG_ERR_CONFIG,
+		    "%s:%d: '%s' is a global option; move it to the [global] section", r->path,
+		    r->line, key);
+	if (o != NULL && r->listener == NULL && !o->global)
+		return tg_err_set(r->err, TG_ERR_CONFIG,
+		    "%s:%d: '%s' belongs in a [listener NAME] section, not [global]", r->path, r->line,
+		    key);
+	if (o != NULL && o->set != set_list && r->key_line[o - opts] != 0)
+		return tg_err_set(r->err, TG_ERR_CONFIG,
+		    "%s:%d: [%s] sets '%s' again (first at line %d); it takes one value: remove one",
+		    r->path, r->line, where, key, r->key_line[o - opts]);
+	if (gw_config_set(r->cfg, r->listener, key, value, r->err) != 0) {
+		tg_err_prefix(r->err, "%s:%d: [%s]", r->path, r->line, where);
+		r->err->cat = TG_ERR_CONFIG;
+		return -1;
+	}
+	r->key_line[o - opts] = r->line;
+	r->nkeys++;
+	return 0;
+}
+
+int
+gw_config_read(gw_config *cfg, FILE *f, const char *path, tg_err *err)
+{
+	struct reader r;
+	char *buf = malloc(CONFIG_LINE_MAX + 1);
+	size_t len;
+	int rc = -1, got;
+
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.path = path;
+	r.err = err;
+	if (buf == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	for (r.line = 1; (got = read_line(f, buf, &len, &r)) == 1; r.line++) {
+		char *line = buf;
+		if (r.line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+			line += 3; /* a UTF-8 byte order mark */
+		line = trim(line);
+		if (*line == '\0' || *line == ';' || *line == '#')
+			continue;
+		if (*line == '[') {
+			char *close = line + strlen(line) - 1;
+			if (*close != ']') {
+				fail_at(&r, "syntax error: a section header is [global] or [listener NAME]");
+				goto out;
+			}
+			*close = '\0';
+			if (section_start(&r, trim(line + 1)) != 0)
+				goto out;
+		} else if (key_value(&r, line) != 0) {
+			goto out;
+		}
+	}
+	if (got == 0 && ferror(f))
+		tg_err_set(err, TG_ERR_IO, "cannot read config file %s: %s", path, strerror(errno));
+	else if (got == 0)
+		rc = section_end(&r);
+out:
+	for (size_t i = 0; i < r.nseen; i++)
+		free(r.seen[i].name);
+	free(buf);
+	return rc;
+}
+
 int
 gw_config_load(gw_config *cfg, const char *path, tg_err *err)
 {
-	struct ini_state st = { cfg, path, err, 0 };
+	FILE *f;
 	int rc;
 
 	free(cfg->path);
 	if ((cfg->path = strdup(path)) == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	rc = ini_parse(path, ini_line, &st);
-	if (rc == -1)
+	if ((f = fopen(path, "r")) == NULL)
 		return tg_err_set(err, TG_ERR_IO, "cannot open config file %s: %s", path,
 		    strerror(errno));
-	if (rc == -2)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory reading %s", path);
-	if (st.failed)
-		return -1;
-	if (rc > 0)
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "%s:%d: syntax error; lines are `key = value` under [global] or [listener NAME]",
-		    path, rc);
-	return 0;
+	rc = gw_config_read(cfg, f, path, err);
+	fclose(f);
+	return rc;
 }
 
 static int

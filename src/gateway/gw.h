@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "tlsgate/gateway.h"
@@ -59,6 +60,10 @@ struct gw_config {
 	struct gw_listener_cfg *l[GW_MAX_LISTENERS];
 	size_t nl;
 };
+
+/* Reads config file text from f (gw_config_load opens path and calls it);
+ * path names the file in messages, each with its line. */
+int gw_config_read(gw_config *cfg, FILE *f, const char *path, tg_err *err) TG_MUST_CHECK;
 
 const char *gw_mode_name(enum gw_mode m);
 const char *gw_verify_name(enum gw_verify v);
@@ -113,6 +118,27 @@ void gw_cert_specs_free(struct gw_cert_spec *specs, size_t n);
  * or 0640 (or stricter) owned by root. */
 int gw_key_mode_ok(const char *path, tg_err *err) TG_MUST_CHECK;
 
+/* --- Logging --- */
+
+/* A line that can repeat fast (accept failures, a limit reached) goes out
+ * at most once per GW_LOG_EVERY seconds per limiter; the next line written
+ * counts the ones held back. Threads may share a limiter. */
+#define GW_LOG_EVERY 10
+
+struct gw_log_limit {
+	_Atomic int64_t next_ms; /* monotonic ms from which the next line may go */
+	_Atomic uint64_t held;   /* lines held back since the last one */
+};
+
+/* One line at syslog priority prio (UTIL_LOG_ERR, _WARN, _INFO), which the
+ * journal records (log.c); the text is the same on a terminal. */
+void gw_logp(int prio, const char *fmt, ...) TG_PRINTF(2, 3);
+#define gw_log(...) gw_logp(UTIL_LOG_INFO, __VA_ARGS__)
+#define gw_log_warn(...) gw_logp(UTIL_LOG_WARN, __VA_ARGS__)
+#define gw_log_err(...) gw_logp(UTIL_LOG_ERR, __VA_ARGS__)
+/* Rate-limited lines are warnings. */
+void gw_log_limited(struct gw_log_limit *lim, const char *fmt, ...) TG_PRINTF(2, 3);
+
 /* --- Built runtime --- */
 
 struct gw_tls_ctx;
@@ -144,6 +170,10 @@ struct gw_listener_rt {
 	struct gw_tls_ctx *tls;
 	gw_acl *acl;
 	struct gw_tls_verifier *verifier; /* CA, CRL, rules: the TLS context uses it */
+	/* Written by every worker thread (the rest is read only). */
+	struct gw_log_limit full_log;    /* max-conns reached */
+	struct gw_log_limit accept_log;  /* accept failed (EMFILE...) */
+	struct gw_log_limit refused_log; /* over max-unauth-conns or -per-addr */
 };
 
 struct gw_runtime {
@@ -186,8 +216,18 @@ struct gw_recheck {
 struct gw_recheck *gw_recheck_build(const struct gw_runtime *old, const struct gw_config *src);
 void gw_recheck_put(struct gw_recheck *r);
 
-int gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-    tg_err *err) TG_MUST_CHECK;
+
+/* HOST:PORT (port 1-65535) resolved; what names the option in messages. */
+int gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss,
+    socklen_t *len, tg_err *err) TG_MUST_CHECK;
+/* The same checks without resolving, for when an option is set. */
+int gw_addr_check(const char *s, const char *what, tg_err *err) TG_MUST_CHECK;
+
+/* A piece of text that is not NUL-terminated. */
+struct gw_text {
+	const char *p;
+	size_t len;
+};
 
 /* --- PROXY protocol v2 --- */
 
@@ -203,6 +243,26 @@ struct gw_proxy_info {
 
 /* Writes the header into out (at most cap bytes); returns its length or -1. */
 int gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap);
+
+/* A PROXY v2 header as read back (tests and fuzzing check the writer with
+ * it). Texts point into the bytes read; absent ones have len 0. */
+struct gw_proxy_read {
+	int local;              /* LOCAL command (health checks): no addresses */
+	unsigned char family;   /* PP2 family and protocol byte: 0x00, 0x11, 0x21... */
+	unsigned char src[16], dst[16];
+	size_t addr_len;        /* 4 (IPv4), 16 (IPv6), 0 (none or unix) */
+	unsigned src_port, dst_port;
+	struct gw_text authority;
+	int ssl;                /* a PP2_TYPE_SSL TLV was present */
+	unsigned char client;   /* its client flags */
+	uint32_t verify;
+	struct gw_text version, cn, cipher;
+};
+
+/* Reads the header at the start of in[0..len): returns its length, 0 when
+ * more bytes are needed, -1 when it is not a well-formed v2 header (bad
+ * signature, version, command, family, or a TLV that overruns). */
+int gw_proxy_v2_read(const unsigned char *in, size_t len, struct gw_proxy_read *out);
 
 /* --- HTTP filter (http.c over h1.c) --- */
 
@@ -240,11 +300,6 @@ enum gw_http_ev gw_http_feed(gw_http *h, const char *in, size_t len, size_t *use
 /* After GW_HTTP_REFUSE: the status to answer, the reason for the error page
  * (or NULL) and what was wrong, for the log. */
 int gw_http_refusal(const gw_http *h, const char **reason, const char **why);
-/* A piece of text that is not NUL-terminated. */
-struct gw_text {
-	const char *p;
-	size_t len;
-};
 
 /* Bytes gw_http_head_write needs for the rewritten head plus extra_len. */
 size_t gw_http_head_size(const gw_http *h, size_t extra_len);
@@ -313,14 +368,5 @@ void gw_ident_put(struct gw_idents *ic, gw_ident *id);
 const char *gw_ident_text(const gw_ident *id, size_t *len);
 /* Frees the table; entries still held belong to their connections. */
 void gw_idents_free(struct gw_idents *ic);
-
-/* --- Logging --- */
-
-/* One line at syslog priority prio (UTIL_LOG_ERR, _WARN, _INFO), which the
- * journal records (log.c); the text is the same on a terminal. */
-void gw_logp(int prio, const char *fmt, ...) TG_PRINTF(2, 3);
-#define gw_log(...) gw_logp(UTIL_LOG_INFO, __VA_ARGS__)
-#define gw_log_warn(...) gw_logp(UTIL_LOG_WARN, __VA_ARGS__)
-#define gw_log_err(...) gw_logp(UTIL_LOG_ERR, __VA_ARGS__)
 
 #endif

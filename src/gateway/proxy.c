@@ -120,3 +120,88 @@ gw_proxy_v2_build(const struct gw_proxy_info *pi, unsigned char *out, size_t cap
 	out[len_at + 1] = (unsigned char)(w.len - body_start);
 	return (int)w.len;
 }
+
+/* --- Reading (for tests and fuzzing) --- */
+
+static unsigned
+get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static int
+read_ssl_tlv(const unsigned char *p, size_t len, struct gw_proxy_read *out)
+{
+	if (len < 5)
+		return -1;
+	out->ssl = 1;
+	out->client = p[0];
+	out->verify = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	for (size_t off = 5; off < len;) {
+		size_t n;
+		struct gw_text *t = NULL;
+		if (len - off < 3 || (n = get16(p + off + 1)) > len - off - 3)
+			return -1;
+		if (p[off] == PP2_SUBTYPE_SSL_VERSION)
+			t = &out->version;
+		else if (p[off] == PP2_SUBTYPE_SSL_CN)
+			t = &out->cn;
+		else if (p[off] == PP2_SUBTYPE_SSL_CIPHER)
+			t = &out->cipher;
+		if (t != NULL)
+			*t = (struct gw_text){ (const char *)p + off + 3, n };
+		off += 3 + n;
+	}
+	return 0;
+}
+
+int
+gw_proxy_v2_read(const unsigned char *in, size_t len, struct gw_proxy_read *out)
+{
+	static const struct {
+		unsigned char family;
+		size_t addr_len, block; /* address bytes, and the whole address block */
+	} fams[] = {
+		{ PP2_FAM_UNSPEC, 0, 0 }, { PP2_FAM_TCP4, 4, 12 }, { 0x12, 4, 12 },
+		{ PP2_FAM_TCP6, 16, 36 }, { 0x22, 16, 36 }, { 0x31, 0, 216 }, { 0x32, 0, 216 },
+	};
+	size_t body, off, f;
+
+	memset(out, 0, sizeof(*out));
+	if (memcmp(in, pp2_sig, len < sizeof(pp2_sig) ? len : sizeof(pp2_sig)) != 0)
+		return -1;
+	if (len < 16)
+		return 0;
+	if ((in[12] & 0xf0) != 0x20 || (in[12] & 0x0f) > 1)
+		return -1;
+	out->local = (in[12] & 0x0f) == 0;
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]) && fams[f].family != in[13]; f++)
+		;
+	if (f == sizeof(fams) / sizeof(fams[0]))
+		return -1;
+	body = get16(in + 14);
+	if (body < fams[f].block)
+		return -1;
+	if (len < 16 + body)
+		return 0;
+	out->family = in[13];
+	out->addr_len = fams[f].addr_len;
+	if (out->addr_len > 0) {
+		const unsigned char *a = in + 16;
+		memcpy(out->src, a, out->addr_len);
+		memcpy(out->dst, a + out->addr_len, out->addr_len);
+		out->src_port = get16(a + 2 * out->addr_len);
+		out->dst_port = get16(a + 2 * out->addr_len + 2);
+	}
+	for (off = 16 + fams[f].block; off < 16 + body;) {
+		size_t n;
+		if (16 + body - off < 3 || (n = get16(in + off + 1)) > 16 + body - off - 3)
+			return -1;
+		if (in[off] == PP2_TYPE_AUTHORITY)
+			out->authority = (struct gw_text){ (const char *)in + off + 3, n };
+		else if (in[off] == PP2_TYPE_SSL && read_ssl_tlv(in + off + 3, n, out) != 0)
+			return -1;
+		off += 3 + n;
+	}
+	return (int)(16 + body);
+}

@@ -13,36 +13,53 @@
 
 #include "gateway/gw.h"
 #include "gateway/tls_engine.h"
+#include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
 #define PASS_MAX 1024
 
+/* The target cannot be a unix socket yet; say so instead of failing to
+ * resolve "unix". */
+static int
+not_unix(const char *s, const char *what, tg_err *err)
+{
+	if (strncmp(s, "unix:", 5) == 0 || s[0] == '/')
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: '%s': unix sockets are not supported yet; give a TCP address HOST:PORT "
+		    "(e.g. 127.0.0.1:5000) and let the backend listen there", what, s);
+	return 0;
+}
+
 int
-gw_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, tg_err *err)
+gw_addr_check(const char *s, const char *what, tg_err *err)
 {
 	char host[256];
-	const char *colon = strrchr(s, ':');
+	unsigned port;
+
+	if (not_unix(s, what, err) != 0)
+		return -1;
+	return util_parse_hostport(s, what, host, sizeof(host), &port, err);
+}
+
+int
+gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss, socklen_t *len,
+    tg_err *err)
+{
+	char host[256], port_s[8];
 	struct addrinfo hints, *res = NULL;
-	size_t hlen;
+	unsigned port;
 	int rc;
 
-	if (colon == NULL || colon[1] == '\0')
-		return tg_err_set(err, TG_ERR_USAGE,
-		    "'%s' is not HOST:PORT; write 127.0.0.1:8443, [::1]:8443 or localhost:8443", s);
-	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
-		s++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return tg_err_set(err, TG_ERR_USAGE, "'%s': bad host; write 127.0.0.1:8443", s);
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
+	if (not_unix(s, what, err) != 0 ||
+	    util_parse_hostport(s, what, host, sizeof(host), &port, err) != 0)
+		return -1;
+	snprintf(port_s, sizeof(port_s), "%u", port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
-		return tg_err_set(err, TG_ERR_CONFIG, "cannot resolve '%s': %s", s, gai_strerror(rc));
+	if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "%s: cannot resolve '%s': %s", what, s,
+		    gai_strerror(rc));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
@@ -115,6 +132,29 @@ collect_certs(const struct gw_listener_cfg *l, struct gw_cert_spec **specs, size
 	return 0;
 }
 
+/* Judged by content before the key's mode is checked: a certificate given
+ * as the key would otherwise be "chmod 600", then the key as the
+ * certificate "convert DER". */
+static int
+pair_not_swapped(const struct gw_cert_spec *s, tg_err *err)
+{
+	unsigned cert = pki_file_kinds(s->cert), key = pki_file_kinds(s->key);
+
+	if (cert == PKI_FILE_KEY && key == PKI_FILE_CERT)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate and key are swapped: %s holds a private key and %s a certificate; "
+		    "pass --cert %s --key %s", s->cert, s->key, s->key, s->cert);
+	if (key == PKI_FILE_CERT)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "key %s holds a certificate, not a private key: pass the key the certificate "
+		    "%s was issued for", s->key, s->cert);
+	if (cert == PKI_FILE_KEY)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate %s holds a private key, not a certificate: pass the certificate "
+		    "(chain) issued for key %s", s->cert, s->key);
+	return 0;
+}
+
 static int
 build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
 {
@@ -127,7 +167,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	if (collect_certs(l, &specs, &n, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (gw_key_mode_ok(specs[i].key, err) != 0)
+		if (pair_not_swapped(&specs[i], err) != 0 || gw_key_mode_ok(specs[i].key, err) != 0)
 			goto out;
 	if (l->pass_file != NULL && util_read_pass_file(l->pass_file, &pass, err) != 0)
 		goto out;
@@ -173,8 +213,8 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	snprintf(rt->listen_str, sizeof(rt->listen_str), "%s", l->listen);
 	snprintf(rt->target_str, sizeof(rt->target_str), "%s", l->target);
-	if (gw_parse_addr(l->listen, &rt->listen_addr, &rt->listen_len, err) != 0 ||
-	    gw_parse_addr(l->target, &rt->target_addr, &rt->target_len, err) != 0)
+	if (gw_parse_addr(l->listen, "listen", &rt->listen_addr, &rt->listen_len, err) != 0 ||
+	    gw_parse_addr(l->target, "target", &rt->target_addr, &rt->target_len, err) != 0)
 		return -1;
 	rt->mode = l->mode;
 	rt->verify = l->verify;

@@ -3,6 +3,11 @@
  * one worker process per generation (its threads are the workers), serves
  * the status endpoint and reloads on SIGHUP.
  *
+ * One listening socket per listen address, without SO_REUSEPORT: the
+ * address is tlsgate's alone (a second tlsgate, or any program, gets
+ * "address in use"), and every worker thread of every generation accepts
+ * from the same socket, so a reload keeps it and nothing queued is lost.
+ *
  * Reload is build-then-swap: a complete new runtime (and any new sockets)
  * is built first; on any failure the old runtime keeps serving and the
  * error shows on /healthz and /metrics. On success a new generation of
@@ -28,12 +33,12 @@
 #include "gateway/worker.h"
 
 #define STATUS_CLIENTS 16
-#define STATUS_REQ_MAX 2048
+#define STATUS_SECS 5.0     /* to send a request and read the answer */
 #define RESPAWN_SECS 1.0
 
 struct lsock {
 	char key[128];   /* the listen string, as configured */
-	int fds[GW_MAX_WORKERS];
+	int fd;
 	int keep;        /* used by the runtime being committed */
 };
 
@@ -47,9 +52,13 @@ struct wproc {
 
 struct sclient {
 	ev_io io;
+	ev_timer timer;
 	int fd;
+	ev_tstamp since;
 	size_t n;
-	char req[STATUS_REQ_MAX];
+	char req[GW_STATUS_REQ_MAX];
+	char *out;       /* the answer, once the request is read */
+	size_t outlen, sent;
 };
 
 struct master {
@@ -67,6 +76,7 @@ struct master {
 	int status_fd;
 	ev_io status_w;
 	struct sclient *sclients[STATUS_CLIENTS];
+	struct gw_log_limit status_full_log;
 	ev_signal sighup, sigterm, sigint, sigquit;
 	ev_child child;
 	ev_timer respawn;
@@ -76,8 +86,13 @@ struct master {
 	int stopping;
 };
 
+static void sclient_free(struct master *m, struct sclient *c);
+
 /* --- Listening sockets --- */
 
+/* SO_REUSEADDR only lets us bind over connections of an earlier run still
+ * in TIME_WAIT; Linux never lets it bind a second listener to an address.
+ * SO_REUSEPORT would, for any process of the same user: never set it. */
 static int
 open_listen(const struct sockaddr_storage *ss, socklen_t len, const char *what, tg_err *err)
 {
@@ -87,12 +102,14 @@ open_listen(const struct sockaddr_storage *ss, socklen_t len, const char *what, 
 	if (fd < 0)
 		return tg_err_set(err, TG_ERR_IO, "cannot create a socket for %s: %s", what, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-	    bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 4096) != 0) {
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 4096) != 0) {
 		int e = errno;
 		close(fd);
+		if (e == EADDRINUSE)
+			return tg_err_set(err, TG_ERR_IO,
+			    "cannot listen on %s: address in use: another program (or another tlsgate) "
+			    "listens there; stop it or pick another address (`ss -ltnp` shows who)", what);
 		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: %s%s", what, strerror(e),
-		    e == EADDRINUSE ? " (another program holds the port; pick another or stop it)" :
 		    e == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
 	}
 	return fd;
@@ -110,9 +127,7 @@ find_sock(struct master *m, const char *key)
 static void
 close_sock(struct master *m, size_t i)
 {
-	for (unsigned long j = 0; j < m->nworkers; j++)
-		if (m->socks[i].fds[j] >= 0)
-			close(m->socks[i].fds[j]);
+	close(m->socks[i].fd);
 	m->socks[i] = m->socks[--m->nsocks];
 }
 
@@ -135,19 +150,16 @@ open_sockets(struct master *m, const struct gw_runtime *rt, tg_err *err)
 			tg_err_set(err, TG_ERR_CONFIG, "too many listen addresses");
 			goto fail;
 		}
-		s = &m->socks[m->nsocks++];
+		s = &m->socks[m->nsocks];
 		memset(s, 0, sizeof(*s));
 		snprintf(s->key, sizeof(s->key), "%s", rt->l[i].listen_str);
 		s->keep = 1;
-		for (unsigned long j = 0; j < GW_MAX_WORKERS; j++)
-			s->fds[j] = -1;
-		for (unsigned long j = 0; j < m->nworkers; j++) {
-			s->fds[j] = open_listen(&rt->l[i].listen_addr, rt->l[i].listen_len, s->key, err);
-			if (s->fds[j] < 0) {
-				tg_err_prefix(err, "listener %s", rt->l[i].name);
-				goto fail;
-			}
+		s->fd = open_listen(&rt->l[i].listen_addr, rt->l[i].listen_len, s->key, err);
+		if (s->fd < 0) {
+			tg_err_prefix(err, "listener %s", rt->l[i].name);
+			goto fail;
 		}
+		m->nsocks++;
 	}
 	return 0;
 fail:
@@ -181,12 +193,9 @@ child_setup(struct master *m)
 		ev_io_stop(m->loop, &m->status_w);
 		close(m->status_fd);
 	}
-	for (int i = 0; i < STATUS_CLIENTS; i++) {
-		if (m->sclients[i] != NULL) {
-			ev_io_stop(m->loop, &m->sclients[i]->io);
-			close(m->sclients[i]->fd);
-		}
-	}
+	for (int i = 0; i < STATUS_CLIENTS; i++)
+		if (m->sclients[i] != NULL)
+			sclient_free(m, m->sclients[i]);
 	/* Ctrl-C and SIGHUP are the master's business; a worker whose master
 	 * is gone (even killed) stops too. */
 	signal(SIGINT, SIG_IGN);
@@ -202,23 +211,20 @@ child_setup(struct master *m)
 		int used = 0;
 		for (size_t k = 0; k < m->rt->nl && !used; k++)
 			used = strcmp(m->socks[i].key, m->rt->l[k].listen_str) == 0;
-		for (unsigned long j = 0; !used && j < m->nworkers; j++)
-			close(m->socks[i].fds[j]);
+		if (!used)
+			close(m->socks[i].fd);
 	}
 }
 
-/* Thread j's socket for listener i, at fds[j * nl + i]. */
+/* The socket of listener i, at fds[i]; the worker threads share them. */
 static int *
-thread_fds(struct master *m)
+listener_fds(struct master *m)
 {
 	size_t nl = m->rt->nl;
-	int *fds = calloc(m->nworkers * (nl ? nl : 1), sizeof(*fds));
+	int *fds = calloc(nl ? nl : 1, sizeof(*fds));
 
-	for (size_t i = 0; fds != NULL && i < nl; i++) {
-		struct lsock *s = find_sock(m, m->rt->l[i].listen_str);
-		for (unsigned long j = 0; j < m->nworkers; j++)
-			fds[j * nl + i] = s->fds[j];
-	}
+	for (size_t i = 0; fds != NULL && i < nl; i++)
+		fds[i] = find_sock(m, m->rt->l[i].listen_str)->fd;
 	return fds;
 }
 
@@ -260,7 +266,7 @@ spawn(struct master *m)
 	if (pid == 0) {
 		int *fds;
 		child_setup(m);
-		if ((fds = thread_fds(m)) == NULL)
+		if ((fds = listener_fds(m)) == NULL)
 			_exit(1);
 		_exit(gw_worker_run(m->rt, m->cfg, block_slots(m, block), m->nworkers, fds) == 0 ? 0 : 1);
 	}
@@ -469,38 +475,11 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 
 /* --- Status endpoint --- */
 
-static void
-status_respond(struct master *m, struct sclient *c)
-{
-	struct gw_status_view v = { m->metrics, m->rt, m->nworkers, m->gen, m->reloads_ok,
-		m->reloads_failed, m->last_error };
-	const char *type = "text/plain; version=0.0.4", *code = "200 OK";
-	char head[256], *body = NULL;
-	int n;
-
-	if (strncmp(c->req, "GET /metrics ", 13) == 0) {
-		body = gw_status_metrics(&v);
-	} else if (strncmp(c->req, "GET /healthz ", 13) == 0) {
-		body = gw_status_health(&v);
-		type = "application/json";
-	} else {
-		body = strdup("not found: try /healthz or /metrics\n");
-		code = "404 Not Found";
-		type = "text/plain";
-	}
-	if (body == NULL) {
-		code = "500 Internal Server Error";
-		body = NULL;
-	}
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", code, type, body ? strlen(body) : 0);
-	/* Small answers on a fresh socket: the send buffer takes them whole. */
-	(void)!send(c->fd, head, (size_t)n, MSG_NOSIGNAL);
-	if (body != NULL)
-		(void)!send(c->fd, body, strlen(body), MSG_NOSIGNAL);
-	free(body);
-}
-
+/* A status client is read, answered and closed within STATUS_SECS, and
+ * never blocks the loop: its socket is non-blocking, an answer the socket
+ * does not take at once waits for it to drain. When all STATUS_CLIENTS
+ * slots are taken, the oldest client makes room for the new one, so idle
+ * connections cannot lock scrapers out. */
 static void
 sclient_free(struct master *m, struct sclient *c)
 {
@@ -508,8 +487,44 @@ sclient_free(struct master *m, struct sclient *c)
 		if (m->sclients[i] == c)
 			m->sclients[i] = NULL;
 	ev_io_stop(m->loop, &c->io);
+	ev_timer_stop(m->loop, &c->timer);
 	close(c->fd);
+	free(c->out);
 	free(c);
+}
+
+/* Sends what the socket takes; frees the client once all is sent. */
+static void
+sclient_send(struct master *m, struct sclient *c)
+{
+	while (c->sent < c->outlen) {
+		ssize_t n = send(c->fd, c->out + c->sent, c->outlen - c->sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ev_io_stop(m->loop, &c->io);
+			ev_io_set(&c->io, c->fd, EV_WRITE);
+			ev_io_start(m->loop, &c->io);
+			return;
+		}
+		if (n <= 0)
+			break;
+		c->sent += (size_t)n;
+	}
+	sclient_free(m, c);
+}
+
+static void
+sclient_respond(struct master *m, struct sclient *c, enum gw_status_route r)
+{
+	struct gw_status_view v = { m->metrics, m->rt, m->nworkers, m->gen, m->reloads_ok,
+		m->reloads_failed, m->last_error };
+
+	if (gw_status_response(&v, r, &c->out, &c->outlen) != 0) {
+		sclient_free(m, c);
+		return;
+	}
+	sclient_send(m, c);
 }
 
 static void
@@ -517,8 +532,14 @@ on_sclient(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct sclient *c = io->data;
 	struct master *m = ev_userdata(loop);
-	ssize_t n = recv(c->fd, c->req + c->n, sizeof(c->req) - 1 - c->n, 0);
+	enum gw_status_route r;
+	ssize_t n;
 
+	if (c->out != NULL) {
+		sclient_send(m, c);
+		return;
+	}
+	n = recv(c->fd, c->req + c->n, sizeof(c->req) - c->n, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -526,12 +547,14 @@ on_sclient(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	c->n += (size_t)n;
-	c->req[c->n] = '\0';
-	if (strstr(c->req, "\r\n\r\n") == NULL && strstr(c->req, "\n\n") == NULL &&
-	    c->n < sizeof(c->req) - 1)
-		return;
-	status_respond(m, c);
-	sclient_free(m, c);
+	if ((r = gw_status_route(c->req, c->n)) != GW_STATUS_MORE)
+		sclient_respond(m, c, r);
+}
+
+static void
+on_sclient_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	sclient_free(ev_userdata(loop), t->data);
 }
 
 static void
@@ -539,20 +562,32 @@ on_status_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct master *m = io->data;
 	struct sclient *c;
-	int fd = accept4(m->status_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+	int fd = accept4(m->status_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i, oldest = 0;
 
 	if (fd < 0)
 		return;
 	for (i = 0; i < STATUS_CLIENTS && m->sclients[i] != NULL; i++)
-		;
-	if (i == STATUS_CLIENTS || (c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd); /* busy: scrapers retry */
+		if (m->sclients[i]->since < m->sclients[oldest]->since)
+			oldest = i;
+	if (i == STATUS_CLIENTS) {
+		gw_log_limited(&m->status_full_log,
+		    "status: %d clients open (the most it serves at once); closing the oldest "
+		    "to answer a new one", STATUS_CLIENTS);
+		sclient_free(m, m->sclients[oldest]);
+		i = oldest;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
 		return;
 	}
 	c->fd = fd;
+	c->since = ev_now(loop);
 	ev_io_init(&c->io, on_sclient, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(loop, &c->io);
+	ev_timer_init(&c->timer, on_sclient_timeout, STATUS_SECS, 0.);
+	c->timer.data = c;
+	ev_timer_start(loop, &c->timer);
 	m->sclients[i] = c;
 }
 
@@ -565,7 +600,7 @@ status_open(struct master *m, tg_err *err)
 	m->status_fd = -1;
 	if (m->cfg->status == NULL)
 		return 0;
-	if (gw_parse_addr(m->cfg->status, &ss, &len, err) != 0)
+	if (gw_parse_addr(m->cfg->status, "status", &ss, &len, err) != 0)
 		return tg_err_prefix(err, "--status");
 	if ((m->status_fd = open_listen(&ss, len, m->cfg->status, err)) < 0)
 		return tg_err_prefix(err, "--status");

@@ -93,6 +93,23 @@ counter(struct sbuf *b, const char *name, const char *help, const char *type, ui
 	    (unsigned long long)v);
 }
 
+/* Thread j of every generation: how the threads share the listening
+ * sockets' connections. */
+static void
+worker_conns(struct sbuf *b, const struct gw_metrics *m, unsigned long workers)
+{
+	sb_printf(b, "# HELP tlsgate_worker_connections_total Client connections accepted, "
+	    "by worker thread.\n# TYPE tlsgate_worker_connections_total counter\n");
+	for (unsigned long j = 0; j < workers && j < GW_MAX_WORKERS; j++) {
+		uint64_t n = 0;
+		for (size_t g = 0; g < GW_GENERATIONS; g++)
+			n += atomic_load_explicit(&m->slot[g * GW_MAX_WORKERS + j].conns_total,
+			    memory_order_relaxed);
+		sb_printf(b, "tlsgate_worker_connections_total{thread=\"%lu\"} %llu\n", j,
+		    (unsigned long long)n);
+	}
+}
+
 static void
 cert_expiry(struct sbuf *b, const struct gw_runtime *rt)
 {
@@ -149,6 +166,7 @@ gw_status_metrics(const struct gw_status_view *v)
 	    v->last_error[0] == '\0');
 	counter(&b, "tlsgate_workers", "Worker threads serving the current configuration.",
 	    "gauge", v->workers);
+	worker_conns(&b, m, v->workers);
 	cert_expiry(&b, v->rt);
 	if (b.oom) {
 		free(b.p);
@@ -177,4 +195,100 @@ gw_status_health(const struct gw_status_view *v)
 	s = json_dumps(o, JSON_INDENT(2));
 	json_decref(o);
 	return s;
+}
+
+/* Finds the empty line that ends a head: CRLF CRLF, or bare LF LF. */
+static int
+head_complete(const char *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n' || (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 if the request line's target, starting at p, is exactly path (a query
+ * string is allowed) followed by a space. */
+static int
+target_is(const char *p, size_t len, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (len < n + 1 || memcmp(p, path, n) != 0)
+		return 0;
+	if (p[n] == ' ')
+		return 1;
+	if (p[n] != '?')
+		return 0;
+	return memchr(p + n, ' ', len - n) != NULL;
+}
+
+enum gw_status_route
+gw_status_route(const char *req, size_t len)
+{
+	static const struct {
+		const char *path;
+		enum gw_status_route route;
+	} routes[] = {
+		{ "/metrics", GW_STATUS_METRICS },
+		{ "/healthz", GW_STATUS_HEALTH },
+	};
+	const char *eol;
+	size_t line;
+
+	if (!head_complete(req, len))
+		return len >= GW_STATUS_REQ_MAX ? GW_STATUS_BAD : GW_STATUS_MORE;
+	if (len > GW_STATUS_REQ_MAX)
+		return GW_STATUS_BAD;
+	eol = memchr(req, '\n', len);
+	line = (size_t)(eol - req);
+	if (line < 4 || memcmp(req, "GET ", 4) != 0 || memchr(req, '\0', line) != NULL)
+		return GW_STATUS_BAD;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (target_is(req + 4, line - 4, routes[i].path))
+			return routes[i].route;
+	return GW_STATUS_NOT_FOUND;
+}
+
+int
+gw_status_response(const struct gw_status_view *v, enum gw_status_route r, char **out,
+    size_t *len)
+{
+	static const struct {
+		const char *code, *type;
+	} kinds[GW_STATUS_N] = {
+		[GW_STATUS_MORE] = { "400 Bad Request", "text/plain" },
+		[GW_STATUS_METRICS] = { "200 OK", "text/plain; version=0.0.4" },
+		[GW_STATUS_HEALTH] = { "200 OK", "application/json" },
+		[GW_STATUS_NOT_FOUND] = { "404 Not Found", "text/plain" },
+		[GW_STATUS_BAD] = { "400 Bad Request", "text/plain" },
+	};
+	struct sbuf b = { NULL, 0, 0, 0 };
+	char *body = NULL;
+	const char *code = kinds[r].code;
+
+	if (r == GW_STATUS_METRICS)
+		body = gw_status_metrics(v);
+	else if (r == GW_STATUS_HEALTH)
+		body = gw_status_health(v);
+	else if (r == GW_STATUS_NOT_FOUND)
+		body = strdup("not found: try /healthz or /metrics\n");
+	else
+		body = strdup("bad request: send GET /healthz or GET /metrics\n");
+	if (body == NULL)
+		code = "500 Internal Server Error";
+	sb_printf(&b, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", code, kinds[r].type, body ? strlen(body) : 0,
+	    body ? body : "");
+	free(body);
+	if (b.oom) {
+		free(b.p);
+		return -1;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
 }

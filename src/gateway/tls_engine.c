@@ -21,6 +21,14 @@
 
 #define GW_TLS_ERR_MAX 160
 #define GW_TLS_VERIFY_DEPTH 10
+/* TLS 1.2 suites unless --ciphers says otherwise: Mozilla's "intermediate"
+ * ECDHE suites, AEAD only (AES-GCM, ChaCha20-Poly1305). OpenSSL's default
+ * list also offers CBC suites, which testssl.sh flags (LUCKY13). TLS 1.3
+ * suites are all AEAD and keep OpenSSL's default. */
+#define GW_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 /* How long a session can be resumed: nginx's and HAProxy's 5 minutes. */
 #define GW_TLS_SESSION_SECS 300
 
@@ -411,6 +419,32 @@ load_crl(X509_STORE *store, const char *path, tg_err *err)
 	return 0;
 }
 
+/* Every certificate of a client CA file must be a CA: a client's own
+ * certificate there (a common mix-up) passed --test before; refuse it,
+ * naming it. */
+static int
+client_ca_only_cas(const char *path, tg_err *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	int rc = 0;
+
+	if (pki_load_certs(path, &certs, err) != 0)
+		return tg_err_prefix(err, "client CA");
+	for (int i = 0; rc == 0 && i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		char subject[256];
+		if (X509_check_ca(x) != 0)
+			continue;
+		pki_name_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		rc = tg_err_set(err, TG_ERR_CONFIG,
+		    "client CA %s: certificate %d (%s) is not a CA certificate (no basicConstraints "
+		    "CA:TRUE): --client-ca takes the CA that issued the client certificates (e.g. "
+		    "ca.crt), not a client's own certificate", path, i + 1, subject);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 gw_tls_verifier *
 gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
 {
@@ -424,6 +458,8 @@ gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
 	v->acl = o->acl;
 	if (o->verify == GW_VERIFY_NONE)
 		return v;
+	if (client_ca_only_cas(o->client_ca, err) != 0)
+		goto fail;
 	if ((v->store = X509_STORE_new()) == NULL) {
 		tg_err_ossl(err, TG_ERR_INTERNAL, "cannot create a certificate store");
 		goto fail;
@@ -533,6 +569,8 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (EVP_Digest(o->listener, strlen(o->listener), sid, &sidlen, EVP_sha256(), NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx->ssl, sid, SSL_MAX_SID_CTX_LENGTH) != 1)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session context");
+	if (SSL_CTX_set_cipher_list(ctx->ssl, GW_TLS12_CIPHERS) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the default TLS 1.2 ciphers");
 	if (o->ciphers != NULL) {
 		int ok = strncmp(o->ciphers, "TLS_", 4) == 0 ?
 		    SSL_CTX_set_ciphersuites(ctx->ssl, o->ciphers) :

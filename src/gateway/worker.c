@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
-/* A worker process: N threads, each accepting on its own SO_REUSEPORT
- * sockets and running its connections on one libev loop. Only the master
+/* A worker process: N threads, all watching the process's listening
+ * sockets (one per listener, shared), each running the connections it
+ * accepted on one libev loop. Only the master
  * steers the process: SIGUSR1 drains (stop accepting, finish the
  * connections: how old workers retire after a reload), SIGQUIT stops at
  * once. The signals are blocked in every thread and taken by the process's
@@ -25,6 +26,14 @@
 #define POOL_MAX 256
 #define BACKOFF_SECS 0.1
 #define TICK_SECS 1.0
+
+/* What the threads of the process share besides the runtime. */
+struct gw_worker_shared {
+	const int *lfd;          /* per listener */
+	size_t nl;
+	atomic_ulong undrained;  /* threads still watching lfd */
+	atomic_int closed;       /* lfd closed (the last thread to drain does it) */
+};
 
 const char *const gw_hs_names[GW_HS_N] = {
 	"ok", "no_cert", "bad_cert", "denied", "failed", "timeout",
@@ -62,12 +71,23 @@ limit_for(const struct gw_worker *w, const struct gw_listener_rt *l)
 	return (l->max_conns + w->max_per_listener_div - 1) / w->max_per_listener_div;
 }
 
+/* The process's copies of the listening sockets; the master keeps its own,
+ * so a socket lives on for the next generation. */
+static void
+close_listeners(struct gw_worker_shared *sh)
+{
+	if (atomic_exchange(&sh->closed, 1))
+		return;
+	for (size_t i = 0; i < sh->nl; i++)
+		close(sh->lfd[i]);
+}
+
 static void
 accept_all(struct gw_worker *w, int on)
 {
 	for (size_t i = 0; i < w->rt->nl; i++) {
 		struct gw_listener_rt *l = &w->rt->l[i];
-		if (w->lfd[i] < 0)
+		if (on && w->draining)
 			continue;
 		if (on && w->lconns[i] < limit_for(w, l))
 			ev_io_start(w->loop, &w->accept_w[i]);
@@ -110,18 +130,12 @@ on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 void
-gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const char *what)
+gw_worker_refused(struct gw_worker *w, struct gw_listener_rt *l, const char *what)
 {
-	ev_tstamp now = ev_now(w->loop);
-
-	w->refused++;
-	if (w->refused_logged != 0 && now - w->refused_logged < GW_REFUSED_LOG_SECS)
-		return;
-	gw_log_warn("listener %s: refused %lu connection%s over %s since the last report "
-	    "(limits: %lu unfinished handshakes, %lu per address; raise them if these are legitimate clients)",
-	    l->name, w->refused, w->refused == 1 ? "" : "s", what, l->max_unauth, l->max_unauth_per_addr);
-	w->refused_logged = now;
-	w->refused = 0;
+	gw_log_limited(&l->refused_log,
+	    "listener %s: refused 1 connection over %s (limits: %lu unfinished handshakes, %lu per "
+	    "address; raise them if these are legitimate clients)", l->name, what, l->max_unauth,
+	    l->max_unauth_per_addr);
 }
 
 static void
@@ -138,9 +152,14 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 		if (w->lconns[li] >= limit_for(w, l)) {
 			ev_io_stop(loop, io); /* resumed when a connection ends */
+			gw_log_limited(&l->full_log,
+			    "listener %s: max-conns %lu reached (%lu per worker thread); new clients wait "
+			    "in the listen queue until a connection ends (raise --max-conns if this is "
+			    "normal load)", l->name, l->max_conns, limit_for(w, l));
 			return;
 		}
-		fd = accept4(w->lfd[li], (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(w->sh->lfd[li], (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			w->accepted++;
 			w->churned = 1;
@@ -152,7 +171,8 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			/* Out of descriptors: pause instead of spinning on a
 			 * readable socket we cannot accept from. */
-			gw_log_warn("accept on %s: %s; pausing accepts for %.1fs (raise `ulimit -n` or lower --max-conns)",
+			gw_log_limited(&l->accept_log,
+			    "accept on %s: %s; pausing accepts for %.1fs (raise `ulimit -n` or lower --max-conns)",
 			    l->listen_str, strerror(errno), BACKOFF_SECS);
 			accept_all(w, 0);
 			ev_timer_set(&w->backoff, BACKOFF_SECS, 0.);
@@ -175,7 +195,7 @@ gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l)
 			ev_break(w->loop, EVBREAK_ALL);
 		return;
 	}
-	if (w->lfd[li] >= 0 && !ev_is_active(&w->backoff) && w->lconns[li] < limit_for(w, l))
+	if (!ev_is_active(&w->backoff) && w->lconns[li] < limit_for(w, l))
 		ev_io_start(w->loop, &w->accept_w[li]);
 }
 
@@ -185,15 +205,14 @@ on_drain(struct ev_loop *loop, ev_async *a, int revents)
 	struct gw_worker *w = a->data;
 	struct gw_recheck *r = atomic_exchange(&w->recheck_next, NULL);
 
-	w->draining = 1;
-	accept_all(w, 0);
-	/* Tells the master this worker takes no new connections any more. */
-	atomic_store(&w->m->accepting, 0);
-	ev_timer_stop(loop, &w->backoff);
-	for (size_t i = 0; i < w->rt->nl; i++) {
-		if (w->lfd[i] >= 0)
-			close(w->lfd[i]);
-		w->lfd[i] = -1;
+	if (!w->draining) {
+		w->draining = 1;
+		accept_all(w, 0);
+		/* Tells the master this worker takes no new connections any more. */
+		atomic_store(&w->m->accepting, 0);
+		ev_timer_stop(loop, &w->backoff);
+		if (atomic_fetch_sub(&w->sh->undrained, 1) == 1)
+			close_listeners(w->sh);
 	}
 	if (r != NULL) {
 		gw_recheck_put(w->recheck);
@@ -219,13 +238,9 @@ worker_fini(struct gw_worker *w)
 	gw_idents_free(&w->idents);
 	gw_recheck_put(w->recheck);
 	gw_recheck_put(atomic_exchange(&w->recheck_next, NULL));
-	for (size_t i = 0; w->lfd != NULL && i < w->rt->nl; i++)
-		if (w->lfd[i] >= 0)
-			close(w->lfd[i]);
 	if (w->loop != NULL)
 		ev_loop_destroy(w->loop);
 	free(w->accept_w);
-	free(w->lfd);
 	free(w->lconns);
 }
 
@@ -250,26 +265,23 @@ bulk_rcvbuf(void)
  * is left allocated. */
 static int
 worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
-    unsigned long nworkers, const int *fds)
+    unsigned long nworkers, struct gw_worker_shared *sh)
 {
 	memset(w, 0, sizeof(*w));
 	w->rt = rt;
 	w->m = slot;
+	w->sh = sh;
 	w->max_per_listener_div = nworkers ? nworkers : 1;
 	w->bulk_rcvbuf = bulk_rcvbuf();
 	w->loop = ev_loop_new(EVFLAG_AUTO);
 	w->accept_w = calloc(rt->nl ? rt->nl : 1, sizeof(*w->accept_w));
-	w->lfd = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lfd));
 	w->lconns = calloc(rt->nl ? rt->nl : 1, sizeof(*w->lconns));
-	if (w->loop == NULL || w->accept_w == NULL || w->lfd == NULL || w->lconns == NULL) {
-		free(w->lfd); /* its sockets are not this thread's yet */
-		w->lfd = NULL;
+	if (w->loop == NULL || w->accept_w == NULL || w->lconns == NULL) {
 		worker_fini(w);
 		return -1;
 	}
 	for (size_t i = 0; i < rt->nl; i++) {
-		w->lfd[i] = fds[i];
-		ev_io_init(&w->accept_w[i], on_accept, fds[i], EV_READ);
+		ev_io_init(&w->accept_w[i], on_accept, sh->lfd[i], EV_READ);
 		w->accept_w[i].data = w;
 	}
 	ev_init(&w->backoff, on_backoff);
@@ -342,6 +354,7 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
     unsigned long nworkers, const int *fds)
 {
 	struct wthread *t = calloc(nworkers, sizeof(*t));
+	struct gw_worker_shared sh = { fds, rt->nl, 0, 0 };
 	sigset_t set;
 	unsigned long started = 0;
 	atomic_ulong running = 0;
@@ -359,8 +372,7 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
 	for (; started < nworkers; started++) {
 		t[started].signal_thread = pthread_self();
 		t[started].running = &running;
-		if (worker_init(&t[started].w, rt, &slots[started], nworkers,
-		    fds + started * rt->nl) != 0)
+		if (worker_init(&t[started].w, rt, &slots[started], nworkers, &sh) != 0)
 			break;
 		atomic_fetch_add(&running, 1);
 		if (pthread_create(&t[started].id, NULL, worker_main, &t[started]) != 0) {
@@ -376,6 +388,9 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
 		for (unsigned long j = 0; j < started; j++)
 			ev_async_send(t[j].w.loop, &t[j].w.quit_w);
 	}
+	/* Drains arrive only through the loop below, so this count is set
+	 * before any thread can take one off. */
+	atomic_store(&sh.undrained, started);
 	while (atomic_load(&running) > 0) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&set, &si);
@@ -396,6 +411,7 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
 		pthread_join(t[j].id, NULL);
 		worker_fini(&t[j].w);
 	}
+	close_listeners(&sh);
 	free(t);
 	return rc;
 }

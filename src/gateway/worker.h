@@ -1,10 +1,13 @@
 /* The worker process of one generation runs N worker threads. Each thread
- * has one libev loop, its own listening sockets (SO_REUSEPORT, one per
- * thread, so the kernel spreads connections without a shared lock) and the
- * connections it accepted. The threads share the runtime, and with it each
- * listener's TLS context and its session cache, so a client resumes on
- * whichever thread the kernel hands it to. Counters live in shared memory so
- * the master can serve /metrics. */
+ * has one libev loop and the connections it accepted. The listening
+ * sockets are the master's, one per listener and without SO_REUSEPORT, so
+ * no other process (another tlsgate of the same user included) can bind
+ * the address while tlsgate holds it. Every thread's loop watches the same
+ * socket: whichever thread wakes first accepts, the others find EAGAIN, and
+ * a busy thread, slower to wake, takes fewer. The threads share the
+ * runtime, and with it each listener's TLS context and its session cache,
+ * so a client resumes on whichever thread accepts it. Counters live in
+ * shared memory so the master can serve /metrics. */
 #ifndef TLSGATE_GW_WORKER_H
 #define TLSGATE_GW_WORKER_H
 
@@ -61,12 +64,13 @@ struct gw_metrics {
 #define GW_DRAIN_RELOAD 1
 
 struct conn;
+struct gw_worker_shared;
 
 struct gw_worker {
 	struct ev_loop *loop;
 	struct gw_runtime *rt;  /* shared with the other threads: read only */
 	struct gw_mslot *m;
-	int *lfd;               /* per listener: this thread's socket, -1 once closed */
+	struct gw_worker_shared *sh; /* the process's listening sockets */
 	unsigned long *lconns;  /* per listener: this thread's connections on it */
 	ev_io *accept_w;        /* one per listener */
 	ev_timer backoff;       /* accept pause after EMFILE */
@@ -82,8 +86,6 @@ struct gw_worker {
 	unsigned long accepted; /* connections accepted since the last tick */
 	int churned;            /* connections came or went since the last trim */
 	struct gw_idents idents; /* this thread's http identity lines, one per certificate */
-	ev_tstamp refused_logged; /* when gw_worker_refused last logged */
-	unsigned long refused;    /* refusals since then */
 	struct conn *conns;     /* this thread's connections (conn.c) */
 	struct gw_recheck *recheck; /* after a reload: the new rules (one reference) */
 	_Atomic(struct gw_recheck *) recheck_next; /* newer ones, from the signal thread */
@@ -94,9 +96,9 @@ void gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
     const struct sockaddr_storage *peer);
 
 /* A new connection was refused for being over the limit named by what;
- * logged as a count at most every GW_REFUSED_LOG_SECS. */
-#define GW_REFUSED_LOG_SECS 10.0
-void gw_worker_refused(struct gw_worker *w, const struct gw_listener_rt *l, const char *what);
+ * logged through the listener's limiter (gw_log_limited): a line at most
+ * every GW_LOG_EVERY seconds, the next one counting the refusals between. */
+void gw_worker_refused(struct gw_worker *w, struct gw_listener_rt *l, const char *what);
 
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
@@ -104,11 +106,11 @@ void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);
 /* Judges every connection of the thread against w->recheck (conn.c). */
 void gw_conns_recheck(struct gw_worker *w);
 
-/* Runs nworkers threads on already-bound listening sockets: thread j uses
- * fds[j * rt->nl + i] for listener i and metrics slot slots[j]. The calling
- * thread handles the master's signals (SIGUSR1: drain, with GW_DRAIN_RELOAD
- * also a re-check against the configuration cfg came from; SIGQUIT: stop).
- * Returns when every thread is done; the caller exits. */
+/* Runs nworkers threads on already-bound listening sockets, fds[i] for
+ * listener i, shared by all threads; thread j writes metrics slot slots[j].
+ * The calling thread handles the master's signals (SIGUSR1: drain, with
+ * GW_DRAIN_RELOAD also a re-check against the configuration cfg came from;
+ * SIGQUIT: stop). Returns when every thread is done; the caller exits. */
 int gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slots,
     unsigned long nworkers, const int *fds);
 

@@ -38,6 +38,37 @@ pem_kind(const unsigned char *data, size_t len)
 	return "PEM data of another kind";
 }
 
+unsigned
+pki_file_kinds(const char *path)
+{
+	unsigned char *data;
+	size_t len;
+	unsigned kinds = 0;
+
+	if (util_read_file(path, &data, &len, NULL) != 0)
+		return 0;
+	if (looks_pem(data, len)) {
+		if (memmem(data, len, "-----BEGIN CERTIFICATE-----", 27) != NULL)
+			kinds |= PKI_FILE_CERT;
+		if (memmem(data, len, "PRIVATE KEY-----", 16) != NULL)
+			kinds |= PKI_FILE_KEY;
+	} else {
+		const unsigned char *p = data;
+		X509 *x = d2i_X509(NULL, &p, (long)len);
+		EVP_PKEY *k;
+		if (x != NULL)
+			kinds |= PKI_FILE_CERT;
+		X509_free(x);
+		p = data;
+		if ((k = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL)
+			kinds |= PKI_FILE_KEY;
+		EVP_PKEY_free(k);
+		ERR_clear_error();
+	}
+	OPENSSL_clear_free(data, len);
+	return kinds;
+}
+
 static int
 looks_pem_file(const char *path)
 {

@@ -59,3 +59,53 @@ bad:
 	    "'%s' is not a duration; write a number with a unit: 45s, 30m, 12h, 30d, 2w, 1y",
 	    s ? s : "");
 }
+
+int
+util_parse_port(const char *s, const char *what, unsigned *port, tg_err *err)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && v <= 65535; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || s[i] != '\0' || v < 1 || v > 65535)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: port '%s' is not a port number: ports are 1-65535", what, s);
+	*port = (unsigned)v;
+	return 0;
+}
+
+int
+util_parse_hostport(const char *s, const char *what, char *host, size_t hostcap,
+    unsigned *port, tg_err *err)
+{
+	const char *h = s, *colon;
+	size_t hlen;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			goto bad;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || colon[1] == '\0')
+		goto bad;
+	if (hlen >= hostcap)
+		return tg_err_set(err, TG_ERR_USAGE, "%s: the host in '%s' is longer than %zu bytes",
+		    what, s, hostcap - 1);
+	if (util_parse_port(colon + 1, what, port, err) != 0)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return 0;
+bad:
+	return tg_err_set(err, TG_ERR_USAGE,
+	    "%s: '%s' is not HOST:PORT; write e.g. 127.0.0.1:8443, [::1]:8443 or localhost:8443",
+	    what, s);
+}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "gateway/gw.h"
@@ -177,6 +178,99 @@ test_ini(void **state)
 	unlink(path);
 }
 
+static int
+read_text(gw_config *c, const char *text, size_t len, tg_err *err)
+{
+	FILE *f = fmemopen((void *)text, len, "r");
+	int rc;
+
+	assert_non_null(f);
+	rc = gw_config_read(c, f, "gw.ini", err);
+	fclose(f);
+	return rc;
+}
+
+#define WEB "[listener web]\nlisten = 127.0.0.1:1\ntarget = 127.0.0.1:2\ncert = c\nkey = k\n"
+
+/* Each refusal names the file and the line; nothing is merged silently. */
+static void
+test_ini_refusals(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} cases[] = {
+		{ WEB "[listener web]\nlisten = 127.0.0.1:3\n",
+		  "gw.ini:6: [listener web] again (first at line 1): one section per listener" },
+		{ WEB "[listener  web ]\nmode = http\n", "gw.ini:6: [listener web] again (first at line 1)" },
+		{ "[global]\nworkers = 2\n" WEB "[global]\nstatus = 127.0.0.1:9\n", "gw.ini:8: [global] again (first at line 1)" },
+		{ WEB "[listener b]\n", "gw.ini:6: [listener b] is empty: give it listen, target and a certificate" },
+		{ "[listener b]\n; nothing\n" WEB, "gw.ini:1: [listener b] is empty" },
+		{ WEB "listen = 127.0.0.1:5\n", "gw.ini:6: [listener web] sets 'listen' again (first at line 2); it takes one value" },
+		{ "[global]\nworkers = 2\nworkers = 3\n", "gw.ini:3: [global] sets 'workers' again (first at line 2)" },
+		{ WEB "mode http\n", "gw.ini:6: syntax error; lines are `key = value`" },
+		{ WEB "= http\n", "gw.ini:6: syntax error: a value without a key" },
+		{ WEB "[listener web\n", "gw.ini:6: syntax error: a section header is" },
+		{ "[lisener web]\n", "gw.ini:1: unknown section [lisener web]" },
+		{ "[listener]\n", "gw.ini:1: [listener] needs a name" },
+		{ WEB "workers = 3\n", "gw.ini:6: 'workers' is a global option; move it to the [global] section" },
+		{ "[global]\nmode = http\n", "gw.ini:2: 'mode' belongs in a [listener NAME] section" },
+		{ "[listener web]\nlisten = 127.0.0.1:99999\n", "gw.ini:2: [listener web]: listen: port '99999' is not a port number: ports are 1-65535" },
+		{ WEB "mode = udp\n", "gw.ini:6: [listener web]: mode: 'udp' is not one of: tcp, http" },
+		{ WEB "bogus = 1\n", "gw.ini:6: [listener web]: unknown option 'bogus'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gw_config *c = gw_config_new();
+		tg_err err;
+		tg_err_clear(&err);
+		assert_int_equal(read_text(c, cases[i].text, strlen(cases[i].text), &err), -1);
+		if (strstr(err.msg, cases[i].msg) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
+		assert_int_equal(err.cat, TG_ERR_CONFIG);
+		gw_config_free(c);
+	}
+}
+
+/* Long values (inih stopped at 200 bytes), NUL bytes, comments, a BOM. */
+static void
+test_ini_lines(void **state)
+{
+	char text[8192], path[4000];
+	gw_config *c = gw_config_new();
+	tg_err err;
+	int n;
+
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	n = snprintf(text, sizeof(text), "\xEF\xBB\xBF# comment\n[listener web]\n  listen = 127.0.0.1:1 ; inline\n"
+	    "target=127.0.0.1:2\r\ncert = %s\nkey = k;not a comment\nallow-cn = a\nallow-cn = b\n", path);
+	assert_int_equal(read_text(c, text, (size_t)n, &err), 0);
+	assert_int_equal(c->nl, 1);
+	assert_string_equal(c->l[0]->listen, "127.0.0.1:1");
+	assert_string_equal(c->l[0]->target, "127.0.0.1:2");
+	assert_int_equal(strlen(c->l[0]->cert), sizeof(path) - 1);
+	assert_string_equal(c->l[0]->key, "k;not a comment");
+	assert_int_equal(c->l[0]->allow_cn.n, 2);
+	gw_config_free(c);
+
+	c = gw_config_new();
+	n = snprintf(text, sizeof(text), "[listener web]\ncert = %s%.100s\n", path, path);
+	assert_int_equal(read_text(c, text, (size_t)n, &err), -1);
+	assert_non_null(strstr(err.msg, "gw.ini:2: line longer than 4096 bytes"));
+	gw_config_free(c);
+
+	c = gw_config_new();
+	assert_int_equal(read_text(c, "[listener web]\nlisten = 1\0:2\n", 30, &err), -1);
+	assert_non_null(strstr(err.msg, "gw.ini:2: a NUL byte"));
+	gw_config_free(c);
+
+	c = gw_config_new();
+	assert_int_equal(read_text(c, "", 0, &err), 0);
+	assert_int_equal(c->nl, 0);
+	gw_config_free(c);
+}
+
 static void
 test_addr(void **state)
 {
@@ -184,14 +278,50 @@ test_addr(void **state)
 	socklen_t len;
 	tg_err err;
 
-	assert_int_equal(gw_parse_addr("127.0.0.1:8443", &ss, &len, &err), 0);
+	assert_int_equal(gw_parse_addr("127.0.0.1:8443", "listen", &ss, &len, &err), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
-	assert_int_equal(gw_parse_addr("[::1]:8443", &ss, &len, &err), 0);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_port, htons(8443));
+	assert_int_equal(gw_parse_addr("[::1]:8443", "listen", &ss, &len, &err), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
-	assert_int_equal(gw_parse_addr("127.0.0.1", &ss, &len, &err), -1);
+	assert_int_equal(gw_parse_addr("127.0.0.1", "listen", &ss, &len, &err), -1);
 	assert_non_null(strstr(err.msg, "HOST:PORT"));
-	assert_int_equal(gw_parse_addr("127.0.0.1:", &ss, &len, &err), -1);
-	assert_int_equal(gw_parse_addr(":80", &ss, &len, &err), -1);
+	assert_int_equal(gw_parse_addr("127.0.0.1:", "listen", &ss, &len, &err), -1);
+	assert_int_equal(gw_parse_addr(":80", "listen", &ss, &len, &err), -1);
+	assert_int_equal(gw_parse_addr("127.0.0.1:99999", "target", &ss, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "target: port '99999' is not a port number: ports are 1-65535"));
+	assert_int_equal(gw_parse_addr("unix:/run/app.sock", "target", &ss, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "unix sockets are not supported yet"));
+}
+
+/* Addresses are checked when the option is set, naming it. */
+static void
+test_addr_options(void **state)
+{
+	static const struct {
+		const char *key, *value, *msg;
+	} cases[] = {
+		{ "listen", "127.0.0.1:99999", "listen: port '99999' is not a port number: ports are 1-65535" },
+		{ "target", "127.0.0.1:70000", "target: port '70000'" },
+		{ "status", "127.0.0.1:65536", "status: port '65536'" },
+		{ "listen", "127.0.0.1:0", "ports are 1-65535" },
+		{ "target", "unix:/run/app.sock", "target: 'unix:/run/app.sock': unix sockets are not supported yet" },
+		{ "target", "/run/app.sock", "unix sockets are not supported yet" },
+		{ "listen", "8443", "listen: '8443' is not HOST:PORT" },
+		{ "listen", "", "empty value" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gw_config *c = gw_config_new();
+		tg_err err;
+		tg_err_clear(&err);
+		assert_int_equal(gw_config_set(c, NULL, cases[i].key, cases[i].value, &err), -1);
+		if (strstr(err.msg, cases[i].msg) == NULL)
+			fail_msg("%s = %s: '%s' lacks '%s'", cases[i].key, cases[i].value, err.msg, cases[i].msg);
+		assert_int_equal(c->nl, cases[i].key[0] == 's' ? 0 : 1);
+		assert_null(c->nl ? c->l[0]->listen : c->status);
+		assert_null(c->nl ? c->l[0]->target : NULL);
+		gw_config_free(c);
+	}
 }
 
 int
@@ -204,7 +334,10 @@ main(void)
 		cmocka_unit_test(test_verify_full_needs_rule),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_ini),
+		cmocka_unit_test(test_ini_refusals),
+		cmocka_unit_test(test_ini_lines),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_addr_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

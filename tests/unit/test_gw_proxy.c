@@ -106,6 +106,76 @@ test_v6(void **state)
 	assert_int_equal(b[50] << 8 | b[51], 443);
 }
 
+static void
+assert_text(struct gw_text t, const char *want)
+{
+	assert_int_equal(t.len, strlen(want));
+	assert_memory_equal(t.p, want, t.len);
+}
+
+/* What the writer writes, the reader reads back. */
+static void
+test_read_back(void **state)
+{
+	struct sockaddr_storage src, dst;
+	struct gw_proxy_info pi = { &src, &dst, 1, 1, 0, "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "dev", "h.example" };
+	unsigned char b[GW_PROXY_MAX];
+	struct gw_proxy_read r;
+	int n;
+
+	v4(&src, "10.1.2.3", 40000);
+	v4(&dst, "127.0.0.1", 8883);
+	n = gw_proxy_v2_build(&pi, b, sizeof(b));
+	assert_int_equal(gw_proxy_v2_read(b, (size_t)n, &r), n);
+	assert_int_equal(r.local, 0);
+	assert_int_equal(r.family, 0x11);
+	assert_int_equal(r.addr_len, 4);
+	assert_memory_equal(r.src, "\x0a\x01\x02\x03", 4);
+	assert_memory_equal(r.dst, "\x7f\x00\x00\x01", 4);
+	assert_int_equal(r.src_port, 40000);
+	assert_int_equal(r.dst_port, 8883);
+	assert_text(r.authority, "h.example");
+	assert_int_equal(r.ssl, 1);
+	assert_int_equal(r.client, 0x07);
+	assert_int_equal(r.verify, 1); /* presented, not verified */
+	assert_text(r.version, "TLSv1.2");
+	assert_text(r.cn, "dev");
+	assert_text(r.cipher, "ECDHE-RSA-AES128-GCM-SHA256");
+	/* Every shorter prefix asks for more; trailing data is not the header's. */
+	for (int k = 0; k < n; k++)
+		assert_int_equal(gw_proxy_v2_read(b, (size_t)k, &r), 0);
+	b[n] = 'x';
+	assert_int_equal(gw_proxy_v2_read(b, (size_t)n + 1, &r), n);
+}
+
+static void
+test_read_refusals(void **state)
+{
+	static const struct {
+		const char *what;
+		size_t len;
+		const char *bytes;
+	} cases[] = {
+		{ "bad signature", 16, "\r\n\r\n\0\r\nQUIT\r\x21\x00\x00\x00" },
+		{ "version 1", 16, "\r\n\r\n\0\r\nQUIT\n\x11\x00\x00\x00" },
+		{ "command 2", 16, "\r\n\r\n\0\r\nQUIT\n\x22\x00\x00\x00" },
+		{ "family 0x41", 16, "\r\n\r\n\0\r\nQUIT\n\x21\x41\x00\x00" },
+		{ "IPv4 with 11 address bytes", 27, "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0b" "12345678901" },
+		{ "TLV overruns", 20, "\r\n\r\n\0\r\nQUIT\n\x21\x00\x00\x04" "\x02\x00\x02x" },
+		{ "TLV header cut", 18, "\r\n\r\n\0\r\nQUIT\n\x21\x00\x00\x02" "\x02\x00" },
+		{ "SSL TLV of 4 bytes", 23, "\r\n\r\n\0\r\nQUIT\n\x21\x00\x00\x07" "\x20\x00\x04\x01\x00\x00\x00" },
+		{ "SSL sub-TLV overruns", 27, "\r\n\r\n\0\r\nQUIT\n\x21\x00\x00\x0b" "\x20\x00\x08\x01\x00\x00\x00\x00\x21\x00\x05" },
+	};
+	struct gw_proxy_read r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (gw_proxy_v2_read((const unsigned char *)cases[i].bytes, cases[i].len, &r) != -1)
+			fail_msg("%s: not refused", cases[i].what);
+	/* LOCAL, no addresses: fine. */
+	assert_int_equal(gw_proxy_v2_read((const unsigned char *)"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16, &r), 16);
+	assert_int_equal(r.local, 1);
+}
+
 int
 main(void)
 {
@@ -114,6 +184,8 @@ main(void)
 		cmocka_unit_test(test_unverified_and_no_cert),
 		cmocka_unit_test(test_mixed_families_and_overflow),
 		cmocka_unit_test(test_v6),
+		cmocka_unit_test(test_read_back),
+		cmocka_unit_test(test_read_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

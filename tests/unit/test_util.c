@@ -164,6 +164,58 @@ test_uint(void **state)
 	assert_non_null(strstr(err.msg, "--days"));
 }
 
+/* One HOST:PORT parser for every command: ports above 65535 are refused,
+ * not wrapped (99999 once bound 34463). */
+static void
+test_hostport(void **state)
+{
+	static const struct {
+		const char *in, *host;
+		unsigned port;
+		const char *msg;
+	} cases[] = {
+		{ "127.0.0.1:8443", "127.0.0.1", 8443, NULL },
+		{ "[::1]:443", "::1", 443, NULL },
+		{ "localhost:65535", "localhost", 65535, NULL },
+		{ "h:1", "h", 1, NULL },
+		{ "127.0.0.1:99999", NULL, 0, "--listen: port '99999' is not a port number: ports are 1-65535" },
+		{ "127.0.0.1:65536", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1:4294967297", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1:0", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1:-1", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1:+80", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1:80x", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1: 80", NULL, 0, "ports are 1-65535" },
+		{ "127.0.0.1", NULL, 0, "--listen: '127.0.0.1' is not HOST:PORT" },
+		{ "127.0.0.1:", NULL, 0, "is not HOST:PORT" },
+		{ ":80", NULL, 0, "is not HOST:PORT" },
+		{ "[::1]443", NULL, 0, "is not HOST:PORT" },
+		{ "[::1:443", NULL, 0, "is not HOST:PORT" },
+		{ "[]:443", NULL, 0, "is not HOST:PORT" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char host[64] = "untouched";
+		unsigned port = 7;
+		tg_err err;
+		int rc;
+
+		tg_err_clear(&err);
+		rc = util_parse_hostport(cases[i].in, "--listen", host, sizeof(host), &port, &err);
+		if (cases[i].host != NULL) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(host, cases[i].host);
+			assert_int_equal(port, cases[i].port);
+		} else {
+			assert_int_equal(rc, -1);
+			if (strstr(err.msg, cases[i].msg) == NULL)
+				fail_msg("%s: '%s' lacks '%s'", cases[i].in, err.msg, cases[i].msg);
+			assert_string_equal(host, "untouched");
+			assert_int_equal(port, 7);
+		}
+	}
+}
+
 static void
 test_pass_file(void **state)
 {
@@ -372,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_read_missing),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_pass_file),
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_idna),

@@ -111,3 +111,11 @@ pki_crl() {
 		-crlexts crlext -crl_lastupdate "$(pki_ts "$last")" -crl_nextupdate "$(pki_ts "$next")" \
 		-out "$out" 2>/dev/null
 }
+
+# pki_gateway CA-CN: a root $WORK/ca/ca and a server cert $WORK/server for
+# localhost, what most gateway tests start from.
+pki_gateway() {
+	mkdir -p "$WORK/ca"
+	pki_cert "$WORK/ca"/ca self root "/CN=$1"
+	pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+}
