@@ -22,7 +22,7 @@ run "$T" ca init --dir pki --name "Demo Corp CA" --intermediate
 
 step "2. A server certificate for localhost (DNS and IP SANs) and client certificates"
 run "$T" cert issue localhost --dir pki --san 127.0.0.1 --san ::1
-run "$T" cert issue alice --dir pki --client --p12
+run "$T" cert issue alice --dir pki --client --p12 --p12-no-password
 run "$T" cert issue mallory --dir pki --client
 
 step "3. openssl agrees: chains verify strictly, for the right purpose"

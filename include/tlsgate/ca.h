@@ -47,8 +47,9 @@ enum {
 };
 
 /* Opens a CA directory: loads the issuing certificate, the inventory and,
- * with TG_CA_NEED_KEY, the issuing key (decrypting it with pass if needed). */
-tg_ca *tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err);
+ * with TG_CA_NEED_KEY, the issuing key (an encrypted one is opened with the
+ * passphrase from pass, which may be NULL). */
+tg_ca *tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err);
 void tg_ca_free(tg_ca *ca);
 
 /* Receives what a command did that its user did not ask for but must know:
@@ -67,6 +68,7 @@ typedef struct tg_issue_opts {
 	int force;             /* replace existing files */
 	int p12;               /* also write NAME.p12 */
 	const char *p12_pass;  /* NULL: empty password */
+	const char *key_pass;  /* encrypt each new key with it (PKCS#8, AES-256), or NULL */
 	int p12_legacy;
 } tg_issue_opts;
 

@@ -37,6 +37,40 @@ int pki_key_to_pem(EVP_PKEY *key, const char *pass, char **pem, size_t *len,
 /* 1 if the private key belongs to the certificate's public key. */
 int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
 
+/* --- Passphrases: the one reader every command uses --- */
+
+#define PKI_PASS_MAX 1024
+
+/* Where a passphrase comes from. The command fills option (its own option's
+ * name, without "--", from its option table: messages tell the user to pass
+ * it) and file (that option's value). file is a path (its first line is the
+ * passphrase, a regular file only) or "-": the first line of standard input,
+ * or a prompt when standard input is a terminal. With no file, env may name
+ * a variable holding the path, and ask allows a prompt on the terminal.
+ * Prompts go to /dev/tty without echo; a passphrase being created is asked
+ * twice and a mismatch refused. */
+typedef struct pki_pass {
+	const char *option;
+	const char *file;
+	const char *env;
+	int ask;
+	char *value;   /* once read; pki_pass_clear wipes it */
+	int typed;     /* value came from the terminal */
+} pki_pass;
+
+/* Reads the passphrase into p->value (once; later calls keep it). what
+ * names what it protects, for the prompt: "the key server.key". Fails with
+ * TG_ERR_USAGE, naming the option, when there is no source. */
+int pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err) TG_MUST_CHECK;
+/* 1 if pki_pass_get has a source (a value, a file, $env, or a prompt). */
+int pki_pass_available(const pki_pass *p);
+int pki_pass_from_stdin(const pki_pass *p);
+/* "give --OPTION FILE (...)": how to supply it, for messages. */
+void pki_pass_fix(const pki_pass *p, char *buf, size_t len);
+/* Where the value came from, for a "wrong passphrase" message. */
+void pki_pass_source(const pki_pass *p, char *buf, size_t len);
+void pki_pass_clear(pki_pass *p);
+
 /* --- Loading (PEM or DER, detected; errors name the file and the fix) --- */
 
 /* All certificates of a file, in file order. */
@@ -44,6 +78,9 @@ int pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err) TG_MUS
 X509 *pki_load_cert(const char *path, tg_err *err);
 /* pass may be NULL; an encrypted key then fails with a clear message. */
 EVP_PKEY *pki_load_key(const char *path, const char *pass, tg_err *err);
+/* The same, getting the passphrase from pass (which may prompt) only when
+ * the key is encrypted; messages name pass->option. pass may be NULL. */
+EVP_PKEY *pki_load_key_pass(const char *path, pki_pass *pass, tg_err *err);
 X509_REQ *pki_load_csr(const char *path, tg_err *err);
 X509_CRL *pki_load_crl(const char *path, tg_err *err);
 /* Appends every CRL in the file (a PEM file may hold several) to crls. */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "tlsgate/err.h"
@@ -65,8 +66,16 @@ void util_crash_point(const char *name);
  * or kill -9 mid-write). */
 void util_sweep_stale(const char *dir);
 
-/* Reads a whole file (at most UTIL_FILE_MAX bytes) into a NUL-terminated
- * buffer the caller frees with free(). */
+/* Opens an input file for reading, the one way tlsgate opens what it is
+ * given: a regular file only, opened without blocking, so a FIFO, device or
+ * socket is refused at once (TG_ERR_IO naming what it is) instead of waiting
+ * for a writer. Returns the descriptor (blocking again), or -1 with errno
+ * kept (EISDIR, EINVAL for other non-regular files). st (may be NULL)
+ * receives the file's status. */
+int util_open_input(const char *path, struct stat *st, tg_err *err);
+
+/* Reads a whole regular file (at most UTIL_FILE_MAX bytes, opened with
+ * util_open_input) into a NUL-terminated buffer the caller frees with free(). */
 int util_read_file(const char *path, unsigned char **data, size_t *len,
     tg_err *err) TG_MUST_CHECK;
 
@@ -121,6 +130,17 @@ int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
  * rest is left for the caller to validate. Fails (TG_ERR_USAGE) on bad
  * UTF-8 or a label over 63 characters. */
 int util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err) TG_MUST_CHECK;
+
+/* Copies text from outside (names from certificates and CSRs, file
+ * contents in messages) into out, at most outlen bytes with the NUL, with
+ * every control character (C0, DEL, C1) and every byte that is not UTF-8
+ * written as \xNN, so it cannot move the cursor or rewrite the terminal.
+ * Well-formed UTF-8 is kept. Returns out. */
+const char *util_escape(const char *in, char *out, size_t outlen);
+
+/* The offset of the first control character (C0 including NUL, DEL) in the
+ * len bytes at s, or -1 when there is none. */
+long util_find_control(const void *s, size_t len);
 
 /* 1 if s is all ASCII. */
 int util_is_ascii(const char *s);

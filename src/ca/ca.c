@@ -479,7 +479,7 @@ tg_ca_free(tg_ca *ca)
 }
 
 tg_ca *
-tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
+tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err)
 {
 	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
 	char dbpath[PATH_MAX], conf[PATH_MAX];
@@ -524,7 +524,7 @@ tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 	}
 	if (!(flags & TG_CA_NEED_KEY))
 		goto open_store;
-	if ((ca->issuer_key = pki_load_key(key_path, pass, err)) == NULL)
+	if ((ca->issuer_key = pki_load_key_pass(key_path, pass, err)) == NULL)
 		goto fail;
 	if (!pki_key_matches_cert(ca->issuer_key, ca->issuer)) {
 		tg_err_set(err, TG_ERR_VERIFY,
@@ -535,7 +535,7 @@ tg_ca_open(const char *dir, const char *pass, int flags, tg_err *err)
 	/* The root key may have been moved offline; it is only needed for the
 	 * root's CRL over the intermediate. */
 	if (key_path != root_key && util_exists(root_key) &&
-	    (ca->root_key = pki_load_key(root_key, pass, err)) == NULL)
+	    (ca->root_key = pki_load_key_pass(root_key, pass, err)) == NULL)
 		goto fail;
 open_store:
 	if ((ca->db = ca_store_open(dir, NULL, X509_get0_pubkey(ca->root), err)) == NULL)
@@ -708,7 +708,7 @@ issue_one(tg_ca *ca, const pki_profile *p, const tg_issue_opts *o, const char *o
 		goto out;
 	pki_cert_serial_hex(cert, serial, sizeof(serial));
 	if (file_tag(tag, sizeof(tag), serial, "key", force) != 0 ||
-	    write_key(w, r.key_path, tag, key, NULL, flags, err) != 0)
+	    write_key(w, r.key_path, tag, key, o->key_pass, flags, err) != 0)
 		goto out;
 	if (o->p12) {
 		if (pki_p12_build(cert, key, ca->chain, p->cn, o->p12_pass ? o->p12_pass : "",

@@ -641,7 +641,8 @@ is_text(const unsigned char *d, size_t len)
 static int
 read_whole(struct chk_file *f, unsigned char **data, size_t *len)
 {
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* A FIFO or device is refused without waiting for a writer. */
+	int fd = util_open_input(f->path, &f->st, NULL);
 	size_t cap, used = 0;
 	unsigned char *buf;
 
@@ -652,8 +653,8 @@ read_whole(struct chk_file *f, unsigned char **data, size_t *len)
 			memset(&f->st, 0, sizeof(f->st));
 		return 0;
 	}
-	if (fstat(fd, &f->st) != 0 || !S_ISREG(f->st.st_mode) || f->st.st_size > UTIL_FILE_MAX) {
-		f->read_errno = S_ISDIR(f->st.st_mode) ? EISDIR : (f->st.st_size > UTIL_FILE_MAX ? EFBIG : EINVAL);
+	if (f->st.st_size > UTIL_FILE_MAX) {
+		f->read_errno = EFBIG;
 		close(fd);
 		return 0;
 	}

@@ -100,6 +100,11 @@ r_unreadable(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file 
 		chk_emit(c, r, unit, f->path, fix, "%s cannot be read: permission denied for uid %u",
 		    f->path, (unsigned)geteuid());
 		break;
+	case EINVAL: /* util_open_input: a FIFO, device or socket */
+		fixf(fix, sizeof(fix), "point the service at a regular certificate/key file");
+		chk_emit(c, r, unit, f->path, fix, "%s is not a regular file (a FIFO, device or "
+		    "socket); it was not read", f->path);
+		break;
 	default:
 		fixf(fix, sizeof(fix), "point the service at a regular certificate/key file");
 		chk_emit(c, r, unit, f->path, fix, "%s cannot be read: %s", f->path,

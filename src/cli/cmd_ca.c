@@ -28,8 +28,9 @@ static const char ca_init_help[] =
 "  --intermediate    create an intermediate CA (pathlen:0) that signs leaves\n"
 "  --key TYPE        " PKI_KEY_TYPES " (default ec-p256)\n"
 "  --days N          root validity in days (default 3650; intermediate 1825)\n"
-"  --pass-file F     encrypt the CA keys with the passphrase on F's first line;\n"
-"                    later commands then need --ca-pass-file F\n"
+"  --pass-file F     encrypt the CA keys with the passphrase on F's first line\n"
+"                    (- reads it from standard input, or asks twice on a\n"
+"                    terminal); later commands then need --ca-pass-file F\n"
 "  --store URL       keep the inventory in PostgreSQL instead of DIR/tlsgate.db:\n"
 "                    postgresql://USER@HOST:PORT/DB?sslmode=verify-full or\n"
 "                    postgres:host=H port=P dbname=D user=U (libpq conninfo).\n"
@@ -60,12 +61,13 @@ ca_init(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	tg_ca_init_opts o = { .key_type = PKI_KEY_EC_P256 };
-	const char *dir_opt = NULL, *pass_file = NULL;
-	char *pass = NULL;
+	const char *dir_opt = NULL;
+	pki_pass pass;
 	unsigned long days;
 	tg_err err = { 0 };
 	int c, rc;
 
+	cli_pass_init(&pass, opts, 'p', 0);
 	while ((c = cli_getopt(argc, argv, opts, "ca init")) != -1) {
 		switch (c) {
 		case 'd': dir_opt = optarg; break;
@@ -80,7 +82,7 @@ ca_init(int argc, char **argv)
 				return cli_fail(&err);
 			o.root_secs = (int64_t)days * 86400;
 			break;
-		case 'p': pass_file = optarg; break;
+		case 'p': pass.file = optarg; break;
 		case 's': o.store_url = optarg; break;
 		default: return 2;
 		}
@@ -91,11 +93,11 @@ ca_init(int argc, char **argv)
 		return 2;
 	if (o.name != NULL && (strlen(o.name) == 0 || strlen(o.name) >= PKI_NAME_MAX))
 		return cli_usage("ca init", "--name must be 1 to %d characters", PKI_NAME_MAX - 1);
-	if (cli_read_pass(pass_file, &pass, &err) != 0)
+	if (pass.file != NULL && pki_pass_get(&pass, "the new CA keys", 1, &err) != 0)
 		return cli_fail(&err);
-	o.pass = pass;
+	o.pass = pass.value;
 	rc = tg_ca_init(&o, &err);
-	util_free_secret(pass);
+	pki_pass_clear(&pass);
 	if (rc != 0)
 		return cli_fail(&err);
 	printf("Created CA in %s\n  root certificate: %s/root.crt (share it with every peer)\n"

@@ -15,8 +15,9 @@
 
 static const char issue_help[] =
 "Usage: tlsgate cert issue NAME --dir DIR [--server|--client|--both] [--san VALUE]...\n"
-"                          [--days N] [--key TYPE] [--out-dir D] [--force]\n"
-"                          [--p12 [--p12-pass-file F] [--legacy-p12]] [--json]\n"
+"                          [--days N] [--key TYPE] [--key-pass-file F] [--out-dir D]\n"
+"                          [--force] [--p12 (--p12-pass-file F | --p12-no-password)\n"
+"                          [--legacy-p12]] [--json]\n"
 "       tlsgate cert issue --batch NAMES_FILE --dir DIR [same options]\n"
 "\n"
 "Issues a certificate and a new key from the CA in DIR, and records it in the\n"
@@ -36,15 +37,22 @@ static const char issue_help[] =
 "                      bücher.example becomes DNS:xn--bcher-kva.example\n"
 "  --days N            validity (default 397, capped at the CA's own expiry)\n"
 "  --key TYPE          " PKI_KEY_TYPES " (default ec-p256)\n"
+"  --key-pass-file F   protect the new key with the passphrase on F's first line\n"
+"                      (PKCS#8, AES-256, as `openssl pkey -aes256`); - reads it from\n"
+"                      standard input, or asks twice on a terminal. Most services\n"
+"                      cannot start with such a key: it is for keys kept, not served\n"
 "  --out-dir D         write the files to D instead of DIR/issued\n"
 "  --p12               also write OUT/NAME.p12 (key + cert + chain) for browsers; modern\n"
 "                      AES-256 encryption unless --legacy-p12 (3DES/SHA-1, for old macOS,\n"
-"                      Windows and Java); password from --p12-pass-file, else empty\n"
+"                      Windows and Java). The export password comes from\n"
+"                      --p12-pass-file F (- reads standard input) or is asked twice on\n"
+"                      a terminal; --p12-no-password writes one anyone can open\n"
 "  --batch FILE        one certificate per line of FILE: `NAME [SAN...]`; blank lines and\n"
 "                      # comments are skipped. All or nothing: on any error nothing is\n"
 "                      written and the inventory is unchanged.\n"
 "  --force             replace existing files\n"
-"  --ca-pass-file F    passphrase of an encrypted CA key (or $TLSGATE_CA_PASS_FILE)\n"
+"  --ca-pass-file F    passphrase of an encrypted CA key (or $TLSGATE_CA_PASS_FILE;\n"
+"                      asked for on a terminal)\n"
 "  --json              print what was issued as JSON\n"
 "\n"
 "Examples:\n"
@@ -175,22 +183,26 @@ cert_issue(int argc, char **argv)
 		{ "out-dir", required_argument, NULL, 'o' },
 		{ "p12", no_argument, NULL, 'P' },
 		{ "p12-pass-file", required_argument, NULL, 'W' },
+		{ "p12-no-password", no_argument, NULL, 'N' },
 		{ "legacy-p12", no_argument, NULL, 'L' },
+		{ "key-pass-file", required_argument, NULL, 'K' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "force", no_argument, NULL, 'f' },
-		{ "ca-pass-file", required_argument, NULL, 'c' },
+		{ CLI_CA_PASS_OPT, required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct issue_src src = { .kind = PKI_PROFILE_SERVER, .secs = (int64_t)PKI_DAYS_LEAF * 86400 };
 	struct issue_report rep = { 0 };
 	tg_issue_opts o = { .key_type = PKI_KEY_EC_P256 };
-	const char *dir_opt = NULL, *ca_pass = NULL, *p12_pass_file = NULL;
-	char *p12_pass = NULL;
+	const char *dir_opt = NULL, *ca_pass = NULL;
+	pki_pass p12_pass, key_pass;
 	tg_ca *ca = NULL;
 	tg_err err = { 0 };
-	int c, rc = 1, profiles = 0;
+	int c, rc = 1, profiles = 0, p12_none = 0, fd;
 
+	cli_pass_init(&p12_pass, opts, 'W', 1);
+	cli_pass_init(&key_pass, opts, 'K', 0);
 	while ((c = cli_getopt(argc, argv, opts, "cert issue")) != -1) {
 		if (profile_opt(c, &src.kind)) {
 			profiles++;
@@ -213,8 +225,10 @@ cert_issue(int argc, char **argv)
 			break;
 		case 'o': o.out_dir = optarg; break;
 		case 'P': o.p12 = 1; break;
-		case 'W': p12_pass_file = optarg; break;
+		case 'W': p12_pass.file = optarg; break;
+		case 'N': p12_none = 1; break;
 		case 'L': o.p12_legacy = 1; break;
+		case 'K': key_pass.file = optarg; break;
 		case 'b': src.batch_path = optarg; break;
 		case 'f': o.force = 1; break;
 		case 'c': ca_pass = optarg; break;
@@ -229,13 +243,21 @@ cert_issue(int argc, char **argv)
 		    "one NAME per command (use --batch FILE for many)");
 	if (src.batch_path != NULL && optind != argc)
 		return cli_usage("cert issue", "give either NAME or --batch FILE, not both");
-	if ((p12_pass_file || o.p12_legacy) && !o.p12)
-		return cli_usage("cert issue", "--p12-pass-file and --legacy-p12 need --p12");
+	if ((p12_pass.file || p12_none || o.p12_legacy) && !o.p12)
+		return cli_usage("cert issue",
+		    "--p12-pass-file, --p12-no-password and --legacy-p12 need --p12");
+	if (pki_pass_from_stdin(&p12_pass) && pki_pass_from_stdin(&key_pass))
+		return cli_usage("cert issue", "--p12-pass-file - and --key-pass-file - cannot both "
+		    "read standard input; give one of them as a FILE");
 	/* Validate the inputs before touching the CA. */
 	if (src.batch_path != NULL) {
-		if ((src.batch = fopen(src.batch_path, "r")) == NULL) {
-			tg_err_set(&err, TG_ERR_IO, "cannot open batch file %s: %s", src.batch_path,
-			    strerror(errno));
+		if ((fd = util_open_input(src.batch_path, NULL, &err)) < 0 ||
+		    (src.batch = fdopen(fd, "r")) == NULL) {
+			if (fd >= 0) {
+				tg_err_set(&err, TG_ERR_IO, "cannot read batch file %s: %s",
+				    src.batch_path, strerror(errno));
+				close(fd);
+			}
 			return cli_fail(&err);
 		}
 		rep.batch = 1;
@@ -246,11 +268,15 @@ cert_issue(int argc, char **argv)
 			&err) != 0)
 			return cli_fail(&err);
 	}
-	if (cli_read_pass(p12_pass_file, &p12_pass, &err) != 0) {
+	if (o.p12 && cli_export_pass(&p12_pass, p12_none, opts, 'N', "cert issue",
+		"the PKCS#12 file", &rc) != 0)
+		goto out;
+	if (key_pass.file != NULL && pki_pass_get(&key_pass, "the new key", 1, &err) != 0) {
 		rc = cli_fail(&err);
 		goto out;
 	}
-	o.p12_pass = p12_pass;
+	o.p12_pass = p12_pass.value;
+	o.key_pass = key_pass.value;
 	if ((ca = cli_open_ca(dir_opt, ca_pass, TG_CA_NEED_KEY, "cert issue", &rc)) == NULL)
 		goto out;
 	if (rep.json)
@@ -272,7 +298,8 @@ out:
 	json_decref(rep.arr);
 	if (src.batch != NULL)
 		fclose(src.batch);
-	util_free_secret(p12_pass);
+	pki_pass_clear(&p12_pass);
+	pki_pass_clear(&key_pass);
 	tg_ca_free(ca);
 	return rc;
 }
@@ -303,7 +330,7 @@ cert_sign(int argc, char **argv)
 		{ "days", required_argument, NULL, 'D' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
-		{ "ca-pass-file", required_argument, NULL, 'c' },
+		{ CLI_CA_PASS_OPT, required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pki_profile_kind kind = PKI_PROFILE_SERVER;
@@ -350,7 +377,7 @@ cert_sign(int argc, char **argv)
 		goto out;
 	}
 	if (out != NULL)
-		printf("Signed %s (serial %s) into %s\n", r.cn, r.serial, out);
+		printf("Signed %s (serial %s) into %s\n", cli_safe(0, r.cn), r.serial, out);
 	rc = 0;
 out:
 	free(p);
@@ -359,27 +386,30 @@ out:
 	return rc;
 }
 
-/* Writes key to path (0600 from the first byte); refused if it exists. */
+/* Writes key to path (0600 from the first byte, or the owner's key mode),
+ * encrypted when pass is not NULL; refused if it exists. */
 static int
-write_key_file(const char *path, EVP_PKEY *key, int force, tg_err *err)
+write_key_file(const char *path, EVP_PKEY *key, const char *pass, int force,
+    const cli_owner *owner, tg_err *err)
 {
 	char *pem;
 	size_t len;
 	int rc;
 
-	if (pki_key_to_pem(key, NULL, &pem, &len, err) != 0)
+	if (pki_key_to_pem(key, pass, &pem, &len, err) != 0)
 		return -1;
-	rc = util_write_file(path, pem, len, 0600, force ? UTIL_WRITE_FORCE : 0, err);
+	rc = cli_write_owned(path, pem, len, owner != NULL ? owner->key_mode : 0600,
+	    force ? UTIL_WRITE_FORCE : 0, owner, err);
 	OPENSSL_clear_free(pem, len);
 	return rc;
 }
 
 static EVP_PKEY *
-new_key_file(const char *path, pki_key_type type, int force, tg_err *err)
+new_key_file(const char *path, pki_key_type type, const char *pass, int force, tg_err *err)
 {
 	EVP_PKEY *key = pki_key_generate(type, err);
 
-	if (key != NULL && write_key_file(path, key, force, err) != 0) {
+	if (key != NULL && write_key_file(path, key, pass, force, NULL, err) != 0) {
 		EVP_PKEY_free(key);
 		return NULL;
 	}
@@ -398,7 +428,7 @@ hosts_profile(pki_profile *p, pki_profile_kind kind, int argc, char **argv, int6
 
 static const char request_help[] =
 "Usage: tlsgate cert request HOST... (--key KEY | --new-key [--key-type TYPE])\n"
-"                            [--out FILE] [--force]\n"
+"                            [--key-pass-file F] [--out FILE] [--force]\n"
 "\n"
 "Creates a certificate signing request to send to an outside CA (or to\n"
 "`tlsgate cert sign`). The first HOST is the CN; every HOST is a SAN, so the\n"
@@ -409,6 +439,9 @@ static const char request_help[] =
 "  --pass-file F      its passphrase, if it is encrypted (first line of F)\n"
 "  --new-key          create a new key (written 0600 beside the CSR, as HOST.key)\n"
 "  --key-type TYPE    type of the new key: " PKI_KEY_TYPES "\n"
+"  --key-pass-file F  the key's passphrase (first line of F; - reads standard\n"
+"                     input, or asks on a terminal): opens an encrypted --key, or\n"
+"                     protects the --new-key (PKCS#8, AES-256; asked twice)\n"
 "  --out FILE         where to write the CSR (default HOST.csr)\n"
 "  --force            replace existing files\n"
 "\n"
@@ -424,11 +457,12 @@ cert_request(int argc, char **argv)
 		{ "key-type", required_argument, NULL, 't' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
-		{ "pass-file", required_argument, NULL, 'p' },
+		{ "key-pass-file", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *key_path = NULL, *out = NULL, *pass_file = NULL;
-	char csr_path[PATH_MAX], new_key_path[PATH_MAX], *pem = NULL, *pass = NULL;
+	const char *key_path = NULL, *out = NULL;
+	char csr_path[PATH_MAX], new_key_path[PATH_MAX], *pem = NULL;
+	pki_pass pass;
 	pki_key_type type = PKI_KEY_EC_P256;
 	pki_profile *p = NULL;
 	EVP_PKEY *key = NULL;
@@ -437,6 +471,7 @@ cert_request(int argc, char **argv)
 	tg_err err = { 0 };
 	int c, rc = 1, new_key = 0, force = 0;
 
+	cli_pass_init(&pass, opts, 'p', 1);
 	while ((c = cli_getopt(argc, argv, opts, "cert request")) != -1) {
 		switch (c) {
 		case 'k': key_path = optarg; break;
@@ -447,7 +482,7 @@ cert_request(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'f': force = 1; break;
-		case 'p': pass_file = optarg; break;
+		case 'p': pass.file = optarg; break;
 		default: return 2;
 		}
 	}
@@ -478,10 +513,10 @@ cert_request(int argc, char **argv)
 		}
 		memcpy(new_key_path, csr_path, n);
 		memcpy(new_key_path + n, ".key", 5);
-		key = new_key_file(new_key_path, type, force, &err);
+		if (pass.file == NULL || pki_pass_get(&pass, "the new key", 1, &err) == 0)
+			key = new_key_file(new_key_path, type, pass.value, force, &err);
 	} else {
-		if (cli_read_pass(pass_file, &pass, &err) == 0)
-			key = pki_load_key(key_path, pass, &err);
+		key = pki_load_key_pass(key_path, &pass, &err);
 	}
 	if (key == NULL || (csr = pki_csr_build(p, key, &err)) == NULL ||
 	    pki_csr_to_pem(csr, &pem, &len, &err) != 0 ||
@@ -493,12 +528,13 @@ cert_request(int argc, char **argv)
 	}
 	printf("Wrote certificate request %s", csr_path);
 	if (new_key)
-		printf(" and key %s (0600)", new_key_path);
+		printf(" and key %s (0600%s)", new_key_path,
+		    pass.value != NULL ? ", passphrase-protected" : "");
 	printf("\nSend %s to your CA, or sign it: tlsgate cert sign %s --dir DIR\n", csr_path,
 	    csr_path);
 	rc = 0;
 out:
-	util_free_secret(pass);
+	pki_pass_clear(&pass);
 	free(pem);
 	free(p);
 	EVP_PKEY_free(key);
@@ -508,14 +544,18 @@ out:
 
 static const char selfsigned_help[] =
 "Usage: tlsgate cert selfsigned HOST... [--days N] [--key TYPE] [--out-dir D] [--force]\n"
+"                               [--owner USER[:GROUP]]\n"
 "\n"
 "Creates a self-signed server certificate for HOST (CN and first SAN) and any\n"
 "further HOSTs (more SANs), with a new key: D/HOST.crt and D/HOST.key (0600),\n"
 "D defaulting to the current directory. Clients must trust the certificate\n"
 "itself; for anything beyond a test, prefer a CA: `tlsgate ca init`.\n"
+"--owner gives both files to the service as `cert import` does: USER gets the\n"
+"key 0600, root:GROUP (or :GROUP) 0640 root-owned with GROUP (Prosody).\n"
 "\n"
 "Example:\n"
-"  tlsgate cert selfsigned example.com conference.example.com --out-dir certs\n";
+"  tlsgate cert selfsigned example.com conference.example.com --out-dir certs\n"
+"  tlsgate cert selfsigned example.com --out-dir /etc/prosody/certs --owner root:prosody\n";
 
 static int
 cert_selfsigned(int argc, char **argv)
@@ -525,10 +565,12 @@ cert_selfsigned(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "out-dir", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "owner", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t secs = (int64_t)PKI_DAYS_LEAF * 86400;
 	pki_key_type type = PKI_KEY_EC_P256;
+	cli_owner owner = { .key_mode = 0600 };
 	const char *dir = ".";
 	char crt[PATH_MAX], keyp[PATH_MAX], *pem = NULL;
 	unsigned char serial[PKI_SERIAL_LEN];
@@ -551,6 +593,10 @@ cert_selfsigned(int argc, char **argv)
 			break;
 		case 'o': dir = optarg; break;
 		case 'f': force = 1; break;
+		case 'O':
+			if (cli_owner_parse(optarg, &owner, &err) != 0)
+				return cli_fail(&err);
+			break;
 		default: return 2;
 		}
 	}
@@ -568,13 +614,14 @@ cert_selfsigned(int argc, char **argv)
 	    (cert = pki_cert_build(p, key, NULL, key, serial, sizeof(serial), &err)) == NULL ||
 	    pki_certs_to_pem(&cert, 1, &pem, &len, &err) != 0)
 		goto fail;
-	if (write_key_file(keyp, key, force, &err) != 0)
+	if (write_key_file(keyp, key, NULL, force, &owner, &err) != 0)
 		goto fail;
-	if (util_write_file(crt, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, &err) != 0) {
+	if (cli_write_owned(crt, pem, len, 0644, force ? UTIL_WRITE_FORCE : 0, &owner, &err) != 0) {
 		unlink(keyp);
 		goto fail;
 	}
-	printf("Wrote self-signed certificate %s and key %s (0600)\n", crt, keyp);
+	printf("Wrote self-signed certificate %s and key %s (%04o)\n", crt, keyp,
+	    (unsigned)owner.key_mode);
 	rc = 0;
 	goto out;
 fail:
@@ -588,8 +635,9 @@ out:
 }
 
 static const char p12_help[] =
-"Usage: tlsgate cert p12 --cert F --key F --out F [--chain F] [--pass-file F]\n"
-"                        [--key-pass-file F] [--name NAME] [--legacy] [--force]\n"
+"Usage: tlsgate cert p12 --cert F --key F --out F [--chain F]\n"
+"                        (--pass-file F | --no-password) [--key-pass-file F]\n"
+"                        [--name NAME] [--legacy] [--force]\n"
 "\n"
 "Bundles a certificate, its key and chain into a PKCS#12 (.p12/.pfx) file for\n"
 "browsers, Windows, macOS and Java. The key must match the certificate.\n"
@@ -597,8 +645,10 @@ static const char p12_help[] =
 "first one in --cert.\n"
 "\n"
 "Options:\n"
-"  --pass-file F       export password (first line of F); empty when not given\n"
-"  --key-pass-file F   passphrase of an encrypted --key\n"
+"  --pass-file F       export password (first line of F; - reads standard input);\n"
+"                      without it the password is asked twice on a terminal\n"
+"  --no-password       write a file anyone can open (an empty password)\n"
+"  --key-pass-file F   passphrase of an encrypted --key (asked on a terminal)\n"
 "  --legacy            PBE-SHA1-3DES and a SHA-1 MAC, for macOS before 14, older\n"
 "                      Windows and Java 8; default is AES-256-CBC, PBKDF2, SHA-256 MAC\n"
 "  --name NAME         friendly name shown on import (default: the certificate's CN)\n"
@@ -615,6 +665,7 @@ cert_p12(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "chain", required_argument, NULL, 'C' },
 		{ "pass-file", required_argument, NULL, 'p' },
+		{ "no-password", no_argument, NULL, 'N' },
 		{ "key-pass-file", required_argument, NULL, 'K' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "legacy", no_argument, NULL, 'L' },
@@ -622,24 +673,28 @@ cert_p12(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cert_path = NULL, *key_path = NULL, *out = NULL, *chain_path = NULL;
-	const char *pass_file = NULL, *key_pass_file = NULL, *name = NULL;
-	char *pass = NULL, *key_pass = NULL, cn[PKI_NAME_MAX];
+	const char *name = NULL;
+	char cn[PKI_NAME_MAX];
+	pki_pass pass, key_pass;
 	STACK_OF(X509) *certs = NULL, *chain = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *leaf;
 	unsigned char *der = NULL;
 	size_t len = 0;
 	tg_err err = { 0 };
-	int c, rc = 1, legacy = 0, force = 0;
+	int c, rc = 1, legacy = 0, force = 0, none = 0;
 
+	cli_pass_init(&pass, opts, 'p', 1);
+	cli_pass_init(&key_pass, opts, 'K', 1);
 	while ((c = cli_getopt(argc, argv, opts, "cert p12")) != -1) {
 		switch (c) {
 		case 'c': cert_path = optarg; break;
 		case 'k': key_path = optarg; break;
 		case 'o': out = optarg; break;
 		case 'C': chain_path = optarg; break;
-		case 'p': pass_file = optarg; break;
-		case 'K': key_pass_file = optarg; break;
+		case 'p': pass.file = optarg; break;
+		case 'N': none = 1; break;
+		case 'K': key_pass.file = optarg; break;
 		case 'n': name = optarg; break;
 		case 'L': legacy = 1; break;
 		case 'f': force = 1; break;
@@ -650,12 +705,13 @@ cert_p12(int argc, char **argv)
 		return cli_usage("cert p12", "unexpected argument '%s'", argv[optind]);
 	if (cert_path == NULL || key_path == NULL || out == NULL)
 		return cli_usage("cert p12", "--cert, --key and --out are required");
+	if (pki_pass_from_stdin(&pass) && pki_pass_from_stdin(&key_pass))
+		return cli_usage("cert p12", "--pass-file - and --key-pass-file - cannot both read "
+		    "standard input; give one of them as a FILE");
 	if (util_may_write(out, force, &err) != 0)
 		return cli_fail(&err);
-	if (cli_read_pass(pass_file, &pass, &err) != 0 ||
-	    cli_read_pass(key_pass_file, &key_pass, &err) != 0 ||
-	    pki_load_certs(cert_path, &certs, &err) != 0 ||
-	    (key = pki_load_key(key_path, key_pass, &err)) == NULL)
+	if (pki_load_certs(cert_path, &certs, &err) != 0 ||
+	    (key = pki_load_key_pass(key_path, &key_pass, &err)) == NULL)
 		goto fail;
 	leaf = sk_X509_value(certs, 0);
 	if (!pki_key_matches_cert(key, leaf)) {
@@ -680,8 +736,10 @@ cert_p12(int argc, char **argv)
 		}
 	}
 	pki_cert_cn(leaf, cn, sizeof(cn));
-	if (pki_p12_build(leaf, key, chain, name ? name : cn, pass ? pass : "", legacy, &der, &len,
-		&err) != 0 ||
+	if (cli_export_pass(&pass, none, opts, 'N', "cert p12", out, &rc) != 0)
+		goto out;
+	if (pki_p12_build(leaf, key, chain, name ? name : cn, pass.value ? pass.value : "", legacy,
+		&der, &len, &err) != 0 ||
 	    util_write_file(out, der, len, 0600, force ? UTIL_WRITE_FORCE : 0, &err) != 0)
 		goto fail;
 	printf("Wrote %s (%s encryption, mode 0600)\n", out,
@@ -693,8 +751,8 @@ fail:
 out:
 	if (der != NULL)
 		OPENSSL_clear_free(der, len);
-	util_free_secret(pass);
-	util_free_secret(key_pass);
+	pki_pass_clear(&pass);
+	pki_pass_clear(&key_pass);
 	sk_X509_pop_free(certs, X509_free);
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(key);

@@ -226,7 +226,7 @@ static int
 apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *err)
 {
 	unsigned long n;
-	char *pass;
+	pki_pass pass;
 	int rc;
 
 	switch (opt) {
@@ -252,10 +252,12 @@ apply_opt(chk_ctx *c, struct check_args *a, int opt, const char *arg, tg_err *er
 		chk_set_warn_days(c, (unsigned)n);
 		return 0;
 	case OPT_PASS:
-		if (util_read_pass_file(arg, &pass, err) != 0)
+		cli_pass_init(&pass, check_opts, OPT_PASS, 0);
+		pass.file = arg;
+		if (pki_pass_get(&pass, "the keys and PKCS#12 files", 0, err) != 0)
 			return -1;
-		rc = chk_set_passphrase(c, pass, err);
-		util_free_secret(pass);
+		rc = chk_set_passphrase(c, pass.value, err);
+		pki_pass_clear(&pass);
 		return rc;
 	case OPT_NOW:
 		if (util_parse_uint(arg, "--now", 0xffffffffffUL, &n, err) != 0)

@@ -1,12 +1,14 @@
 /* tlsgate cert import: what `prosodyctl cert import` does, for any service. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <grp.h>
 #include <openssl/crypto.h>
-#include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,7 +19,7 @@
 
 const char cli_import_help[] =
 "Usage: tlsgate cert import HOST SRC... [--certs-dir D] [--owner USER[:GROUP]]\n"
-"                           [--reload CMD] [--key-pass-file F]\n"
+"                           [--reload CMD] [--key-pass-file F] [--ca FILE] [--force]\n"
 "       tlsgate cert import [--certs-dir D] ...   (as a certbot deploy hook)\n"
 "\n"
 "Installs the certificate (full chain, leaf first) and key for HOST into a\n"
@@ -27,6 +29,12 @@ const char cli_import_help[] =
 "HOST/fullchain.pem + HOST/privkey.pem, or the certificate and key files\n"
 "themselves (told apart by content). A chain given out of order is put in order;\n"
 "a key that does not match the certificate is refused and nothing is changed.\n"
+"\n"
+"Also refused, because the service would start but its clients would not\n"
+"connect: a certificate that has expired or is not yet valid, a leaf whose\n"
+"issuer is neither in SRC nor a root in the system store or --ca (the\n"
+"intermediate is missing: use fullchain.pem, not cert.pem), and a HOST the\n"
+"certificate does not name. --force installs it anyway, with a warning.\n"
 "\n"
 "Ownership: --owner USER gives the key to USER, mode 0600 (PostgreSQL's rule);\n"
 "--owner root:GROUP or :GROUP gives it to root with group GROUP, mode 0640, so a\n"
@@ -40,34 +48,16 @@ const char cli_import_help[] =
 "Options:\n"
 "  --certs-dir D       destination (default $TLSGATE_CERTS_DIR or " DEFAULT_CERTS_DIR ")\n"
 "  --reload CMD        run through /bin/sh after the files are in place\n"
-"  --key-pass-file F   passphrase of an encrypted source key (written decrypted)\n"
+"  --key-pass-file F   passphrase of an encrypted source key (written decrypted);\n"
+"                      - reads it from standard input; asked for on a terminal\n"
+"  --ca FILE           your private root CA(s): a leaf it signed directly needs no\n"
+"                      intermediate (the system store's roots count already)\n"
+"  --force             install despite an expired or not yet valid certificate, a\n"
+"                      missing intermediate or a HOST it does not cover\n"
 "\n"
 "Example:\n"
 "  tlsgate cert import example.com /etc/letsencrypt/live/example.com \\\n"
 "      --certs-dir /etc/prosody/certs --owner root:prosody --reload 'prosodyctl reload'\n";
-
-typedef struct {
-	uid_t uid;
-	gid_t gid;
-	mode_t key_mode;
-	int chown;
-} ownership;
-
-/* --owner as every command reads it (util_owner_parse): USER gets the key,
- * 0600; root's key shared with GROUP (root:GROUP or :GROUP) is 0640. */
-static int
-parse_owner(const char *spec, ownership *o, tg_err *err)
-{
-	util_owner u;
-
-	if (util_owner_parse(spec, &u, err) != 0)
-		return -1;
-	o->uid = u.uid;
-	o->gid = u.gid;
-	o->key_mode = util_owner_key_mode(&u);
-	o->chown = 1;
-	return 0;
-}
 
 static int
 is_dir(const char *p)
@@ -174,31 +164,121 @@ order_chain(STACK_OF(X509) *in, EVP_PKEY *key, STACK_OF(X509) **out, int *reorde
 	return 0;
 }
 
-/* Stages a file with its final owner and mode; nothing reaches its final
- * name until every file of the import is staged (publish_all). */
-static int
-stage_owned(util_fileset *fs, const char *path, const void *data, size_t len, mode_t mode,
-    const ownership *o, tg_err *err)
-{
-	const char *tmp;
+typedef struct {
+	STACK_OF(X509) *roots; /* --ca */
+	int force;
+	pki_pass *key_pass;
+} import_opts;
 
-	if (util_fileset_stage(fs, path, NULL, data, len, o->chown ? 0600 : mode, UTIL_WRITE_FORCE,
-		err) != 0)
-		return -1;
-	if (!o->chown)
-		return 0;
-	tmp = util_fileset_tmp(fs, fs->n - 1);
-	/* Hand over ownership while still 0600, then open up to the final mode. */
-	if (chown(tmp, o->uid, o->gid) != 0 || chmod(tmp, mode) != 0)
-		return tg_err_set(err, TG_ERR_IO, "cannot set owner/mode of %s: %s (run as root to "
-		    "use --owner); nothing was changed", path, strerror(errno));
-	return 0;
+static void
+add_problem(char *buf, size_t len, const char *fmt, ...) TG_PRINTF(3, 4);
+
+static void
+add_problem(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used + 3 >= len)
+		return;
+	if (used > 0) {
+		memcpy(buf + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* 1 if leaf's issuer is a root clients have: one in the system trust store
+ * or in --ca. */
+static int
+issuer_is_known_root(X509 *leaf, STACK_OF(X509) *roots)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509 *issuer = NULL;
+	int found = 0;
+
+	if (store == NULL || ctx == NULL)
+		goto out;
+	(void)X509_STORE_set_default_paths(store);
+	for (int i = 0; i < sk_X509_num(roots); i++)
+		(void)X509_STORE_add_cert(store, sk_X509_value(roots, i));
+	if (X509_STORE_CTX_init(ctx, store, leaf, NULL) == 1 &&
+	    X509_STORE_CTX_get1_issuer(&issuer, ctx, leaf) == 1)
+		found = X509_check_issued(issuer, issuer) == X509_V_OK;
+out:
+	ERR_clear_error();
+	X509_free(issuer);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return found;
 }
 
 static int
-import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const ownership *o,
-    const char *key_pass, tg_err *err)
+covers_host(X509 *leaf, const char *host)
 {
+	unsigned char ip[16];
+	char ascii[PKI_NAME_MAX];
+
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+		return X509_check_ip_asc(leaf, host, 0) == 1;
+	if (util_idna_to_ascii(host, ascii, sizeof(ascii), NULL) != 0)
+		return 0;
+	return X509_check_host(leaf, ascii, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+}
+
+/* What would let the service start but turn its clients away. */
+static void
+import_problems(const char *host, STACK_OF(X509) *chain, const char *crt,
+    const import_opts *io, char *buf, size_t len)
+{
+	X509 *leaf = sk_X509_value(chain, 0);
+	int64_t now = (int64_t)time(NULL);
+	char when[32], cn[PKI_NAME_MAX], sans[1024], issuer[512];
+
+	buf[0] = '\0';
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		int64_t nb = pki_asn1_time_unix(X509_get0_notBefore(x));
+		int64_t na = pki_asn1_time_unix(X509_get0_notAfter(x));
+		pki_cert_cn(x, cn, sizeof(cn));
+		if (na < now) {
+			pki_time_format(na, when, sizeof(when));
+			add_problem(buf, len, "%s CN=%s expired on %s (renew it: certbot renew, "
+			    "`tlsgate cert renew`, or ask its CA)", i == 0 ? "the certificate" :
+			    "the chain's", cn, when);
+		} else if (nb > now) {
+			pki_time_format(nb, when, sizeof(when));
+			add_problem(buf, len, "%s CN=%s is not valid until %s (check the clock here "
+			    "and where it was issued)", i == 0 ? "the certificate" : "the chain's",
+			    cn, when);
+		}
+	}
+	/* The leaf's issuer follows it when the file has it (order_chain). */
+	if (X509_check_issued(leaf, leaf) != X509_V_OK &&
+	    (sk_X509_num(chain) < 2 || X509_check_issued(sk_X509_value(chain, 1), leaf) !=
+		X509_V_OK) && !issuer_is_known_root(leaf, io->roots)) {
+		pki_name_oneline(X509_get_issuer_name(leaf), issuer, sizeof(issuer));
+		add_problem(buf, len, "%s holds no certificate of the leaf's issuer %s, which is "
+		    "not a root in the system store either: clients cannot build the chain; append "
+		    "the intermediate (certbot: fullchain.pem, not cert.pem), or, when %s is your "
+		    "own root CA, name it with --ca ROOT.crt", crt, issuer, issuer);
+	}
+	if (!covers_host(leaf, host)) {
+		pki_cert_sans(leaf, sans, sizeof(sans));
+		add_problem(buf, len, "the certificate does not cover %s (it names %s): import it "
+		    "under one of those names, or get one that covers %s", host,
+		    sans[0] ? sans : "no subjectAltName", host);
+	}
+}
+
+static int
+import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const cli_owner *o,
+    const import_opts *io, tg_err *err)
+{
+	char problems[2048];
 	char crt[PATH_MAX], key_path[PATH_MAX], dst_crt[PATH_MAX], dst_key[PATH_MAX];
 	STACK_OF(X509) *certs = NULL, *ordered = NULL;
 	EVP_PKEY *key = NULL;
@@ -211,9 +291,18 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
 		return tg_err_set(err, TG_ERR_USAGE, "'%s' is not a host name", host);
 	if (locate(host, srcs, nsrc, crt, key_path, err) != 0 ||
 	    pki_load_certs(crt, &certs, err) != 0 ||
-	    (key = pki_load_key(key_path, key_pass, err)) == NULL ||
+	    (key = pki_load_key_pass(key_path, io->key_pass, err)) == NULL ||
 	    order_chain(certs, key, &ordered, &reordered, crt, err) != 0)
 		goto out;
+	import_problems(host, ordered, crt, io, problems, sizeof(problems));
+	if (problems[0] != '\0' && !io->force) {
+		tg_err_set(err, TG_ERR_VERIFY, "not installing %s for %s: %s; nothing was changed "
+		    "(--force installs it anyway)", crt, host, problems);
+		goto out;
+	}
+	if (problems[0] != '\0')
+		fprintf(stderr, "tlsgate: warning: installing %s for %s anyway (--force): %s\n", crt,
+		    host, cli_safe(0, problems));
 	{
 		X509 *arr[16];
 		int n = sk_X509_num(ordered) < 16 ? sk_X509_num(ordered) : 16;
@@ -231,8 +320,8 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
 	strncat(dst_key, ".key", sizeof(dst_key) - strlen(dst_key) - 1);
 	/* Key first: a new cert must never be served with the old key. A
 	 * failure takes back what was published and restores what it replaced. */
-	if (stage_owned(&fs, dst_key, kpem, klen, o->key_mode, o, err) != 0 ||
-	    stage_owned(&fs, dst_crt, cpem, clen, 0644, o, err) != 0 ||
+	if (cli_stage_owned(&fs, dst_key, kpem, klen, o->key_mode, UTIL_WRITE_FORCE, o, err) != 0 ||
+	    cli_stage_owned(&fs, dst_crt, cpem, clen, 0644, UTIL_WRITE_FORCE, o, err) != 0 ||
 	    util_fileset_publish_all(&fs, err) != 0)
 		goto out;
 	printf("Imported %s: %s and %s (key mode %04o)%s\n", host, dst_crt, dst_key,
@@ -257,33 +346,39 @@ cli_cert_import(int argc, char **argv)
 		{ "owner", required_argument, NULL, 'o' },
 		{ "reload", required_argument, NULL, 'r' },
 		{ "key-pass-file", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'C' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *certs_dir = getenv("TLSGATE_CERTS_DIR"), *reload = NULL, *owner = NULL;
-	const char *key_pass_file = NULL;
-	ownership own = { .key_mode = 0600 };
-	char *key_pass = NULL;
+	const char *ca_path = NULL;
+	cli_owner own = { .key_mode = 0600 };
+	pki_pass key_pass;
+	import_opts io = { .key_pass = &key_pass };
 	tg_err err = { 0 };
 	int c, rc = 1;
 
+	cli_pass_init(&key_pass, opts, 'k', 1);
 	while ((c = cli_getopt(argc, argv, opts, "cert import")) != -1) {
 		switch (c) {
 		case 'd': certs_dir = optarg; break;
 		case 'o': owner = optarg; break;
 		case 'r': reload = optarg; break;
-		case 'k': key_pass_file = optarg; break;
+		case 'k': key_pass.file = optarg; break;
+		case 'C': ca_path = optarg; break;
+		case 'f': io.force = 1; break;
 		default: return 2;
 		}
 	}
 	if (certs_dir == NULL || *certs_dir == '\0')
 		certs_dir = DEFAULT_CERTS_DIR;
-	if (owner != NULL && parse_owner(owner, &own, &err) != 0)
+	if (owner != NULL && cli_owner_parse(owner, &own, &err) != 0)
 		return cli_fail(&err);
-	if (cli_read_pass(key_pass_file, &key_pass, &err) != 0)
+	if (ca_path != NULL && pki_load_certs(ca_path, &io.roots, &err) != 0)
 		return cli_fail(&err);
 	if (argc - optind >= 2) {
 		if (import_one(argv[optind], argv + optind + 1, argc - optind - 1, certs_dir, &own,
-			key_pass, &err) != 0)
+			&io, &err) != 0)
 			goto fail;
 	} else if (argc == optind && getenv("RENEWED_LINEAGE") && getenv("RENEWED_DOMAINS")) {
 		char *lineage = getenv("RENEWED_LINEAGE"), *domains = strdup(getenv("RENEWED_DOMAINS"));
@@ -295,7 +390,7 @@ cli_cert_import(int argc, char **argv)
 		}
 		for (d = strtok_r(domains, " ", &save); d; d = strtok_r(NULL, " ", &save)) {
 			any = 1;
-			if (import_one(d, &lineage, 1, certs_dir, &own, key_pass, &err) != 0) {
+			if (import_one(d, &lineage, 1, certs_dir, &own, &io, &err) != 0) {
 				free(domains);
 				goto fail;
 			}
@@ -306,7 +401,8 @@ cli_cert_import(int argc, char **argv)
 			goto fail;
 		}
 	} else {
-		util_free_secret(key_pass);
+		pki_pass_clear(&key_pass);
+		sk_X509_pop_free(io.roots, X509_free);
 		return cli_usage("cert import", "give HOST and SRC (or run as a certbot deploy hook "
 		    "with $RENEWED_LINEAGE and $RENEWED_DOMAINS set)");
 	}
@@ -325,6 +421,7 @@ cli_cert_import(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 out:
-	util_free_secret(key_pass);
+	pki_pass_clear(&key_pass);
+	sk_X509_pop_free(io.roots, X509_free);
 	return rc;
 }

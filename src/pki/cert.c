@@ -1,6 +1,7 @@
 /* Building certificates and CSRs from profiles. Every extension is set here,
  * in one place, so each profile's contents can be read off in one screen. */
 #include "tlsgate/pki.h"
+#include "tlsgate/util.h"
 
 #include <arpa/inet.h>
 #include <openssl/rand.h>
@@ -317,12 +318,61 @@ out:
 	return rc;
 }
 
+/* The request's subject, each field read as UTF-8. A control character in
+ * any field is refused (a NUL cut "alice<NUL>.evil" to alice; CR/LF rewrite
+ * terminals and logs), and so is more than one CN (services disagree on
+ * which is the name). The one CN goes into p->cn. */
+static int
+csr_subject(X509_REQ *csr, const char *path, pki_profile *p, tg_err *err)
+{
+	X509_NAME *subject = X509_REQ_get_subject_name(csr);
+	int ncn = 0;
+
+	for (int i = 0; i < X509_NAME_entry_count(subject); i++) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(subject, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+		char field[64];
+		long at;
+
+		if (nid != NID_undef)
+			snprintf(field, sizeof(field), "%s", OBJ_nid2sn(nid));
+		else if (OBJ_obj2txt(field, sizeof(field), X509_NAME_ENTRY_get_object(e), 1) <= 0)
+			snprintf(field, sizeof(field), "field %d", i + 1);
+		if (len < 0)
+			return tg_err_ossl(err, TG_ERR_CONFIG, "%s: the subject's %s does not decode "
+			    "as text; ask the requester for a new CSR", path, field);
+		if ((at = util_find_control(utf8, (size_t)len)) >= 0) {
+			unsigned byte = utf8[at];
+			OPENSSL_free(utf8);
+			return tg_err_set(err, TG_ERR_CONFIG, "%s: the subject's %s holds a control "
+			    "character (byte 0x%02X at offset %ld), which no name may; refused: ask "
+			    "the requester for a new CSR", path, field, byte, at);
+		}
+		if (nid == NID_commonName && ++ncn == 1) {
+			if ((size_t)len >= sizeof(p->cn)) {
+				OPENSSL_free(utf8);
+				return tg_err_set(err, TG_ERR_CONFIG, "%s: the subject's CN is longer "
+				    "than %zu bytes", path, sizeof(p->cn) - 1);
+			}
+			memcpy(p->cn, utf8, (size_t)len);
+			p->cn[len] = '\0';
+		}
+		OPENSSL_free(utf8);
+	}
+	if (ncn > 1)
+		return tg_err_set(err, TG_ERR_CONFIG, "%s: the subject holds %d CNs; a certificate "
+		    "names one (which one a service takes differs), so the request is refused: "
+		    "ask for a CSR with one CN and the other names as SANs", path, ncn);
+	return 0;
+}
+
 int
 pki_csr_to_profile(X509_REQ *csr, const char *path, pki_profile_kind kind,
     int64_t valid_secs, pki_profile *p, tg_err *err)
 {
 	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
-	X509_NAME *subject = X509_REQ_get_subject_name(csr);
 	pki_san san;
 
 	memset(p, 0, sizeof(*p));
@@ -332,9 +382,7 @@ pki_csr_to_profile(X509_REQ *csr, const char *path, pki_profile_kind kind,
 		return tg_err_ossl(err, TG_ERR_VERIFY,
 		    "%s: the request's signature does not verify, so it was altered or is "
 		    "corrupt; ask the requester for a new CSR", path);
-	if (X509_NAME_get_text_by_NID(subject, NID_commonName, p->cn, sizeof(p->cn)) < 0)
-		p->cn[0] = '\0';
-	if (csr_sans(csr, p, path, err) != 0)
+	if (csr_subject(csr, path, p, err) != 0 || csr_sans(csr, p, path, err) != 0)
 		return -1;
 	if (p->cn[0] == '\0' && p->nsans == 0)
 		return tg_err_set(err, TG_ERR_CONFIG,

@@ -73,6 +73,11 @@ pki_key_describe(EVP_PKEY *key, char *buf, size_t len)
 	char group[64];
 	size_t glen = 0;
 
+	if (key == NULL) {
+		/* A certificate whose public key does not decode. */
+		snprintf(buf, len, "unreadable public key");
+		return;
+	}
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_RSA:
 		snprintf(buf, len, "RSA %d", EVP_PKEY_get_bits(key));
@@ -130,7 +135,7 @@ out:
 int
 pki_key_matches_cert(EVP_PKEY *key, X509 *cert)
 {
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	EVP_PKEY *pub = cert != NULL ? X509_get0_pubkey(cert) : NULL;
 
-	return pub != NULL && EVP_PKEY_eq(key, pub) == 1;
+	return key != NULL && pub != NULL && EVP_PKEY_eq(key, pub) == 1;
 }

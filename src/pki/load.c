@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <limits.h>
 #include <openssl/pkcs12.h>
 #include <string.h>
 
@@ -174,12 +175,19 @@ pass_cb(char *buf, int size, int rwflag, void *u)
 
 	(void)rwflag;
 	if (pass == NULL)
-		return -1; /* never prompt: tlsgate runs unattended */
+		return -1; /* OpenSSL never prompts: pki_pass_get asked already */
 	n = strlen(pass);
 	if (n > (size_t)size)
 		return -1;
 	memcpy(buf, pass, n);
 	return (int)n;
+}
+
+static int
+key_is_encrypted(const unsigned char *data, size_t len)
+{
+	return memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
+	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
 }
 
 int
@@ -191,41 +199,43 @@ pki_key_file_encrypted(const char *path)
 
 	if (util_read_file(path, &data, &len, NULL) != 0)
 		return 0;
-	enc = memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
-	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	enc = key_is_encrypted(data, len);
 	OPENSSL_clear_free(data, len);
 	return enc;
 }
 
 EVP_PKEY *
-pki_load_key(const char *path, const char *pass, tg_err *err)
+pki_load_key_pass(const char *path, pki_pass *pass, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
 	BIO *bio = NULL;
 	EVP_PKEY *key = NULL;
+	char what[PATH_MAX + 16], text[768];
 	int encrypted;
 
 	if (read_input(path, &data, &len, err) != 0)
 		return NULL;
-	encrypted = memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
-	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
-	if (encrypted && pass == NULL) {
-		tg_err_set(err, TG_ERR_CONFIG,
-		    "%s is protected by a passphrase; pass --pass-file FILE, or remove the "
-		    "passphrase with `tlsgate key decrypt %s --out KEY --pass-file FILE`",
-		    path, path);
+	encrypted = key_is_encrypted(data, len);
+	if (encrypted && !pki_pass_available(pass)) {
+		pki_pass_fix(pass, text, sizeof(text));
+		tg_err_set(err, TG_ERR_CONFIG, "%s is protected by a passphrase; %s", path, text);
 		goto out;
 	}
+	snprintf(what, sizeof(what), "the key %s", path);
+	if (encrypted && pki_pass_get(pass, what, 0, err) != 0)
+		goto out;
 	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
 	if (looks_pem(data, len)) {
-		key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)pass);
+		key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb,
+		    encrypted ? (void *)pass->value : NULL);
 		if (key == NULL && encrypted) {
+			pki_pass_source(pass, text, sizeof(text));
 			tg_err_ossl(err, TG_ERR_CONFIG,
-			    "cannot decrypt %s: wrong passphrase; check the passphrase file", path);
+			    "cannot decrypt %s: wrong passphrase (from %s)", path, text);
 			goto out;
 		}
 		if (key == NULL) {
@@ -247,6 +257,15 @@ out:
 	BIO_free(bio);
 	OPENSSL_clear_free(data, len);
 	return key;
+}
+
+EVP_PKEY *
+pki_load_key(const char *path, const char *pass, tg_err *err)
+{
+	/* A fixed passphrase: no option to name, nothing to ask. */
+	pki_pass fixed = { .value = (char *)pass };
+
+	return pki_load_key_pass(path, pass != NULL ? &fixed : NULL, err);
 }
 
 /* One kind of single object a file may hold, PEM or DER. */

@@ -114,6 +114,9 @@ pki_san_parse(const char *s, pki_san *out, tg_err *err)
 			break;
 		}
 	}
+	if (util_find_control(s, strlen(s)) >= 0)
+		return tg_err_set(err, TG_ERR_USAGE, "malformed SAN '%s': it holds a control "
+		    "character, which no name may", s);
 	if (!typed)
 		out->type = detect(s, out);
 	if (*value == '\0' || strlen(value) >= sizeof(out->value))
@@ -226,7 +229,8 @@ pki_profile_leaf(pki_profile *p, pki_profile_kind kind, const char *name,
 	if (name == NULL || *name == '\0' || strlen(name) >= sizeof(p->cn))
 		return tg_err_set(err, TG_ERR_USAGE, "the certificate name must be 1 to %zu characters",
 		    sizeof(p->cn) - 1);
-	if (strpbrk(name, "/\\\n\r\t") != NULL || name[0] == '.' || name[0] == '-')
+	if (strchr(name, '/') != NULL || strchr(name, '\\') != NULL ||
+	    util_find_control(name, strlen(name)) >= 0 || name[0] == '.' || name[0] == '-')
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "'%s' cannot be a certificate name: it is also the file name, so no "
 		    "slashes, control characters, or leading dot/hyphen", name);

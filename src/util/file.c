@@ -398,31 +398,85 @@ util_sweep_stale(const char *dir)
 	closedir(d);
 }
 
+static const char *
+file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a regular file";
+}
+
+int
+util_open_input(const char *path, struct stat *st, tg_err *err)
+{
+	struct stat local;
+	int fd, saved, fl;
+
+	if (st == NULL)
+		st = &local;
+	/* O_NONBLOCK: opening a FIFO with no writer would wait forever. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		if (saved == ENOENT)
+			tg_err_set(err, TG_ERR_IO, "%s: no such file", path);
+		else if (saved == EACCES)
+			tg_err_set(err, TG_ERR_IO,
+			    "%s: permission denied (run as a user that can read it, or fix its mode/owner)",
+			    path);
+		else
+			tg_err_set(err, TG_ERR_IO, "cannot open %s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, st) != 0) {
+		saved = errno;
+		tg_err_set(err, TG_ERR_IO, "cannot read %s: %s", path, strerror(saved));
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		saved = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+		if (S_ISDIR(st->st_mode))
+			tg_err_set(err, TG_ERR_IO, "%s is a directory, expected a file", path);
+		else
+			tg_err_set(err, TG_ERR_IO,
+			    "%s is %s, not a regular file; tlsgate reads certificates, keys, "
+			    "passphrases and configs only from regular files (save the data to a "
+			    "file first; a passphrase may come from standard input with -)",
+			    path, file_kind(st->st_mode));
+		goto fail;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		saved = errno;
+		tg_err_set(err, TG_ERR_IO, "cannot read %s: %s", path, strerror(saved));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 int
 util_read_file(const char *path, unsigned char **data, size_t *len, tg_err *err)
 {
 	unsigned char *buf = NULL;
 	size_t cap = 0, used = 0;
 	int fd, rc = -1;
-	struct stat st;
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int saved = errno;
-		if (saved == ENOENT)
-			return tg_err_set(err, TG_ERR_IO, "%s: no such file", path);
-		if (saved == EACCES)
-			return tg_err_set(err, TG_ERR_IO,
-			    "%s: permission denied (run as a user that can read it, or fix its mode/owner)",
-			    path);
-		return tg_err_set(err, TG_ERR_IO, "cannot open %s: %s", path, strerror(saved));
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		tg_err_set(err, TG_ERR_IO, "%s is a directory, expected a file", path);
-		goto out;
-	}
+	if ((fd = util_open_input(path, NULL, err)) < 0)
+		return -1;
 	for (;;) {
 		ssize_t n;
 		if (used + 1 >= cap) {

@@ -22,6 +22,10 @@ TLSGATE=$(cd "$(dirname "$TLSGATE")" && pwd)/$(basename "$TLSGATE")
 # refuses by default; the order is harmless here. No effect without ASan.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
+# tlsgate asks for a missing passphrase when standard input is a terminal; a
+# test started from one must fail instead of waiting for a typed answer.
+exec </dev/null
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tlsgate-e2e.XXXXXX")
 # Servers that drop privileges (postgres, nginx workers) must reach their files.
 chmod 755 "$WORK"

@@ -101,7 +101,7 @@ expect clean-files 0 "" -- "$W/c/clean/example.com.crt" "$W/c/clean/example.com.
 d=$W/c/tlsgate-ca
 "$TLSGATE" ca init --dir "$d" --name "Corpus tlsgate CA" --intermediate >>"$LOG" 2>&1
 "$TLSGATE" cert issue example.com --dir "$d" --san www.example.com >>"$LOG" 2>&1
-"$TLSGATE" cert issue alice --dir "$d" --client --p12 >>"$LOG" 2>&1
+"$TLSGATE" cert issue alice --dir "$d" --client --p12 --p12-no-password >>"$LOG" 2>&1
 "$TLSGATE" crl --dir "$d" >>"$LOG" 2>&1
 expect clean-tlsgate-ca 0 "" -- "$d"
 
