@@ -119,7 +119,7 @@ next_batch(void *arg, pki_profile *p, tg_err *err)
 }
 
 struct issue_report {
-	int json, batch;
+	int json, batch, key_encrypted;
 	size_t count;
 	json_t *arr;
 };
@@ -141,8 +141,9 @@ report_issued(const tg_issued *r, void *arg)
 	if (rep->batch)
 		return;
 	pki_time_format(r->not_after, when, sizeof(when));
-	printf("Issued %s (serial %s, expires %s)\n  certificate: %s\n  key:         %s (0600)\n",
-	    r->cn, r->serial, when, r->cert_path, r->key_path);
+	printf("Issued %s (serial %s, expires %s)\n  certificate: %s\n  key:         %s (0600%s)\n",
+	    r->cn, r->serial, when, r->cert_path, r->key_path,
+	    rep->key_encrypted ? ", passphrase-protected" : "");
 	if (r->p12_path[0])
 		printf("  PKCS#12:     %s\n", r->p12_path);
 }
@@ -277,6 +278,7 @@ cert_issue(int argc, char **argv)
 	}
 	o.p12_pass = p12_pass.value;
 	o.key_pass = key_pass.value;
+	rep.key_encrypted = key_pass.value != NULL;
 	if ((ca = cli_open_ca(dir_opt, ca_pass, TG_CA_NEED_KEY, "cert issue", &rc)) == NULL)
 		goto out;
 	if (rep.json)

@@ -73,28 +73,16 @@ static void
 suggest(const char *typed, size_t n, const struct option *opts, char *buf, size_t len)
 {
 	static const struct option help_opt = { "help", no_argument, NULL, 'h' };
+	const char *prefixed[3];
 	const struct option *best = NULL;
-	size_t used = 0, nprefix = 0, best_d = (size_t)-1;
+	size_t nprefix = 0, best_d = (size_t)-1;
 
 	buf[0] = '\0';
 	for (const struct option *o = opts; ; o++) {
 		const struct option *c = o->name != NULL ? o : &help_opt;
-		if (n > 0 && strncmp(c->name, typed, n) == 0 && nprefix < 3) {
-			int w = snprintf(buf + used, len - used, "%s--%s", nprefix ? " or " : "",
-			    c->name);
-			if (w > 0 && (size_t)w < len - used) {
-				used += (size_t)w;
-				nprefix++;
-			}
-		}
-		if (o->name == NULL)
-			break;
-	}
-	if (nprefix > 0)
-		return;
-	for (const struct option *o = opts; ; o++) {
-		const struct option *c = o->name != NULL ? o : &help_opt;
 		size_t d = edit_distance(typed, n, c->name);
+		if (n > 0 && strncmp(c->name, typed, n) == 0 && nprefix < 3)
+			prefixed[nprefix++] = c->name;
 		if (d < best_d) {
 			best_d = d;
 			best = c;
@@ -102,7 +90,13 @@ suggest(const char *typed, size_t n, const struct option *opts, char *buf, size_
 		if (o->name == NULL)
 			break;
 	}
-	if (best != NULL && (best_d <= 2 || best_d <= n / 3))
+	if (nprefix == 1)
+		snprintf(buf, len, "--%s", prefixed[0]);
+	else if (nprefix == 2)
+		snprintf(buf, len, "--%s or --%s", prefixed[0], prefixed[1]);
+	else if (nprefix == 3)
+		snprintf(buf, len, "--%s, --%s or --%s", prefixed[0], prefixed[1], prefixed[2]);
+	else if (best != NULL && (best_d <= 2 || best_d <= n / 3))
 		snprintf(buf, len, "--%s", best->name);
 }
 

@@ -235,7 +235,7 @@ pki_load_key_pass(const char *path, pki_pass *pass, tg_err *err)
 		if (key == NULL && encrypted) {
 			pki_pass_source(pass, text, sizeof(text));
 			tg_err_ossl(err, TG_ERR_CONFIG,
-			    "cannot decrypt %s: wrong passphrase (from %s)", path, text);
+			    "cannot decrypt %s: wrong passphrase (%s)", path, text);
 			goto out;
 		}
 		if (key == NULL) {

@@ -70,13 +70,13 @@ pki_pass_source(const pki_pass *p, char *buf, size_t len)
 	const char *file = p != NULL ? (p->file != NULL ? p->file : env_file(p)) : NULL;
 
 	if (p == NULL || p->option == NULL)
-		snprintf(buf, len, "the passphrase given");
+		snprintf(buf, len, "the one given");
 	else if (p->typed)
-		snprintf(buf, len, "the passphrase typed");
+		snprintf(buf, len, "the one typed at the prompt");
 	else if (pki_pass_from_stdin(p))
-		snprintf(buf, len, "standard input (--%s -)", p->option);
+		snprintf(buf, len, "the one read from standard input, --%s -", p->option);
 	else if (file != NULL)
-		snprintf(buf, len, "the first line of %s (%s%s)", file,
+		snprintf(buf, len, "the first line of %s, %s%s", file,
 		    p->file != NULL ? "--" : "$", p->file != NULL ? p->option : p->env);
 	else
 		snprintf(buf, len, "--%s", p->option);
@@ -125,7 +125,7 @@ static void
 tty_restore_and_raise(int sig)
 {
 	if (tty_fd >= 0)
-		(void)tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+		(void)tcsetattr(tty_fd, TCSANOW, &tty_saved);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -153,7 +153,7 @@ tty_echo_off(int fd)
 static void
 tty_echo_restore(int fd)
 {
-	(void)tcsetattr(fd, TCSAFLUSH, &tty_saved);
+	(void)tcsetattr(fd, TCSANOW, &tty_saved);
 	tty_fd = -1;
 	for (size_t i = 0; i < sizeof(tty_signals) / sizeof(tty_signals[0]); i++)
 		sigaction(tty_signals[i], &tty_old[i], NULL);
@@ -166,10 +166,12 @@ ask(int fd, const char *prompt, char *buf, size_t size, tg_err *err)
 {
 	int rc;
 
-	(void)!write(fd, prompt, strlen(prompt));
+	/* Echo goes off (and stale type-ahead is dropped) before the prompt
+	 * shows, so nothing typed in answer is ever echoed. */
 	if (tty_echo_off(fd) != 0)
 		return tg_err_set(err, TG_ERR_IO, "cannot turn off echo on the terminal: %s",
 		    strerror(errno));
+	(void)!write(fd, prompt, strlen(prompt));
 	rc = read_line(fd, buf, size, "the terminal", err);
 	tty_echo_restore(fd);
 	return rc;
