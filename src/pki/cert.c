@@ -304,6 +304,9 @@ csr_sans(X509_REQ *csr, pki_profile *p, const char *path, tg_err *err)
 			}
 			snprintf(text, sizeof(text), "%s%.*s", prefix, len, (const char *)d);
 			if (pki_san_parse(text, &san, err) != 0) {
+				/* The file is at fault, not the command line. */
+				if (err != NULL)
+					err->cat = TG_ERR_CONFIG;
 				tg_err_prefix(err, "%s", path);
 				goto out;
 			}
