@@ -566,6 +566,206 @@ test_name_escape(void **state)
 	/* Too small: no half escape, the length of the whole. */
 	assert_int_equal(pki_name_escape(out, 4, "ab,cd", 5), 7);
 	assert_string_equal(out, "ab");
+/* A CSR signed by key whose subject holds the given (field, bytes) pairs. */
+static X509_REQ *
+hostile_csr(EVP_PKEY *key, const char *const *fields, const char *const *values,
+    const int *lens, int n)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(X509_NAME_add_entry_by_txt(name, fields[i], MBSTRING_UTF8,
+		    (const unsigned char *)values[i], lens[i], -1, 0), 1);
+	assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	return req;
+}
+
+static void
+test_csr_hostile_names(void **state)
+{
+	fixture *f = *state;
+	static const struct {
+		const char *fields[2], *values[2];
+		int lens[2], n;
+		const char *why;
+	} cases[] = {
+		/* A NUL used to cut the CN at "alice". */
+		{ { "CN" }, { "alice\0.evil.example" }, { 19 }, 1,
+		  "the subject's CN holds a control character (byte 0x00 at offset 5)" },
+		{ { "CN" }, { "bob\r\nIssued x" }, { 13 }, 1,
+		  "the subject's CN holds a control character (byte 0x0D at offset 3)" },
+		{ { "CN", "OU" }, { "carol", "ops\x1b[2J" }, { 5, 7 }, 2,
+		  "the subject's OU holds a control character (byte 0x1B at offset 3)" },
+		{ { "CN", "O" }, { "dave", "x\x7f" }, { 4, 2 }, 2,
+		  "the subject's O holds a control character (byte 0x7F at offset 1)" },
+		/* Two CNs: which is the name depends on the service. */
+		{ { "CN", "CN" }, { "alice", "admin" }, { 5, 5 }, 2, "the subject holds 2 CNs" },
+	};
+	pki_profile *p = calloc(1, sizeof(*p));
+	tg_err err = { 0 };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509_REQ *req = hostile_csr(f->leaf_key, cases[i].fields, cases[i].values,
+		    cases[i].lens, cases[i].n);
+		tg_err_clear(&err);
+		assert_int_equal(pki_csr_to_profile(req, "h.csr", PKI_PROFILE_CLIENT, 60, p, &err), -1);
+		if (strstr(err.msg, cases[i].why) == NULL)
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].why, err.msg);
+		assert_int_equal(err.cat, TG_ERR_CONFIG);
+		X509_REQ_free(req);
+	}
+	/* UTF-8 beyond ASCII is a name like any other. */
+	{
+		const char *fields[] = { "CN" }, *values[] = { "m\xc3\xbcller" };
+		int lens[] = { 7 };
+		X509_REQ *req = hostile_csr(f->leaf_key, fields, values, lens, 1);
+		assert_int_equal(pki_csr_to_profile(req, "u.csr", PKI_PROFILE_CLIENT, 60, p, &err), 0);
+		assert_string_equal(p->cn, "m\xc3\xbcller");
+		X509_REQ_free(req);
+	}
+	/* Control characters are refused in SANs and names given on the command line. */
+	pki_san san;
+	assert_int_equal(pki_san_parse("URI:spiffe://a/b\r\nx", &san, &err), -1);
+	assert_non_null(strstr(err.msg, "control character"));
+	assert_int_equal(pki_san_parse("email:a\x1b@b.example", &san, &err), -1);
+	assert_int_equal(pki_profile_leaf(p, PKI_PROFILE_CLIENT, "dev\x1b[2J", NULL, 0, 60, &err), -1);
+	assert_non_null(strstr(err.msg, "control characters"));
+	free(p);
+}
+
+/* A certificate whose public key does not decode (a P-256 point off the
+ * curve): X509_get0_pubkey gives NULL, and describing it must not crash. */
+static void
+test_undecodable_public_key(void **state)
+{
+	fixture *f = *state;
+	unsigned char *der = NULL;
+	const unsigned char *cp;
+	char desc[64];
+	int len = i2d_X509(f->leaf, &der), patched = 0;
+	X509 *x;
+
+	for (int i = 0; i + 4 < len; i++) {
+		if (memcmp(der + i, "\x03\x42\x00\x04", 4) == 0) {
+			der[i + 4] = 0x07;
+			patched = 1;
+			break;
+		}
+	}
+	assert_true(patched);
+	cp = der;
+	assert_non_null(x = d2i_X509(NULL, &cp, len));
+	assert_null(X509_get0_pubkey(x));
+	pki_key_describe(X509_get0_pubkey(x), desc, sizeof(desc));
+	assert_string_equal(desc, "unreadable public key");
+	assert_false(pki_key_matches_cert(f->leaf_key, x));
+	assert_false(pki_key_matches_cert(NULL, x));
+	assert_false(pki_key_matches_cert(f->leaf_key, NULL));
+	X509_free(x);
+	OPENSSL_free(der);
+}
+
+/* pki_pass: the file's first line, the option named in every message, and
+ * the value read once. */
+static void
+test_pass_sources(void **state)
+{
+	fixture *f = *state;
+	char dir[] = "/tmp/tlsgate-pass-XXXXXX", path[256], keypath[256], cmd[300], *pem;
+	pki_pass p = { .option = "key-pass-file" };
+	size_t len;
+	tg_err err = { 0 };
+	EVP_PKEY *k;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pass", dir);
+	snprintf(keypath, sizeof(keypath), "%s/enc.key", dir);
+	assert_int_equal(pki_key_to_pem(f->leaf_key, "s3cret", &pem, &len, &err), 0);
+	write_tmp(keypath, pem, len);
+	OPENSSL_clear_free(pem, len);
+
+	/* No source: the message names the option given, nothing else. */
+	assert_false(pki_pass_available(&p));
+	assert_null(pki_load_key_pass(keypath, &p, &err));
+	assert_non_null(strstr(err.msg, "is protected by a passphrase; give --key-pass-file FILE"));
+	assert_null(strstr(err.msg, "key decrypt"));
+	assert_null(strstr(err.msg, " --pass-file"));
+	/* A library caller without an option: no option suggested. */
+	assert_null(pki_load_key(keypath, NULL, &err));
+	assert_non_null(strstr(err.msg, "protected by a passphrase; none was given"));
+
+	/* The first line of a file; CR/LF and later lines ignored. */
+	write_tmp(path, "s3cret\r\nnext line\n", 18);
+	p.file = path;
+	assert_non_null(k = pki_load_key_pass(keypath, &p, &err));
+	assert_true(pki_key_matches_cert(k, f->leaf));
+	EVP_PKEY_free(k);
+	assert_string_equal(p.value, "s3cret");
+	pki_pass_clear(&p);
+	assert_null(p.value);
+
+	/* A wrong one names where it came from. */
+	write_tmp(path, "nope\n", 5);
+	assert_null(pki_load_key_pass(keypath, &p, &err));
+	assert_non_null(strstr(err.msg, "wrong passphrase (the first line of"));
+	assert_non_null(strstr(err.msg, ", --key-pass-file)"));
+	pki_pass_clear(&p);
+
+	/* An environment variable naming the file, when the option is absent. */
+	p.file = NULL;
+	p.env = "TLSGATE_TEST_PASS_FILE";
+	write_tmp(path, "s3cret\n", 7);
+	setenv("TLSGATE_TEST_PASS_FILE", path, 1);
+	assert_non_null(k = pki_load_key_pass(keypath, &p, &err));
+	EVP_PKEY_free(k);
+	unsetenv("TLSGATE_TEST_PASS_FILE");
+	pki_pass_clear(&p);
+	pki_pass_fix(&p, cmd, sizeof(cmd));
+	assert_non_null(strstr(cmd, "or set $TLSGATE_TEST_PASS_FILE"));
+
+	/* An unencrypted key needs no passphrase and asks for none. */
+	assert_int_equal(pki_key_to_pem(f->leaf_key, NULL, &pem, &len, &err), 0);
+	write_tmp(keypath, pem, len);
+	OPENSSL_clear_free(pem, len);
+	p.env = NULL;
+	assert_non_null(k = pki_load_key_pass(keypath, &p, &err));
+	EVP_PKEY_free(k);
+	assert_null(p.value);
+
+	/* A missing file names the option. */
+	p.file = "/nonexistent/pass";
+	assert_int_equal(pki_pass_get(&p, "x", 0, &err), -1);
+	assert_non_null(strstr(err.msg, "--key-pass-file"));
+	assert_non_null(strstr(err.msg, "no such file"));
+	/* "-": the first line of standard input, once. */
+	{
+		int fds[2], saved = dup(STDIN_FILENO);
+		pki_pass other = { .option = "pass-file", .file = "-" };
+		char rest[16] = "";
+		assert_int_equal(pipe(fds), 0);
+		assert_int_equal(write(fds[1], "from stdin\nrest\n", 16), 16);
+		close(fds[1]);
+		assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+		close(fds[0]);
+		p.file = "-";
+		assert_int_equal(pki_pass_get(&p, "x", 0, &err), 0);
+		assert_string_equal(p.value, "from stdin");
+		/* Only the line was read. */
+		assert_int_equal(read(STDIN_FILENO, rest, sizeof(rest) - 1), 5);
+		assert_string_equal(rest, "rest\n");
+		assert_int_equal(pki_pass_get(&other, "y", 0, &err), -1);
+		assert_non_null(strstr(err.msg, "standard input already gave the passphrase of "
+		    "--key-pass-file"));
+		pki_pass_clear(&p);
+		dup2(saved, STDIN_FILENO);
+		close(saved);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 int
@@ -586,6 +786,9 @@ main(void)
 		cmocka_unit_test(test_cert_names),
 		cmocka_unit_test(test_cert_names_flawed),
 		cmocka_unit_test(test_name_escape),
+		cmocka_unit_test(test_csr_hostile_names),
+		cmocka_unit_test(test_undecodable_public_key),
+		cmocka_unit_test(test_pass_sources),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

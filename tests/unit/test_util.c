@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -236,6 +237,70 @@ test_pass_file(void **state)
 }
 
 static void
+test_open_input_regular_only(void **state)
+{
+	char fifo[256], path[256];
+	unsigned char *data;
+	size_t len;
+	struct stat st;
+	tg_err err = { 0 };
+	int fd;
+
+	(void)state;
+	/* A FIFO with no writer: refused at once (it used to block forever). */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(util_open_input(fifo, &st, &err), -1);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_non_null(strstr(err.msg, "is a FIFO (named pipe), not a regular file"));
+	assert_int_equal(util_read_file(fifo, &data, &len, &err), -1);
+	assert_int_equal(util_read_pass_file(fifo, (char **)&data, &err), -1);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	/* A character device, a directory. */
+	assert_int_equal(util_read_file("/dev/null", &data, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "a character device, not a regular file"));
+	assert_int_equal(util_read_file(tmpdir, &data, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "is a directory"));
+	/* A regular file opens blocking, and reads whole. */
+	snprintf(path, sizeof(path), "%s/regular", tmpdir);
+	assert_int_equal(util_write_file(path, "abc", 3, 0600, 0, &err), 0);
+	assert_true((fd = util_open_input(path, NULL, &err)) >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	close(fd);
+	assert_int_equal(util_read_file(path, &data, &len, &err), 0);
+	assert_int_equal(len, 3);
+	free(data);
+}
+
+static void
+test_escape(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain text", "plain text" },
+		{ "bob\r\nIssued", "bob\\x0D\\x0AIssued" },
+		{ "a\x1b[2Jb", "a\\x1B[2Jb" },
+		{ "del\x7f", "del\\x7F" },
+		{ "tab\there", "tab\\x09here" },
+		{ "m\xc3\xbcnchen", "m\xc3\xbcnchen" },         /* UTF-8 kept */
+		{ "csi\xc2\x9b" "31m", "csi\\xC2\\x9B31m" },      /* C1 control U+009B */
+		{ "bad\xff\xc3", "bad\\xFF\\xC3" },              /* not UTF-8 */
+		{ "over\xc0\xaf", "over\\xC0\\xAF" },            /* overlong '/' */
+	};
+	char out[64], tiny[6];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(util_escape(cases[i].in, out, sizeof(out)), cases[i].out);
+	/* Bounded: never a half escape. */
+	assert_string_equal(util_escape("ab\r\ncd", tiny, sizeof(tiny)), "ab");
+	assert_int_equal(util_find_control("abc", 3), -1);
+	assert_int_equal(util_find_control("ab\0c", 4), 2);
+	assert_int_equal(util_find_control("ab\x7f", 3), 2);
+}
+
+static void
 test_err_prefix(void **state)
 {
 	tg_err err = { 0 };
@@ -426,6 +491,8 @@ main(void)
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_pass_file),
+		cmocka_unit_test(test_open_input_regular_only),
+		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_idna),
 		cmocka_unit_test(test_owner_parse),
