@@ -340,7 +340,7 @@ cli_cert_renew(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "ca-pass-file", required_argument, NULL, 'c' },
+		{ CLI_CA_PASS_OPT, required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir_opt = NULL, *exec_cmd = NULL, *ca_pass = NULL;

@@ -82,7 +82,7 @@ verify_run(int argc, char **argv)
 		goto fail;
 	}
 	pki_cert_cn(leaf, cn, sizeof(cn));
-	printf("%s: OK (CN=%s%s%s%s)\n", argv[optind], cn, o.host ? ", covers " : "",
+	printf("%s: OK (CN=%s%s%s%s)\n", argv[optind], cli_safe(0, cn), o.host ? ", covers " : "",
 	    o.host ? o.host : "", ncrls ? ", not revoked" : "");
 	rc = 0;
 	goto out;

@@ -20,6 +20,13 @@
 /* Standard input holds one passphrase: a second `-` would read nothing. */
 static const char *stdin_taken_by;
 
+/* The option for messages ("pass-file" for a caller that named none). */
+static const char *
+opt(const pki_pass *p)
+{
+	return p->option != NULL ? p->option : "pass-file";
+}
+
 int
 pki_pass_from_stdin(const pki_pass *p)
 {
@@ -195,8 +202,8 @@ prompt(pki_pass *p, const char *what, int create, char *buf, size_t size, tg_err
 	if (ask(fd, text, buf, size, err) != 0)
 		goto out;
 	if (create && buf[0] == '\0') {
-		tg_err_set(err, TG_ERR_USAGE, "an empty passphrase protects nothing; type one, or "
-		    "leave out --%s", p->option ? p->option : "pass-file");
+		tg_err_set(err, TG_ERR_USAGE, "an empty passphrase protects nothing; run the "
+		    "command again and type one");
 		goto out;
 	}
 	if (create) {
@@ -233,15 +240,15 @@ pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err)
 	} else if (pki_pass_from_stdin(p)) {
 		if (stdin_taken_by != NULL)
 			return tg_err_set(err, TG_ERR_USAGE, "--%s -: standard input already gave "
-			    "the passphrase of --%s; give one of them as a FILE", p->option,
+			    "the passphrase of --%s; give one of them as a FILE", opt(p),
 			    stdin_taken_by);
-		stdin_taken_by = p->option ? p->option : "pass-file";
+		stdin_taken_by = opt(p);
 		if (read_line(STDIN_FILENO, buf, sizeof(buf), "standard input", err) != 0)
-			return tg_err_prefix(err, "--%s -", p->option ? p->option : "pass-file");
+			return tg_err_prefix(err, "--%s -", opt(p));
 	} else if (file != NULL) {
 		if (util_read_pass_file(file, &p->value, err) != 0)
 			return tg_err_prefix(err, "%s%s", p->file ? "--" : "$",
-			    p->file ? (p->option ? p->option : "pass-file") : p->env);
+			    p->file ? opt(p) : p->env);
 		return 0;
 	} else {
 		char fix[512];
@@ -251,7 +258,7 @@ pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err)
 	if (create && buf[0] == '\0') {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return tg_err_set(err, TG_ERR_USAGE, "--%s -: the passphrase is empty",
-		    p->option ? p->option : "pass-file");
+		    opt(p));
 	}
 	p->value = strdup(buf);
 	OPENSSL_cleanse(buf, sizeof(buf));
