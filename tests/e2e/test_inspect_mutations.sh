@@ -15,22 +15,19 @@ openssl x509 -in ca/issued/m.example.crt -outform DER -out cert.der
 openssl req -in r.csr -outform DER -out csr.der
 openssl crl -in ca/crl.pem -outform DER -out crl.der
 
-# run_inspect FILE: exit 0 or 1, never a crash or a sanitizer report.
+# run_inspect FILE [--json]: exit 0 or 1, never a crash or a sanitizer report.
 run_inspect() {
-	local f=$1 mode rc
-	for mode in "" --json; do
-		rc=0
-		# shellcheck disable=SC2086
-		timeout 20 "$TLSGATE" inspect "$f" $mode >"$f.out" 2>"$f.log" || rc=$?
-		case $rc in
-		0 | 1) ;;
-		*) fail "inspect $f $mode exited $rc: $(head -c 2000 "$f.log")" ;;
-		esac
-		if grep -qE "Sanitizer|runtime error:" "$f.log"; then
-			fail "inspect $f $mode: sanitizer report: $(head -c 4000 "$f.log")"
-		fi
-		rm -f "$f.log"
-	done
+	local f=$1 mode=${2:-} rc=0
+	# shellcheck disable=SC2086
+	timeout 20 "$TLSGATE" inspect "$f" $mode >"$f.out" 2>"$f.log" || rc=$?
+	case $rc in
+	0 | 1) ;;
+	*) fail "inspect $f $mode exited $rc: $(head -c 2000 "$f.log")" ;;
+	esac
+	if grep -qE "Sanitizer|runtime error:" "$f.log"; then
+		fail "inspect $f $mode: sanitizer report: $(head -c 4000 "$f.log")"
+	fi
+	rm -f "$f.log"
 }
 
 # The public key that does not decode: shown as unreadable, no crash.
@@ -66,9 +63,10 @@ for name in ("cert", "csr", "crl"):
         m[i] = rng.choice([0x00, 0x07, 0x7f, 0x80, 0xff, rng.randrange(256)])
         open("mut/%s-%03d-at%d.der" % (name, n, i), "wb").write(m)
 PY
+# Text and JSON output take turns (an ASan build starts slowly).
 count=0
 for f in mut/*.der; do
-	run_inspect "$f"
+	run_inspect "$f" "$([ $((count % 2)) = 1 ] && echo --json)"
 	count=$((count + 1))
 done
 assert_eq 300 "$count" "mutations run"
