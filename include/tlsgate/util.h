@@ -138,8 +138,8 @@ int util_idna_to_ascii(const char *name, char *out, size_t len, tg_err *err) TG_
  * Well-formed UTF-8 is kept. Returns out. */
 const char *util_escape(const char *in, char *out, size_t outlen);
 
-/* The offset of the first control character (C0 including NUL, DEL) in the
- * len bytes at s, or -1 when there is none. */
+/* The offset of the first control character (C0 including NUL, DEL, and C1
+ * as UTF-8: 0xC2 0x80-0x9F) in the len bytes at s, or -1 when there is none. */
 long util_find_control(const void *s, size_t len);
 
 /* 1 if s is all ASCII. */

@@ -275,20 +275,13 @@ static const char *const flaw_text[][3] = {
 };
 
 /* Why s[0..len) (ASCII or UTF-8) cannot be a name, or NULL: a NUL, a C0
- * control, DEL, or a C1 control (U+0080-U+009F, 0xC2 0x80-0x9F in UTF-8). */
+ * control, DEL, or a C1 control (U+0080-U+009F). */
 static const char *
 text_flaw(enum name_field f, const unsigned char *s, size_t len)
 {
-	const char *why = NULL;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == 0)
-			return flaw_text[f][FLAW_NUL]; /* the worst: a C string ends here */
-		if (why == NULL && (s[i] < 0x20 || s[i] == 0x7f ||
-		    (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)))
-			why = flaw_text[f][FLAW_CTRL];
-	}
-	return why;
+	if (memchr(s, 0, len) != NULL)
+		return flaw_text[f][FLAW_NUL]; /* the worst: a C string ends here */
+	return util_find_control(s, len) >= 0 ? flaw_text[f][FLAW_CTRL] : NULL;
 }
 
 static const struct {

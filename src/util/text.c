@@ -70,7 +70,8 @@ util_find_control(const void *s, size_t len)
 	const unsigned char *p = s;
 
 	for (size_t i = 0; i < len; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f)
+		if (p[i] < 0x20 || p[i] == 0x7f ||
+		    (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
 			return (long)i;
 	return -1;
 }

@@ -566,6 +566,8 @@ test_name_escape(void **state)
 	/* Too small: no half escape, the length of the whole. */
 	assert_int_equal(pki_name_escape(out, 4, "ab,cd", 5), 7);
 	assert_string_equal(out, "ab");
+}
+
 /* A CSR signed by key whose subject holds the given (field, bytes) pairs. */
 static X509_REQ *
 hostile_csr(EVP_PKEY *key, const char *const *fields, const char *const *values,
@@ -602,6 +604,8 @@ test_csr_hostile_names(void **state)
 		  "the subject's OU holds a control character (byte 0x1B at offset 3)" },
 		{ { "CN", "O" }, { "dave", "x\x7f" }, { 4, 2 }, 2,
 		  "the subject's O holds a control character (byte 0x7F at offset 1)" },
+		{ { "CN" }, { "x\xc2\x9b" "31my" }, { 7 }, 1,
+		  "the subject's CN holds a control character (byte 0xC2 at offset 1)" },
 		/* Two CNs: which is the name depends on the service. */
 		{ { "CN", "CN" }, { "alice", "admin" }, { 5, 5 }, 2, "the subject holds 2 CNs" },
 	};

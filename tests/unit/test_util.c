@@ -298,6 +298,8 @@ test_escape(void **state)
 	assert_int_equal(util_find_control("abc", 3), -1);
 	assert_int_equal(util_find_control("ab\0c", 4), 2);
 	assert_int_equal(util_find_control("ab\x7f", 3), 2);
+	assert_int_equal(util_find_control("a\xc2\x9b", 3), 1);     /* C1 CSI */
+	assert_int_equal(util_find_control("m\xc3\xbc", 3), -1);    /* U+00FC */
 }
 
 static void
