@@ -438,7 +438,6 @@ static const char request_help[] =
 "\n"
 "Options:\n"
 "  --key KEY          use an existing private key\n"
-"  --pass-file F      its passphrase, if it is encrypted (first line of F)\n"
 "  --new-key          create a new key (written 0600 beside the CSR, as HOST.key)\n"
 "  --key-type TYPE    type of the new key: " PKI_KEY_TYPES "\n"
 "  --key-pass-file F  the key's passphrase (first line of F; - reads standard\n"
