@@ -207,7 +207,7 @@ issuer_is_known_root(X509 *leaf, STACK_OF(X509) *roots)
 		(void)X509_STORE_add_cert(store, sk_X509_value(roots, i));
 	if (X509_STORE_CTX_init(ctx, store, leaf, NULL) == 1 &&
 	    X509_STORE_CTX_get1_issuer(&issuer, ctx, leaf) == 1)
-		found = X509_check_issued(issuer, issuer) == X509_V_OK;
+		found = X509_self_signed(issuer, 0) == 1;
 out:
 	ERR_clear_error();
 	X509_free(issuer);
@@ -256,8 +256,10 @@ import_problems(const char *host, STACK_OF(X509) *chain, const char *crt,
 			    cn, when);
 		}
 	}
-	/* The leaf's issuer follows it when the file has it (order_chain). */
-	if (X509_check_issued(leaf, leaf) != X509_V_OK &&
+	/* The leaf's issuer follows it when the file has it (order_chain). A
+	 * self-signed leaf (`cert selfsigned`) is its own issuer; it need not
+	 * be allowed to sign certificates, so X509_check_issued would say no. */
+	if (X509_self_signed(leaf, 1) != 1 &&
 	    (sk_X509_num(chain) < 2 || X509_check_issued(sk_X509_value(chain, 1), leaf) !=
 		X509_V_OK) && !issuer_is_known_root(leaf, io->roots)) {
 		pki_name_oneline(X509_get_issuer_name(leaf), issuer, sizeof(issuer));

@@ -60,6 +60,13 @@ tg cert import direct.example rootca/issued/direct.example.crt rootca/issued/dir
 openssl verify -CAfile rootca/root.crt certs/direct.example.crt >/dev/null
 pass "a root-signed leaf is installed once --ca names its root"
 
+# A self-signed certificate is its own issuer: installed as it is.
+tg cert selfsigned self.example --out-dir self >/dev/null
+tg cert import self.example self/self.example.crt self/self.example.key --certs-dir certs >/dev/null ||
+	fail "a self-signed certificate was refused"
+cmp -s self/self.example.crt certs/self.example.crt || fail "the self-signed certificate was not installed"
+pass "a self-signed certificate is installed"
+
 # --force: installed, with the reasons as a warning.
 tg cert import old.example oldca/issued/old.example.crt oldca/issued/old.example.key \
 	--certs-dir certs --force >force.out 2>force.err
