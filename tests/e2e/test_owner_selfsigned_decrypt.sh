@@ -41,8 +41,8 @@ pass "key decrypt --owner"
 
 before=$(snapshot .)
 expect_fail 2 tg key decrypt enc.key --out x.key --pass-file pass --owner no-such-user-here
-assert_contains "$OUT" "--owner: no such user 'no-such-user-here'" "unknown user"
+assert_contains "$OUT" "--owner: no user 'no-such-user-here' on this system" "unknown user"
 expect_fail 2 tg cert selfsigned x.example --out-dir x --owner root:no-such-group-here
-assert_contains "$OUT" "--owner: no such group 'no-such-group-here'" "unknown group"
+assert_contains "$OUT" "--owner: no group 'no-such-group-here' on this system" "unknown group"
 assert_eq "$before" "$(snapshot .)" "nothing written"
 pass "an unknown owner is refused before anything is written"
