@@ -134,6 +134,7 @@ void acme_jws_clear(acme_jws *j);
  * outer_url, and payload the outer request's jwk. On success kid_out holds
  * the key id; mac_key_for is called with it to fetch the HMAC key (return
  * -1 for an unknown kid: unauthorized). */
+#define ACME_EAB_KEY_MAX 256 /* the callback's buffer: *keylen is this on entry */
 typedef int (*acme_eab_key_fn)(const char *kid, unsigned char *key, size_t *keylen,
                                void *arg);
 int acme_eab_verify(const json_t *eab, EVP_PKEY *outer_jwk, const char *outer_url,
@@ -156,6 +157,7 @@ int acme_keychange_verify(const json_t *inner, const char *outer_url,
  * max_age seconds) and, for single use, the caller's insert of *id into the
  * store's used-nonce table (a unique key: a second use fails there). */
 #define ACME_NONCE_KEY_LEN 32
+/* out is "" in the one case it cannot be made (no random bytes). */
 void acme_nonce_make(const unsigned char key[ACME_NONCE_KEY_LEN], int64_t now,
                      char out[ACME_NONCE_MAX]);
 /* 0 when the MAC holds and the nonce is not older than max_age; *id is the
