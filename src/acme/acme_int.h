@@ -1,0 +1,59 @@
+/* What the files of src/acme share among themselves (not the server). */
+#ifndef TLSGATE_ACME_INT_H
+#define TLSGATE_ACME_INT_H
+
+#include "acme/acme_proto.h"
+
+/* The key types a JWS may carry, one per signature algorithm. */
+typedef enum {
+	ACME_KEY_NONE = 0,
+	ACME_KEY_P256,
+	ACME_KEY_P384,
+	ACME_KEY_RSA,
+	ACME_KEY_ED25519,
+} acme_keykind;
+
+acme_keykind acme_key_kind(EVP_PKEY *key);
+/* The key type a JWS alg of ACME_JWS_ALGS needs; ACME_KEY_NONE for any other. */
+acme_keykind acme_alg_kind(const char *alg);
+/* "P-256", "RSA"... for messages. */
+const char *acme_key_kind_name(acme_keykind kind);
+
+/* A flattened JWS (RFC 7515 7.2.2) as a JSON object, split into its decoded
+ * parts: exactly "protected", "payload" and "signature", all base64url, the
+ * protected header a JSON object without duplicate members, the payload
+ * empty (POST-as-GET: payload NULL) or a JSON object. what names the JWS in
+ * problems ("request", "externalAccountBinding"...). */
+typedef struct acme_jws_parts {
+	json_t *header;
+	json_t *payload;
+	char *signing_input;
+	size_t signing_input_len;
+	unsigned char *sig;
+	size_t sig_len;
+} acme_jws_parts;
+
+int acme_jws_split(const json_t *jws, const char *what, acme_jws_parts *out, acme_problem *p);
+void acme_jws_parts_clear(acme_jws_parts *parts);
+
+/* The header's string member name, or NULL when absent; -1 (with a
+ * malformed problem) when it is present but no string, or longer than
+ * max - 1 bytes. */
+int acme_header_str(const json_t *header, const char *name, size_t max, const char *what,
+    const char **out, acme_problem *p);
+
+/* How to pick the alg, for messages. */
+#define ACME_ALG_FIT "sign with the alg that fits the key (ES256 for P-256, ES384 for P-384, " \
+	"RS256 for RSA, EdDSA for Ed25519)"
+
+/* A signed JWS's alg: present, not none nor a MAC (RFC 8555 6.2: badSignatureAlgorithm),
+ * one of ACME_JWS_ALGS. */
+int acme_jws_check_alg(const char *alg, const char *what, acme_problem *p);
+/* No "crit" (we understand no extension) and no "b64": false (RFC 7797). */
+int acme_jws_check_ext(const json_t *header, const char *what, acme_problem *p);
+
+/* Signature checks shared by the outer JWS and a key change's inner one. */
+int acme_sig_verify(const char *alg, EVP_PKEY *key, const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen, const char *what, acme_problem *p);
+
+#endif
