@@ -94,7 +94,7 @@ sign(EVP_PKEY *key, const char *msg, size_t *len, int flags, const unsigned char
 
 	if (flags & F_HMAC) {
 		HMAC(EVP_sha256(), mac_key, (int)mac_len, (const unsigned char *)msg, strlen(msg), sig, &ml);
-		*len = ml;
+		*len = ml - ((flags & F_TRUNC) != 0);
 		EVP_MD_CTX_free(ctx);
 		return sig;
 	}
@@ -522,6 +522,178 @@ test_jws_refusals(void **state)
 	free(h);
 }
 
+/* ---- external account binding ---- */
+
+static const unsigned char eab_key[] = "0123456789abcdef0123456789abcdef";
+
+static int
+eab_lookup(const char *kid, unsigned char *key, size_t *keylen, void *arg)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	if (strcmp(kid, "kid-1") != 0)
+		return -1;
+	assert_int_equal(*keylen, ACME_EAB_KEY_MAX);
+	memcpy(key, eab_key, 32);
+	*keylen = 32;
+	return 0;
+}
+
+/* An EAB JWS as a JSON object: header text, payload text, MACed with key. */
+static json_t *
+eab_make(const char *prot, EVP_PKEY *payload_key, const unsigned char *key, int flags)
+{
+	char *jt = jwk_text(payload_key), *t = jws_mac(keys[K_P256], prot, jt, F_HMAC | flags, key, 32);
+	json_t *o = json_loads(t, 0, NULL);
+
+	free(jt);
+	free(t);
+	return o;
+}
+
+static void
+eab_case(json_t *eab, int want, acme_ptype type, const char *why)
+{
+	acme_problem p = { 0 };
+	char kid[ACME_URL_MAX];
+	int calls = 0;
+
+	memset(kid, 'x', sizeof(kid));
+	if (acme_eab_verify(eab, keys[K_P256], URL, eab_lookup, &calls, kid, &p) != want)
+		fail_msg("EAB case for \"%s\": got the other result, \"%s\"", why, p.detail);
+	if (want == 0) {
+		assert_string_equal(kid, "kid-1");
+		assert_int_equal(calls, 1);
+	} else {
+		assert_string_equal(kid, "");
+		assert_problem(&p, type, why);
+	}
+	json_decref(eab);
+}
+
+#define EAB_HDR(alg, kid, url, extra) \
+	"{\"alg\":\"" alg "\",\"kid\":\"" kid "\",\"url\":\"" url "\"" extra "}"
+
+static void
+test_eab(void **state)
+{
+	unsigned char wrong[32] = { 1 };
+	json_t *o;
+
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ""), keys[K_P256], eab_key, 0), 0, 0, "");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ""), keys[K_P256], wrong, 0), -1,
+	    ACME_P_UNAUTHORIZED, "MAC does not verify");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ""), keys[K_P256], eab_key, F_TRUNC), -1,
+	    ACME_P_UNAUTHORIZED, "MAC does not verify");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-2", URL, ""), keys[K_P256], eab_key, 0), -1,
+	    ACME_P_UNAUTHORIZED, "no EAB key has the id");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", "https://ca.example/other", ""), keys[K_P256],
+	             eab_key, 0),
+	    -1, ACME_P_MALFORMED, "\"url\" must be the newAccount URL");
+	/* Bound to another key than the request's jwk (compared as keys). */
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ""), keys[K_P256B], eab_key, 0), -1,
+	    ACME_P_MALFORMED, "another key than the request's jwk");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ""), keys[K_RSA1024], eab_key, 0), -1,
+	    ACME_P_MALFORMED, "payload is not the account key: jwk: RSA modulus");
+	eab_case(eab_make(EAB_HDR("ES256", "kid-1", URL, ""), keys[K_P256], eab_key, 0), -1,
+	    ACME_P_MALFORMED, "alg must be a MAC");
+	eab_case(eab_make(EAB_HDR("HS256", "kid-1", URL, ",\"nonce\":\"abc\""), keys[K_P256],
+	             eab_key, 0),
+	    -1, ACME_P_MALFORMED, "has \"nonce\"");
+	eab_case(eab_make("{\"alg\":\"HS256\",\"url\":\"" URL "\"}", keys[K_P256], eab_key, 0), -1,
+	    ACME_P_MALFORMED, "no \"kid\"");
+	eab_case(json_string("x"), -1, ACME_P_MALFORMED, "not a JSON object");
+	/* The same JWK with its members in another order is the same key. */
+	o = json_pack("{s:s, s:s, s:s, s:s}", "y", "", "x", "", "crv", "P-256", "kty", "EC");
+	{
+		json_t *k = acme_jwk_from_key(keys[K_P256]);
+		char *t, *body;
+		json_object_set(o, "x", json_object_get(k, "x"));
+		json_object_set(o, "y", json_object_get(k, "y"));
+		t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		body = jws_mac(keys[K_P256], EAB_HDR("HS256", "kid-1", URL, ""), t, F_HMAC, eab_key, 32);
+		eab_case(json_loads(body, 0, NULL), 0, 0, "");
+		free(body);
+		free(t);
+		json_decref(k);
+	}
+	json_decref(o);
+}
+
+/* ---- key rollover ---- */
+
+#define KC_URL "https://ca.example/acme/key-change"
+
+static json_t *
+kc_make(EVP_PKEY *signer, EVP_PKEY *jwk, const char *url, const char *account, EVP_PKEY *old,
+    const char *extra)
+{
+	char *jt = jwk_text(jwk), *ot = jwk_text(old), prot[4096], payload[4096], *t;
+	json_t *o;
+
+	snprintf(prot, sizeof(prot), "{\"alg\":\"%s\",\"jwk\":%s,\"url\":\"%s\"%s}",
+	    key_alg[jwk == keys[K_P384] ? K_P384 : jwk == keys[K_ED] ? K_ED : K_P256], jt, url, extra);
+	snprintf(payload, sizeof(payload), "{\"account\":\"%s\",\"oldKey\":%s}", account, ot);
+	t = jws(signer, prot, payload, 0);
+	o = json_loads(t, 0, NULL);
+	free(t);
+	free(jt);
+	free(ot);
+	return o;
+}
+
+static void
+kc_case(json_t *inner, int want, acme_ptype type, const char *why)
+{
+	acme_problem p = { 0 };
+	EVP_PKEY *nk = (EVP_PKEY *)1;
+
+	if (acme_keychange_verify(inner, KC_URL, KID, keys[K_P256], &nk, &p) != want)
+		fail_msg("keyChange case for \"%s\": got the other result, \"%s\"", why, p.detail);
+	if (want == 0) {
+		assert_non_null(nk);
+		assert_int_not_equal(EVP_PKEY_eq(nk, keys[K_P256]), 1);
+		EVP_PKEY_free(nk);
+	} else {
+		assert_null(nk);
+		assert_problem(&p, type, why);
+	}
+	json_decref(inner);
+}
+
+static void
+test_keychange(void **state)
+{
+	EVP_PKEY *old = keys[K_P256], *nw = keys[K_P384], *ed = keys[K_ED];
+	acme_problem p = { 0 };
+	EVP_PKEY *nk = NULL;
+	json_t *in;
+
+	in = kc_make(nw, nw, KC_URL, KID, old, "");
+	assert_int_equal(acme_keychange_verify(in, KC_URL, KID, old, &nk, &p), 0);
+	assert_int_equal(EVP_PKEY_eq(nk, nw), 1);
+	EVP_PKEY_free(nk);
+	json_decref(in);
+	kc_case(kc_make(ed, ed, KC_URL, KID, old, ""), 0, 0, "");
+	/* Signed by the old key, not the new one it names. */
+	kc_case(kc_make(keys[K_P256B], keys[K_P256], KC_URL, KID, old, ""), -1, ACME_P_MALFORMED,
+	    "does not verify");
+	kc_case(kc_make(nw, nw, URL, KID, old, ""), -1, ACME_P_MALFORMED, "\"url\" must be the keyChange URL");
+	kc_case(kc_make(nw, nw, KC_URL, KID, old, ",\"nonce\":\"abc\""), -1, ACME_P_MALFORMED,
+	    "has \"nonce\"");
+	kc_case(kc_make(nw, nw, KC_URL, KID, old, ",\"kid\":\"" KID "\""), -1, ACME_P_MALFORMED,
+	    "has \"kid\"");
+	kc_case(kc_make(nw, nw, KC_URL, "https://ca.example/acme/acct/2", old, ""), -1,
+	    ACME_P_MALFORMED, "\"account\" must be the URL");
+	kc_case(kc_make(nw, nw, KC_URL, KID, keys[K_P256B], ""), -1, ACME_P_UNAUTHORIZED,
+	    "not the account's current key");
+	kc_case(kc_make(old, old, KC_URL, KID, old, ""), -1, ACME_P_MALFORMED,
+	    "new key is the account's current key");
+	in = json_loads("{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"AA\"}", 0, NULL);
+	kc_case(in, -1, ACME_P_MALFORMED, "no \"alg\"");
+}
+
 /* ---- nonces ---- */
 
 static void
@@ -622,6 +794,8 @@ main(void)
 		cmocka_unit_test(test_jwk_refusals),
 		cmocka_unit_test(test_jws_each_alg),
 		cmocka_unit_test(test_jws_refusals),
+		cmocka_unit_test(test_eab),
+		cmocka_unit_test(test_keychange),
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_problem),
 	};
