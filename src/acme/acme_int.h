@@ -56,4 +56,34 @@ int acme_jws_check_ext(const json_t *header, const char *what, acme_problem *p);
 int acme_sig_verify(const char *alg, EVP_PKEY *key, const unsigned char *msg, size_t msglen,
     const unsigned char *sig, size_t siglen, const char *what, acme_problem *p);
 
+/* ---- what the validators share (validate.c) ---- */
+
+#include <sys/socket.h>
+
+#define ACME_VAL_TIMEOUT_MS 10000 /* when acme_vopts.timeout_ms is 0 */
+#define ACME_VAL_MAX_ADDRS 8
+#define ACME_VAL_SHOW 64          /* bytes of an answer quoted in a problem */
+
+typedef struct acme_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64]; /* "192.0.2.1:80", "[2001:db8::1]:443" */
+} acme_addr;
+
+/* Milliseconds on a clock that does not jump. */
+int64_t acme_now_ms(void);
+/* The addresses of host (an IP literal when is_ip; else --resolve entries,
+ * then the system resolver), with port. what names the check in problems. */
+int acme_lookup(const char *host, int is_ip, int port, const acme_vopts *o, acme_addr *out,
+    size_t *n, const char *what, acme_problem *p);
+/* A non-blocking TCP connection to a, made before deadline; -1 with
+ * why ("connection refused", "timed out") on failure. */
+int acme_connect(const acme_addr *a, int64_t deadline, char *why, size_t whylen);
+/* Waits for fd to be readable (events POLLIN) or writable (POLLOUT) until
+ * deadline: 1 ready, 0 timed out, -1 error. */
+int acme_wait(int fd, short events, int64_t deadline);
+/* len bytes quoted for a problem: printable ASCII kept, others \xNN, at
+ * most ACME_VAL_SHOW bytes then "...". */
+void acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen);
+
 #endif
