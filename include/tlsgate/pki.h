@@ -54,6 +54,13 @@ typedef struct pki_pass {
 	const char *file;
 	const char *env;
 	int ask;
+	/* A command whose first line of output is the passphrase (as
+	 * PostgreSQL's ssl_passphrase_command), run with /bin/sh -c when no
+	 * file is given; command_option names its option. */
+	const char *command, *command_option;
+	/* Standard input is no source: the passphrase is read again later (a
+	 * daemon's reload), when nothing is there to answer. */
+	int no_stdin;
 	char *value;   /* once read; pki_pass_clear wipes it */
 	int typed;     /* value came from the terminal */
 } pki_pass;
@@ -91,6 +98,28 @@ enum { PKI_FILE_CERT = 1, PKI_FILE_KEY = 2 };
 unsigned pki_file_kinds(const char *path);
 /* 1 if the PEM private key file is passphrase-protected. */
 int pki_key_file_encrypted(const char *path);
+
+/* A certificate file (the leaf first, then its chain) and its private key,
+ * as a service is given them, the one loader of the gateway, the checker's
+ * client certificate and the workbench: swapped files, a key or a
+ * certificate where the other belongs, a key of another certificate and a
+ * chain in the wrong order each get their own message, naming the files and
+ * the command's options cert_opt and key_opt (without "--"; NULL for files
+ * found by their layout). The key's passphrase comes from pass (may be NULL)
+ * only when the key is encrypted. */
+typedef struct pki_pair {
+	X509 *leaf;
+	STACK_OF(X509) *chain; /* what follows the leaf in the file */
+	EVP_PKEY *key;
+} pki_pair;
+
+int pki_load_pair(const char *cert, const char *key, const char *cert_opt,
+    const char *key_opt, pki_pass *pass, pki_pair *out, tg_err *err) TG_MUST_CHECK;
+void pki_pair_clear(pki_pair *p);
+/* The content check of pki_load_pair alone (swapped, or the wrong kind of
+ * file given), for a caller that judges more before loading (a key's mode). */
+int pki_pair_kinds_check(const char *cert, const char *key, const char *cert_opt,
+    const char *key_opt, tg_err *err) TG_MUST_CHECK;
 
 /* --- Names --- */
 
