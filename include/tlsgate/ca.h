@@ -12,6 +12,10 @@
 
 typedef struct tg_ca tg_ca;
 
+/* Receives what a command did that its user did not ask for but must know:
+ * certificates an interrupted run left half-issued, finished or removed. */
+typedef void (*tg_ca_notify_fn)(const char *msg, void *arg);
+
 typedef struct tg_ca_init_opts {
 	const char *dir;
 	const char *name;          /* CN of the root; default "tlsgate Root CA" */
@@ -21,8 +25,15 @@ typedef struct tg_ca_init_opts {
 	int64_t intermediate_secs; /* 0: PKI_DAYS_INTERMEDIATE */
 	const char *pass;          /* encrypt the CA keys with this, or NULL */
 	const char *store_url;     /* NULL: DIR/tlsgate.db; else recorded in DIR/store.conf */
+	tg_ca_notify_fn notify;    /* told what an interrupted init left and what was done */
+	void *notify_arg;
 } tg_ca_init_opts;
 
+/* Creates the CA. The inventory commits before any file reaches its final
+ * name. If a killed init left DIR behind, this finishes it when its CA was
+ * recorded (publishing its staged files: the CA is the one that init made,
+ * and o's names and options are not used), or clears what it left when it
+ * was not, then creates the CA; either is told through o->notify. */
 int tg_ca_init(const tg_ca_init_opts *o, tg_err *err) TG_MUST_CHECK;
 
 typedef struct tg_ca_move_result {
@@ -52,9 +63,6 @@ enum {
 tg_ca *tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err);
 void tg_ca_free(tg_ca *ca);
 
-/* Receives what a command did that its user did not ask for but must know:
- * certificates an interrupted run left half-issued, finished or removed. */
-typedef void (*tg_ca_notify_fn)(const char *msg, void *arg);
 void tg_ca_set_notify(tg_ca *ca, tg_ca_notify_fn fn, void *arg);
 
 const char *tg_ca_dir(const tg_ca *ca);

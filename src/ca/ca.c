@@ -167,18 +167,6 @@ store_conf_text(char *buf, size_t len, const char *url, tg_err *err)
 	return n;
 }
 
-static int
-store_conf_write(written *w, const char *path, const char *url, tg_err *err)
-{
-	char buf[STORE_URL_MAX + 256];
-	int n = store_conf_text(buf, sizeof(buf), url, err);
-
-	if (n < 0)
-		return -1;
-	/* 0600: the URL names hosts and users, which are nobody else's business. */
-	return util_fileset_stage(w, path, NULL, buf, (size_t)n, 0600, 0, err);
-}
-
 static const char *
 skip_blanks(const char *p)
 {
@@ -213,8 +201,8 @@ store_conf_line(char *line, char *url, size_t len)
 	return 1;
 }
 
-static int
-store_conf_read(const char *path, char *url, size_t len, tg_err *err)
+int
+ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err)
 {
 	unsigned char *data = NULL;
 	char *line, *save = NULL;
@@ -272,7 +260,7 @@ ca_store_url(const char *dir, char *url, size_t len, tg_err *err)
 	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0)
 		return -1;
 	if (util_exists(conf))
-		return store_conf_read(conf, url, len, err);
+		return ca_store_conf_read(conf, url, len, err);
 	if ((size_t)snprintf(url, len, "sqlite:%s", dbpath) >= len)
 		return tg_err_set(err, TG_ERR_USAGE, "CA directory path too long: %s", dir);
 	return 0;
@@ -293,7 +281,7 @@ ca_store_open(const char *dir, const char *url, EVP_PKEY *root_key, tg_err *err)
 	    pki_key_id(root_key, id, err) != 0)
 		return NULL;
 	if (url == NULL && util_exists(conf)) {
-		if (store_conf_read(conf, buf, sizeof(buf), err) != 0)
+		if (ca_store_conf_read(conf, buf, sizeof(buf), err) != 0)
 			return NULL;
 		url = buf;
 	} else if (url == NULL) {
@@ -361,12 +349,41 @@ unmake_dirs(const char *const *dirs, int made)
 			rmdir(dirs[i]);
 }
 
+/* Stages one of a new CA's files under the name a later run can find from
+ * its tag alone (ca_init_files), so that a crash after the commit can be
+ * finished by running ca init again (init.c). */
+static int
+stage_init_file(written *w, const struct ca_init_file *files, size_t i, const char *data,
+    size_t len, mode_t mode, tg_err *err)
+{
+	return util_fileset_stage(w, files[i].path, files[i].tag, data, len, mode, 0, err);
+}
+
+static int
+stage_init_key(written *w, const struct ca_init_file *files, size_t i, EVP_PKEY *key,
+    const char *pass, tg_err *err)
+{
+	return write_key(w, files[i].path, files[i].tag, key, pass, 0, err);
+}
+
+static int
+stage_init_certs(written *w, const struct ca_init_file *files, size_t i, X509 *const *certs,
+    size_t n, tg_err *err)
+{
+	return write_certs(w, files[i].path, files[i].tag, certs, n, 0, err);
+}
+
+/* Like an issue: every file is staged, the inventory commits, and only
+ * then do the files reach their final names. A crash before the commit
+ * leaves staged files and no row; after it, rows and staged files that the
+ * next ca init publishes (ca_init_recover). */
 int
 tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 {
-	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
-	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX], conf[PATH_MAX];
-	char *const ca_files[] = { root_crt, root_key, dbpath, conf };
+	struct ca_init_file f[CA_INIT_NFILES];
+	char priv[PATH_MAX], issued[PATH_MAX], conf_text[STORE_URL_MAX + 256];
+	char *const ca_files[] = { f[CA_INIT_ROOT_CRT].path, f[CA_INIT_ROOT_KEY].path,
+		f[CA_INIT_DB].path, f[CA_INIT_CONF].path };
 	const char *const dirs[] = { o->dir, priv, issued };
 	const char *found;
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
@@ -374,16 +391,15 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	store *db = NULL;
 	pki_profile p;
 	written w = { 0 };
-	int rc = -1, in_txn = 0, db_created = 0, made = 0;
+	int rc = -1, in_txn = 0, db_created = 0, made = 0, n;
 
-	if (ca_paths(o->dir, "root", root_crt, root_key, err) != 0 ||
-	    ca_paths(o->dir, "intermediate", int_crt, int_key, err) != 0 ||
+	if (ca_init_paths(o->dir, f, err) != 0 ||
 	    util_path_join(priv, sizeof(priv), o->dir, "private", err) != 0 ||
-	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0 ||
-	    util_path_join(dbpath, sizeof(dbpath), o->dir, CA_DB, err) != 0 ||
-	    util_path_join(conf, sizeof(conf), o->dir, CA_STORE_CONF, err) != 0 ||
-	    util_path_join(bundle, sizeof(bundle), o->dir, "ca-bundle.crt", err) != 0)
+	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0)
 		return -1;
+	/* What a killed init left: finished (it was recorded) or cleared. */
+	if ((n = ca_init_recover(o, f, err)) != 0)
+		return n > 0 ? 0 : -1;
 	if ((found = existing_ca_file(ca_files, sizeof(ca_files) / sizeof(ca_files[0]))) != NULL)
 		return tg_err_set(err, TG_ERR_EXISTS,
 		    "%s already holds a CA (%s); a CA is never overwritten: choose another --dir, "
@@ -411,11 +427,10 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	if (store_begin(db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, STORE_VALID,
-		 err)) == NULL)
+	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, f[CA_INIT_ROOT_CRT].path,
+		 f[CA_INIT_ROOT_KEY].path, STORE_VALID, err)) == NULL)
 		goto out;
-	if (write_key(&w, root_key, NULL, rkey, o->pass, 0, err) != 0 ||
-	    write_certs(&w, root_crt, NULL, &rcert, 1, 0, err) != 0)
+	if (stage_init_key(&w, f, CA_INIT_ROOT_KEY, rkey, o->pass, err) != 0)
 		goto out;
 	if (o->intermediate) {
 		X509 *both[2];
@@ -425,35 +440,48 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		p.valid_secs = o->intermediate_secs ? o->intermediate_secs :
 		    (int64_t)PKI_DAYS_INTERMEDIATE * 86400;
 		if ((ikey = pki_key_generate(o->key_type, err)) == NULL ||
-		    (icert = build_and_record(db, &p, ikey, rcert, rkey, int_crt, int_key, STORE_VALID,
-			 err)) == NULL)
+		    (icert = build_and_record(db, &p, ikey, rcert, rkey, f[CA_INIT_INT_CRT].path,
+			 f[CA_INIT_INT_KEY].path, STORE_VALID, err)) == NULL)
 			goto out;
 		both[0] = icert;
 		both[1] = rcert;
-		if (write_key(&w, int_key, NULL, ikey, o->pass, 0, err) != 0 ||
-		    write_certs(&w, int_crt, NULL, &icert, 1, 0, err) != 0 ||
-		    write_certs(&w, bundle, NULL, both, 2, 0, err) != 0)
+		if (stage_init_key(&w, f, CA_INIT_INT_KEY, ikey, o->pass, err) != 0 ||
+		    stage_init_certs(&w, f, CA_INIT_INT_CRT, &icert, 1, err) != 0 ||
+		    stage_init_certs(&w, f, CA_INIT_BUNDLE, both, 2, err) != 0)
 			goto out;
 	}
-	if (o->store_url != NULL && store_conf_write(&w, conf, o->store_url, err) != 0)
+	/* 0600: the URL names hosts and users, which are nobody else's business. */
+	if (o->store_url != NULL &&
+	    ((n = store_conf_text(conf_text, sizeof(conf_text), o->store_url, err)) < 0 ||
+		stage_init_file(&w, f, CA_INIT_CONF, conf_text, (size_t)n, 0600, err) != 0))
 		goto out;
-	if (util_fileset_publish_all(&w, err) != 0 || store_commit(db, err) != 0)
+	/* root.crt is what makes DIR a CA for every other command, so it is
+	 * published last: a CA never shows up without its intermediate. */
+	if (stage_init_certs(&w, f, CA_INIT_ROOT_CRT, &rcert, 1, err) != 0)
+		goto out;
+	util_crash_point("init-staged");
+	if (util_sync_dir(o->dir, err) != 0 || store_commit(db, err) != 0)
 		goto out;
 	in_txn = 0;
+	util_crash_point("init-recorded");
+	for (size_t i = 0; i < w.n; i++) {
+		if (util_fileset_publish(&w, i, err) != 0)
+			goto out;
+		util_crash_point("init-publishing");
+	}
+	if (util_sync_dir(o->dir, err) != 0)
+		goto out;
+	util_crash_point("init-published");
 	rc = 0;
 out:
 	if (in_txn)
 		store_rollback(db);
 	store_close(db);
-	if (rc != 0 && db_created) {
-		static const char *const sides[] = { "-wal", "-shm", "-lock" };
-		char side[PATH_MAX + 8];
-		unlink(dbpath);
-		for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-			snprintf(side, sizeof(side), "%s%s", dbpath, sides[i]);
-			unlink(side);
-		}
-	}
+	/* A failure after the commit (not a crash) takes the files back; the
+	 * embedded inventory goes with them, a remote one keeps rows for a
+	 * root key that no longer exists (they name no usable CA). */
+	if (rc != 0 && db_created)
+		ca_remove_db(f[CA_INIT_DB].path);
 	util_fileset_done(&w, rc != 0);
 	if (rc != 0)
 		unmake_dirs(dirs, made);
@@ -462,6 +490,19 @@ out:
 	X509_free(rcert);
 	X509_free(icert);
 	return rc;
+}
+
+void
+ca_remove_db(const char *dbpath)
+{
+	static const char *const sides[] = { "-wal", "-shm", "-lock" };
+	char side[PATH_MAX + 8];
+
+	unlink(dbpath);
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		snprintf(side, sizeof(side), "%s%s", dbpath, sides[i]);
+		unlink(side);
+	}
 }
 
 void
@@ -498,6 +539,13 @@ tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err)
 	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0 ||
 	    util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0)
 		return NULL;
+	if (!util_exists(root_crt) && util_exists(dbpath)) {
+		tg_err_set(err, TG_ERR_USAGE,
+		    "%s is not a tlsgate CA directory (no %s, but an inventory): an interrupted "
+		    "`tlsgate ca init` may have left it; run `tlsgate ca init --dir %s` again, which "
+		    "finishes that CA or clears what it left", dir, root_crt, dir);
+		return NULL;
+	}
 	if (!util_exists(root_crt) || (!util_exists(dbpath) && !util_exists(conf))) {
 		tg_err_set(err, TG_ERR_USAGE,
 		    "%s is not a tlsgate CA directory (no %s); create one with `tlsgate ca init --dir %s`",

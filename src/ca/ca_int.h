@@ -40,4 +40,26 @@ int ca_lock(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
  * writer. */
 int ca_reconcile(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
 
+/* The files of a new CA, and the tags under which tg_ca_init stages them
+ * (NULL: not staged, the embedded inventory). */
+enum {
+	CA_INIT_ROOT_CRT, CA_INIT_ROOT_KEY, CA_INIT_INT_CRT, CA_INIT_INT_KEY, CA_INIT_BUNDLE,
+	CA_INIT_CONF, CA_INIT_DB, CA_INIT_NFILES
+};
+struct ca_init_file {
+	char path[PATH_MAX];
+	const char *tag;
+};
+
+int ca_init_paths(const char *dir, struct ca_init_file f[CA_INIT_NFILES], tg_err *err) TG_MUST_CHECK;
+/* Settles what a killed tg_ca_init left in o->dir: 1 = it had recorded its
+ * CA and is now finished, 0 = nothing left (or cleared: go on), -1 = err
+ * (another init is running, a damaged CA, an unreachable inventory). */
+int ca_init_recover(const tg_ca_init_opts *o, struct ca_init_file f[CA_INIT_NFILES],
+    tg_err *err) TG_MUST_CHECK;
+/* DIR/store.conf's URL. */
+int ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err) TG_MUST_CHECK;
+/* Removes an embedded inventory and its side files. */
+void ca_remove_db(const char *dbpath);
+
 #endif

@@ -125,4 +125,7 @@ int cli_write_owned(const char *path, const void *data, size_t len, mode_t mode,
  * next call with the same slot (0..3). */
 const char *cli_safe(int slot, const char *text);
 
+/* A tg_ca_notify_fn: what the CA did unasked, on stderr as a note. */
+void cli_note(const char *msg, void *arg);
+
 #endif

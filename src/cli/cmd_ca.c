@@ -60,7 +60,7 @@ ca_init(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	tg_ca_init_opts o = { .key_type = PKI_KEY_EC_P256 };
+	tg_ca_init_opts o = { .key_type = PKI_KEY_EC_P256, .notify = cli_note };
 	const char *dir_opt = NULL;
 	pki_pass pass;
 	unsigned long days;

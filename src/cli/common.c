@@ -216,7 +216,7 @@ cli_ca_dir(const char *dir_opt, const char *cmd)
 }
 
 /* What the CA did unasked (settling an interrupted run) goes to stderr. */
-static void
+void
 cli_note(const char *msg, void *arg)
 {
 	(void)arg;
