@@ -199,7 +199,23 @@ typedef struct pki_profile {
 	pki_san sans[PKI_MAX_SANS];
 	size_t nsans;
 	int64_t valid_secs;
+	/* Where the issuer publishes its CRL (http/https URLs, checked with
+	 * pki_crl_url_check): a CRL Distribution Points extension. Borrowed;
+	 * set by the CA that signs, from its settings. */
+	const char *const *crl_urls;
+	size_t ncrl_urls;
 } pki_profile;
+
+#define PKI_MAX_CRL_URLS 4
+#define PKI_URL_MAX 512
+
+/* A CRL distribution point: http:// or https://, a host, printable ASCII
+ * without spaces, shorter than PKI_URL_MAX. */
+int pki_crl_url_check(const char *url, tg_err *err) TG_MUST_CHECK;
+/* Calls fn for each URI of cert's CRL Distribution Points, in order. */
+int pki_cert_crl_urls_each(X509 *cert, int (*fn)(const pki_name *n, void *arg), void *arg);
+/* "URI:http://a,URI:http://b" (empty when none), as pki_cert_sans. */
+void pki_cert_crl_urls(X509 *cert, char *buf, size_t len);
 
 const char *pki_profile_name(pki_profile_kind k);
 int pki_profile_parse(const char *s, pki_profile_kind *out, tg_err *err) TG_MUST_CHECK;

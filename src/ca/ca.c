@@ -114,15 +114,41 @@ record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
 	return rc;
 }
 
+static X509 *build_signed(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, unsigned char *serial, char *hex, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err);
+
 /* Draws serials until one is free in the inventory, then builds and records
  * the certificate. Must run inside a store transaction. */
 static X509 *
-build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *cert_path, const char *key_path, const char *status,
-    tg_err *err)
+build_and_record(store *db, const pki_profile *in, const struct ca_url_list *crl,
+    EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err)
 {
 	unsigned char serial[PKI_SERIAL_LEN];
 	char hex[STORE_SERIAL_MAX];
+	/* The issuer's CRL, from the CA's settings, goes into what it signs. */
+	pki_profile *p = malloc(sizeof(*p));
+	X509 *cert = NULL;
+
+	if (p == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	*p = *in;
+	p->crl_urls = crl != NULL ? crl->ptr : NULL;
+	p->ncrl_urls = crl != NULL ? crl->n : 0;
+	cert = build_signed(db, p, key, issuer, issuer_key, serial, hex, cert_path, key_path,
+	    status, err);
+	free(p);
+	return cert;
+}
+
+static X509 *
+build_signed(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, unsigned char *serial, char *hex, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err)
+{
 
 	for (int attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
 		X509 *cert;
@@ -130,12 +156,12 @@ build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
 
 		if (pki_serial_random(serial, err) != 0)
 			return NULL;
-		util_hex(hex, serial, sizeof(serial), 1);
+		util_hex(hex, serial, PKI_SERIAL_LEN, 1);
 		if ((have = store_has_serial(db, hex, err)) < 0)
 			return NULL;
 		if (have)
 			continue;
-		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, sizeof(serial),
+		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, PKI_SERIAL_LEN,
 			 err)) == NULL)
 			return NULL;
 		if (record_cert(db, cert, pki_profile_name(p->kind), cert_path, key_path, status,
@@ -373,6 +399,24 @@ stage_init_certs(written *w, const struct ca_init_file *files, size_t i, X509 *c
 	return write_certs(w, files[i].path, files[i].tag, certs, n, 0, err);
 }
 
+/* The CRL URLs of a new CA, checked. */
+static int
+init_settings(const tg_ca_init_opts *o, struct ca_settings *set, tg_err *err)
+{
+	memset(set, 0, sizeof(*set));
+	if (o->nroot_crl_urls > 0 && !o->intermediate)
+		return tg_err_set(err, TG_ERR_USAGE, "--root-crl-url goes into the intermediate, and "
+		    "this CA has none: without --intermediate the root issues, so its CRL is "
+		    "--crl-url");
+	for (size_t i = 0; i < o->ncrl_urls; i++)
+		if (ca_url_list_add(&set->leaf, o->crl_urls[i], "--crl-url", err) != 0)
+			return -1;
+	for (size_t i = 0; i < o->nroot_crl_urls; i++)
+		if (ca_url_list_add(&set->root, o->root_crl_urls[i], "--root-crl-url", err) != 0)
+			return -1;
+	return 0;
+}
+
 /* Like an issue: every file is staged, the inventory commits, and only
  * then do the files reach their final names. A crash before the commit
  * leaves staged files and no row; after it, rows and staged files that the
@@ -382,6 +426,8 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 {
 	struct ca_init_file f[CA_INIT_NFILES];
 	char priv[PATH_MAX], issued[PATH_MAX], conf_text[STORE_URL_MAX + 256];
+	char set_text[CA_SETTINGS_TEXT_MAX];
+	struct ca_settings set;
 	char *const ca_files[] = { f[CA_INIT_ROOT_CRT].path, f[CA_INIT_ROOT_KEY].path,
 		f[CA_INIT_DB].path, f[CA_INIT_CONF].path };
 	const char *const dirs[] = { o->dir, priv, issued };
@@ -406,6 +452,8 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		    "or remove the old one yourself if you really mean to", o->dir, found);
 	if (o->store_url != NULL && store_url_check(o->store_url, err) != 0)
 		return -1;
+	if (init_settings(o, &set, err) != 0)
+		return -1;
 
 	memset(&p, 0, sizeof(p));
 	p.kind = PKI_PROFILE_ROOT;
@@ -427,7 +475,7 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	if (store_begin(db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, f[CA_INIT_ROOT_CRT].path,
+	if ((rcert = build_and_record(db, &p, NULL, rkey, NULL, rkey, f[CA_INIT_ROOT_CRT].path,
 		 f[CA_INIT_ROOT_KEY].path, STORE_VALID, err)) == NULL)
 		goto out;
 	if (stage_init_key(&w, f, CA_INIT_ROOT_KEY, rkey, o->pass, err) != 0)
@@ -440,7 +488,8 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		p.valid_secs = o->intermediate_secs ? o->intermediate_secs :
 		    (int64_t)PKI_DAYS_INTERMEDIATE * 86400;
 		if ((ikey = pki_key_generate(o->key_type, err)) == NULL ||
-		    (icert = build_and_record(db, &p, ikey, rcert, rkey, f[CA_INIT_INT_CRT].path,
+		    (icert = build_and_record(db, &p, &set.root, ikey, rcert, rkey,
+			 f[CA_INIT_INT_CRT].path,
 			 f[CA_INIT_INT_KEY].path, STORE_VALID, err)) == NULL)
 			goto out;
 		both[0] = icert;
@@ -454,6 +503,10 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	if (o->store_url != NULL &&
 	    ((n = store_conf_text(conf_text, sizeof(conf_text), o->store_url, err)) < 0 ||
 		stage_init_file(&w, f, CA_INIT_CONF, conf_text, (size_t)n, 0600, err) != 0))
+		goto out;
+	if (set.leaf.n + set.root.n > 0 &&
+	    ((n = ca_settings_text(&set, set_text, sizeof(set_text), err)) < 0 ||
+		stage_init_file(&w, f, CA_INIT_SETTINGS, set_text, (size_t)n, 0644, err) != 0))
 		goto out;
 	/* root.crt is what makes DIR a CA for every other command, so it is
 	 * published last: a CA never shows up without its intermediate. */
@@ -557,6 +610,8 @@ tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err)
 		return NULL;
 	}
 	snprintf(ca->dir, sizeof(ca->dir), "%s", dir);
+	if (ca_settings_read(dir, &ca->settings, err) != 0)
+		goto fail;
 	if ((ca->chain = sk_X509_new_null()) == NULL ||
 	    (ca->root = pki_load_cert(root_crt, err)) == NULL)
 		goto fail;
@@ -751,7 +806,8 @@ issue_one(tg_ca *ca, const pki_profile *p, const tg_issue_opts *o, const char *o
 		return -1;
 	if ((key = pki_key_generate(o->key_type, err)) == NULL)
 		goto out;
-	if ((cert = build_and_record(ca->db, p, key, ca->issuer, ca->issuer_key, r.cert_path,
+	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, key, ca->issuer,
+		 ca->issuer_key, r.cert_path,
 		 r.key_path, STORE_PENDING, err)) == NULL)
 		goto out;
 	pki_cert_serial_hex(cert, serial, sizeof(serial));
@@ -928,7 +984,8 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 	if (store_begin(ca->db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((cert = build_and_record(ca->db, p, pub, ca->issuer, ca->issuer_key, out_path, NULL,
+	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, pub, ca->issuer,
+		 ca->issuer_key, out_path, NULL,
 		 out_path != NULL ? STORE_PENDING : STORE_VALID, err)) == NULL)
 		goto out;
 	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
@@ -1206,6 +1263,59 @@ out:
 		store_rollback(ca->db);
 	store_unlock(ca->db);
 	free(pem);
+	return rc;
+}
+
+size_t
+tg_ca_crl_urls(const tg_ca *ca, int root, const char *const **urls)
+{
+	const struct ca_url_list *l = root ? &ca->settings.root : &ca->settings.leaf;
+
+	*urls = l->ptr;
+	return l->n;
+}
+
+int
+tg_ca_set_crl_urls(const char *dir, const char *const *urls, size_t n,
+    const char *const *root_urls, size_t nroot, tg_err *err)
+{
+	struct ca_settings set;
+	char path[PATH_MAX], text[CA_SETTINGS_TEXT_MAX];
+	tg_ca *ca;
+	int len, rc = -1;
+
+	/* Only a CA's settings, read whole (a broken file is refused, not
+	 * overwritten: it may hold what this tlsgate does not know yet). */
+	if ((ca = tg_ca_open(dir, NULL, 0, err)) == NULL)
+		return -1;
+	memset(&set, 0, sizeof(set));
+	if (nroot > 0 && ca->issuer == ca->root) {
+		tg_err_set(err, TG_ERR_USAGE, "--root-crl-url goes into an intermediate, and the CA "
+		    "in %s has none: its root issues, so its CRL is --crl-url", dir);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ca_url_list_add(&set.leaf, urls[i], "--crl-url", err) != 0)
+			goto out;
+	for (size_t i = 0; i < nroot; i++)
+		if (ca_url_list_add(&set.root, root_urls[i], "--root-crl-url", err) != 0)
+			goto out;
+	if (ca_settings_path(dir, path, sizeof(path), err) != 0)
+		goto out;
+	if (n + nroot == 0) {
+		if (unlink(path) != 0 && errno != ENOENT) {
+			tg_err_set(err, TG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if ((len = ca_settings_text(&set, text, sizeof(text), err)) < 0 ||
+	    util_write_file(path, text, (size_t)len, 0644, UTIL_WRITE_FORCE, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	tg_ca_free(ca);
 	return rc;
 }
 

@@ -32,6 +32,7 @@ ca_init_paths(const char *dir, struct ca_init_file f[CA_INIT_NFILES], tg_err *er
 		[CA_INIT_INT_KEY] = { "private", "intermediate.key", "ca-init-intermediate.key" },
 		[CA_INIT_BUNDLE] = { NULL, "ca-bundle.crt", "ca-init-ca-bundle.crt" },
 		[CA_INIT_CONF] = { NULL, "store.conf", "ca-init-store.conf" },
+		[CA_INIT_SETTINGS] = { NULL, "ca.conf", "ca-init-ca.conf" },
 		[CA_INIT_DB] = { NULL, CA_DB, NULL },
 	};
 	char base[PATH_MAX];
@@ -218,7 +219,7 @@ ca_init_recover(const tg_ca_init_opts *o, struct ca_init_file f[CA_INIT_NFILES],
 		return -1;
 	/* root.crt last, as tg_ca_init publishes: it makes DIR a CA. */
 	static const int order[] = { CA_INIT_ROOT_KEY, CA_INIT_INT_KEY, CA_INIT_INT_CRT,
-		CA_INIT_BUNDLE, CA_INIT_CONF, CA_INIT_ROOT_CRT };
+		CA_INIT_BUNDLE, CA_INIT_CONF, CA_INIT_SETTINGS, CA_INIT_ROOT_CRT };
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		int i = order[k];
 		if (staged[i][0] == '\0')

@@ -499,6 +499,41 @@ test_load_pair(void **state)
 	assert_int_equal(system(want), 0);
 }
 
+/* CRL URLs: http(s) with a host, printable ASCII; into the certificate as
+ * one distribution point, read back in order. */
+static void
+test_crl_urls(void **state)
+{
+	fixture *f = *state;
+	static const char *const good[] = { "http://pki.example.com/ca.crl", "https://x/y" };
+	static const char *const bad[] = { "ftp://x/ca.crl", "ldap://x", "http://", "http:///a",
+		"https://a b/c", "http://a\x01/c", "HTTP", "" };
+	char text[512];
+	pki_profile p;
+	unsigned char serial[PKI_SERIAL_LEN];
+	tg_err err = { 0 };
+	X509 *x;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(pki_crl_url_check(good[i], &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(pki_crl_url_check(bad[i], &err), -1);
+		assert_int_equal(err.cat, TG_ERR_USAGE);
+	}
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_SERVER, "cdp.example", NULL, 0, 86400,
+	    &err), 0);
+	p.crl_urls = good;
+	p.ncrl_urls = 2;
+	assert_int_equal(pki_serial_random(serial, &err), 0);
+	assert_non_null(x = pki_cert_build(&p, f->leaf_key, f->root, f->root_key, serial,
+	    sizeof(serial), &err));
+	pki_cert_crl_urls(x, text, sizeof(text));
+	assert_string_equal(text, "URI:http://pki.example.com/ca.crl,URI:https://x/y");
+	X509_free(x);
+	pki_cert_crl_urls(f->leaf, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
 /* --- Names of a certificate as text --- */
 
 static void
@@ -893,6 +928,7 @@ main(void)
 		cmocka_unit_test(test_p12_both_flavours),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_load_pair),
+		cmocka_unit_test(test_crl_urls),
 		cmocka_unit_test(test_cert_names),
 		cmocka_unit_test(test_cert_names_flawed),
 		cmocka_unit_test(test_name_escape),
