@@ -12,7 +12,11 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
 
+# The CRL server holds its port from the start (the port goes into the
+# certificates); it serves www/, filled once the CRLs exist.
 HP=$(free_port)
+mkdir www
+start_bg http python3 -u -m http.server "$HP" --bind 127.0.0.1 --directory www
 URL=http://127.0.0.1:$HP/ca.crl
 ROOT_URL=http://127.0.0.1:$HP/root.crl
 tg ca init --dir pki --intermediate --crl-url "$URL" --root-crl-url "$ROOT_URL" >init.log
@@ -45,11 +49,9 @@ pass "inspect shows the URL; check is clean"
 # The CRLs, served where the certificates say, in DER (RFC 5280 4.2.1.13).
 tg cert revoke --cert pki/issued/bad.example.crt --dir pki >/dev/null
 tg crl --dir pki >/dev/null
-mkdir www
 awk '/BEGIN X509 CRL/{n++} {print > ("crl" n ".pem")}' pki/crl.pem
 openssl crl -in crl1.pem -outform der -out www/ca.crl
 openssl crl -in crl2.pem -outform der -out www/root.crl
-start_bg http python3 -m http.server "$HP" --bind 127.0.0.1 --directory www
 wait_port "$HP"
 # -crl_check: the leaf's CRL, from the leaf's URL; the intermediate checked
 # the same way from its own URL (a root has no URL to fetch its CRL from, so
