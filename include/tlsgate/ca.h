@@ -12,6 +12,10 @@
 
 typedef struct tg_ca tg_ca;
 
+/* Receives what a command did that its user did not ask for but must know:
+ * certificates an interrupted run left half-issued, finished or removed. */
+typedef void (*tg_ca_notify_fn)(const char *msg, void *arg);
+
 typedef struct tg_ca_init_opts {
 	const char *dir;
 	const char *name;          /* CN of the root; default "tlsgate Root CA" */
@@ -21,9 +25,30 @@ typedef struct tg_ca_init_opts {
 	int64_t intermediate_secs; /* 0: PKI_DAYS_INTERMEDIATE */
 	const char *pass;          /* encrypt the CA keys with this, or NULL */
 	const char *store_url;     /* NULL: DIR/tlsgate.db; else recorded in DIR/store.conf */
+	/* CRL distribution points (recorded in DIR/ca.conf): the issuing CA's
+	 * CRL, put into every leaf; the root's, put into the intermediate. */
+	const char *const *crl_urls;
+	size_t ncrl_urls;
+	const char *const *root_crl_urls;
+	size_t nroot_crl_urls;
+	tg_ca_notify_fn notify;    /* told what an interrupted init left and what was done */
+	void *notify_arg;
 } tg_ca_init_opts;
 
+/* Creates the CA. The inventory commits before any file reaches its final
+ * name. If a killed init left DIR behind, this finishes it when its CA was
+ * recorded (publishing its staged files: the CA is the one that init made,
+ * and o's names and options are not used), or clears what it left when it
+ * was not, then creates the CA; either is told through o->notify. */
 int tg_ca_init(const tg_ca_init_opts *o, tg_err *err) TG_MUST_CHECK;
+
+/* Replaces the CRL distribution points of the CA in dir (DIR/ca.conf),
+ * for what it signs from now on: urls into leaves, root_urls into an
+ * intermediate (only a CA with one). n == 0 and nroot == 0 remove them. */
+int tg_ca_set_crl_urls(const char *dir, const char *const *urls, size_t n,
+    const char *const *root_urls, size_t nroot, tg_err *err) TG_MUST_CHECK;
+/* The CA's CRL URLs: for leaves (root == 0) or for the intermediate. */
+size_t tg_ca_crl_urls(const tg_ca *ca, int root, const char *const **urls);
 
 typedef struct tg_ca_move_result {
 	char from[STORE_URL_MAX], to[STORE_URL_MAX];
@@ -52,9 +77,6 @@ enum {
 tg_ca *tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err);
 void tg_ca_free(tg_ca *ca);
 
-/* Receives what a command did that its user did not ask for but must know:
- * certificates an interrupted run left half-issued, finished or removed. */
-typedef void (*tg_ca_notify_fn)(const char *msg, void *arg);
 void tg_ca_set_notify(tg_ca *ca, tg_ca_notify_fn fn, void *arg);
 
 const char *tg_ca_dir(const tg_ca *ca);

@@ -54,6 +54,13 @@ typedef struct pki_pass {
 	const char *file;
 	const char *env;
 	int ask;
+	/* A command whose first line of output is the passphrase (as
+	 * PostgreSQL's ssl_passphrase_command), run with /bin/sh -c when no
+	 * file is given; command_option names its option. */
+	const char *command, *command_option;
+	/* Standard input is no source: the passphrase is read again later (a
+	 * daemon's reload), when nothing is there to answer. */
+	int no_stdin;
 	char *value;   /* once read; pki_pass_clear wipes it */
 	int typed;     /* value came from the terminal */
 } pki_pass;
@@ -91,6 +98,28 @@ enum { PKI_FILE_CERT = 1, PKI_FILE_KEY = 2 };
 unsigned pki_file_kinds(const char *path);
 /* 1 if the PEM private key file is passphrase-protected. */
 int pki_key_file_encrypted(const char *path);
+
+/* A certificate file (the leaf first, then its chain) and its private key,
+ * as a service is given them, the one loader of the gateway, the checker's
+ * client certificate and the workbench: swapped files, a key or a
+ * certificate where the other belongs, a key of another certificate and a
+ * chain in the wrong order each get their own message, naming the files and
+ * the command's options cert_opt and key_opt (without "--"; NULL for files
+ * found by their layout). The key's passphrase comes from pass (may be NULL)
+ * only when the key is encrypted. */
+typedef struct pki_pair {
+	X509 *leaf;
+	STACK_OF(X509) *chain; /* what follows the leaf in the file */
+	EVP_PKEY *key;
+} pki_pair;
+
+int pki_load_pair(const char *cert, const char *key, const char *cert_opt,
+    const char *key_opt, pki_pass *pass, pki_pair *out, tg_err *err) TG_MUST_CHECK;
+void pki_pair_clear(pki_pair *p);
+/* The content check of pki_load_pair alone (swapped, or the wrong kind of
+ * file given), for a caller that judges more before loading (a key's mode). */
+int pki_pair_kinds_check(const char *cert, const char *key, const char *cert_opt,
+    const char *key_opt, tg_err *err) TG_MUST_CHECK;
 
 /* --- Names --- */
 
@@ -170,7 +199,23 @@ typedef struct pki_profile {
 	pki_san sans[PKI_MAX_SANS];
 	size_t nsans;
 	int64_t valid_secs;
+	/* Where the issuer publishes its CRL (http/https URLs, checked with
+	 * pki_crl_url_check): a CRL Distribution Points extension. Borrowed;
+	 * set by the CA that signs, from its settings. */
+	const char *const *crl_urls;
+	size_t ncrl_urls;
 } pki_profile;
+
+#define PKI_MAX_CRL_URLS 4
+#define PKI_URL_MAX 512
+
+/* A CRL distribution point: http:// or https://, a host, printable ASCII
+ * without spaces, shorter than PKI_URL_MAX. */
+int pki_crl_url_check(const char *url, tg_err *err) TG_MUST_CHECK;
+/* Calls fn for each URI of cert's CRL Distribution Points, in order. */
+int pki_cert_crl_urls_each(X509 *cert, int (*fn)(const pki_name *n, void *arg), void *arg);
+/* "URI:http://a,URI:http://b" (empty when none), as pki_cert_sans. */
+void pki_cert_crl_urls(X509 *cert, char *buf, size_t len);
 
 const char *pki_profile_name(pki_profile_kind k);
 int pki_profile_parse(const char *s, pki_profile_kind *out, tg_err *err) TG_MUST_CHECK;

@@ -114,15 +114,41 @@ record_cert(store *db, X509 *cert, const char *profile, const char *cert_path,
 	return rc;
 }
 
+static X509 *build_signed(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, unsigned char *serial, char *hex, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err);
+
 /* Draws serials until one is free in the inventory, then builds and records
  * the certificate. Must run inside a store transaction. */
 static X509 *
-build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *cert_path, const char *key_path, const char *status,
-    tg_err *err)
+build_and_record(store *db, const pki_profile *in, const struct ca_url_list *crl,
+    EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err)
 {
 	unsigned char serial[PKI_SERIAL_LEN];
 	char hex[STORE_SERIAL_MAX];
+	/* The issuer's CRL, from the CA's settings, goes into what it signs. */
+	pki_profile *p = malloc(sizeof(*p));
+	X509 *cert = NULL;
+
+	if (p == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	*p = *in;
+	p->crl_urls = crl != NULL ? crl->ptr : NULL;
+	p->ncrl_urls = crl != NULL ? crl->n : 0;
+	cert = build_signed(db, p, key, issuer, issuer_key, serial, hex, cert_path, key_path,
+	    status, err);
+	free(p);
+	return cert;
+}
+
+static X509 *
+build_signed(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, unsigned char *serial, char *hex, const char *cert_path,
+    const char *key_path, const char *status, tg_err *err)
+{
 
 	for (int attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
 		X509 *cert;
@@ -130,12 +156,12 @@ build_and_record(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
 
 		if (pki_serial_random(serial, err) != 0)
 			return NULL;
-		util_hex(hex, serial, sizeof(serial), 1);
+		util_hex(hex, serial, PKI_SERIAL_LEN, 1);
 		if ((have = store_has_serial(db, hex, err)) < 0)
 			return NULL;
 		if (have)
 			continue;
-		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, sizeof(serial),
+		if ((cert = pki_cert_build(p, key, issuer, issuer_key, serial, PKI_SERIAL_LEN,
 			 err)) == NULL)
 			return NULL;
 		if (record_cert(db, cert, pki_profile_name(p->kind), cert_path, key_path, status,
@@ -165,18 +191,6 @@ store_conf_text(char *buf, size_t len, const char *url, tg_err *err)
 		return tg_err_set(err, TG_ERR_USAGE, "store URL too long (at most %d bytes)",
 		    STORE_URL_MAX - 1);
 	return n;
-}
-
-static int
-store_conf_write(written *w, const char *path, const char *url, tg_err *err)
-{
-	char buf[STORE_URL_MAX + 256];
-	int n = store_conf_text(buf, sizeof(buf), url, err);
-
-	if (n < 0)
-		return -1;
-	/* 0600: the URL names hosts and users, which are nobody else's business. */
-	return util_fileset_stage(w, path, NULL, buf, (size_t)n, 0600, 0, err);
 }
 
 static const char *
@@ -213,8 +227,8 @@ store_conf_line(char *line, char *url, size_t len)
 	return 1;
 }
 
-static int
-store_conf_read(const char *path, char *url, size_t len, tg_err *err)
+int
+ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err)
 {
 	unsigned char *data = NULL;
 	char *line, *save = NULL;
@@ -272,7 +286,7 @@ ca_store_url(const char *dir, char *url, size_t len, tg_err *err)
 	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0)
 		return -1;
 	if (util_exists(conf))
-		return store_conf_read(conf, url, len, err);
+		return ca_store_conf_read(conf, url, len, err);
 	if ((size_t)snprintf(url, len, "sqlite:%s", dbpath) >= len)
 		return tg_err_set(err, TG_ERR_USAGE, "CA directory path too long: %s", dir);
 	return 0;
@@ -293,7 +307,7 @@ ca_store_open(const char *dir, const char *url, EVP_PKEY *root_key, tg_err *err)
 	    pki_key_id(root_key, id, err) != 0)
 		return NULL;
 	if (url == NULL && util_exists(conf)) {
-		if (store_conf_read(conf, buf, sizeof(buf), err) != 0)
+		if (ca_store_conf_read(conf, buf, sizeof(buf), err) != 0)
 			return NULL;
 		url = buf;
 	} else if (url == NULL) {
@@ -361,12 +375,61 @@ unmake_dirs(const char *const *dirs, int made)
 			rmdir(dirs[i]);
 }
 
+/* Stages one of a new CA's files under the name a later run can find from
+ * its tag alone (ca_init_files), so that a crash after the commit can be
+ * finished by running ca init again (init.c). */
+static int
+stage_init_file(written *w, const struct ca_init_file *files, size_t i, const char *data,
+    size_t len, mode_t mode, tg_err *err)
+{
+	return util_fileset_stage(w, files[i].path, files[i].tag, data, len, mode, 0, err);
+}
+
+static int
+stage_init_key(written *w, const struct ca_init_file *files, size_t i, EVP_PKEY *key,
+    const char *pass, tg_err *err)
+{
+	return write_key(w, files[i].path, files[i].tag, key, pass, 0, err);
+}
+
+static int
+stage_init_certs(written *w, const struct ca_init_file *files, size_t i, X509 *const *certs,
+    size_t n, tg_err *err)
+{
+	return write_certs(w, files[i].path, files[i].tag, certs, n, 0, err);
+}
+
+/* The CRL URLs of a new CA, checked. */
+static int
+init_settings(const tg_ca_init_opts *o, struct ca_settings *set, tg_err *err)
+{
+	memset(set, 0, sizeof(*set));
+	if (o->nroot_crl_urls > 0 && !o->intermediate)
+		return tg_err_set(err, TG_ERR_USAGE, "--root-crl-url goes into the intermediate, and "
+		    "this CA has none: without --intermediate the root issues, so its CRL is "
+		    "--crl-url");
+	for (size_t i = 0; i < o->ncrl_urls; i++)
+		if (ca_url_list_add(&set->leaf, o->crl_urls[i], "--crl-url", err) != 0)
+			return -1;
+	for (size_t i = 0; i < o->nroot_crl_urls; i++)
+		if (ca_url_list_add(&set->root, o->root_crl_urls[i], "--root-crl-url", err) != 0)
+			return -1;
+	return 0;
+}
+
+/* Like an issue: every file is staged, the inventory commits, and only
+ * then do the files reach their final names. A crash before the commit
+ * leaves staged files and no row; after it, rows and staged files that the
+ * next ca init publishes (ca_init_recover). */
 int
 tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 {
-	char root_crt[PATH_MAX], root_key[PATH_MAX], int_crt[PATH_MAX], int_key[PATH_MAX];
-	char priv[PATH_MAX], issued[PATH_MAX], dbpath[PATH_MAX], bundle[PATH_MAX], conf[PATH_MAX];
-	char *const ca_files[] = { root_crt, root_key, dbpath, conf };
+	struct ca_init_file f[CA_INIT_NFILES];
+	char priv[PATH_MAX], issued[PATH_MAX], conf_text[STORE_URL_MAX + 256];
+	char set_text[CA_SETTINGS_TEXT_MAX];
+	struct ca_settings set;
+	char *const ca_files[] = { f[CA_INIT_ROOT_CRT].path, f[CA_INIT_ROOT_KEY].path,
+		f[CA_INIT_DB].path, f[CA_INIT_CONF].path };
 	const char *const dirs[] = { o->dir, priv, issued };
 	const char *found;
 	EVP_PKEY *rkey = NULL, *ikey = NULL;
@@ -374,21 +437,22 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	store *db = NULL;
 	pki_profile p;
 	written w = { 0 };
-	int rc = -1, in_txn = 0, db_created = 0, made = 0;
+	int rc = -1, in_txn = 0, db_created = 0, made = 0, n;
 
-	if (ca_paths(o->dir, "root", root_crt, root_key, err) != 0 ||
-	    ca_paths(o->dir, "intermediate", int_crt, int_key, err) != 0 ||
+	if (ca_init_paths(o->dir, f, err) != 0 ||
 	    util_path_join(priv, sizeof(priv), o->dir, "private", err) != 0 ||
-	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0 ||
-	    util_path_join(dbpath, sizeof(dbpath), o->dir, CA_DB, err) != 0 ||
-	    util_path_join(conf, sizeof(conf), o->dir, CA_STORE_CONF, err) != 0 ||
-	    util_path_join(bundle, sizeof(bundle), o->dir, "ca-bundle.crt", err) != 0)
+	    util_path_join(issued, sizeof(issued), o->dir, "issued", err) != 0)
 		return -1;
+	/* What a killed init left: finished (it was recorded) or cleared. */
+	if ((n = ca_init_recover(o, f, err)) != 0)
+		return n > 0 ? 0 : -1;
 	if ((found = existing_ca_file(ca_files, sizeof(ca_files) / sizeof(ca_files[0]))) != NULL)
 		return tg_err_set(err, TG_ERR_EXISTS,
 		    "%s already holds a CA (%s); a CA is never overwritten: choose another --dir, "
 		    "or remove the old one yourself if you really mean to", o->dir, found);
 	if (o->store_url != NULL && store_url_check(o->store_url, err) != 0)
+		return -1;
+	if (init_settings(o, &set, err) != 0)
 		return -1;
 
 	memset(&p, 0, sizeof(p));
@@ -411,11 +475,10 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	if (store_begin(db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((rcert = build_and_record(db, &p, rkey, NULL, rkey, root_crt, root_key, STORE_VALID,
-		 err)) == NULL)
+	if ((rcert = build_and_record(db, &p, NULL, rkey, NULL, rkey, f[CA_INIT_ROOT_CRT].path,
+		 f[CA_INIT_ROOT_KEY].path, STORE_VALID, err)) == NULL)
 		goto out;
-	if (write_key(&w, root_key, NULL, rkey, o->pass, 0, err) != 0 ||
-	    write_certs(&w, root_crt, NULL, &rcert, 1, 0, err) != 0)
+	if (stage_init_key(&w, f, CA_INIT_ROOT_KEY, rkey, o->pass, err) != 0)
 		goto out;
 	if (o->intermediate) {
 		X509 *both[2];
@@ -425,35 +488,53 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 		p.valid_secs = o->intermediate_secs ? o->intermediate_secs :
 		    (int64_t)PKI_DAYS_INTERMEDIATE * 86400;
 		if ((ikey = pki_key_generate(o->key_type, err)) == NULL ||
-		    (icert = build_and_record(db, &p, ikey, rcert, rkey, int_crt, int_key, STORE_VALID,
-			 err)) == NULL)
+		    (icert = build_and_record(db, &p, &set.root, ikey, rcert, rkey,
+			 f[CA_INIT_INT_CRT].path,
+			 f[CA_INIT_INT_KEY].path, STORE_VALID, err)) == NULL)
 			goto out;
 		both[0] = icert;
 		both[1] = rcert;
-		if (write_key(&w, int_key, NULL, ikey, o->pass, 0, err) != 0 ||
-		    write_certs(&w, int_crt, NULL, &icert, 1, 0, err) != 0 ||
-		    write_certs(&w, bundle, NULL, both, 2, 0, err) != 0)
+		if (stage_init_key(&w, f, CA_INIT_INT_KEY, ikey, o->pass, err) != 0 ||
+		    stage_init_certs(&w, f, CA_INIT_INT_CRT, &icert, 1, err) != 0 ||
+		    stage_init_certs(&w, f, CA_INIT_BUNDLE, both, 2, err) != 0)
 			goto out;
 	}
-	if (o->store_url != NULL && store_conf_write(&w, conf, o->store_url, err) != 0)
+	/* 0600: the URL names hosts and users, which are nobody else's business. */
+	if (o->store_url != NULL &&
+	    ((n = store_conf_text(conf_text, sizeof(conf_text), o->store_url, err)) < 0 ||
+		stage_init_file(&w, f, CA_INIT_CONF, conf_text, (size_t)n, 0600, err) != 0))
 		goto out;
-	if (util_fileset_publish_all(&w, err) != 0 || store_commit(db, err) != 0)
+	if (set.leaf.n + set.root.n > 0 &&
+	    ((n = ca_settings_text(&set, set_text, sizeof(set_text), err)) < 0 ||
+		stage_init_file(&w, f, CA_INIT_SETTINGS, set_text, (size_t)n, 0644, err) != 0))
+		goto out;
+	/* root.crt is what makes DIR a CA for every other command, so it is
+	 * published last: a CA never shows up without its intermediate. */
+	if (stage_init_certs(&w, f, CA_INIT_ROOT_CRT, &rcert, 1, err) != 0)
+		goto out;
+	util_crash_point("init-staged");
+	if (util_sync_dir(o->dir, err) != 0 || store_commit(db, err) != 0)
 		goto out;
 	in_txn = 0;
+	util_crash_point("init-recorded");
+	for (size_t i = 0; i < w.n; i++) {
+		if (util_fileset_publish(&w, i, err) != 0)
+			goto out;
+		util_crash_point("init-publishing");
+	}
+	if (util_sync_dir(o->dir, err) != 0)
+		goto out;
+	util_crash_point("init-published");
 	rc = 0;
 out:
 	if (in_txn)
 		store_rollback(db);
 	store_close(db);
-	if (rc != 0 && db_created) {
-		static const char *const sides[] = { "-wal", "-shm", "-lock" };
-		char side[PATH_MAX + 8];
-		unlink(dbpath);
-		for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-			snprintf(side, sizeof(side), "%s%s", dbpath, sides[i]);
-			unlink(side);
-		}
-	}
+	/* A failure after the commit (not a crash) takes the files back; the
+	 * embedded inventory goes with them, a remote one keeps rows for a
+	 * root key that no longer exists (they name no usable CA). */
+	if (rc != 0 && db_created)
+		ca_remove_db(f[CA_INIT_DB].path);
 	util_fileset_done(&w, rc != 0);
 	if (rc != 0)
 		unmake_dirs(dirs, made);
@@ -462,6 +543,19 @@ out:
 	X509_free(rcert);
 	X509_free(icert);
 	return rc;
+}
+
+void
+ca_remove_db(const char *dbpath)
+{
+	static const char *const sides[] = { "-wal", "-shm", "-lock" };
+	char side[PATH_MAX + 8];
+
+	unlink(dbpath);
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		snprintf(side, sizeof(side), "%s%s", dbpath, sides[i]);
+		unlink(side);
+	}
 }
 
 void
@@ -498,6 +592,13 @@ tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err)
 	    util_path_join(dbpath, sizeof(dbpath), dir, CA_DB, err) != 0 ||
 	    util_path_join(conf, sizeof(conf), dir, CA_STORE_CONF, err) != 0)
 		return NULL;
+	if (!util_exists(root_crt) && util_exists(dbpath)) {
+		tg_err_set(err, TG_ERR_USAGE,
+		    "%s is not a tlsgate CA directory (no %s, but an inventory): an interrupted "
+		    "`tlsgate ca init` may have left it; run `tlsgate ca init --dir %s` again, which "
+		    "finishes that CA or clears what it left", dir, root_crt, dir);
+		return NULL;
+	}
 	if (!util_exists(root_crt) || (!util_exists(dbpath) && !util_exists(conf))) {
 		tg_err_set(err, TG_ERR_USAGE,
 		    "%s is not a tlsgate CA directory (no %s); create one with `tlsgate ca init --dir %s`",
@@ -509,6 +610,8 @@ tg_ca_open(const char *dir, pki_pass *pass, int flags, tg_err *err)
 		return NULL;
 	}
 	snprintf(ca->dir, sizeof(ca->dir), "%s", dir);
+	if (ca_settings_read(dir, &ca->settings, err) != 0)
+		goto fail;
 	if ((ca->chain = sk_X509_new_null()) == NULL ||
 	    (ca->root = pki_load_cert(root_crt, err)) == NULL)
 		goto fail;
@@ -703,7 +806,8 @@ issue_one(tg_ca *ca, const pki_profile *p, const tg_issue_opts *o, const char *o
 		return -1;
 	if ((key = pki_key_generate(o->key_type, err)) == NULL)
 		goto out;
-	if ((cert = build_and_record(ca->db, p, key, ca->issuer, ca->issuer_key, r.cert_path,
+	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, key, ca->issuer,
+		 ca->issuer_key, r.cert_path,
 		 r.key_path, STORE_PENDING, err)) == NULL)
 		goto out;
 	pki_cert_serial_hex(cert, serial, sizeof(serial));
@@ -880,7 +984,8 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 	if (store_begin(ca->db, err) != 0)
 		goto out;
 	in_txn = 1;
-	if ((cert = build_and_record(ca->db, p, pub, ca->issuer, ca->issuer_key, out_path, NULL,
+	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, pub, ca->issuer,
+		 ca->issuer_key, out_path, NULL,
 		 out_path != NULL ? STORE_PENDING : STORE_VALID, err)) == NULL)
 		goto out;
 	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
@@ -1158,6 +1263,59 @@ out:
 		store_rollback(ca->db);
 	store_unlock(ca->db);
 	free(pem);
+	return rc;
+}
+
+size_t
+tg_ca_crl_urls(const tg_ca *ca, int root, const char *const **urls)
+{
+	const struct ca_url_list *l = root ? &ca->settings.root : &ca->settings.leaf;
+
+	*urls = l->ptr;
+	return l->n;
+}
+
+int
+tg_ca_set_crl_urls(const char *dir, const char *const *urls, size_t n,
+    const char *const *root_urls, size_t nroot, tg_err *err)
+{
+	struct ca_settings set;
+	char path[PATH_MAX], text[CA_SETTINGS_TEXT_MAX];
+	tg_ca *ca;
+	int len, rc = -1;
+
+	/* Only a CA's settings, read whole (a broken file is refused, not
+	 * overwritten: it may hold what this tlsgate does not know yet). */
+	if ((ca = tg_ca_open(dir, NULL, 0, err)) == NULL)
+		return -1;
+	memset(&set, 0, sizeof(set));
+	if (nroot > 0 && ca->issuer == ca->root) {
+		tg_err_set(err, TG_ERR_USAGE, "--root-crl-url goes into an intermediate, and the CA "
+		    "in %s has none: its root issues, so its CRL is --crl-url", dir);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ca_url_list_add(&set.leaf, urls[i], "--crl-url", err) != 0)
+			goto out;
+	for (size_t i = 0; i < nroot; i++)
+		if (ca_url_list_add(&set.root, root_urls[i], "--root-crl-url", err) != 0)
+			goto out;
+	if (ca_settings_path(dir, path, sizeof(path), err) != 0)
+		goto out;
+	if (n + nroot == 0) {
+		if (unlink(path) != 0 && errno != ENOENT) {
+			tg_err_set(err, TG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if ((len = ca_settings_text(&set, text, sizeof(text), err)) < 0 ||
+	    util_write_file(path, text, (size_t)len, 0644, UTIL_WRITE_FORCE, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	tg_ca_free(ca);
 	return rc;
 }
 

@@ -8,6 +8,27 @@
 
 #define CA_CHAIN_MAX 8 /* a leaf and the intermediates after it */
 
+/* DIR/ca.conf (settings.c). */
+struct ca_url_list {
+	char url[PKI_MAX_CRL_URLS][PKI_URL_MAX];
+	const char *ptr[PKI_MAX_CRL_URLS]; /* url[i], as pki_profile takes them */
+	size_t n;
+};
+struct ca_settings {
+	struct ca_url_list leaf; /* crl-url: the issuing CA's CRL, in what it issues */
+	struct ca_url_list root; /* root-crl-url: the root's CRL, in the intermediate */
+};
+#define CA_SETTINGS_TEXT_MAX (2 * PKI_MAX_CRL_URLS * (PKI_URL_MAX + 16) + 256)
+
+/* Adds a checked URL (a duplicate is dropped); what names it in messages. */
+int ca_url_list_add(struct ca_url_list *l, const char *url, const char *what,
+    tg_err *err) TG_MUST_CHECK;
+int ca_settings_path(const char *dir, char *path, size_t len, tg_err *err) TG_MUST_CHECK;
+/* Empty settings when DIR/ca.conf does not exist. */
+int ca_settings_read(const char *dir, struct ca_settings *s, tg_err *err) TG_MUST_CHECK;
+/* The file's text into buf; its length, or -1. */
+int ca_settings_text(const struct ca_settings *s, char *buf, size_t len, tg_err *err);
+
 struct tg_ca {
 	char dir[PATH_MAX];
 	X509 *root;
@@ -18,6 +39,7 @@ struct tg_ca {
 	store *db;
 	tg_ca_notify_fn notify;
 	void *notify_arg;
+	struct ca_settings settings;
 };
 
 /* certs = leaf, then the intermediates (never the root); returns how many. */
@@ -39,5 +61,27 @@ int ca_lock(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
  * void. Needs the writer lock: a pending row seen under it has no live
  * writer. */
 int ca_reconcile(tg_ca *ca, tg_err *err) TG_MUST_CHECK;
+
+/* The files of a new CA, and the tags under which tg_ca_init stages them
+ * (NULL: not staged, the embedded inventory). */
+enum {
+	CA_INIT_ROOT_CRT, CA_INIT_ROOT_KEY, CA_INIT_INT_CRT, CA_INIT_INT_KEY, CA_INIT_BUNDLE,
+	CA_INIT_CONF, CA_INIT_SETTINGS, CA_INIT_DB, CA_INIT_NFILES
+};
+struct ca_init_file {
+	char path[PATH_MAX];
+	const char *tag;
+};
+
+int ca_init_paths(const char *dir, struct ca_init_file f[CA_INIT_NFILES], tg_err *err) TG_MUST_CHECK;
+/* Settles what a killed tg_ca_init left in o->dir: 1 = it had recorded its
+ * CA and is now finished, 0 = nothing left (or cleared: go on), -1 = err
+ * (another init is running, a damaged CA, an unreachable inventory). */
+int ca_init_recover(const tg_ca_init_opts *o, struct ca_init_file f[CA_INIT_NFILES],
+    tg_err *err) TG_MUST_CHECK;
+/* DIR/store.conf's URL. */
+int ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err) TG_MUST_CHECK;
+/* Removes an embedded inventory and its side files. */
+void ca_remove_db(const char *dbpath);
 
 #endif

@@ -235,11 +235,6 @@ xmpp_starttls(int fd, const char *domain, int s2s, char *answer, char *why, size
 }
 
 /* The identity --cert/--key give, loaded once (the project's loaders). */
-struct client_id {
-	X509 *leaf;
-	STACK_OF(X509) *chain;
-	EVP_PKEY *key;
-};
 
 /* What a handshake learned. */
 struct hs {
@@ -247,7 +242,7 @@ struct hs {
 	STACK_OF(X509) *chain;
 	char version[16];
 	char why[160]; /* why the STARTTLS step declined TLS */
-	const struct client_id *id;
+	const pki_pair *id;
 	int asked;     /* the server asked for a client certificate */
 	int ticket;    /* it sent a session ticket: past the client's Finished */
 };
@@ -294,7 +289,7 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 static int
-use_client_id(SSL_CTX *ctx, const struct client_id *id, tg_err *err)
+use_client_id(SSL_CTX *ctx, const pki_pair *id, tg_err *err)
 {
 	if (SSL_CTX_use_certificate(ctx, id->leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1)
 		return tg_err_ossl(err, TG_ERR_TLS, "cannot use the client certificate");
@@ -305,7 +300,7 @@ use_client_id(SSL_CTX *ctx, const struct client_id *id, tg_err *err)
 }
 
 static SSL_CTX *
-client_ctx(int version, const struct client_id *id, tg_err *err)
+client_ctx(int version, const pki_pair *id, tg_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -488,31 +483,19 @@ endpoint_hosts(chk_ctx *c, struct chk_unit *u, const struct target *t)
 		(void)chk_unit_add_host(u, c->hosts[i].name);
 }
 
-/* --cert/--key through the project's loaders: the key with --pass-file's
- * passphrase; a key that is not the certificate's is refused here. */
+/* --cert/--key through src/pki, as every command loads a pair: the key
+ * with --pass-file's passphrase (already read), swapped files and a key of
+ * another certificate refused with the same words as serve's. */
 static int
-client_id_load(const chk_ctx *c, struct client_id *id, tg_err *err)
+client_id_load(const chk_ctx *c, pki_pair *id, tg_err *err)
 {
+	pki_pass pass = { .option = "pass-file", .value = c->pass };
+
 	if (c->client_cert == NULL)
 		return 0;
-	if (pki_load_certs(c->client_cert, &id->chain, err) != 0)
-		return tg_err_prefix(err, "--cert");
-	id->leaf = sk_X509_shift(id->chain);
-	if ((id->key = pki_load_key(c->client_key, c->pass, err)) == NULL)
-		return tg_err_prefix(err, "--key");
-	if (!pki_key_matches_cert(id->key, id->leaf))
-		return tg_err_set(err, TG_ERR_USAGE, "--key %s is not the key of --cert %s: give the "
-		    "key the client certificate was issued with", c->client_key, c->client_cert);
-	return 0;
+	return pki_load_pair(c->client_cert, c->client_key, "cert", "key", &pass, id, err);
 }
 
-static void
-client_id_free(struct client_id *id)
-{
-	X509_free(id->leaf);
-	sk_X509_pop_free(id->chain, X509_free);
-	EVP_PKEY_free(id->key);
-}
 
 int
 chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls starttls,
@@ -520,7 +503,7 @@ chk_endpoint(chk_ctx *c, const char *hostport, const char *sni, chk_starttls sta
 {
 	struct target t = { .starttls = starttls };
 	struct hs h = { 0 }, probe = { 0 };
-	struct client_id id = { 0 };
+	pki_pair id = { 0 };
 	struct chk_unit *u;
 	char no = 0, sni_ascii[CHK_NAME_MAX];
 	int rc = -1, got;
@@ -593,6 +576,6 @@ nomem:
 out:
 	sk_X509_pop_free(h.chain, X509_free);
 	sk_X509_pop_free(probe.chain, X509_free);
-	client_id_free(&id);
+	pki_pair_clear(&id);
 	return rc;
 }

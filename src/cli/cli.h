@@ -125,4 +125,15 @@ int cli_write_owned(const char *path, const void *data, size_t len, mode_t mode,
  * next call with the same slot (0..3). */
 const char *cli_safe(int slot, const char *text);
 
+/* A tg_ca_notify_fn: what the CA did unasked, on stderr as a note. */
+void cli_note(const char *msg, void *arg);
+
+/* URLs given with a repeatable option (--crl-url), checked as they come. */
+struct cli_urls {
+	const char *v[PKI_MAX_CRL_URLS];
+	size_t n;
+};
+/* 0, or a usage error printed (exit 2). */
+int cli_urls_add(struct cli_urls *u, const char *url, const char *cmd, const char *opt);
+
 #endif

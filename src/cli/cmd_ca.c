@@ -10,6 +10,7 @@
 static const char ca_init_help[] =
 "Usage: tlsgate ca init --dir DIR [--name NAME] [--intermediate] [--key TYPE]\n"
 "                       [--days N] [--pass-file F] [--store URL]\n"
+"                       [--crl-url URL]... [--root-crl-url URL]...\n"
 "\n"
 "Creates a private certificate authority in DIR:\n"
 "  DIR/root.crt                the root certificate: give it to every client and server\n"
@@ -40,12 +41,30 @@ static const char ca_init_help[] =
 "                    uses it. A URL with a password is refused: put the password\n"
 "                    in ~/.pgpass (HOST:PORT:DB:USER:PASSWORD, mode 0600) or\n"
 "                    PGPASSWORD. If the server cannot be reached, nothing is created.\n"
+"  --crl-url URL     where the issuing CA's CRL is published (http:// or https://,\n"
+"                    up to 4): a CRL Distribution Points extension in every\n"
+"                    certificate the CA issues, so clients (and testssl.sh) find\n"
+"                    its revocation status. Serve the CRL there in DER:\n"
+"                    openssl crl -in DIR/crl.pem -outform der -out ca.crl\n"
+"                    (after each `tlsgate crl`). Recorded in DIR/ca.conf; change it\n"
+"                    later with `tlsgate ca set`.\n"
+"  --root-crl-url URL  with --intermediate: where the root's CRL is published,\n"
+"                    put into the intermediate (the second CRL in DIR/crl.pem)\n"
 "\n"
 "Examples:\n"
 "  tlsgate ca init --dir /etc/tlsgate/ca --name 'Example Corp CA'\n"
 "  tlsgate ca init --dir ./pki --intermediate --key ec-p384 --pass-file ca.pass\n"
+"  tlsgate ca init --dir ./pki --crl-url http://pki.example.com/ca.crl\n"
 "  tlsgate ca init --dir /etc/tlsgate/ca \\\n"
 "      --store 'postgresql://tlsgate@db.example.com:5432/pki?sslmode=verify-full'\n";
+
+/* --crl-url ('u') and --root-crl-url ('r'), in ca init and ca set alike. */
+static int
+crl_url_opt(int c, struct cli_urls *crl, struct cli_urls *root_crl, const char *cmd)
+{
+	return cli_urls_add(c == 'u' ? crl : root_crl, optarg, cmd,
+	    c == 'u' ? "--crl-url" : "--root-crl-url");
+}
 
 static int
 ca_init(int argc, char **argv)
@@ -58,9 +77,12 @@ ca_init(int argc, char **argv)
 		{ "days", required_argument, NULL, 'D' },
 		{ "pass-file", required_argument, NULL, 'p' },
 		{ "store", required_argument, NULL, 's' },
+		{ "crl-url", required_argument, NULL, 'u' },
+		{ "root-crl-url", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	tg_ca_init_opts o = { .key_type = PKI_KEY_EC_P256 };
+	tg_ca_init_opts o = { .key_type = PKI_KEY_EC_P256, .notify = cli_note };
+	struct cli_urls crl = { 0 }, root_crl = { 0 };
 	const char *dir_opt = NULL;
 	pki_pass pass;
 	unsigned long days;
@@ -84,11 +106,20 @@ ca_init(int argc, char **argv)
 			break;
 		case 'p': pass.file = optarg; break;
 		case 's': o.store_url = optarg; break;
+		case 'u':
+		case 'r':
+			if (crl_url_opt(c, &crl, &root_crl, "ca init") != 0)
+				return 2;
+			break;
 		default: return 2;
 		}
 	}
 	if (optind < argc)
 		return cli_usage("ca init", "unexpected argument '%s'", argv[optind]);
+	o.crl_urls = crl.v;
+	o.ncrl_urls = crl.n;
+	o.root_crl_urls = root_crl.v;
+	o.nroot_crl_urls = root_crl.n;
 	if ((o.dir = cli_ca_dir(dir_opt, "ca init")) == NULL)
 		return 2;
 	if (o.name != NULL && (strlen(o.name) == 0 || strlen(o.name) >= PKI_NAME_MAX))
@@ -107,6 +138,10 @@ ca_init(int argc, char **argv)
 		printf("  intermediate:     %s/intermediate.crt (issues certificates)\n", o.dir);
 	if (o.store_url != NULL)
 		printf("  inventory:        %s (recorded in %s/store.conf)\n", o.store_url, o.dir);
+	for (size_t i = 0; i < crl.n; i++)
+		printf("  CRL published at: %s (in every certificate it issues)\n", crl.v[i]);
+	for (size_t i = 0; i < root_crl.n; i++)
+		printf("  root's CRL at:    %s (in the intermediate)\n", root_crl.v[i]);
 	printf("Next: tlsgate cert issue HOST --dir %s\n", o.dir);
 	return 0;
 }
@@ -202,10 +237,105 @@ ca_store(int argc, char **argv)
 	return 0;
 }
 
+static const char ca_set_help[] =
+"Usage: tlsgate ca set --dir DIR [--crl-url URL]... [--root-crl-url URL]...\n"
+"       tlsgate ca set --dir DIR --no-crl-url\n"
+"\n"
+"Shows or changes the settings of the CA in DIR (DIR/ca.conf). The URLs given\n"
+"with an option replace the ones recorded for it (the other option's stay);\n"
+"certificates issued from now on carry them (those issued before keep theirs:\n"
+"renew them to change). Without an option, prints them.\n"
+"\n"
+"Options:\n"
+"  --dir DIR           the CA (or $TLSGATE_DIR)\n"
+"  --crl-url URL       where the issuing CA's CRL is published (http:// or https://,\n"
+"                      up to 4): a CRL Distribution Points extension in every\n"
+"                      certificate it issues (cert issue, sign, renew, batches).\n"
+"                      Serve the CRL there in DER: openssl crl -in DIR/crl.pem\n"
+"                      -outform der -out ca.crl, after each `tlsgate crl`\n"
+"  --root-crl-url URL  where the root's CRL is published, for a CA with an\n"
+"                      intermediate (used when an intermediate is issued)\n"
+"  --no-crl-url        remove both: certificates carry no CRL pointer\n"
+"\n"
+"Example:\n"
+"  tlsgate ca set --dir ./pki --crl-url http://pki.example.com/ca.crl\n";
+
+static void
+print_urls(tg_ca *ca)
+{
+	const char *const *urls;
+	size_t n = tg_ca_crl_urls(ca, 0, &urls);
+
+	for (size_t i = 0; i < n; i++)
+		printf("crl-url = %s\n", urls[i]);
+	n = tg_ca_crl_urls(ca, 1, &urls);
+	for (size_t i = 0; i < n; i++)
+		printf("root-crl-url = %s\n", urls[i]);
+}
+
+static int
+ca_set(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "crl-url", required_argument, NULL, 'u' },
+		{ "root-crl-url", required_argument, NULL, 'r' },
+		{ "no-crl-url", no_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_urls crl = { 0 }, root_crl = { 0 };
+	const char *dir_opt = NULL, *dir;
+	tg_err err = { 0 };
+	tg_ca *ca;
+	int c, rc, none = 0;
+
+	while ((c = cli_getopt(argc, argv, opts, "ca set")) != -1) {
+		switch (c) {
+		case 'd': dir_opt = optarg; break;
+		case 'u':
+		case 'r':
+			if (crl_url_opt(c, &crl, &root_crl, "ca set") != 0)
+				return 2;
+			break;
+		case 'N': none = 1; break;
+		default: return 2;
+		}
+	}
+	if (optind < argc)
+		return cli_usage("ca set", "unexpected argument '%s'", argv[optind]);
+	if (none && crl.n + root_crl.n > 0)
+		return cli_usage("ca set", "--no-crl-url removes the URLs; give it alone");
+	if ((dir = cli_ca_dir(dir_opt, "ca set")) == NULL)
+		return 2;
+	if ((ca = tg_ca_open(dir, NULL, 0, &err)) == NULL)
+		return cli_fail(&err);
+	if (none || crl.n + root_crl.n > 0) {
+		/* An option not given keeps what is recorded. */
+		const char *const *keep;
+		for (int root = 0; !none && root < 2; root++) {
+			struct cli_urls *u = root ? &root_crl : &crl;
+			size_t n = tg_ca_crl_urls(ca, root, &keep);
+			for (size_t i = 0; u->n == 0 && i < n; i++)
+				u->v[i] = keep[i];
+			if (u->n == 0)
+				u->n = n;
+		}
+		rc = tg_ca_set_crl_urls(dir, crl.v, crl.n, root_crl.v, root_crl.n, &err);
+		tg_ca_free(ca);
+		if (rc != 0 || (ca = tg_ca_open(dir, NULL, 0, &err)) == NULL)
+			return cli_fail(&err);
+	}
+	print_urls(ca);
+	tg_ca_free(ca);
+	return 0;
+}
+
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "init", "create a root CA (and optionally an intermediate) in a directory",
 	  ca_init_help, ca_init, NULL },
 	{ "store", "show where the inventory lives, or move it (SQLite to PostgreSQL)",
 	  ca_store_help, ca_store, NULL },
+	{ "set", "show or change the CA's settings: the CRL URL put into what it issues",
+	  ca_set_help, ca_set, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -172,7 +172,6 @@ static int
 add_config_file(const char *listener, const char *option, const char *path, void *arg)
 {
 	struct config_walk *w = arg;
-	char *pass;
 	int rc;
 
 	if (strcmp(option, "key") == 0 && w->cert != NULL) {
@@ -184,10 +183,11 @@ add_config_file(const char *listener, const char *option, const char *path, void
 		w->cert = path;
 		rc = 0;
 	} else if (strcmp(option, "pass-file") == 0) {
-		if ((rc = util_read_pass_file(path, &pass, w->err)) == 0) {
-			rc = chk_set_passphrase(w->c, pass, w->err);
-			util_free_secret(pass);
-		}
+		/* The gateway's own reading: a FILE, never standard input. */
+		pki_pass pass = { .option = "pass-file", .file = path, .no_stdin = 1 };
+		if ((rc = pki_pass_get(&pass, "the listener's keys", 0, w->err)) == 0)
+			rc = chk_set_passphrase(w->c, pass.value, w->err);
+		pki_pass_clear(&pass);
 	} else {
 		rc = chk_add_path(w->c, path, w->err);
 	}

@@ -63,7 +63,7 @@ static json_t *
 cert_json(X509 *x)
 {
 	char subject[1024], issuer[1024], serial[64], fp[65], nb[32], na[32], key[64];
-	char sans[4096], ku[256], eku[256], bc[128];
+	char sans[4096], ku[256], eku[256], bc[128], crl[2048];
 	const char *sig = OBJ_nid2ln(X509_get_signature_nid(x));
 	json_t *o = json_object();
 
@@ -76,6 +76,7 @@ cert_json(X509 *x)
 	/* NULL when the public key does not decode: described as unreadable. */
 	pki_key_describe(X509_get0_pubkey(x), key, sizeof(key));
 	pki_cert_sans(x, sans, sizeof(sans));
+	pki_cert_crl_urls(x, crl, sizeof(crl));
 	json_object_set_new(o, "subject", jstr(subject));
 	json_object_set_new(o, "issuer", jstr(issuer));
 	json_object_set_new(o, "serial", jstr(serial));
@@ -89,6 +90,7 @@ cert_json(X509 *x)
 	    jstr(ext_text(x, NID_ext_key_usage, eku, sizeof(eku))));
 	json_object_set_new(o, "basic_constraints",
 	    jstr(ext_text(x, NID_basic_constraints, bc, sizeof(bc))));
+	json_object_set_new(o, "crl_distribution_points", jstr(crl));
 	json_object_set_new(o, "fingerprint_sha256", jstr(fp));
 	json_object_set_new(o, "self_signed", json_boolean(X509_check_issued(x, x) == X509_V_OK));
 	return o;
@@ -102,7 +104,7 @@ print_cert(json_t *c, int i, int n)
 		{ "not_before", "Not before" }, { "not_after", "Not after" }, { "key", "Key" },
 		{ "signature", "Signature" }, { "sans", "SANs" }, { "key_usage", "Key usage" },
 		{ "extended_key_usage", "Ext. key usage" }, { "basic_constraints", "Basic constr." },
-		{ "fingerprint_sha256", "SHA-256" },
+		{ "crl_distribution_points", "CRL at" }, { "fingerprint_sha256", "SHA-256" },
 	};
 
 	if (n > 1)

@@ -216,7 +216,7 @@ cli_ca_dir(const char *dir_opt, const char *cmd)
 }
 
 /* What the CA did unasked (settling an interrupted run) goes to stderr. */
-static void
+void
 cli_note(const char *msg, void *arg)
 {
 	(void)arg;
@@ -334,4 +334,17 @@ cli_safe(int slot, const char *text)
 
 	slot &= 3;
 	return util_escape(text != NULL ? text : "", bufs[slot], sizeof(bufs[slot]));
+}
+
+int
+cli_urls_add(struct cli_urls *u, const char *url, const char *cmd, const char *opt)
+{
+	tg_err err = { 0 };
+
+	if (pki_crl_url_check(url, &err) != 0)
+		return cli_usage(cmd, "%s: %s", opt, err.msg);
+	if (u->n == PKI_MAX_CRL_URLS)
+		return cli_usage(cmd, "%s: at most %d URLs", opt, PKI_MAX_CRL_URLS);
+	u->v[u->n++] = url;
+	return 0;
 }

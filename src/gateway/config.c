@@ -656,6 +656,11 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 		return tg_err_prefix(err, "listener %s", n);
 	if (l->pass_file && l->pass_command)
 		return tg_err_set(err, TG_ERR_USAGE, "listener %s: give --pass-file or --pass-command, not both", n);
+	/* Read again at every reload, when standard input is long gone. */
+	if (l->pass_file != NULL && strcmp(l->pass_file, "-") == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: --pass-file -: the gateway reads "
+		    "the passphrase again at every reload, when standard input is gone; give "
+		    "--pass-file FILE or --pass-command CMD", n);
 	if (l->allow_connect && l->mode != GW_MODE_HTTP)
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --allow-connect is for http mode; tcp mode forwards every byte anyway", n);

@@ -16,8 +16,6 @@
 #include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
-#define PASS_MAX 1024
-
 /* The target cannot be a unix socket yet; say so instead of failing to
  * resolve "unix". */
 static int
@@ -66,36 +64,6 @@ gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss, sock
 	return 0;
 }
 
-/* The first line a command prints, like PostgreSQL's ssl_passphrase_command. */
-static int
-pass_from_command(const char *cmd, char **pass, tg_err *err)
-{
-	char buf[PASS_MAX];
-	FILE *f = popen(cmd, "r");
-	int status;
-	size_t n;
-
-	*pass = NULL;
-	if (f == NULL)
-		return tg_err_set(err, TG_ERR_IO, "cannot run --pass-command '%s': %s", cmd, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	status = pclose(f);
-	/* The master's SIGCHLD handler may have reaped the child first. */
-	if (status == -1 && errno == ECHILD)
-		status = 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (status != 0 || buf[0] == '\0') {
-		explicit_bzero(buf, sizeof(buf));
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "--pass-command '%s' failed or printed nothing; it must print the passphrase on its first line",
-		    cmd);
-	}
-	*pass = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return *pass ? 0 : tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-}
-
 static int
 collect_certs(const struct gw_listener_cfg *l, struct gw_cert_spec **specs, size_t *n, tg_err *err)
 {
@@ -132,47 +100,31 @@ collect_certs(const struct gw_listener_cfg *l, struct gw_cert_spec **specs, size
 	return 0;
 }
 
-/* Judged by content before the key's mode is checked: a certificate given
- * as the key would otherwise be "chmod 600", then the key as the
- * certificate "convert DER". */
-static int
-pair_not_swapped(const struct gw_cert_spec *s, tg_err *err)
-{
-	unsigned cert = pki_file_kinds(s->cert), key = pki_file_kinds(s->key);
-
-	if (cert == PKI_FILE_KEY && key == PKI_FILE_CERT)
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "certificate and key are swapped: %s holds a private key and %s a certificate; "
-		    "pass --cert %s --key %s", s->cert, s->key, s->key, s->cert);
-	if (key == PKI_FILE_CERT)
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "key %s holds a certificate, not a private key: pass the key the certificate "
-		    "%s was issued for", s->key, s->cert);
-	if (cert == PKI_FILE_KEY)
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "certificate %s holds a private key, not a certificate: pass the certificate "
-		    "(chain) issued for key %s", s->cert, s->key);
-	return 0;
-}
-
 static int
 build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
 {
 	struct gw_cert_spec *specs = NULL;
 	struct gw_tls_opts o;
-	char *pass = NULL;
+	/* Read (or run) only for an encrypted key, again at every reload: so
+	 * never standard input, which a daemon no longer has. */
+	pki_pass pass = {
+		.option = "pass-file", .file = l->pass_file,
+		.command_option = "pass-command", .command = l->pass_command, .no_stdin = 1,
+	};
 	size_t n = 0;
 	int rc = -1;
 
 	if (collect_certs(l, &specs, &n, err) != 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (pair_not_swapped(&specs[i], err) != 0 || gw_key_mode_ok(specs[i].key, err) != 0)
+	/* Judged by content before the key's mode is checked: a certificate
+	 * given as the key would otherwise be "chmod 600", then the key as the
+	 * certificate "convert DER". */
+	for (size_t i = 0; i < n; i++) {
+		const int given = specs[i].host == NULL;
+		if (pki_pair_kinds_check(specs[i].cert, specs[i].key, given ? "cert" : NULL,
+			given ? "key" : NULL, err) != 0 || gw_key_mode_ok(specs[i].key, err) != 0)
 			goto out;
-	if (l->pass_file != NULL && util_read_pass_file(l->pass_file, &pass, err) != 0)
-		goto out;
-	if (l->pass_command != NULL && pass_from_command(l->pass_command, &pass, err) != 0)
-		goto out;
+	}
 	memset(&o, 0, sizeof(o));
 	o.listener = l->name;
 	o.certs = specs;
@@ -180,7 +132,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	o.strict_sni = l->strict_sni;
 	o.verifier = rt->verifier;
 	o.defer_verify = l->mode == GW_MODE_HTTP;
-	o.pass = pass;
+	o.pass = &pass;
 	o.ciphers = l->ciphers;
 	o.min_tls = l->min_tls;
 	o.session_cache = l->session_cache;
@@ -188,7 +140,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 		goto out;
 	rc = 0;
 out:
-	util_free_secret(pass);
+	pki_pass_clear(&pass);
 	gw_cert_specs_free(specs, n);
 	return rc;
 }

@@ -66,122 +66,6 @@ struct gw_tls {
 
 /* --- Loading --- */
 
-struct pass_state {
-	const char *pass;
-	int asked;
-};
-
-static int
-pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	struct pass_state *ps = u;
-	size_t n;
-
-	ps->asked = 1;
-	if (ps->pass == NULL)
-		return -1;
-	n = strlen(ps->pass);
-	if (n > (size_t)size)
-		return -1;
-	memcpy(buf, ps->pass, n);
-	return (int)n;
-}
-
-static int
-load_certs(const char *path, X509 **leaf, STACK_OF(X509) **chain, tg_err *err)
-{
-	BIO *bio = BIO_new_file(path, "r");
-	X509 *x;
-	int rc = -1;
-
-	*leaf = NULL;
-	*chain = NULL;
-	if (bio == NULL)
-		return tg_err_ossl(err, TG_ERR_IO, "cannot open certificate %s", path);
-	if ((*chain = sk_X509_new_null()) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (*leaf == NULL)
-			*leaf = x;
-		else if (!sk_X509_push(*chain, x)) {
-			X509_free(x);
-			tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-	}
-	ERR_clear_error(); /* the loop ends on "no start line" */
-	if (*leaf == NULL) {
-		tg_err_set(err, TG_ERR_CONFIG,
-		    "%s holds no PEM certificate; the gateway reads PEM (-----BEGIN CERTIFICATE-----): "
-		    "convert DER with `openssl x509 -inform der -in %s -out %s.pem`", path, path, path);
-		goto out;
-	}
-	rc = 0;
-out:
-	BIO_free(bio);
-	if (rc != 0) {
-		X509_free(*leaf);
-		sk_X509_pop_free(*chain, X509_free);
-		*leaf = NULL;
-		*chain = NULL;
-	}
-	return rc;
-}
-
-static EVP_PKEY *
-load_key(const char *path, const char *pass, tg_err *err)
-{
-	struct pass_state ps = { pass, 0 };
-	BIO *bio = BIO_new_file(path, "r");
-	EVP_PKEY *key;
-
-	if (bio == NULL) {
-		tg_err_ossl(err, TG_ERR_IO, "cannot open key %s", path);
-		return NULL;
-	}
-	key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &ps);
-	BIO_free(bio);
-	if (key != NULL)
-		return key;
-	if (ps.asked && pass == NULL)
-		tg_err_set(err, TG_ERR_CONFIG,
-		    "key %s is protected by a passphrase: pass --pass-file FILE or --pass-command CMD, "
-		    "or remove it with `openssl pkey -in %s -out %s.plain`", path, path, path);
-	else if (ps.asked)
-		tg_err_ossl(err, TG_ERR_CONFIG, "key %s: wrong passphrase", path);
-	else
-		tg_err_ossl(err, TG_ERR_CONFIG,
-		    "%s holds no PEM private key (-----BEGIN PRIVATE KEY-----)", path);
-	ERR_clear_error();
-	return NULL;
-}
-
-/* The leaf must come first and match the key; a reversed chain is the
- * "no shared cipher" trap Prosody's guide warns about, so name it. */
-static int
-check_pair(const char *cert_path, const char *key_path, X509 *leaf,
-    STACK_OF(X509) *chain, EVP_PKEY *key, tg_err *err)
-{
-	if (X509_check_private_key(leaf, key) == 1)
-		return 0;
-	ERR_clear_error();
-	for (int i = 0; i < sk_X509_num(chain); i++) {
-		if (X509_check_private_key(sk_X509_value(chain, i), key) == 1) {
-			ERR_clear_error();
-			return tg_err_set(err, TG_ERR_CONFIG,
-			    "%s is in the wrong order: the certificate for key %s is number %d, "
-			    "but the server's own certificate must come first, then the intermediates",
-			    cert_path, key_path, i + 2);
-		}
-	}
-	ERR_clear_error();
-	return tg_err_set(err, TG_ERR_CONFIG,
-	    "key %s does not match certificate %s: pass the key this certificate was issued for",
-	    key_path, cert_path);
-}
-
 static int
 add_name(struct cert_entry *e, const char *name, size_t len)
 {
@@ -215,20 +99,24 @@ index_names(struct cert_entry *e, const char *host)
 	return pki_cert_san_each(e->leaf, index_san, e);
 }
 
+/* Through src/pki, as every command loads a pair: the options are named for
+ * --cert/--key, not for a pair found in --certs-dir. */
 static int
-load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, const char *pass, tg_err *err)
+load_entry(gw_tls_ctx *ctx, const struct gw_cert_spec *s, pki_pass *pass, tg_err *err)
 {
 	struct cert_entry *e = &ctx->e[ctx->ne];
 	struct gw_tls_certinfo *ci = &ctx->info[ctx->ne];
+	const int given = s->host == NULL;
+	pki_pair pair;
 
 	memset(e, 0, sizeof(*e));
-	if (load_certs(s->cert, &e->leaf, &e->chain, err) != 0)
+	if (pki_load_pair(s->cert, s->key, given ? "cert" : NULL, given ? "key" : NULL, pass,
+		&pair, err) != 0)
 		return -1;
-	ctx->ne++; /* from here on the entry is freed with the context */
-	if ((e->key = load_key(s->key, pass, err)) == NULL)
-		return -1;
-	if (check_pair(s->cert, s->key, e->leaf, e->chain, e->key, err) != 0)
-		return -1;
+	e->leaf = pair.leaf; /* ownership to the entry, freed with the context */
+	e->chain = pair.chain;
+	e->key = pair.key;
+	ctx->ne++;
 	if (index_names(e, s->host) != 0)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	snprintf(ci->path, sizeof(ci->path), "%s", s->cert);
@@ -385,30 +273,27 @@ crls_cover_every_ca(X509_STORE *store)
 static int
 load_crl(X509_STORE *store, const char *path, tg_err *err)
 {
-	BIO *bio = BIO_new_file(path, "r");
-	X509_CRL *crl;
-	int n = 0;
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	int rc = 0;
 
-	if (bio == NULL)
-		return tg_err_ossl(err, TG_ERR_IO, "cannot open CRL %s", path);
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+	if (crls == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (pki_load_crls(path, crls, err) != 0) {
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		return tg_err_prefix(err, "--crl");
+	}
+	for (int i = 0; rc == 0 && i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(crls, i);
 		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 		if (next != NULL && pki_asn1_time_unix(next) < (int64_t)time(NULL))
 			gw_log_warn("warning: CRL %s is past its next update; every client cert will be "
 			    "refused until you publish a fresh one", path);
-		if (X509_STORE_add_crl(store, crl) != 1) {
-			X509_CRL_free(crl);
-			BIO_free(bio);
-			return tg_err_ossl(err, TG_ERR_CONFIG, "cannot use CRL %s", path);
-		}
-		X509_CRL_free(crl);
-		n++;
+		if (X509_STORE_add_crl(store, crl) != 1)
+			rc = tg_err_ossl(err, TG_ERR_CONFIG, "cannot use CRL %s", path);
 	}
-	ERR_clear_error();
-	BIO_free(bio);
-	if (n == 0)
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "%s holds no PEM CRL (-----BEGIN X509 CRL-----)", path);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	if (rc != 0)
+		return -1;
 	/* The leaf is always checked. The CAs above it only when the file holds
 	 * a CRL for each of them: demanding them otherwise would refuse every
 	 * client ("unable to get certificate CRL"). */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "gateway/gw.h"
+#include "tlsgate/pki.h"
 
 typedef struct gw_tls_ctx gw_tls_ctx;
 typedef struct gw_tls gw_tls;
@@ -50,7 +51,7 @@ struct gw_tls_opts {
 	 * missing required cert fails the handshake with an alert, and the
 	 * identity rules are checked in the handshake. */
 	int defer_verify;
-	const char *pass;
+	pki_pass *pass; /* asked only for an encrypted key */
 	const char *ciphers;
 	int min_tls;
 	unsigned long session_cache; /* sessions kept for resumption; 0: none */

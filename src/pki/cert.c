@@ -101,6 +101,47 @@ profile_subject(const pki_profile *p)
 }
 
 /* The extensions of each profile. */
+/* One distribution point whose full name lists every URL (the same CRL in
+ * several places), as RFC 5280 4.2.1.13 allows. */
+static int
+add_crl_points(X509 *cert, const pki_profile *p)
+{
+	CRL_DIST_POINTS *cdp;
+	DIST_POINT *dp = NULL;
+	int ok = 0;
+
+	if (p->ncrl_urls == 0)
+		return 0;
+	if ((cdp = sk_DIST_POINT_new_null()) == NULL || (dp = DIST_POINT_new()) == NULL ||
+	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL)
+		goto out;
+	dp->distpoint->type = 0; /* fullName */
+	for (size_t i = 0; i < p->ncrl_urls; i++) {
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+		if (gn == NULL || uri == NULL ||
+		    ASN1_STRING_set(uri, p->crl_urls[i], (int)strlen(p->crl_urls[i])) != 1) {
+			GENERAL_NAME_free(gn);
+			ASN1_IA5STRING_free(uri);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+		if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn)) {
+			GENERAL_NAME_free(gn);
+			goto out;
+		}
+	}
+	if (!sk_DIST_POINT_push(cdp, dp))
+		goto out;
+	dp = NULL; /* ownership to cdp */
+	ok = X509_add1_ext_i2d(cert, NID_crl_distribution_points, cdp, 0, X509V3_ADD_DEFAULT) == 1;
+out:
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(cdp);
+	return ok ? 0 : -1;
+}
+
 static int
 add_profile_exts(X509 *cert, X509V3_CTX *ctx, const pki_profile *p, EVP_PKEY *key)
 {
@@ -153,7 +194,7 @@ add_profile_exts(X509 *cert, X509V3_CTX *ctx, const pki_profile *p, EVP_PKEY *ke
 		if (ok != 1)
 			return -1;
 	}
-	return 0;
+	return add_crl_points(cert, p);
 }
 
 /* Ed25519 signs without a separate digest. */

@@ -374,3 +374,99 @@ out:
 	free(data);
 	return rc;
 }
+
+/* "--cert " for messages, or "" for a file found by its layout. */
+static const char *
+dash(const char *opt)
+{
+	return opt != NULL ? "--" : "";
+}
+
+static const char *
+sp(const char *opt)
+{
+	return opt != NULL ? opt : "";
+}
+
+int
+pki_pair_kinds_check(const char *cert, const char *key, const char *cert_opt,
+    const char *key_opt, tg_err *err)
+{
+	unsigned c = pki_file_kinds(cert), k = pki_file_kinds(key);
+
+	if (c == PKI_FILE_KEY && k == PKI_FILE_CERT) {
+		if (cert_opt == NULL || key_opt == NULL)
+			return tg_err_set(err, TG_ERR_CONFIG, "certificate and key are swapped: %s "
+			    "holds a private key and %s a certificate; exchange their names", cert, key);
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate and key are swapped: %s holds a private key and %s a certificate; "
+		    "pass --%s %s --%s %s", cert, key, cert_opt, key, key_opt, cert);
+	}
+	if (k == PKI_FILE_CERT)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "key %s holds a certificate, not a private key: give %s%s%sthe key the "
+		    "certificate %s was issued for", key, dash(key_opt), sp(key_opt),
+		    key_opt != NULL ? " " : "", cert);
+	if (c == PKI_FILE_KEY)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "certificate %s holds a private key, not a certificate: give %s%s%sthe "
+		    "certificate (chain) issued for key %s", cert, dash(cert_opt), sp(cert_opt),
+		    cert_opt != NULL ? " " : "", key);
+	return 0;
+}
+
+/* The leaf must come first and match the key; a reversed chain is the
+ * "no shared cipher" trap Prosody's guide warns about, so name it. */
+static int
+pair_matches(const char *cert, const char *key, const char *key_opt, const pki_pair *p,
+    tg_err *err)
+{
+	if (pki_key_matches_cert(p->key, p->leaf))
+		return 0;
+	for (int i = 0; i < sk_X509_num(p->chain); i++)
+		if (pki_key_matches_cert(p->key, sk_X509_value(p->chain, i)))
+			return tg_err_set(err, TG_ERR_CONFIG,
+			    "%s is in the wrong order: the certificate for key %s is number %d, "
+			    "but the leaf (the certificate of the key) must come first, then the "
+			    "intermediates", cert, key, i + 2);
+	return tg_err_set(err, TG_ERR_CONFIG,
+	    "key %s does not match certificate %s: give %s%s%sthe key this certificate was "
+	    "issued for", key, cert, dash(key_opt), sp(key_opt), key_opt != NULL ? " " : "");
+}
+
+int
+pki_load_pair(const char *cert, const char *key, const char *cert_opt, const char *key_opt,
+    pki_pass *pass, pki_pair *out, tg_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (pki_pair_kinds_check(cert, key, cert_opt, key_opt, err) != 0)
+		return -1;
+	if (pki_load_certs(cert, &out->chain, err) != 0) {
+		if (cert_opt != NULL)
+			tg_err_prefix(err, "--%s", cert_opt);
+		return -1;
+	}
+	out->leaf = sk_X509_shift(out->chain);
+	if ((out->key = pki_load_key_pass(key, pass, err)) == NULL) {
+		if (key_opt != NULL)
+			tg_err_prefix(err, "--%s", key_opt);
+		goto fail;
+	}
+	if (pair_matches(cert, key, key_opt, out, err) != 0)
+		goto fail;
+	return 0;
+fail:
+	pki_pair_clear(out);
+	return -1;
+}
+
+void
+pki_pair_clear(pki_pair *p)
+{
+	if (p == NULL)
+		return;
+	X509_free(p->leaf);
+	sk_X509_pop_free(p->chain, X509_free);
+	EVP_PKEY_free(p->key);
+	memset(p, 0, sizeof(*p));
+}

@@ -422,13 +422,78 @@ join_san(const pki_name *n, void *arg)
 	return 0;
 }
 
-void
-pki_cert_sans(X509 *cert, char *buf, size_t len)
+static void
+join_names(X509 *cert, int (*each)(X509 *, int (*)(const pki_name *, void *), void *),
+    char *buf, size_t len)
 {
 	struct san_join j = { buf, len, 0 };
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	(void)pki_cert_san_each(cert, join_san, &j);
+	(void)each(cert, join_san, &j);
+}
+
+void
+pki_cert_sans(X509 *cert, char *buf, size_t len)
+{
+	join_names(cert, pki_cert_san_each, buf, len);
+}
+
+void
+pki_cert_crl_urls(X509 *cert, char *buf, size_t len)
+{
+	join_names(cert, pki_cert_crl_urls_each, buf, len);
+}
+
+int
+pki_cert_crl_urls_each(X509 *cert, int (*fn)(const pki_name *n, void *arg), void *arg)
+{
+	CRL_DIST_POINTS *cdp = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < sk_DIST_POINT_num(cdp); i++) {
+		const DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue; /* a name relative to the issuer: no URL */
+		for (int j = 0; rc == 0 && j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
+			int type;
+			const ASN1_STRING *s = GENERAL_NAME_get0_value(g, &type);
+			pki_name n;
+			if (type != GEN_URI)
+				continue;
+			n.prefix = "URI:";
+			n.value = (const char *)ASN1_STRING_get0_data(s);
+			n.len = (size_t)ASN1_STRING_length(s);
+			n.bad = text_flaw(F_URI, ASN1_STRING_get0_data(s), n.len);
+			rc = fn(&n, arg);
+		}
+	}
+	CRL_DIST_POINTS_free(cdp);
+	return rc;
+}
+
+int
+pki_crl_url_check(const char *url, tg_err *err)
+{
+	static const char *const schemes[] = { "http://", "https://" };
+	const char *host = NULL;
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			host = url + strlen(schemes[i]);
+	if (host == NULL)
+		return tg_err_set(err, TG_ERR_USAGE, "CRL URL '%s': give an http:// or https:// URL "
+		    "(what clients fetch a CRL from, e.g. http://pki.example.com/ca.crl)", url);
+	if (strlen(url) >= PKI_URL_MAX)
+		return tg_err_set(err, TG_ERR_USAGE, "CRL URL too long (at most %d bytes)",
+		    PKI_URL_MAX - 1);
+	if (*host == '\0' || *host == '/' || *host == ':')
+		return tg_err_set(err, TG_ERR_USAGE, "CRL URL '%s' names no host", url);
+	for (const char *p = url; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return tg_err_set(err, TG_ERR_USAGE, "CRL URL: a space or a byte outside "
+			    "printable ASCII at offset %zu; percent-encode it (%%20)", (size_t)(p - url));
+	return 0;
 }

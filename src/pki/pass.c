@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -56,7 +57,8 @@ pki_pass_available(const pki_pass *p)
 {
 	if (p == NULL)
 		return 0;
-	return p->value != NULL || p->file != NULL || env_file(p) != NULL || wants_prompt(p);
+	return p->value != NULL || p->file != NULL || p->command != NULL || env_file(p) != NULL ||
+	    wants_prompt(p);
 }
 
 void
@@ -66,9 +68,26 @@ pki_pass_fix(const pki_pass *p, char *buf, size_t len)
 		snprintf(buf, len, "none was given");
 		return;
 	}
-	snprintf(buf, len, "give --%s FILE (the passphrase on its first line; --%s - reads it "
-	    "from standard input, and asks for it when that is a terminal)%s%s",
-	    p->option, p->option, p->env ? ", or set $" : "", p->env ? p->env : "");
+	if (p->no_stdin)
+		snprintf(buf, len, "give --%s FILE (the passphrase on its first line)%s%s%s%s%s",
+		    p->option, p->command_option ? " or --" : "",
+		    p->command_option ? p->command_option : "",
+		    p->command_option ? " CMD (the first line it prints)" : "",
+		    p->env ? ", or set $" : "", p->env ? p->env : "");
+	else
+		snprintf(buf, len, "give --%s FILE (the passphrase on its first line; --%s - reads "
+		    "it from standard input, and asks for it when that is a terminal)%s%s%s%s%s",
+		    p->option, p->option, p->command_option ? ", or --" : "",
+		    p->command_option ? p->command_option : "",
+		    p->command_option ? " CMD (the first line it prints)" : "",
+		    p->env ? ", or set $" : "", p->env ? p->env : "");
+}
+
+/* The command's option for messages. */
+static const char *
+cmd_opt(const pki_pass *p)
+{
+	return p->command_option != NULL ? p->command_option : "pass-command";
 }
 
 void
@@ -82,6 +101,8 @@ pki_pass_source(const pki_pass *p, char *buf, size_t len)
 		snprintf(buf, len, "the one typed at the prompt");
 	else if (pki_pass_from_stdin(p))
 		snprintf(buf, len, "the one read from standard input, --%s -", p->option);
+	else if (p->file == NULL && p->command != NULL)
+		snprintf(buf, len, "the first line printed by --%s", cmd_opt(p));
 	else if (file != NULL)
 		snprintf(buf, len, "the first line of %s, %s%s", file,
 		    p->file != NULL ? "--" : "$", p->file != NULL ? p->option : p->env);
@@ -225,6 +246,55 @@ out:
 	return rc;
 }
 
+/* The first line cmd prints. The rest is read and dropped, so a command
+ * that prints more never blocks on a full pipe; neither the command nor its
+ * output goes into a message (either may hold the passphrase). */
+static int
+run_command(const pki_pass *p, char *buf, size_t size, tg_err *err)
+{
+	FILE *f;
+	size_t n = 0;
+	int c, status, over = 0;
+
+	fflush(NULL);
+	if ((f = popen(p->command, "r")) == NULL)
+		return tg_err_set(err, TG_ERR_IO, "--%s: cannot run the command: %s", cmd_opt(p),
+		    strerror(errno));
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 < size)
+			buf[n++] = (char)c;
+		else
+			over = 1;
+	}
+	while (c != EOF)
+		c = getc(f);
+	status = pclose(f);
+	/* A daemon's SIGCHLD handler may have reaped the child first. */
+	if (status == -1 && errno == ECHILD)
+		status = 0;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (status != 0 || n == 0 || over) {
+		char why[96];
+		OPENSSL_cleanse(buf, size);
+		if (status == -1)
+			snprintf(why, sizeof(why), "could not be waited for (%s)", strerror(errno));
+		else if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "was killed by signal %d", WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(status));
+		else if (over)
+			snprintf(why, sizeof(why), "printed a first line longer than %d bytes",
+			    PKI_PASS_MAX);
+		else
+			snprintf(why, sizeof(why), "printed nothing on its first line");
+		return tg_err_set(err, TG_ERR_CONFIG, "--%s: the command %s; it must print the "
+		    "passphrase on its first line and exit 0", cmd_opt(p), why);
+	}
+	return 0;
+}
+
 int
 pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err)
 {
@@ -234,7 +304,13 @@ pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err)
 	if (p->value != NULL)
 		return 0;
 	file = p->file != NULL ? p->file : env_file(p);
-	if (wants_prompt(p)) {
+	if (p->no_stdin && pki_pass_from_stdin(p)) {
+		char fix[512];
+		pki_pass_fix(p, fix, sizeof(fix));
+		return tg_err_set(err, TG_ERR_USAGE, "--%s -: standard input cannot give the "
+		    "passphrase here (it is read again at every reload); %s", opt(p), fix);
+	}
+	if (wants_prompt(p) && !p->no_stdin) {
 		if (prompt(p, what, create, buf, sizeof(buf), err) != 0)
 			return -1;
 	} else if (pki_pass_from_stdin(p)) {
@@ -250,6 +326,9 @@ pki_pass_get(pki_pass *p, const char *what, int create, tg_err *err)
 			return tg_err_prefix(err, "%s%s", p->file ? "--" : "$",
 			    p->file ? opt(p) : p->env);
 		return 0;
+	} else if (p->command != NULL) {
+		if (run_command(p, buf, sizeof(buf), err) != 0)
+			return -1;
 	} else {
 		char fix[512];
 		pki_pass_fix(p, fix, sizeof(fix));

@@ -394,6 +394,146 @@ test_load_errors(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+
+static void
+write_pem_certs(const char *path, X509 *a, X509 *b)
+{
+	X509 *both[2] = { a, b };
+	char *pem;
+	size_t len;
+	tg_err err = { 0 };
+
+	assert_int_equal(pki_certs_to_pem(both, b != NULL ? 2 : 1, &pem, &len, &err), 0);
+	write_tmp(path, pem, len);
+	free(pem);
+}
+
+static void
+write_pem_key(const char *path, EVP_PKEY *key, const char *pass)
+{
+	char *pem;
+	size_t len;
+	tg_err err = { 0 };
+
+	assert_int_equal(pki_key_to_pem(key, pass, &pem, &len, &err), 0);
+	write_tmp(path, pem, len);
+	OPENSSL_clear_free(pem, len);
+}
+
+/* pki_load_pair: one table of mix-ups, each with its own words naming the
+ * files and the caller's options. */
+/* fmt with every '@' replaced by dir. */
+static void
+subst(char *out, size_t cap, const char *fmt, const char *dir)
+{
+	size_t n = 0;
+
+	for (; *fmt != '\0' && n + strlen(dir) + 1 < cap; fmt++)
+		if (*fmt == '@')
+			n += (size_t)snprintf(out + n, cap - n, "%s", dir);
+		else
+			out[n++] = *fmt;
+	out[n] = '\0';
+}
+
+static void
+test_load_pair(void **state)
+{
+	fixture *f = *state;
+	char dir[] = "/tmp/tlsgate-pair-XXXXXX", crt[300], key[300], enc[300], rev[300],
+	    other[300], want[1024];
+	pki_pair pair;
+	tg_err err = { 0 };
+	struct {
+		const char *cert, *key, *copt, *kopt;
+		pki_pass pass;
+		const char *fmt; /* expected message, @ = dir; NULL: loads */
+	} cases[] = {
+		{ crt, key, "cert", "key", { 0 }, NULL },
+		{ rev, key, "cert", "key", { 0 }, "@/rev.crt is in the wrong order: the certificate for key @/leaf.key is number 2" },
+		{ key, crt, "cert", "key", { 0 }, "certificate and key are swapped: @/leaf.key holds a private key and @/leaf.crt a certificate; pass --cert @/leaf.crt --key @/leaf.key" },
+		{ key, crt, NULL, NULL, { 0 }, "certificate and key are swapped: @/leaf.key holds a private key and @/leaf.crt a certificate; exchange their names" },
+		{ crt, crt, "cert", "tls-key", { 0 }, "key @/leaf.crt holds a certificate, not a private key: give --tls-key the key the certificate @/leaf.crt was issued for" },
+		{ key, key, "c", "k", { 0 }, "certificate @/leaf.key holds a private key, not a certificate: give --c the certificate (chain) issued for key @/leaf.key" },
+		{ crt, other, "cert", "key", { 0 }, "key @/other.key does not match certificate @/leaf.crt: give --key the key this certificate was issued for" },
+		{ crt, enc, "cert", "key", { .option = "pass-file" }, "--key: @/enc.key is protected by a passphrase; give --pass-file FILE" },
+		{ crt, enc, "cert", "key", { .option = "pass-file", .command = "echo wrong", .command_option = "pass-cmd" }, "--key: cannot decrypt @/enc.key: wrong passphrase (the first line printed by --pass-cmd)" },
+		{ crt, enc, "cert", "key", { .option = "pass-file", .command = "echo right; exit 4" }, "--pass-command: the command exited with status 4" },
+		{ crt, enc, "cert", "key", { .option = "pass-file", .command = "printf right" }, NULL },
+		{ crt, enc, "cert", "key", { .option = "pass-file", .file = "-", .no_stdin = 1 }, "--pass-file -: standard input cannot give the passphrase here" },
+	};
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(crt, sizeof(crt), "%s/leaf.crt", dir);
+	snprintf(key, sizeof(key), "%s/leaf.key", dir);
+	snprintf(enc, sizeof(enc), "%s/enc.key", dir);
+	snprintf(rev, sizeof(rev), "%s/rev.crt", dir);
+	snprintf(other, sizeof(other), "%s/other.key", dir);
+	write_pem_certs(crt, f->leaf, f->root);
+	write_pem_certs(rev, f->root, f->leaf);
+	write_pem_key(key, f->leaf_key, NULL);
+	write_pem_key(enc, f->leaf_key, "right");
+	write_pem_key(other, f->other_key, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = pki_load_pair(cases[i].cert, cases[i].key, cases[i].copt, cases[i].kopt,
+		    &cases[i].pass, &pair, &err);
+		pki_pass_clear(&cases[i].pass);
+		if (cases[i].fmt == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err.msg);
+			assert_true(pki_key_matches_cert(pair.key, pair.leaf));
+			assert_int_equal(sk_X509_num(pair.chain), 1);
+			pki_pair_clear(&pair);
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		assert_null(pair.leaf);
+		assert_null(pair.key);
+		subst(want, sizeof(want), cases[i].fmt, dir);
+		if (strstr(err.msg, want) == NULL)
+			fail_msg("case %zu: expected '%s' in '%s'", i, want, err.msg);
+		assert_null(strstr(err.msg, "right")); /* no passphrase in a message */
+	}
+	pki_pair_clear(NULL);
+	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
+	assert_int_equal(system(want), 0);
+}
+
+/* CRL URLs: http(s) with a host, printable ASCII; into the certificate as
+ * one distribution point, read back in order. */
+static void
+test_crl_urls(void **state)
+{
+	fixture *f = *state;
+	static const char *const good[] = { "http://pki.example.com/ca.crl", "https://x/y" };
+	static const char *const bad[] = { "ftp://x/ca.crl", "ldap://x", "http://", "http:///a",
+		"https://a b/c", "http://a\x01/c", "HTTP", "" };
+	char text[512];
+	pki_profile p;
+	unsigned char serial[PKI_SERIAL_LEN];
+	tg_err err = { 0 };
+	X509 *x;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(pki_crl_url_check(good[i], &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(pki_crl_url_check(bad[i], &err), -1);
+		assert_int_equal(err.cat, TG_ERR_USAGE);
+	}
+	assert_int_equal(pki_profile_leaf(&p, PKI_PROFILE_SERVER, "cdp.example", NULL, 0, 86400,
+	    &err), 0);
+	p.crl_urls = good;
+	p.ncrl_urls = 2;
+	assert_int_equal(pki_serial_random(serial, &err), 0);
+	assert_non_null(x = pki_cert_build(&p, f->leaf_key, f->root, f->root_key, serial,
+	    sizeof(serial), &err));
+	pki_cert_crl_urls(x, text, sizeof(text));
+	assert_string_equal(text, "URI:http://pki.example.com/ca.crl,URI:https://x/y");
+	X509_free(x);
+	pki_cert_crl_urls(f->leaf, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
 /* --- Names of a certificate as text --- */
 
 static void
@@ -787,6 +927,8 @@ main(void)
 		cmocka_unit_test(test_crl_revokes),
 		cmocka_unit_test(test_p12_both_flavours),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_load_pair),
+		cmocka_unit_test(test_crl_urls),
 		cmocka_unit_test(test_cert_names),
 		cmocka_unit_test(test_cert_names_flawed),
 		cmocka_unit_test(test_name_escape),
