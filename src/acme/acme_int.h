@@ -79,6 +79,11 @@ int acme_lookup(const char *host, int is_ip, int port, const acme_vopts *o, acme
 /* A non-blocking TCP connection to a, made before deadline; -1 with
  * why ("connection refused", "timed out") on failure. */
 int acme_connect(const acme_addr *a, int64_t deadline, char *why, size_t whylen);
+/* Connects to the first of addrs that answers before deadline (*which
+ * is its index); when none does, a connection problem naming each address
+ * and why it failed. */
+int acme_connect_any(const acme_addr *addrs, size_t n, int64_t deadline, const char *host,
+    size_t *which, const char *what, acme_problem *p);
 /* Waits for fd to be readable (events POLLIN) or writable (POLLOUT) until
  * deadline: 1 ready, 0 timed out, -1 error. */
 int acme_wait(int fd, short events, int64_t deadline);

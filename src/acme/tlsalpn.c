@@ -209,7 +209,7 @@ acme_validate_tlsalpn01(const char *identifier, int is_ip, const char *key_authz
     const acme_vopts *o, acme_problem *p)
 {
 	acme_addr addrs[ACME_VAL_MAX_ADDRS];
-	char what[300], sni[80], why[256], tried[ACME_DETAIL_MAX / 2] = "";
+	char what[300], sni[80], why[256];
 	int64_t deadline = acme_now_ms() +
 	    (o != NULL && o->timeout_ms > 0 ? o->timeout_ms : ACME_VAL_TIMEOUT_MS);
 	int port = o != NULL && o->tlsalpn_port > 0 ? o->tlsalpn_port : 443, fd = -1, rc = -1;
@@ -217,7 +217,7 @@ acme_validate_tlsalpn01(const char *identifier, int is_ip, const char *key_authz
 	sigset_t pipe, old, pending;
 	acme_ptype type;
 	const char *bad;
-	size_t n, i, used = 0;
+	size_t n, i = 0;
 
 	if (identifier == NULL || strlen(identifier) > 253 || key_authz == NULL)
 		return acme_problem_set(p, ACME_P_SERVER_INTERNAL, "tls-alpn-01: identifier unusable");
@@ -234,20 +234,13 @@ acme_validate_tlsalpn01(const char *identifier, int is_ip, const char *key_authz
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	for (i = 0; i < n && fd < 0; i++)
-		if ((fd = acme_connect(&addrs[i], deadline, why, sizeof(why))) < 0 && used < sizeof(tried))
-			used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s: %s",
-			    used > 0 ? "; " : "", addrs[i].text, why);
-	if (fd < 0) {
-		acme_problem_set(p, ACME_P_CONNECTION, "%s: could not connect to %s (%s)", what,
-		    identifier, tried);
+	if ((fd = acme_connect_any(addrs, n, deadline, identifier, &i, what, p)) < 0)
 		goto out;
-	}
 	why[0] = '\0';
 	bad = try_tls(ctx, fd, sni, identifier, is_ip, key_authz, deadline, why, sizeof(why), &type);
 	if (bad != NULL) {
 		acme_problem_set(p, type, "%s: %s (SNI %s, ALPN acme-tls/1): %s", what,
-		    addrs[i - 1].text, sni, bad);
+		    addrs[i].text, sni, bad);
 		goto out;
 	}
 	rc = 0;

@@ -193,6 +193,27 @@ acme_connect(const acme_addr *a, int64_t deadline, char *why, size_t whylen)
 	return -1;
 }
 
+int
+acme_connect_any(const acme_addr *addrs, size_t n, int64_t deadline, const char *host,
+    size_t *which, const char *what, acme_problem *p)
+{
+	char why[128], tried[ACME_DETAIL_MAX / 2] = "";
+	size_t i, used = 0;
+	int fd;
+
+	for (i = 0; i < n; i++) {
+		if ((fd = acme_connect(&addrs[i], deadline, why, sizeof(why))) >= 0) {
+			*which = i;
+			return fd;
+		}
+		if (used < sizeof(tried))
+			used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s: %s",
+			    used > 0 ? "; " : "", addrs[i].text, why);
+	}
+	return acme_problem_set(p, ACME_P_CONNECTION, "%s: could not connect to %s (%s)", what, host,
+	    tried);
+}
+
 /* ---- http-01 ------------------------------------------------------------- */
 
 /* Where one hop goes: http://host/path, connected to port. */
@@ -468,8 +489,10 @@ exchange(int fd, const target *t, int64_t deadline, http_resp *r, acme_ptype *ty
 				return NULL;
 			}
 			*type = r->len == 0 ? ACME_P_CONNECTION : ACME_P_INCORRECT_RESPONSE;
-			return r->len == 0 ? "the connection was closed without a response"
-			                   : "the response was cut short";
+			if (r->len == 0)
+				return "the connection was closed without a response";
+			return r->head_len == 0 ? "a response head not ended by an empty line (CRLF CRLF)"
+			                        : "the response was cut short";
 		}
 		r->len += (size_t)got;
 	}
@@ -481,23 +504,16 @@ fetch(const target *t, const acme_vopts *o, int64_t deadline, http_resp *r, cons
     acme_problem *p)
 {
 	acme_addr addrs[ACME_VAL_MAX_ADDRS];
-	char why[128], tried[ACME_DETAIL_MAX / 2] = "", shown[ACME_VAL_SHOW * 4 + 8];
-	size_t n, i, used = 0;
+	char shown[ACME_VAL_SHOW * 4 + 8];
+	size_t n, i;
 	acme_ptype type;
 	const char *bad;
-	int fd = -1;
+	int fd;
 
-	if (acme_lookup(t->host, t->is_ip, t->port, o, addrs, &n, what, p) != 0)
+	if (acme_lookup(t->host, t->is_ip, t->port, o, addrs, &n, what, p) != 0 ||
+	    (fd = acme_connect_any(addrs, n, deadline, t->host, &i, what, p)) < 0)
 		return -1;
-	for (i = 0; i < n && fd < 0; i++) {
-		if ((fd = acme_connect(&addrs[i], deadline, why, sizeof(why))) < 0 && used < sizeof(tried))
-			used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s: %s",
-			    used > 0 ? "; " : "", addrs[i].text, why);
-	}
-	if (fd < 0)
-		return acme_problem_set(p, ACME_P_CONNECTION, "%s: could not connect to %s (%s)", what,
-		    t->host, tried);
-	snprintf(r->addr, sizeof(r->addr), "%s", addrs[i - 1].text);
+	snprintf(r->addr, sizeof(r->addr), "%s", addrs[i].text);
 	bad = exchange(fd, t, deadline, r, &type);
 	close(fd);
 	if (bad == NULL)
