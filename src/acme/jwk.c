@@ -205,9 +205,11 @@ rsa_key(const json_t *jwk, acme_problem *p)
 		    n[0] == 0 ? "n" : "e");
 		goto out;
 	}
-	if ((e[el - 1] & 1) == 0 || (el == 1 && e[0] < 3)) {
+	/* OpenSSL's public key check (SP 800-56B) wants 65537 or more: said
+	 * here, with the fix. */
+	if ((e[el - 1] & 1) == 0 || el < 3) {
 		acme_problem_set(p, ACME_P_BAD_PUBLIC_KEY,
-		    "jwk: RSA exponent e must be odd and at least 3 (65537 is usual)");
+		    "jwk: RSA exponent e must be odd and at least 65537; make a key with e = 65537");
 		goto out;
 	}
 	bn = BN_bin2bn(n, (int)nl, NULL);

@@ -340,6 +340,8 @@ test_jwk_refusals(void **state)
 		{ jwk_with(keys[K_RSA], "kty", NULL), "kty missing" },
 		{ jwk_with(keys[K_RSA], "e", "AAEAAQ"), "leading zero" },
 		{ jwk_with(keys[K_RSA], "e", "AQAA"), "must be odd" },
+		{ jwk_with(keys[K_RSA], "e", "Aw"), "at least 65537" },    /* 3 */
+		{ jwk_with(keys[K_RSA], "e", "__8"), "at least 65537" },   /* 65535 */
 		{ json_string("{}"), "not a JSON object" },
 	};
 	acme_problem p;
