@@ -192,14 +192,14 @@ test_http01(void **state)
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		char path[128];
 		snprintf(path, sizeof(path), WK "%s", routes[i].token);
-		json_object_set_new(c, path, json_pack("{s:s, s:i}", "raw", routes[i].raw, "delay",
-		    routes[i].delay));
+		assert_int_equal(json_object_set_new(c, path, json_pack("{s:s, s:i}", "raw",
+		    routes[i].raw, "delay", routes[i].delay)), 0);
 	}
 	/* A close-delimited body over the limit. */
 	snprintf(big, sizeof(big), "HTTP/1.0 200 OK\r\n\r\n");
 	memset(big + strlen(big), 'a', 9000);
-	big[sizeof(big) - 1] = '\0';
-	json_object_set_new(c, WK "bigclose", json_pack("{s:s}", "raw", big));
+	big[19 + 9000] = '\0';
+	assert_int_equal(json_object_set_new(c, WK "bigclose", json_pack("{s:s}", "raw", big)), 0);
 	snprintf(conf, sizeof(conf), "%s/http.json", dir);
 	assert_int_equal(json_dump_file(c, conf, 0), 0);
 	json_decref(c);
