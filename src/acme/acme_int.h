@@ -52,6 +52,10 @@ int acme_jws_check_alg(const char *alg, const char *what, acme_problem *p);
 /* No "crit" (we understand no extension) and no "b64": false (RFC 7797). */
 int acme_jws_check_ext(const json_t *header, const char *what, acme_problem *p);
 
+/* An inner JWS's url (EAB, key change) must be the outer request's. */
+int acme_same_url(const char *url, const char *outer_url, const char *what, const char *endpoint,
+    const char *rfc, acme_problem *p);
+
 /* Signature checks shared by the outer JWS and a key change's inner one. */
 int acme_sig_verify(const char *alg, EVP_PKEY *key, const unsigned char *msg, size_t msglen,
     const unsigned char *sig, size_t siglen, const char *what, acme_problem *p);

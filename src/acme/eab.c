@@ -101,11 +101,8 @@ acme_eab_verify(const json_t *eab, EVP_PKEY *outer_jwk, const char *outer_url,
 		    "RFC 8555 7.3.4 allows only alg, kid and url", nonce != NULL ? "nonce" : "jwk");
 		goto out;
 	}
-	if (url == NULL || outer_url == NULL || strcmp(url, outer_url) != 0) {
-		acme_problem_set(p, ACME_P_MALFORMED,
-		    WHAT ": \"url\" must be the newAccount URL the outer request has (RFC 8555 7.3.4)");
+	if (acme_same_url(url, outer_url, WHAT, "newAccount URL", "RFC 8555 7.3.4", p) != 0)
 		goto out;
-	}
 	/* The MAC first: a payload is only worth reading from a client who
 	 * holds the key. */
 	if (check_mac(&parts, macs[i].md, kid, mac_key_for, arg, p) != 0)

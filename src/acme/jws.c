@@ -133,6 +133,16 @@ acme_header_str(const json_t *header, const char *name, size_t max, const char *
 	return 0;
 }
 
+int
+acme_same_url(const char *url, const char *outer_url, const char *what, const char *endpoint,
+    const char *rfc, acme_problem *p)
+{
+	if (url == NULL || outer_url == NULL || strcmp(url, outer_url) != 0)
+		return acme_problem_set(p, ACME_P_MALFORMED,
+		    "%s: \"url\" must be the %s the outer request has (%s)", what, endpoint, rfc);
+	return 0;
+}
+
 /* ES* signatures are r||s, each the curve's size (RFC 7518 3.4); OpenSSL
  * verifies DER. */
 static int

@@ -63,11 +63,8 @@ acme_keychange_verify(const json_t *inner, const char *outer_url, const char *ac
 		    "8555 7.3.5 wants jwk (the new key), alg and url only", nonce != NULL ? "nonce" : "kid");
 		goto out;
 	}
-	if (url == NULL || outer_url == NULL || strcmp(url, outer_url) != 0) {
-		acme_problem_set(p, ACME_P_MALFORMED,
-		    WHAT ": \"url\" must be the keyChange URL the outer request has (RFC 8555 7.3.5)");
+	if (acme_same_url(url, outer_url, WHAT, "keyChange URL", "RFC 8555 7.3.5", p) != 0)
 		goto out;
-	}
 	if (json_object_get(parts.header, "jwk") == NULL) {
 		acme_problem_set(p, ACME_P_MALFORMED,
 		    WHAT ": the protected header has no \"jwk\" (the new key)");
