@@ -121,7 +121,8 @@ typedef struct acme_jws {
 
 /* Parses a request body. On failure the problem is malformed (or
  * badSignatureAlgorithm for an alg we do not take, badPublicKey for a jwk
- * we refuse); *out is left cleared. */
+ * we refuse, badNonce for a missing or non-base64url nonce, TOO_LARGE over
+ * ACME_BODY_MAX); *out is left cleared. */
 int acme_jws_parse(const char *body, size_t len, acme_jws *out, acme_problem *p);
 /* Verifies the signature with key (the jwk's, or the account's for kid).
  * ES* signatures are the raw r||s of RFC 7518 3.4, not DER. */
