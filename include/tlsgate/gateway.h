@@ -32,6 +32,13 @@ int gw_config_load(gw_config *cfg, const char *path, tg_err *err) TG_MUST_CHECK;
  * the keys of its config file are this one list. */
 const char *const *gw_config_keys(void);
 
+/* The keys that a client listener (`tlsgate connect`, role = client)
+ * takes, NULL-terminated: the long flags of `tlsgate connect`. */
+const char *const *gw_config_client_keys(void);
+
+/* 1 if key takes no value on the command line (--insecure means "yes"). */
+int gw_config_key_is_flag(const char *key);
+
 /* 1 if key is a global (not per-listener) option. */
 int gw_config_key_is_global(const char *key);
 

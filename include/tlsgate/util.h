@@ -118,6 +118,27 @@ int util_parse_port(const char *s, const char *what, unsigned *port, tg_err *err
 int util_parse_hostport(const char *s, const char *what, char *host, size_t hostcap,
     unsigned *port, tg_err *err) TG_MUST_CHECK;
 
+/* An address: HOST:PORT (as util_parse_hostport) or a unix socket,
+ * "unix:/abs/path", which a listening address may follow with
+ * ",mode=0660" (octal, at most 0777) and ",owner=USER[:GROUP]" (checked by
+ * util_owner_parse where it is used). The one parser of every address the
+ * gateway takes. */
+#define UTIL_UNIX_PATH_MAX 108 /* sun_path, its NUL included */
+
+typedef struct util_addr {
+	int is_unix;
+	char host[256];
+	unsigned port;
+	char path[UTIL_UNIX_PATH_MAX];
+	int mode;       /* -1: not given */
+	char owner[128]; /* "": not given */
+} util_addr;
+
+#define UTIL_ADDR_LISTEN 1 /* mode= and owner= are allowed */
+
+int util_parse_addr(const char *s, const char *what, unsigned flags, util_addr *a,
+    tg_err *err) TG_MUST_CHECK;
+
 /* path = dir + "/" + name, bounded; fails (TG_ERR_USAGE) when too long. */
 int util_path_join(char *out, size_t outlen, const char *dir, const char *name,
     tg_err *err) TG_MUST_CHECK;

@@ -14,8 +14,13 @@ static const char serve_help[] =
 "Terminates TLS (and mutual TLS) in front of any TCP or HTTP backend.\n"
 "\n"
 "Listener options (also the keys of a [listener NAME] section in --config):\n"
-"  --listen ADDR:PORT        where clients connect (127.0.0.1:8443, [::]:443)\n"
-"  --target ADDR:PORT        the backend (a Flask app, MQTT broker, PostgreSQL...)\n"
+"  --listen ADDR:PORT        where clients connect (127.0.0.1:8443, [::]:443), or a\n"
+"                            unix socket: unix:/run/tlsgate/app.sock[,mode=0660]\n"
+"                            [,owner=USER[:GROUP]] (mode and owner set before it\n"
+"                            listens; a stale socket file nobody listens on is\n"
+"                            replaced, any other file refused; removed at exit)\n"
+"  --target ADDR:PORT        the backend (a Flask app, MQTT broker, PostgreSQL...),\n"
+"                            or unix:/PATH (gunicorn's --bind unix:...)\n"
 "  --mode tcp|http           tcp: bytes both ways (default); http: adds identity headers\n"
 "  --cert F --key F          certificate chain (leaf first) and its key (0600)\n"
 "  --certs-dir D             per-host certs found by SNI, Prosody's layout:\n"
@@ -54,6 +59,11 @@ static const char serve_help[] =
 "  --session-cache N         sessions kept for resumption, per listener, 5 minutes\n"
 "                            each (default 10000, ~4 KB each with a client cert;\n"
 "                            0: every handshake is a full one)\n"
+"  --role server|client      server (default); client: the listener is a client\n"
+"                            listener as `tlsgate connect` makes, which takes --ca,\n"
+"                            --verify-name, --sni, --starttls, --alpn and --insecure\n"
+"                            (see tlsgate connect --help)\n"
+"  --ca, --verify-name, --sni, --starttls, --alpn, --insecure: client listeners only\n"
 "\n"
 "Global options ([global] section):\n"
 "  --workers N               worker threads (default: one per core)\n"
@@ -113,6 +123,73 @@ static const char serve_help[] =
 "    client-ca = /etc/tlsgate/ca.crt\n"
 "    verify = optional\n";
 
+static const char connect_help[] =
+"Usage: tlsgate connect --listen ADDR:PORT --target HOST:PORT --ca F\n"
+"                       [--cert F --key F] [options]\n"
+"       tlsgate connect --config FILE [--test]\n"
+"\n"
+"Client mode: programs that cannot hold a client certificate (psql, an MQTT\n"
+"device, a legacy app) connect in plain TCP or over a unix socket; tlsgate\n"
+"connects to the target with TLS and the client certificate, verifying the\n"
+"server's chain against --ca and its name (the target's host name or IP\n"
+"address, or --verify-name). A server with another name or CA is refused, the\n"
+"reason in the log, and the client's connection closed.\n"
+"\n"
+"Options (also the keys of a [listener NAME] section with role = client):\n"
+"  --listen ADDR:PORT        where the programs connect (127.0.0.1:5432), or\n"
+"                            unix:/PATH[,mode=0660][,owner=USER[:GROUP]]\n"
+"  --target HOST:PORT        the TLS server (db.internal:5432), or unix:/PATH\n"
+"  --cert F --key F          the client certificate (chain, leaf first) and key (0600)\n"
+"  --ca F                    the CA(s) the server's certificate must chain to\n"
+"  --verify-name NAME        the name (or IP) the server's certificate must hold\n"
+"                            (default: the target's host)\n"
+"  --sni NAME                the server name sent (default: the verified name,\n"
+"                            none for an IP address)\n"
+"  --starttls postgres       send PostgreSQL's SSLRequest and wait for 'S' first,\n"
+"                            so plain psql reaches a hostssl server\n"
+"  --alpn LIST               ALPN protocols offered, e.g. h2,http/1.1\n"
+"  --insecure                no --ca: connect without checking the server (logged\n"
+"                            loudly at start and, rate-limited, per connection)\n"
+"  --pass-file F             passphrase for an encrypted key (first line of F)\n"
+"  --pass-command CMD        ... or the first line CMD prints\n"
+"  --ciphers S, --min-tls 1.2|1.3   as in tlsgate serve\n"
+"  --connect-timeout S       to reach the target (default 5s)\n"
+"  --handshake-timeout S     for the SSLRequest and the TLS handshake (default 10s)\n"
+"  --idle-timeout S          default 600s; --max-conn-lifetime S: default off\n"
+"  --max-conns N             per listener\n"
+"  --session-cache N         sessions kept to resume (default 10000, at most 1024\n"
+"                            per target; 0: every connection a full handshake)\n"
+"  --workers N               worker threads (default: one per core)\n"
+"  --status ADDR:PORT        /healthz and /metrics, as in tlsgate serve\n"
+"  --config FILE             INI file; --test: build everything, report, exit\n"
+"\n"
+"Sessions are resumed (TLS 1.3 tickets and TLS 1.2 sessions) on later\n"
+"connections to the same target; the log line says resumed=1. SIGHUP reloads\n"
+"the client certificate, key and CA all-or-nothing (a broken file keeps the old\n"
+"ones, as serve does); open connections go on, new ones use the new files.\n"
+"The log line of a connection shows the server's CN and verify=ok (or\n"
+"insecure).\n"
+"\n"
+"Examples:\n"
+"  # plain psql to a PostgreSQL that wants clientcert=verify-full\n"
+"  tlsgate connect --listen 127.0.0.1:5432 --target db.internal:5432 \\\n"
+"      --cert alice.crt --key alice.key --ca ./pki/root.crt --starttls postgres\n"
+"  psql 'host=127.0.0.1 user=alice dbname=app sslmode=disable'\n"
+"\n"
+"  # an MQTT device publishing in plain text to a broker that requires certs\n"
+"  tlsgate connect --listen 127.0.0.1:1883 --target broker.example.com:8883 \\\n"
+"      --cert device.crt --key device.key --ca ca.crt\n"
+"\n"
+"  # the same as a config file (tlsgate serve --config reads it too)\n"
+"    [listener db]\n"
+"    role = client\n"
+"    listen = unix:/run/tlsgate/db.sock,mode=0660,owner=app:app\n"
+"    target = db.internal:5432\n"
+"    cert = /etc/tlsgate/alice.crt\n"
+"    key = /etc/tlsgate/alice.key\n"
+"    ca = /etc/tlsgate/root.crt\n"
+"    starttls = postgres\n";
+
 /* Every long option is a config key (the gateway's table), except these. */
 #define OPT_KEY_BASE 2000
 #define OPT_CONFIG 1000
@@ -140,25 +217,27 @@ run_test(gw_config *cfg)
 }
 
 static int
-apply(gw_config *cfg, const struct pending *p, size_t n, int have_file)
+apply(const char *cmd, gw_config *cfg, const struct pending *p, size_t n, int have_file)
 {
 	tg_err err;
 
 	tg_err_clear(&err);
 	for (size_t i = 0; i < n; i++) {
 		if (have_file && !gw_config_key_is_global(p[i].key))
-			return cli_usage("serve", "--%s: with --config, listener options go in the file's "
+			return cli_usage(cmd, "--%s: with --config, listener options go in the file's "
 			    "[listener NAME] sections", p[i].key);
 		if (gw_config_set(cfg, NULL, p[i].key, p[i].value, &err) != 0)
-			return cli_usage("serve", "--%s", err.msg); /* "KEY: why" */
+			return cli_usage(cmd, "--%s", err.msg); /* "KEY: why" */
 	}
 	return 0;
 }
 
+/* serve and connect: the same gateway, the same option table; connect
+ * takes the client listeners' keys and makes its flag listener a client
+ * (a config file says each listener's role itself). */
 static int
-serve_run(int argc, char **argv)
+gateway_run(int argc, char **argv, const char *cmd, const char *const *keys, int client)
 {
-	const char *const *keys = gw_config_keys();
 	struct option opts[64];
 	size_t nkeys = 0;
 	struct pending *pend = calloc((size_t)argc, sizeof(*pend));
@@ -175,13 +254,14 @@ serve_run(int argc, char **argv)
 		goto out;
 	}
 	for (; keys[nkeys] != NULL && nkeys + 3 < sizeof(opts) / sizeof(opts[0]); nkeys++)
-		opts[nkeys] = (struct option){ keys[nkeys], required_argument, NULL,
+		opts[nkeys] = (struct option){ keys[nkeys],
+			gw_config_key_is_flag(keys[nkeys]) ? no_argument : required_argument, NULL,
 			(int)(OPT_KEY_BASE + nkeys) };
 	opts[nkeys] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	opts[nkeys + 1] = (struct option){ "test", no_argument, NULL, OPT_TEST };
 	opts[nkeys + 2] = (struct option){ NULL, 0, NULL, 0 };
 	optind = 1;
-	while ((c = cli_getopt(argc, argv, opts, "serve")) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, cmd)) != -1) {
 		if (c == '?')
 			goto out;
 		if (c == OPT_CONFIG)
@@ -189,17 +269,22 @@ serve_run(int argc, char **argv)
 		else if (c == OPT_TEST)
 			test = 1;
 		else
-			pend[npend++] = (struct pending){ keys[c - OPT_KEY_BASE], optarg };
+			pend[npend++] = (struct pending){ keys[c - OPT_KEY_BASE], optarg ? optarg : "yes" };
 	}
 	if (optind < argc) {
-		rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+		rc = cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
 	if (config != NULL && gw_config_load(cfg, config, &err) != 0) {
 		rc = test ? (fprintf(stderr, "tlsgate: error: %s\n", err.msg), 1) : cli_fail(&err);
 		goto out;
 	}
-	if ((rc = apply(cfg, pend, npend, config != NULL)) != 0)
+	if (client && config == NULL && npend > 0 &&
+	    gw_config_set(cfg, NULL, "role", "client", &err) != 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if ((rc = apply(cmd, cfg, pend, npend, config != NULL)) != 0)
 		goto out;
 	if (test) {
 		rc = run_test(cfg);
@@ -215,6 +300,23 @@ out:
 	free(pend);
 	return rc;
 }
+
+static int
+serve_run(int argc, char **argv)
+{
+	return gateway_run(argc, argv, "serve", gw_config_keys(), 0);
+}
+
+static int
+connect_run(int argc, char **argv)
+{
+	return gateway_run(argc, argv, "connect", gw_config_client_keys(), 1);
+}
+
+const struct cli_cmd cli_connect_cmd = {
+	"connect", "client mode: plain TCP or unix socket in, TLS with a client certificate out",
+	connect_help, connect_run, NULL,
+};
 
 const struct cli_cmd cli_serve_cmd = {
 	"serve", "run the TLS/mutual-TLS gateway in front of a TCP or HTTP backend",

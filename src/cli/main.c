@@ -18,6 +18,7 @@ static const struct cli_cmd top_cmds[] = {
 	{ "verify", "verify a certificate chain the way a TLS peer would", NULL, NULL, NULL },
 	{ "check", "find certificate mistakes in files, service dirs and live endpoints", NULL, NULL, NULL },
 	{ "serve", "run the TLS/mutual-TLS gateway in front of a TCP or HTTP backend", NULL, NULL, NULL },
+	{ "connect", "client mode: plain TCP or unix socket in, TLS with a client certificate out", NULL, NULL, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -53,6 +54,8 @@ leaf_for(const struct cli_cmd *row)
 		return &cli_check_cmd;
 	if (strcmp(row->name, "serve") == 0)
 		return &cli_serve_cmd;
+	if (strcmp(row->name, "connect") == 0)
+		return &cli_connect_cmd;
 	return row;
 }
 

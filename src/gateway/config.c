@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/tls_client.h"
 #include "tlsgate/util.h"
 
 #define LISTENER_DEFAULT "default"
@@ -24,7 +25,13 @@ struct opt {
 	opt_setter set;
 	size_t off;
 	unsigned long max; /* for numbers */
+	int roles;    /* R_SERVER, R_CLIENT: the listeners it is for */
 };
+
+#define R_SERVER 1
+#define R_CLIENT 2
+#define R_ANY (R_SERVER | R_CLIENT)
+#define R_FLAG 4 /* a flag without a value on the command line: "yes" */
 
 static int
 set_str(void *obj, const struct opt *o, const char *v, tg_err *err)
@@ -183,42 +190,75 @@ set_seconds0(void *obj, const struct opt *o, const char *v, tg_err *err)
 	return set_seconds(obj, o, v, err);
 }
 
+static int
+set_role(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "server", "client", NULL };
+	static const int values[] = { 0, 1 };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_starttls(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	static const char *const names[] = { "postgres", "none", NULL };
+	static const int values[] = { GW_STARTTLS_POSTGRES, GW_STARTTLS_NONE };
+	return set_enum(obj, o, v, names, values, err);
+}
+
+static int
+set_alpn(void *obj, const struct opt *o, const char *v, tg_err *err)
+{
+	if (!gw_tls_alpn_ok(v))
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: '%s' is not a list of protocol names like h2,http/1.1 (each 1-255 bytes, "
+		    "comma-separated)", o->key, v);
+	return set_str(obj, o, v, err);
+}
+
 #define L(f) offsetof(struct gw_listener_cfg, f)
 #define G(f) offsetof(struct gw_config, f)
 
 static const struct opt opts[] = {
-	{ "listen", 0, set_addr, L(listen), 0 },
-	{ "target", 0, set_addr, L(target), 0 },
-	{ "mode", 0, set_mode, L(mode), 0 },
-	{ "cert", 0, set_str, L(cert), 0 },
-	{ "key", 0, set_str, L(key), 0 },
-	{ "certs-dir", 0, set_str, L(certs_dir), 0 },
-	{ "strict-sni", 0, set_bool, L(strict_sni), 0 },
-	{ "client-ca", 0, set_str, L(client_ca), 0 },
-	{ "verify", 0, set_verify, L(verify), 0 },
-	{ "allow-cn", 0, set_list, L(allow_cn), 0 },
-	{ "allow-san", 0, set_list, L(allow_san), 0 },
-	{ "allow-ou", 0, set_list, L(allow_ou), 0 },
-	{ "crl", 0, set_str, L(crl), 0 },
-	{ "proxy-protocol", 0, set_proxy, L(proxy_v2), 0 },
-	{ "cert-header", 0, set_bool, L(cert_header), 0 },
-	{ "pass-file", 0, set_str, L(pass_file), 0 },
-	{ "pass-command", 0, set_str, L(pass_command), 0 },
-	{ "ciphers", 0, set_str, L(ciphers), 0 },
-	{ "min-tls", 0, set_min_tls, L(min_tls), 0 },
-	{ "handshake-timeout", 0, set_seconds, L(handshake_timeout), 0 },
-	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0 },
-	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0 },
-	{ "max-conn-lifetime", 0, set_seconds0, L(max_conn_lifetime), 0 },
-	{ "head-timeout", 0, set_seconds, L(head_timeout), 0 },
-	{ "body-timeout", 0, set_seconds, L(body_timeout), 0 },
-	{ "allow-connect", 0, set_bool, L(allow_connect), 0 },
-	{ "max-conns", 0, set_ulong, L(max_conns), 10000000 },
-	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000 },
-	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535 },
-	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000 },
-	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS },
-	{ "status", 1, set_addr, G(status), 0 },
+	{ "listen", 0, set_addr, L(listen), 0, R_ANY },
+	{ "target", 0, set_addr, L(target), 0, R_ANY },
+	{ "mode", 0, set_mode, L(mode), 0, R_SERVER },
+	{ "cert", 0, set_str, L(cert), 0, R_ANY },
+	{ "key", 0, set_str, L(key), 0, R_ANY },
+	{ "certs-dir", 0, set_str, L(certs_dir), 0, R_SERVER },
+	{ "strict-sni", 0, set_bool, L(strict_sni), 0, R_SERVER },
+	{ "client-ca", 0, set_str, L(client_ca), 0, R_SERVER },
+	{ "verify", 0, set_verify, L(verify), 0, R_SERVER },
+	{ "allow-cn", 0, set_list, L(allow_cn), 0, R_SERVER },
+	{ "allow-san", 0, set_list, L(allow_san), 0, R_SERVER },
+	{ "allow-ou", 0, set_list, L(allow_ou), 0, R_SERVER },
+	{ "crl", 0, set_str, L(crl), 0, R_SERVER },
+	{ "proxy-protocol", 0, set_proxy, L(proxy_v2), 0, R_SERVER },
+	{ "cert-header", 0, set_bool, L(cert_header), 0, R_SERVER },
+	{ "pass-file", 0, set_str, L(pass_file), 0, R_ANY },
+	{ "pass-command", 0, set_str, L(pass_command), 0, R_ANY },
+	{ "ciphers", 0, set_str, L(ciphers), 0, R_ANY },
+	{ "min-tls", 0, set_min_tls, L(min_tls), 0, R_ANY },
+	{ "handshake-timeout", 0, set_seconds, L(handshake_timeout), 0, R_ANY },
+	{ "connect-timeout", 0, set_seconds, L(connect_timeout), 0, R_ANY },
+	{ "idle-timeout", 0, set_seconds, L(idle_timeout), 0, R_ANY },
+	{ "max-conn-lifetime", 0, set_seconds0, L(max_conn_lifetime), 0, R_ANY },
+	{ "head-timeout", 0, set_seconds, L(head_timeout), 0, R_SERVER },
+	{ "body-timeout", 0, set_seconds, L(body_timeout), 0, R_SERVER },
+	{ "allow-connect", 0, set_bool, L(allow_connect), 0, R_SERVER },
+	{ "max-conns", 0, set_ulong, L(max_conns), 10000000, R_ANY },
+	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000, R_SERVER },
+	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535, R_SERVER },
+	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000, R_ANY },
+	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS, R_ANY },
+	{ "status", 1, set_addr, G(status), 0, R_ANY },
+	{ "role", 0, set_role, L(client), 0, R_ANY },
+	{ "ca", 0, set_str, L(ca), 0, R_CLIENT },
+	{ "verify-name", 0, set_str, L(verify_name), 0, R_CLIENT },
+	{ "sni", 0, set_str, L(sni), 0, R_CLIENT },
+	{ "starttls", 0, set_starttls, L(starttls), 0, R_CLIENT },
+	{ "alpn", 0, set_alpn, L(alpn), 0, R_CLIENT },
+	{ "insecure", 0, set_bool, L(insecure), 0, R_CLIENT | R_FLAG },
 };
 
 static const struct opt *
@@ -239,6 +279,26 @@ gw_config_keys(void)
 		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 			keys[i] = opts[i].key;
 	return keys;
+}
+
+const char *const *
+gw_config_client_keys(void)
+{
+	static const char *keys[sizeof(opts) / sizeof(opts[0]) + 1];
+	size_t n = 0;
+
+	if (keys[0] == NULL)
+		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+			if ((opts[i].roles & R_CLIENT) && opts[i].set != set_role)
+				keys[n++] = opts[i].key;
+	return keys;
+}
+
+int
+gw_config_key_is_flag(const char *key)
+{
+	const struct opt *o = find_opt(key);
+	return o != NULL && (o->roles & R_FLAG);
 }
 
 int
@@ -287,6 +347,10 @@ listener_free(struct gw_listener_cfg *l)
 	free(l->pass_file);
 	free(l->pass_command);
 	free(l->ciphers);
+	free(l->ca);
+	free(l->verify_name);
+	free(l->sni);
+	free(l->alpn);
 	strlist_free(&l->allow_cn);
 	strlist_free(&l->allow_san);
 	strlist_free(&l->allow_ou);
@@ -372,7 +436,10 @@ gw_config_set(gw_config *cfg, const char *listener, const char *key,
 	}
 	if ((l = listener_get(cfg, listener ? listener : LISTENER_DEFAULT, err)) == NULL)
 		return -1;
-	return o->set(l, o, value, err);
+	if (o->set(l, o, value, err) != 0)
+		return -1;
+	l->keys_set |= UINT64_C(1) << (o - opts);
+	return 0;
 }
 
 int
@@ -387,6 +454,7 @@ gw_config_files(const gw_config *cfg,
 		} files[] = {
 			{ "cert", l->cert }, { "key", l->key }, { "certs-dir", l->certs_dir },
 			{ "client-ca", l->client_ca }, { "crl", l->crl }, { "pass-file", l->pass_file },
+			{ "ca", l->ca },
 		};
 		for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
 			int rc;
@@ -627,6 +695,52 @@ gw_config_load(gw_config *cfg, const char *path, tg_err *err)
 	return rc;
 }
 
+/* An option given to a listener of the other role would be ignored
+ * silently: --verify on a client, --ca on a server. */
+static int
+validate_roles(const struct gw_listener_cfg *l, tg_err *err)
+{
+	int role = l->client ? R_CLIENT : R_SERVER;
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if ((l->keys_set & (UINT64_C(1) << i)) && !(opts[i].roles & role))
+			return tg_err_set(err, TG_ERR_USAGE, l->client ?
+			    "listener %s: --%s is for server listeners (tlsgate serve); a client "
+			    "listener checks the server with --ca and --verify-name" :
+			    "listener %s: --%s is for client listeners (tlsgate connect, or role = "
+			    "client); a server checks its clients with --client-ca and --verify",
+			    l->name, opts[i].key);
+	return 0;
+}
+
+/* Client mode: the server is verified unless --insecure says otherwise. */
+static int
+validate_client(const struct gw_listener_cfg *l, tg_err *err)
+{
+	const char *n = l->name;
+	util_addr a;
+
+	if ((l->cert == NULL) != (l->key == NULL))
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: --cert and --key go together", n);
+	if (l->pass_file && l->pass_command)
+		return tg_err_set(err, TG_ERR_USAGE, "listener %s: give --pass-file or --pass-command, not both", n);
+	if (l->insecure && l->ca != NULL)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --insecure turns off the server check that --ca is for; drop one", n);
+	if (!l->insecure && l->ca == NULL)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: no --ca: the server's certificate cannot be verified; pass --ca "
+		    "FILE (the CA that signed the server's certificate, e.g. ./pki/root.crt), or "
+		    "--insecure to connect without checking who answers (not for production)", n);
+	if (util_parse_addr(l->target, "target", 0, &a, err) != 0)
+		return tg_err_prefix(err, "listener %s", n);
+	if (a.is_unix && !l->insecure && l->verify_name == NULL)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: target %s is a unix socket, which names no server: pass "
+		    "--verify-name NAME (the name in the server's certificate)", n, l->target);
+	return 0;
+}
+
 static int
 validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 {
@@ -636,6 +750,10 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 		return tg_err_set(err, TG_ERR_USAGE, "listener %s: no listen address; pass --listen 127.0.0.1:8443", n);
 	if (l->target == NULL)
 		return tg_err_set(err, TG_ERR_USAGE, "listener %s: no target; pass --target 127.0.0.1:5000", n);
+	if (validate_roles(l, err) != 0)
+		return -1;
+	if (l->client)
+		return validate_client(l, err);
 	if (l->certs_dir == NULL && (l->cert == NULL || l->key == NULL))
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: no certificate; pass --cert FILE --key FILE, or --certs-dir DIR", n);

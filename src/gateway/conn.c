@@ -21,10 +21,13 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
 
-enum cstate { C_HANDSHAKE, C_CONNECTING, C_OPEN };
+/* C_UPSTREAM: client mode, the TLS handshake with the target (after the
+ * PostgreSQL SSLRequest, with --starttls postgres). */
+enum cstate { C_HANDSHAKE, C_CONNECTING, C_UPSTREAM, C_OPEN };
 
 /* Which clock the timer keeps. IDLE: any byte moved restarts it. HEAD: a
  * deadline for a whole request head, which activity does not move. BODY:
@@ -66,6 +69,7 @@ struct conn {
 	unsigned bulk : 1; /* the backend's receive buffer was raised (backend_read) */
 	unsigned expired : 1, last_head : 1; /* http: past max-conn-lifetime (on_deadline) */
 	unsigned tkind : 2; /* enum tkind */
+	unsigned sslreq : 1; /* client mode: waiting for the answer to an SSLRequest */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
@@ -73,6 +77,7 @@ struct conn {
 	uint16_t addr_slot; /* its address's count of unfinished handshakes */
 	unsigned unauth : 1; /* counted as not done with its handshake */
 	int tls_rd_need, tls_wr_need;
+	int be_rd_need, be_wr_need; /* the same for the backend (TLS in client mode) */
 	int cev, bev;
 	int deny_status;
 	const char *deny_reason;
@@ -163,6 +168,80 @@ buf_reserve(struct conn *c, struct buf *b, size_t need)
 	return 0;
 }
 
+/* --- The two sides --- */
+
+/* The TLS connection is the client's in a server listener and the
+ * target's in a client listener (role = client); the other side is a plain
+ * socket. The pump reads and writes both through these, so it moves bytes
+ * the same way in either direction. */
+static gw_tls *
+cl_tls(const struct conn *c)
+{
+	return c->l->client ? NULL : c->tls;
+}
+
+static gw_tls *
+be_tls(const struct conn *c)
+{
+	return c->l->client ? c->tls : NULL;
+}
+
+/* *drained: the socket is empty now (a read would only want an event). */
+static enum gw_io
+side_read(gw_tls *t, int fd, void *buf, size_t len, size_t *n, int *drained)
+{
+	enum gw_io r;
+	ssize_t got;
+
+	if (t != NULL) {
+		r = gw_tls_read(t, buf, len, n);
+		*drained = r == GW_IO_OK && gw_tls_drained(t);
+		return r;
+	}
+	*n = 0;
+	got = recv(fd, buf, len, 0);
+	if (got > 0) {
+		*n = (size_t)got;
+		*drained = (size_t)got < len;
+		return GW_IO_OK;
+	}
+	if (got == 0)
+		return GW_IO_EOF;
+	return errno == EAGAIN || errno == EINTR ? GW_IO_WANT_READ : GW_IO_ERROR;
+}
+
+static enum gw_io
+side_write(gw_tls *t, int fd, const void *buf, size_t len, size_t *n)
+{
+	ssize_t sent;
+
+	if (t != NULL)
+		return gw_tls_write(t, buf, len, n);
+	*n = 0;
+	if ((sent = send(fd, buf, len, MSG_NOSIGNAL)) >= 0) {
+		*n = (size_t)sent;
+		return GW_IO_OK;
+	}
+	return errno == EAGAIN || errno == EINTR ? GW_IO_WANT_WRITE : GW_IO_ERROR;
+}
+
+/* Why the last side_read/side_write failed: call it right after. */
+static const char *
+side_error(gw_tls *t)
+{
+	return t != NULL ? gw_tls_error(t) : strerror(errno);
+}
+
+/* TLS: close_notify (reading may go on); plain: FIN. */
+static void
+side_shutdown(gw_tls *t, int fd)
+{
+	if (t != NULL)
+		(void)gw_tls_shutdown(t);
+	else
+		shutdown(fd, SHUT_WR);
+}
+
 /* --- Closing and logging --- */
 
 /* The address as text: "host:port" ("[host]:port" for IPv6) for the log, or
@@ -179,6 +258,8 @@ format_peer(const union peer_addr *a, char *out, size_t len, int with_port)
 	} else if (a->sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
 		port = ntohs(a->in6.sin6_port);
+	} else if (a->sa.sa_family == AF_UNIX) {
+		snprintf(host, sizeof(host), "unix"); /* a unix socket's peer has no address */
 	}
 	if (!with_port)
 		snprintf(out, len, "%s", host);
@@ -278,7 +359,8 @@ conn_close(struct conn *c, const char *why)
 	if (sni != NULL) /* the client chose it: no control characters into the log */
 		gw_log_field(sni_log, sizeof(sni_log), sni);
 	gw_log("conn listener=%s peer=%s tls=%s sni=%s cn=%s verify=%s resumed=%d in=%llu out=%llu dur=%.3fs close=\"%s\"",
-	    c->l->name, peer, c->st != C_HANDSHAKE && c->tls ? gw_tls_version(c->tls) : "-",
+	    c->l->name, peer, c->st != C_HANDSHAKE && c->st != C_UPSTREAM && c->tls ?
+	    gw_tls_version(c->tls) : "-",
 	    sni_log, c->cn[0] ? c->cn : "-", c->verify ? c->verify : "-", c->resumed,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    ev_now(c->w->loop) - c->started, c->why ? c->why : why);
@@ -431,6 +513,10 @@ on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	} else if (c->st == C_CONNECTING) {
 		atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
 		conn_close(c, "backend connect timeout");
+	} else if (c->st == C_UPSTREAM) {
+		atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_TIMEOUT], 1, memory_order_relaxed);
+		conn_close(c, c->sslreq ? "no answer to the PostgreSQL SSLRequest before the timeout" :
+		    "TLS handshake with the target timed out");
 	} else if (c->deny_status != 0 && !c->replying) {
 		close_unanswered(c, "no request before the timeout");
 	} else if (c->tkind == T_HEAD && !c->replying) {
@@ -580,6 +666,8 @@ recheck(struct conn *c)
 		conn_close(c, "closed after reload");
 		return -1;
 	}
+	if (c->l->client)
+		return 0; /* no client certificate to judge: ours goes out */
 	if ((vd = gw_tls_recheck(c->tls, r->verifier, &why)) == GW_VERDICT_OK)
 		return 0;
 	set_why(c, "revoked after reload: %s", why);
@@ -620,6 +708,8 @@ gw_conns_recheck(struct gw_worker *w)
 /* --- Backend --- */
 
 static void on_backend(struct ev_loop *loop, ev_io *io, int revents);
+static void upstream_start(struct conn *c);
+static void upstream_step(struct conn *c);
 
 static void
 drop_backend(struct conn *c)
@@ -638,7 +728,7 @@ drop_backend(struct conn *c)
 static void
 backend_failed(struct conn *c, const char *what, int e)
 {
-	char why[160];
+	char why[400];
 
 	atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
 	snprintf(why, sizeof(why), "backend %s %s: %s", c->l->target_str, what, strerror(e));
@@ -694,6 +784,10 @@ backend_connected(struct conn *c)
 		backend_failed(c, "connect", e);
 		return;
 	}
+	if (c->l->client) {
+		upstream_start(c);
+		return;
+	}
 	c->st = C_OPEN;
 	c->be_rd_ready = c->be_wr_ready = 1;
 	arm_timer(c, c->l->idle_timeout);
@@ -709,11 +803,143 @@ on_backend(struct ev_loop *loop, ev_io *io, int revents)
 		backend_connected(c);
 		return;
 	}
-	if (revents & EV_READ)
+	if (c->st == C_UPSTREAM) {
+		upstream_step(c);
+		return;
+	}
+	if (revents & c->be_rd_need)
 		c->be_rd_ready = 1;
-	if (revents & EV_WRITE)
+	if (revents & c->be_wr_need)
 		c->be_wr_ready = 1;
 	pump(c);
+}
+
+/* --- Client mode: TLS to the target --- */
+
+/* PostgreSQL's SSLRequest: length 8, code 80877103 (1234 << 16 | 5679). */
+static const unsigned char pg_sslrequest[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+
+/* The handshake with the target ended; c->tls holds the outcome. */
+static void
+upstream_done(struct conn *c)
+{
+	struct gw_peer p;
+
+	c->resumed = gw_tls_resumed(c->tls) ? 1 : 0;
+	if (gw_tls_peer(c->tls, &p, 0) != 0) {
+		gw_peer_clear(&p);
+		conn_close(c, "out of memory reading the server certificate");
+		return;
+	}
+	gw_log_field(c->cn, sizeof(c->cn), p.cn);
+	gw_peer_clear(&p);
+	c->verify = c->l->insecure ? "insecure" : "ok";
+	if (c->l->insecure)
+		gw_log_limited(&c->l->insecure_log, "WARNING: listener %s: connected to %s without "
+		    "verifying its certificate (--insecure)", c->l->name, c->l->target_str);
+	atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_OK], 1, memory_order_relaxed);
+	if (c->resumed)
+		atomic_fetch_add_explicit(&c->w->m->resumed, 1, memory_order_relaxed);
+	c->st = C_OPEN;
+	c->cl_rd_ready = c->cl_wr_ready = 1;
+	c->be_rd_ready = c->be_wr_ready = 1;
+	c->tls_rd_need = EV_READ;
+	c->tls_wr_need = EV_WRITE;
+	arm_timer(c, c->l->idle_timeout);
+	pump(c);
+}
+
+static void
+upstream_handshake(struct conn *c)
+{
+	enum gw_io r = gw_tls_handshake(c->tls);
+	char why[512];
+
+	switch (r) {
+	case GW_IO_OK:
+		upstream_done(c);
+		return;
+	case GW_IO_WANT_READ:
+		set_events(c, &c->bio, &c->bev, EV_READ);
+		return;
+	case GW_IO_WANT_WRITE:
+		set_events(c, &c->bio, &c->bev, EV_WRITE);
+		return;
+	default:
+		atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_FAILED], 1, memory_order_relaxed);
+		snprintf(why, sizeof(why), "TLS to %s failed: %s", c->l->target_str,
+		    r == GW_IO_EOF ? "the server closed the connection" : gw_tls_error(c->tls));
+		conn_close(c, why);
+	}
+}
+
+/* The answer to the SSLRequest: one byte, read alone, so that whatever
+ * follows it belongs to the TLS handshake (bytes a server or a man in the
+ * middle slipped in before it then fail the handshake instead of reaching
+ * the client as plaintext). */
+static void
+upstream_sslreq_answer(struct conn *c)
+{
+	unsigned char ch;
+	ssize_t n = recv(c->bfd, &ch, 1, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 1 && ch == 'S') {
+		c->sslreq = 0;
+		upstream_step(c);
+		return;
+	}
+	atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
+	if (n == 1 && ch == 'N')
+		set_why(c, "PostgreSQL at %s refused TLS: it answered 'N' to the SSLRequest (ssl = "
+		    "off in its postgresql.conf?); closed the client", c->l->target_str);
+	else if (n == 1)
+		set_why(c, "%s answered 0x%02x to the PostgreSQL SSLRequest, not 'S': is it "
+		    "PostgreSQL? (--starttls postgres); closed the client", c->l->target_str, ch);
+	else
+		set_why(c, "%s %s after the PostgreSQL SSLRequest; closed the client",
+		    c->l->target_str, n == 0 ? "closed the connection" : strerror(errno));
+	conn_close(c, "starttls failed");
+}
+
+/* Connected to the target: the SSLRequest first with --starttls postgres,
+ * then the TLS handshake. The client's bytes wait (in its socket or the
+ * buffer) until the tunnel is up. */
+static void
+upstream_start(struct conn *c)
+{
+	c->st = C_UPSTREAM;
+	set_events(c, &c->cio, &c->cev, 0);
+	arm_timer(c, c->l->handshake_timeout);
+	if (c->l->starttls == GW_STARTTLS_POSTGRES) {
+		/* 8 bytes into a socket just connected: they fit. */
+		if (send(c->bfd, pg_sslrequest, sizeof(pg_sslrequest), MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(pg_sslrequest)) {
+			set_why(c, "cannot send the PostgreSQL SSLRequest to %s: %s", c->l->target_str,
+			    strerror(errno));
+			conn_close(c, "starttls failed");
+			return;
+		}
+		c->sslreq = 1;
+		set_events(c, &c->bio, &c->bev, EV_READ);
+		return;
+	}
+	upstream_step(c);
+}
+
+static void
+upstream_step(struct conn *c)
+{
+	if (c->sslreq) {
+		upstream_sslreq_answer(c);
+		return;
+	}
+	if (c->tls == NULL && (c->tls = gw_tls_client_conn(c->l->upstream, c->bfd)) == NULL) {
+		conn_close(c, "cannot create a TLS session");
+		return;
+	}
+	upstream_handshake(c);
 }
 
 /* --- Handshake --- */
@@ -893,6 +1119,7 @@ client_read(struct conn *c)
 	struct buf *b = c->http ? &c->hin : &c->c2b;
 	enum gw_io r;
 	size_t n = 0;
+	int drained = 0;
 
 	if (!c->cl_rd_ready || c->cl_eof || buf_room(b) == 0)
 		return STEP_NONE;
@@ -900,7 +1127,7 @@ client_read(struct conn *c)
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
-	r = gw_tls_read(c->tls, b->p + b->len, buf_room(b), &n);
+	r = side_read(cl_tls(c), c->cfd, b->p + b->len, buf_room(b), &n, &drained);
 	switch (r) {
 	case GW_IO_OK:
 		b->len += (uint32_t)n;
@@ -909,7 +1136,7 @@ client_read(struct conn *c)
 		atomic_fetch_add_explicit(&c->w->m->bytes_in, n, memory_order_relaxed);
 		/* Nothing left to read until the socket says so (level-triggered:
 		 * bytes that come meanwhile still wake us). */
-		if (gw_tls_drained(c->tls)) {
+		if (drained) {
 			c->cl_rd_ready = 0;
 			c->tls_rd_need = EV_READ;
 		}
@@ -935,7 +1162,7 @@ client_read(struct conn *c)
 		}
 		{
 			char why[200];
-			snprintf(why, sizeof(why), "client: %s", gw_tls_error(c->tls));
+			snprintf(why, sizeof(why), "client: %s", side_error(cl_tls(c)));
 			conn_close(c, why);
 		}
 		return STEP_CLOSED;
@@ -957,7 +1184,8 @@ forwarded_lines(struct conn *c, struct gw_out *o)
 	gw_out_header(o, "X-Real-IP", host, 0);
 	gw_out_header(o, "X-Forwarded-Proto", "https", 0);
 	gw_out_str(o, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
-	gw_out_str(o, host);
+	/* RFC 7239's word for a peer without an address */
+	gw_out_str(o, c->peer.sa.sa_family == AF_UNIX ? "unknown" : host);
 	gw_out_str(o, v6 ? "]\";proto=https\r\n" : ";proto=https\r\n");
 }
 
@@ -1042,21 +1270,21 @@ http_filter(struct conn *c)
 static int
 backend_write(struct conn *c)
 {
-	ssize_t n;
+	enum gw_io r;
+	size_t n = 0;
 
 	if (c->st != C_OPEN || c->no_backend || !c->be_wr_ready || buf_data(&c->c2b) == 0)
 		return STEP_NONE;
-	n = send(c->bfd, c->c2b.p + c->c2b.off, buf_data(&c->c2b), MSG_NOSIGNAL);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->be_wr_ready = 0;
-			return STEP_NONE;
-		}
-		{
-			char why[160];
-			snprintf(why, sizeof(why), "backend write: %s", strerror(errno));
-			conn_close(c, why);
-		}
+	r = side_write(be_tls(c), c->bfd, c->c2b.p + c->c2b.off, buf_data(&c->c2b), &n);
+	if (r == GW_IO_WANT_READ || r == GW_IO_WANT_WRITE) {
+		c->be_wr_ready = 0;
+		c->be_wr_need = r == GW_IO_WANT_READ ? EV_READ : EV_WRITE;
+		return STEP_NONE;
+	}
+	if (r != GW_IO_OK) {
+		char why[200];
+		snprintf(why, sizeof(why), "backend write: %s", side_error(be_tls(c)));
+		conn_close(c, why);
 		return STEP_CLOSED;
 	}
 	c->c2b.off += (uint32_t)n;
@@ -1105,8 +1333,9 @@ backend_bulk(struct conn *c, size_t n)
 static int
 backend_read(struct conn *c)
 {
-	size_t room;
-	ssize_t n;
+	size_t room, n = 0;
+	enum gw_io r;
+	int drained = 0;
 
 	if (c->st != C_OPEN || c->no_backend || !c->be_rd_ready || c->be_eof || buf_room(&c->b2c) == 0)
 		return STEP_NONE;
@@ -1115,33 +1344,34 @@ backend_read(struct conn *c)
 		return STEP_CLOSED;
 	}
 	room = buf_room(&c->b2c);
-	n = recv(c->bfd, c->b2c.p + c->b2c.len, room, 0);
-	if (n > 0) {
+	r = side_read(be_tls(c), c->bfd, c->b2c.p + c->b2c.len, room, &n, &drained);
+	if (r == GW_IO_OK) {
 		/* http: responses are matched to requests; that decides when an
 		 * upgrade turns the connection into a tunnel. */
-		if (c->http != NULL && gw_http_response(c->http, c->b2c.p + c->b2c.len, (size_t)n) != 0) {
+		if (c->http != NULL && gw_http_response(c->http, c->b2c.p + c->b2c.len, n) != 0) {
 			atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
 			set_why(c, "backend %s: %s", c->l->target_str, gw_http_response_error(c->http));
 			conn_close(c, "backend error");
 			return STEP_CLOSED;
 		}
 		c->b2c.len += (uint32_t)n;
-		backend_bulk(c, (size_t)n);
-		/* Less than asked for: the socket is empty, so the next recv()
+		backend_bulk(c, n);
+		/* Less than asked for: the socket is empty, so the next read
 		 * would only say EAGAIN. The watcher is level-triggered, so
 		 * bytes that come meanwhile still wake us. */
-		if ((size_t)n < room)
+		if (drained)
 			c->be_rd_ready = 0;
 		return STEP_MOVED;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	if (r == GW_IO_WANT_READ || r == GW_IO_WANT_WRITE) {
 		c->be_rd_ready = 0;
+		c->be_rd_need = r == GW_IO_WANT_READ ? EV_READ : EV_WRITE;
 		if (buf_data(&c->b2c) == 0)
 			buf_give(c, &c->b2c);
 		return STEP_NONE;
 	}
-	if (n < 0)
-		set_why(c, "backend read: %s", strerror(errno));
+	if (r == GW_IO_ERROR)
+		set_why(c, "backend read: %s", side_error(be_tls(c)));
 	c->be_eof = 1;
 	if (c->first_eof == 0)
 		c->first_eof = 'b';
@@ -1166,7 +1396,7 @@ client_write(struct conn *c)
 		if (setsockopt(c->cfd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0)
 			c->corked = 1;
 	}
-	r = gw_tls_write(c->tls, c->b2c.p + c->b2c.off, buf_data(&c->b2c), &n);
+	r = side_write(cl_tls(c), c->cfd, c->b2c.p + c->b2c.off, buf_data(&c->b2c), &n);
 	switch (r) {
 	case GW_IO_OK:
 		c->pump_writes++;
@@ -1184,7 +1414,7 @@ client_write(struct conn *c)
 		return STEP_NONE;
 	default: {
 		char why[200];
-		snprintf(why, sizeof(why), "client write: %s", gw_tls_error(c->tls));
+		snprintf(why, sizeof(why), "client write: %s", side_error(cl_tls(c)));
 		conn_close(c, why);
 		return STEP_CLOSED;
 	}
@@ -1212,11 +1442,11 @@ propagate_eof(struct conn *c)
 	}
 	if (c2b_done && !c->be_shut && c->st == C_OPEN) {
 		if (!c->no_backend)
-			shutdown(c->bfd, SHUT_WR);
+			side_shutdown(be_tls(c), c->bfd);
 		c->be_shut = 1;
 	}
 	if (b2c_done && !c->cl_shut) {
-		(void)gw_tls_shutdown(c->tls);
+		side_shutdown(cl_tls(c), c->cfd);
 		c->cl_shut = 1;
 	}
 	/* http has no half-close worth keeping: a finished response ends it. */
@@ -1239,7 +1469,7 @@ pump(struct conn *c)
 {
 	int moved, rc, in_room, wantc = 0, wantb = 0;
 
-	if (c->st == C_HANDSHAKE)
+	if (c->st == C_HANDSHAKE || c->st == C_UPSTREAM)
 		return;
 	c->pump_writes = 0;
 	do {
@@ -1277,9 +1507,9 @@ pump(struct conn *c)
 		wantb = EV_WRITE;
 	} else {
 		if (!c->be_eof && !c->be_rd_ready && buf_room(&c->b2c) > 0)
-			wantb |= EV_READ;
+			wantb |= c->be_rd_need;
 		if (buf_data(&c->c2b) > 0 && !c->be_wr_ready)
-			wantb |= EV_WRITE;
+			wantb |= c->be_wr_need;
 	}
 	set_events(c, &c->bio, &c->bev, wantb);
 }
@@ -1316,10 +1546,14 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	memset(&pa, 0, sizeof(pa));
 	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
 		memcpy(&pa, peer, peer->ss_family == AF_INET ? sizeof(pa.in) : sizeof(pa.in6));
+	else
+		pa.sa.sa_family = AF_UNIX;
 	/* Over a limit on unfinished handshakes: closed before anything is
 	 * allocated, and logged as a rate-limited count, not a line each. */
 	slot = addr_slot(&pa);
-	if ((over = unauth_take(l, slot)) != NULL) {
+	/* A client listener's clients speak plaintext, and the handshake is
+	 * ours: nothing to hold back. */
+	if (!l->client && (over = unauth_take(l, slot)) != NULL) {
 		close(fd);
 		atomic_fetch_add_explicit(&w->m->refused_unauth, 1, memory_order_relaxed);
 		gw_worker_refused(w, l, over);
@@ -1331,7 +1565,8 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	w->lconns[l - w->rt->l]++;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
-		unauth_put(l, slot);
+		if (!l->client)
+			unauth_put(l, slot);
 		atomic_fetch_sub_explicit(&w->m->conns_active, 1, memory_order_relaxed);
 		gw_worker_conn_done(w, l);
 		return;
@@ -1347,7 +1582,9 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	c->started = ev_now(w->loop);
 	c->peer = pa;
 	c->addr_slot = slot;
-	c->unauth = 1;
+	c->unauth = !l->client;
+	c->be_rd_need = EV_READ;
+	c->be_wr_need = EV_WRITE;
 	if (l->max_conn_lifetime > 0)
 		c->deadline = c->started + l->max_conn_lifetime;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1357,6 +1594,10 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	c->timer.data = c;
 	ev_io_init(&c->bio, on_backend, -1, 0);
 	c->bio.data = c;
+	if (l->client) { /* plain in: straight to the target */
+		backend_connect(c);
+		return;
+	}
 	/* No TLS state yet: it is made when the ClientHello has arrived
 	 * whole (first_record), so a connection that sends nothing, or sends
 	 * its ClientHello a byte at a time, holds this struct alone. */

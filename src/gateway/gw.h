@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "tlsgate/gateway.h"
 #include "tlsgate/util.h"
@@ -51,7 +52,19 @@ struct gw_listener_cfg {
 	unsigned long max_unauth, max_unauth_per_addr;
 	unsigned long session_cache; /* resumable sessions kept; 0: no resumption */
 	int seen; /* bitmask of how the listener got options; for messages */
+	/* role = client (`tlsgate connect`): plain in, TLS out to target, with
+	 * cert/key as the client certificate. */
+	int client;
+	char *ca;          /* the CAs the server's chain must lead to */
+	char *verify_name; /* the name the server's certificate must hold */
+	char *sni;
+	char *alpn;
+	int starttls;      /* enum gw_starttls */
+	int insecure;      /* no server verification (loudly) */
+	uint64_t keys_set; /* bit i: option i of the table was given */
 };
+
+enum gw_starttls { GW_STARTTLS_NONE, GW_STARTTLS_POSTGRES };
 
 struct gw_config {
 	char *path;             /* the INI file, re-read on reload; NULL for flags */
@@ -145,10 +158,15 @@ struct gw_tls_ctx;
 
 struct gw_listener_rt {
 	char *name;
-	char listen_str[128];
+	char listen_str[256];
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_len;
-	char target_str[128];
+	/* A unix listening socket: its mode (-1: 0666 less the umask) and
+	 * owner ((uid_t)-1: ours), set before listen(2). */
+	int unix_mode;
+	uid_t unix_uid;
+	gid_t unix_gid;
+	char target_str[256];
 	struct sockaddr_storage target_addr;
 	socklen_t target_len;
 	enum gw_mode mode;
@@ -167,7 +185,14 @@ struct gw_listener_rt {
 	unsigned long max_unauth, max_unauth_per_addr;
 	_Atomic unsigned long unauth;
 	_Atomic uint16_t *unauth_addr;
-	struct gw_tls_ctx *tls;
+	struct gw_tls_ctx *tls; /* NULL for a client listener */
+	/* Client mode (role = client): TLS goes out to the target. */
+	int client;
+	int starttls; /* enum gw_starttls */
+	int insecure;
+	struct gw_tls_client *upstream;
+	char verify_name[256]; /* "" with --insecure */
+	struct gw_log_limit insecure_log;
 	gw_acl *acl;
 	struct gw_tls_verifier *verifier; /* CA, CRL, rules: the TLS context uses it */
 	/* Written by every worker thread (the rest is read only). */
@@ -217,7 +242,9 @@ struct gw_recheck *gw_recheck_build(const struct gw_runtime *old, const struct g
 void gw_recheck_put(struct gw_recheck *r);
 
 
-/* HOST:PORT (port 1-65535) resolved; what names the option in messages. */
+/* HOST:PORT (port 1-65535) resolved, or unix:/PATH (util_parse_addr);
+ * what names the option in messages ("listen" takes unix socket options,
+ * "status" no unix socket). */
 int gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss,
     socklen_t *len, tg_err *err) TG_MUST_CHECK;
 /* The same checks without resolving, for when an option is set. */

@@ -8,60 +8,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
-/* The target cannot be a unix socket yet; say so instead of failing to
- * resolve "unix". */
+/* The status port stays TCP (scrapers and load balancers reach it there);
+ * listeners and targets may be unix sockets. */
 static int
-not_unix(const char *s, const char *what, tg_err *err)
+addr_parse(const char *s, const char *what, util_addr *a, tg_err *err)
 {
-	if (strncmp(s, "unix:", 5) == 0 || s[0] == '/')
+	unsigned flags = strcmp(what, "listen") == 0 ? UTIL_ADDR_LISTEN : 0;
+
+	if (util_parse_addr(s, what, flags, a, err) != 0)
+		return -1;
+	if (a->is_unix && strcmp(what, "status") == 0)
 		return tg_err_set(err, TG_ERR_USAGE,
-		    "%s: '%s': unix sockets are not supported yet; give a TCP address HOST:PORT "
-		    "(e.g. 127.0.0.1:5000) and let the backend listen there", what, s);
+		    "status: '%s': the status port is TCP; give HOST:PORT, e.g. 127.0.0.1:9100", s);
 	return 0;
 }
 
 int
 gw_addr_check(const char *s, const char *what, tg_err *err)
 {
-	char host[256];
-	unsigned port;
+	util_addr a;
 
-	if (not_unix(s, what, err) != 0)
-		return -1;
-	return util_parse_hostport(s, what, host, sizeof(host), &port, err);
+	return addr_parse(s, what, &a, err);
 }
 
 int
 gw_parse_addr(const char *s, const char *what, struct sockaddr_storage *ss, socklen_t *len,
     tg_err *err)
 {
-	char host[256], port_s[8];
+	char port_s[8];
 	struct addrinfo hints, *res = NULL;
-	unsigned port;
+	util_addr a;
 	int rc;
 
-	if (not_unix(s, what, err) != 0 ||
-	    util_parse_hostport(s, what, host, sizeof(host), &port, err) != 0)
+	if (addr_parse(s, what, &a, err) != 0)
 		return -1;
-	snprintf(port_s, sizeof(port_s), "%u", port);
+	memset(ss, 0, sizeof(*ss));
+	if (a.is_unix) {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, a.path, strlen(a.path) + 1);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(a.path) + 1);
+		return 0;
+	}
+	snprintf(port_s, sizeof(port_s), "%u", a.port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0)
+	if ((rc = getaddrinfo(a.host, port_s, &hints, &res)) != 0)
 		return tg_err_set(err, TG_ERR_CONFIG, "%s: cannot resolve '%s': %s", what, s,
 		    gai_strerror(rc));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* A unix listening socket's mode= and owner= (the user must exist now). */
+static int
+unix_listen_opts(struct gw_listener_rt *rt, const char *listen, tg_err *err)
+{
+	util_addr a;
+	util_owner o;
+
+	rt->unix_mode = -1;
+	rt->unix_uid = (uid_t)-1;
+	rt->unix_gid = (gid_t)-1;
+	if (util_parse_addr(listen, "listen", UTIL_ADDR_LISTEN, &a, err) != 0 || !a.is_unix)
+		return a.is_unix ? -1 : 0;
+	rt->unix_mode = a.mode;
+	if (a.owner[0] == '\0')
+		return 0;
+	if (util_owner_parse(a.owner, &o, err) != 0)
+		return tg_err_prefix(err, "listen: owner= in '%s'", listen);
+	rt->unix_uid = o.uid;
+	rt->unix_gid = o.gid;
+	return 0;
+}
+
+/* The key's passphrase source, read (or run) only for an encrypted key,
+ * again at every reload: so never standard input, which a daemon no
+ * longer has. */
+static pki_pass
+listener_pass(const struct gw_listener_cfg *l)
+{
+	pki_pass p = {
+		.option = "pass-file", .file = l->pass_file,
+		.command_option = "pass-command", .command = l->pass_command, .no_stdin = 1,
+	};
+	return p;
 }
 
 static int
@@ -105,12 +150,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 {
 	struct gw_cert_spec *specs = NULL;
 	struct gw_tls_opts o;
-	/* Read (or run) only for an encrypted key, again at every reload: so
-	 * never standard input, which a daemon no longer has. */
-	pki_pass pass = {
-		.option = "pass-file", .file = l->pass_file,
-		.command_option = "pass-command", .command = l->pass_command, .no_stdin = 1,
-	};
+	pki_pass pass = listener_pass(l);
 	size_t n = 0;
 	int rc = -1;
 
@@ -145,6 +185,49 @@ out:
 	return rc;
 }
 
+/* Client mode: the context that connects to the target. The server must
+ * hold --verify-name, else the target's host (a name or an IP address);
+ * SNI is --sni, else that name unless it is an IP address (RFC 6066 sends
+ * no addresses). */
+static int
+build_client(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *err)
+{
+	struct gw_tls_client_opts o;
+	struct in6_addr ip;
+	pki_pass pass = listener_pass(l);
+	util_addr a;
+	int rc = -1;
+
+	memset(&o, 0, sizeof(o));
+	if (util_parse_addr(l->target, "target", 0, &a, err) != 0)
+		return -1;
+	o.verify_name = l->verify_name != NULL ? l->verify_name : a.is_unix ? NULL : a.host;
+	o.sni = l->sni;
+	if (o.sni == NULL && o.verify_name != NULL && inet_pton(AF_INET, o.verify_name, &ip) != 1 &&
+	    inet_pton(AF_INET6, o.verify_name, &ip) != 1)
+		o.sni = o.verify_name;
+	if (l->cert != NULL && (pki_pair_kinds_check(l->cert, l->key, "cert", "key", err) != 0 ||
+	    gw_key_mode_ok(l->key, err) != 0))
+		goto out;
+	o.listener = l->name;
+	o.cert = l->cert;
+	o.key = l->key;
+	o.pass = &pass;
+	o.ca = l->ca;
+	o.alpn = l->alpn;
+	o.insecure = l->insecure;
+	o.ciphers = l->ciphers;
+	o.min_tls = l->min_tls;
+	o.sessions = l->session_cache;
+	if ((rt->upstream = gw_tls_client_new(&o, err)) == NULL)
+		goto out;
+	snprintf(rt->verify_name, sizeof(rt->verify_name), "%s", o.verify_name ? o.verify_name : "");
+	rc = 0;
+out:
+	pki_pass_clear(&pass);
+	return rc;
+}
+
 /* A listener's client verification: identity rules, then CA and CRL. The
  * one place both a runtime and an old generation's re-check build it. */
 static int
@@ -166,6 +249,7 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 	snprintf(rt->listen_str, sizeof(rt->listen_str), "%s", l->listen);
 	snprintf(rt->target_str, sizeof(rt->target_str), "%s", l->target);
 	if (gw_parse_addr(l->listen, "listen", &rt->listen_addr, &rt->listen_len, err) != 0 ||
+	    unix_listen_opts(rt, l->listen, err) != 0 ||
 	    gw_parse_addr(l->target, "target", &rt->target_addr, &rt->target_len, err) != 0)
 		return -1;
 	rt->mode = l->mode;
@@ -186,7 +270,16 @@ build_listener(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_er
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	if (build_verify(l, &rt->acl, &rt->verifier, err) != 0)
 		return -1;
-	return build_tls(rt, l, err);
+	rt->client = l->client;
+	rt->starttls = l->starttls;
+	rt->insecure = l->insecure;
+	return l->client ? build_client(rt, l, err) : build_tls(rt, l, err);
+}
+
+const struct gw_tls_certinfo *
+gw_listener_certs(const struct gw_listener_rt *l, size_t *n)
+{
+	return l->client ? gw_tls_client_certs(l->upstream, n) : gw_tls_ctx_certs(l->tls, n);
 }
 
 unsigned long
@@ -237,6 +330,7 @@ gw_runtime_free(struct gw_runtime *rt)
 	for (size_t i = 0; i < rt->nl; i++) {
 		free(rt->l[i].name);
 		gw_tls_ctx_free(rt->l[i].tls);
+		gw_tls_client_free(rt->l[i].upstream);
 		gw_tls_verifier_free(rt->l[i].verifier);
 		gw_acl_free(rt->l[i].acl);
 		free((void *)rt->l[i].unauth_addr);

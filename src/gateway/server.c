@@ -23,12 +23,15 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gateway/notify.h"
 #include "gateway/status.h"
+#include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
 
@@ -37,9 +40,14 @@
 #define RESPAWN_SECS 1.0
 
 struct lsock {
-	char key[128];   /* the listen string, as configured */
+	char key[256];   /* the listen string, as configured */
 	int fd;
 	int keep;        /* used by the runtime being committed */
+	/* A unix socket's file, removed when the socket closes if it is
+	 * still the one we made (same device and inode). */
+	char path[UTIL_UNIX_PATH_MAX];
+	dev_t dev;
+	ino_t ino;
 };
 
 /* A generation's worker process; its thread j writes metrics slot
@@ -115,6 +123,91 @@ open_listen(const struct sockaddr_storage *ss, socklen_t len, const char *what, 
 	return fd;
 }
 
+/* A socket file left by a gateway that did not exit cleanly is in the
+ * way: one nobody answers on (ECONNREFUSED) is removed; one with a
+ * listener behind it is "address in use"; anything that is not a socket
+ * (a regular file, a directory) is never removed. */
+static int
+unix_clear_stale(const struct sockaddr_un *un, socklen_t len, const char *what, tg_err *err)
+{
+	struct stat st;
+	int fd, rc, e;
+
+	if (lstat(un->sun_path, &st) != 0)
+		return errno == ENOENT ? 0 :
+		    tg_err_set(err, TG_ERR_IO, "cannot listen on %s: %s: %s", what, un->sun_path,
+		    strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return tg_err_set(err, TG_ERR_IO,
+		    "cannot listen on %s: %s exists and is not a socket (%s); tlsgate does not "
+		    "remove it: move it away or pick another path", what, un->sun_path,
+		    S_ISREG(st.st_mode) ? "a regular file" : S_ISDIR(st.st_mode) ? "a directory" :
+		    "another kind of file");
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot create a socket for %s: %s", what,
+		    strerror(errno));
+	rc = connect(fd, (const struct sockaddr *)un, len);
+	e = errno;
+	close(fd);
+	if (rc == 0)
+		return tg_err_set(err, TG_ERR_IO,
+		    "cannot listen on %s: address in use: another program (or another tlsgate) "
+		    "listens on %s; stop it or pick another path (`ss -lxp` shows who)", what,
+		    un->sun_path);
+	if (e != ECONNREFUSED)
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: cannot tell whether %s is "
+		    "in use: %s", what, un->sun_path, strerror(e));
+	if (unlink(un->sun_path) != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: cannot remove the stale "
+		    "socket %s: %s", what, un->sun_path, strerror(errno));
+	gw_log("listen %s: removed a stale socket file nobody listened on", what);
+	return 0;
+}
+
+/* Bound under a umask that leaves the file to its owner alone, then given
+ * its mode and owner, and only then listening: no moment in which a wider
+ * circle could connect. */
+static int
+open_listen_unix(const struct gw_listener_rt *l, struct lsock *s, tg_err *err)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&l->listen_addr;
+	const char *what = l->listen_str;
+	mode_t old, mode;
+	struct stat st;
+	int fd, rc, e;
+
+	if (unix_clear_stale(un, l->listen_len, what, err) != 0)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot create a socket for %s: %s", what,
+		    strerror(errno));
+	old = umask(0177);
+	rc = bind(fd, (const struct sockaddr *)un, l->listen_len);
+	e = errno;
+	umask(old);
+	if (rc != 0) {
+		close(fd);
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: %s%s", what, strerror(e),
+		    e == ENOENT ? " (create the directory first)" : "");
+	}
+	mode = l->unix_mode >= 0 ? (mode_t)l->unix_mode : 0666 & ~old;
+	if (chmod(un->sun_path, mode) != 0 ||
+	    ((l->unix_uid != (uid_t)-1 || l->unix_gid != (gid_t)-1) &&
+	    chown(un->sun_path, l->unix_uid, l->unix_gid) != 0) ||
+	    lstat(un->sun_path, &st) != 0 || listen(fd, 4096) != 0) {
+		e = errno;
+		close(fd);
+		unlink(un->sun_path);
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: setting mode %04o%s: %s%s",
+		    what, (unsigned)mode, l->unix_uid != (uid_t)-1 ? " and owner" : "", strerror(e),
+		    e == EPERM ? " (giving a socket to another user takes root or CAP_CHOWN)" : "");
+	}
+	snprintf(s->path, sizeof(s->path), "%s", un->sun_path);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return fd;
+}
+
 static struct lsock *
 find_sock(struct master *m, const char *key)
 {
@@ -127,7 +220,12 @@ find_sock(struct master *m, const char *key)
 static void
 close_sock(struct master *m, size_t i)
 {
+	struct stat st;
+
 	close(m->socks[i].fd);
+	if (m->socks[i].path[0] != '\0' && lstat(m->socks[i].path, &st) == 0 &&
+	    st.st_dev == m->socks[i].dev && st.st_ino == m->socks[i].ino)
+		unlink(m->socks[i].path);
 	m->socks[i] = m->socks[--m->nsocks];
 }
 
@@ -154,7 +252,9 @@ open_sockets(struct master *m, const struct gw_runtime *rt, tg_err *err)
 		memset(s, 0, sizeof(*s));
 		snprintf(s->key, sizeof(s->key), "%s", rt->l[i].listen_str);
 		s->keep = 1;
-		s->fd = open_listen(&rt->l[i].listen_addr, rt->l[i].listen_len, s->key, err);
+		s->fd = rt->l[i].listen_addr.ss_family == AF_UNIX ?
+		    open_listen_unix(&rt->l[i], s, err) :
+		    open_listen(&rt->l[i].listen_addr, rt->l[i].listen_len, s->key, err);
 		if (s->fd < 0) {
 			tg_err_prefix(err, "listener %s", rt->l[i].name);
 			goto fail;
@@ -692,6 +792,24 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	return 0;
 }
 
+/* What a listener does, for the start-up log and --test. */
+static void
+describe(const struct gw_listener_rt *l, char *out, size_t len)
+{
+	size_t ncerts = 0;
+
+	if (!l->client) {
+		snprintf(out, len, "%s mode, client certs %s", gw_mode_name(l->mode),
+		    gw_verify_name(l->verify));
+		return;
+	}
+	(void)gw_listener_certs(l, &ncerts);
+	snprintf(out, len, "client mode: TLS to the target, %s%s%s, %s", l->insecure ?
+	    "server NOT verified (--insecure)" : "server verified as ", l->verify_name,
+	    l->starttls == GW_STARTTLS_POSTGRES ? ", PostgreSQL SSLRequest first" : "",
+	    ncerts ? "with a client certificate" : "no client certificate");
+}
+
 int
 gw_serve(gw_config *cfg, tg_err *err)
 {
@@ -704,11 +822,16 @@ gw_serve(gw_config *cfg, tg_err *err)
 	if (master_start(&m, cfg, err) != 0)
 		goto out;
 	spawn_missing(&m);
-	for (size_t i = 0; i < m.rt->nl; i++)
-		gw_log("listener %s: %s -> %s (%s mode, client certs %s, max-conns %lu)",
-		    m.rt->l[i].name, m.rt->l[i].listen_str, m.rt->l[i].target_str,
-		    gw_mode_name(m.rt->l[i].mode), gw_verify_name(m.rt->l[i].verify),
-		    m.rt->l[i].max_conns);
+	for (size_t i = 0; i < m.rt->nl; i++) {
+		char what[400];
+		describe(&m.rt->l[i], what, sizeof(what));
+		gw_log("listener %s: %s -> %s (%s, max-conns %lu)", m.rt->l[i].name,
+		    m.rt->l[i].listen_str, m.rt->l[i].target_str, what, m.rt->l[i].max_conns);
+		if (m.rt->l[i].insecure)
+			gw_log_warn("WARNING: listener %s: --insecure: the certificate of %s is NOT "
+			    "verified; anyone on the way can read and change this traffic. Pass --ca "
+			    "with the CA that signed it.", m.rt->l[i].name, m.rt->l[i].target_str);
+	}
 	gw_log("ready: %lu worker thread%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
 	    cfg->status ? ", status on " : "",
 	    cfg->status ? cfg->status : "");
@@ -732,11 +855,12 @@ gw_config_test(gw_config *cfg, char *report, size_t len, tg_err *err)
 		return -1;
 	for (size_t i = 0; i < rt->nl && used < len; i++) {
 		size_t n;
-		const struct gw_tls_certinfo *ci = gw_tls_ctx_certs(rt->l[i].tls, &n);
+		const struct gw_tls_certinfo *ci = gw_listener_certs(&rt->l[i], &n);
+		char what[400];
+		describe(&rt->l[i], what, sizeof(what));
 		used += (size_t)snprintf(report + used, len - used,
-		    "listener %s: %s -> %s, %s mode, client certs %s, %zu certificate%s\n",
-		    rt->l[i].name, rt->l[i].listen_str, rt->l[i].target_str,
-		    gw_mode_name(rt->l[i].mode), gw_verify_name(rt->l[i].verify), n, n == 1 ? "" : "s");
+		    "listener %s: %s -> %s, %s, %zu certificate%s\n", rt->l[i].name,
+		    rt->l[i].listen_str, rt->l[i].target_str, what, n, n == 1 ? "" : "s");
 		for (size_t j = 0; j < n && used < len; j++)
 			used += (size_t)snprintf(report + used, len - used,
 			    "  %s: %s, expires in %lld days\n", ci[j].path, ci[j].subject,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "gateway/status.h"
+#include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 
 struct sbuf {
@@ -119,7 +120,7 @@ cert_expiry(struct sbuf *b, const struct gw_runtime *rt)
 	    "# TYPE tlsgate_cert_expiry_seconds gauge\n");
 	for (size_t i = 0; rt != NULL && i < rt->nl; i++) {
 		size_t n;
-		const struct gw_tls_certinfo *ci = gw_tls_ctx_certs(rt->l[i].tls, &n);
+		const struct gw_tls_certinfo *ci = gw_listener_certs(&rt->l[i], &n);
 		for (size_t j = 0; j < n; j++) {
 			char path[1100], subj[600], lname[300];
 			label(lname, sizeof(lname), rt->l[i].name);

@@ -62,6 +62,8 @@ struct gw_tls {
 	            * connections never have one and need not carry the room */
 	const char *flaw; /* a client certificate name that is not text (static) */
 	int short_read; /* the last read from the socket got less than it asked */
+	const char *expect; /* client side: the name the server must hold ("" with
+	                     * --insecure); NULL on the server side */
 };
 
 /* --- Loading --- */
@@ -420,21 +422,43 @@ setup_verify(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 
 /* --- Context --- */
 
+/* What every context gets, server or client (tls_client.c). */
+int
+gw_tls_ssl_defaults(SSL_CTX *ssl, int min_tls, const char *ciphers, tg_err *err)
+{
+	SSL_CTX_set_min_proto_version(ssl, min_tls == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Idle connections give their 34 KB of record buffers back. */
+	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* One read(2) per buffer of records instead of two per record; the
+	 * pump keeps reading until WANT_READ, so nothing waits unseen. */
+	SSL_CTX_set_read_ahead(ssl, 1);
+	if (SSL_CTX_set_cipher_list(ssl, GW_TLS12_CIPHERS) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the default TLS 1.2 ciphers");
+	if (ciphers != NULL) {
+		int ok = strncmp(ciphers, "TLS_", 4) == 0 ?
+		    SSL_CTX_set_ciphersuites(ssl, ciphers) :
+		    SSL_CTX_set_cipher_list(ssl, ciphers);
+		if (ok != 1)
+			return tg_err_ossl(err, TG_ERR_CONFIG,
+			    "--ciphers '%s' selects no cipher: use OpenSSL names, e.g. "
+			    "ECDHE+AESGCM:ECDHE+CHACHA20 (TLS 1.2) or TLS_AES_128_GCM_SHA256 (TLS 1.3)",
+			    ciphers);
+	}
+	return 0;
+}
+
 static int
 setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 {
 	unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
 	unsigned int sidlen = 0;
 
-	SSL_CTX_set_min_proto_version(ctx->ssl, o->min_tls == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	/* Idle connections give their 34 KB of record buffers back. */
-	SSL_CTX_set_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* One read(2) per buffer of records instead of two per record; the
-	 * pump keeps reading until WANT_READ, so nothing waits unseen. */
-	SSL_CTX_set_read_ahead(ctx->ssl, 1);
+	if (gw_tls_ssl_defaults(ctx->ssl, o->min_tls, o->ciphers, err) != 0)
+		return -1;
+	SSL_CTX_set_options(ctx->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Sessions stay in this context's in-memory cache, shared by the worker
 	 * threads, and a TLS 1.3 ticket is only the key to one. Resuming then
 	 * costs no ticket decryption and, in OpenSSL 3.0, above all no second
@@ -454,18 +478,6 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (EVP_Digest(o->listener, strlen(o->listener), sid, &sidlen, EVP_sha256(), NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx->ssl, sid, SSL_MAX_SID_CTX_LENGTH) != 1)
 		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session context");
-	if (SSL_CTX_set_cipher_list(ctx->ssl, GW_TLS12_CIPHERS) != 1)
-		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the default TLS 1.2 ciphers");
-	if (o->ciphers != NULL) {
-		int ok = strncmp(o->ciphers, "TLS_", 4) == 0 ?
-		    SSL_CTX_set_ciphersuites(ctx->ssl, o->ciphers) :
-		    SSL_CTX_set_cipher_list(ctx->ssl, o->ciphers);
-		if (ok != 1)
-			return tg_err_ossl(err, TG_ERR_CONFIG,
-			    "--ciphers '%s' selects no cipher: use OpenSSL names, e.g. "
-			    "ECDHE+AESGCM:ECDHE+CHACHA20 (TLS 1.2) or TLS_AES_128_GCM_SHA256 (TLS 1.3)",
-			    o->ciphers);
-	}
 	return 0;
 }
 
@@ -583,13 +595,18 @@ gw_tls_first_record(int fd)
 }
 
 gw_tls *
-gw_tls_new(gw_tls_ctx *ctx, int fd)
+gw_tls_wrap(SSL *ssl, int fd, const char *expect)
 {
-	gw_tls *t = calloc(1, sizeof(*t));
+	gw_tls *t = ssl != NULL ? calloc(1, sizeof(*t)) : NULL;
 
-	if (t == NULL)
+	if (t == NULL) {
+		SSL_free(ssl);
+		ERR_clear_error();
 		return NULL;
-	if ((t->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+	}
+	t->ssl = ssl;
+	t->expect = expect;
+	if (SSL_set_fd(t->ssl, fd) != 1) {
 		ERR_clear_error();
 		gw_tls_free(t);
 		return NULL;
@@ -597,7 +614,16 @@ gw_tls_new(gw_tls_ctx *ctx, int fd)
 	BIO_set_callback_ex(SSL_get_rbio(t->ssl), socket_read_seen);
 	BIO_set_callback_arg(SSL_get_rbio(t->ssl), (char *)t);
 	SSL_set_app_data(t->ssl, t); /* for verify_app_cb */
-	SSL_set_accept_state(t->ssl);
+	return t;
+}
+
+gw_tls *
+gw_tls_new(gw_tls_ctx *ctx, int fd)
+{
+	gw_tls *t = gw_tls_wrap(SSL_new(ctx->ssl), fd, NULL);
+
+	if (t != NULL)
+		SSL_set_accept_state(t->ssl);
 	return t;
 }
 
@@ -631,7 +657,10 @@ record_error(gw_tls *t)
 		code = last;
 	if (t->err == NULL && (t->err = malloc(GW_TLS_ERR_MAX)) == NULL)
 		return; /* gw_tls_error says "-" */
-	if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
+	if (t->expect != NULL && vr != X509_V_OK)
+		snprintf(t->err, GW_TLS_ERR_MAX, "server certificate: %s (expected name %s)",
+		    X509_verify_cert_error_string(vr), t->expect);
+	else if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate not on the allow list");
 	else if (vr == X509_V_ERR_UNSUPPORTED_NAME_SYNTAX && t->flaw != NULL)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate: %s", t->flaw);

@@ -85,6 +85,17 @@ enum gw_io {
 long gw_tls_first_record(int fd);
 
 gw_tls *gw_tls_new(gw_tls_ctx *ctx, int fd);
+/* For tls_client.c: wraps ssl (taken, freed on failure) for non-blocking
+ * I/O on fd. expect: on the client side the name the server's certificate
+ * must hold (for failure messages), NULL on the server side. */
+struct ssl_st;
+struct ssl_ctx_st;
+gw_tls *gw_tls_wrap(struct ssl_st *ssl, int fd, const char *expect);
+/* The defaults every context gets: TLS 1.2+ (or 1.3 with min_tls 13), no
+ * renegotiation or compression, released buffers, AEAD-only TLS 1.2
+ * suites unless ciphers (--ciphers) says otherwise. */
+int gw_tls_ssl_defaults(struct ssl_ctx_st *ssl, int min_tls, const char *ciphers,
+    tg_err *err) TG_MUST_CHECK;
 void gw_tls_free(gw_tls *t);
 enum gw_io gw_tls_handshake(gw_tls *t);
 enum gw_io gw_tls_read(gw_tls *t, void *buf, size_t len, size_t *n);

@@ -109,3 +109,71 @@ bad:
 	    "%s: '%s' is not HOST:PORT; write e.g. 127.0.0.1:8443, [::1]:8443 or localhost:8443",
 	    what, s);
 }
+
+/* ",mode=0660" and ",owner=USER[:GROUP]" after a unix socket's path. */
+static int
+unix_option(const char *opt, size_t len, const char *what, const char *s, util_addr *a,
+    tg_err *err)
+{
+	if (len > 5 && strncmp(opt, "mode=", 5) == 0) {
+		unsigned long v = 0;
+		size_t i;
+		for (i = 5; i < len && opt[i] >= '0' && opt[i] <= '7' && v <= 0777; i++)
+			v = v * 8 + (unsigned long)(opt[i] - '0');
+		if (i == len && v <= 0777 && a->mode < 0) {
+			a->mode = (int)v;
+			return 0;
+		}
+	} else if (len > 6 && strncmp(opt, "owner=", 6) == 0 && len - 6 < sizeof(a->owner) &&
+	    a->owner[0] == '\0') {
+		memcpy(a->owner, opt + 6, len - 6);
+		a->owner[len - 6] = '\0';
+		return 0;
+	}
+	return tg_err_set(err, TG_ERR_USAGE,
+	    "%s: '%.*s' in '%s' is not a unix socket option; write unix:/PATH,mode=0660,"
+	    "owner=USER[:GROUP] (each at most once; mode in octal, at most 0777)", what,
+	    (int)len, opt, s);
+}
+
+int
+util_parse_addr(const char *s, const char *what, unsigned flags, util_addr *a, tg_err *err)
+{
+	const char *path, *comma;
+	size_t plen;
+
+	memset(a, 0, sizeof(*a));
+	a->mode = -1;
+	if (strncmp(s, "unix:", 5) != 0) {
+		if (s[0] == '/')
+			return tg_err_set(err, TG_ERR_USAGE,
+			    "%s: '%s': a unix socket is written unix:%s", what, s, s);
+		return util_parse_hostport(s, what, a->host, sizeof(a->host), &a->port, err);
+	}
+	a->is_unix = 1;
+	path = s + 5;
+	comma = strchr(path, ',');
+	plen = comma != NULL ? (size_t)(comma - path) : strlen(path);
+	if (plen == 0 || path[0] != '/')
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: '%s': the socket's path must be absolute, e.g. unix:/run/tlsgate/app.sock",
+		    what, s);
+	if (plen >= sizeof(a->path))
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "%s: '%s': a unix socket path holds at most %d bytes; use a shorter one",
+		    what, s, UTIL_UNIX_PATH_MAX - 1);
+	memcpy(a->path, path, plen);
+	a->path[plen] = '\0';
+	while (comma != NULL) {
+		const char *opt = comma + 1, *next = strchr(opt, ',');
+		size_t len = next != NULL ? (size_t)(next - opt) : strlen(opt);
+		if (!(flags & UTIL_ADDR_LISTEN))
+			return tg_err_set(err, TG_ERR_USAGE,
+			    "%s: '%s': mode= and owner= belong to a listening socket, not to %s",
+			    what, s, what);
+		if (unix_option(opt, len, what, s, a, err) != 0)
+			return -1;
+		comma = next;
+	}
+	return 0;
+}

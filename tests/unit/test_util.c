@@ -217,6 +217,62 @@ test_hostport(void **state)
 	}
 }
 
+/* Unix sockets through the same parser: paths, listening options, and what
+ * a target may not carry. */
+static void
+test_parse_addr(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned flags;
+		const char *path, *owner;
+		int mode;
+		const char *msg;
+	} cases[] = {
+		{ "unix:/run/app.sock", 0, "/run/app.sock", "", -1, NULL },
+		{ "unix:/run/a.sock,mode=0660", UTIL_ADDR_LISTEN, "/run/a.sock", "", 0660, NULL },
+		{ "unix:/run/a.sock,owner=www-data:www-data,mode=600", UTIL_ADDR_LISTEN, "/run/a.sock",
+		    "www-data:www-data", 0600, NULL },
+		{ "unix:/run/a.sock,mode=0660", 0, NULL, NULL, 0, "belong to a listening socket" },
+		{ "unix:/run/a.sock,mode=0778", UTIL_ADDR_LISTEN, NULL, NULL, 0, "not a unix socket option" },
+		{ "unix:/run/a.sock,mode=01777", UTIL_ADDR_LISTEN, NULL, NULL, 0, "at most 0777" },
+		{ "unix:/run/a.sock,mode=", UTIL_ADDR_LISTEN, NULL, NULL, 0, "not a unix socket option" },
+		{ "unix:/run/a.sock,mode=0600,mode=0600", UTIL_ADDR_LISTEN, NULL, NULL, 0, "each at most once" },
+		{ "unix:/run/a.sock,group=x", UTIL_ADDR_LISTEN, NULL, NULL, 0, "'group=x'" },
+		{ "unix:run/a.sock", 0, NULL, NULL, 0, "must be absolute" },
+		{ "unix:", 0, NULL, NULL, 0, "must be absolute" },
+		{ "/run/a.sock", 0, NULL, NULL, 0, "is written unix:/run/a.sock" },
+		{ "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		    0, NULL, NULL, 0, "at most 107 bytes" },
+		{ "127.0.0.1:99999", 0, NULL, NULL, 0, "ports are 1-65535" },
+	};
+	util_addr a;
+	tg_err err;
+
+	tg_err_clear(&err);
+	assert_int_equal(util_parse_addr("[::1]:443", "--target", 0, &a, &err), 0);
+	assert_int_equal(a.is_unix, 0);
+	assert_string_equal(a.host, "::1");
+	assert_int_equal(a.port, 443);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		tg_err_clear(&err);
+		rc = util_parse_addr(cases[i].in, "--listen", cases[i].flags, &a, &err);
+		if (cases[i].path != NULL) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(a.is_unix, 1);
+			assert_string_equal(a.path, cases[i].path);
+			assert_string_equal(a.owner, cases[i].owner);
+			assert_int_equal(a.mode, cases[i].mode);
+		} else {
+			assert_int_equal(rc, -1);
+			if (strstr(err.msg, cases[i].msg) == NULL)
+				fail_msg("%s: '%s' lacks '%s'", cases[i].in, err.msg, cases[i].msg);
+		}
+	}
+}
+
 static void
 test_pass_file(void **state)
 {
@@ -498,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_idna),
 		cmocka_unit_test(test_owner_parse),
+		cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_owner_can_read),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
