@@ -13,7 +13,7 @@ build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libev-dev
        openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests python3-cryptography faketime mosquitto mosquitto-clients prosody procps iproute2
-      jq util-linux gdb)
+      jq util-linux gdb python3-flask gunicorn)
 demo=(curl python3 ca-certificates)
 package=(cmake debhelper dpkg-dev fakeroot lintian man-db bash-completion systemd adduser procps)
 bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
