@@ -28,9 +28,9 @@ refused "--status :65536" "--status: port '65536' is not a port number: ports ar
 	"$TLSGATE" serve --listen 127.0.0.1:$P --target 127.0.0.1:1 "${cert[@]}" --status 127.0.0.1:65536
 refused "--listen :0" "ports are 1-65535" \
 	"$TLSGATE" serve --listen 127.0.0.1:0 --target 127.0.0.1:1 "${cert[@]}"
-refused "--target unix:" "--target: 'unix:/run/app.sock': unix sockets are not supported yet; give a TCP address HOST:PORT" \
-	"$TLSGATE" serve --listen 127.0.0.1:$P --target unix:/run/app.sock "${cert[@]}"
-pass "serve refuses ports outside 1-65535 and unix targets, naming the option"
+refused "--target /path" "--target: '/run/app.sock': a unix socket is written unix:/run/app.sock" \
+	"$TLSGATE" serve --listen 127.0.0.1:$P --target /run/app.sock "${cert[@]}"
+pass "serve refuses ports outside 1-65535 and a bare socket path, naming the option"
 
 printf '[listener web]\nlisten = 127.0.0.1:99999\ntarget = 127.0.0.1:1\ncert = %s\nkey = %s\n' \
 	"$WORK/server.crt" "$WORK/server.key" >"$WORK/gw.ini"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -103,6 +104,9 @@ test_validation(void **state)
 		{ "allow-cn", "alice", "need client certificates" },
 		{ "proxy-protocol", "v2", NULL }, /* fine in tcp mode */
 		{ "allow-connect", "yes", "--allow-connect is for http mode" },
+		{ "ca", "root.crt", "--ca is for client listeners (tlsgate connect, or role = client)" },
+		{ "starttls", "postgres", "--starttls is for client listeners" },
+		{ "insecure", "yes", "--insecure is for client listeners" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -116,6 +120,60 @@ test_validation(void **state)
 			assert_int_equal(gw_config_validate(c, &err), -1);
 			assert_non_null(strstr(err.msg, cases[i].msg));
 		}
+		gw_config_free(c);
+	}
+}
+
+/* Client listeners: the server is verified unless --insecure; options of
+ * a server are refused by name; each case on top of role = client with a
+ * listen and target (and no --ca unless the case gives one). */
+static void
+test_client_validation(void **state)
+{
+	static const struct {
+		const char *k1, *v1, *k2, *v2;
+		const char *msg;
+	} cases[] = {
+		{ "ca", "root.crt", NULL, NULL, NULL },
+		{ "insecure", "yes", NULL, NULL, NULL },
+		{ "cert", "a.crt", "key", "a.key", "no --ca: the server's certificate cannot be verified" },
+		{ "ca", "root.crt", "insecure", "yes", "--insecure turns off the server check" },
+		{ "ca", "root.crt", "verify", "require", "--verify is for server listeners (tlsgate serve)" },
+		{ "ca", "root.crt", "client-ca", "ca.crt", "--client-ca is for server listeners" },
+		{ "ca", "root.crt", "mode", "http", "--mode is for server listeners" },
+		{ "ca", "root.crt", "cert", "a.crt", "--cert and --key go together" },
+		{ "ca", "root.crt", "target", "unix:/run/db.sock", "names no server: pass --verify-name" },
+		{ "target", "unix:/run/db.sock", "verify-name", "db.internal", "no --ca" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gw_config *c = gw_config_new();
+		tg_err err;
+		tg_err_clear(&err);
+		assert_int_equal(gw_config_set(c, NULL, "role", "client", &err), 0);
+		assert_int_equal(gw_config_set(c, NULL, "listen", "127.0.0.1:5432", &err), 0);
+		assert_int_equal(gw_config_set(c, NULL, "target", "db.internal:5432", &err), 0);
+		assert_int_equal(gw_config_set(c, NULL, cases[i].k1, cases[i].v1, &err), 0);
+		if (cases[i].k2 != NULL)
+			assert_int_equal(gw_config_set(c, NULL, cases[i].k2, cases[i].v2, &err), 0);
+		if (cases[i].msg == NULL) {
+			assert_int_equal(gw_config_validate(c, &err), 0);
+		} else {
+			assert_int_equal(gw_config_validate(c, &err), -1);
+			if (strstr(err.msg, cases[i].msg) == NULL)
+				fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
+		}
+		gw_config_free(c);
+	}
+	{
+		gw_config *c = gw_config_new();
+		tg_err err;
+		tg_err_clear(&err);
+		assert_int_equal(gw_config_set(c, NULL, "alpn", "h2,http/1.1", &err), 0);
+		assert_int_equal(gw_config_set(c, NULL, "alpn", "h2,", &err), -1);
+		assert_non_null(strstr(err.msg, "alpn: 'h2,' is not a list of protocol names"));
+		assert_int_equal(gw_config_set(c, NULL, "starttls", "mysql", &err), -1);
+		assert_non_null(strstr(err.msg, "starttls: 'mysql' is not one of: postgres, none"));
 		gw_config_free(c);
 	}
 }
@@ -289,8 +347,14 @@ test_addr(void **state)
 	assert_int_equal(gw_parse_addr(":80", "listen", &ss, &len, &err), -1);
 	assert_int_equal(gw_parse_addr("127.0.0.1:99999", "target", &ss, &len, &err), -1);
 	assert_non_null(strstr(err.msg, "target: port '99999' is not a port number: ports are 1-65535"));
-	assert_int_equal(gw_parse_addr("unix:/run/app.sock", "target", &ss, &len, &err), -1);
-	assert_non_null(strstr(err.msg, "unix sockets are not supported yet"));
+	assert_int_equal(gw_parse_addr("unix:/run/app.sock", "target", &ss, &len, &err), 0);
+	assert_int_equal(ss.ss_family, AF_UNIX);
+	assert_string_equal(((struct sockaddr_un *)&ss)->sun_path, "/run/app.sock");
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + strlen("/run/app.sock") + 1);
+	assert_int_equal(gw_parse_addr("unix:/run/a.sock,mode=0660", "listen", &ss, &len, &err), 0);
+	assert_string_equal(((struct sockaddr_un *)&ss)->sun_path, "/run/a.sock");
+	assert_int_equal(gw_parse_addr("unix:/run/app.sock", "status", &ss, &len, &err), -1);
+	assert_non_null(strstr(err.msg, "the status port is TCP"));
 }
 
 /* Addresses are checked when the option is set, naming it. */
@@ -304,8 +368,11 @@ test_addr_options(void **state)
 		{ "target", "127.0.0.1:70000", "target: port '70000'" },
 		{ "status", "127.0.0.1:65536", "status: port '65536'" },
 		{ "listen", "127.0.0.1:0", "ports are 1-65535" },
-		{ "target", "unix:/run/app.sock", "target: 'unix:/run/app.sock': unix sockets are not supported yet" },
-		{ "target", "/run/app.sock", "unix sockets are not supported yet" },
+		{ "target", "unix:/run/app.sock,mode=0660", "target: 'unix:/run/app.sock,mode=0660': mode= and owner= belong to a listening socket" },
+		{ "target", "/run/app.sock", "target: '/run/app.sock': a unix socket is written unix:/run/app.sock" },
+		{ "listen", "unix:relative.sock", "the socket's path must be absolute" },
+		{ "listen", "unix:/run/a.sock,mode=999", "is not a unix socket option" },
+		{ "status", "unix:/run/status.sock", "the status port is TCP" },
 		{ "listen", "8443", "listen: '8443' is not HOST:PORT" },
 		{ "listen", "", "empty value" },
 	};
@@ -330,6 +397,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_client_validation),
 		cmocka_unit_test(test_bad_ip_rule),
 		cmocka_unit_test(test_verify_full_needs_rule),
 		cmocka_unit_test(test_empty_and_missing),
