@@ -181,6 +181,37 @@ static int ssl_wait(struct conn *c, int r)
 	}
 }
 
+/* --plain: a read or write on the bare socket, returning as SSL_read and
+ * SSL_write do, and its wait (ev: the event to wait for on EAGAIN). */
+static int io_read(struct conn *c, void *buf, int len)
+{
+	ssize_t n;
+	if (c->ssl != NULL)
+		return SSL_read(c->ssl, buf, len);
+	n = recv(c->fd, buf, (size_t)len, 0);
+	return n > 0 ? (int)n : (n == 0 ? 0 : -1);
+}
+
+static int io_write(struct conn *c, const void *buf, int len)
+{
+	ssize_t n;
+	if (c->ssl != NULL)
+		return SSL_write(c->ssl, buf, len);
+	n = send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	return n > 0 ? (int)n : -1;
+}
+
+static int io_wait(struct conn *c, int r, uint32_t ev)
+{
+	if (c->ssl != NULL)
+		return ssl_wait(c, r);
+	if (r == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return want(c, ev) == 0 ? 1 : -1;
+	return -1;
+}
+
 static void conn_open(struct conn *c);
 
 static void conn_reset(struct conn *c, int abortive)
@@ -304,7 +335,9 @@ static void count_handshake(struct conn *c)
 	if (!in_window(t, now))
 		return;
 	t->st->ops++;
-	if (SSL_session_reused(c->ssl))
+	if (c->ssl == NULL)
+		; /* --plain: a connection; the gateway's handshake is its own */
+	else if (SSL_session_reused(c->ssl))
 		t->st->resumed++;
 	else
 		t->st->full++;
@@ -428,6 +461,16 @@ static void conn_step(struct conn *c)
 		case ST_FREE:
 			return;
 		case ST_CONNECTING:
+			if (t->o->plain) {
+				int soerr = 0;
+				socklen_t len = sizeof soerr;
+				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+					conn_end(c, 1);
+					return;
+				}
+				start_request(c);
+				break;
+			}
 			if (start_tls(c) != 0) {
 				conn_end(c, 1);
 				return;
@@ -468,9 +511,9 @@ static void conn_step(struct conn *c)
 			conn_end(c, r != 0);
 			return;
 		case ST_SEND:
-			r = SSL_write(c->ssl, t->req, (int)t->reqlen);
+			r = io_write(c, t->req, (int)t->reqlen);
 			if (r <= 0) {
-				r = ssl_wait(c, r);
+				r = io_wait(c, r, EPOLLOUT);
 				if (r != 1)
 					conn_end(c, 1);
 				return;
@@ -478,7 +521,7 @@ static void conn_step(struct conn *c)
 			c->state = ST_RECV;
 			break;
 		case ST_RECV:
-			r = SSL_read(c->ssl, t->buf, sizeof t->buf);
+			r = io_read(c, t->buf, sizeof t->buf);
 			if (r > 0) {
 				int f = feed(c, t->buf, (size_t)r);
 				if (f < 0) {
@@ -491,17 +534,17 @@ static void conn_step(struct conn *c)
 					return;
 				break;
 			}
-			r = ssl_wait(c, r);
+			r = io_wait(c, r, EPOLLIN);
 			if (r == 1)
 				return;
 			/* closed: fine between responses on a reused connection */
 			conn_end(c, !(r == 0 && c->hlen == 0 && c->served > 0));
 			return;
 		case ST_IDLE:
-			r = SSL_read(c->ssl, t->buf, sizeof t->buf);
+			r = io_read(c, t->buf, sizeof t->buf);
 			if (r > 0)
 				break; /* e.g. a late session ticket */
-			r = ssl_wait(c, r);
+			r = io_wait(c, r, EPOLLIN);
 			if (r != 1)
 				conn_end(c, 0);
 			return;

@@ -37,6 +37,7 @@ struct lg_opts {
 	uint64_t max_ops;		/* bound on counted operations */
 	int pids[64];			/* server processes whose CPU is sampled */
 	int npids;
+	int plain;			/* no TLS (a client-mode gateway does it) */
 };
 
 /* Counters of one thread; summed at the end. */

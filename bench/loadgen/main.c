@@ -38,6 +38,9 @@ static const char usage[] =
 "  --path P           request target (default /)\n"
 "  --ca F             verify the server against F (default: no check, saves client CPU)\n"
 "  --no-cert          send no client certificate (a refusal probe)\n"
+"  --plain            no TLS: plain HTTP to a client-mode gateway (tlsgate connect,\n"
+"                     stunnel client = yes); resume then counts connections/s\n"
+"                     (one GET each), requests and bulk work as with TLS\n"
 "  --groups G         key exchange groups (default P-256)\n"
 "  --suites S         TLS 1.3 suites (default TLS_AES_128_GCM_SHA256)\n"
 "  --pids A,B,...     server PIDs whose CPU time is read from /proc over the window\n";
@@ -115,6 +118,10 @@ static int parse_args(struct lg_opts *o, int argc, char **argv)
 		}
 		if (strcmp(a, "--no-cert") == 0) {
 			no_cert = 1;
+			continue;
+		}
+		if (strcmp(a, "--plain") == 0) {
+			o->plain = no_cert = 1;
 			continue;
 		}
 		if (v == NULL) {
@@ -247,7 +254,8 @@ static void print_json(const struct lg_opts *o, const struct lg_stats *s, double
 {
 	double d = o->duration_s;
 	double mb_s = (double)s->bytes / d / 1e6;
-	double rate = o->mode == LG_RESUME ? (double)s->resumed / d : (double)s->ops / d;
+	int by_resumed = o->mode == LG_RESUME && !o->plain; /* --plain: connections */
+	double rate = by_resumed ? (double)s->resumed / d : (double)s->ops / d;
 	const struct lg_hist *h = &s->hist;
 	printf("{\"mode\":\"%s\",\"port\":%d,\"threads\":%d,\"conns\":%d,\"duration_s\":%.3f,"
 	       "\"ops\":%llu,\"rate\":%.1f,\"full\":%llu,\"resumed\":%llu,\"errors\":%llu,"
@@ -259,7 +267,7 @@ static void print_json(const struct lg_opts *o, const struct lg_stats *s, double
 	       (unsigned long long)s->bytes, mb_s, (unsigned long long)s->established,
 	       (unsigned long long)s->dropped);
 	if (cpu >= 0) {
-		uint64_t ops = o->mode == LG_RESUME ? s->resumed : s->ops;
+		uint64_t ops = by_resumed ? s->resumed : s->ops;
 		printf(",\"server_cpu_s\":%.3f,\"server_cpu_us_per_op\":%.1f", cpu,
 		       ops > 0 ? cpu * 1e6 / (double)ops : 0.0);
 	}
