@@ -1499,6 +1499,7 @@ const struct chk_rule chk_rules[] = {
 	/* Prosody config (--prosody-config) */
 	{ "prosody-include-empty", W, "a Prosody Include that matches no file", NULL, r_prosody_note },
 	{ "prosody-unread", W, "Prosody config tlsgate does not follow (RunScript, Lua blocks, expressions, an ssl option it cannot read)", NULL, r_prosody_note },
+	{ "prosody-service-cert-unused", W, "a Prosody SERVICE_certificate its certs dir's certificates take the place of", NULL, r_prosody_note },
 	{ "prosody-ssl-no-key", E, "a Prosody ssl option names a certificate but no key (Prosody refuses the host)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },
