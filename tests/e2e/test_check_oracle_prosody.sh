@@ -132,7 +132,7 @@ run() {
 		why="$(client_why)$(w=$(prosody_why) && [ -n "$w" ] && echo "; prosody: $w" || true)"
 	elif [ -n "$HTTPS" ] && ! https_client; then
 		service=refused
-		why="curl https: $(grep -m1 . "$S/curl.log" | sed 's/^curl: ([0-9]*) //' | cut -c1-70)"
+		why="curl https: $(grep -m1 . "$S/curl.log" | sed 's/^curl: ([0-9]*) //; s/port [0-9]*/the https port/' | cut -c1-70)"
 	else
 		service=works
 		why="s_client verifies $DOMAIN${HTTPS:+, curl gets through on https}"
