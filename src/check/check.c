@@ -365,12 +365,12 @@ prosody_owner(chk_ctx *c, tg_err *err)
 {
 	const struct chk_pcfg *p = c->prosody;
 	const char *user = p->user[0] != '\0' ? p->user : "prosody";
-	char from[PATH_MAX + 128];
+	char from[PATH_MAX + 64];
 
 	if (strcmp(user, "root") == 0 || getpwnam(user) == NULL)
 		return 0; /* not installed here: nothing to try as */
 	if (p->user[0] != '\0')
-		snprintf(from, sizeof(from), "`prosody_user = \"%s\"` at %s:%u: Prosody runs as it",
+		snprintf(from, sizeof(from), "`prosody_user = \"%s\"` at %.3000s:%u: Prosody runs as it",
 		    user, p->user_file, p->user_line);
 	else
 		snprintf(from, sizeof(from), "Prosody's account: its service runs it as prosody");
