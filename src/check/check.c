@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -311,11 +312,26 @@ add_prosody_certs(chk_ctx *c, const char *config, tg_err *err)
 static int
 prosody_service_cert(chk_ctx *c, const struct chk_psvc *svc, tg_err *err)
 {
-	char cert[PATH_MAX], key[PATH_MAX];
-
+	char cert[PATH_MAX], key[PATH_MAX], served[PATH_MAX], port[32] = "";
+	int found = chk_psvc_files(svc, cert, key) == 0;
 	struct stat st;
 
-	if (chk_psvc_files(svc, cert, key) != 0) {
+	/* Prosody 0.12's find_service_cert looks in its certs dir's index
+	 * first: any certificate there is served on the port, and the file
+	 * named here is never opened. */
+	if (chk_pcfg_index_cert(c->prosody, c->now, found ? cert : NULL, served,
+	    sizeof(served)) == 1) {
+		if (svc->port > 0)
+			snprintf(port, sizeof(port), " (port %ld)", svc->port);
+		return chk_pcfg_note(c->prosody, svc->file, svc->line, "prosody-service-cert-unused",
+		    "remove the option, or, to serve this certificate there, keep the certs dir "
+		    "free of other certificates (name the hosts' files in ssl tables outside it)",
+		    err, "%s_certificate%s names %s, which Prosody may not use: while its certs dir "
+		    "%s holds another certificate (%s), it serves the %s port one from there, "
+		    "whatever its names",
+		    svc->service, port, svc->path, c->prosody->certs, served, svc->service);
+	}
+	if (!found) {
 		/* A dir with none of its files: the first Prosody looks for. */
 		if (stat(cert, &st) == 0 && S_ISDIR(st.st_mode) &&
 		    util_path_join(key, sizeof(key), cert, svc->service, err) == 0 &&
@@ -339,6 +355,26 @@ prosody_key_pass(chk_ctx *c, const struct chk_phost *h, const char *key, tg_err 
 	snprintf(origin, sizeof(origin), "Prosody's ssl password (%.3000s%s)", at, r < 0 ?
 	    ", not a literal tlsgate reads" : "");
 	return chk_add_key_pass(c, key, r > 0 ? (char *const *)&pass : NULL, r > 0, origin, err);
+}
+
+/* Prosody runs as its own account (Debian's unit: User=prosody;
+ * prosodyctl start switches to `prosody_user`, default prosody): that
+ * account must read the keys. */
+static int
+prosody_owner(chk_ctx *c, tg_err *err)
+{
+	const struct chk_pcfg *p = c->prosody;
+	const char *user = p->user[0] != '\0' ? p->user : "prosody";
+	char from[PATH_MAX + 64];
+
+	if (strcmp(user, "root") == 0 || getpwnam(user) == NULL)
+		return 0; /* not installed here: nothing to try as */
+	if (p->user[0] != '\0')
+		snprintf(from, sizeof(from), "`prosody_user = \"%s\"` at %.3000s:%u: Prosody runs as it",
+		    user, p->user_file, p->user_line);
+	else
+		snprintf(from, sizeof(from), "Prosody's account: its service runs it as prosody");
+	return chk_default_owner(c, user, from, err);
 }
 
 int
@@ -370,6 +406,8 @@ chk_add_prosody_config(chk_ctx *c, const char *path, int certs_dir, tg_err *err)
 	for (size_t i = 0; i < c->prosody->nsvcs; i++)
 		if (prosody_service_cert(c, &c->prosody->svcs[i], err) != 0)
 			return -1;
+	if (prosody_owner(c, err) != 0)
+		return -1;
 	if (c->nhosts == 0)
 		return tg_err_set(err, TG_ERR_USAGE, "%s defines no enabled VirtualHost or Component "
 		    "(%zu disabled or left out): there is nothing to check the certificates "

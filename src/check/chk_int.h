@@ -49,6 +49,7 @@ struct chk_keypass {
 	char **passes;
 	size_t npasses;
 	char origin[512]; /* "ssl_password_file /etc/nginx/pass (nginx.conf:12)" */
+	char failed[256]; /* the source gave none: "exited with status 1 (run as postgres)" */
 };
 
 struct chk_file {

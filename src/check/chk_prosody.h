@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tlsgate/err.h"
 
@@ -87,6 +88,11 @@ struct chk_pcfg {
 	size_t nsvcs;
 	struct chk_pnote *notes;
 	size_t nnotes;
+	/* `prosody_user` in the global section: the account prosodyctl start
+	 * runs it as ("": not set, the default prosody). */
+	char user[64];
+	const char *user_file;
+	unsigned user_line;
 };
 
 /* Reads path and every file it includes. Fails (TG_ERR_USAGE) when the
@@ -99,6 +105,19 @@ struct chk_pcfg *chk_pcfg_load(const char *path, tg_err *err);
 struct chk_pcfg *chk_pcfg_parse(const char *name, const char *text, size_t len, tg_err *err);
 
 void chk_pcfg_free(struct chk_pcfg *cfg);
+
+/* A note found after reading (code: a rule code, a static string). */
+int chk_pcfg_note(struct chk_pcfg *cfg, const char *file, unsigned line, const char *code,
+    const char *fix, tg_err *err, const char *fmt, ...) TG_PRINTF(7, 8);
+
+/* Whether certmanager's index of the certs dir (index_certs) holds a
+ * certificate other than `except` (a path, or NULL): a file named *.crt or
+ * *fullchain* down to two levels of subdirs, starting with a certificate's
+ * BEGIN line, with its key beside it, valid at `now` and naming a host.
+ * Prosody 0.12 serves a service's port (https) such a certificate before
+ * it looks at SERVICE_certificate. 1 with *found set, else 0. */
+int chk_pcfg_index_cert(const struct chk_pcfg *cfg, int64_t now, const char *except,
+    char *found, size_t len);
 
 /* Whether Prosody serves the host: its own `enabled`, else the global one,
  * is not false. */

@@ -8,12 +8,20 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "check/chk_int.h"
 #include "check/chk_lua.h" /* chk_file_error */
@@ -279,12 +287,127 @@ pg_hba(chk_ctx *c, const struct pgconf *pc, const char *datadir, tg_err *err)
 	return rc == 0 ? 0 : -1;
 }
 
+
+/* Whether the key file is an encrypted PEM key: PostgreSQL runs
+ * ssl_passphrase_command only when OpenSSL asks for a passphrase. */
+static int
+pg_key_encrypted(const char *key)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	tg_err ignored;
+	int enc;
+
+	if (util_read_file(key, &data, &len, &ignored) != 0)
+		return 0;
+	enc = memmem(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) != NULL ||
+	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	OPENSSL_clear_free(data, len);
+	return enc;
+}
+
+/* The child: PostgreSQL's popen of the command, as the server's account
+ * when we are root (the server never runs as root), in the data directory
+ * (the server's working directory), %p the prompt. */
+static void
+pg_passcmd_child(const char *cmd, const char *datadir, const struct passwd *pw, int out)
+{
+	char line[PATH_MAX * 2];
+	size_t o = 0;
+	int null = open("/dev/null", O_RDWR);
+
+	for (size_t i = 0; cmd[i] != '\0' && o + 32 < sizeof(line); i++) {
+		if (cmd[i] == '%' && cmd[i + 1] == 'p') {
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "Enter PEM pass phrase:");
+			i++;
+		} else {
+			line[o++] = cmd[i];
+			i += cmd[i] == '%' && cmd[i + 1] == '%';
+		}
+	}
+	line[o] = '\0';
+	setpgid(0, 0);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(null, 2) < 0 ||
+	    chdir(datadir) != 0)
+		_exit(126);
+	if (geteuid() == 0 && pw != NULL && pw->pw_uid != 0 &&
+	    (setgid(pw->pw_gid) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0))
+		_exit(126);
+	execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+	_exit(127);
+}
+
+/* ssl_passphrase_command, run as the server runs it when it starts with
+ * an encrypted key: its first line (CR/LF stripped) is the passphrase, a
+ * non-zero exit fails the start. Bounded to PG_PASSCMD_SECONDS; one that
+ * does not finish (a prompt waiting for someone) is not judged. */
+#define PG_PASSCMD_SECONDS 10
+
+static int
+pg_passcmd(chk_ctx *c, const struct pg_setting *s, const char *key, const char *datadir,
+    const struct passwd *pw, tg_err *err)
+{
+	char origin[PATH_MAX + 64], buf[1024], failed[256] = "";
+	size_t len = 0;
+	int fds[2], status = 0, done = 0, rc;
+	char *pass = buf;
+	time_t deadline = time(NULL) + PG_PASSCMD_SECONDS;
+	pid_t pid;
+
+	snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)", s->file, s->line);
+	if (!pg_key_encrypted(key))
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot run %s: %s", origin, strerror(errno));
+	if (pid == 0)
+		pg_passcmd_child(s->value, datadir, pw, fds[1]);
+	close(fds[1]);
+	while (!done) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		ssize_t n;
+		int left = (int)(deadline - time(NULL));
+		if (left <= 0 || poll(&p, 1, left * 1000) <= 0)
+			break;
+		n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+		if (n > 0)
+			len += (size_t)n;
+		done = n <= 0 || len == sizeof(buf) - 1;
+	}
+	close(fds[0]);
+	if (!done)
+		kill(-pid, SIGKILL); /* too slow: its whole group */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!done)
+		rc = chk_add_key_pass(c, key, NULL, 0, origin, err); /* not judged */
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status))
+			snprintf(failed, sizeof(failed), "exited with status %d (run as %s)",
+			    WEXITSTATUS(status), pw != NULL ? pw->pw_name : "this user");
+		else
+			snprintf(failed, sizeof(failed), "was killed by signal %d",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		rc = chk_add_key_pass(c, key, NULL, 0, origin, err);
+		if (rc == 0)
+			snprintf(c->keypasses[c->nkeypasses - 1].failed,
+			    sizeof(c->keypasses[0].failed), "%s", failed);
+	} else {
+		rc = chk_add_key_pass(c, key, &pass, 1, origin, err);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
 int
 chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 {
 	struct pgconf *pc = calloc(1, sizeof(*pc));
 	char datadir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], crl[PATH_MAX];
 	char auto_conf[PATH_MAX];
+	struct passwd *pw;
 	struct stat st;
 	int rc = -1, on;
 
@@ -330,26 +453,21 @@ chk_add_pg_config(chk_ctx *c, const char *path, tg_err *err)
 	    "certificates must chain to it", err) != 0) ||
 	    (crl[0] && chk_add_path(c, crl, err) != 0))
 		goto out;
-	/* An encrypted key's passphrase comes from a command: not run here. */
-	if (pc->s[PG_PASSCMD].set && pc->s[PG_PASSCMD].value[0] != '\0') {
-		char origin[PATH_MAX + 64];
-		snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)",
-		    pc->s[PG_PASSCMD].file, pc->s[PG_PASSCMD].line);
-		if (chk_add_key_pass(c, key, NULL, 0, origin, err) != 0)
-			goto out;
-	}
 	if (!ca[0] && pg_hba(c, pc, datadir, err) != 0)
 		goto out;
 	/* The key rule is about the user the server runs as: the data
 	 * directory's owner, unless --owner says otherwise. */
 	c->pg_keys = 1;
-	if (stat(datadir, &st) == 0) {
-		struct passwd *pw = getpwuid(st.st_uid);
+	pw = stat(datadir, &st) == 0 ? getpwuid(st.st_uid) : NULL;
+	if (pw != NULL) {
 		char from[PATH_MAX + 64];
 		snprintf(from, sizeof(from), "the owner of the data directory %s", datadir);
-		if (pw != NULL && chk_default_owner(c, pw->pw_name, from, err) != 0)
+		if (chk_default_owner(c, pw->pw_name, from, err) != 0)
 			goto out;
 	}
+	if (pc->s[PG_PASSCMD].set && pc->s[PG_PASSCMD].value[0] != '\0' &&
+	    pg_passcmd(c, &pc->s[PG_PASSCMD], key, datadir, pw, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	chk_conf_free(pc->conf);

@@ -14,6 +14,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "check/chk_int.h"
 #include "check/chk_lua.h"
 #include "tlsgate/util.h"
@@ -97,6 +101,19 @@ vnote(struct chk_pcfg *cfg, tg_err *err, const char *file, unsigned line, const 
 	vsnprintf(n->message, sizeof(n->message), fmt, ap);
 	snprintf(n->fix, sizeof(n->fix), "%s", fix);
 	return 0;
+}
+
+int
+chk_pcfg_note(struct chk_pcfg *cfg, const char *file, unsigned line, const char *code,
+    const char *fix, tg_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vnote(cfg, err, file, line, code, fix, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static int
@@ -653,6 +670,15 @@ option(struct walk *w, int host, size_t i)
 	}
 	if (name_is(&t[i], "ssl"))
 		return read_ssl(w, host, i);
+	if (host < 0 && name_is(&t[i], "prosody_user") && v->type == T_STRING &&
+	    is_literal(t, i + 2) && v->slen < sizeof(cfg->user) &&
+	    memchr(v->s, '\0', v->slen) == NULL) {
+		memcpy(cfg->user, v->s, v->slen);
+		cfg->user[v->slen] = '\0';
+		cfg->user_file = w->file;
+		cfg->user_line = line;
+		return 0;
+	}
 	if (host < 0 && is_svc_cert(&t[i]))
 		return service_certificate(w, i);
 	if (host >= 0 && own_certificate(w, host, i) != 0)
@@ -1030,6 +1056,115 @@ chk_psvc_files(const struct chk_psvc *svc, char *cert, char *key)
 	}
 	snprintf(cert, PATH_MAX, "%s", svc->path);
 	return -1;
+}
+
+/* certmanager's find_matching_key: .crt -> .key at the end, then every
+ * "fullchain" in the path -> "privkey". */
+static int
+index_key_path(const char *cert, char *key, size_t len)
+{
+	size_t n = strlen(cert), o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = NULL;
+		size_t skip = 1;
+		if (i == n - 4 && strcmp(cert + i, ".crt") == 0)
+			rep = ".key", skip = 4;
+		else if (strncmp(cert + i, "fullchain", 9) == 0)
+			rep = "privkey", skip = 9;
+		if (o + (rep != NULL ? strlen(rep) : 1) >= len)
+			return -1;
+		if (rep != NULL) {
+			memcpy(key + o, rep, strlen(rep));
+			o += strlen(rep);
+			i += skip - 1;
+		} else {
+			key[o++] = cert[i];
+		}
+	}
+	key[o] = '\0';
+	return 0;
+}
+
+/* One file as index_certs takes it: its first line exactly a certificate's
+ * BEGIN line, a key file beside it, the first certificate valid at `now`
+ * and naming a host (a CN or a DNS SAN: valid for any service). */
+static int
+index_takes(const char *path, int64_t now)
+{
+	char line[64], key[PATH_MAX];
+	struct stat st;
+	X509 *x = NULL;
+	GENERAL_NAMES *sans = NULL;
+	int named = 0, ok = 0;
+	FILE *f;
+
+	if (index_key_path(path, key, sizeof(key)) != 0 || stat(key, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    strcmp(line, "-----BEGIN CERTIFICATE-----\n") == 0 && fseek(f, 0, SEEK_SET) == 0)
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		goto out;
+	if (ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), (time_t)now) > 0 ||
+	    ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)now) < 0)
+		goto out;
+	named = X509_NAME_get_index_by_NID(X509_get_subject_name(x), NID_commonName, -1) >= 0;
+	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; !named && i < sk_GENERAL_NAME_num(sans); i++)
+		named = sk_GENERAL_NAME_value(sans, i)->type == GEN_DNS;
+	ok = named;
+out:
+	GENERAL_NAMES_free(sans);
+	X509_free(x);
+	ERR_clear_error();
+	return ok;
+}
+
+static int
+index_walk(const char *dir, int depth, int64_t now, const char *except, char *found,
+    size_t len)
+{
+	struct dirent **ents = NULL;
+	char path[PATH_MAX];
+	struct stat st;
+	int n, hit = 0;
+
+	if (depth <= 0 || (n = scandir(dir, &ents, NULL, alphasort)) < 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		size_t nl = strlen(name);
+		if (hit || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+		    stat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (name[0] != '.')
+				hit = index_walk(path, depth - 1, now, except, found, len);
+		} else if (((nl > 4 && strcmp(name + nl - 4, ".crt") == 0) ||
+		    strstr(name, "fullchain") != NULL) &&
+		    (except == NULL || !util_same_file(path, except)) &&
+		    index_takes(path, now)) {
+			snprintf(found, len, "%s", path);
+			hit = 1;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return hit;
+}
+
+int
+chk_pcfg_index_cert(const struct chk_pcfg *cfg, int64_t now, const char *except, char *found,
+    size_t len)
+{
+	if (cfg->certs_unknown)
+		return 0;
+	return index_walk(cfg->certs, 3, now, except, found, len);
 }
 
 int

@@ -211,12 +211,17 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 {
 	char fix[1024];
 
-	if (!f->key_encrypted || (f->keypass != NULL && f->keypass->npasses == 0))
+	if (!f->key_encrypted || (f->keypass != NULL && f->keypass->npasses == 0 &&
+	    f->keypass->failed[0] == '\0'))
 		return; /* the service gets its passphrase itself: key-passphrase-external */
 	fixf(fix, sizeof(fix), "mv %s %s.orig && tlsgate key decrypt %s.orig --out %s --pass-file "
 	    "PASSFILE (or tell the service the passphrase; check with tlsgate check --pass-file "
 	    "PASSFILE)", f->path, f->path, f->path, f->path);
-	if (f->keypass != NULL)
+	if (f->keypass != NULL && f->keypass->failed[0] != '\0')
+		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and %s, which gives "
+		    "the service its passphrase, %s: the service fails to load it", f->path,
+		    f->keypass->origin, f->keypass->failed);
+	else if (f->keypass != NULL)
 		chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected and the passphrase%s "
 		    "from %s do%s not decrypt it: the service fails to load it", f->path,
 		    f->keypass->npasses > 1 ? "s" : "", f->keypass->origin,
@@ -232,18 +237,21 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 }
 
 /* The service's config gets the passphrase by running something tlsgate
- * does not run: whether it opens the key is not known here. */
+ * did not run or that did not answer in time: whether it opens the key is
+ * not known here. */
 static void
 r_key_passphrase_external(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file *f)
 {
 	char fix[512];
 
-	if (!f->key_encrypted || f->keypass == NULL || f->keypass->npasses > 0)
+	if (!f->key_encrypted || f->keypass == NULL || f->keypass->npasses > 0 ||
+	    f->keypass->failed[0] != '\0')
 		return;
 	fixf(fix, sizeof(fix), "to check it opens the key: run that command yourself into a file, "
 	    "then tlsgate check %s --pass-file FILE", f->path);
 	chk_emit(c, r, unit, f->path, fix, "%s is passphrase-protected; %s gives the service its "
-	    "passphrase, which tlsgate does not run: that it opens the key was not checked",
+	    "passphrase, which tlsgate did not run (or which did not answer in time): that it "
+	    "opens the key was not checked",
 	    f->path, f->keypass->origin);
 }
 
@@ -1454,7 +1462,7 @@ const struct chk_rule chk_rules[] = {
 	{ "pem-junk", W, "text around the PEM blocks", r_pem_junk, NULL },
 	{ "pem-corrupt", E, "a PEM block that does not decode", r_pem_corrupt, NULL },
 	{ "key-encrypted", E, "passphrase-protected key and no (working) passphrase", r_key_encrypted, NULL },
-	{ "key-passphrase-external", I, "encrypted key whose passphrase the service gets by a command tlsgate does not run", r_key_passphrase_external, NULL },
+	{ "key-passphrase-external", I, "encrypted key whose passphrase the service gets by something tlsgate does not run, or that did not answer", r_key_passphrase_external, NULL },
 	{ "key-world-readable", E, "PostgreSQL's key readable by every user: the server refuses it", r_key_world_readable, NULL },
 	{ "key-exposed", W, "private key readable by every user (the service loads it; so can anyone)", r_key_exposed, NULL },
 	{ "key-owner", E, "PostgreSQL's key: owned by neither the server's user nor root", r_key_owner, NULL },
@@ -1499,6 +1507,7 @@ const struct chk_rule chk_rules[] = {
 	/* Prosody config (--prosody-config) */
 	{ "prosody-include-empty", W, "a Prosody Include that matches no file", NULL, r_prosody_note },
 	{ "prosody-unread", W, "Prosody config tlsgate does not follow (RunScript, Lua blocks, expressions, an ssl option it cannot read)", NULL, r_prosody_note },
+	{ "prosody-service-cert-unused", W, "a Prosody SERVICE_certificate its certs dir's certificates take the place of", NULL, r_prosody_note },
 	{ "prosody-ssl-no-key", E, "a Prosody ssl option names a certificate but no key (Prosody refuses the host)", NULL, r_prosody_note },
 	/* endpoints */
 	{ "tls-old-version", W, "endpoint accepts TLS 1.0 or 1.1", NULL, r_tls_old_version },

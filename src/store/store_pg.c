@@ -177,8 +177,9 @@ pg_fail(pg *p, const PGresult *res, const char *what, tg_err *err)
 	/* SQLSTATE 53100: disk_full. */
 	if (state != NULL && strcmp(state, "53100") == 0)
 		return tg_err_set(err, TG_ERR_IO,
-		    "inventory on %s: disk full on the database server (%s); free space there and "
-		    "retry", p->where, msg);
+		    "inventory on %s: the database server is out of disk space (SQLSTATE 53100, "
+		    "disk full: %s); free space on the server's data or tablespace file system "
+		    "and retry", p->where, msg);
 	if (state != NULL && strcmp(state, "42501") == 0)
 		return tg_err_set(err, TG_ERR_CONFIG,
 		    "inventory on %s: %s; the database user needs CREATE on the database's schema "

@@ -286,7 +286,9 @@ pki_crl "$d/crl.pem" "$P/inter" "-1 hour" "+7 days" "$P/revokedleaf.crt"
 expect revoked 1 "revoked" -- "$d" "${CA[@]}"
 
 # --- Prosody config (--prosody-config): hosts from the config, what it
-# could not follow under the config file ---
+# could not follow under the config file. The corpus's keys are root's
+# 0600 (Prosody's own account could not read them): --owner root. ---
+CA=(--ca "$P/root.crt" --owner root)
 d=$W/c/prosody-config
 mkdir -p "$d/conf.d"
 printf 'VirtualHost "example.com"\nInclude "conf.d/*.cfg.lua"\n' >"$d/prosody.cfg.lua"
@@ -298,6 +300,17 @@ printf 'VirtualHost "example.com"\nInclude "conf.d/*.cfg.lua"\nVirtualHost "othe
 expect prosody-unread 1 "prosody-unread host-uncovered" -- --prosody-config "$d/prosody.cfg.lua" "${CA[@]}"
 printf 'VirtualHost "example.com"\nVirtualHost "nokey.example"\nssl = { certificate = "certs/example.com.crt" }\n' >"$d/nokey.cfg.lua"
 expect prosody-ssl-no-key 1 "prosody-ssl-no-key" -- --prosody-config "$d/nokey.cfg.lua" "${CA[@]}"
+# A password that is Lua: not evaluated, so whether it opens the key is not known.
+mkdir -p "$d/tls"
+cp "$W/c/clean/example.com.crt" "$d/tls/"
+openssl pkey -in "$P/leaf.key" -aes256 -passout pass:s3cret -out "$d/tls/example.com.key"
+printf 'VirtualHost "example.com"\nssl = { certificate = "tls/example.com.crt"; key = "tls/example.com.key"; password = os.getenv("PASS") }\n' >"$d/env.cfg.lua"
+expect key-passphrase-external 0 "key-passphrase-external" -- --prosody-config "$d/env.cfg.lua" "${CA[@]}"
+# https_certificate while the certs dir holds a certificate: Prosody serves
+# that one, and never opens the (encrypted) key named.
+printf 'https_certificate = "tls/example.com.crt"\nVirtualHost "example.com"\n' >"$d/https.cfg.lua"
+expect prosody-service-cert-unused 0 "prosody-service-cert-unused" -- --prosody-config "$d/https.cfg.lua" "${CA[@]}"
+CA=(--ca "$P/root.crt")
 
 # --- PostgreSQL config (--pg-config): ssl off by default; on, with its files ---
 d=$W/c/pg-config
@@ -313,10 +326,14 @@ printf 'hostssl all all 127.0.0.1/32 cert\n' >"$d/pg_hba.conf"
 expect pg-hba-client-cert-no-ca 1 "pg-hba-client-cert-no-ca" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 rm "$d/pg_hba.conf"
 openssl pkey -in "$P/leaf.key" -aes256 -passout pass:s3cret -out "$d/server.key"
-printf "ssl_passphrase_command = 'cat /run/secret'\n" >>"$d/postgresql.conf"
-expect key-passphrase-external 0 "key-passphrase-external" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
+# ssl_passphrase_command runs as the server would run it: its answer opens
+# the key, or its failure is the server's failure to start.
+printf "ssl_passphrase_command = 'echo s3cret'\n" >>"$d/postgresql.conf"
+expect pg-passphrase-command 0 "" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 # Without --ca, a chain ending at an intermediate: the private root not given.
-expect chain-root-unknown 0 "chain-root-unknown key-passphrase-external" -- --pg-config "$d/postgresql.conf"
+expect chain-root-unknown 0 "chain-root-unknown" -- --pg-config "$d/postgresql.conf"
+printf "ssl_passphrase_command = 'cat /nonexistent/secret'\n" >>"$d/postgresql.conf"
+expect pg-passphrase-command-fails 1 "key-encrypted" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 
 # --- mosquitto config (--mosquitto-config): client certificates asked for or not ---
 d=$W/c/mosquitto-config

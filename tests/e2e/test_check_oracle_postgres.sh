@@ -43,7 +43,7 @@ on_exit as_pg "$PGBIN/pg_ctl" -D "$D" -m immediate stop
 setup() {
 	oracle_dir "$1"
 	chown postgres "$S" # the server's log goes here
-	rm -f "$D"/server.* "$D"/root.* "$D"/client-ca.crt
+	rm -f "$D"/server.* "$D"/root.* "$D"/client-ca.crt "$D"/pass
 	printf "port = %s\nssl = on\n%s\n" "$PORT" "${2:-}" >"$D/conf.d/tls.conf"
 	cp "$WORK/pg_hba.trust" "$D/pg_hba.conf"
 	chown postgres "$D/conf.d/tls.conf" "$D/pg_hba.conf"
@@ -118,6 +118,26 @@ run encrypted "encrypted key, no ssl_passphrase_command"
 served encrypted-command "$P/leaf-enc.key" 600 postgres "$P/fullchain.crt"
 echo "ssl_passphrase_command = 'echo s3cret'" >>"$D/conf.d/tls.conf"
 run encrypted-command "encrypted key, ssl_passphrase_command gives its passphrase"
+
+served encrypted-command-fails "$P/leaf-enc.key" 600 postgres "$P/fullchain.crt"
+echo "ssl_passphrase_command = 'exit 3'" >>"$D/conf.d/tls.conf"
+run encrypted-command-fails "encrypted key, ssl_passphrase_command exits 3"
+
+served encrypted-command-wrong "$P/leaf-enc.key" 600 postgres "$P/fullchain.crt"
+echo "ssl_passphrase_command = 'echo wrong'" >>"$D/conf.d/tls.conf"
+run encrypted-command-wrong "encrypted key, ssl_passphrase_command gives a wrong passphrase"
+
+# The command runs as the server's account, in the data directory: a
+# passphrase file only root may read fails the start.
+served encrypted-command-root-file "$P/leaf-enc.key" 600 postgres "$P/fullchain.crt"
+in_data /dev/stdin pass 600 root <<<"s3cret"
+echo "ssl_passphrase_command = 'cat pass'" >>"$D/conf.d/tls.conf"
+run encrypted-command-root-file "encrypted key, ssl_passphrase_command reads a file only root may read"
+
+served encrypted-command-pass-file "$P/leaf-enc.key" 600 postgres "$P/fullchain.crt"
+in_data /dev/stdin pass 600 <<<"s3cret"
+echo "ssl_passphrase_command = 'cat pass # %p'" >>"$D/conf.d/tls.conf"
+run encrypted-command-pass-file "encrypted key, ssl_passphrase_command reads postgres's 0600 file (%p in a comment)"
 
 served reversed "$P/leaf.key" 600 postgres "$P/inter.crt" "$P/leaf.crt"
 run reversed "chain reversed: intermediate first"

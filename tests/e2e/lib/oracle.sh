@@ -46,7 +46,8 @@ put() {
 # oracle_start NAME CMD...: starts the service (setsid, no stdin: no
 # terminal to prompt for a passphrase on) with its output in $S/NAME.log;
 # ORACLE_PID is its pid, ORACLE_UP 1 once it listens on $PORT, 0 when it
-# exits (or does not listen within 5 s).
+# exits (or does not listen within 5 s; ORACLE_WAIT sets how many 50 ms
+# steps for a service that is slower to come up).
 oracle_start() {
 	local log=$S/$1.log i
 	shift
@@ -54,7 +55,7 @@ oracle_start() {
 	ORACLE_PID=$!
 	track "$ORACLE_PID"
 	ORACLE_UP=0
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${ORACLE_WAIT:-100}; i++)); do
 		ss -Hltn "sport = :$PORT" | grep -q . && { ORACLE_UP=1; return 0; }
 		kill -0 "$ORACLE_PID" 2>/dev/null || return 0
 		sleep 0.05
