@@ -330,12 +330,28 @@ pg_passcmd_child(const char *cmd, const char *datadir, const struct passwd *pw, 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(null, 2) < 0 ||
 	    chdir(datadir) != 0)
 		_exit(126);
-	if (geteuid() == 0 && pw != NULL && pw->pw_uid != 0 &&
-	    (setgid(pw->pw_gid) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0))
+	if (geteuid() == 0 &&
+	    (pw == NULL || pw->pw_uid == 0 || setgid(pw->pw_gid) != 0 ||
+	    initgroups(pw->pw_name, pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
 		_exit(126);
 	execl("/bin/sh", "sh", "-c", line, (char *)NULL);
 	_exit(127);
+}
+
+/* Whether the command may run here: a command from a config file is code,
+ * so it runs only with no more rights than the server would give it. As
+ * root, it runs as the data directory's owner, never as root (PostgreSQL
+ * refuses to run as root, so a root-owned data directory never runs it
+ * either). As anyone else, it runs as ourselves, so only from a file we or
+ * root own: a config someone else wrote may not run code as us. */
+static int
+pg_passcmd_trusted(const char *file, const struct passwd *pw)
+{
+	struct stat st;
+
+	if (geteuid() == 0)
+		return pw != NULL && pw->pw_uid != 0;
+	return stat(file, &st) == 0 && (st.st_uid == geteuid() || st.st_uid == 0);
 }
 
 /* ssl_passphrase_command, run as the server runs it when it starts with
@@ -358,6 +374,8 @@ pg_passcmd(chk_ctx *c, const struct pg_setting *s, const char *key, const char *
 	snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)", s->file, s->line);
 	if (!pg_key_encrypted(key))
 		return 0;
+	if (!pg_passcmd_trusted(s->file, pw))
+		return chk_add_key_pass(c, key, NULL, 0, origin, err); /* not judged */
 	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) < 0)
 		return tg_err_set(err, TG_ERR_IO, "cannot run %s: %s", origin, strerror(errno));
 	if (pid == 0)
