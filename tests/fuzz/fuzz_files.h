@@ -5,7 +5,7 @@
  * directory, so a seed can name its files by absolute path. Names are fixed
  * and opened O_NOFOLLOW, so nothing is written outside the directory.
  * Every call first removes the files of the previous input: a name without
- * a piece is a missing file. */
+ * a piece is a missing file. The directory goes at exit, and on a crash. */
 #ifndef TLSGATE_FUZZ_FILES_H
 #define TLSGATE_FUZZ_FILES_H
 
@@ -14,6 +14,7 @@
 #endif
 #include <fcntl.h>
 #include <limits.h>
+#include <sanitizer/common_interface_defs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ fuzz_dir(const char *const *names, size_t nnames)
 	fuzz_names = names;
 	fuzz_nnames = nnames;
 	atexit(fuzz_cleanup);
+	__sanitizer_set_death_callback(fuzz_cleanup); /* a crash keeps no files either */
 	for (size_t i = 0; i < nnames; i++) {
 		fuzz_path(p, names[i]);
 		for (char *s = p + strlen(fuzz_dir_path) + 1; (s = strchr(s, '/')) != NULL; s++) {
