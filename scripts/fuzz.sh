@@ -29,7 +29,8 @@ for src in tests/fuzz/fuzz_*.c; do
 		failed+=("$name")
 		tail -n 40 "build-fuzz/$name.log" >&2
 	fi
-	grep -E '^Done|DONE' "build-fuzz/$name.log" | tail -n 1 || true
+	# "#RUNS DONE cov: EDGES ... corp: INPUTS/BYTES", then "Done RUNS runs in S second(s)"
+	grep -E '^Done|DONE' "build-fuzz/$name.log" | tail -n 2 || true
 done
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "fuzz.sh: crashes in ${failed[*]}; inputs in build-fuzz/fuzz-artifacts/" >&2

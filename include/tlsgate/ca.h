@@ -6,6 +6,7 @@
 #define TLSGATE_CA_H
 
 #include <limits.h>
+#include <stdio.h>
 
 #include "tlsgate/pki.h"
 #include "tlsgate/store.h"
@@ -115,6 +116,26 @@ typedef int (*tg_profile_source)(void *arg, pki_profile *p, tg_err *err);
  * each certificate once all are published and recorded. */
 int tg_ca_issue(tg_ca *ca, tg_profile_source next, void *arg, const tg_issue_opts *opts,
     void (*done)(const tg_issued *r, void *arg), void *done_arg, tg_err *err) TG_MUST_CHECK;
+
+/* The file of `cert issue --batch`: one certificate per line, `NAME
+ * [SAN...]` separated by blanks, `#` to the end of a line a comment, blank
+ * lines skipped. The caller opens f and fills in the rest. */
+#define TG_CA_BATCH_LINE_MAX 4096
+typedef struct tg_ca_batch {
+	FILE *f;
+	const char *path;        /* for messages */
+	pki_profile_kind kind;
+	const char *const *sans; /* added to every line's names (--san) */
+	size_t nsans;
+	int64_t secs;
+	unsigned long line;      /* the line last read */
+} tg_ca_batch;
+
+/* The next line's profile (pki_profile_leaf): 1 = *p filled, 0 = no more
+ * lines, -1 = refused, err naming PATH:LINE (a line longer than
+ * TG_CA_BATCH_LINE_MAX - 1 bytes, a NUL byte, a bad name, more than
+ * PKI_MAX_SANS names). */
+int tg_ca_batch_next(tg_ca_batch *b, pki_profile *p, tg_err *err) TG_MUST_CHECK;
 
 /* Signs a CSR's public key with the given profile; writes the cert (with
  * intermediates) to out_path, or to stdout when out_path is NULL. */

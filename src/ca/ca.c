@@ -175,91 +175,6 @@ build_signed(store *db, const pki_profile *p, EVP_PKEY *key, X509 *issuer,
 	return NULL;
 }
 
-/* DIR/store.conf names an inventory that lives outside DIR: comment lines
- * and one `url = URL` line. Read by hand rather than with inih, whose lines
- * stop at 200 bytes: a connection URL with sslrootcert paths is longer. */
-static int
-store_conf_text(char *buf, size_t len, const char *url, tg_err *err)
-{
-	int n = snprintf(buf, len,
-	    "# The inventory of this CA, written by `tlsgate ca init --store` or\n"
-	    "# `tlsgate ca store --move-to`.\n"
-	    "# Never put a password here: libpq reads it from ~/.pgpass or PGPASSWORD.\n"
-	    "url = %s\n", url);
-
-	if (n < 0 || (size_t)n >= len)
-		return tg_err_set(err, TG_ERR_USAGE, "store URL too long (at most %d bytes)",
-		    STORE_URL_MAX - 1);
-	return n;
-}
-
-static const char *
-skip_blanks(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-/* Parses one line; 1 = it was the url line (copied to url), 0 = blank or
- * comment, -1 = anything else. */
-static int
-store_conf_line(char *line, char *url, size_t len)
-{
-	const char *p = skip_blanks(line);
-	size_t n;
-
-	if (*p == '\0' || *p == '#')
-		return 0;
-	if (strncmp(p, "url", 3) != 0)
-		return -1;
-	p = skip_blanks(p + 3);
-	if (*p != '=')
-		return -1;
-	p = skip_blanks(p + 1);
-	n = strlen(p);
-	while (n > 0 && isspace((unsigned char)p[n - 1]))
-		n--;
-	if (n == 0 || n >= len)
-		return -1;
-	memcpy(url, p, n);
-	url[n] = '\0';
-	return 1;
-}
-
-int
-ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err)
-{
-	unsigned char *data = NULL;
-	char *line, *save = NULL;
-	size_t dlen;
-	int rc = -1, got = 0, lineno = 0;
-
-	if (util_read_file(path, &data, &dlen, err) != 0)
-		return -1;
-	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		int r = store_conf_line(line, url, len);
-		lineno++;
-		if (r < 0 || (r == 1 && got)) {
-			tg_err_set(err, TG_ERR_CONFIG,
-			    "%s, line %d: expected one `url = URL` line (and # comments); "
-			    "fix the file, or recreate it as `tlsgate ca init --store` wrote it", path,
-			    lineno);
-			goto out;
-		}
-		got |= r;
-	}
-	if (!got) {
-		tg_err_set(err, TG_ERR_CONFIG, "%s has no `url = URL` line; add the inventory's URL",
-		    path);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(data);
-	return rc;
-}
 
 /* Refused before anything is written: a URL that would not survive the
  * one-line file, or that libpq would reject, or that holds a password. */
@@ -501,7 +416,7 @@ tg_ca_init(const tg_ca_init_opts *o, tg_err *err)
 	}
 	/* 0600: the URL names hosts and users, which are nobody else's business. */
 	if (o->store_url != NULL &&
-	    ((n = store_conf_text(conf_text, sizeof(conf_text), o->store_url, err)) < 0 ||
+	    ((n = ca_store_conf_text(conf_text, sizeof(conf_text), o->store_url, err)) < 0 ||
 		stage_init_file(&w, f, CA_INIT_CONF, conf_text, (size_t)n, 0600, err) != 0))
 		goto out;
 	if (set.leaf.n + set.root.n > 0 &&
@@ -1351,7 +1266,7 @@ tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r, tg_err 
 		tg_err_set(err, TG_ERR_USAGE, "the inventory of %s is already %s", dir, url);
 		goto out;
 	}
-	if ((n = store_conf_text(text, sizeof(text), url, err)) < 0)
+	if ((n = ca_store_conf_text(text, sizeof(text), url, err)) < 0)
 		goto out;
 	/* Everything is copied and read back before store.conf changes: until
 	 * then every command still uses the old inventory. */

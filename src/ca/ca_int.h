@@ -79,9 +79,15 @@ int ca_init_paths(const char *dir, struct ca_init_file f[CA_INIT_NFILES], tg_err
  * (another init is running, a damaged CA, an unreachable inventory). */
 int ca_init_recover(const tg_ca_init_opts *o, struct ca_init_file f[CA_INIT_NFILES],
     tg_err *err) TG_MUST_CHECK;
-/* DIR/store.conf's URL. */
-int ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err) TG_MUST_CHECK;
 /* Removes an embedded inventory and its side files. */
 void ca_remove_db(const char *dbpath);
+/* DIR/store.conf (store_conf.c): the text `ca init --store` writes for url
+ * (its length, or -1 when too long), and the reader: exactly one `url =
+ * URL` line besides blank lines and # comments, else TG_ERR_CONFIG naming
+ * the file (name) and line. */
+int ca_store_conf_text(char *buf, size_t len, const char *url, tg_err *err);
+int ca_store_conf_parse(const char *name, const char *text, size_t tlen, char *url, size_t len,
+    tg_err *err) TG_MUST_CHECK;
+int ca_store_conf_read(const char *path, char *url, size_t len, tg_err *err) TG_MUST_CHECK;
 
 #endif

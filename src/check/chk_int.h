@@ -309,10 +309,23 @@ void chk_file_free(struct chk_file *f);
 /* Reads and parses; never fails: what went wrong is kept on the file for the
  * rules. Returns -1 only when out of memory. */
 int chk_file_load(chk_ctx *c, struct chk_file *f);
+/* The same over bytes already read (data need not be NUL-terminated): what
+ * chk_file_load does after reading f->path. */
+int chk_file_parse(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t len);
 int chk_cert_init(struct chk_cert *cc, X509 *x, const struct chk_file *f, int index);
 void chk_cert_clear(struct chk_cert *cc);
 void chk_cache_free(chk_ctx *c);
 int chk_key_spki(EVP_PKEY *key, unsigned char out[CHK_HASH_LEN]);
+
+/* --- Endpoints (endpoint.c) --- */
+
+/* What an endpoint needs before its TLS handshake, on the connected fd:
+ * PostgreSQL's SSLRequest, or an XMPP stream to domain asking for STARTTLS
+ * (the server's bytes read into bounded buffers). 0 with *answer 'S' (go on
+ * with TLS) or 'N' (the server declines; why says how, for XMPP); -1 with
+ * err when the server is not what was asked for or ends the stream. */
+int chk_starttls_prelude(int fd, chk_starttls starttls, const char *domain, char *answer,
+    char *why, size_t whylen, tg_err *err) TG_MUST_CHECK;
 
 /* --- Scanning and pairing (scan.c) --- */
 

@@ -163,7 +163,7 @@ chk_conf_each_line(struct chk_conf *r, const char *path, const char *from, unsig
     int (*fn)(void *arg, const char *path, unsigned line, char *text), void *arg, tg_err *err)
 {
 	const unsigned char *shared;
-	char *data, *line, *next;
+	char *data, *line, *next, *end;
 	size_t len;
 	unsigned lineno = 0;
 	int rc = 0;
@@ -177,9 +177,12 @@ chk_conf_each_line(struct chk_conf *r, const char *path, const char *from, unsig
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 	}
 	memcpy(data, shared, len + 1);
-	/* strtok_r would skip empty lines and lose the count. */
+	end = data + len;
+	/* strtok_r would skip empty lines and lose the count; lines are cut by
+	 * length, so a NUL byte ends its own line's text, not the file (the
+	 * services read on past it too). */
 	for (line = data; rc == 0 && line != NULL; line = next) {
-		next = strchr(line, '\n');
+		next = memchr(line, '\n', (size_t)(end - line));
 		if (next != NULL)
 			*next++ = '\0';
 		rc = fn(arg, path, ++lineno, line);

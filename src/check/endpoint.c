@@ -234,6 +234,19 @@ xmpp_starttls(int fd, const char *domain, int s2s, char *answer, char *why, size
 	return 0;
 }
 
+int
+chk_starttls_prelude(int fd, chk_starttls starttls, const char *domain, char *answer, char *why,
+    size_t whylen, tg_err *err)
+{
+	*answer = 'S';
+	if (starttls == CHK_STARTTLS_POSTGRES)
+		return pg_sslrequest(fd, answer, err);
+	if (starttls == CHK_STARTTLS_XMPP || starttls == CHK_STARTTLS_XMPP_SERVER)
+		return xmpp_starttls(fd, domain, starttls == CHK_STARTTLS_XMPP_SERVER, answer, why,
+		    whylen, err);
+	return 0;
+}
+
 /* The identity --cert/--key give, loaded once (the project's loaders). */
 
 /* What a handshake learned. */
@@ -404,16 +417,11 @@ handshake(const struct target *t, int version, struct hs *h, char *no, tg_err *e
 {
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
-	int fd, rc = -1, pre = 0;
+	int fd, rc = -1;
 
 	if ((fd = tcp_connect(t, err)) < 0)
 		return -1;
-	if (t->starttls == CHK_STARTTLS_POSTGRES)
-		pre = pg_sslrequest(fd, no, err);
-	else if (t->starttls == CHK_STARTTLS_XMPP || t->starttls == CHK_STARTTLS_XMPP_SERVER)
-		pre = xmpp_starttls(fd, t->sni, t->starttls == CHK_STARTTLS_XMPP_SERVER, no, h->why,
-		    sizeof(h->why), err);
-	if (pre != 0)
+	if (chk_starttls_prelude(fd, t->starttls, t->sni, no, h->why, sizeof(h->why), err) != 0)
 		goto out;
 	if (*no == 'N') {
 		rc = 0;

@@ -684,6 +684,34 @@ read_whole(struct chk_file *f, unsigned char **data, size_t *len)
 	return 0;
 }
 
+/* Only blanks and line ends (bounded: data need not be NUL-terminated). */
+static int
+all_space(const unsigned char *d, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (d[i] != ' ' && d[i] != '\t' && d[i] != '\r' && d[i] != '\n')
+			return 0;
+	return 1;
+}
+
+int
+chk_file_parse(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t len)
+{
+	if (len == 0 || all_space(data, len)) {
+		f->empty = 1;
+		f->fmt = CHK_FMT_TEXT;
+		return 0;
+	}
+	if (memmem(data, len, "-----BEGIN ", 11) != NULL)
+		return load_pem(c, f, (const char *)data, len);
+	if (is_text(data, len)) {
+		f->fmt = CHK_FMT_TEXT;
+		f->bare_base64 = looks_base64(data, len);
+		return 0;
+	}
+	return load_binary(c, f, data, len);
+}
+
 int
 chk_file_load(chk_ctx *c, struct chk_file *f)
 {
@@ -693,21 +721,8 @@ chk_file_load(chk_ctx *c, struct chk_file *f)
 
 	if (read_whole(f, &data, &len) != 0)
 		return -1;
-	if (data == NULL || f->read_errno != 0)
-		goto out;
-	if (len == 0 || line_is_blank((const char *)data, len) ||
-	    (is_text(data, len) && strspn((const char *)data, " \t\r\n") == len)) {
-		f->empty = 1;
-		f->fmt = CHK_FMT_TEXT;
-	} else if (memmem(data, len, "-----BEGIN ", 11) != NULL) {
-		rc = load_pem(c, f, (const char *)data, len);
-	} else if (is_text(data, len)) {
-		f->fmt = CHK_FMT_TEXT;
-		f->bare_base64 = looks_base64(data, len);
-	} else {
-		rc = load_binary(c, f, data, len);
-	}
-out:
+	if (data != NULL && f->read_errno == 0)
+		rc = chk_file_parse(c, f, data, len);
 	/* Keys were in this buffer: wipe before freeing. */
 	if (data != NULL)
 		OPENSSL_clear_free(data, len + 1);

@@ -250,8 +250,12 @@ lex_long_string(struct lexer *lx, int level)
 	    tok_push(lx, T_STRING, body, blen, start) != 0)
 		return -1;
 	t = &lx->toks[lx->n - 1];
-	if ((t->s = strndup(body, blen)) == NULL)
+	/* All blen bytes: a NUL inside is part of the string (strndup would
+	 * stop there, leaving slen past the copy). */
+	if ((t->s = malloc(blen + 1)) == NULL)
 		return tg_err_set(lx->err, TG_ERR_INTERNAL, "out of memory reading %s", lx->file);
+	memcpy(t->s, body, blen);
+	t->s[blen] = '\0';
 	t->slen = blen;
 	return 0;
 }

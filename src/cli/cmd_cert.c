@@ -11,7 +11,6 @@
 #include "tlsgate/util.h"
 
 #define MAX_CLI_SANS PKI_MAX_SANS
-#define BATCH_LINE_MAX 4096
 
 static const char issue_help[] =
 "Usage: tlsgate cert issue NAME --dir DIR [--server|--client|--both] [--san VALUE]...\n"
@@ -67,9 +66,7 @@ struct issue_src {
 	size_t nsans;
 	int64_t secs;
 	const char *name;      /* single NAME */
-	FILE *batch;           /* or one per line */
-	const char *batch_path;
-	unsigned long line;
+	tg_ca_batch batch;     /* or one per line (batch.f set) */
 };
 
 static int
@@ -89,33 +86,8 @@ static int
 next_batch(void *arg, pki_profile *p, tg_err *err)
 {
 	struct issue_src *s = arg;
-	char line[BATCH_LINE_MAX], *save = NULL, *tok, *name;
-	const char *sans[MAX_CLI_SANS];
-	size_t nsans;
 
-	while (fgets(line, sizeof(line), s->batch) != NULL) {
-		s->line++;
-		if (strchr(line, '\n') == NULL && !feof(s->batch))
-			return tg_err_set(err, TG_ERR_CONFIG, "%s:%lu: line longer than %d bytes",
-			    s->batch_path, s->line, BATCH_LINE_MAX - 1);
-		line[strcspn(line, "#\r\n")] = '\0';
-		if ((name = strtok_r(line, " \t", &save)) == NULL)
-			continue;
-		memcpy(sans, s->sans, s->nsans * sizeof(sans[0]));
-		nsans = s->nsans;
-		while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
-			if (nsans == MAX_CLI_SANS)
-				return tg_err_set(err, TG_ERR_CONFIG, "%s:%lu: too many names",
-				    s->batch_path, s->line);
-			sans[nsans++] = tok;
-		}
-		if (pki_profile_leaf(p, s->kind, name, sans, nsans, s->secs, err) != 0)
-			return tg_err_prefix(err, "%s:%lu", s->batch_path, s->line);
-		return 1;
-	}
-	if (ferror(s->batch))
-		return tg_err_set(err, TG_ERR_IO, "cannot read %s: %s", s->batch_path, strerror(errno));
-	return 0;
+	return tg_ca_batch_next(&s->batch, p, err);
 }
 
 struct issue_report {
@@ -230,7 +202,7 @@ cert_issue(int argc, char **argv)
 		case 'N': p12_none = 1; break;
 		case 'L': o.p12_legacy = 1; break;
 		case 'K': key_pass.file = optarg; break;
-		case 'b': src.batch_path = optarg; break;
+		case 'b': src.batch.path = optarg; break;
 		case 'f': o.force = 1; break;
 		case 'c': ca_pass = optarg; break;
 		case 'j': rep.json = 1; break;
@@ -239,10 +211,10 @@ cert_issue(int argc, char **argv)
 	}
 	if (profiles > 1)
 		return cli_usage("cert issue", "choose one of --server, --client, --both");
-	if (src.batch_path == NULL && optind + 1 != argc)
+	if (src.batch.path == NULL && optind + 1 != argc)
 		return cli_usage("cert issue", optind == argc ? "missing NAME" :
 		    "one NAME per command (use --batch FILE for many)");
-	if (src.batch_path != NULL && optind != argc)
+	if (src.batch.path != NULL && optind != argc)
 		return cli_usage("cert issue", "give either NAME or --batch FILE, not both");
 	if ((p12_pass.file || p12_none || o.p12_legacy) && !o.p12)
 		return cli_usage("cert issue",
@@ -251,16 +223,20 @@ cert_issue(int argc, char **argv)
 		return cli_usage("cert issue", "--p12-pass-file - and --key-pass-file - cannot both "
 		    "read standard input; give one of them as a FILE");
 	/* Validate the inputs before touching the CA. */
-	if (src.batch_path != NULL) {
-		if ((fd = util_open_input(src.batch_path, NULL, &err)) < 0 ||
-		    (src.batch = fdopen(fd, "r")) == NULL) {
+	if (src.batch.path != NULL) {
+		if ((fd = util_open_input(src.batch.path, NULL, &err)) < 0 ||
+		    (src.batch.f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0) {
 				tg_err_set(&err, TG_ERR_IO, "cannot read batch file %s: %s",
-				    src.batch_path, strerror(errno));
+				    src.batch.path, strerror(errno));
 				close(fd);
 			}
 			return cli_fail(&err);
 		}
+		src.batch.kind = src.kind;
+		src.batch.sans = src.sans;
+		src.batch.nsans = src.nsans;
+		src.batch.secs = src.secs;
 		rep.batch = 1;
 	} else {
 		pki_profile probe;
@@ -283,7 +259,7 @@ cert_issue(int argc, char **argv)
 		goto out;
 	if (rep.json)
 		rep.arr = json_array();
-	if (tg_ca_issue(ca, src.batch ? next_batch : next_single, &src, &o, report_issued, &rep,
+	if (tg_ca_issue(ca, src.batch.f ? next_batch : next_single, &src, &o, report_issued, &rep,
 		&err) != 0) {
 		rc = cli_fail(&err);
 		if (rep.batch)
@@ -298,8 +274,8 @@ cert_issue(int argc, char **argv)
 	rc = 0;
 out:
 	json_decref(rep.arr);
-	if (src.batch != NULL)
-		fclose(src.batch);
+	if (src.batch.f != NULL)
+		fclose(src.batch.f);
 	pki_pass_clear(&p12_pass);
 	pki_pass_clear(&key_pass);
 	tg_ca_free(ca);

@@ -327,7 +327,9 @@ expect pg-hba-client-cert-no-ca 1 "pg-hba-client-cert-no-ca" -- --pg-config "$d/
 rm "$d/pg_hba.conf"
 openssl pkey -in "$P/leaf.key" -aes256 -passout pass:s3cret -out "$d/server.key"
 # ssl_passphrase_command runs as the server would run it: its answer opens
-# the key, or its failure is the server's failure to start.
+# the key, or its failure is the server's failure to start. As root it runs
+# as the data directory's owner, never as root: the server's account here.
+[ "$(id -u)" -ne 0 ] || chown -R nobody "$d"
 printf "ssl_passphrase_command = 'echo s3cret'\n" >>"$d/postgresql.conf"
 expect pg-passphrase-command 0 "" -- --pg-config "$d/postgresql.conf" "${CA[@]}"
 # Without --ca, a chain ending at an intermediate: the private root not given.

@@ -151,6 +151,25 @@ assert_contains "$OUT" "bad.batch:2" "batch line named"
 unchanged "failed batch"
 pass "failed batch is all or nothing"
 
+# a NUL byte in a batch line is refused with its line, not read as the
+# shorter name before it (the last line, without a newline, once was)
+printf 'dev-1\nalice\000.evil.example' > nul.batch
+expect_fail 1 "$TLSGATE" cert issue --batch nul.batch --dir ca --client --out-dir fleet
+assert_contains "$OUT" "nul.batch:2: holds a NUL byte" "NUL in a batch line"
+[ -z "$(ls -A fleet 2>/dev/null)" ] || fail "a refused batch left files: $(ls fleet)"
+unchanged "NUL in a batch line"
+pass "a NUL byte in a batch line is refused"
+
+# store.conf: a bad line is named by its own number (blank lines count;
+# they were skipped in the count)
+cp -a ca sc
+printf '# the inventory\n\n\nurl = sqlite:sc/tlsgate.db\n\nbogus line\n' > sc/store.conf
+sc_before=$(snapshot sc)
+expect_fail 1 "$TLSGATE" cert list --dir sc
+assert_contains "$OUT" "sc/store.conf, line 6: expected one \`url = URL\` line" "store.conf line"
+[ "$(snapshot sc)" = "$sc_before" ] || fail "a refused store.conf changed the CA directory"
+pass "store.conf names the bad line by its number"
+
 # passphrase-protected leaf key import without passphrase
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:pw -out enc.key 2>/dev/null
 expect_fail 1 "$TLSGATE" key decrypt enc.key --out dec.key

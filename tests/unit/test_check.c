@@ -394,6 +394,28 @@ test_pg_config(void **state)
 }
 
 
+/* A NUL byte ends its line's text, not the file: the lines after it are
+ * read (PostgreSQL reads on too). The reader once stopped there, so an
+ * `ssl = on` below went unseen and the check said ssl was off. */
+static void
+test_conf_nul_byte(void **state)
+{
+	static const char conf[] = "port = 5432\n# a stray \0 byte\nssl = on\n";
+	char path[256], dir[200], want[300];
+	tg_err err = { 0 };
+	chk_ctx *c = chk_new(&err);
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pgnul", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file("pgnul/postgresql.conf", conf, sizeof(conf) - 1, 0600, path);
+	assert_int_equal(chk_add_pg_config(c, path, &err), 0);
+	assert_string_equal(c->pg_ssl_off_file, "");
+	assert_int_equal(c->npairs, 1);
+	snprintf(want, sizeof(want), "%s/server.crt", dir);
+	assert_string_equal(c->pair_cert[0], want);
+	chk_free(c);
+}
 
 /* --owner: what the kernel lets the service's account do with the key. */
 static void
@@ -581,6 +603,7 @@ main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_json_report),
 		cmocka_unit_test(test_pg_config),
+		cmocka_unit_test(test_conf_nul_byte),
 		cmocka_unit_test(test_config_includes_bounded),
 		cmocka_unit_test(test_owner_rules),
 		cmocka_unit_test(test_summary_without_files),

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check/chk_lua.h"
 #include "check/chk_prosody.h"
 
 static char tmpdir[64];
@@ -410,6 +411,29 @@ test_truncations(void **state)
 	}
 }
 
+/* A NUL inside a long string is one of its bytes, as in Lua: the decoded
+ * copy holds all of them (it once stopped at the NUL while slen counted
+ * on, so readers of s[0..slen) ran past the copy). */
+static void
+test_long_string_nul(void **state)
+{
+	static const char text[] = "x = [[a\0bcdefghijklmnopqrstuvwxyz0123456789]] y = [==[\0]==]";
+	struct tok *toks = NULL;
+	size_t n = 0;
+	tg_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(chk_lua_lex("t.lua", text, sizeof(text) - 1, &toks, &n, &err), 0);
+	assert_int_equal(n, 7); /* x = STRING y = STRING EOF */
+	assert_int_equal(toks[2].type, T_STRING);
+	assert_int_equal(toks[2].slen, 37);
+	assert_memory_equal(toks[2].s, "a\0bcdefghijklmnopqrstuvwxyz0123456789", 38);
+	assert_int_equal(toks[5].type, T_STRING);
+	assert_int_equal(toks[5].slen, 1);
+	assert_memory_equal(toks[5].s, "\0", 2);
+	chk_lua_free(toks, n);
+}
+
 /* --- Includes, over real files --- */
 
 static void
@@ -567,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_ssl),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_long_string_nul),
 		cmocka_unit_test(test_includes),
 		cmocka_unit_test(test_include_refusals),
 	};

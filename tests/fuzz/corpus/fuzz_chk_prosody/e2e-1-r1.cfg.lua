@@ -1,0 +1,3 @@
+VirtualHost "good.example"
+
+Include "missing.cfg.lua"

@@ -1,0 +1,2 @@
+local domain = "example.com"
+VirtualHost("xmpp." .. domain)

@@ -1,0 +1,2 @@
+certificates = ENV_CERTS
+VirtualHost "good.example"

@@ -1,0 +1,2 @@
+certificates = "/nonexistent/certs"
+VirtualHost "good.example"

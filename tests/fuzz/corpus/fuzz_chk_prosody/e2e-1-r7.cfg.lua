@@ -1,0 +1,2 @@
+VirtualHost "good.example"
+  enabled = false

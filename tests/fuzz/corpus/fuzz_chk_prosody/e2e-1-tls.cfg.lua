@@ -1,0 +1,4 @@
+data_path = "@DIR@/data"
+certificates = "tls"
+VirtualHost "good.example"
+Include "extra.d/*.cfg.lua"

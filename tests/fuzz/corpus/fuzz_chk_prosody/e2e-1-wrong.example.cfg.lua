@@ -1,0 +1,1 @@
+VirtualHost ( "wrong.example" )
