@@ -84,7 +84,7 @@ head -c 300 /dev/urandom | base64 | sed '1i -----BEGIN X509 CRL-----' | sed '$a 
 bad_crl garbage.crl "does not parse" 1
 pass "a garbage CRL is refused and logged; the CRL in force stays"
 printf 'this is not a CRL\n' >text.crl
-bad_crl text.crl "pki/crl.pem is not a CRL (it holds binary data" 2
+bad_crl text.crl "is not a CRL (it holds binary data" 2
 bad_crl other/crl.pem "issued by .*Other CA.*which is not a CA of --client-ca pki/root.crt" 3
 bad_crl twin/crl.pem "its signature does not verify with the key of CN=Watch CA in --client-ca pki/root.crt" 4
 pass "a CRL from another CA is refused and logged; the CRL in force stays"
