@@ -250,8 +250,11 @@ static const struct opt opts[] = {
 	{ "max-unauth-conns", 0, set_ulong, L(max_unauth), 10000000, R_SERVER },
 	{ "max-unauth-per-addr", 0, set_ulong, L(max_unauth_per_addr), 65535, R_SERVER },
 	{ "session-cache", 0, set_ulong0, L(session_cache), 10000000, R_ANY },
+	{ "ticket-keys", 0, set_list, L(ticket_keys), 0, R_SERVER },
+	{ "crl-strict", 0, set_bool, L(crl_strict), 0, R_SERVER },
 	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS, R_ANY },
 	{ "status", 1, set_addr, G(status), 0, R_ANY },
+	{ "watch", 1, set_bool, G(watch), 0, R_ANY },
 	{ "role", 0, set_role, L(client), 0, R_ANY },
 	{ "ca", 0, set_str, L(ca), 0, R_CLIENT },
 	{ "verify-name", 0, set_str, L(verify_name), 0, R_CLIENT },
@@ -354,6 +357,7 @@ listener_free(struct gw_listener_cfg *l)
 	strlist_free(&l->allow_cn);
 	strlist_free(&l->allow_san);
 	strlist_free(&l->allow_ou);
+	strlist_free(&l->ticket_keys);
 	free(l);
 }
 
@@ -782,6 +786,13 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 	if (l->allow_connect && l->mode != GW_MODE_HTTP)
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --allow-connect is for http mode; tcp mode forwards every byte anyway", n);
+	if (l->ticket_keys.n > 0 && l->session_cache == 0)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --ticket-keys makes sessions resumable; it cannot go with "
+		    "--session-cache 0 (no resumption): drop one", n);
+	if (l->crl_strict && l->crl == NULL)
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --crl-strict judges the --crl file's nextUpdate; give --crl FILE", n);
 	if (l->proxy_v2 && l->mode != GW_MODE_TCP)
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --proxy-protocol v2 is for tcp mode; http mode passes identity as headers", n);

@@ -51,6 +51,8 @@ struct gw_listener_cfg {
 	 * and per client address (IPv6: per /64). */
 	unsigned long max_unauth, max_unauth_per_addr;
 	unsigned long session_cache; /* resumable sessions kept; 0: no resumption */
+	struct gw_strlist ticket_keys; /* session-ticket key files (nginx's format) */
+	int crl_strict; /* a CRL past its nextUpdate refuses every client */
 	int seen; /* bitmask of how the listener got options; for messages */
 	/* role = client (`tlsgate connect`): plain in, TLS out to target, with
 	 * cert/key as the client certificate. */
@@ -70,6 +72,7 @@ struct gw_config {
 	char *path;             /* the INI file, re-read on reload; NULL for flags */
 	unsigned long workers;  /* 0: one per core */
 	char *status;
+	int watch;              /* reload when a certificate, key, CA or CRL file changes */
 	struct gw_listener_cfg *l[GW_MAX_LISTENERS];
 	size_t nl;
 };

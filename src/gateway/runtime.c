@@ -150,6 +150,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 {
 	struct gw_cert_spec *specs = NULL;
 	struct gw_tls_opts o;
+	struct gw_ticket_keys *tickets = NULL;
 	pki_pass pass = listener_pass(l);
 	size_t n = 0;
 	int rc = -1;
@@ -165,6 +166,8 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 			given ? "key" : NULL, err) != 0 || gw_key_mode_ok(specs[i].key, err) != 0)
 			goto out;
 	}
+	if (l->ticket_keys.n > 0 && gw_ticket_keys_load(&l->ticket_keys, &tickets, err) != 0)
+		goto out;
 	memset(&o, 0, sizeof(o));
 	o.listener = l->name;
 	o.certs = specs;
@@ -176,11 +179,13 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	o.ciphers = l->ciphers;
 	o.min_tls = l->min_tls;
 	o.session_cache = l->session_cache;
+	o.tickets = tickets;
 	if ((rt->tls = gw_tls_ctx_new(&o, err)) == NULL)
 		goto out;
 	rc = 0;
 out:
 	pki_pass_clear(&pass);
+	gw_ticket_keys_free(tickets);
 	gw_cert_specs_free(specs, n);
 	return rc;
 }
@@ -233,7 +238,7 @@ out:
 static int
 build_verify(const struct gw_listener_cfg *l, gw_acl **acl, gw_tls_verifier **v, tg_err *err)
 {
-	struct gw_tls_verify_opts o = { l->client_ca, l->crl, l->verify, NULL };
+	struct gw_tls_verify_opts o = { l->client_ca, l->crl, l->verify, NULL, l->crl_strict };
 
 	if ((*acl = gw_acl_new(&l->allow_cn, &l->allow_san, &l->allow_ou, err)) == NULL)
 		return -1;

@@ -34,10 +34,13 @@
 #include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
+#include "tlsgate/pki.h"
 
 #define STATUS_CLIENTS 16
 #define STATUS_SECS 5.0     /* to send a request and read the answer */
 #define RESPAWN_SECS 1.0
+#define TICK_SECS 1.0 /* --watch looks at its files, and CRLs at the clock */
+#define WATCH_MAX (GW_MAX_LISTENERS * 8)
 
 struct lsock {
 	char key[256];   /* the listen string, as configured */
@@ -56,6 +59,19 @@ struct wproc {
 	pid_t pid;
 	int block;
 	unsigned long gen;
+};
+
+/* A file --watch looks at: what stat says of it (following symlinks, so a
+ * link switched to a new target counts), or the errno. A file replaced by
+ * rename has a new inode; one rewritten in place a new mtime or size. */
+struct wfile {
+	char path[512];
+	char what[160]; /* "listener web, crl" */
+	int err;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
 };
 
 struct sclient {
@@ -89,6 +105,11 @@ struct master {
 	ev_child child;
 	ev_timer respawn;
 	ev_timer switch_w;      /* waits for old workers to stop accepting */
+	ev_timer tick;          /* every TICK_SECS: --watch, CRLs' nextUpdate */
+	struct wfile *watch;    /* --watch: the files of the configuration serving */
+	size_t nwatch;
+	int watch_pending;      /* a change seen: reload once a tick sees no more */
+	time_t crl_checked;     /* CRLs that expired up to here were logged */
 	ev_tstamp switch_deadline;
 	unsigned long switches_pending;
 	int stopping;
@@ -289,6 +310,7 @@ child_setup(struct master *m)
 	ev_child_stop(m->loop, &m->child);
 	ev_timer_stop(m->loop, &m->respawn);
 	ev_timer_stop(m->loop, &m->switch_w);
+	ev_timer_stop(m->loop, &m->tick);
 	if (m->status_fd >= 0) {
 		ev_io_stop(m->loop, &m->status_w);
 		close(m->status_fd);
@@ -438,6 +460,150 @@ on_child(struct ev_loop *loop, ev_child *w, int revents)
 	}
 }
 
+/* --- Watching files (--watch) --- */
+
+static void
+wfile_stat(struct wfile *w)
+{
+	struct stat st;
+
+	w->err = stat(w->path, &st) == 0 ? 0 : errno;
+	w->dev = w->err ? 0 : st.st_dev;
+	w->ino = w->err ? 0 : st.st_ino;
+	w->size = w->err ? 0 : st.st_size;
+	w->mtime = w->err ? (struct timespec){ 0, 0 } : st.st_mtim;
+	w->ctime = w->err ? (struct timespec){ 0, 0 } : st.st_ctim;
+}
+
+static int
+wfile_same(const struct wfile *a, const struct wfile *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+struct watch_list {
+	struct wfile *f;
+	size_t n;
+};
+
+static int
+watch_add(const char *listener, const char *option, const char *path, void *arg)
+{
+	struct watch_list *wl = arg;
+	struct wfile *w;
+
+	if (wl->n == WATCH_MAX)
+		return 0; /* SIGHUP still reloads the rest */
+	w = &wl->f[wl->n++];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	snprintf(w->what, sizeof(w->what), "listener %s, %s", listener, option);
+	return 0;
+}
+
+/* The files of cfg become the watched set. restat: take every file's state
+ * now (a reload is about to read them); else keep the state already known
+ * of paths watched before, so a change made while a reload ran is not
+ * missed. */
+static void
+watch_set(struct master *m, const gw_config *cfg, int restat)
+{
+	struct watch_list wl = { calloc(WATCH_MAX, sizeof(struct wfile)), 0 };
+
+	if (wl.f == NULL)
+		return; /* keeps the old set */
+	(void)gw_config_files(cfg, watch_add, &wl);
+	for (size_t i = 0; i < cfg->nl; i++)
+		for (size_t k = 0; k < cfg->l[i]->ticket_keys.n; k++)
+			(void)watch_add(cfg->l[i]->name, "ticket-keys", cfg->l[i]->ticket_keys.v[k], &wl);
+	for (size_t i = 0; i < wl.n; i++) {
+		size_t j = 0;
+		while (!restat && j < m->nwatch && strcmp(m->watch[j].path, wl.f[i].path) != 0)
+			j++;
+		if (restat || j == m->nwatch) {
+			wfile_stat(&wl.f[i]);
+			continue;
+		}
+		wl.f[i].err = m->watch[j].err;
+		wl.f[i].dev = m->watch[j].dev;
+		wl.f[i].ino = m->watch[j].ino;
+		wl.f[i].size = m->watch[j].size;
+		wl.f[i].mtime = m->watch[j].mtime;
+		wl.f[i].ctime = m->watch[j].ctime;
+	}
+	free(m->watch);
+	m->watch = wl.f;
+	m->nwatch = wl.n;
+}
+
+/* The configuration the master serves: the last good re-read of the file,
+ * or the command line's. */
+static const gw_config *
+serving_cfg(const struct master *m)
+{
+	return m->file_cfg != NULL ? m->file_cfg : m->cfg;
+}
+
+static void reload(struct master *m);
+
+/* A change is applied once a whole tick passes without another, so a file
+ * copied in several writes (or several files replaced one after the other)
+ * makes one reload, of the finished state. */
+static void
+watch_tick(struct master *m)
+{
+	int changed = 0;
+
+	for (size_t i = 0; i < m->nwatch; i++) {
+		struct wfile now = m->watch[i];
+		wfile_stat(&now);
+		if (wfile_same(&now, &m->watch[i]))
+			continue;
+		if (!changed && !m->watch_pending)
+			gw_log("watch: %s (%s) %s; reloading once it settles", m->watch[i].path,
+			    m->watch[i].what, now.err ? strerror(now.err) : "changed");
+		m->watch[i] = now;
+		changed = 1;
+	}
+	if (changed) {
+		m->watch_pending = 1;
+		return;
+	}
+	if (m->watch_pending) {
+		m->watch_pending = 0;
+		reload(m);
+	}
+}
+
+/* A CRL whose nextUpdate passes while it serves is logged once. */
+static void
+crl_expiry_tick(struct master *m, time_t now)
+{
+	for (size_t i = 0; i < m->rt->nl; i++) {
+		size_t n;
+		const struct gw_tls_crlinfo *ci = gw_tls_verifier_crls(m->rt->l[i].verifier, &n);
+		for (size_t j = 0; j < n; j++)
+			if (ci[j].next_update != 0 && ci[j].next_update <= now &&
+			    ci[j].next_update > m->crl_checked)
+				gw_tls_crl_warn_expired(&ci[j], m->rt->l[i].name);
+	}
+	m->crl_checked = now;
+}
+
+static void
+on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct master *m = t->data;
+
+	if (m->stopping)
+		return;
+	crl_expiry_tick(m, time(NULL));
+	if (m->cfg->watch)
+		watch_tick(m);
+}
+
 /* --- Reload --- */
 
 static int
@@ -508,6 +674,10 @@ reload(struct master *m)
 	tg_err err;
 
 	tg_err_clear(&err);
+	/* Whatever the trigger, this reload reads the files as they are now. */
+	m->watch_pending = 0;
+	if (m->cfg->watch)
+		watch_set(m, serving_cfg(m), 1);
 	gw_log("reload: building the new configuration");
 	gw_notify_reloading();
 	if (build_next(m, &ncfg, &nrt, &err) != 0) {
@@ -530,6 +700,8 @@ reload(struct master *m)
 	if (ncfg != NULL) {
 		gw_config_free(m->file_cfg);
 		m->file_cfg = ncfg;
+		if (m->cfg->watch)
+			watch_set(m, ncfg, 0);
 	}
 	m->last_error[0] = '\0';
 	m->switches_pending++;
@@ -561,6 +733,7 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	    graceful ? ": finishing open connections first" : "");
 	ev_timer_stop(loop, &m->respawn);
 	ev_timer_stop(loop, &m->switch_w);
+	ev_timer_stop(loop, &m->tick);
 	if (m->status_fd >= 0 && !graceful)
 		ev_io_stop(loop, &m->status_w);
 	for (int i = 0; i < GW_GENERATIONS; i++) {
@@ -736,6 +909,7 @@ master_free(struct master *m)
 		munmap(m->metrics, sizeof(*m->metrics));
 	gw_runtime_free(m->rt);
 	gw_config_free(m->file_cfg);
+	free(m->watch);
 }
 
 /* Every connection takes two descriptors; the soft limit a shell gives
@@ -789,6 +963,12 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	m->respawn.data = m;
 	ev_init(&m->switch_w, on_switch);
 	m->switch_w.data = m;
+	m->crl_checked = time(NULL);
+	if (cfg->watch)
+		watch_set(m, cfg, 1);
+	ev_timer_init(&m->tick, on_tick, TICK_SECS, TICK_SECS);
+	m->tick.data = m;
+	ev_timer_start(m->loop, &m->tick);
 	return 0;
 }
 
@@ -832,9 +1012,10 @@ gw_serve(gw_config *cfg, tg_err *err)
 			    "verified; anyone on the way can read and change this traffic. Pass --ca "
 			    "with the CA that signed it.", m.rt->l[i].name, m.rt->l[i].target_str);
 	}
-	gw_log("ready: %lu worker thread%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
+	gw_log("ready: %lu worker thread%s%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
 	    cfg->status ? ", status on " : "",
-	    cfg->status ? cfg->status : "");
+	    cfg->status ? cfg->status : "",
+	    cfg->watch ? ", watching the certificate, key, CA and CRL files" : "");
 	gw_notify("READY=1\nSTATUS=serving %zu listener%s with %lu worker thread%s", m.rt->nl,
 	    m.rt->nl == 1 ? "" : "s", m.nworkers, m.nworkers == 1 ? "" : "s");
 	ev_run(m.loop, 0);
@@ -865,6 +1046,19 @@ gw_config_test(gw_config *cfg, char *report, size_t len, tg_err *err)
 			used += (size_t)snprintf(report + used, len - used,
 			    "  %s: %s, expires in %lld days\n", ci[j].path, ci[j].subject,
 			    (long long)((ci[j].not_after - time(NULL)) / 86400));
+		{
+			const struct gw_tls_crlinfo *cr = gw_tls_verifier_crls(rt->l[i].verifier, &n);
+			for (size_t j = 0; j < n && used < len; j++) {
+				char when[32] = "none";
+				if (cr[j].next_update != 0)
+					pki_time_format(cr[j].next_update, when, sizeof(when));
+				used += (size_t)snprintf(report + used, len - used,
+				    "  CRL %s: %s, number %ld, next update %s%s\n", cr[j].path,
+				    cr[j].issuer, cr[j].number, when,
+				    cr[j].next_update != 0 && cr[j].next_update <= time(NULL) ?
+				    " (past)" : "");
+			}
+		}
 	}
 	gw_runtime_free(rt);
 	return 0;

@@ -11,6 +11,7 @@
 #include "gateway/status.h"
 #include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
+#include "tlsgate/pki.h"
 
 struct sbuf {
 	char *p;
@@ -132,6 +133,41 @@ cert_expiry(struct sbuf *b, const struct gw_runtime *rt)
 	}
 }
 
+/* Every loaded CRL: seconds to its nextUpdate (negative once past) and
+ * whether it is past, so an alert can fire before clients are refused
+ * (--crl-strict) or keep being checked against an old list. */
+static void
+crl_next_update(struct sbuf *b, const struct gw_runtime *rt)
+{
+	time_t now = time(NULL);
+	static const char *const help[] = {
+		"# HELP tlsgate_crl_next_update_seconds Seconds until each loaded CRL's nextUpdate "
+		"(negative: past it).\n# TYPE tlsgate_crl_next_update_seconds gauge\n",
+		"# HELP tlsgate_crl_expired 1 if a loaded CRL is past its nextUpdate.\n"
+		"# TYPE tlsgate_crl_expired gauge\n",
+	};
+
+	for (int kind = 0; kind < 2; kind++) {
+		sb_printf(b, "%s", help[kind]);
+		for (size_t i = 0; rt != NULL && i < rt->nl; i++) {
+			size_t n;
+			const struct gw_tls_crlinfo *ci = gw_tls_verifier_crls(rt->l[i].verifier, &n);
+			for (size_t j = 0; j < n; j++) {
+				char lname[300], path[1100], issuer[600];
+				if (ci[j].next_update == 0)
+					continue;
+				label(lname, sizeof(lname), rt->l[i].name);
+				label(path, sizeof(path), ci[j].path);
+				label(issuer, sizeof(issuer), ci[j].issuer);
+				sb_printf(b, "%s{listener=\"%s\",crl=\"%s\",issuer=\"%s\"} %lld\n",
+				    kind == 0 ? "tlsgate_crl_next_update_seconds" : "tlsgate_crl_expired",
+				    lname, path, issuer, kind == 0 ? (long long)(ci[j].next_update - now) :
+				    (long long)(ci[j].next_update <= now));
+			}
+		}
+	}
+}
+
 char *
 gw_status_metrics(const struct gw_status_view *v)
 {
@@ -169,11 +205,49 @@ gw_status_metrics(const struct gw_status_view *v)
 	    "gauge", v->workers);
 	worker_conns(&b, m, v->workers);
 	cert_expiry(&b, v->rt);
+	crl_next_update(&b, v->rt);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
 	}
 	return b.p;
+}
+
+static json_t *
+time_json(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	pki_time_format(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+/* Per listener, the CRLs it checks clients against: issuer, crlNumber,
+ * thisUpdate and nextUpdate, and whether it is past nextUpdate. */
+static json_t *
+listeners_json(const struct gw_runtime *rt)
+{
+	json_t *arr = json_array();
+	time_t now = time(NULL);
+
+	for (size_t i = 0; arr != NULL && rt != NULL && i < rt->nl; i++) {
+		size_t n;
+		const struct gw_tls_crlinfo *ci = gw_tls_verifier_crls(rt->l[i].verifier, &n);
+		json_t *crls = json_array();
+		for (size_t j = 0; crls != NULL && j < n; j++)
+			json_array_append_new(crls, json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:b}",
+			    "file", ci[j].path, "issuer", ci[j].issuer,
+			    "number", ci[j].number >= 0 ? json_integer(ci[j].number) : json_null(),
+			    "last_update", time_json(ci[j].last_update),
+			    "next_update", time_json(ci[j].next_update),
+			    "expired", ci[j].next_update != 0 && ci[j].next_update <= now,
+			    "strict", ci[j].strict));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", rt->l[i].name,
+		    "listen", rt->l[i].listen_str, "crls", crls ? crls : json_array()));
+	}
+	return arr;
 }
 
 char *
@@ -193,6 +267,7 @@ gw_status_health(const struct gw_status_view *v)
 		return NULL;
 	if (v->last_error[0] != '\0')
 		json_object_set_new(o, "last_reload_error", json_string(v->last_error));
+	json_object_set_new(o, "listeners", listeners_json(v->rt));
 	s = json_dumps(o, JSON_INDENT(2));
 	json_decref(o);
 	return s;

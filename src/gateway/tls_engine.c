@@ -3,8 +3,10 @@
  * verification (CA, CRL, identity rules), and non-blocking I/O mapped to
  * gw_io. */
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -44,6 +46,8 @@ struct gw_tls_verifier {
 	X509_STORE *store; /* client CA and CRL; NULL with verify none */
 	enum gw_verify verify;
 	const gw_acl *acl;
+	struct gw_tls_crlinfo *crls;
+	size_t ncrls;
 };
 
 struct gw_tls_ctx {
@@ -54,6 +58,7 @@ struct gw_tls_ctx {
 	int strict_sni;
 	int defer_verify;
 	const gw_tls_verifier *verifier;
+	struct gw_ticket_keys *tickets; /* NULL: the cache's session IDs only */
 };
 
 struct gw_tls {
@@ -185,15 +190,23 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 
 /* --- Client verification --- */
 
-/* http mode: finish the handshake and let the connection answer 400/403
- * with the result SSL_get_verify_result keeps. */
+/* A CRL past its nextUpdate still revokes what it lists, unless
+ * --crl-strict: then OpenSSL's "CRL has expired" refuses every client, as
+ * PostgreSQL and nginx do. The first error stops a verification, so none
+ * came before this one. */
 static int
-verify_defer_cb(int ok, X509_STORE_CTX *x)
+crl_lenient_cb(int ok, X509_STORE_CTX *x)
 {
-	return 1;
+	if (!ok && X509_STORE_CTX_get_error(x) == X509_V_ERR_CRL_HAS_EXPIRED) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	return ok;
 }
 
 static int peer_from_x509(X509 *cert, struct gw_peer *p, int full);
+static enum gw_verdict cert_verdict(const gw_tls_verifier *v, X509 *leaf, STACK_OF(X509) *chain,
+    const gw_acl *acl, const char **why);
 
 /* The verdict on a certificate whose chain X509_verify_cert has just judged
  * in x: its chain (x's error), then names that say what they mean, then the
@@ -272,37 +285,117 @@ crls_cover_every_ca(X509_STORE *store)
 	return 1;
 }
 
+/* A CRL must come from a CA of the client-CA bundle and carry its
+ * signature: a CRL from another CA (a file mixed up, another fleet's CA)
+ * would otherwise be taken, and every client then fails for want of its
+ * own CA's CRL. */
 static int
-load_crl(X509_STORE *store, const char *path, tg_err *err)
+crl_from_bundle(X509_STORE *store, X509_CRL *crl, const struct gw_tls_verify_opts *o, int idx,
+    tg_err *err)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	char issuer[256];
+	int named = 0;
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (ca == NULL || X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+			continue;
+		named = 1;
+		if (X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
+			return 0;
+	}
+	ERR_clear_error();
+	pki_name_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
+	if (named)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "CRL %s (CRL %d in the file): its signature does not verify with the key of %s "
+		    "in --client-ca %s: another CA of that name signed it, or it was altered; "
+		    "publish it again from the CA that issues the client certificates "
+		    "(`tlsgate crl --dir DIR`)", o->crl, idx, issuer, o->client_ca);
+	return tg_err_set(err, TG_ERR_CONFIG,
+	    "CRL %s (CRL %d in the file): issued by %s, which is not a CA of --client-ca %s; "
+	    "a CRL from another CA would refuse every client: give the CRL of the CA that "
+	    "issues the client certificates, or add that CA to the bundle", o->crl, idx, issuer,
+	    o->client_ca);
+}
+
+static int
+crl_record(gw_tls_verifier *v, X509_CRL *crl, const struct gw_tls_verify_opts *o, tg_err *err)
+{
+	struct gw_tls_crlinfo *ci, *grown = realloc(v->crls, (v->ncrls + 1) * sizeof(*grown));
+	ASN1_INTEGER *num;
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+
+	if (grown == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	v->crls = grown;
+	ci = &v->crls[v->ncrls++];
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->path, sizeof(ci->path), "%s", o->crl);
+	ci->strict = o->crl_strict;
+	pki_name_oneline(X509_CRL_get_issuer(crl), ci->issuer, sizeof(ci->issuer));
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	ci->number = num != NULL ? ASN1_INTEGER_get(num) : -1;
+	ASN1_INTEGER_free(num);
+	ci->last_update = pki_asn1_time_unix(X509_CRL_get0_lastUpdate(crl));
+	ci->next_update = next != NULL ? pki_asn1_time_unix(next) : 0;
+	ERR_clear_error();
+	return 0;
+}
+
+void
+gw_tls_crl_warn_expired(const struct gw_tls_crlinfo *ci, const char *listener)
+{
+	char when[32];
+
+	pki_time_format(ci->next_update, when, sizeof(when));
+	gw_log_warn("warning: %s%s%sCRL %s (%s) is past its next update (%s): %s",
+	    listener ? "listener " : "", listener ? listener : "", listener ? ": " : "", ci->path,
+	    ci->issuer, when,
+	    ci->strict ? "--crl-strict refuses every client until a fresh one is published" :
+	    "clients are still checked against it (--crl-strict would refuse them); publish "
+	    "a fresh one (`tlsgate crl --dir DIR`)");
+}
+
+static int
+load_crl(gw_tls_verifier *v, const struct gw_tls_verify_opts *o, tg_err *err)
 {
 	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
 	int rc = 0;
 
 	if (crls == NULL)
 		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	if (pki_load_crls(path, crls, err) != 0) {
+	if (pki_load_crls(o->crl, crls, err) != 0) {
 		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 		return tg_err_prefix(err, "--crl");
 	}
 	for (int i = 0; rc == 0 && i < sk_X509_CRL_num(crls); i++) {
 		X509_CRL *crl = sk_X509_CRL_value(crls, i);
-		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-		if (next != NULL && pki_asn1_time_unix(next) < (int64_t)time(NULL))
-			gw_log_warn("warning: CRL %s is past its next update; every client cert will be "
-			    "refused until you publish a fresh one", path);
-		if (X509_STORE_add_crl(store, crl) != 1)
-			rc = tg_err_ossl(err, TG_ERR_CONFIG, "cannot use CRL %s", path);
+		const struct gw_tls_crlinfo *ci;
+		if (crl_from_bundle(v->store, crl, o, i + 1, err) != 0 ||
+		    crl_record(v, crl, o, err) != 0) {
+			rc = -1;
+			break;
+		}
+		ci = &v->crls[v->ncrls - 1];
+		if (ci->next_update != 0 && ci->next_update < (int64_t)time(NULL))
+			gw_tls_crl_warn_expired(ci, NULL);
+		if (X509_STORE_add_crl(v->store, crl) != 1)
+			rc = tg_err_ossl(err, TG_ERR_CONFIG, "cannot use CRL %s", o->crl);
 	}
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	if (rc != 0)
 		return -1;
+	if (!o->crl_strict)
+		X509_STORE_set_verify_cb(v->store, crl_lenient_cb);
 	/* The leaf is always checked. The CAs above it only when the file holds
 	 * a CRL for each of them: demanding them otherwise would refuse every
 	 * client ("unable to get certificate CRL"). */
-	if (crls_cover_every_ca(store))
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	if (crls_cover_every_ca(v->store))
+		X509_STORE_set_flags(v->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	else
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+		X509_STORE_set_flags(v->store, X509_V_FLAG_CRL_CHECK);
 	return 0;
 }
 
@@ -356,7 +449,7 @@ gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err)
 		    "cannot load client CA %s: it must hold PEM CA certificates", o->client_ca);
 		goto fail;
 	}
-	if (o->crl != NULL && load_crl(v->store, o->crl, err) != 0)
+	if (o->crl != NULL && load_crl(v, o, err) != 0)
 		goto fail;
 	return v;
 fail:
@@ -370,7 +463,15 @@ gw_tls_verifier_free(gw_tls_verifier *v)
 	if (v == NULL)
 		return;
 	X509_STORE_free(v->store);
+	free(v->crls);
 	free(v);
+}
+
+const struct gw_tls_crlinfo *
+gw_tls_verifier_crls(const gw_tls_verifier *v, size_t *n)
+{
+	*n = v != NULL ? v->ncrls : 0;
+	return v != NULL ? v->crls : NULL;
 }
 
 /* The names of the client CAs, as the CertificateRequest advertises them. */
@@ -414,9 +515,94 @@ setup_verify(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	SSL_CTX_set_client_CA_list(ctx->ssl, names);
 	if (!o->defer_verify && v->verify >= GW_VERIFY_REQUIRE)
 		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-	SSL_CTX_set_verify(ctx->ssl, mode, o->defer_verify ? verify_defer_cb : NULL);
+	/* No SSL verify callback: the store's (crl_lenient_cb) applies, and
+	 * http mode finishes the handshake anyway (verify_app_cb returns 1),
+	 * answering 400/403 from the verdict SSL_get_verify_result keeps. */
+	SSL_CTX_set_verify(ctx->ssl, mode, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx->ssl, verify_app_cb, ctx);
 	SSL_CTX_set_verify_depth(ctx->ssl, GW_TLS_VERIFY_DEPTH);
+	return 0;
+}
+
+/* --- Session tickets --- */
+
+/* nginx's ssl_session_ticket_key: AES-256-CBC and HMAC-SHA256 with the
+ * key's 16-byte name in the ticket. New tickets under the first key; a
+ * ticket under a later key is accepted and renewed (2), so clients move to
+ * the new key while the old one is still listed; an unknown name is a full
+ * handshake (0). */
+static int
+ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cipher,
+    EVP_MAC_CTX *mac, int enc)
+{
+	const gw_tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct gw_ticket_keys *k = ctx->tickets;
+	const struct gw_ticket_key *key;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[2];
+	size_t i = 0;
+
+	if (enc) {
+		memcpy(name, k->k[0].name, GW_TICKET_NAME_LEN);
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+			return -1;
+	} else {
+		while (i < k->n && memcmp(name, k->k[i].name, GW_TICKET_NAME_LEN) != 0)
+			i++;
+		if (i == k->n)
+			return 0;
+	}
+	key = &k->k[i];
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(mac, key->hmac, sizeof(key->hmac), params) != 1)
+		return -1;
+	if ((enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv) :
+	    EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv)) != 1)
+		return -1;
+	return enc || i == 0 ? 1 : 2;
+}
+
+/* A ticket outlives reloads and may come from another gateway of the fleet,
+ * so the client certificate it holds is judged by this context's CA, CRL
+ * and (tcp mode) rules before it is used: one that no longer passes (or a
+ * ticket without a certificate where one is required) means a full
+ * handshake, which verifies and refuses as usual. */
+static SSL_TICKET_RETURN
+ticket_judge_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname, size_t keyname_len,
+    SSL_TICKET_STATUS status, void *arg)
+{
+	const gw_tls_ctx *ctx = arg;
+	const gw_tls_verifier *v = ctx->verifier;
+	const char *why;
+
+	(void)ssl;
+	(void)keyname;
+	(void)keyname_len;
+	if (status == SSL_TICKET_FATAL_ERR_MALLOC || status == SSL_TICKET_FATAL_ERR_OTHER)
+		return SSL_TICKET_RETURN_ABORT;
+	if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	if (cert_verdict(v, SSL_SESSION_get0_peer(ss), NULL,
+	    ctx->defer_verify || v == NULL ? NULL : v->acl, &why) != GW_VERDICT_OK)
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+}
+
+static int
+setup_tickets(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
+{
+	if (o->tickets == NULL) {
+		SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
+		return 0;
+	}
+	if ((ctx->tickets = malloc(sizeof(*ctx->tickets))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	memcpy(ctx->tickets, o->tickets, sizeof(*ctx->tickets));
+	SSL_CTX_set_app_data(ctx->ssl, ctx);
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl, ticket_key_cb) != 1 ||
+	    SSL_CTX_set_session_ticket_cb(ctx->ssl, NULL, ticket_judge_cb, ctx) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot set the session ticket keys");
 	return 0;
 }
 
@@ -459,8 +645,9 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (gw_tls_ssl_defaults(ctx->ssl, o->min_tls, o->ciphers, err) != 0)
 		return -1;
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* Sessions stay in this context's in-memory cache, shared by the worker
-	 * threads, and a TLS 1.3 ticket is only the key to one. Resuming then
+	/* Without --ticket-keys, sessions stay in this context's in-memory
+	 * cache, shared by the worker threads, and a TLS 1.3 ticket is only the
+	 * key to one (setup_tickets sets SSL_OP_NO_TICKET). Resuming then
 	 * costs no ticket decryption and, in OpenSSL 3.0, above all no second
 	 * decode of the client certificate stored in the session: half the
 	 * server's CPU per resumed handshake. No ticket key exists to leak, and
@@ -469,7 +656,6 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	 * mutual-TLS session holds the decoded client certificate: about 4 KB
 	 * (drop_handshake_keys clears its key), so the cache is bounded (the
 	 * oldest go first). */
-	SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx->ssl, o->session_cache > 0 ? SSL_SESS_CACHE_SERVER :
 	    SSL_SESS_CACHE_OFF);
 	SSL_CTX_sess_set_cache_size(ctx->ssl, (long)o->session_cache);
@@ -497,7 +683,7 @@ gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err)
 		tg_err_ossl(err, TG_ERR_TLS, "cannot create a TLS context");
 		goto fail;
 	}
-	if (setup_defaults(ctx, o, err) != 0)
+	if (setup_defaults(ctx, o, err) != 0 || setup_tickets(ctx, o, err) != 0)
 		goto fail;
 	for (size_t i = 0; i < o->ncerts; i++)
 		if (load_entry(ctx, &o->certs[i], o->pass, err) != 0)
@@ -534,6 +720,9 @@ gw_tls_ctx_free(gw_tls_ctx *ctx)
 	free(ctx->e);
 	free(ctx->info);
 	SSL_CTX_free(ctx->ssl);
+	if (ctx->tickets != NULL)
+		OPENSSL_cleanse(ctx->tickets, sizeof(*ctx->tickets));
+	free(ctx->tickets);
 	free(ctx);
 }
 
@@ -997,15 +1186,18 @@ gw_tls_peer(gw_tls *t, struct gw_peer *p, int full)
 	return peer_from_x509(cert, p, full) < 0 ? -1 : 0;
 }
 
-enum gw_verdict
-gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why)
+/* The verdict v gives a client certificate (leaf with the chain the client
+ * sent; a leaf from a ticket has none) as a handshake would: chain to v's
+ * CA, time, v's CRL, names, then acl (NULL: not judged here). */
+static enum gw_verdict
+cert_verdict(const gw_tls_verifier *v, X509 *leaf, STACK_OF(X509) *chain, const gw_acl *acl,
+    const char **why)
 {
-	X509 *leaf = SSL_get0_peer_certificate(t->ssl);
 	X509_STORE_CTX *x = NULL;
 	enum gw_verdict vd = GW_VERDICT_BAD_CERT;
 
 	*why = NULL;
-	if (v->verify == GW_VERIFY_NONE)
+	if (v == NULL || v->verify == GW_VERIFY_NONE)
 		return GW_VERDICT_OK;
 	if (leaf == NULL) {
 		if (v->verify < GW_VERIFY_REQUIRE)
@@ -1013,10 +1205,10 @@ gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why)
 		*why = "no client certificate sent";
 		return GW_VERDICT_NO_CERT;
 	}
-	/* The store context a handshake would make: the peer's chain as it
-	 * sent it, purpose TLS client, the same depth. */
+	/* The store context a handshake would make: purpose TLS client, the
+	 * same depth. */
 	if ((x = X509_STORE_CTX_new()) == NULL ||
-	    X509_STORE_CTX_init(x, v->store, leaf, SSL_get_peer_cert_chain(t->ssl)) != 1 ||
+	    X509_STORE_CTX_init(x, v->store, leaf, chain) != 1 ||
 	    X509_STORE_CTX_set_default(x, "ssl_client") != 1) {
 		*why = "out of memory re-checking the client certificate";
 		goto out;
@@ -1026,9 +1218,16 @@ gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why)
 		*why = "the certificate could not be checked";
 		goto out;
 	}
-	vd = judge(x, v->acl, why);
+	vd = judge(x, acl, why);
 out:
 	X509_STORE_CTX_free(x);
 	ERR_clear_error();
 	return vd;
+}
+
+enum gw_verdict
+gw_tls_recheck(gw_tls *t, const gw_tls_verifier *v, const char **why)
+{
+	return cert_verdict(v, SSL_get0_peer_certificate(t->ssl), SSL_get_peer_cert_chain(t->ssl),
+	    v->acl, why);
 }

@@ -10,6 +10,7 @@
 
 #include "gateway/gw.h"
 #include "tlsgate/pki.h"
+#include "gateway/tickets.h"
 
 typedef struct gw_tls_ctx gw_tls_ctx;
 typedef struct gw_tls gw_tls;
@@ -26,10 +27,28 @@ struct gw_tls_verify_opts {
 	const char *client_ca, *crl;
 	enum gw_verify verify;
 	const gw_acl *acl; /* borrowed: outlives the verifier */
+	/* A CRL past its nextUpdate refuses every client (OpenSSL's and
+	 * PostgreSQL's way); otherwise it still revokes, with a warning. */
+	int crl_strict;
 };
 
 gw_tls_verifier *gw_tls_verifier_new(const struct gw_tls_verify_opts *o, tg_err *err);
 void gw_tls_verifier_free(gw_tls_verifier *v);
+
+/* One CRL a verifier loaded, for /healthz and /metrics. */
+struct gw_tls_crlinfo {
+	char path[512];
+	char issuer[256];
+	long number;          /* its crlNumber; -1 without one */
+	int64_t last_update;
+	int64_t next_update;  /* 0: the CRL has none */
+	int strict;           /* --crl-strict: past next_update, every client is refused */
+};
+
+const struct gw_tls_crlinfo *gw_tls_verifier_crls(const gw_tls_verifier *v, size_t *n);
+/* Logs that ci is past its nextUpdate and what that does (listener may be
+ * NULL). */
+void gw_tls_crl_warn_expired(const struct gw_tls_crlinfo *ci, const char *listener);
 
 enum gw_verdict {
 	GW_VERDICT_OK,
@@ -55,6 +74,10 @@ struct gw_tls_opts {
 	const char *ciphers;
 	int min_tls;
 	unsigned long session_cache; /* sessions kept for resumption; 0: none */
+	/* Stateless tickets under these keys (copied) instead of the
+	 * in-memory cache's IDs: other gateways sharing them resume the
+	 * sessions. NULL: no ticket key exists. */
+	const struct gw_ticket_keys *tickets;
 };
 
 gw_tls_ctx *gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err);

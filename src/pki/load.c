@@ -362,6 +362,13 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 		n++;
 	}
 	ERR_pop_to_mark();
+	if (n == 0 && strcmp(pem_kind(data, len), "a CRL") == 0) {
+		/* CRL armour around bytes that do not decode. */
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s: its CRL does not parse (garbled, or cut short while copied); publish it "
+		    "again with `tlsgate crl --dir DIR` and copy it whole", path);
+		goto out;
+	}
 	if (n == 0) {
 		tg_err_set(err, TG_ERR_CONFIG,
 		    "%s holds %s, not a CRL; publish one with `tlsgate crl --dir DIR`", path,

@@ -107,6 +107,9 @@ test_validation(void **state)
 		{ "ca", "root.crt", "--ca is for client listeners (tlsgate connect, or role = client)" },
 		{ "starttls", "postgres", "--starttls is for client listeners" },
 		{ "insecure", "yes", "--insecure is for client listeners" },
+		{ "crl-strict", "yes", "--crl-strict judges the --crl file's nextUpdate" },
+		{ "ticket-keys", "t.key", NULL },
+		{ "session-cache", "0", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -176,6 +179,25 @@ test_client_validation(void **state)
 		assert_non_null(strstr(err.msg, "starttls: 'mysql' is not one of: postgres, none"));
 		gw_config_free(c);
 	}
+}
+
+/* Ticket keys make sessions resumable: no resumption is a contradiction. */
+static void
+test_ticket_keys_need_sessions(void **state)
+{
+	gw_config *c = minimal();
+	tg_err err;
+
+	tg_err_clear(&err);
+	assert_int_equal(gw_config_set(c, NULL, "ticket-keys", "a.key", &err), 0);
+	assert_int_equal(gw_config_set(c, NULL, "ticket-keys", "b.key", &err), 0);
+	assert_int_equal(gw_config_validate(c, &err), 0);
+	assert_int_equal(gw_config_set(c, NULL, "session-cache", "0", &err), 0);
+	assert_int_equal(gw_config_validate(c, &err), -1);
+	assert_non_null(strstr(err.msg, "--ticket-keys makes sessions resumable"));
+	assert_int_equal(gw_config_set(c, NULL, "watch", "maybe", &err), -1);
+	assert_non_null(strstr(err.msg, "watch: 'maybe' is not one of: yes, no"));
+	gw_config_free(c);
 }
 
 static void
@@ -400,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_client_validation),
 		cmocka_unit_test(test_bad_ip_rule),
 		cmocka_unit_test(test_verify_full_needs_rule),
+		cmocka_unit_test(test_ticket_keys_need_sessions),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_ini),
 		cmocka_unit_test(test_ini_refusals),
