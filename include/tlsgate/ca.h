@@ -142,6 +142,15 @@ int tg_ca_batch_next(tg_ca_batch *b, pki_profile *p, tg_err *err) TG_MUST_CHECK;
 int tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
     int force, tg_issued *r, tg_err *err) TG_MUST_CHECK;
 
+/* Signs pub with profile p into memory and records the certificate as valid.
+ * in_txn (may be NULL) runs inside the same store transaction, after the row
+ * is recorded: what it writes (an ACME order made valid with this serial) is
+ * committed with the certificate, or neither is. *pem receives the leaf then
+ * the intermediates (malloc'd). */
+typedef int (*tg_ca_txn_fn)(store *db, const tg_issued *r, void *arg, tg_err *err);
+int tg_ca_sign_mem(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, tg_ca_txn_fn in_txn,
+    void *arg, tg_issued *r, char **pem, size_t *len, tg_err *err) TG_MUST_CHECK;
+
 int tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err) TG_MUST_CHECK;
 
 /* Revokes the certificate cert (read from path): it must verify with this

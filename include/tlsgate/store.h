@@ -125,4 +125,30 @@ typedef struct store_copy_stats {
  * back: it must hold every serial of from. */
 int store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err) TG_MUST_CHECK;
 
+/* --- Tables of other modules (the ACME server's state) ---
+ * Statements are written once in the SQL both backends speak: parameters
+ * $1..$n, passed as text (NULL for SQL NULL), compared with BIGINT columns
+ * as numbers; every row carries store_ca_name() in a column "ca", so several
+ * CAs may share one PostgreSQL database. sql must be a string constant: it
+ * is prepared once per connection and found again by its address. These
+ * statements do not take the writer lock: each runs on its own, or inside
+ * store_sql_begin/commit (a plain transaction), or inside store_begin's. */
+typedef int (*store_row_fn)(void *arg, int ncols, const char *const *vals);
+
+const char *store_ca_name(store *s);
+/* Runs sql; fn (may be NULL) gets each row, returning non-zero to stop;
+ * *changes (may be NULL) the rows an INSERT/UPDATE/DELETE touched. A unique
+ * key already taken fails with TG_ERR_EXISTS. */
+int store_sql(store *s, const char *sql, const char *const *params, int nparams,
+    store_row_fn fn, void *arg, long *changes, tg_err *err) TG_MUST_CHECK;
+int store_sql_begin(store *s, tg_err *err) TG_MUST_CHECK;
+int store_sql_commit(store *s, tg_err *err) TG_MUST_CHECK;
+void store_sql_rollback(store *s);
+/* Creates a module's tables: when the store's meta key `key` is absent, ddl
+ * (several statements, CREATE ... IF NOT EXISTS) runs and key is set to
+ * version, in one transaction under the schema lock; another version is
+ * refused (a newer tlsgate made it). */
+int store_sql_schema(store *s, const char *key, const char *version, const char *ddl,
+    tg_err *err) TG_MUST_CHECK;
+
 #endif

@@ -860,16 +860,54 @@ out_free:
 	return rc;
 }
 
+int
+tg_ca_sign_mem(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, tg_ca_txn_fn in_txn, void *arg,
+    tg_issued *r, char **pem, size_t *len, tg_err *err)
+{
+	X509 *cert = NULL, *certs[CA_CHAIN_MAX];
+	int rc = -1, n;
+
+	memset(r, 0, sizeof(*r));
+	*pem = NULL;
+	*len = 0;
+	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
+	if (ca_lock(ca, err) != 0)
+		return -1;
+	if (store_begin(ca->db, err) != 0)
+		goto out;
+	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, pub, ca->issuer,
+		 ca->issuer_key, NULL, NULL, STORE_VALID, err)) == NULL)
+		goto rollback;
+	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
+	pki_cert_fingerprint(cert, r->fingerprint);
+	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	n = ca_leaf_chain(ca, cert, certs, CA_CHAIN_MAX);
+	if (pki_certs_to_pem(certs, (size_t)n, pem, len, err) != 0 ||
+	    (in_txn != NULL && in_txn(ca->db, r, arg, err) != 0) ||
+	    store_commit(ca->db, err) != 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	store_rollback(ca->db);
+out:
+	store_unlock(ca->db);
+	X509_free(cert);
+	if (rc != 0) {
+		free(*pem);
+		*pem = NULL;
+	}
+	return rc;
+}
+
 /* To stdout: recorded first, so nothing the inventory lacks is ever shown. */
 static int
-sign_to_stdout(tg_ca *ca, X509 *cert, tg_err *err)
+sign_to_stdout(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, tg_issued *r, tg_err *err)
 {
-	X509 *certs[CA_CHAIN_MAX];
-	int n = ca_leaf_chain(ca, cert, certs, CA_CHAIN_MAX);
 	char *pem;
 	size_t len;
 
-	if (pki_certs_to_pem(certs, (size_t)n, &pem, &len, err) != 0)
+	if (tg_ca_sign_mem(ca, p, pub, NULL, NULL, r, &pem, &len, err) != 0)
 		return -1;
 	fwrite(pem, 1, len, stdout);
 	free(pem);
@@ -887,37 +925,33 @@ tg_ca_sign(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, const char *out_path,
 	int rc = -1, in_txn = 0, recorded = 0;
 	int flags = force ? UTIL_WRITE_FORCE : 0;
 
+	if (out_path == NULL)
+		return sign_to_stdout(ca, p, pub, r, err);
 	memset(r, 0, sizeof(*r));
 	snprintf(r->cn, sizeof(r->cn), "%s", p->cn);
-	if (out_path != NULL) {
-		snprintf(r->cert_path, sizeof(r->cert_path), "%s", out_path);
-		if (util_may_write(out_path, force, err) != 0)
-			return -1;
-	}
+	snprintf(r->cert_path, sizeof(r->cert_path), "%s", out_path);
+	if (util_may_write(out_path, force, err) != 0)
+		return -1;
 	if (ca_lock(ca, err) != 0)
 		return -1;
 	if (store_begin(ca->db, err) != 0)
 		goto out;
 	in_txn = 1;
 	if ((cert = build_and_record(ca->db, p, &ca->settings.leaf, pub, ca->issuer,
-		 ca->issuer_key, out_path, NULL,
-		 out_path != NULL ? STORE_PENDING : STORE_VALID, err)) == NULL)
+		 ca->issuer_key, out_path, NULL, STORE_PENDING, err)) == NULL)
 		goto out;
 	pki_cert_serial_hex(cert, r->serial, sizeof(r->serial));
 	pki_cert_fingerprint(cert, r->fingerprint);
 	r->not_after = pki_asn1_time_unix(X509_get0_notAfter(cert));
-	if (out_path != NULL &&
-	    (file_tag(tag, sizeof(tag), r->serial, "crt", force) != 0 ||
-		write_leaf_chain(ca, &w, out_path, tag, cert, flags, err) != 0 ||
-		issue_list_add(&l, cert, p->cn, 1, err) != 0))
+	if (file_tag(tag, sizeof(tag), r->serial, "crt", force) != 0 ||
+	    write_leaf_chain(ca, &w, out_path, tag, cert, flags, err) != 0 ||
+	    issue_list_add(&l, cert, p->cn, 1, err) != 0)
 		goto out;
 	if (store_commit(ca->db, err) != 0)
 		goto out;
 	in_txn = 0;
-	recorded = out_path != NULL;
-	if (out_path == NULL)
-		rc = sign_to_stdout(ca, cert, err);
-	else if (util_fileset_publish_all(&w, err) == 0 && settle(ca, &l, STORE_VALID, err) == 0)
+	recorded = 1;
+	if (util_fileset_publish_all(&w, err) == 0 && settle(ca, &l, STORE_VALID, err) == 0)
 		rc = 0;
 out:
 	if (in_txn)

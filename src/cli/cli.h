@@ -29,6 +29,7 @@ extern const struct cli_cmd cli_verify_cmd;
 extern const struct cli_cmd cli_check_cmd;
 extern const struct cli_cmd cli_serve_cmd;
 extern const struct cli_cmd cli_connect_cmd;
+extern const struct cli_cmd cli_acme_cmds[];
 
 /* cert subcommands that live in their own files */
 extern const char cli_import_help[], cli_revoke_help[], cli_list_help[], cli_renew_help[];

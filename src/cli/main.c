@@ -19,6 +19,7 @@ static const struct cli_cmd top_cmds[] = {
 	{ "check", "find certificate mistakes in files, service dirs and live endpoints", NULL, NULL, NULL },
 	{ "serve", "run the TLS/mutual-TLS gateway in front of a TCP or HTTP backend", NULL, NULL, NULL },
 	{ "connect", "client mode: plain TCP or unix socket in, TLS with a client certificate out", NULL, NULL, NULL },
+	{ "acme", "run an ACME server over a CA (certbot, lego, Caddy); its accounts and keys", NULL, NULL, cli_acme_cmds },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

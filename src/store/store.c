@@ -291,3 +291,24 @@ store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err)
 		return -1;
 	return 0;
 }
+
+/* --- Tables of other modules --- */
+
+const char *store_ca_name(store *s) { return s->ops->ca_name(s->be); }
+
+int
+store_sql(store *s, const char *sql, const char *const *params, int nparams, store_row_fn fn,
+    void *arg, long *changes, tg_err *err)
+{
+	return s->ops->sql(s->be, sql, params, nparams, fn, arg, changes, err);
+}
+
+int store_sql_begin(store *s, tg_err *err) { return s->ops->sql_txn(s->be, STORE_TXN_BEGIN, err); }
+int store_sql_commit(store *s, tg_err *err) { return s->ops->sql_txn(s->be, STORE_TXN_COMMIT, err); }
+void store_sql_rollback(store *s) { (void)s->ops->sql_txn(s->be, STORE_TXN_ROLLBACK, NULL); }
+
+int
+store_sql_schema(store *s, const char *key, const char *version, const char *ddl, tg_err *err)
+{
+	return s->ops->sql_schema(s->be, key, version, ddl, err);
+}

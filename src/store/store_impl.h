@@ -33,7 +33,19 @@ struct store_ops {
 	    void *arg, tg_err *err);
 	/* Makes the series' last number at least last. */
 	int (*crl_floor)(void *be, const char *series, uint64_t last, tg_err *err);
+	/* Other modules' tables (store_sql and friends). */
+	const char *(*ca_name)(void *be);
+	int (*sql)(void *be, const char *sql, const char *const *params, int nparams,
+	    store_row_fn fn, void *arg, long *changes, tg_err *err);
+	int (*sql_txn)(void *be, int op, tg_err *err); /* STORE_TXN_* */
+	int (*sql_schema)(void *be, const char *key, const char *version, const char *ddl,
+	    tg_err *err);
 };
+
+enum { STORE_TXN_BEGIN, STORE_TXN_COMMIT, STORE_TXN_ROLLBACK };
+
+/* A statement cache entry: sql is the caller's constant, found by address. */
+#define STORE_SQL_CACHE 96
 
 /* The status store_add writes for c: "pending" and "void" as given, else
  * "valid" (revocations are replayed with their time and reason). */

@@ -30,6 +30,8 @@ typedef struct {
 	char where[PG_WHERE_MAX]; /* "PostgreSQL at HOST:PORT, database DB" */
 	unsigned prepared;        /* bit per statement prepared on this connection */
 	int held;                 /* the session-level writer lock (store_lock) */
+	const char *cache[STORE_SQL_CACHE]; /* store_sql's statements, prepared as tgs_N */
+	size_t ncache;
 } pg;
 
 #define PG_SCHEMA_VERSION "2"
@@ -819,6 +821,141 @@ pg_check(const char *location, tg_err *err)
 	return rc;
 }
 
+/* --- Tables of other modules --- */
+
+static const char *
+pg_ca_name(void *be)
+{
+	return ((pg *)be)->ca;
+}
+
+/* Prepares sql once per connection as tgs_N; name receives N's name, or
+ * "" when the cache is full (then it runs unprepared). */
+static int
+pg_cached(pg *p, const char *sql, int nparams, char name[16], tg_err *err)
+{
+	PGresult *res;
+	int rc = 0;
+
+	name[0] = '\0';
+	for (size_t i = 0; i < p->ncache; i++)
+		if (p->cache[i] == sql) {
+			snprintf(name, 16, "tgs_%zu", i);
+			return 0;
+		}
+	if (p->ncache >= STORE_SQL_CACHE)
+		return 0;
+	snprintf(name, 16, "tgs_%zu", p->ncache);
+	res = PQprepare(p->conn, name, sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_fail(p, res, "prepare", err);
+	else
+		p->cache[p->ncache++] = sql;
+	PQclear(res);
+	return rc;
+}
+
+#define PG_COLS_MAX 32
+
+static int
+pg_sql(void *be, const char *sql, const char *const *params, int nparams, store_row_fn fn,
+    void *arg, long *changes, tg_err *err)
+{
+	pg *p = be;
+	const char *vals[PG_COLS_MAX];
+	char name[16];
+	PGresult *res;
+	ExecStatusType status;
+	int rc = 0, ncols;
+
+	if (pg_cached(p, sql, nparams, name, err) != 0)
+		return -1;
+	res = name[0] ? PQexecPrepared(p->conn, name, nparams, params, NULL, NULL, 0) :
+	    PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		rc = (state != NULL && strcmp(state, "23505") == 0) ?
+		    tg_err_set(err, TG_ERR_EXISTS, "already recorded in %s", p->where) :
+		    pg_fail(p, res, "statement", err);
+		PQclear(res);
+		return rc;
+	}
+	ncols = PQnfields(res) < PG_COLS_MAX ? PQnfields(res) : PG_COLS_MAX;
+	for (int r = 0; fn != NULL && r < PQntuples(res); r++) {
+		for (int i = 0; i < ncols; i++)
+			vals[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+		if (fn(arg, ncols, vals) != 0)
+			break;
+	}
+	if (changes != NULL)
+		*changes = atol(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_sql_txn(void *be, int op, tg_err *err)
+{
+	pg *p = be;
+
+	if (op == STORE_TXN_BEGIN)
+		return pg_simple(p, "BEGIN ISOLATION LEVEL READ COMMITTED", err);
+	if (op == STORE_TXN_COMMIT)
+		return pg_commit(p, err);
+	pg_rollback(p);
+	return 0;
+}
+
+static int
+meta_value(void *arg, int ncols, const char *const *vals)
+{
+	snprintf(arg, 16, "%s", ncols > 0 && vals[0] != NULL ? vals[0] : "");
+	return 1;
+}
+
+/* Read without a lock first (most opens find the tables made); the DDL runs
+ * under the schema lock, re-checked inside it. */
+static int
+pg_sql_schema(void *be, const char *key, const char *version, const char *ddl, tg_err *err)
+{
+	pg *p = be;
+	static const char get[] = "SELECT value FROM tlsgate_meta WHERE key = $1";
+	static const char set[] = "INSERT INTO tlsgate_meta(key, value) VALUES ($1, $2)";
+	const char *params[] = { key, version };
+	char have[16] = "";
+
+	if (pg_sql(p, get, params, 1, meta_value, have, NULL, err) != 0)
+		return -1;
+	if (have[0] == '\0') {
+		if (pg_simple(p, "BEGIN", err) != 0)
+			return -1;
+		if (pg_sql(p, "SELECT pg_advisory_xact_lock(" PG_LOCK_CLASS ", 0)", NULL, 0, NULL,
+			NULL, NULL, err) != 0 ||
+		    pg_sql(p, get, params, 1, meta_value, have, NULL, err) != 0)
+			goto fail;
+		if (have[0] == '\0') {
+			PGresult *res = PQexec(p->conn, ddl);
+			int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+			if (!ok)
+				pg_fail(p, res, "creating the tables", err);
+			PQclear(res);
+			if (!ok || pg_sql(p, set, params, 2, NULL, NULL, NULL, err) != 0)
+				goto fail;
+			snprintf(have, sizeof(have), "%s", version);
+		}
+		if (pg_commit(p, err) != 0)
+			goto fail;
+	}
+	if (strcmp(have, version) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "inventory on %s has %s %s, which this tlsgate "
+		    "does not know; upgrade tlsgate", p->where, key, have);
+	return 0;
+fail:
+	pg_rollback(p);
+	return -1;
+}
+
 const struct store_ops store_pg_ops = {
 	.scheme = "postgresql",
 	.alias = "postgres",
@@ -839,4 +976,8 @@ const struct store_ops store_pg_ops = {
 	.next_crl_number = pg_next_crl_number,
 	.crl_numbers = pg_crl_numbers,
 	.crl_floor = pg_crl_floor,
+	.ca_name = pg_ca_name,
+	.sql = pg_sql,
+	.sql_txn = pg_sql_txn,
+	.sql_schema = pg_sql_schema,
 };

@@ -22,6 +22,12 @@ typedef struct {
 	int lockfd;   /* PATH-lock, flock()ed while the writer lock is held */
 	int held;     /* store_lock holds it */
 	int txn_lock; /* begin took it, commit/rollback drop it */
+	char *ca;     /* the name store_ca_name gives: rows of other modules carry it */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STORE_SQL_CACHE]; /* store_sql's statements, prepared once */
+	size_t ncache;
 } sq;
 
 #define SCHEMA_VERSION "2"
@@ -108,6 +114,9 @@ sq_close(void *be)
 
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
+	free(s->ca);
 	sqlite3_close(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd); /* drops the flock, if held */
@@ -150,7 +159,10 @@ sq_open(const char *location, const char *ca, tg_err *err)
 
 	if (s != NULL)
 		s->lockfd = -1;
-	if (s == NULL || (s->path = strdup(location)) == NULL) {
+	if (s == NULL || (s->path = strdup(location)) == NULL ||
+	    (s->ca = strdup(ca != NULL ? ca : "default")) == NULL) {
+		if (s != NULL)
+			free(s->path);
 		free(s);
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		return NULL;
@@ -592,6 +604,132 @@ sq_crl_floor(void *be, const char *series, uint64_t last, tg_err *err)
 	return 0;
 }
 
+/* --- Tables of other modules --- */
+
+static const char *
+sq_ca_name(void *be)
+{
+	return ((sq *)be)->ca;
+}
+
+/* The statement for sql, prepared once; *cached = 0 when the cache is full
+ * (the caller finalizes it after use). */
+static sqlite3_stmt *
+sq_cached(sq *s, const char *sql, int *cached, tg_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	*cached = 1;
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		sq_fail(s, err, "prepare");
+		return NULL;
+	}
+	if (s->ncache < STORE_SQL_CACHE) {
+		s->cache[s->ncache].sql = sql;
+		s->cache[s->ncache++].st = st;
+	} else {
+		*cached = 0;
+	}
+	return st;
+}
+
+#define SQ_COLS_MAX 32
+
+/* Parameters are named $1..$n in the text; SQLite numbers named parameters
+ * by first appearance, so each is looked up by its name. */
+static int
+sq_sql(void *be, const char *sql, const char *const *params, int nparams, store_row_fn fn,
+    void *arg, long *changes, tg_err *err)
+{
+	sq *s = be;
+	const char *vals[SQ_COLS_MAX];
+	int rc, ncols, cached;
+	sqlite3_stmt *st = sq_cached(s, sql, &cached, err);
+
+	if (st == NULL)
+		return -1;
+	for (int i = 0; i < nparams; i++) {
+		char name[16];
+		int idx;
+		snprintf(name, sizeof(name), "$%d", i + 1);
+		if ((idx = sqlite3_bind_parameter_index(st, name)) > 0)
+			bind_text(st, idx, params[i]);
+	}
+	ncols = sqlite3_column_count(st);
+	if (ncols > SQ_COLS_MAX)
+		ncols = SQ_COLS_MAX;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols; i++)
+			vals[i] = (const char *)sqlite3_column_text(st, i);
+		if (fn != NULL && fn(arg, ncols, vals) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc == SQLITE_DONE && changes != NULL)
+		*changes = sqlite3_changes(s->db);
+	if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_CHECK)
+		tg_err_set(err, TG_ERR_EXISTS, "inventory %s: already recorded (%s)", s->path,
+		    sqlite3_errmsg(s->db));
+	else if (rc != SQLITE_DONE)
+		sq_fail(s, err, "statement");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!cached)
+		sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sq_sql_txn(void *be, int op, tg_err *err)
+{
+	sq *s = be;
+	static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK" };
+
+	if (op == STORE_TXN_ROLLBACK) {
+		sqlite3_exec(s->db, sql[op], NULL, NULL, NULL);
+		return 0;
+	}
+	return exec(s, sql[op], err);
+}
+
+static int
+meta_value(void *arg, int ncols, const char *const *vals)
+{
+	snprintf(arg, 16, "%s", ncols > 0 && vals[0] != NULL ? vals[0] : "");
+	return 1;
+}
+
+static int
+sq_sql_schema(void *be, const char *key, const char *version, const char *ddl, tg_err *err)
+{
+	sq *s = be;
+	static const char get[] = "SELECT value FROM meta WHERE key = $1";
+	static const char set[] = "INSERT INTO meta(key, value) VALUES ($1, $2)";
+	const char *params[] = { key, version };
+	char have[16] = "";
+
+	if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+		return -1;
+	if (sq_sql(s, get, params, 1, meta_value, have, NULL, err) != 0)
+		goto fail;
+	if (have[0] == '\0' && (exec(s, ddl, err) != 0 ||
+		sq_sql(s, set, params, 2, NULL, NULL, NULL, err) != 0))
+		goto fail;
+	if (have[0] != '\0' && strcmp(have, version) != 0) {
+		tg_err_set(err, TG_ERR_CONFIG, "inventory %s has %s %s, which this tlsgate does not "
+		    "know; upgrade tlsgate", s->path, key, have);
+		goto fail;
+	}
+	return exec(s, "COMMIT", err);
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -610,4 +748,8 @@ const struct store_ops store_sqlite_ops = {
 	.next_crl_number = sq_next_crl_number,
 	.crl_numbers = sq_crl_numbers,
 	.crl_floor = sq_crl_floor,
+	.ca_name = sq_ca_name,
+	.sql = sq_sql,
+	.sql_txn = sq_sql_txn,
+	.sql_schema = sq_sql_schema,
 };

@@ -1,0 +1,776 @@
+/* The ACME server's HTTPS front end: a fixed pool of worker threads, each
+ * serving one connection at a time with blocking-style I/O on a
+ * non-blocking socket (poll with deadlines), through the gateway's TLS
+ * engine and strict HTTP/1.1 head parser. A thread per connection keeps
+ * every request a straight line of code; ACME traffic is a few requests per
+ * certificate, so the pool (--workers, default 16) bounds connections and
+ * memory, and a connection that idles past its timeout gives its thread
+ * back. Limits: a head within 10 s of its first byte (16 KB), a body within
+ * 10 s, ACME_BODY_MAX bytes (413 before reading it), 30 s idle keep-alive. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "acme/srv.h"
+#include "gateway/gw.h"
+#include "gateway/h1.h"
+#include "gateway/tls_engine.h"
+#include "tlsgate/pki.h"
+#include "tlsgate/util.h"
+
+#define HANDSHAKE_MS 10000
+#define HEAD_MS 10000
+#define BODY_MS 10000
+#define IDLE_MS 30000
+#define WRITE_MS 10000
+#define CONN_BUF (H1_HEAD_MAX + ACME_BODY_MAX)
+#define SERVER_CERT_DAYS 90
+
+typedef struct front {
+	acme_srv *srv;
+	gw_tls_ctx *tls;
+	int lfd;
+} front;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- threads' store connections -------------------------------------- */
+
+int
+acme_thr_open(acme_thr *t, acme_srv *srv, tg_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->srv = srv;
+	if ((t->ca = tg_ca_open(srv->ca_dir, NULL, 0, err)) == NULL)
+		return -1;
+	t->db = tg_ca_store(t->ca);
+	return 0;
+}
+
+void
+acme_thr_close(acme_thr *t)
+{
+	tg_ca_free(t->ca);
+	t->ca = NULL;
+	t->db = NULL;
+}
+
+/* ---- connection I/O with deadlines ------------------------------------- */
+
+typedef struct conn {
+	front *f;
+	acme_thr *t;
+	int fd;
+	gw_tls *tls;
+	char *buf;                 /* CONN_BUF bytes, the thread's */
+	size_t len;
+	char peer[INET6_ADDRSTRLEN];
+} conn;
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { fd, events, 0 };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return -1;
+		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+io_wait(conn *c, enum gw_io io, int64_t deadline)
+{
+	if (io == GW_IO_WANT_READ)
+		return wait_fd(c->fd, POLLIN, deadline);
+	if (io == GW_IO_WANT_WRITE)
+		return wait_fd(c->fd, POLLOUT, deadline);
+	return -1;
+}
+
+/* Reads what comes into buf[len..cap); 0, or -1 on close, error or deadline. */
+static int
+read_some(conn *c, size_t cap, int64_t deadline)
+{
+	for (;;) {
+		size_t n = 0;
+		enum gw_io io = gw_tls_read(c->tls, c->buf + c->len, cap - c->len, &n);
+		if (io == GW_IO_OK) {
+			c->len += n;
+			return 0;
+		}
+		if (io_wait(c, io, deadline) != 0)
+			return -1;
+	}
+}
+
+static int
+write_all(conn *c, const char *p, size_t len)
+{
+	int64_t deadline = now_ms() + WRITE_MS;
+
+	while (len > 0) {
+		size_t n = 0;
+		enum gw_io io = gw_tls_write(c->tls, p, len, &n);
+		if (io == GW_IO_OK) {
+			p += n;
+			len -= n;
+		} else if (io_wait(c, io, deadline) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+reason_phrase(int status)
+{
+	static const struct {
+		int status;
+		const char *text;
+	} t[] = {
+		{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" }, { 400, "Bad Request" },
+		{ 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+		{ 408, "Request Timeout" }, { 409, "Conflict" }, { 411, "Length Required" },
+		{ 413, "Content Too Large" }, { 415, "Unsupported Media Type" },
+		{ 429, "Too Many Requests" }, { 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 503, "Service Unavailable" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].status == status)
+			return t[i].text;
+	return "Unknown";
+}
+
+static int
+send_resp(conn *c, const acme_resp *r, int head_only, int keep)
+{
+	acme_srv *srv = c->f->srv;
+	char head[ACME_RESP_HDRS + 1024], nonce[ACME_NONCE_MAX];
+	int n;
+
+	nonce[0] = '\0';
+	if (r->nonce)
+		acme_nonce_make(srv->nonce_key, time(NULL), nonce);
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\n"
+	    "%s%s%s"
+	    "Content-Length: %zu\r\n"
+	    "%s%s%s"
+	    "Link: <%s/directory>;rel=\"index\"\r\n"
+	    "%.*s"
+	    "%s"
+	    "\r\n",
+	    r->status, reason_phrase(r->status),
+	    r->ctype ? "Content-Type: " : "", r->ctype ? r->ctype : "", r->ctype ? "\r\n" : "",
+	    r->body_len,
+	    nonce[0] ? "Replay-Nonce: " : "", nonce, nonce[0] ? "\r\n" : "",
+	    srv->base, (int)r->hlen, r->hdrs, keep ? "" : "Connection: close\r\n");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -1;
+	if (write_all(c, head, (size_t)n) != 0)
+		return -1;
+	if (!head_only && r->body_len > 0 && write_all(c, r->body, r->body_len) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+log_request(conn *c, const char *method, const char *path, const acme_resp *r)
+{
+	gw_log("acme: %s %s %s %d account=%s problem=%s", c->peer, method, path, r->status,
+	    r->account[0] ? r->account : "-",
+	    r->problem != ACME_P_NONE ? acme_problem_urn(r->problem) : "-");
+}
+
+/* A refusal the front end makes before any handler runs; the connection
+ * closes after it. */
+static void
+refuse(conn *c, acme_ptype type, int status, const char *method, const char *path,
+    const char *detail)
+{
+	acme_problem p = { type, "" };
+	acme_resp r = { 0 };
+
+	snprintf(p.detail, sizeof(p.detail), "%s", detail);
+	acme_resp_problem(c->f->srv, &r, &p);
+	if (status != 0)
+		r.status = status;
+	atomic_fetch_add_explicit(&c->f->srv->m.problems, 1, memory_order_relaxed);
+	log_request(c, method, path, &r);
+	(void)send_resp(c, &r, 0, 0);
+	acme_resp_clear(&r);
+}
+
+/* A field's value as text (bounded), or "" when absent. */
+static void
+field(const char *buf, const struct h1_request *q, const char *name, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < q->nfields; i++) {
+		const struct h1_field *f = &q->f[i];
+		if (!h1_word(buf + f->name.off, f->name.len, name))
+			continue;
+		snprintf(out, cap, "%.*s", (int)f->value.len, buf + f->value.off);
+		return;
+	}
+}
+
+/* "application/jose+json; charset=..." -> "application/jose+json". */
+static void
+media_type(char *ct)
+{
+	char *semi = strchr(ct, ';');
+
+	if (semi != NULL)
+		*semi = '\0';
+	for (size_t n = strlen(ct); n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'); n--)
+		ct[n - 1] = '\0';
+	for (char *p = ct; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+}
+
+/* Serves one request; 1 to keep the connection, 0 to close it. */
+static int
+serve_request(conn *c, int first)
+{
+	struct h1_request *q = NULL;
+	uint8_t st = 0;
+	size_t head = 0, scanned = 0;
+	int done = 0, keep = 0;
+	int64_t deadline = now_ms() + (first ? HEAD_MS : IDLE_MS);
+	char method[16], path[ACME_URL_MAX], ctype[128];
+	acme_req req;
+	acme_resp r = { 0 };
+
+	/* The head: from what is buffered, then from the socket. */
+	for (;;) {
+		size_t n = h1_head_end(&st, c->buf + scanned, c->len - scanned, &done);
+		scanned += n;
+		if (done) {
+			head = scanned;
+			break;
+		}
+		if (c->len >= H1_HEAD_MAX) {
+			refuse(c, ACME_P_MALFORMED, 431, "-", "-", "the request head is over 16 KB");
+			return 0;
+		}
+		if (read_some(c, H1_HEAD_MAX, deadline) != 0) {
+			if (c->len > 0)
+				refuse(c, ACME_P_MALFORMED, 408, "-", "-",
+				    "no complete request head in time");
+			return 0;
+		}
+		if (c->len > 0 && scanned == 0 && deadline - now_ms() > HEAD_MS)
+			deadline = now_ms() + HEAD_MS; /* the head's own clock starts */
+	}
+	if ((q = malloc(sizeof(*q))) == NULL)
+		return 0;
+	if (h1_request_parse(c->buf, head, q) != 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "the request is not valid HTTP/1.1: %s", q->why);
+		refuse(c, ACME_P_MALFORMED, q->status, "-", "-", why);
+		goto out;
+	}
+	snprintf(method, sizeof(method), "%.*s", (int)q->method.len, c->buf + q->method.off);
+	if (q->target.len >= sizeof(path) || c->buf[q->target.off] != '/') {
+		refuse(c, ACME_P_MALFORMED, 400, method, "-",
+		    "the request target must be a path under 1 KB");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)q->target.len, c->buf + q->target.off);
+	if (q->body == H1_BODY_CHUNKED) {
+		refuse(c, ACME_P_MALFORMED, 411, method, path,
+		    "send the body with a Content-Length (chunked bodies are not taken)");
+		goto out;
+	}
+	if (q->body == H1_BODY_LENGTH && q->length > ACME_BODY_MAX) {
+		refuse(c, ACME_P_TOO_LARGE, 413, method, path,
+		    "the body is over the limit of 64 KB; ACME requests are small");
+		goto out;
+	}
+	deadline = now_ms() + BODY_MS;
+	while (q->body == H1_BODY_LENGTH && c->len < head + q->length)
+		if (read_some(c, head + q->length, deadline) != 0)
+			goto out;
+	field(c->buf, q, "content-type", ctype, sizeof(ctype));
+	media_type(ctype);
+	req.method = method;
+	req.path = path;
+	req.content_type = ctype;
+	req.body = c->buf + head;
+	req.body_len = q->body == H1_BODY_LENGTH ? (size_t)q->length : 0;
+	acme_handle(c->t, &req, &r);
+	keep = q->minor == 1 ? !(q->conn & H1_CONN_CLOSE) : !!(q->conn & H1_CONN_KEEP_ALIVE);
+	keep = keep && !atomic_load(&c->f->srv->stop);
+	log_request(c, method, path, &r);
+	if (send_resp(c, &r, strcmp(method, "HEAD") == 0, keep) != 0)
+		keep = 0;
+	/* Pipelined bytes stay for the next request. */
+	memmove(c->buf, c->buf + head + req.body_len, c->len - head - req.body_len);
+	c->len -= head + req.body_len;
+out:
+	acme_resp_clear(&r);
+	free(q);
+	return keep;
+}
+
+static void
+serve_conn(front *f, acme_thr *t, char *buf, int fd, const struct sockaddr_storage *ss)
+{
+	conn c = { .f = f, .t = t, .fd = fd, .buf = buf };
+	int64_t deadline = now_ms() + HANDSHAKE_MS;
+	enum gw_io io;
+	int one = 1;
+
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c.peer, sizeof(c.peer));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c.peer,
+		    sizeof(c.peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c.tls = gw_tls_new(f->tls, fd)) == NULL)
+		return;
+	while ((io = gw_tls_handshake(c.tls)) != GW_IO_OK)
+		if (io_wait(&c, io, deadline) != 0)
+			goto out;
+	for (int first = 1; serve_request(&c, first); first = 0)
+		;
+	(void)gw_tls_shutdown(c.tls);
+out:
+	gw_tls_free(c.tls);
+}
+
+static void *
+worker(void *arg)
+{
+	front *f = arg;
+	acme_srv *srv = f->srv;
+	acme_thr t;
+	tg_err err = { 0 };
+	char *buf = malloc(CONN_BUF);
+
+	if (buf == NULL || acme_thr_open(&t, srv, &err) != 0) {
+		gw_log_err("acme: a worker could not start: %s", buf ? err.msg : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	while (!atomic_load(&srv->stop)) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd;
+
+		if (wait_fd(f->lfd, POLLIN, now_ms() + 250) != 0)
+			continue;
+		if ((fd = accept(f->lfd, (struct sockaddr *)&ss, &sl)) < 0)
+			continue;
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+			close(fd);
+			continue;
+		}
+		atomic_fetch_add_explicit(&srv->m.conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&srv->m.conns_active, 1, memory_order_relaxed);
+		serve_conn(f, &t, buf, fd, &ss);
+		close(fd);
+		atomic_fetch_sub_explicit(&srv->m.conns_active, 1, memory_order_relaxed);
+	}
+	acme_thr_close(&t);
+	free(buf);
+	return NULL;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int
+is_wildcard_addr(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || host[0] == '\0';
+}
+
+/* The base of every URL: --external-url, else https://NAME:PORT with the
+ * first --name, else the listen host. */
+static int
+base_url(const acme_serve_opts *o, char *base, size_t len, char *host, size_t hostcap,
+    unsigned *port, tg_err *err)
+{
+	char lhost[256];
+	unsigned lport;
+	const char *h;
+
+	if (util_parse_hostport(o->listen, "--listen", lhost, sizeof(lhost), &lport, err) != 0)
+		return -1;
+	*port = lport;
+	snprintf(host, hostcap, "%s", lhost);
+	if (o->external_url != NULL) {
+		const char *rest = o->external_url + 8;
+		size_t n = strlen(o->external_url);
+		if (strncmp(o->external_url, "https://", 8) != 0 || rest[0] == '\0' ||
+		    strchr(rest, '/') != NULL || strchr(rest, '?') != NULL || n >= len)
+			return tg_err_set(err, TG_ERR_USAGE, "--external-url '%s' must be https://HOST or "
+			    "https://HOST:PORT, no path: ACME requires HTTPS and the server's resources "
+			    "live at its root", o->external_url);
+		snprintf(base, len, "%s", o->external_url);
+		return 0;
+	}
+	h = o->nnames > 0 ? o->names[0] : lhost;
+	if (o->nnames == 0 && is_wildcard_addr(lhost))
+		return tg_err_set(err, TG_ERR_USAGE, "--listen %s has no name clients can reach; give "
+		    "--name HOST (the name clients use, also put in the server's certificate) or "
+		    "--external-url https://HOST:PORT", o->listen);
+	snprintf(base, len, strchr(h, ':') != NULL ? "https://[%s]:%u" : "https://%s:%u", h, lport);
+	return 0;
+}
+
+int
+acme_serve_check(const acme_serve_opts *o, tg_err *err)
+{
+	char base[ACME_URL_MAX], host[256];
+	unsigned port;
+	acme_cidr c;
+	pki_san san;
+
+	if (base_url(o, base, sizeof(base), host, sizeof(host), &port, err) != 0)
+		return -1;
+	if (o->n_allow_domains == 0 && o->n_allow_ips == 0)
+		return tg_err_set(err, TG_ERR_USAGE, "no --allow-domain or --allow-ip: this server "
+		    "would refuse every name, so it does not start; allow what it may issue for, e.g. "
+		    "--allow-domain example.internal --allow-ip 10.0.0.0/8");
+	for (size_t i = 0; i < o->n_allow_domains; i++)
+		if (pki_san_parse(o->allow_domains[i], &san, err) != 0 || san.type != PKI_SAN_DNS ||
+		    strchr(o->allow_domains[i], '*') != NULL)
+			return tg_err_set(err, TG_ERR_USAGE, "--allow-domain '%s' is not a DNS name (it "
+			    "allows the name and every name under it; no wildcard needed)",
+			    o->allow_domains[i]);
+	for (size_t i = 0; i < o->n_allow_ips; i++)
+		if (acme_cidr_parse(o->allow_ips[i], &c, err) != 0)
+			return -1;
+	if (o->default_validity > o->max_validity)
+		return tg_err_set(err, TG_ERR_USAGE, "--default-validity is longer than "
+		    "--max-validity; lower it or raise --max-validity");
+	if (o->default_validity < 3600)
+		return tg_err_set(err, TG_ERR_USAGE, "--default-validity must be at least 1h");
+	for (size_t i = 0; i < o->nresolve; i++) {
+		const char *eq = strchr(o->resolve[i], '=');
+		unsigned char a[16];
+		if (eq == NULL || eq == o->resolve[i] || (inet_pton(AF_INET, eq + 1, a) != 1 &&
+			inet_pton(AF_INET6, eq + 1, a) != 1))
+			return tg_err_set(err, TG_ERR_USAGE, "--resolve '%s' is not NAME=ADDR (an IPv4 "
+			    "or IPv6 address), e.g. --resolve host.example.internal=127.0.0.1",
+			    o->resolve[i]);
+	}
+	if ((o->cert == NULL) != (o->key == NULL))
+		return tg_err_set(err, TG_ERR_USAGE, "give --cert and --key together (or neither: "
+		    "the server issues its own certificate from the CA)");
+	return 0;
+}
+
+static int
+lower_dup(const char *s, size_t n, char **out)
+{
+	if ((*out = strndup(s, n)) == NULL)
+		return -1;
+	for (char *p = *out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return 0;
+}
+
+static int
+setup_policy(acme_srv *srv, tg_err *err)
+{
+	const acme_serve_opts *o = srv->o;
+	char **domains = calloc(o->n_allow_domains + 1, sizeof(char *));
+
+	srv->pol.ips = calloc(o->n_allow_ips + 1, sizeof(acme_cidr));
+	srv->resolve = calloc(o->nresolve + 1, sizeof(acme_resolve));
+	if (domains == NULL || srv->pol.ips == NULL || srv->resolve == NULL) {
+		free(domains);
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < o->n_allow_domains; i++) {
+		const char *d = o->allow_domains[i];
+		if (d[0] == '.')
+			d++;
+		if (lower_dup(d, strlen(d), &domains[i]) != 0)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
+	srv->pol.domains = (const char *const *)domains;
+	srv->pol.ndomains = o->n_allow_domains;
+	for (size_t i = 0; i < o->n_allow_ips; i++)
+		if (acme_cidr_parse(o->allow_ips[i], &srv->pol.ips[i], err) != 0)
+			return -1;
+	srv->pol.nips = o->n_allow_ips;
+	srv->pol.no_wildcards = o->no_wildcards;
+	srv->pol.max_validity = o->max_validity;
+	srv->pol.default_validity = o->default_validity;
+	for (size_t i = 0; i < o->nresolve; i++) {
+		const char *eq = strchr(o->resolve[i], '=');
+		char *name;
+		if (lower_dup(o->resolve[i], (size_t)(eq - o->resolve[i]), &name) != 0)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		srv->resolve[i].name = name;
+		srv->resolve[i].addr = eq + 1;
+	}
+	srv->vopts.http_port = o->http01_port ? o->http01_port : 80;
+	srv->vopts.tlsalpn_port = o->tlsalpn01_port ? o->tlsalpn01_port : 443;
+	srv->vopts.resolve = srv->resolve;
+	srv->vopts.n_resolve = o->nresolve;
+	srv->vopts.timeout_ms = 10000;
+	return 0;
+}
+
+static void
+free_policy(acme_srv *srv)
+{
+	for (size_t i = 0; i < srv->pol.ndomains; i++)
+		free((char *)srv->pol.domains[i]);
+	free((char **)srv->pol.domains);
+	free(srv->pol.ips);
+	for (size_t i = 0; srv->resolve != NULL && i < srv->o->nresolve; i++)
+		free((char *)srv->resolve[i].name);
+	free(srv->resolve);
+}
+
+/* ---- the server's own certificate ----------------------------------------- */
+
+struct one_profile {
+	pki_profile *p;
+	int given;
+};
+
+static int
+next_profile(void *arg, pki_profile *p, tg_err *err)
+{
+	struct one_profile *s = arg;
+
+	(void)err;
+	if (s->given)
+		return 0;
+	*p = *s->p;
+	s->given = 1;
+	return 1;
+}
+
+/* 1 if the certificate at path covers every name and has a third of its
+ * life left. */
+static int
+cert_still_good(const char *path, const pki_profile *p)
+{
+	X509 *cert = util_exists(path) ? pki_load_cert(path, NULL) : NULL;
+	int64_t nb, na, now = time(NULL);
+	int ok;
+
+	if (cert == NULL)
+		return 0;
+	nb = pki_asn1_time_unix(X509_get0_notBefore(cert));
+	na = pki_asn1_time_unix(X509_get0_notAfter(cert));
+	ok = na - now > (na - nb) / 3;
+	for (size_t i = 0; ok && i < p->nsans; i++)
+		ok = p->sans[i].type == PKI_SAN_IP ?
+		    X509_check_ip_asc(cert, p->sans[i].value, 0) == 1 :
+		    X509_check_host(cert, p->sans[i].value, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+		        NULL) == 1;
+	X509_free(cert);
+	ERR_clear_error();
+	return ok;
+}
+
+static int
+own_cert(acme_srv *srv, const char *host, char *crt, char *key, size_t len, tg_err *err)
+{
+	const acme_serve_opts *o = srv->o;
+	const char *extra[64];
+	size_t nextra = 0;
+	char dir[4096], bhost[256] = "";
+	pki_profile *p = calloc(1, sizeof(*p));
+	struct one_profile src = { p, 0 };
+	tg_issue_opts io = { 0 };
+	const char *first;
+	int rc = -1;
+
+	if (p == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	/* The base URL's host first: it is the name clients check. */
+	sscanf(srv->base + 8, "%255[^:/]", bhost);
+	if (bhost[0] == '[')
+		sscanf(srv->base + 9, "%255[^]]", bhost);
+	first = bhost;
+	for (size_t i = 0; i < o->nnames && nextra < 62; i++)
+		extra[nextra++] = o->names[i];
+	if (!is_wildcard_addr(host))
+		extra[nextra++] = host;
+	if (pki_profile_leaf(p, PKI_PROFILE_SERVER, first, extra, nextra,
+		(int64_t)SERVER_CERT_DAYS * 86400, err) != 0 ||
+	    util_path_join(dir, sizeof(dir), srv->ca_dir, "acme", err) != 0 ||
+	    util_mkdir_p(dir, 0700, err) != 0)
+		goto out;
+	snprintf(crt, len, "%s/%s.crt", dir, first);
+	snprintf(key, len, "%s/%s.key", dir, first);
+	if (cert_still_good(crt, p) && util_exists(key)) {
+		rc = 0;
+		goto out;
+	}
+	io.out_dir = dir;
+	io.key_type = PKI_KEY_EC_P256;
+	io.force = 1;
+	if (tg_ca_issue(srv->ca, next_profile, &src, &io, NULL, NULL, err) != 0) {
+		tg_err_prefix(err, "issuing the ACME server's own certificate");
+		goto out;
+	}
+	gw_log("acme: issued the server's own certificate %s (%zu names) from the CA", crt,
+	    p->nsans);
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+static int
+listen_on(const char *host, unsigned port, tg_err *err)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+		.ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char ps[8];
+	int fd = -1, one = 1, r;
+
+	snprintf(ps, sizeof(ps), "%u", port);
+	if ((r = getaddrinfo(is_wildcard_addr(host) && host[0] == '\0' ? NULL : host, ps, &hints,
+		 &ai)) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "--listen: cannot resolve %s: %s", host,
+		    gai_strerror(r));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+		tg_err_set(err, TG_ERR_IO, "cannot listen on %s:%u: %s%s", host, port, strerror(errno),
+		    errno == EADDRINUSE ? " (another process has it; pick another port)" : "");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+chain_pem(acme_srv *srv, tg_err *err)
+{
+	X509 *issuer = tg_ca_issuer(srv->ca);
+	size_t len;
+
+	if (issuer == tg_ca_root(srv->ca) || X509_cmp(issuer, tg_ca_root(srv->ca)) == 0) {
+		srv->chain_pem = strdup("");
+		return srv->chain_pem != NULL ? 0 : tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	}
+	return pki_certs_to_pem(&issuer, 1, &srv->chain_pem, &len, err);
+}
+
+int
+acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
+{
+	acme_srv *srv = calloc(1, sizeof(*srv));
+	front f = { .srv = srv, .lfd = -1 };
+	char host[256], crt[4096], key[4096];
+	struct gw_cert_spec spec = { NULL, crt, key };
+	struct gw_tls_opts to = { .listener = "acme", .certs = &spec, .ncerts = 1,
+		.session_cache = 10000 };
+	unsigned port, nworkers = o->workers ? o->workers : 16;
+	pthread_t *threads = NULL;
+	size_t started = 0;
+	sigset_t sigs;
+	int rc = -1, sig;
+
+	if (srv == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	srv->o = o;
+	srv->ca = ca;
+	srv->started = time(NULL);
+	pthread_mutex_init(&srv->sign_lock, NULL);
+	snprintf(srv->ca_dir, sizeof(srv->ca_dir), "%s", tg_ca_dir(ca));
+	if (acme_serve_check(o, err) != 0 ||
+	    base_url(o, srv->base, sizeof(srv->base), host, sizeof(host), &port, err) != 0 ||
+	    setup_policy(srv, err) != 0 || chain_pem(srv, err) != 0 ||
+	    acme_db_init(tg_ca_store(ca), err) != 0 ||
+	    acme_db_nonce_key(tg_ca_store(ca), srv->nonce_key, err) != 0)
+		goto out;
+	if (o->cert != NULL) {
+		snprintf(crt, sizeof(crt), "%s", o->cert);
+		snprintf(key, sizeof(key), "%s", o->key);
+	} else if (own_cert(srv, host, crt, key, sizeof(crt), err) != 0) {
+		goto out;
+	}
+	if ((f.tls = gw_tls_ctx_new(&to, err)) == NULL ||
+	    (f.lfd = listen_on(host, port, err)) < 0)
+		goto out;
+	/* Signals go to this thread only; the others never see them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (acme_vq_start(srv, err) != 0)
+		goto stop;
+	if ((threads = calloc(nworkers, sizeof(*threads))) == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		goto stop;
+	}
+	for (; started < nworkers; started++)
+		if (pthread_create(&threads[started], NULL, worker, &f) != 0) {
+			tg_err_set(err, TG_ERR_INTERNAL, "cannot start worker threads");
+			goto stop;
+		}
+	gw_log("acme: serving %s/directory on %s (%u workers; CA %s; allowed: %zu domains, %zu "
+	       "address ranges%s%s)", srv->base, o->listen, nworkers, srv->ca_dir,
+	    srv->pol.ndomains, srv->pol.nips, o->eab_required ? "; external account binding "
+	    "required" : "", o->no_wildcards ? "; no wildcards" : "");
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	gw_log("acme: signal %d, stopping", sig);
+	rc = 0;
+stop:
+	atomic_store(&srv->stop, 1);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	acme_vq_stop(srv);
+out:
+	free(threads);
+	if (f.lfd >= 0)
+		close(f.lfd);
+	gw_tls_ctx_free(f.tls);
+	free_policy(srv);
+	free(srv->chain_pem);
+	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
+	pthread_mutex_destroy(&srv->sign_lock);
+	free(srv);
+	return rc;
+}
