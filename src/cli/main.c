@@ -45,6 +45,8 @@ static const char top_help[] =
 static const struct cli_cmd *
 leaf_for(const struct cli_cmd *row)
 {
+	if (row->run != NULL || row->subs != NULL) /* a full row (`acme serve` is not `serve`) */
+		return row;
 	if (strcmp(row->name, "crl") == 0)
 		return &cli_crl_cmd;
 	if (strcmp(row->name, "inspect") == 0)
