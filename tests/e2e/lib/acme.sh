@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# The ACME server for the e2e tests, sourced after lib.sh:
+#   acme_ca [ca init options]   a CA with an intermediate in $WORK/pki
+#   start_acme NAME [acme serve options]   `tlsgate acme serve` on a free port
+#                  (name localhost, example.test allowed), log in $WORK/NAME.log;
+#                  sets ACME_PORT, ACME_DIR (the directory URL), ACME_PID
+#   acme_state     accounts, orders and certificates as JSON, for "nothing changed"
+# The server trusts nothing but its own CA; clients are pointed at
+# $WORK/pki/root.crt (REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, acme_ca_root).
+
+acme_ca() {
+	tg ca init --dir "$WORK/pki" --name "ACME e2e Root" --intermediate "$@" >/dev/null
+}
+
+start_acme() {
+	local name=$1
+	shift
+	ACME_PORT=$(free_port)
+	start_bg "$name" timeout 600 "$TLSGATE" acme serve --dir "$WORK/pki" \
+		--listen "127.0.0.1:$ACME_PORT" --name localhost --allow-domain example.test "$@"
+	ACME_PID=$BG_PID
+	wait_port "$ACME_PORT" 20
+	ACME_DIR="https://localhost:$ACME_PORT/directory"
+	curl -sS --max-time 5 --cacert "$WORK/pki/root.crt" "$ACME_DIR" >/dev/null ||
+		fail "the ACME directory $ACME_DIR does not answer over TLS with the CA's root"
+}
+
+acme_state() {
+	tg acme accounts --dir "$WORK/pki" --json
+	tg acme orders --dir "$WORK/pki" --json
+	tg cert list --dir "$WORK/pki" --json
+}
