@@ -512,8 +512,9 @@ eab_key_for(const char *kid, unsigned char *key, size_t *keylen, void *arg)
 	acme_eab_key k;
 	tg_err err = { 0 };
 
-	if (acme_db_eab_get(h->db, kid, &k, &err) != 1 || k.revoked || k.account[0] != '\0' ||
-	    *keylen < k.keylen) {
+	/* A revoked or used key still verifies here: binding it then fails
+	 * saying so, rather than as an unknown kid. */
+	if (acme_db_eab_get(h->db, kid, &k, &err) != 1 || *keylen < k.keylen) {
 		OPENSSL_cleanse(&k, sizeof(k));
 		return -1;
 	}

@@ -86,6 +86,7 @@ typedef struct conn {
 	gw_tls *tls;
 	char *buf;                 /* CONN_BUF bytes, the thread's */
 	size_t len;
+	int linger;                /* a refusal left the client's bytes unread */
 	char peer[INET6_ADDRSTRLEN];
 } conn;
 
@@ -230,6 +231,31 @@ refuse(conn *c, acme_ptype type, int status, const char *method, const char *pat
 	log_request(c, method, path, &r);
 	(void)send_resp(c, &r, 0, 0);
 	acme_resp_clear(&r);
+	c->linger = 1;
+}
+
+#define LINGER_MS 2000
+#define LINGER_BYTES (1024 * 1024)
+
+/* After a refusal the client may still be sending (a body over the limit):
+ * closing with its bytes unread would reset the connection and could lose
+ * our answer before it reads it. Read and drop them for a while, as
+ * nginx's lingering close does. */
+static void
+linger_close(conn *c)
+{
+	int64_t deadline = now_ms() + LINGER_MS;
+	size_t dropped = 0;
+	char sink[4096];
+
+	shutdown(c->fd, SHUT_WR);
+	while (dropped < LINGER_BYTES && wait_fd(c->fd, POLLIN, deadline) == 0) {
+		ssize_t n = read(c->fd, sink, sizeof(sink));
+		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+			break;
+		if (n > 0)
+			dropped += (size_t)n;
+	}
 }
 
 /* A field's value as text (bounded), or "" when absent. */
@@ -368,6 +394,8 @@ serve_conn(front *f, acme_thr *t, char *buf, int fd, const struct sockaddr_stora
 	for (int first = 1; serve_request(&c, first); first = 0)
 		;
 	(void)gw_tls_shutdown(c.tls);
+	if (c.linger)
+		linger_close(&c);
 out:
 	gw_tls_free(c.tls);
 }
