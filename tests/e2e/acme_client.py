@@ -107,10 +107,15 @@ class _Session(requests.Session):
 
 class Client:
     """bases: one or more https://HOST:PORT of servers sharing a store; each
-    request goes to the next (round robin) unless one is pinned."""
+    request goes to the next (round robin) unless one is pinned. external:
+    the URL all of them are configured with (--external-url), which requests
+    are signed for, as behind a load balancer; by default each server's own."""
 
-    def __init__(self, bases, ca, key=None):
+    def __init__(self, bases, ca, key=None, external=None, cross_nonce=False):
         self.bases = bases if isinstance(bases, list) else [bases]
+        self.external = external
+        self.cross_nonce = cross_nonce
+        self.route = []
         self.turn = itertools.cycle(range(len(self.bases)))
         self.s = _Session(ca)
         self.key = key or new_key()
@@ -119,14 +124,17 @@ class Client:
         self.last_base = self.bases[0]
         self.dir = self.s.get(self.bases[0] + "/directory", timeout=10).json()
 
+    def path(self, url):
+        for b in [self.external] + self.bases:
+            if b and url.startswith(b):
+                return url[len(b):]
+        return url
+
     def url(self, name, base=None):
-        u = self.dir[name]
-        # URLs name the first server; another server of the list is asked
-        # for the same resource at its own address.
-        return (base or self.bases[0]) + u[len(self.bases[0]):]
+        return (self.external or base or self.bases[0]) + self.path(self.dir[name])
 
     def nonce(self, base):
-        r = self.s.head(self.url("newNonce", base), timeout=10)
+        r = self.s.head(base + self.path(self.dir["newNonce"]), timeout=10)
         return r.headers["Replay-Nonce"]
 
     def signed(self, url, payload, nonce, kid=None, jwk=False, key=None, sign=None):
@@ -144,12 +152,18 @@ class Client:
     def post(self, url, payload, check=True, base=None, nonce=None, body=None, **kw):
         """url names the resource at the first server; it is sent to base
         (default: the next server), signed with the url that server sees."""
-        base = base or self.bases[next(self.turn)]
-        target = base + url[len(self.bases[0]):] if url.startswith(self.bases[0]) else url
-        self.last_nonce = nonce or self.nonce(base)
+        i = self.bases.index(base) if base else next(self.turn)
+        base = self.bases[i]
+        path = self.path(url)
+        target = base + path
+        if "signed_url" not in kw:
+            kw["signed_url"] = (self.external or base) + path
+        # A nonce from another server of the store, when asked to show they share them.
+        nbase = self.bases[(i + 1) % len(self.bases)] if self.cross_nonce else base
+        self.last_nonce = nonce or self.nonce(nbase)
+        self.route.append((path, base))
         if body is None:
-            body = json.dumps(self.signed(kw.pop("signed_url", target), payload,
-                                          self.last_nonce, **kw))
+            body = json.dumps(self.signed(kw.pop("signed_url"), payload, self.last_nonce, **kw))
         r = self.s.post(target, data=body, timeout=30,
                         headers={"Content-Type": "application/jose+json"})
         self.last = r

@@ -2,6 +2,7 @@
 # The ACME server for the e2e tests, sourced after lib.sh:
 #   acme_ca [ca init options]   a CA with an intermediate in $WORK/pki
 #   start_acme NAME [acme serve options]   `tlsgate acme serve` on a free port
+#                  (or on $ACME_PORT_WANT)
 #                  (name localhost, example.test allowed), log in $WORK/NAME.log;
 #                  sets ACME_PORT, ACME_DIR (the directory URL), ACME_PID
 #   acme_state     accounts, orders and certificates as JSON, for "nothing changed"
@@ -15,7 +16,7 @@ acme_ca() {
 start_acme() {
 	local name=$1
 	shift
-	ACME_PORT=$(free_port)
+	ACME_PORT=${ACME_PORT_WANT:-$(free_port)}
 	start_bg "$name" timeout 600 "$TLSGATE" acme serve --dir "$WORK/pki" \
 		--listen "127.0.0.1:$ACME_PORT" --name localhost --allow-domain example.test "$@"
 	ACME_PID=$BG_PID
