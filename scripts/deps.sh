@@ -13,10 +13,10 @@ build=(pkg-config libssl-dev libsqlite3-dev libpq-dev libjansson-dev libev-dev
        openssl sqlite3)
 test=(libcmocka-dev postgresql postgresql-client nginx-light libnss3-tools curl
       python3 python3-requests python3-cryptography faketime mosquitto mosquitto-clients prosody procps iproute2
-      jq util-linux gdb python3-flask gunicorn)
+      jq util-linux gdb python3-flask gunicorn certbot lego caddy python3-acme)
 demo=(curl python3 ca-certificates)
 package=(cmake debhelper dpkg-dev fakeroot lintian man-db bash-completion systemd adduser procps)
-bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time)
+bench=(easy-rsa haproxy hitch stunnel4 nginx-light hyperfine bc time pebble)
 fuzz=(clang libclang-rt-14-dev)
 audit=(testssl.sh python3)
 
