@@ -144,6 +144,13 @@ int store_sql(store *s, const char *sql, const char *const *params, int nparams,
 int store_sql_begin(store *s, tg_err *err) TG_MUST_CHECK;
 int store_sql_commit(store *s, tg_err *err) TG_MUST_CHECK;
 void store_sql_rollback(store *s);
+/* Commits on this handle stop waiting for the disk (SQLite synchronous=NORMAL
+ * in WAL mode, PostgreSQL synchronous_commit off): a crash of the machine,
+ * not of the process, may lose its last commits, never corrupt the store.
+ * For state a client recreates by retrying (used nonces, orders in
+ * progress); certificates are recorded through a handle that keeps full
+ * durability, whose commit also makes everything before it durable. */
+int store_sql_relaxed(store *s, tg_err *err) TG_MUST_CHECK;
 /* Creates a module's tables: when the store's meta key `key` is absent, ddl
  * (several statements, CREATE ... IF NOT EXISTS) runs and key is set to
  * version, in one transaction under the schema lock; another version is

@@ -332,13 +332,34 @@ authz_json(hctx *h, const acme_authz *a, tg_err *err)
 
 /* ---- the POST gate ------------------------------------------------------ */
 
+/* The account's key: from the thread's cache while the stored thumbprint
+ * is the one it was decoded with; a new reference. */
 static EVP_PKEY *
 account_key(hctx *h)
 {
-	json_t *jwk = h->acct.jwk ? json_loads(h->acct.jwk, 0, NULL) : NULL;
-	EVP_PKEY *key = jwk != NULL ? acme_jwk_to_key(jwk, &h->p) : NULL;
+	acme_thr *t = h->t;
+	json_t *jwk;
+	EVP_PKEY *key;
+	unsigned slot;
 
+	for (size_t i = 0; i < ACME_KEY_CACHE; i++)
+		if (t->keys[i].key != NULL && strcmp(t->keys[i].id, h->acct.id) == 0 &&
+		    strcmp(t->keys[i].thumbprint, h->acct.thumbprint) == 0) {
+			EVP_PKEY_up_ref(t->keys[i].key);
+			return t->keys[i].key;
+		}
+	jwk = h->acct.jwk ? json_loads(h->acct.jwk, 0, NULL) : NULL;
+	key = jwk != NULL ? acme_jwk_to_key(jwk, &h->p) : NULL;
 	json_decref(jwk);
+	if (key == NULL)
+		return NULL;
+	slot = t->next_key++ % ACME_KEY_CACHE;
+	EVP_PKEY_free(t->keys[slot].key);
+	snprintf(t->keys[slot].id, sizeof(t->keys[slot].id), "%s", h->acct.id);
+	snprintf(t->keys[slot].thumbprint, sizeof(t->keys[slot].thumbprint), "%s",
+	    h->acct.thumbprint);
+	t->keys[slot].key = key;
+	EVP_PKEY_up_ref(key);
 	return key;
 }
 

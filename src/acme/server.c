@@ -48,12 +48,18 @@ typedef struct front {
 } front;
 
 static int64_t
-now_ms(void)
+now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /* ---- threads' store connections -------------------------------------- */
@@ -66,12 +72,21 @@ acme_thr_open(acme_thr *t, acme_srv *srv, tg_err *err)
 	if ((t->ca = tg_ca_open(srv->ca_dir, NULL, 0, err)) == NULL)
 		return -1;
 	t->db = tg_ca_store(t->ca);
+	/* Requests' state (nonces used, orders, challenges) need not wait for
+	 * the disk; issuing goes through srv->ca, which does. */
+	if (store_sql_relaxed(t->db, err) != 0) {
+		acme_thr_close(t);
+		return -1;
+	}
 	return 0;
 }
 
 void
 acme_thr_close(acme_thr *t)
 {
+	for (size_t i = 0; i < ACME_KEY_CACHE; i++)
+		EVP_PKEY_free(t->keys[i].key);
+	memset(t->keys, 0, sizeof(t->keys));
 	tg_ca_free(t->ca);
 	t->ca = NULL;
 	t->db = NULL;
@@ -207,11 +222,12 @@ send_resp(conn *c, const acme_resp *r, int head_only, int keep)
 }
 
 static void
-log_request(conn *c, const char *method, const char *path, const acme_resp *r)
+log_request(conn *c, const char *method, const char *path, const acme_resp *r, int64_t t0)
 {
-	gw_log("acme: %s %s %s %d account=%s problem=%s", c->peer, method, path, r->status,
-	    r->account[0] ? r->account : "-",
-	    r->problem != ACME_P_NONE ? acme_problem_urn(r->problem) : "-");
+	gw_log("acme: %s %s %s %d account=%s problem=%s ms=%.1f", c->peer, method, path,
+	    r->status, r->account[0] ? r->account : "-",
+	    r->problem != ACME_P_NONE ? acme_problem_urn(r->problem) : "-",
+	    t0 > 0 ? (double)(now_us() - t0) / 1000.0 : 0.0);
 }
 
 /* A refusal the front end makes before any handler runs; the connection
@@ -228,7 +244,7 @@ refuse(conn *c, acme_ptype type, int status, const char *method, const char *pat
 	if (status != 0)
 		r.status = status;
 	atomic_fetch_add_explicit(&c->f->srv->m.problems, 1, memory_order_relaxed);
-	log_request(c, method, path, &r);
+	log_request(c, method, path, &r, 0);
 	(void)send_resp(c, &r, 0, 0);
 	acme_resp_clear(&r);
 	c->linger = 1;
@@ -295,7 +311,7 @@ serve_request(conn *c, int first)
 	uint8_t st = 0;
 	size_t head = 0, scanned = 0;
 	int done = 0, keep = 0;
-	int64_t deadline = now_ms() + (first ? HEAD_MS : IDLE_MS);
+	int64_t deadline = now_ms() + (first ? HEAD_MS : IDLE_MS), t0;
 	char method[16], path[ACME_URL_MAX], ctype[128];
 	acme_req req;
 	acme_resp r = { 0 };
@@ -357,10 +373,11 @@ serve_request(conn *c, int first)
 	req.content_type = ctype;
 	req.body = c->buf + head;
 	req.body_len = q->body == H1_BODY_LENGTH ? (size_t)q->length : 0;
+	t0 = now_us();
 	acme_handle(c->t, &req, &r);
 	keep = q->minor == 1 ? !(q->conn & H1_CONN_CLOSE) : !!(q->conn & H1_CONN_KEEP_ALIVE);
 	keep = keep && !atomic_load(&c->f->srv->stop);
-	log_request(c, method, path, &r);
+	log_request(c, method, path, &r, t0);
 	if (send_resp(c, &r, strcmp(method, "HEAD") == 0, keep) != 0)
 		keep = 0;
 	/* Pipelined bytes stay for the next request. */
@@ -640,7 +657,7 @@ own_cert(acme_srv *srv, const char *host, char *crt, char *key, size_t len, tg_e
 	const acme_serve_opts *o = srv->o;
 	const char *extra[64];
 	size_t nextra = 0;
-	char dir[4096], bhost[256] = "";
+	char dir[4096], bhost[256] = "", name[300];
 	pki_profile *p = calloc(1, sizeof(*p));
 	struct one_profile src = { p, 0 };
 	tg_issue_opts io = { 0 };
@@ -663,8 +680,12 @@ own_cert(acme_srv *srv, const char *host, char *crt, char *key, size_t len, tg_e
 	    util_path_join(dir, sizeof(dir), srv->ca_dir, "acme", err) != 0 ||
 	    util_mkdir_p(dir, 0700, err) != 0)
 		goto out;
-	snprintf(crt, len, "%s/%s.crt", dir, first);
-	snprintf(key, len, "%s/%s.key", dir, first);
+	snprintf(name, sizeof(name), "%s.crt", first);
+	if (util_path_join(crt, len, dir, name, err) != 0)
+		goto out;
+	snprintf(name, sizeof(name), "%s.key", first);
+	if (util_path_join(key, len, dir, name, err) != 0)
+		goto out;
 	if (cert_still_good(crt, p) && util_exists(key)) {
 		rc = 0;
 		goto out;

@@ -194,11 +194,23 @@ typedef struct acme_srv {
 	int64_t started;
 } acme_srv;
 
-/* What one thread (worker or validator) keeps: its own store connection. */
+#define ACME_KEY_CACHE 64
+
+/* What one thread (worker or validator) keeps: its own store connection,
+ * and the account keys it decoded lately (a JWK becomes a key through
+ * OpenSSL's decoders, a good part of a request's CPU). An entry is used
+ * only while the account's stored thumbprint is still its own, so a key
+ * rollover on any server is seen at once. */
 typedef struct acme_thr {
 	acme_srv *srv;
 	tg_ca *ca;                 /* opened without the key: the store handle */
 	store *db;
+	struct {
+		char id[ACME_ID_MAX];
+		char thumbprint[48];
+		EVP_PKEY *key;
+	} keys[ACME_KEY_CACHE];
+	unsigned next_key;
 } acme_thr;
 
 int acme_thr_open(acme_thr *t, acme_srv *srv, tg_err *err) TG_MUST_CHECK;

@@ -307,6 +307,8 @@ int store_sql_begin(store *s, tg_err *err) { return s->ops->sql_txn(s->be, STORE
 int store_sql_commit(store *s, tg_err *err) { return s->ops->sql_txn(s->be, STORE_TXN_COMMIT, err); }
 void store_sql_rollback(store *s) { (void)s->ops->sql_txn(s->be, STORE_TXN_ROLLBACK, NULL); }
 
+int store_sql_relaxed(store *s, tg_err *err) { return s->ops->sql_relaxed(s->be, err); }
+
 int
 store_sql_schema(store *s, const char *key, const char *version, const char *ddl, tg_err *err)
 {

@@ -38,6 +38,7 @@ struct store_ops {
 	int (*sql)(void *be, const char *sql, const char *const *params, int nparams,
 	    store_row_fn fn, void *arg, long *changes, tg_err *err);
 	int (*sql_txn)(void *be, int op, tg_err *err); /* STORE_TXN_* */
+	int (*sql_relaxed)(void *be, tg_err *err);
 	int (*sql_schema)(void *be, const char *key, const char *version, const char *ddl,
 	    tg_err *err);
 };

@@ -908,6 +908,12 @@ pg_sql_txn(void *be, int op, tg_err *err)
 }
 
 static int
+pg_sql_relaxed(void *be, tg_err *err)
+{
+	return pg_simple(be, "SET synchronous_commit TO off", err);
+}
+
+static int
 meta_value(void *arg, int ncols, const char *const *vals)
 {
 	snprintf(arg, 16, "%s", ncols > 0 && vals[0] != NULL ? vals[0] : "");
@@ -979,5 +985,6 @@ const struct store_ops store_pg_ops = {
 	.ca_name = pg_ca_name,
 	.sql = pg_sql,
 	.sql_txn = pg_sql_txn,
+	.sql_relaxed = pg_sql_relaxed,
 	.sql_schema = pg_sql_schema,
 };

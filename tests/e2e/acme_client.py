@@ -111,18 +111,21 @@ class Client:
     the URL all of them are configured with (--external-url), which requests
     are signed for, as behind a load balancer; by default each server's own."""
 
-    def __init__(self, bases, ca, key=None, external=None, cross_nonce=False):
+    def __init__(self, bases, ca, key=None, external=None, cross_nonce=False,
+                 directory="/directory"):
         self.bases = bases if isinstance(bases, list) else [bases]
         self.external = external
         self.cross_nonce = cross_nonce
         self.route = []
+        self.saved = {}
+        self.reuse_nonces = False
         self.turn = itertools.cycle(range(len(self.bases)))
         self.s = _Session(ca)
         self.key = key or new_key()
         self.kid = None
         self.nonces = []
         self.last_base = self.bases[0]
-        self.dir = self.s.get(self.bases[0] + "/directory", timeout=10).json()
+        self.dir = self.s.get(self.bases[0] + directory, timeout=10).json()
 
     def path(self, url):
         for b in [self.external] + self.bases:
@@ -160,13 +163,16 @@ class Client:
             kw["signed_url"] = (self.external or base) + path
         # A nonce from another server of the store, when asked to show they share them.
         nbase = self.bases[(i + 1) % len(self.bases)] if self.cross_nonce else base
-        self.last_nonce = nonce or self.nonce(nbase)
+        # The Replay-Nonce of the last answer from that server, as clients do.
+        self.last_nonce = nonce or self.saved.pop(nbase, None) or self.nonce(nbase)
         self.route.append((path, base))
         if body is None:
             body = json.dumps(self.signed(kw.pop("signed_url"), payload, self.last_nonce, **kw))
         r = self.s.post(target, data=body, timeout=30,
                         headers={"Content-Type": "application/jose+json"})
         self.last = r
+        if self.reuse_nonces and "Replay-Nonce" in r.headers:
+            self.saved[base] = r.headers["Replay-Nonce"]
         if check and r.status_code >= 400:
             raise Problem(r)
         return r
