@@ -248,6 +248,8 @@ eab_run(int argc, char **argv)
 	tg_err err = { 0 };
 	tg_ca *ca;
 
+	if (cli_doc_options(opts)) /* `tlsgate __complete`: list, do not run */
+		return 2;
 	if (strcmp(action, "add") != 0 && strcmp(action, "list") != 0 &&
 	    strcmp(action, "revoke") != 0)
 		return cli_usage("acme eab", "say add, list or revoke (got '%s')", action);
