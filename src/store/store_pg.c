@@ -829,10 +829,12 @@ pg_ca_name(void *be)
 	return ((pg *)be)->ca;
 }
 
+#define PG_STMT_NAME 32
+
 /* Prepares sql once per connection as tgs_N; name receives N's name, or
  * "" when the cache is full (then it runs unprepared). */
 static int
-pg_cached(pg *p, const char *sql, int nparams, char name[16], tg_err *err)
+pg_cached(pg *p, const char *sql, int nparams, char name[PG_STMT_NAME], tg_err *err)
 {
 	PGresult *res;
 	int rc = 0;
@@ -840,12 +842,12 @@ pg_cached(pg *p, const char *sql, int nparams, char name[16], tg_err *err)
 	name[0] = '\0';
 	for (size_t i = 0; i < p->ncache; i++)
 		if (p->cache[i] == sql) {
-			snprintf(name, 16, "tgs_%zu", i);
+			snprintf(name, PG_STMT_NAME, "tgs_%zu", i);
 			return 0;
 		}
 	if (p->ncache >= STORE_SQL_CACHE)
 		return 0;
-	snprintf(name, 16, "tgs_%zu", p->ncache);
+	snprintf(name, PG_STMT_NAME, "tgs_%zu", p->ncache);
 	res = PQprepare(p->conn, name, sql, nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = pg_fail(p, res, "prepare", err);
@@ -863,7 +865,7 @@ pg_sql(void *be, const char *sql, const char *const *params, int nparams, store_
 {
 	pg *p = be;
 	const char *vals[PG_COLS_MAX];
-	char name[16];
+	char name[PG_STMT_NAME];
 	PGresult *res;
 	ExecStatusType status;
 	int rc = 0, ncols;
