@@ -1042,9 +1042,12 @@ h_authz(hctx *h)
 		if (!json_is_string(st) || strcmp(json_string_value(st), "deactivated") != 0)
 			return problem(h, ACME_P_MALFORMED,
 			    "an authorization's status can only become deactivated");
-		if (acme_db_authz_deactivate(h->db, a.id, &err) != 0 ||
-		    acme_db_authz_get(h->db, a.id, &a, &err) != 1)
+		char id[ACME_ID_MAX];
+		snprintf(id, sizeof(id), "%s", a.id); /* a is cleared before it is read again */
+		if (acme_db_authz_deactivate(h->db, id, &err) != 0 ||
+		    acme_db_authz_get(h->db, id, &a, &err) != 1)
 			return internal(h, &err);
+		gw_log("acme: authorization %s deactivated", id);
 	}
 	return reply_authz(h, &a);
 }

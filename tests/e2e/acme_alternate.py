@@ -39,6 +39,8 @@ for i in range(4):
         # Make the next order cross over: one request more on this one.
         c.get(loc)
     cert = ac.x509.load_pem_x509_certificate(pem.encode())
-    print("ORDER %s %s %s %X" % (loc.rsplit("/", 1)[1], made, fin, cert.serial_number))
+    serial = "%X" % cert.serial_number
+    serial = "0" * (len(serial) % 2) + serial  # whole octets, as the inventory has it
+    print("ORDER %s %s %s %s" % (loc.rsplit("/", 1)[1], made, fin, serial))
     print("ok - %s issued, %d requests over %d servers" %
           (names[0], len(c.route), len({b for _, b in c.route})))
