@@ -218,6 +218,9 @@ refused("EAB with a wrong MAC", lambda: carol.register(eab=(EAB_KID, ac.b64u(b"x
         "unauthorized", 403, "MAC does not verify")
 refused("EAB with an unknown kid", lambda: carol.register(eab=("nosuchkid", EAB_KEY)),
         "unauthorized", 403, "kid")
+refused("EAB key revoked", lambda: carol.register(
+    eab=(os.environ["EAB_KID2"], os.environ["EAB_KEY2"])), "unauthorized", 403,
+    "revoked or bound to another account already")
 carol.register(eab=(EAB_KID, EAB_KEY))
 dave = ac.Client(B, CA)
 refused("EAB key used twice", lambda: dave.register(eab=(EAB_KID, EAB_KEY)), "unauthorized",

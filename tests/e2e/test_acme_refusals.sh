@@ -13,6 +13,18 @@
 cd "$WORK"
 
 acme_ca
+# Refused at start, before anything is opened or written: no policy, a
+# listen address with no name, a bad range.
+before=$(snapshot pki)
+expect_fail 2 tg acme serve --dir pki --listen "127.0.0.1:$(free_port)"
+assert_contains "$OUT" "no --allow-domain or --allow-ip" "serve without a policy"
+expect_fail 2 tg acme serve --dir pki --listen "0.0.0.0:$(free_port)" --allow-domain example.test
+assert_contains "$OUT" "give --name HOST" "serve on a wildcard address without a name"
+expect_fail 2 tg acme serve --dir pki --allow-ip 10.0.0.0/33
+assert_contains "$OUT" "--allow-ip '10.0.0.0/33' is not an address or CIDR range" "a bad range"
+expect_fail 2 tg acme serve --dir pki --allow-domain '*.example.test'
+assert_contains "$OUT" "no wildcard needed" "a wildcard domain"
+assert_eq "$before" "$(snapshot pki)" "the CA after refused starts"
 HTTP01=$(free_port)
 RESOLVE=()
 for n in alice csr early wrong; do
@@ -27,8 +39,21 @@ EAB_KID=$(jq -r .kid <<<"$out")
 EAB_KEY=$(jq -r .hmac_key <<<"$out")
 assert_eq "carol unused" "$(tg acme eab list --dir pki --json | jq -r '.[0] | "\(.name) \(.account // "unused")"')" \
 	"the EAB key before use"
+# A second key, revoked before use: registering with it is refused.
+out=$(tg acme eab add --dir pki --name gone --json)
+EAB_KID2=$(jq -r .kid <<<"$out")
+EAB_KEY2=$(jq -r .hmac_key <<<"$out")
+tg acme eab revoke "$EAB_KID2" --dir pki >/dev/null
+assert_eq "true" "$(tg acme eab list --dir pki --json | jq --arg k "$EAB_KID2" '.[] | select(.kid == $k) | .revoked != null')" \
+	"the revoked EAB key in the list"
+before=$(tg acme eab list --dir pki --json)
+expect_fail 2 tg acme eab revoke "$EAB_KID2" --dir pki
+assert_contains "$OUT" "no unrevoked EAB key $EAB_KID2" "revoking a key twice"
+assert_eq "$before" "$(tg acme eab list --dir pki --json)" "the EAB keys after a refused revoke"
+assert_not_contains "$(tg acme eab list --dir pki --json)" "$EAB_KEY" "the list (HMAC keys are never shown)"
 
 TLSGATE=$TLSGATE PKI=$WORK/pki HTTP01=$HTTP01 EAB_KID=$EAB_KID EAB_KEY=$EAB_KEY \
+	EAB_KID2=$EAB_KID2 EAB_KEY2=$EAB_KEY2 \
 	ACME_A="https://localhost:$A_PORT" ACME_B="https://localhost:$B_PORT" \
 	timeout 300 python3 "$TLSGATE_SRC/tests/e2e/test_acme_refusals.py" >refusals.log 2>&1 ||
 	fail "refusals: $(tail -20 refusals.log)"
