@@ -105,17 +105,20 @@ typedef struct conn {
 	char peer[INET6_ADDRSTRLEN];
 } conn;
 
+/* Waits for events on fd until deadline, or until *stop is set (the server
+ * is stopping: a kept-alive connection must not hold it up for its idle
+ * timeout). */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(int fd, short events, int64_t deadline, atomic_int *stop)
 {
 	struct pollfd p = { fd, events, 0 };
 	int64_t left;
 	int r;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - now_ms()) <= 0 || (stop != NULL && atomic_load(stop)))
 			return -1;
-		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		r = poll(&p, 1, left > 250 ? 250 : (int)left);
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
@@ -127,9 +130,9 @@ static int
 io_wait(conn *c, enum gw_io io, int64_t deadline)
 {
 	if (io == GW_IO_WANT_READ)
-		return wait_fd(c->fd, POLLIN, deadline);
+		return wait_fd(c->fd, POLLIN, deadline, &c->f->srv->stop);
 	if (io == GW_IO_WANT_WRITE)
-		return wait_fd(c->fd, POLLOUT, deadline);
+		return wait_fd(c->fd, POLLOUT, deadline, &c->f->srv->stop);
 	return -1;
 }
 
@@ -265,7 +268,7 @@ linger_close(conn *c)
 	char sink[4096];
 
 	shutdown(c->fd, SHUT_WR);
-	while (dropped < LINGER_BYTES && wait_fd(c->fd, POLLIN, deadline) == 0) {
+	while (dropped < LINGER_BYTES && wait_fd(c->fd, POLLIN, deadline, NULL) == 0) {
 		ssize_t n = read(c->fd, sink, sizeof(sink));
 		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
 			break;
@@ -436,7 +439,7 @@ worker(void *arg)
 		socklen_t sl = sizeof(ss);
 		int fd;
 
-		if (wait_fd(f->lfd, POLLIN, now_ms() + 250) != 0)
+		if (wait_fd(f->lfd, POLLIN, now_ms() + 250, NULL) != 0)
 			continue;
 		if ((fd = accept(f->lfd, (struct sockaddr *)&ss, &sl)) < 0)
 			continue;
