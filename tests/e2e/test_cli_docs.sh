@@ -68,7 +68,7 @@ complete_words() {
 		printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' _ "$TLSGATE_SRC" "$TLSGATE" "$@"
 }
 assert_eq "serve " "$(complete_words se)" "a command"
-assert_eq "ca cert check connect crl help inspect key serve verify " "$(complete_words "")" "every command"
+assert_eq "acme ca cert check connect crl help inspect key serve verify " "$(complete_words "")" "every command"
 assert_eq "renew request revoke " "$(complete_words cert re)" "subcommands"
 assert_eq "renew request revoke " "$(complete_words help cert re)" "help's subcommands"
 assert_eq "--client-ca " "$(complete_words serve --client)" "an option"
