@@ -559,7 +559,7 @@ create_account(hctx *h, const char *thumb, const json_t *payload)
 	acme_account a = { 0 };
 	const json_t *eab = json_object_get(payload, "externalAccountBinding");
 	json_t *jwk = NULL;
-	char kid[ACME_URL_MAX] = "", url[ACME_URL_MAX];
+	char kid[ACME_URL_MAX] = "";
 	tg_err err = { 0 };
 	long bound = 0;
 	int rc = -1;
@@ -570,8 +570,6 @@ create_account(hctx *h, const char *thumb, const json_t *payload)
 		    "it (certbot --eab-kid KID --eab-hmac-key KEY)");
 	if (acme_rand_id(a.id, sizeof(a.id), 16, &err) != 0)
 		return internal(h, &err);
-	url_of(h, url, sizeof(url), "acct", a.id);
-	(void)url;
 	if (eab != NULL) {
 		char outer[ACME_URL_MAX * 2];
 		snprintf(outer, sizeof(outer), "%s%s", h->srv->base, h->q->path);
