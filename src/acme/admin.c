@@ -23,16 +23,19 @@ acme_eab_add(tg_ca *ca, const char *name, acme_eab_new *out, tg_err *err)
 	static const char sql[] = "INSERT INTO tlsgate_acme_eab (ca, kid, hmac, name, created)"
 		" VALUES ($1, $2, $3, $4, $5)";
 	store *db = tg_ca_store(ca);
-	char t[24];
+	char t[24], rnd[32];
 	const char *params[] = { store_ca_name(db), out->kid, out->hmac, name ? name : "", t };
 
 	memset(out, 0, sizeof(*out));
 	if (name != NULL && (strlen(name) > 128 || util_find_control(name, strlen(name)) >= 0))
 		return tg_err_set(err, TG_ERR_USAGE, "--name must be at most 128 characters of text");
 	snprintf(t, sizeof(t), "%" PRId64, (int64_t)time(NULL));
-	if (ready(ca, err) != 0 || acme_rand_id(out->kid, sizeof(out->kid), 12, err) != 0 ||
+	/* "eab-" first: a base64url id may begin with '-', which a command
+	 * line (`acme eab revoke KID`, certbot --eab-kid KID) reads as an option. */
+	if (ready(ca, err) != 0 || acme_rand_id(rnd, sizeof(rnd), 12, err) != 0 ||
 	    acme_rand_id(out->hmac, sizeof(out->hmac), 32, err) != 0)
 		return -1;
+	snprintf(out->kid, sizeof(out->kid), "eab-%s", rnd);
 	if (store_sql(db, sql, params, 5, NULL, NULL, NULL, err) != 0) {
 		OPENSSL_cleanse(out, sizeof(*out));
 		return -1;

@@ -37,7 +37,9 @@ B_PORT=$ACME_PORT
 out=$(tg acme eab add --dir pki --name carol --json)
 EAB_KID=$(jq -r .kid <<<"$out")
 EAB_KEY=$(jq -r .hmac_key <<<"$out")
-assert_eq "carol unused" "$(tg acme eab list --dir pki --json | jq -r '.[0] | "\(.name) \(.account // "unused")"')" \
+# A key id never begins with '-' (a command line would take it for an option).
+case $EAB_KID in eab-*) ;; *) fail "EAB key id '$EAB_KID' does not begin with eab-" ;; esac
+assert_eq "carol unused" "$(tg acme eab list --dir pki --json | jq -r --arg k "$EAB_KID" '.[] | select(.kid == $k) | "\(.name) \(.account // "unused")"')" \
 	"the EAB key before use"
 # A second key, revoked before use: registering with it is refused.
 out=$(tg acme eab add --dir pki --name gone --json)
@@ -64,7 +66,7 @@ grep -q "POST /acme/new-order 400 account=.* problem=urn:ietf:params:acme:error:
 	fail "the rejectedIdentifier refusal is not in the request log"
 grep -q "POST /acme/new-account 403 account=- problem=urn:ietf:params:acme:error:externalAccountRequired" acme-b.log ||
 	fail "the externalAccountRequired refusal is not in the request log"
-bound=$(tg acme eab list --dir pki --json | jq -r '.[0].account')
+bound=$(tg acme eab list --dir pki --json | jq -r --arg k "$EAB_KID" '.[] | select(.kid == $k) | .account')
 assert_eq "$bound" "$(tg acme accounts --dir pki --json | jq -r --arg k "$EAB_KID" '.[] | select(.eab_kid == $k) | .id')" \
 	"the account the EAB key bound"
 pass "every refusal had its problem type, status and reason, and changed nothing"
