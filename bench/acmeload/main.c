@@ -172,6 +172,8 @@ static void report(al_worker *ws, int n, double secs, double cpu)
 	if (!all)
 		return;
 	for (i = 0; i < n; i++) {
+		if (!ws[i].n_lat)
+			continue;
 		memcpy(all + k, ws[i].lat, ws[i].n_lat * sizeof(*all));
 		k += ws[i].n_lat;
 	}
