@@ -383,10 +383,11 @@ int al_request(al_conn *c, const char *method, const char *path, const char *bod
 			if (f == 1) {
 				rc = read_resp(c, method, r);
 				if (rc != 0) {
+					char why[AL_ERR_MAX];
+					memcpy(why, c->err, sizeof(why));
 					al_conn_close(c);
 					al_resp_clear(r);
-					rc = -1;
-					fail(c, "%s %s: %s", method, path, c->err);
+					fail(c, "%s %s: %s", method, path, why);
 				}
 				goto out;
 			}
