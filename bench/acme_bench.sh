@@ -16,12 +16,14 @@
 #
 # Figures: orders/s, p50/p99 seconds per order, server CPU per order
 # (utime+stime of the server process over the run). Prints a Markdown table
-# and keeps it with the raw JSON lines in $OUT_DIR.
+# and keeps it with the raw JSON lines in $OUT_DIR, with each server's log of
+# the last run (acme-SERVER-last.log).
 #
 # Usage: bench/acme_bench.sh
 # Environment: TLSGATE (default: build this tree), N (500), CLIENT (c or py),
 #   CONC (16, the C client's workers), PROCS (4, the Python client's
-#   processes), PEERS ("tlsgate pebble"), OUT_DIR (bench/results).
+#   processes), PEERS ("tlsgate pebble"), OUT_DIR (bench/results), PREFILL
+#   (0: certificates already in tlsgate's inventory; needs the sqlite3 shell).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -71,6 +73,15 @@ wait_url() {
 "$TLSGATE" ca init --dir "$W/pki" --name "ACME bench Root" >/dev/null
 # pebble's own HTTPS certificate, from the same CA, so the client trusts both alike.
 "$TLSGATE" cert issue localhost --dir "$W/pki" --out-dir "$W" >/dev/null
+# A CA with history: PREFILL copies of that certificate's row (new serials)
+# in the inventory, so per-issue costs that grow with it show.
+if [ "${PREFILL:-0}" -gt 0 ]; then
+	sqlite3 "$W/pki/tlsgate.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+		WHERE i < $PREFILL) INSERT INTO certs (serial, subject, cn, sans, profile, not_before,
+		not_after, fingerprint, pem, cert_path, key_path, status, created_at)
+		SELECT printf('FF%014X', i), subject, cn, sans, profile, not_before, not_after,
+		fingerprint, pem, NULL, NULL, 'valid', created_at FROM (SELECT * FROM certs LIMIT 1), n"
+fi
 
 run() { # NAME BASE DIRECTORY-PATH PID HTTP01-PORT CHAIN-ROOT: the client against one server; one JSON line
 	local name=$1 base=$2 dir=$3 pid=$4 http=$5 chain_root=$6 t0 t1 tokens=$W/tokens-$1 out
@@ -134,6 +145,8 @@ EOF
 	RESULTS+=("$line")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
+	# The server's log, for its per-request times (tlsgate: ms= on each line).
+	cp "$W/$peer.log" "$OUT_DIR/acme-$peer-last.log"
 done
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)

@@ -309,6 +309,47 @@ test_pending_void(void **state)
 	store_close(s);
 }
 
+/* The writer lock asks for the pending rows before every issue: an
+ * inventory gets the status index that answers it without reading every
+ * row, also one made before the index existed (added on open). */
+static int
+has_status_index(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int found;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'index'"
+	    " AND tbl_name = 'certs' AND sql LIKE '%(status)%'", -1, &st, NULL), SQLITE_OK);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return found;
+}
+
+static void
+test_status_index(void **state)
+{
+	tg_err err = { 0 };
+	store *s;
+	sqlite3 *db;
+	char path[300];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/status.db", dir);
+	assert_non_null(s = store_open(path, &err));
+	store_close(s);
+	assert_true(has_status_index(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX certs_status", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_false(has_status_index(path));
+	assert_non_null(s = store_open(path, &err));
+	store_close(s);
+	assert_true(has_status_index(path));
+}
+
 /* An inventory of schema version 1 (statuses valid and revoked only) is
  * migrated on open, rows kept, and then takes the new statuses. */
 static void
@@ -402,6 +443,7 @@ main(void)
 		cmocka_unit_test(test_pg_unreachable),
 		cmocka_unit_test(test_pending_void),
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_status_index),
 		cmocka_unit_test(test_lock_spans_transactions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
