@@ -111,6 +111,13 @@ store_add_status(const store_cert *c)
 }
 
 int
+store_filter_status_only(const store_filter *f)
+{
+	return f != NULL && f->status != NULL && !f->revoked_only && !f->valid_only &&
+	    f->expiring_before == 0 && f->cn == NULL;
+}
+
+int
 store_not_revocable(const store_cert *c, tg_err *err)
 {
 	if (strcmp(c->status, STORE_VOID) == 0)

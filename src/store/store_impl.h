@@ -52,6 +52,10 @@ enum { STORE_TXN_BEGIN, STORE_TXN_COMMIT, STORE_TXN_ROLLBACK };
  * "valid" (revocations are replayed with their time and reason). */
 const char *store_add_status(const store_cert *c);
 
+/* 1 when f asks for one status only (the writer lock's question for the
+ * pending rows, before every issue): a query through the status index. */
+int store_filter_status_only(const store_filter *f);
+
 /* Why c (found, but not valid) cannot be revoked; always -1. */
 int store_not_revocable(const store_cert *c, tg_err *err);
 

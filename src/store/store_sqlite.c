@@ -504,13 +504,6 @@ sq_set_status(void *be, const char *serial, const char *from, const char *to, tg
 }
 
 static int
-status_only(const store_filter *f)
-{
-	return f != NULL && f->status != NULL && !f->revoked_only && !f->valid_only &&
-	    f->expiring_before == 0 && f->cn == NULL;
-}
-
-static int
 sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *arg),
     void *arg, tg_err *err)
 {
@@ -521,7 +514,7 @@ sq_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
 	/* The ORs of the general query keep SQLite off every index; the writer
 	 * lock asks for the pending rows on every issue, so that question goes
 	 * through the status index instead of reading the whole table. */
-	if (sqlite3_prepare_v2(s->db, status_only(f) ? "SELECT " SELECT_COLS " FROM certs"
+	if (sqlite3_prepare_v2(s->db, store_filter_status_only(f) ? "SELECT " SELECT_COLS " FROM certs"
 		" WHERE status = ?5 ORDER BY id" :
 		"SELECT " SELECT_COLS " FROM certs WHERE"
 		" (?1 = 0 OR status = 'revoked') AND (?2 = 0 OR status = 'valid')"
