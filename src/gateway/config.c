@@ -255,6 +255,7 @@ static const struct opt opts[] = {
 	{ "workers", 1, set_ulong, G(workers), GW_MAX_WORKERS, R_ANY },
 	{ "status", 1, set_addr, G(status), 0, R_ANY },
 	{ "watch", 1, set_bool, G(watch), 0, R_ANY },
+	{ "ticket-key-rotate", 1, set_seconds0, G(ticket_key_rotate), 0, R_SERVER },
 	{ "role", 0, set_role, L(client), 0, R_ANY },
 	{ "ca", 0, set_str, L(ca), 0, R_CLIENT },
 	{ "verify-name", 0, set_str, L(verify_name), 0, R_CLIENT },
@@ -390,7 +391,11 @@ listener_new(const char *name)
 gw_config *
 gw_config_new(void)
 {
-	return calloc(1, sizeof(gw_config));
+	gw_config *cfg = calloc(1, sizeof(gw_config));
+
+	if (cfg != NULL)
+		cfg->ticket_key_rotate = 3600;
+	return cfg;
 }
 
 void

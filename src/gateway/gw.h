@@ -73,6 +73,8 @@ struct gw_config {
 	unsigned long workers;  /* 0: one per core */
 	char *status;
 	int watch;              /* reload when a certificate, key, CA or CRL file changes */
+	double ticket_key_rotate; /* seconds between rotations of the process's own
+	                           * ticket keys; 0: none (sessions in the cache) */
 	struct gw_listener_cfg *l[GW_MAX_LISTENERS];
 	size_t nl;
 };

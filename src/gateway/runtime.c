@@ -180,6 +180,7 @@ build_tls(struct gw_listener_rt *rt, const struct gw_listener_cfg *l, tg_err *er
 	o.min_tls = l->min_tls;
 	o.session_cache = l->session_cache;
 	o.tickets = tickets;
+	o.ring = gw_ticket_ring_get();
 	if ((rt->tls = gw_tls_ctx_new(&o, err)) == NULL)
 		goto out;
 	rc = 0;

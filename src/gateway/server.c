@@ -31,6 +31,7 @@
 
 #include "gateway/notify.h"
 #include "gateway/status.h"
+#include "gateway/tickets.h"
 #include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
@@ -106,6 +107,7 @@ struct master {
 	ev_timer respawn;
 	ev_timer switch_w;      /* waits for old workers to stop accepting */
 	ev_timer tick;          /* every TICK_SECS: --watch, CRLs' nextUpdate */
+	ev_timer rotate;        /* --ticket-key-rotate: the process's ticket keys */
 	struct wfile *watch;    /* --watch: the files of the configuration serving */
 	size_t nwatch;
 	int watch_pending;      /* a change seen: reload once a tick sees no more */
@@ -311,6 +313,7 @@ child_setup(struct master *m)
 	ev_timer_stop(m->loop, &m->respawn);
 	ev_timer_stop(m->loop, &m->switch_w);
 	ev_timer_stop(m->loop, &m->tick);
+	ev_timer_stop(m->loop, &m->rotate);
 	if (m->status_fd >= 0) {
 		ev_io_stop(m->loop, &m->status_w);
 		close(m->status_fd);
@@ -604,6 +607,24 @@ on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		watch_tick(m);
 }
 
+/* The process's ticket keys: the workers of every generation read them
+ * from shared memory, so a reload keeps them and only this timer changes
+ * them. */
+static void
+on_rotate(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	tg_err err;
+
+	(void)loop;
+	(void)revents;
+	tg_err_clear(&err);
+	if (gw_ticket_ring_rotate(gw_ticket_ring_get(), &err) != 0)
+		gw_log_err("ticket keys: %s; the current key stays in use", err.msg);
+	else
+		gw_log("ticket keys: rotated; the previous key decrypts for %gs more",
+		    t->repeat);
+}
+
 /* --- Reload --- */
 
 static int
@@ -622,6 +643,9 @@ build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *
 		if ((*ncfg)->workers != 0 && (*ncfg)->workers != m->nworkers)
 			gw_log("reload: the worker count changes only on restart; keeping %lu",
 			    m->nworkers);
+		if ((*ncfg)->ticket_key_rotate != m->cfg->ticket_key_rotate)
+			gw_log("reload: the ticket-key rotation changes only on restart; keeping %gs",
+			    m->cfg->ticket_key_rotate);
 		if (((*ncfg)->status == NULL) != (m->cfg->status == NULL) ||
 		    ((*ncfg)->status && strcmp((*ncfg)->status, m->cfg->status) != 0))
 			gw_log("reload: the status address changes only on restart; keeping %s",
@@ -734,6 +758,7 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &m->respawn);
 	ev_timer_stop(loop, &m->switch_w);
 	ev_timer_stop(loop, &m->tick);
+	ev_timer_stop(loop, &m->rotate);
 	if (m->status_fd >= 0 && !graceful)
 		ev_io_stop(loop, &m->status_w);
 	for (int i = 0; i < GW_GENERATIONS; i++) {
@@ -910,6 +935,7 @@ master_free(struct master *m)
 	gw_runtime_free(m->rt);
 	gw_config_free(m->file_cfg);
 	free(m->watch);
+	gw_ticket_ring_stop();
 }
 
 /* Every connection takes two descriptors; the soft limit a shell gives
@@ -937,6 +963,8 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	m->cfg = cfg;
 	m->status_fd = -1;
 	m->nworkers = cfg->workers ? cfg->workers : default_workers();
+	if (cfg->ticket_key_rotate > 0 && gw_ticket_ring_start(cfg->ticket_key_rotate, err) != 0)
+		return -1;
 	if ((m->rt = gw_runtime_build(cfg, err)) == NULL)
 		return -1;
 	m->metrics = mmap(NULL, sizeof(*m->metrics), PROT_READ | PROT_WRITE,
@@ -969,6 +997,10 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	ev_timer_init(&m->tick, on_tick, TICK_SECS, TICK_SECS);
 	m->tick.data = m;
 	ev_timer_start(m->loop, &m->tick);
+	ev_timer_init(&m->rotate, on_rotate, cfg->ticket_key_rotate, cfg->ticket_key_rotate);
+	m->rotate.data = m;
+	if (cfg->ticket_key_rotate > 0)
+		ev_timer_start(m->loop, &m->rotate);
 	return 0;
 }
 

@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,4 +140,142 @@ gw_ticket_keys_free(struct gw_ticket_keys *k)
 		return;
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);
+}
+
+int
+gw_ticket_keys_find(const struct gw_ticket_keys *k, const unsigned char *name,
+    struct gw_ticket_key *out)
+{
+	size_t i = 0;
+
+	if (k->n == 0)
+		return -1;
+	while (name != NULL && i < k->n && memcmp(name, k->k[i].name, GW_TICKET_NAME_LEN) != 0)
+		i++;
+	if (i == k->n)
+		return -1;
+	memcpy(out, &k->k[i], sizeof(*out));
+	return (int)i;
+}
+
+/* --- The process's own keys --- */
+
+/* The encrypting key and the one before it: a ticket lives one to two
+ * periods. */
+#define RING_KEYS 2
+
+struct gw_ticket_ring {
+	pthread_mutex_t lock; /* process-shared and robust: a worker process
+	                       * may die holding it */
+	double period;
+	struct gw_ticket_keys keys;
+};
+
+static struct gw_ticket_ring *ring;
+
+static void
+ring_lock(struct gw_ticket_ring *r)
+{
+	if (pthread_mutex_lock(&r->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&r->lock); /* the copy it made is not used */
+}
+
+static int
+new_key(struct gw_ticket_key *key, tg_err *err)
+{
+	if (RAND_priv_bytes((unsigned char *)key, sizeof(*key)) != 1)
+		return tg_err_ossl(err, TG_ERR_INTERNAL, "cannot make a session-ticket key");
+	return 0;
+}
+
+int
+gw_ticket_ring_start(double period, tg_err *err)
+{
+	pthread_mutexattr_t a;
+	struct gw_ticket_ring *r;
+
+	if (ring != NULL)
+		return 0;
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot map shared memory: %s",
+		    strerror(errno));
+	/* Kept out of core dumps, as a private key would be. */
+	(void)madvise(r, sizeof(*r), MADV_DONTDUMP);
+	if (pthread_mutexattr_init(&a) != 0 ||
+	    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&r->lock, &a) != 0) {
+		munmap(r, sizeof(*r));
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot make a shared lock");
+	}
+	pthread_mutexattr_destroy(&a);
+	r->period = period;
+	if (new_key(&r->keys.k[0], err) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		munmap(r, sizeof(*r));
+		return -1;
+	}
+	r->keys.n = 1;
+	ring = r;
+	return 0;
+}
+
+struct gw_ticket_ring *
+gw_ticket_ring_get(void)
+{
+	return ring;
+}
+
+double
+gw_ticket_ring_period(const struct gw_ticket_ring *r)
+{
+	return r->period;
+}
+
+int
+gw_ticket_ring_rotate(struct gw_ticket_ring *r, tg_err *err)
+{
+	struct gw_ticket_key fresh;
+
+	if (new_key(&fresh, err) != 0)
+		return -1;
+	ring_lock(r);
+	/* The oldest key is overwritten by the move; the slot past the kept
+	 * ones is wiped. */
+	memmove(&r->keys.k[1], &r->keys.k[0], (RING_KEYS - 1) * sizeof(r->keys.k[0]));
+	memcpy(&r->keys.k[0], &fresh, sizeof(fresh));
+	if (r->keys.n < RING_KEYS)
+		r->keys.n++;
+	OPENSSL_cleanse(&r->keys.k[RING_KEYS], sizeof(r->keys.k[0]));
+	pthread_mutex_unlock(&r->lock);
+	OPENSSL_cleanse(&fresh, sizeof(fresh));
+	return 0;
+}
+
+int
+gw_ticket_ring_find(struct gw_ticket_ring *r, const unsigned char *name,
+    struct gw_ticket_key *out)
+{
+	int i;
+
+	ring_lock(r);
+	i = gw_ticket_keys_find(&r->keys, name, out);
+	pthread_mutex_unlock(&r->lock);
+	return i;
+}
+
+void
+gw_ticket_ring_stop(void)
+{
+	if (ring == NULL)
+		return;
+	/* A worker still finishing its connections shares the memory: with no
+	 * key it issues no ticket rather than one under a wiped key. */
+	ring_lock(ring);
+	OPENSSL_cleanse(&ring->keys, sizeof(ring->keys));
+	ring->keys.n = 0;
+	pthread_mutex_unlock(&ring->lock);
+	munmap(ring, sizeof(*ring));
+	ring = NULL;
 }

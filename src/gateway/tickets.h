@@ -40,5 +40,32 @@ int gw_ticket_keys_load(const struct gw_strlist *files, struct gw_ticket_keys **
 int gw_ticket_keys_parse(struct gw_ticket_keys *k, const unsigned char *p, size_t len,
     const char *path, tg_err *err) TG_MUST_CHECK;
 void gw_ticket_keys_free(struct gw_ticket_keys *k);
+/* Copies the key that encrypts (name NULL) or the one named name into
+ * *out; returns its index (0: the encrypting key), or -1 if none is named
+ * so. The caller wipes *out. */
+int gw_ticket_keys_find(const struct gw_ticket_keys *k, const unsigned char *name,
+    struct gw_ticket_key *out);
+
+/* Without --ticket-keys: the process's own keys (`--ticket-key-rotate`),
+ * random, in memory the master shares with its worker processes, so a
+ * reload (a new worker process) keeps them and every worker thread of
+ * every generation uses the same. The master rotates them on a timer: a
+ * new key encrypts, the one before still decrypts for one more period,
+ * the one before that is wiped. One ring per process. */
+struct gw_ticket_ring;
+
+/* Makes the process's ring with one fresh key (period: seconds between
+ * rotations); called by the master before it forks a worker. */
+int gw_ticket_ring_start(double period, tg_err *err) TG_MUST_CHECK;
+/* The process's ring, or NULL if none was started (tickets then stay off
+ * unless --ticket-keys is given). */
+struct gw_ticket_ring *gw_ticket_ring_get(void);
+double gw_ticket_ring_period(const struct gw_ticket_ring *r);
+/* A new encrypting key; the previous one decrypts one more period. */
+int gw_ticket_ring_rotate(struct gw_ticket_ring *r, tg_err *err) TG_MUST_CHECK;
+/* gw_ticket_keys_find under the ring's lock. */
+int gw_ticket_ring_find(struct gw_ticket_ring *r, const unsigned char *name,
+    struct gw_ticket_key *out);
+void gw_ticket_ring_stop(void);
 
 #endif

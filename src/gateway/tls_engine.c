@@ -58,7 +58,8 @@ struct gw_tls_ctx {
 	int strict_sni;
 	int defer_verify;
 	const gw_tls_verifier *verifier;
-	struct gw_ticket_keys *tickets; /* NULL: the cache's session IDs only */
+	struct gw_ticket_keys *tickets; /* --ticket-keys; NULL: the ring's, if any */
+	struct gw_ticket_ring *ring;    /* the process's keys (borrowed) */
 };
 
 struct gw_tls {
@@ -526,6 +527,16 @@ setup_verify(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 
 /* --- Session tickets --- */
 
+/* The key that encrypts (name NULL) or the one named: from --ticket-keys,
+ * else from the process's ring. Returns its index, -1 if none. */
+static int
+ticket_key_get(const gw_tls_ctx *ctx, const unsigned char *name, struct gw_ticket_key *key)
+{
+	if (ctx->tickets != NULL)
+		return gw_ticket_keys_find(ctx->tickets, name, key);
+	return gw_ticket_ring_find(ctx->ring, name, key);
+}
+
 /* nginx's ssl_session_ticket_key: AES-256-CBC and HMAC-SHA256 with the
  * key's 16-byte name in the ticket. New tickets under the first key; a
  * ticket under a later key is accepted and renewed (2), so clients move to
@@ -536,31 +547,29 @@ ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
     EVP_MAC_CTX *mac, int enc)
 {
 	const gw_tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	const struct gw_ticket_keys *k = ctx->tickets;
-	const struct gw_ticket_key *key;
+	struct gw_ticket_key key;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[2];
-	size_t i = 0;
+	int i, rc = -1;
 
+	if ((i = ticket_key_get(ctx, enc ? NULL : name, &key)) < 0)
+		return enc ? -1 : 0;
 	if (enc) {
-		memcpy(name, k->k[0].name, GW_TICKET_NAME_LEN);
+		memcpy(name, key.name, GW_TICKET_NAME_LEN);
 		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
-			return -1;
-	} else {
-		while (i < k->n && memcmp(name, k->k[i].name, GW_TICKET_NAME_LEN) != 0)
-			i++;
-		if (i == k->n)
-			return 0;
+			goto out;
 	}
-	key = &k->k[i];
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(mac, key->hmac, sizeof(key->hmac), params) != 1)
-		return -1;
-	if ((enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv) :
-	    EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv)) != 1)
-		return -1;
-	return enc || i == 0 ? 1 : 2;
+	if (EVP_MAC_init(mac, key.hmac, sizeof(key.hmac), params) != 1)
+		goto out;
+	if ((enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key.aes, iv) :
+	    EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key.aes, iv)) != 1)
+		goto out;
+	rc = enc || i == 0 ? 1 : 2;
+out:
+	OPENSSL_cleanse(&key, sizeof(key));
+	return rc;
 }
 
 /* A ticket outlives reloads and may come from another gateway of the fleet,
@@ -592,13 +601,22 @@ ticket_judge_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname, size_t 
 static int
 setup_tickets(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 {
-	if (o->tickets == NULL) {
+	if (o->session_cache == 0 || (o->tickets == NULL && o->ring == NULL)) {
 		SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
 		return 0;
 	}
-	if ((ctx->tickets = malloc(sizeof(*ctx->tickets))) == NULL)
-		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-	memcpy(ctx->tickets, o->tickets, sizeof(*ctx->tickets));
+	if (o->tickets != NULL) {
+		if ((ctx->tickets = malloc(sizeof(*ctx->tickets))) == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		memcpy(ctx->tickets, o->tickets, sizeof(*ctx->tickets));
+	} else {
+		/* A ticket of the ring lives one to two periods: its lifetime
+		 * hint says no more than that. */
+		double two = 2 * gw_ticket_ring_period(o->ring);
+		ctx->ring = o->ring;
+		if (two < GW_TLS_SESSION_SECS)
+			SSL_CTX_set_timeout(ctx->ssl, two < 1 ? 1 : (long)two);
+	}
 	SSL_CTX_set_app_data(ctx->ssl, ctx);
 	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx->ssl, ticket_key_cb) != 1 ||
 	    SSL_CTX_set_session_ticket_cb(ctx->ssl, NULL, ticket_judge_cb, ctx) != 1)
@@ -645,14 +663,14 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (gw_tls_ssl_defaults(ctx->ssl, o->min_tls, o->ciphers, err) != 0)
 		return -1;
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* Without --ticket-keys, sessions stay in this context's in-memory
-	 * cache, shared by the worker threads, and a TLS 1.3 ticket is only the
-	 * key to one (setup_tickets sets SSL_OP_NO_TICKET). Resuming then
-	 * costs no ticket decryption and, in OpenSSL 3.0, above all no second
-	 * decode of the client certificate stored in the session: half the
-	 * server's CPU per resumed handshake. No ticket key exists to leak, and
-	 * a reload builds a new context with an empty cache, so resumed
-	 * sessions never outlive the rules they were checked against. A cached
+	/* Clients that take tickets get stateless ones (setup_tickets: the
+	 * fleet's keys or the process's); the cache, shared by the worker
+	 * threads, holds the sessions of TLS 1.2 clients without the ticket
+	 * extension, and all sessions with --ticket-key-rotate off
+	 * (SSL_OP_NO_TICKET: a TLS 1.3 ticket is then only the key to one).
+	 * Resuming from the cache costs no ticket decryption and, in OpenSSL
+	 * 3.0, above all no second decode of the client certificate stored in
+	 * the session: half the server's CPU per resumed handshake. A cached
 	 * mutual-TLS session holds the decoded client certificate: about 4 KB
 	 * (drop_handshake_keys clears its key), so the cache is bounded (the
 	 * oldest go first). */

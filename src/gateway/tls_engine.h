@@ -74,10 +74,12 @@ struct gw_tls_opts {
 	const char *ciphers;
 	int min_tls;
 	unsigned long session_cache; /* sessions kept for resumption; 0: none */
-	/* Stateless tickets under these keys (copied) instead of the
-	 * in-memory cache's IDs: other gateways sharing them resume the
-	 * sessions. NULL: no ticket key exists. */
+	/* Stateless tickets under these keys (copied): other gateways
+	 * sharing them resume the sessions. NULL: under the ring's keys
+	 * (borrowed); neither: sessions stay in the in-memory cache (a TLS
+	 * 1.3 ticket is only an ID into it) and no ticket key exists. */
 	const struct gw_ticket_keys *tickets;
+	struct gw_ticket_ring *ring;
 };
 
 gw_tls_ctx *gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err);

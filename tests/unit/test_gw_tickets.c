@@ -156,6 +156,34 @@ test_load(void **state)
 	rmdir(dir);
 }
 
+/* The process's keys: one encrypts, the previous decrypts one more
+ * rotation, the one before is gone. */
+static void
+test_ring(void **state)
+{
+	struct gw_ticket_key first, k;
+	struct gw_ticket_ring *r;
+	tg_err err;
+
+	(void)state;
+	assert_null(gw_ticket_ring_get());
+	assert_int_equal(gw_ticket_ring_start(2.5, &err), 0);
+	assert_non_null(r = gw_ticket_ring_get());
+	assert_true(gw_ticket_ring_period(r) == 2.5);
+	assert_int_equal(gw_ticket_ring_find(r, NULL, &first), 0);
+	assert_int_equal(gw_ticket_ring_find(r, first.name, &k), 0);
+	assert_memory_equal(&k, &first, sizeof(k));
+	assert_int_equal(gw_ticket_ring_rotate(r, &err), 0);
+	assert_int_equal(gw_ticket_ring_find(r, NULL, &k), 0);
+	assert_memory_not_equal(k.name, first.name, sizeof(k.name));
+	assert_int_equal(gw_ticket_ring_find(r, first.name, &k), 1);
+	assert_memory_equal(&k, &first, sizeof(k));
+	assert_int_equal(gw_ticket_ring_rotate(r, &err), 0);
+	assert_int_equal(gw_ticket_ring_find(r, first.name, &k), -1);
+	gw_ticket_ring_stop();
+	assert_null(gw_ticket_ring_get());
+}
+
 int
 main(void)
 {
@@ -164,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_name_twice),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
