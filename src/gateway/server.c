@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -42,6 +44,9 @@
 #define RESPAWN_SECS 1.0
 #define TICK_SECS 1.0 /* --watch looks at its files, and CRLs at the clock */
 #define WATCH_MAX (GW_MAX_LISTENERS * 8)
+/* inotify: a change is read this long after the directory's last event,
+ * so a file still being written is not read half done. */
+#define WATCH_SETTLE_SECS 0.2
 
 struct lsock {
 	char key[256];   /* the listen string, as configured */
@@ -111,6 +116,12 @@ struct master {
 	struct wfile *watch;    /* --watch: the files of the configuration serving */
 	size_t nwatch;
 	int watch_pending;      /* a change seen: reload once a tick sees no more */
+	int ino_fd;             /* inotify on the watched files' directories; -1: none */
+	int ino_wd[2 * WATCH_MAX];
+	size_t nino_wd;
+	ev_io ino_w;
+	ev_timer settle;        /* WATCH_SETTLE_SECS after the last inotify event */
+	int ino_warned;         /* a directory inotify could not watch was logged */
 	time_t crl_checked;     /* CRLs that expired up to here were logged */
 	ev_tstamp switch_deadline;
 	unsigned long switches_pending;
@@ -314,6 +325,11 @@ child_setup(struct master *m)
 	ev_timer_stop(m->loop, &m->switch_w);
 	ev_timer_stop(m->loop, &m->tick);
 	ev_timer_stop(m->loop, &m->rotate);
+	ev_timer_stop(m->loop, &m->settle);
+	if (m->ino_fd >= 0) {
+		ev_io_stop(m->loop, &m->ino_w);
+		close(m->ino_fd);
+	}
 	if (m->status_fd >= 0) {
 		ev_io_stop(m->loop, &m->status_w);
 		close(m->status_fd);
@@ -506,6 +522,90 @@ watch_add(const char *listener, const char *option, const char *path, void *arg)
 	return 0;
 }
 
+/* inotify watches the directories of the watched files, not the files: a
+ * file replaced by rename (`tlsgate crl`, config management, a switched
+ * symlink) is a new inode that a watch on the old one would never report;
+ * a certificates directory is watched itself too. An event only says
+ * "look now": the files' states decide, as on the tick, so events for
+ * other files of a directory cost one stat per watched file. */
+static void
+ino_add(struct master *m, const char *path, uint32_t only_dir)
+{
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE |
+	    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+	size_t i = 0;
+	int wd;
+
+	if (m->nino_wd == sizeof(m->ino_wd) / sizeof(m->ino_wd[0]))
+		return;
+	if ((wd = inotify_add_watch(m->ino_fd, path, mask | only_dir)) < 0) {
+		/* Gone, not a directory, no room (fs.inotify.max_user_watches):
+		 * the once-a-second look still covers the file. */
+		if (!(only_dir && errno == ENOTDIR) && !m->ino_warned) {
+			m->ino_warned = 1;
+			gw_log_warn("watch: inotify cannot watch %s: %s; changes there are seen by the "
+			    "look every second instead", path, strerror(errno));
+		}
+		return;
+	}
+	while (i < m->nino_wd && m->ino_wd[i] != wd)
+		i++;
+	if (i == m->nino_wd)
+		m->ino_wd[m->nino_wd++] = wd;
+}
+
+static void
+ino_rewatch(struct master *m)
+{
+	if (m->ino_fd < 0)
+		return;
+	for (size_t i = 0; i < m->nino_wd; i++)
+		(void)inotify_rm_watch(m->ino_fd, m->ino_wd[i]);
+	m->nino_wd = 0;
+	for (size_t i = 0; i < m->nwatch; i++) {
+		char dir[sizeof(m->watch[i].path)];
+		snprintf(dir, sizeof(dir), "%s", m->watch[i].path);
+		ino_add(m, dirname(dir), 0);
+		ino_add(m, m->watch[i].path, IN_ONLYDIR);
+	}
+}
+
+/* Every event restarts the settle timer: a change is looked at once its
+ * directory has been quiet for WATCH_SETTLE_SECS. */
+static void
+on_ino(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct master *m = w->data;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int any = 0;
+	ssize_t n;
+
+	(void)revents;
+	while ((n = read(m->ino_fd, buf, sizeof(buf))) > 0)
+		any = 1;
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		gw_log_warn("watch: reading inotify failed: %s; changes are seen by the look every "
+		    "second instead", strerror(errno));
+		ev_io_stop(loop, w);
+		return;
+	}
+	if (any)
+		ev_timer_again(loop, &m->settle);
+}
+
+static void
+ino_start(struct master *m)
+{
+	if ((m->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		gw_log_warn("watch: inotify unavailable: %s (fs.inotify.max_user_instances?); "
+		    "looking at the files every second instead", strerror(errno));
+		return;
+	}
+	ev_io_init(&m->ino_w, on_ino, m->ino_fd, EV_READ);
+	m->ino_w.data = m;
+	ev_io_start(m->loop, &m->ino_w);
+}
+
 /* The files of cfg become the watched set. restat: take every file's state
  * now (a reload is about to read them); else keep the state already known
  * of paths watched before, so a change made while a reload ran is not
@@ -539,6 +639,7 @@ watch_set(struct master *m, const gw_config *cfg, int restat)
 	free(m->watch);
 	m->watch = wl.f;
 	m->nwatch = wl.n;
+	ino_rewatch(m);
 }
 
 /* The configuration the master serves: the last good re-read of the file,
@@ -551,11 +652,10 @@ serving_cfg(const struct master *m)
 
 static void reload(struct master *m);
 
-/* A change is applied once a whole tick passes without another, so a file
- * copied in several writes (or several files replaced one after the other)
- * makes one reload, of the finished state. */
-static void
-watch_tick(struct master *m)
+/* Takes every watched file's state; 1 if one changed since last seen (the
+ * first change of a quiet spell is logged). */
+static int
+watch_scan(struct master *m)
 {
 	int changed = 0;
 
@@ -570,14 +670,37 @@ watch_tick(struct master *m)
 		m->watch[i] = now;
 		changed = 1;
 	}
-	if (changed) {
+	return changed;
+}
+
+/* The tick: a change is applied once a whole tick passes without another,
+ * so a file copied in several writes (or several files replaced one after
+ * the other) makes one reload, of the finished state. It catches what
+ * inotify does not report (a symlink's target in another directory, a
+ * directory it could not watch, a network file system). */
+static void
+watch_tick(struct master *m)
+{
+	if (watch_scan(m)) {
 		m->watch_pending = 1;
 		return;
 	}
-	if (m->watch_pending) {
-		m->watch_pending = 0;
+	if (m->watch_pending)
 		reload(m);
-	}
+}
+
+/* inotify's path: the directories have been quiet for WATCH_SETTLE_SECS. */
+static void
+on_settle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct master *m = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (m->stopping)
+		return;
+	if (watch_scan(m) || m->watch_pending)
+		reload(m);
 }
 
 /* A CRL whose nextUpdate passes while it serves is logged once. */
@@ -759,6 +882,9 @@ on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &m->switch_w);
 	ev_timer_stop(loop, &m->tick);
 	ev_timer_stop(loop, &m->rotate);
+	ev_timer_stop(loop, &m->settle);
+	if (m->ino_fd >= 0)
+		ev_io_stop(loop, &m->ino_w);
 	if (m->status_fd >= 0 && !graceful)
 		ev_io_stop(loop, &m->status_w);
 	for (int i = 0; i < GW_GENERATIONS; i++) {
@@ -935,6 +1061,8 @@ master_free(struct master *m)
 	gw_runtime_free(m->rt);
 	gw_config_free(m->file_cfg);
 	free(m->watch);
+	if (m->ino_fd >= 0)
+		close(m->ino_fd);
 	gw_ticket_ring_stop();
 }
 
@@ -962,6 +1090,7 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	ev_set_userdata(m->loop, m);
 	m->cfg = cfg;
 	m->status_fd = -1;
+	m->ino_fd = -1;
 	m->nworkers = cfg->workers ? cfg->workers : default_workers();
 	if (cfg->ticket_key_rotate > 0 && gw_ticket_ring_start(cfg->ticket_key_rotate, err) != 0)
 		return -1;
@@ -992,8 +1121,13 @@ master_start(struct master *m, gw_config *cfg, tg_err *err)
 	ev_init(&m->switch_w, on_switch);
 	m->switch_w.data = m;
 	m->crl_checked = time(NULL);
-	if (cfg->watch)
+	ev_init(&m->settle, on_settle);
+	m->settle.repeat = WATCH_SETTLE_SECS;
+	m->settle.data = m;
+	if (cfg->watch) {
+		ino_start(m);
 		watch_set(m, cfg, 1);
+	}
 	ev_timer_init(&m->tick, on_tick, TICK_SECS, TICK_SECS);
 	m->tick.data = m;
 	ev_timer_start(m->loop, &m->tick);
@@ -1047,7 +1181,9 @@ gw_serve(gw_config *cfg, tg_err *err)
 	gw_log("ready: %lu worker thread%s%s%s%s", m.nworkers, m.nworkers == 1 ? "" : "s",
 	    cfg->status ? ", status on " : "",
 	    cfg->status ? cfg->status : "",
-	    cfg->watch ? ", watching the certificate, key, CA and CRL files" : "");
+	    !cfg->watch ? "" : m.ino_fd >= 0 ?
+	    ", watching the certificate, key, CA and CRL files (inotify)" :
+	    ", watching the certificate, key, CA and CRL files (every second)");
 	gw_notify("READY=1\nSTATUS=serving %zu listener%s with %lu worker thread%s", m.rt->nl,
 	    m.rt->nl == 1 ? "" : "s", m.nworkers, m.nworkers == 1 ? "" : "s");
 	ev_run(m.loop, 0);
