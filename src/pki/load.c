@@ -335,6 +335,52 @@ pki_load_crl(const char *path, tg_err *err)
 	return load_object(path, &crl_kind, err);
 }
 
+/* The next CRL of a PEM stream into *crl (NULL at the end): 0, or -1 for
+ * a block that does not decode (bad base64, cut short, a CRL block whose
+ * DER does not parse). */
+static int
+next_crl(BIO *bio, X509_CRL **crl)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long len = 0;
+	int rc = -1;
+
+	*crl = NULL;
+	for (;;) {
+		unsigned long e;
+		ERR_set_mark();
+		if (PEM_read_bio(bio, &name, &header, &der, &len) == 1) {
+			ERR_pop_to_mark();
+			if (strcmp(name, PEM_STRING_X509_CRL) == 0)
+				break;
+			OPENSSL_free(name);
+			OPENSSL_free(header);
+			OPENSSL_free(der);
+			name = header = NULL;
+			der = NULL;
+			continue;
+		}
+		e = ERR_peek_last_error();
+		ERR_pop_to_mark();
+		/* No further block: the end. */
+		return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE ? 0 : -1;
+	}
+	p = der;
+	if ((*crl = d2i_X509_CRL(NULL, &p, len)) != NULL && p == der + len)
+		rc = 0;
+	else {
+		X509_CRL_free(*crl);
+		*crl = NULL;
+		ERR_clear_error();
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return rc;
+}
+
 int
 pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 {
@@ -342,7 +388,7 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 	size_t len;
 	BIO *bio = NULL;
 	X509_CRL *crl;
-	int n = 0, rc = -1;
+	int n = 0, bad, rc = -1;
 
 	if (!looks_pem_file(path)) {
 		if ((crl = pki_load_crl(path, err)) == NULL)
@@ -356,17 +402,25 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	ERR_set_mark();
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+	/* Block by block: a CRL that does not decode is an error wherever it
+	 * is, not the silent end of the list (the CRLs after it, and its own
+	 * revocations, would be lost). Blocks of other kinds are skipped. */
+	while ((bad = next_crl(bio, &crl)) == 0 && crl != NULL) {
 		sk_X509_CRL_push(crls, crl);
 		n++;
 	}
-	ERR_pop_to_mark();
-	if (n == 0 && strcmp(pem_kind(data, len), "a CRL") == 0) {
+	if (bad && n == 0 && strcmp(pem_kind(data, len), "a CRL") == 0) {
 		/* CRL armour around bytes that do not decode. */
 		tg_err_set(err, TG_ERR_CONFIG,
 		    "%s: its CRL does not parse (garbled, or cut short while copied); publish it "
 		    "again with `tlsgate crl --dir DIR` and copy it whole", path);
+		goto out;
+	}
+	if (bad && n > 0) {
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s: CRL %d of the file (counted from the top, after %d that parse) does not "
+		    "parse (garbled, or cut short while copied); publish it again with `tlsgate crl "
+		    "--dir DIR` and copy the file whole", path, n + 1, n);
 		goto out;
 	}
 	if (n == 0) {

@@ -4,7 +4,8 @@
 # revoked client is refused within 5 s (the time taken is logged), its open stream is closed by the reload's
 # re-check, and another client's long transfer goes on. A garbage CRL, a
 # CRL from another CA and one from a CA of the same name, written over the
-# file, are refused, logged and counted; the CRL in force stays.
+# file (also a garbled CRL after a good one), are refused, logged and
+# counted; the CRL in force stays.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -91,11 +92,14 @@ bad_crl() { # FILE WHY COUNT
 cp pki/crl.pem good.crl
 head -c 300 /dev/urandom | base64 | sed '1i -----BEGIN X509 CRL-----' | sed '$a -----END X509 CRL-----' >garbage.crl
 bad_crl garbage.crl "does not parse" 1
-pass "a garbage CRL is refused and logged; the CRL in force stays"
+# A garbled CRL after the good one: the good one alone used to be taken.
+cat good.crl garbage.crl >good-garbled.crl
+bad_crl good-garbled.crl "CRL 2 of the file (counted from the top, after 1 that parse) does not parse" 2
+pass "a garbage CRL, alone or after a good one, is refused and logged; the CRL in force stays"
 printf 'this is not a CRL\n' >text.crl
-bad_crl text.crl "is not a CRL (it holds binary data" 2
-bad_crl other/crl.pem "issued by .*Other CA.*which is not a CA of --client-ca pki/root.crt" 3
-bad_crl twin/crl.pem "its signature does not verify with the key of CN=Watch CA in --client-ca pki/root.crt" 4
+bad_crl text.crl "is not a CRL (it holds binary data" 3
+bad_crl other/crl.pem "issued by .*Other CA.*which is not a CA of --client-ca pki/root.crt" 4
+bad_crl twin/crl.pem "its signature does not verify with the key of CN=Watch CA in --client-ca pki/root.crt" 5
 pass "a CRL from another CA is refused and logged; the CRL in force stays"
 
 # The good CRL back: the next reload works.
