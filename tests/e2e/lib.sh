@@ -98,8 +98,23 @@ start_bg() {
 	track "$BG_PID"
 }
 
+# _descendants PID: the processes below PID, children first.
+_descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null || true); do
+		echo "$c"
+		_descendants "$c"
+	done
+}
+
 _stop_pids() {
-	local pid i
+	local pid i below=()
+	# What runs below a tracked process (a gateway behind `timeout`, and its
+	# worker processes) is taken now: forcing the wrapper would leave them
+	# running, orphaned, after the test.
+	for pid in "${_PIDS[@]}"; do
+		mapfile -t -O "${#below[@]}" below < <(_descendants "$pid")
+	done
 	for pid in "${_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
@@ -111,6 +126,9 @@ _stop_pids() {
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
+	done
+	for pid in "${below[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
 	done
 }
 
