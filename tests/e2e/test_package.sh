@@ -12,7 +12,8 @@
 # reloads that gateway. Purge removes what the package added and keeps the
 # CA and its owner; a purge with no CA removes the user too.
 # Other tests use $TLSGATE, never the installed /usr/bin/tlsgate; everything
-# this test adds to the machine is removed when it ends.
+# this test adds to the machine is removed when it ends, or, if it was
+# killed first, when it next starts (recorded in /var/tmp/tlsgate-test_package).
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
 	echo "SKIP: test_package: dpkg is not available: not a Debian system"
 	exit 0
@@ -27,30 +28,45 @@ if [ -n "${TLSGATE:-}" ] && ldd "$TLSGATE" 2>/dev/null | grep -q libasan; then
 fi
 source "$(dirname "$0")/lib.sh"
 
+# What this test adds to the machine is recorded in STATE before it is
+# added, so a run killed before its cleanup (CTest's timeout kills with
+# SIGKILL; the gateway runs orphaned, as under systemd) is cleaned up by
+# the next run; a tlsgate that is not recorded there is not this test's
+# and is left alone.
+STATE=/var/tmp/tlsgate-test_package
+# The gateways this test starts run as tlsgate from /etc/tlsgate/pkgtest*.ini;
+# userdel refuses a user with processes.
+stop_gateways() {
+	local pid i left
+	for ((i = 0; i < 50; i++)); do
+		left=$(ps -u tlsgate -o pid=,args= 2>/dev/null |
+			awk '$2 == "/usr/bin/tlsgate" && $3 == "serve" && $5 ~ "^/etc/tlsgate/pkgtest" { print $1 }')
+		[ -n "$left" ] || return 0
+		for pid in $left; do kill "-$([ "$i" -lt 30 ] && echo TERM || echo KILL)" "$pid" 2>/dev/null || true; done
+		sleep 0.1
+	done
+}
+uninstall() {
+	[ -d "$STATE" ] || return 0
+	stop_gateways
+	dpkg --purge tlsgate >/dev/null 2>&1 || true
+	rm -f /etc/tlsgate/pkgtest*.ini
+	rm -rf /var/lib/tlsgate /etc/tlsgate
+	deluser --system tlsgate >/dev/null 2>&1 || true
+	delgroup --system tlsgate >/dev/null 2>&1 || true
+	rm -rf "$STATE"
+}
+if [ -d "$STATE" ]; then
+	echo "$TEST_NAME: removing what a killed earlier run left ($(cat "$STATE/run" 2>/dev/null || echo '?'))"
+	uninstall
+fi
 # A tlsgate already on this machine would be removed by the cleanup.
 if dpkg-query -W -f='${Status}' tlsgate 2>/dev/null | grep -q "ok installed\|config-files" ||
 	getent passwd tlsgate >/dev/null || [ -e /var/lib/tlsgate ] || [ -e /etc/tlsgate ]; then
 	fail "tlsgate (package, user, /var/lib/tlsgate or /etc/tlsgate) is already on this machine; this test installs and purges its own: remove it first (dpkg --purge tlsgate; rm -r /var/lib/tlsgate /etc/tlsgate; deluser --system tlsgate)"
 fi
-# The gateway this test starts runs as tlsgate; userdel refuses a user
-# with processes.
-stop_gateway() {
-	local pid i
-	pid=$(cat "$WORK/gw.pid" 2>/dev/null) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-uninstall() {
-	stop_gateway
-	dpkg --purge tlsgate >/dev/null 2>&1 || true
-	rm -rf /var/lib/tlsgate /etc/tlsgate
-	deluser --system tlsgate >/dev/null 2>&1 || true
-	delgroup --system tlsgate >/dev/null 2>&1 || true
-}
+mkdir -p "$STATE"
+echo "pid $$, started $(date -u +%FT%TZ), work dir $WORK" >"$STATE/run"
 on_exit uninstall
 as_tlsgate() { (cd / && setpriv --reuid=tlsgate --regid=tlsgate --init-groups env HOME=/var/lib/tlsgate "$@"); }
 
