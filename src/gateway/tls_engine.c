@@ -552,8 +552,10 @@ ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 	OSSL_PARAM params[2];
 	int i, rc = -1;
 
+	/* No key (an unknown name, or a ring the stopping master emptied):
+	 * 0 is a full handshake, or no ticket, not an error. */
 	if ((i = ticket_key_get(ctx, enc ? NULL : name, &key)) < 0)
-		return enc ? -1 : 0;
+		return 0;
 	if (enc) {
 		memcpy(name, key.name, GW_TICKET_NAME_LEN);
 		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
