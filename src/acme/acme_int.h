@@ -116,10 +116,17 @@ typedef struct acme_dns_answer {
 	int cnames;                /* CNAME hops followed */
 	char name[1025];           /* where the chain ended (NS_MAXDNAME) */
 	size_t ntxt;               /* TXT records at name (may exceed ACME_DNS_TXTS) */
-	char txt[ACME_DNS_TXTS][ACME_DNS_TXT_MAX]; /* each record's strings joined, cut */
+	char txt[ACME_DNS_TXTS][ACME_DNS_TXT_MAX]; /* each record's strings joined, cut, NUL after */
 	size_t txt_len[ACME_DNS_TXTS];             /* the full joined length */
 	char why[160];             /* on -1: what is wrong */
 } acme_dns_answer;
+
+/* The bytes kept in txt[i] of a value txt_len[i] long. */
+static inline size_t
+acme_dns_kept(size_t len)
+{
+	return len < ACME_DNS_TXT_MAX ? len : ACME_DNS_TXT_MAX - 1;
+}
 
 /* Reads a DNS message answering our query (id, TXT IN qname): the ID,
  * QR, opcode and question must match; then the CNAME chain from qname and

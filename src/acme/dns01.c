@@ -223,7 +223,8 @@ acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const cha
 			return -1;
 		}
 		if (a->ntxt < ACME_DNS_TXTS) {
-			memcpy(a->txt[a->ntxt], v, strlen(v) + 1);
+			/* Bytes kept: NULs inside a value are data (quoted as \x00). */
+			memcpy(a->txt[a->ntxt], v, acme_dns_kept(vlen) + 1);
 			a->txt_len[a->ntxt] = vlen;
 		}
 		a->ntxt++;
@@ -435,10 +436,11 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 			rc = 0;
 			goto out;
 		}
-	acme_quote((const unsigned char *)a->txt[0], strlen(a->txt[0]), shown[0], sizeof(shown[0]));
+	acme_quote((const unsigned char *)a->txt[0], acme_dns_kept(a->txt_len[0]), shown[0],
+	    sizeof(shown[0]));
 	shown[1][0] = '\0';
 	if (a->ntxt > 1)
-		acme_quote((const unsigned char *)a->txt[1], strlen(a->txt[1]), shown[1],
+		acme_quote((const unsigned char *)a->txt[1], acme_dns_kept(a->txt_len[1]), shown[1],
 		    sizeof(shown[1]));
 	acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
 	    "%s: the resolver %s gave %zu TXT record(s) for %s%s (\"%s\"%s%s%s%s), none of them "

@@ -1,12 +1,15 @@
 # shellcheck shell=bash
 # A real DNS server on loopback for dns-01: dnsmasq on 127.0.0.1:$DNS_PORT
 # answering TXT records kept one per line ("NAME VALUE") in
-# $DNS_DIR/records. dnsmasq reads TXT records only at start, so each
-# change restarts it. Sourced after lib.sh:
+# $DNS_DIR/records, and CNAMEs ("NAME TARGET") in $DNS_DIR/cnames. dnsmasq
+# reads them only at start, so each change restarts it. Under
+# example.internal it answers alone (--local): other names are NXDOMAIN.
+# Sourced after lib.sh:
 #   dns_start      starts it (sets DNS_PORT, DNS_DIR); cleanup stops it
 #   dns_set NAME VALUE / dns_unset NAME VALUE   add or remove a record
+#   dns_cname NAME TARGET                       add a CNAME
 # Run as a program (an ACME client's hook, e.g. lego's exec provider):
-#   dnsmasq.sh DIR PORT present|cleanup FQDN VALUE
+#   dnsmasq.sh DIR PORT present|cleanup|cname FQDN VALUE
 DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
 
 _dns_stop() {
@@ -27,8 +30,11 @@ _dns_restart() {
 	while read -r name value; do
 		[ -n "$name" ] && args+=("--txt-record=$name,$value")
 	done <"$DNS_DIR/records"
+	while read -r name value; do
+		[ -n "$name" ] && args+=("--cname=$name,$value")
+	done <"$DNS_DIR/cnames"
 	"$DNSMASQ" --no-resolv --no-hosts --port="$DNS_PORT" --listen-address=127.0.0.1 \
-		--bind-interfaces --conf-file=/dev/null --pid-file="$DNS_DIR/pid" \
+		--bind-interfaces --conf-file=/dev/null --local=/example.internal/ --pid-file="$DNS_DIR/pid" \
 		--log-facility="$DNS_DIR/dnsmasq.log" --log-queries "${args[@]}" ||
 		{ echo "dnsmasq did not start (port $DNS_PORT)" >&2; return 1; }
 	for ((i = 0; i < 50; i++)); do
@@ -50,11 +56,17 @@ dns_unset() {
 	_dns_restart
 }
 
+dns_cname() {
+	echo "${1%.} ${2%.}" >>"$DNS_DIR/cnames"
+	_dns_restart
+}
+
 dns_start() {
 	DNS_DIR=$WORK/dns
 	DNS_PORT=$(free_port)
 	mkdir -p "$DNS_DIR"
 	: >"$DNS_DIR/records"
+	: >"$DNS_DIR/cnames"
 	on_exit _dns_stop
 	_dns_restart || fail "dnsmasq did not start"
 }
@@ -68,6 +80,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	case $3 in
 	present) dns_set "$4" "$5" ;;
 	cleanup) dns_unset "$4" "$5" ;;
-	*) echo "dnsmasq.sh: $3? (present or cleanup)" >&2; exit 2 ;;
+	cname) dns_cname "$4" "$5" ;;
+	*) echo "dnsmasq.sh: $3? (present, cleanup or cname)" >&2; exit 2 ;;
 	esac
 fi
