@@ -103,7 +103,7 @@ void acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen);
 
 #include <stdint.h>
 
-#define ACME_DNS_TXTS 8           /* TXT values kept from one answer */
+#define ACME_DNS_TXTS 4           /* TXT values kept from one answer, for messages */
 #define ACME_DNS_TXT_MAX 256      /* bytes kept of one (longer ones cannot match) */
 
 /* --dns-resolver ADDR[:PORT]: 192.0.2.53, 192.0.2.53:5353, 2001:db8::53,
@@ -116,6 +116,7 @@ typedef struct acme_dns_answer {
 	int cnames;                /* CNAME hops followed */
 	char name[1025];           /* where the chain ended (NS_MAXDNAME) */
 	size_t ntxt;               /* TXT records at name (may exceed ACME_DNS_TXTS) */
+	int matched;               /* one of them is want */
 	char txt[ACME_DNS_TXTS][ACME_DNS_TXT_MAX]; /* each record's strings joined, cut, NUL after */
 	size_t txt_len[ACME_DNS_TXTS];             /* the full joined length */
 	char why[160];             /* on -1: what is wrong */
@@ -130,9 +131,10 @@ acme_dns_kept(size_t len)
 
 /* Reads a DNS message answering our query (id, TXT IN qname): the ID,
  * QR, opcode and question must match; then the CNAME chain from qname and
- * the TXT records at its end. -1 with a->why when the message is malformed,
- * not ours or an error other than NXDOMAIN. Wire data: bounded throughout. */
+ * the TXT records at its end, each compared with want (NULL: none). -1 with
+ * a->why when the message is malformed, not ours or an error other than
+ * NXDOMAIN. Wire data: bounded throughout. */
 int acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const char *qname,
-    acme_dns_answer *a);
+    const char *want, acme_dns_answer *a);
 
 #endif

@@ -146,7 +146,7 @@ txt_join(const unsigned char *rd, size_t rdlen, char *out, size_t cap, size_t *o
 
 int
 acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const char *qname,
-    acme_dns_answer *a)
+    const char *want, acme_dns_answer *a)
 {
 	ns_msg m;
 	ns_rr rr;
@@ -222,6 +222,8 @@ acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const cha
 			snprintf(a->why, sizeof(a->why), "a malformed TXT record");
 			return -1;
 		}
+		if (want != NULL && vlen == strlen(want) && memcmp(v, want, vlen) == 0)
+			a->matched = 1;
 		if (a->ntxt < ACME_DNS_TXTS) {
 			/* Bytes kept: NULs inside a value are data (quoted as \x00). */
 			memcpy(a->txt[a->ntxt], v, acme_dns_kept(vlen) + 1);
@@ -330,10 +332,11 @@ over_tcp(const acme_addr *srv, const unsigned char *q, size_t qlen, unsigned cha
 	return bad != NULL ? -1 : 0;
 }
 
-/* TXT at qname from the resolver, following CNAMEs. -1 with a->why when
+/* TXT at qname from the resolver, following CNAMEs, compared with want. -1 with a->why when
  * no answer came or it was unusable. */
 static int
-lookup_txt(const acme_addr *srv, const char *qname, int64_t deadline, acme_dns_answer *a)
+lookup_txt(const acme_addr *srv, const char *qname, const char *want, int64_t deadline,
+    acme_dns_answer *a)
 {
 	unsigned char q[DNS_QUERY_MAX], *buf = malloc(DNS_TCP_MAX);
 	char name[NS_MAXDNAME];
@@ -359,12 +362,12 @@ lookup_txt(const acme_addr *srv, const char *qname, int64_t deadline, acme_dns_a
 			snprintf(a->why, sizeof(a->why), "%s", bad);
 			goto out;
 		}
-		if (acme_dns_txt_answer(buf, len, id, name, a) != 0)
+		if (acme_dns_txt_answer(buf, len, id, name, want, a) != 0)
 			goto out;
 		if (a->truncated) {
 			if (over_tcp(srv, q, qlen, buf, &len, deadline, a->why, sizeof(a->why)) != 0)
 				goto out;
-			if (acme_dns_txt_answer(buf, len, id, name, a) != 0)
+			if (acme_dns_txt_answer(buf, len, id, name, want, a) != 0)
 				goto out;
 			if (a->truncated) {
 				snprintf(a->why, sizeof(a->why), "a truncated answer over TCP");
@@ -418,7 +421,7 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 		acme_problem_set(p, ACME_P_SERVER_INTERNAL, "%s: out of memory", what);
 		goto out;
 	}
-	if (lookup_txt(&srv, qname, deadline, a) != 0) {
+	if (lookup_txt(&srv, qname, want, deadline, a) != 0) {
 		acme_problem_set(p, ACME_P_DNS, "%s: asking the resolver %s (--dns-resolver) for TXT "
 		    "%s failed: %s", what, srv.text, qname, a->why);
 		goto out;
@@ -431,11 +434,10 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 		    a->rcode != 0 ? ": " : "", a->rcode != 0 ? a->why : "");
 		goto out;
 	}
-	for (size_t i = 0; i < a->ntxt && i < ACME_DNS_TXTS; i++)
-		if (a->txt_len[i] == strlen(want) && memcmp(a->txt[i], want, a->txt_len[i]) == 0) {
-			rc = 0;
-			goto out;
-		}
+	if (a->matched) {
+		rc = 0;
+		goto out;
+	}
 	acme_quote((const unsigned char *)a->txt[0], acme_dns_kept(a->txt_len[0]), shown[0],
 	    sizeof(shown[0]));
 	shown[1][0] = '\0';

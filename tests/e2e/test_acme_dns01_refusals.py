@@ -144,6 +144,20 @@ order = a.wait(loc, ("ready", "invalid"))
 assert order["status"] == "ready", a.get(ch["url"])
 print("ok - dns-01 through a CNAME (_acme-challenge.c -> _acme-challenge.target)")
 
+# --- an answer too big for UDP: truncated, asked again over TCP -------------
+# 12 other values of 100 bytes first (over the 512 bytes of a UDP answer
+# without EDNS), the right one last: without TCP and without reading every
+# record, this fails.
+loc, order = a.order(["big.example.internal"])
+authz, ch = dns01_of(a, order["authorizations"][0])
+for i in range(12):
+    dns("present", "_acme-challenge.big.example.internal", "%02d" % i + "x" * 98)
+dns("present", "_acme-challenge.big.example.internal", a.dns01_value(ch["token"]))
+a.post(ch["url"], {})
+order = a.wait(loc, ("ready", "invalid"))
+assert order["status"] == "ready", a.get(ch["url"])
+print("ok - dns-01 with 13 TXT records (truncated over UDP, read over TCP)")
+
 # --- failed validations: invalid, with the reason, nothing issued ----------
 failed_validation(a, "wrong.example.internal", "incorrectResponse",
                   ["_acme-challenge.wrong.example.internal", "\"not-the-digest\"",

@@ -18,7 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	id = (uint16_t)(data[0] << 8 | data[1]);
-	if (acme_dns_txt_answer(data + 2, size - 2, id, "_acme-challenge.x.example.internal", &a) != 0) {
+	if (acme_dns_txt_answer(data + 2, size - 2, id, "_acme-challenge.x.example.internal",
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &a) != 0) {
 		if (memchr(a.why, '\0', sizeof(a.why)) == NULL || a.why[0] == '\0')
 			__builtin_trap();
 		return 0;
