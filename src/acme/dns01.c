@@ -310,7 +310,7 @@ over_tcp(const acme_addr *srv, const unsigned char *q, size_t qlen, unsigned cha
 {
 	unsigned char out[DNS_QUERY_MAX + 2], l2[2];
 	const char *bad;
-	char cwhy[128];
+	char cwhy[100];
 	int fd = acme_connect(srv, deadline, cwhy, sizeof(cwhy));
 
 	if (fd < 0) {
