@@ -19,6 +19,7 @@ TLSGATE = os.environ["TLSGATE"]
 PKI = os.environ["PKI"]
 CA = os.path.join(PKI, "root.crt")
 A, B, C = os.environ["ACME_A"], os.environ["ACME_B"], os.environ["ACME_C"]
+D = os.environ.get("ACME_D")  # --dns-resolver [::1]:PORT; unset without IPv6 loopback
 DNS_DIR, DNS_PORT = os.environ["DNS_DIR"], os.environ["DNS_PORT"]
 HOOK = os.path.join(os.path.dirname(__file__), "lib", "dnsmasq.sh")
 
@@ -143,6 +144,20 @@ a.post(ch["url"], {})
 order = a.wait(loc, ("ready", "invalid"))
 assert order["status"] == "ready", a.get(ch["url"])
 print("ok - dns-01 through a CNAME (_acme-challenge.c -> _acme-challenge.target)")
+
+# --- the resolver over IPv6 loopback ----------------------------------------
+if D:
+    d = ac.Client(D, CA)
+    d.register()
+    loc, order = d.order(["v6.example.internal"])
+    authz, ch = dns01_of(d, order["authorizations"][0])
+    dns("present", "_acme-challenge.v6.example.internal", d.dns01_value(ch["token"]))
+    d.post(ch["url"], {})
+    order = d.wait(loc, ("ready", "invalid"))
+    assert order["status"] == "ready", d.get(ch["url"])
+    print("ok - dns-01 through --dns-resolver [::1]:%s" % DNS_PORT)
+else:
+    print("skip - no IPv6 loopback: --dns-resolver [::1] not tried")
 
 # --- an answer too big for UDP: truncated, asked again over TCP -------------
 # 12 other values of 100 bytes first (over the 512 bytes of a UDP answer

@@ -31,11 +31,17 @@ start_acme acme-b --allow-domain example.internal --dns-resolver "127.0.0.1:$DNS
 B_PORT=$ACME_PORT
 start_acme acme-c --allow-domain example.internal
 C_PORT=$ACME_PORT
+# D asks the same dnsmasq over IPv6 loopback, when the host has it.
+D_URL=
+if [ "$DNS_LISTEN" != 127.0.0.1 ]; then
+	start_acme acme-d --allow-domain example.internal --dns-resolver "[::1]:$DNS_PORT"
+	D_URL="https://localhost:$ACME_PORT"
+fi
 grep -q "dns-01 via 127.0.0.1:$DNS_PORT" acme-a.log || fail "server A does not say it offers dns-01"
 
 TLSGATE=$TLSGATE PKI=$WORK/pki DNS_DIR=$DNS_DIR DNS_PORT=$DNS_PORT \
 	ACME_A="https://localhost:$A_PORT" ACME_B="https://localhost:$B_PORT" \
-	ACME_C="https://localhost:$C_PORT" \
+	ACME_C="https://localhost:$C_PORT" ACME_D="$D_URL" \
 	timeout 300 python3 "$TLSGATE_SRC/tests/e2e/test_acme_dns01_refusals.py" >dns01.log 2>&1 ||
 	fail "test_acme_dns01_refusals.py: $(tail -20 dns01.log)"
 cat dns01.log

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# A real DNS server on loopback for dns-01: dnsmasq on 127.0.0.1:$DNS_PORT
+# A real DNS server on loopback for dns-01: dnsmasq on 127.0.0.1 and
+# [::1] (when the host has IPv6 loopback), port $DNS_PORT,
 # answering TXT records kept one per line ("NAME VALUE") in
 # $DNS_DIR/records, and CNAMEs ("NAME TARGET") in $DNS_DIR/cnames. dnsmasq
 # reads them only at start, so each change restarts it. Under
@@ -33,7 +34,7 @@ _dns_restart() {
 	while read -r name value; do
 		[ -n "$name" ] && args+=("--cname=$name,$value")
 	done <"$DNS_DIR/cnames"
-	"$DNSMASQ" --no-resolv --no-hosts --port="$DNS_PORT" --listen-address=127.0.0.1 \
+	"$DNSMASQ" --no-resolv --no-hosts --port="$DNS_PORT" --listen-address="$DNS_LISTEN" \
 		--bind-interfaces --conf-file=/dev/null --local=/example.internal/ --pid-file="$DNS_DIR/pid" \
 		--log-facility="$DNS_DIR/dnsmasq.log" --log-queries "${args[@]}" ||
 		{ echo "dnsmasq did not start (port $DNS_PORT)" >&2; return 1; }
@@ -64,8 +65,11 @@ dns_cname() {
 dns_start() {
 	DNS_DIR=$WORK/dns
 	DNS_PORT=$(free_port)
+	DNS_LISTEN=127.0.0.1
+	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' && DNS_LISTEN=127.0.0.1,::1
 	mkdir -p "$DNS_DIR"
 	: >"$DNS_DIR/records"
+	echo "$DNS_LISTEN" >"$DNS_DIR/listen"
 	: >"$DNS_DIR/cnames"
 	on_exit _dns_stop
 	_dns_restart || fail "dnsmasq did not start"
@@ -73,7 +77,7 @@ dns_start() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -euo pipefail
-	DNS_DIR=$1 DNS_PORT=$2
+	DNS_DIR=$1 DNS_PORT=$2 DNS_LISTEN=$(cat "$1/listen")
 	# Two hooks at once would race on the file and the restart.
 	exec 9>"$DNS_DIR/lock"
 	flock 9
