@@ -28,6 +28,7 @@ typedef struct acme_serve_opts {
 	const char *const *resolve;  /* NAME=ADDR */
 	size_t nresolve;
 	int http01_port, tlsalpn01_port;
+	const char *dns_resolver;    /* ADDR[:PORT]: dns-01 (and wildcards) asks it; NULL: none */
 	unsigned workers;            /* connections served at once */
 	unsigned validators;         /* challenge validations at once */
 	unsigned orders_per_minute;  /* per account */

@@ -74,6 +74,10 @@ typedef struct acme_addr {
 	char text[64]; /* "192.0.2.1:80", "[2001:db8::1]:443" */
 } acme_addr;
 
+/* An IP literal with port into a (text not filled); -1 when s is none. */
+int acme_addr_literal(const char *s, int port, acme_addr *a);
+/* a->text from a->ss: "192.0.2.1:80", "[2001:db8::1]:443". */
+void acme_addr_text(acme_addr *a);
 /* Milliseconds on a clock that does not jump. */
 int64_t acme_now_ms(void);
 /* The addresses of host (an IP literal when is_ip; else --resolve entries,
@@ -94,5 +98,43 @@ int acme_wait(int fd, short events, int64_t deadline);
 /* len bytes quoted for a problem: printable ASCII kept, others \xNN, at
  * most ACME_VAL_SHOW bytes then "...". */
 void acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen);
+
+/* ---- dns-01 (dns01.c) ---- */
+
+#include <stdint.h>
+
+#define ACME_DNS_TXTS 4           /* TXT values kept from one answer, for messages */
+#define ACME_DNS_TXT_MAX 256      /* bytes kept of one (longer ones cannot match) */
+
+/* --dns-resolver ADDR[:PORT]: 192.0.2.53, 192.0.2.53:5353, 2001:db8::53,
+ * [2001:db8::53]:5353; port 53 when none. -1 when s is none of these. */
+int acme_dns_server_parse(const char *s, acme_addr *out);
+
+typedef struct acme_dns_answer {
+	int truncated;             /* TC: ask again over TCP */
+	int rcode;                 /* 3: NXDOMAIN (an answer, no records) */
+	int cnames;                /* CNAME hops followed */
+	char name[1025];           /* where the chain ended (NS_MAXDNAME) */
+	size_t ntxt;               /* TXT records at name (may exceed ACME_DNS_TXTS) */
+	int matched;               /* one of them is want */
+	char txt[ACME_DNS_TXTS][ACME_DNS_TXT_MAX]; /* each record's strings joined, cut, NUL after */
+	size_t txt_len[ACME_DNS_TXTS];             /* the full joined length */
+	char why[160];             /* on -1: what is wrong */
+} acme_dns_answer;
+
+/* The bytes kept in txt[i] of a value txt_len[i] long. */
+static inline size_t
+acme_dns_kept(size_t len)
+{
+	return len < ACME_DNS_TXT_MAX ? len : ACME_DNS_TXT_MAX - 1;
+}
+
+/* Reads a DNS message answering our query (id, TXT IN qname): the ID,
+ * QR, opcode and question must match; then the CNAME chain from qname and
+ * the TXT records at its end, each compared with want (NULL: none). -1 with
+ * a->why when the message is malformed, not ours or an error other than
+ * NXDOMAIN. Wire data: bounded throughout. */
+int acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const char *qname,
+    const char *want, acme_dns_answer *a);
 
 #endif

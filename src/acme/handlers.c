@@ -315,10 +315,14 @@ authz_json(hctx *h, const acme_authz *a, tg_err *err)
 {
 	json_t *o = json_object(), *ident = json_object();
 	struct chall_acc acc = { h, a, json_array() };
+	int wildcard = strncmp(a->value, "*.", 2) == 0;
 
 	json_object_set_new(ident, "type", json_string(a->type));
-	json_object_set_new(ident, "value", json_string(a->value));
+	/* A wildcard's authorization is for its base name (RFC 8555 7.1.3). */
+	json_object_set_new(ident, "value", json_string(wildcard ? a->value + 2 : a->value));
 	json_object_set_new(o, "identifier", ident);
+	if (wildcard)
+		json_object_set_new(o, "wildcard", json_true());
 	json_object_set_new(o, "status", json_string(authz_status(a, h->now)));
 	set_time(o, "expires", a->expires);
 	if (acme_db_chall_each(h->db, a->id, add_chall, &acc, err) != 0) {
@@ -854,6 +858,29 @@ order_dates(hctx *h, const json_t *pl, int64_t *not_after)
 	return 0;
 }
 
+/* The challenges an authorization offers. tls-alpn-01 for IP addresses
+ * exists (RFC 8738 6) but few clients do it: DNS names only. A wildcard
+ * gets dns-01 alone (RFC 8555 7.1.3); dns-01 needs --dns-resolver. */
+static const struct offer {
+	const char *type;
+	char suffix;               /* of the challenge's id: the authorization's, -h */
+	int ip, name, wildcard, needs_resolver;
+} offers[] = {
+	{ "http-01", 'h', 1, 1, 0, 0 },
+	{ "tls-alpn-01", 't', 0, 1, 0, 0 },
+	{ "dns-01", 'd', 0, 1, 1, 1 },
+};
+
+static int
+offered(const struct offer *f, const acme_srv *srv, const char *type, const char *value)
+{
+	if (f->needs_resolver && !srv->pol.dns01)
+		return 0;
+	if (strcmp(type, "ip") == 0)
+		return f->ip;
+	return strncmp(value, "*.", 2) == 0 ? f->wildcard : f->name;
+}
+
 static int
 insert_order(hctx *h, acme_order *o, const struct idents *ids, tg_err *err)
 {
@@ -877,15 +904,11 @@ insert_order(hctx *h, acme_order *o, const struct idents *ids, tg_err *err)
 			return -1;
 		snprintf(c.authz, sizeof(c.authz), "%s", a.id);
 		snprintf(c.status, sizeof(c.status), "pending");
-		snprintf(c.id, sizeof(c.id), "%.40s-h", a.id);
-		snprintf(c.type, sizeof(c.type), "http-01");
-		if (acme_db_chall_insert(h->db, &c, err) != 0)
-			return -1;
-		/* tls-alpn-01 for IP addresses exists (RFC 8738 6) but few
-		 * clients do it; offered for DNS names only, as the issue says. */
-		if (strcmp(type, "dns") == 0) {
-			snprintf(c.id, sizeof(c.id), "%.40s-t", a.id);
-			snprintf(c.type, sizeof(c.type), "tls-alpn-01");
+		for (size_t k = 0; k < sizeof(offers) / sizeof(offers[0]); k++) {
+			if (!offered(&offers[k], h->srv, type, a.value))
+				continue;
+			snprintf(c.id, sizeof(c.id), "%.40s-%c", a.id, offers[k].suffix);
+			snprintf(c.type, sizeof(c.type), "%s", offers[k].type);
 			if (acme_db_chall_insert(h->db, &c, err) != 0)
 				return -1;
 		}
@@ -1076,7 +1099,11 @@ h_chall(hctx *h)
 	if (own_authz(h, authz_id, &a) != 0)
 		return -1;
 	if ((found = acme_db_chall_get(h->db, id, &c, &err)) != 1) {
-		rc = found < 0 ? internal(h, &err) : not_found(h, "challenge");
+		rc = found < 0 ? internal(h, &err) : h->rest[n - 1] == 'd' ?
+		    problem(h, ACME_P_MALFORMED, "authorization %s offers no dns-01 challenge: this "
+		    "server offers dns-01 for DNS names only, and only when started with "
+		    "--dns-resolver%s; use a challenge the authorization lists", a.id,
+		    h->srv->pol.dns01 ? "" : " (it was not)") : not_found(h, "challenge");
 		goto out;
 	}
 	/* An empty object asks for validation; POST-as-GET only reads. */

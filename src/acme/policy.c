@@ -97,13 +97,18 @@ dns_check(const acme_policy *pol, const char *value, char canon[256], acme_probl
 		    "'%.255s' is not a DNS name this CA issues for: %.200s", value,
 		    san.type != PKI_SAN_DNS && err.msg[0] == '\0' ? "it reads as another kind of name" :
 		    err.msg);
-	if (wildcard)
+	if (wildcard && pol->no_wildcards)
 		return acme_problem_set(p, ACME_P_REJECTED_IDENTIFIER,
-		    "'%.255s' is a wildcard, which needs the dns-01 challenge; this server validates "
-		    "only http-01 and tls-alpn-01, so it issues for exact names only%s", value,
-		    pol->no_wildcards ? " (and --no-wildcards is set)" : "");
+		    "'%.255s' is a wildcard, and this server issues for exact names only "
+		    "(--no-wildcards)", value);
+	if (wildcard && !pol->dns01)
+		return acme_problem_set(p, ACME_P_REJECTED_IDENTIFIER,
+		    "'%.255s' is a wildcard, which needs the dns-01 challenge (RFC 8555 7.1.3); this "
+		    "server validates dns-01 only when started with --dns-resolver, so it issues for "
+		    "exact names only", value);
 	snprintf(canon, 256, "%s", san.value);
-	base = canon;
+	/* A wildcard is allowed when its base name is (RFC 8555 7.1.3). */
+	base = wildcard ? canon + 2 : canon;
 	for (size_t i = 0; i < pol->ndomains; i++)
 		if (under_domain(base, pol->domains[i]))
 			return 0;

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "acme/acme_int.h"
 #include "acme/srv.h"
 #include "gateway/gw.h"
 #include "gateway/h1.h"
@@ -506,6 +507,7 @@ acme_serve_check(const acme_serve_opts *o, tg_err *err)
 	char base[ACME_URL_MAX], host[256];
 	unsigned port;
 	acme_cidr c;
+	acme_addr dns;
 	pki_san san;
 
 	if (base_url(o, base, sizeof(base), host, sizeof(host), &port, err) != 0)
@@ -537,6 +539,10 @@ acme_serve_check(const acme_serve_opts *o, tg_err *err)
 			    "or IPv6 address), e.g. --resolve host.example.internal=127.0.0.1",
 			    o->resolve[i]);
 	}
+	if (o->dns_resolver != NULL && acme_dns_server_parse(o->dns_resolver, &dns) != 0)
+		return tg_err_set(err, TG_ERR_USAGE, "--dns-resolver '%s' is not ADDR[:PORT] (an IPv4 "
+		    "or IPv6 address, port 53 when none), e.g. --dns-resolver 127.0.0.1:5353 or "
+		    "--dns-resolver [::1]:5353", o->dns_resolver);
 	if ((o->cert == NULL) != (o->key == NULL))
 		return tg_err_set(err, TG_ERR_USAGE, "give --cert and --key together (or neither: "
 		    "the server issues its own certificate from the CA)");
@@ -580,6 +586,7 @@ setup_policy(acme_srv *srv, tg_err *err)
 			return -1;
 	srv->pol.nips = o->n_allow_ips;
 	srv->pol.no_wildcards = o->no_wildcards;
+	srv->pol.dns01 = o->dns_resolver != NULL;
 	srv->pol.max_validity = o->max_validity;
 	srv->pol.default_validity = o->default_validity;
 	for (size_t i = 0; i < o->nresolve; i++) {
@@ -595,6 +602,7 @@ setup_policy(acme_srv *srv, tg_err *err)
 	srv->vopts.resolve = srv->resolve;
 	srv->vopts.n_resolve = o->nresolve;
 	srv->vopts.timeout_ms = 10000;
+	srv->vopts.dns_resolver = o->dns_resolver;
 	return 0;
 }
 
@@ -802,9 +810,11 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 			goto stop;
 		}
 	gw_log("acme: serving %s/directory on %s (%u workers; CA %s; allowed: %zu domains, %zu "
-	       "address ranges%s%s)", srv->base, o->listen, nworkers, srv->ca_dir,
+	       "address ranges%s%s%s%s)", srv->base, o->listen, nworkers, srv->ca_dir,
 	    srv->pol.ndomains, srv->pol.nips, o->eab_required ? "; external account binding "
-	    "required" : "", o->no_wildcards ? "; no wildcards" : "");
+	    "required" : "", o->no_wildcards ? "; no wildcards" : "",
+	    o->dns_resolver != NULL ? "; dns-01 via " : "",
+	    o->dns_resolver != NULL ? o->dns_resolver : "");
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	gw_log("acme: signal %d, stopping", sig);

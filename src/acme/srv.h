@@ -101,7 +101,7 @@ typedef struct acme_authz {
 	char order_id[ACME_ID_MAX];
 	char account[ACME_ID_MAX];
 	char type[8];              /* dns, ip */
-	char value[256];
+	char value[256];           /* a wildcard keeps its "*.": shown as the base name */
 	char status[16];           /* pending, valid, invalid, deactivated */
 	char token[ACME_TOKEN_MAX];
 	int64_t expires;
@@ -120,7 +120,7 @@ int acme_db_authz_deactivate(store *db, const char *id, tg_err *err) TG_MUST_CHE
 typedef struct acme_chall {
 	char id[ACME_ID_MAX];
 	char authz[ACME_ID_MAX];
-	char type[16];             /* http-01, tls-alpn-01 */
+	char type[16];             /* http-01, tls-alpn-01, dns-01 */
 	char status[16];           /* pending, processing, valid, invalid */
 	int64_t validated, started;
 	char *error;               /* JSON problem text or NULL */
@@ -154,6 +154,7 @@ typedef struct acme_policy {
 	acme_cidr *ips;
 	size_t nips;
 	int no_wildcards;
+	int dns01;                 /* --dns-resolver given: dns-01 offered, wildcards possible */
 	int64_t max_validity, default_validity;
 } acme_policy;
 

@@ -60,9 +60,8 @@ acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen)
 	out[used] = '\0';
 }
 
-/* An address literal with port into a. */
-static int
-literal(const char *s, int port, acme_addr *a)
+int
+acme_addr_literal(const char *s, int port, acme_addr *a)
 {
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
@@ -82,8 +81,8 @@ literal(const char *s, int port, acme_addr *a)
 	return 0;
 }
 
-static void
-addr_text(acme_addr *a)
+void
+acme_addr_text(acme_addr *a)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int v6 = a->ss.ss_family == AF_INET6;
@@ -106,19 +105,19 @@ acme_lookup(const char *host, int is_ip, int port, const acme_vopts *o, acme_add
 
 	*n = 0;
 	if (is_ip) {
-		if (literal(host, port, &out[0]) != 0)
+		if (acme_addr_literal(host, port, &out[0]) != 0)
 			return acme_problem_set(p, ACME_P_DNS, "%s: %s is not an IP address", what, host);
-		addr_text(&out[0]);
+		acme_addr_text(&out[0]);
 		*n = 1;
 		return 0;
 	}
 	for (i = 0; o != NULL && i < o->n_resolve && *n < ACME_VAL_MAX_ADDRS; i++) {
 		if (o->resolve[i].name == NULL || strcasecmp(o->resolve[i].name, host) != 0)
 			continue;
-		if (literal(o->resolve[i].addr, port, &out[*n]) != 0)
+		if (acme_addr_literal(o->resolve[i].addr, port, &out[*n]) != 0)
 			return acme_problem_set(p, ACME_P_DNS, "%s: --resolve %s=%s is not an IP address",
 			    what, host, o->resolve[i].addr);
-		addr_text(&out[(*n)++]);
+		acme_addr_text(&out[(*n)++]);
 	}
 	if (*n > 0)
 		return 0;
@@ -140,7 +139,7 @@ acme_lookup(const char *host, int is_ip, int port, const acme_vopts *o, acme_add
 			((struct sockaddr_in *)&out[*n].ss)->sin_port = htons((uint16_t)port);
 		else
 			((struct sockaddr_in6 *)&out[*n].ss)->sin6_port = htons((uint16_t)port);
-		addr_text(&out[(*n)++]);
+		acme_addr_text(&out[(*n)++]);
 	}
 	freeaddrinfo(res);
 	if (*n == 0)
@@ -600,7 +599,7 @@ follow(target *t, const char *loc, const acme_vopts *o, const char *what, const 
 	memcpy(t->host, host, hl + 1);
 	{
 		acme_addr probe;
-		t->is_ip = literal(host, 0, &probe) == 0;
+		t->is_ip = acme_addr_literal(host, 0, &probe) == 0;
 	}
 	t->port = o != NULL && o->http_port > 0 ? o->http_port : 80;
 strip:

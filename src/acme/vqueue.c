@@ -81,6 +81,8 @@ validate_one(acme_thr *t, const char *id)
 	is_ip = strcmp(a.type, "ip") == 0;
 	if (strcmp(c.type, "http-01") == 0)
 		ok = acme_validate_http01(a.value, is_ip, a.token, keyauthz, &srv->vopts, &p) == 0;
+	else if (strcmp(c.type, "dns-01") == 0)
+		ok = acme_validate_dns01(a.value, keyauthz, &srv->vopts, &p) == 0;
 	else
 		ok = acme_validate_tlsalpn01(a.value, is_ip, keyauthz, &srv->vopts, &p) == 0;
 	if (!ok && (problem_json = acme_problem_json(&p)) == NULL)

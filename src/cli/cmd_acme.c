@@ -16,7 +16,8 @@ static const char serve_help[] =
 "Runs an ACME server (RFC 8555) over the CA in DIR, so certbot, lego, Caddy\n"
 "and any ACME client get and renew certificates from your private CA. The\n"
 "directory is https://HOST:PORT/directory. Orders are validated with http-01\n"
-"(DNS names and IP addresses) or tls-alpn-01 (DNS names), and issued through\n"
+"(DNS names and IP addresses), tls-alpn-01 (DNS names) or, with --dns-resolver,\n"
+"dns-01 (DNS names and wildcards *.NAME), and issued through\n"
 "the same code as `tlsgate cert sign` (profiles, serials, the inventory);\n"
 "`tlsgate cert list` shows them, `tlsgate acme orders` which account got each.\n"
 "Accounts, orders and nonces live in the CA's inventory: several servers on\n"
@@ -37,8 +38,7 @@ static const char serve_help[] =
 "  --allow-domain D        issue for D and every name under it (repeatable)\n"
 "  --allow-ip CIDR         issue for addresses in CIDR (10.0.0.0/8; repeatable)\n"
 "                          With neither, the server refuses to start.\n"
-"  --no-wildcards          say so when refusing wildcards (they need dns-01,\n"
-"                          which this server does not validate: always refused)\n"
+"  --no-wildcards          refuse wildcards (*.NAME) even with --dns-resolver\n"
 "  --eab-required          accounts need an external account binding key\n"
 "                          (`tlsgate acme eab add`)\n"
 "  --max-validity DUR      longest certificate a client may ask for (default 90d)\n"
@@ -47,6 +47,11 @@ static const char serve_help[] =
 "                          tests on loopback, split-horizon networks)\n"
 "  --http01-port N         port http-01 validation connects to (default 80)\n"
 "  --tlsalpn01-port N      port tls-alpn-01 validation connects to (default 443)\n"
+"  --dns-resolver ADDR[:PORT]  offer dns-01 and validate it by asking this DNS\n"
+"                          resolver (IPv4 or IPv6, port 53 when none; [::1]:5353)\n"
+"                          for TXT _acme-challenge.NAME (CNAMEs followed); it\n"
+"                          also allows wildcards *.NAME, which need dns-01.\n"
+"                          Without it dns-01 is not offered and wildcards are refused\n"
 "  --workers N             connections served at once (default 16)\n"
 "  --validators N          validations at once (default 4)\n"
 "  --orders-per-minute N   new orders per account per minute (default 300)\n"
@@ -64,6 +69,7 @@ enum {
 	O_DIR = 'd', O_PASS = 'c', O_LISTEN = 'l', O_NAME = 'n',
 	O_EXT = 1000, O_CERT, O_KEY, O_ALLOW_DOMAIN, O_ALLOW_IP, O_NO_WILD, O_EAB_REQ, O_MAX_VAL,
 	O_DEF_VAL, O_RESOLVE, O_HTTP_PORT, O_ALPN_PORT, O_WORKERS, O_VALIDATORS, O_OPM, O_JSON,
+	O_DNS,
 };
 
 struct list {
@@ -111,6 +117,7 @@ serve_run(int argc, char **argv)
 		{ "resolve", required_argument, NULL, O_RESOLVE },
 		{ "http01-port", required_argument, NULL, O_HTTP_PORT },
 		{ "tlsalpn01-port", required_argument, NULL, O_ALPN_PORT },
+		{ "dns-resolver", required_argument, NULL, O_DNS },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "validators", required_argument, NULL, O_VALIDATORS },
 		{ "orders-per-minute", required_argument, NULL, O_OPM },
@@ -143,6 +150,7 @@ serve_run(int argc, char **argv)
 		case O_NO_WILD: o.no_wildcards = 1; break;
 		case O_EAB_REQ: o.eab_required = 1; break;
 		case O_RESOLVE: if (push(&resolve, optarg, "resolve") != 0) return 2; break;
+		case O_DNS: o.dns_resolver = optarg; break;
 		case O_MAX_VAL:
 			if (util_parse_duration(optarg, &o.max_validity, &err) != 0)
 				return cli_fail(&err);

@@ -200,6 +200,11 @@ class Client:
     def get(self, url):
         return self.post(url, None).json()
 
+    def dns01_value(self, token):
+        """The TXT value dns-01 wants (RFC 8555 8.4)."""
+        ka = token + "." + thumbprint(self.key)
+        return b64u(hashlib.sha256(ka.encode()).digest())
+
     def answer_http01(self, order, server):
         for a in order["authorizations"]:
             authz = self.get(a)

@@ -79,6 +79,55 @@ test_identifiers(void **state)
 	}
 }
 
+/* Wildcards: allowed only with dns-01 (--dns-resolver), not with
+ * --no-wildcards, and the policy applies to the base name. */
+static void
+test_wildcards(void **state)
+{
+	static const struct {
+		int dns01, no_wildcards;
+		const char *value;
+		acme_ptype want;
+		const char *canon_or_reason;
+	} cases[] = {
+		{ 1, 0, "*.example.test", ACME_P_NONE, "*.example.test" },
+		{ 1, 0, "*.a.example.test", ACME_P_NONE, "*.a.example.test" },
+		{ 1, 0, "*.example.org", ACME_P_REJECTED_IDENTIFIER, "outside this CA's policy" },
+		{ 1, 0, "*.test", ACME_P_REJECTED_IDENTIFIER, "outside this CA's policy" },
+		{ 1, 0, "*.*.example.test", ACME_P_REJECTED_IDENTIFIER, "not a DNS name" },
+		{ 1, 0, "a*.example.test", ACME_P_REJECTED_IDENTIFIER, "not a DNS name" },
+		{ 1, 1, "*.example.test", ACME_P_REJECTED_IDENTIFIER, "--no-wildcards" },
+		{ 0, 0, "*.example.test", ACME_P_REJECTED_IDENTIFIER, "--dns-resolver" },
+		{ 0, 1, "*.example.test", ACME_P_REJECTED_IDENTIFIER, "--no-wildcards" },
+		{ 1, 1, "www.example.test", ACME_P_NONE, "www.example.test" },
+	};
+	acme_cidr ips[2];
+	acme_policy pol = policy(ips);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		acme_problem p = { 0 };
+		char canon[256] = "";
+		int rc;
+		pol.dns01 = cases[i].dns01;
+		pol.no_wildcards = cases[i].no_wildcards;
+		rc = acme_ident_check(&pol, "dns", cases[i].value, canon, &p);
+		if (cases[i].want == ACME_P_NONE) {
+			if (rc != 0)
+				fail_msg("%s (dns01 %d) refused: %s", cases[i].value, cases[i].dns01, p.detail);
+			assert_string_equal(canon, cases[i].canon_or_reason);
+		} else {
+			if (rc == 0)
+				fail_msg("%s (dns01 %d, no_wildcards %d) allowed", cases[i].value,
+				    cases[i].dns01, cases[i].no_wildcards);
+			assert_int_equal(p.type, cases[i].want);
+			if (strstr(p.detail, cases[i].canon_or_reason) == NULL)
+				fail_msg("%s: '%s' lacks '%s'", cases[i].value, p.detail,
+				    cases[i].canon_or_reason);
+		}
+	}
+}
+
 static void
 test_cidr_refusals(void **state)
 {
@@ -272,6 +321,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identifiers),
+		cmocka_unit_test(test_wildcards),
 		cmocka_unit_test(test_cidr_refusals),
 		cmocka_unit_test(test_nonce_once),
 		cmocka_unit_test(test_claim_validate_finalize_once),

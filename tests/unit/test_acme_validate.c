@@ -91,7 +91,7 @@ static const acme_resolve resolve_name[] = { { NAME, "127.0.0.1" } };
 static acme_vopts
 opts(int port, int timeout_ms)
 {
-	acme_vopts o = { port, port, resolve_name, 1, timeout_ms };
+	acme_vopts o = { port, port, resolve_name, 1, timeout_ms, NULL };
 	return o;
 }
 
