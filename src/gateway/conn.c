@@ -68,6 +68,7 @@ struct conn {
 	unsigned lazy : 1; /* http: the backend is connected at the first request */
 	unsigned bulk : 1; /* the backend's receive buffer was raised (backend_read) */
 	unsigned expired : 1, last_head : 1; /* http: past max-conn-lifetime (on_deadline) */
+	unsigned refusing : 1; /* http: a refusal waits for the responses owed before it */
 	unsigned tkind : 2; /* enum tkind */
 	unsigned sslreq : 1; /* client mode: waiting for the answer to an SSLRequest */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
@@ -81,6 +82,8 @@ struct conn {
 	int cev, bev;
 	int deny_status;
 	const char *deny_reason;
+	int refuse_status; /* while refusing: the answer (0: none, only the close) */
+	const char *refuse_reason;
 	gw_ident *ident; /* http: the X-Client-* lines, shared (ident.c) */
 	ev_tstamp started, last_activity, timeout;
 	ev_tstamp deadline; /* 0, or when it ends whatever its activity (on_deadline) */
@@ -448,8 +451,8 @@ on_deadline(struct conn *c)
 	char why[96];
 
 	c->deadline = 0;
-	if (c->replying)
-		return 0; /* the answer is the last thing sent already */
+	if (c->replying || c->refusing)
+		return 0; /* the answer is the last thing sent already, or queued */
 	if (c->deny_status != 0) {
 		close_unanswered(c, "no request before the timeout");
 		return -1;
@@ -517,7 +520,7 @@ on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 		atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_TIMEOUT], 1, memory_order_relaxed);
 		conn_close(c, c->sslreq ? "no answer to the PostgreSQL SSLRequest before the timeout" :
 		    "TLS handshake with the target timed out");
-	} else if (c->deny_status != 0 && !c->replying) {
+	} else if (c->deny_status != 0 && !c->replying && !c->refusing) {
 		close_unanswered(c, "no request before the timeout");
 	} else if (c->tkind == T_HEAD && !c->replying) {
 		set_why(c, "no complete request head within %gs (head-timeout)", c->timeout);
@@ -564,6 +567,20 @@ close_unanswered(struct conn *c, const char *what)
 	conn_close(c, what); /* the log shows c->why */
 }
 
+/* Nothing more is read from either side; what is queued for the client
+ * goes out, then the connection closes. */
+static void
+end_after_flush(struct conn *c)
+{
+	c->replying = 1;
+	c->refusing = 0;
+	c->lazy = 0; /* a head that came before the refusal does not connect */
+	c->st = C_OPEN;
+	c->cl_eof = 1;
+	c->be_eof = 1;
+	drop_backend(c);
+}
+
 /* Queues an error page and stops reading: the reply is the last thing sent.
  * Returns -1 when it had to close the connection instead (c is gone). */
 static int
@@ -579,12 +596,7 @@ reply_error(struct conn *c, int status, const char *reason)
 	}
 	memcpy(c->b2c.p + c->b2c.len, page, (size_t)n);
 	c->b2c.len += (uint32_t)n;
-	c->replying = 1;
-	c->lazy = 0; /* a head that came before the refusal does not connect */
-	c->st = C_OPEN;
-	c->cl_eof = 1;
-	c->be_eof = 1;
-	drop_backend(c);
+	end_after_flush(c);
 	return 0;
 }
 
@@ -659,7 +671,7 @@ recheck(struct conn *c)
 	enum gw_verdict vd;
 	ev_tstamp grace;
 
-	if (c->replying || c->deny_status != 0)
+	if (c->replying || c->refusing || c->deny_status != 0)
 		return 0; /* refused already */
 	if (r->closed != NULL) {
 		set_why(c, "closed after reload: %s", r->closed);
@@ -1121,7 +1133,7 @@ client_read(struct conn *c)
 	size_t n = 0;
 	int drained = 0;
 
-	if (!c->cl_rd_ready || c->cl_eof || buf_room(b) == 0)
+	if (!c->cl_rd_ready || c->cl_eof || c->refusing || buf_room(b) == 0)
 		return STEP_NONE;
 	if (buf_take(c, b) != 0) {
 		conn_close(c, "out of memory");
@@ -1189,44 +1201,68 @@ forwarded_lines(struct conn *c, struct gw_out *o)
 	gw_out_str(o, v6 ? "]\";proto=https\r\n" : ";proto=https\r\n");
 }
 
+/* The answer to a refused request (status 0: the close alone), now. */
+static int
+refusal_now(struct conn *c, int status, const char *reason)
+{
+	if (status == 0) {
+		end_after_flush(c);
+		return STEP_MOVED;
+	}
+	return reply_error(c, status, reason) != 0 ? STEP_CLOSED : STEP_MOVED;
+}
+
+/* A refused request is answered after the responses owed to the requests
+ * forwarded before it, so that a pipeline keeps its order (they used to be
+ * cut off by the refusal); meanwhile the client is not read and the backend
+ * gets nothing new (gw_http_response says when they are complete). */
+static int
+refuse_request(struct conn *c, int status, const char *reason)
+{
+	if (gw_http_owed(c->http) == 0)
+		return refusal_now(c, status, reason);
+	c->refusing = 1;
+	c->refuse_status = status;
+	c->refuse_reason = reason;
+	return STEP_MOVED;
+}
+
 static int
 http_head(struct conn *c)
 {
 	char fwd[256];
 	struct gw_out o = { fwd, 0, sizeof(fwd), 0 };
-	struct gw_text extra[3];
-	size_t need, nextra = 2;
+	struct gw_text extra[2];
+	size_t need;
 	int rc;
 
 	if (c->deny_status != 0) {
-		return reply_error(c, c->deny_status, c->deny_reason) ? STEP_CLOSED : STEP_MOVED;
+		(void)gw_http_stop(c->http);
+		return refuse_request(c, c->deny_status, c->deny_reason);
 	}
 	/* The deadline may be due in this very loop iteration. */
 	if (!c->expired && c->deadline > 0 && c->deadline <= ev_now(c->w->loop) &&
 	    on_deadline(c) != 0)
 		return STEP_CLOSED;
 	if (c->last_head) { /* the backend kept the connection after "close" */
-		conn_close(c, "max-conn-lifetime reached: a request after the last one");
-		return STEP_CLOSED;
+		(void)gw_http_stop(c->http);
+		return refuse_request(c, 0, NULL);
 	}
 	/* The certificate's lines are shared; the address is this connection's. */
 	extra[0].p = gw_ident_text(c->ident, &extra[0].len);
 	forwarded_lines(c, &o);
 	extra[1].p = fwd;
 	extra[1].len = o.len;
-	if (c->expired) { /* past max-conn-lifetime: the last request */
-		extra[2].p = "Connection: close\r\n";
-		extra[2].len = strlen(extra[2].p);
-		nextra = 3;
-	}
-	need = gw_http_head_size(c->http, extra[0].len + extra[1].len + (nextra > 2 ? extra[2].len : 0));
+	if (c->expired) /* past max-conn-lifetime: the last request */
+		gw_http_close_next(c->http);
+	need = gw_http_head_size(c->http, extra[0].len + extra[1].len);
 	if ((rc = buf_reserve(c, &c->c2b, need)) < 0) {
 		conn_close(c, "out of memory");
 		return STEP_CLOSED;
 	}
 	if (rc > 0)
 		return STEP_NONE; /* the previous request is still going out */
-	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len, extra, nextra);
+	c->c2b.len += (uint32_t)gw_http_head_write(c->http, c->c2b.p + c->c2b.len, extra, 2);
 	c->heads++;
 	c->last_head = c->expired;
 	return STEP_MOVED;
@@ -1240,7 +1276,7 @@ http_filter(struct conn *c)
 	const char *reason, *why;
 	int status;
 
-	if (c->http == NULL || c->replying ||
+	if (c->http == NULL || c->replying || c->refusing ||
 	    (buf_data(&c->hin) == 0 && !gw_http_pending(c->http)))
 		return STEP_NONE;
 	if (buf_take(c, &c->c2b) != 0) {
@@ -1261,7 +1297,7 @@ http_filter(struct conn *c)
 	case GW_HTTP_REFUSE:
 		status = gw_http_refusal(c->http, &reason, &why);
 		set_why(c, "%s", why);
-		return reply_error(c, status, reason) ? STEP_CLOSED : STEP_MOVED;
+		return refuse_request(c, status, reason);
 	default:
 		return used || out ? STEP_MOVED : STEP_NONE;
 	}
@@ -1330,12 +1366,34 @@ backend_bulk(struct conn *c, size_t n)
 		setsockopt(c->bfd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &want, sizeof(want));
 }
 
+/* The backend's bytes past gw_http_response_keep() are not for the client:
+ * the responses owed before a refusal are complete (rc 1), or the backend
+ * broke HTTP (-1). The responses before go out (they used to be cut off
+ * with the connection), then the refusal, or a 502 in place of a broken
+ * response of which the client has not had a byte. */
+static int
+http_response_end(struct conn *c, int rc)
+{
+	int clean;
+	size_t keep = gw_http_response_keep(c->http, &clean);
+
+	c->b2c.len += (uint32_t)keep;
+	if (rc > 0)
+		return refusal_now(c, c->refuse_status, c->refuse_reason);
+	atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
+	set_why(c, "backend %s: %s", c->l->target_str, gw_http_response_error(c->http));
+	if (clean && gw_http_outstanding(c->http) > 0)
+		return refusal_now(c, 502, NULL);
+	end_after_flush(c);
+	return STEP_MOVED;
+}
+
 static int
 backend_read(struct conn *c)
 {
 	size_t room, n = 0;
 	enum gw_io r;
-	int drained = 0;
+	int drained = 0, rc;
 
 	if (c->st != C_OPEN || c->no_backend || !c->be_rd_ready || c->be_eof || buf_room(&c->b2c) == 0)
 		return STEP_NONE;
@@ -1348,12 +1406,8 @@ backend_read(struct conn *c)
 	if (r == GW_IO_OK) {
 		/* http: responses are matched to requests; that decides when an
 		 * upgrade turns the connection into a tunnel. */
-		if (c->http != NULL && gw_http_response(c->http, c->b2c.p + c->b2c.len, n) != 0) {
-			atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
-			set_why(c, "backend %s: %s", c->l->target_str, gw_http_response_error(c->http));
-			conn_close(c, "backend error");
-			return STEP_CLOSED;
-		}
+		if (c->http != NULL && (rc = gw_http_response(c->http, c->b2c.p + c->b2c.len, n)) != 0)
+			return http_response_end(c, rc);
 		c->b2c.len += (uint32_t)n;
 		backend_bulk(c, n);
 		/* Less than asked for: the socket is empty, so the next read
@@ -1432,7 +1486,7 @@ propagate_eof(struct conn *c)
 
 	/* No request came, so there is nothing to answer: the refusal (or
 	 * the 502) waits for a request only so that the client reads it. */
-	if (c2b_done && c->deny_status != 0 && !c->replying) {
+	if (c2b_done && c->deny_status != 0 && !c->replying && !c->refusing) {
 		close_unanswered(c, "client closed before a request");
 		return 1;
 	}
@@ -1496,7 +1550,7 @@ pump(struct conn *c)
 		return;
 	}
 	in_room = buf_room(c->http ? &c->hin : &c->c2b) > 0;
-	if (!c->cl_eof && !c->cl_rd_ready && in_room)
+	if (!c->cl_eof && !c->cl_rd_ready && !c->refusing && in_room)
 		wantc |= c->tls_rd_need;
 	if (buf_data(&c->b2c) > 0 && !c->cl_wr_ready)
 		wantc |= c->tls_wr_need;
@@ -1555,6 +1609,7 @@ gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
 	 * ours: nothing to hold back. */
 	if (!l->client && (over = unauth_take(l, slot)) != NULL) {
 		close(fd);
+		gw_conn_place_put(l);
 		atomic_fetch_add_explicit(&w->m->refused_unauth, 1, memory_order_relaxed);
 		gw_worker_refused(w, l, over);
 		return;

@@ -183,6 +183,7 @@ struct gw_listener_rt {
 	double head_timeout, body_timeout;
 	int allow_connect;
 	unsigned long max_conns;
+	_Atomic unsigned long conns; /* open, over the worker process's threads */
 	/* Connections still in their handshake: a count for the listener and
 	 * one per client address hashed into GW_UNAUTH_SLOTS (a collision
 	 * only makes two addresses share a limit), shared by the threads of a
@@ -341,14 +342,31 @@ size_t gw_http_head_size(const gw_http *h, size_t extra_len);
 size_t gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n);
 /* Backend bytes p[0..n), in order, as they go to the client: matched to the
  * requests sent. -1: the backend broke HTTP (gw_http_response_error says
- * how); the connection cannot go on. */
+ * how); the connection cannot go on. 1: a request was refused and the
+ * responses owed before it are complete. After -1 or 1 only the first
+ * gw_http_response_keep() bytes go to the client: the responses that ended
+ * before the broken one (or before the refusal); *clean says that no byte of
+ * the broken response went out in an earlier call (an error page may take
+ * its place). */
 int gw_http_response(gw_http *h, const char *p, size_t n);
+size_t gw_http_response_keep(const gw_http *h, int *clean);
 const char *gw_http_response_error(const gw_http *h);
+/* Reads no more requests; the caller refuses the next one (a certificate
+ * refused after a reload, a request past max-conn-lifetime). Returns how
+ * many responses the client is owed first (gw_http_owed). */
+unsigned gw_http_stop(gw_http *h);
+/* After GW_HTTP_REFUSE or gw_http_stop: responses still owed to the client
+ * for the requests forwarded whole before the refused one; the refusal is
+ * answered after them (gw_http_response returns 1). */
+unsigned gw_http_owed(const gw_http *h);
+/* The next head written asks the backend to close after its answer
+ * (max-conn-lifetime): its one Connection line says close, not keep-alive. */
+void gw_http_close_next(gw_http *h);
 enum gw_http_phase gw_http_phase(const gw_http *h);
 /* Requests sent whose final response has not ended yet. */
 unsigned gw_http_outstanding(const gw_http *h);
-/* 1 while framing the filter wrote waits for room (feed it even without
- * input). */
+/* 1 while framing the filter wrote waits for room, or a parsed head waits
+ * to be written (feed it even without input). */
 int gw_http_pending(const gw_http *h);
 /* 1 if name is one the gateway owns (X-Client-*, X-Forwarded-*, X-Real-IP,
  * Forwarded), comparing '_' as '-' because WSGI/CGI backends merge them. */

@@ -521,8 +521,8 @@ h1_chunk_feed(struct h1_chunk *ck, const char *p, size_t n, size_t *used, const 
 
 /* --- Responses --- */
 
-enum { RS_STATUS, RS_REASON, RS_LINE, RS_NAME, RS_VALUE, RS_END_LF, RS_LENGTH, RS_CHUNKED,
-	RS_CLOSE, RS_RAW };
+enum { RS_STATUS, RS_REASON, RS_REASON_LF, RS_LINE, RS_NAME, RS_VALUE, RS_VALUE_LF, RS_END_LF,
+	RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_RAW };
 
 #define RF_CL 1          /* a Content-Length came */
 #define RF_TE 2          /* a Transfer-Encoding came */
@@ -570,6 +570,24 @@ status_byte(struct h1_response *r, unsigned char c, const char **why)
 		r->status = (uint16_t)(r->status * 10 + (c - '0'));
 	if (++r->pos == 12)
 		r->st = RS_REASON;
+	return H1_RS_MORE;
+}
+
+/* The reason phrase: after a space, HTAB, SP, visible ASCII and obs-text
+ * up to the line's end (a client must not read another status code or a
+ * line break where the gateway read none). */
+static int
+reason_byte(struct h1_response *r, unsigned char c, const char **why)
+{
+	int first = r->pos == 12;
+
+	r->pos = 13;
+	if (c == '\r' || c == '\n') {
+		r->st = c == '\r' ? RS_REASON_LF : RS_LINE;
+		return H1_RS_MORE;
+	}
+	if ((first && c != ' ') || is_ctl(c))
+		return rs_bad(why, "malformed status line");
 	return H1_RS_MORE;
 }
 
@@ -653,6 +671,17 @@ name_byte(struct h1_response *r, unsigned char c, const char **why)
 	return H1_RS_MORE;
 }
 
+/* The empty line: the head is complete. RFC 9112 section 6.3: a response
+ * with both framings may be forwarded only with Content-Length removed, and
+ * the gateway forwards heads unchanged, so it is refused. */
+static int
+head_end(struct h1_response *r, const char **why)
+{
+	if ((r->flags & RF_CL) && (r->flags & RF_TE))
+		return rs_bad(why, "Transfer-Encoding with Content-Length in a response");
+	return H1_RS_HEAD;
+}
+
 static int
 head_byte(struct h1_response *r, unsigned char c, const char **why)
 {
@@ -660,13 +689,11 @@ head_byte(struct h1_response *r, unsigned char c, const char **why)
 	case RS_STATUS:
 		return status_byte(r, c, why);
 	case RS_REASON:
-		if (c == '\n')
-			r->st = RS_LINE;
-		return H1_RS_MORE;
+		return reason_byte(r, c, why);
 	case RS_LINE:
 		if (c == '\r' || c == '\n') {
 			r->st = RS_END_LF;
-			return c == '\n' ? H1_RS_HEAD : H1_RS_MORE;
+			return c == '\n' ? head_end(r, why) : H1_RS_MORE;
 		}
 		if (is_ws(c))
 			return rs_bad(why, "obs-fold in a response head");
@@ -677,11 +704,25 @@ head_byte(struct h1_response *r, unsigned char c, const char **why)
 	case RS_NAME:
 		return name_byte(r, c, why);
 	case RS_VALUE:
+		if (c == '\r') {
+			r->st = RS_VALUE_LF;
+			return H1_RS_MORE;
+		}
 		if (c == '\n')
 			return field_end(r, why);
-		return c == '\r' ? H1_RS_MORE : value_byte(r, c, why);
+		if (is_ctl(c))
+			return rs_bad(why, "control character in a response header");
+		return value_byte(r, c, why);
+	case RS_REASON_LF:
+	case RS_VALUE_LF:
+		if (c != '\n')
+			return rs_bad(why, "bare CR in a response head");
+		if (r->st == RS_VALUE_LF)
+			return field_end(r, why);
+		r->st = RS_LINE;
+		return H1_RS_MORE;
 	default: /* RS_END_LF */
-		return c == '\n' ? H1_RS_HEAD : rs_bad(why, "bare CR in a response head");
+		return c == '\n' ? head_end(r, why) : rs_bad(why, "bare CR in a response head");
 	}
 }
 
@@ -708,6 +749,12 @@ h1_response_body(struct h1_response *r, int no_body)
 	}
 	r->st = RS_CLOSE; /* the body ends when the backend closes */
 	return 0;
+}
+
+int
+h1_response_at_start(const struct h1_response *r)
+{
+	return r->st == RS_STATUS && r->pos == 0;
 }
 
 void

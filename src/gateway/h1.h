@@ -115,6 +115,8 @@ enum h1_rs_ev h1_response_feed(struct h1_response *r, const char *p, size_t n, s
  * the status is 1xx, 204 or 304. Returns 1 when the response is already
  * complete (no body), else 0. */
 int h1_response_body(struct h1_response *r, int no_body);
+/* 1 between responses: no byte of the next one has been fed yet. */
+int h1_response_at_start(const struct h1_response *r);
 /* From now on every byte is opaque (a tunnel). */
 void h1_response_raw(struct h1_response *r);
 

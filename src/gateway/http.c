@@ -49,6 +49,10 @@ struct gw_http {
 	uint8_t st, scan, flags, too_big;
 	uint8_t first, nout;   /* ring of requests sent without a final response */
 	uint8_t await;
+	uint8_t owed;          /* refused: responses the client gets before the refusal */
+	uint8_t close_next;    /* the next head asks the backend to close */
+	uint8_t clean;         /* the response being read began in this gw_http_response call */
+	size_t keep;           /* bytes of that call's input before the response being read */
 	uint8_t pend_off, pend_len;
 	char pend[24];         /* framing we wrote that did not fit the output yet */
 };
@@ -89,15 +93,45 @@ min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
+/* From now on no request is read. The requests forwarded whole are still
+ * owed their responses; one whose body was cut by the refusal is not. */
+static void
+stop(gw_http *h)
+{
+	h->owed = (uint8_t)(h->nout - (h->st == RQ_CHUNKED || h->st == RQ_LENGTH));
+	h->st = RQ_REFUSED;
+}
+
 static enum gw_http_ev
 refuse(gw_http *h, int status, int too_big, const char *why)
 {
-	h->st = RQ_REFUSED;
+	stop(h);
 	h->status = (uint16_t)status;
 	h->too_big = (uint8_t)too_big;
 	h->why = why;
 	head_free(h);
 	return GW_HTTP_REFUSE;
+}
+
+unsigned
+gw_http_stop(gw_http *h)
+{
+	if (h->st != RQ_REFUSED)
+		stop(h);
+	head_free(h);
+	return h->owed;
+}
+
+unsigned
+gw_http_owed(const gw_http *h)
+{
+	return h->st == RQ_REFUSED ? h->owed : 0;
+}
+
+void
+gw_http_close_next(gw_http *h)
+{
+	h->close_next = 1;
 }
 
 int
@@ -288,7 +322,7 @@ gw_http_outstanding(const gw_http *h)
 int
 gw_http_pending(const gw_http *h)
 {
-	return h->pend_len > h->pend_off;
+	return h->pend_len > h->pend_off || h->st == RQ_READY;
 }
 
 /* Compares name[0..len) with the lower-case word, '_' as '-' (WSGI/CGI
@@ -315,6 +349,7 @@ gw_http_header_reserved(const char *name, size_t len)
 		int prefix;
 	} reserved[] = {
 		{ "x-client-", 1 }, { "x-forwarded-", 1 }, { "x-real-ip", 0 }, { "forwarded", 0 },
+		{ "script-name", 0 }, /* gunicorn's mount point, taken from a trusted proxy */
 	};
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
@@ -434,6 +469,8 @@ gw_http_head_write(gw_http *h, char *out, const struct gw_text *extra, size_t n)
 	}
 	if (!r->upgrade || r->h2c)
 		conn &= (uint8_t)~H1_CONN_UPGRADE;
+	if (h->close_next) /* the one Connection line says close, not keep-alive too */
+		conn = (uint8_t)((conn | H1_CONN_CLOSE) & ~H1_CONN_KEEP_ALIVE);
 	o = put_connection(o, conn);
 	for (size_t i = 0; i < n; i++)
 		o = put(o, extra[i].p, extra[i].len);
@@ -462,6 +499,8 @@ response_done(gw_http *h)
 	h->head_bits &= ~((uint64_t)1 << h->first);
 	h->first = (uint8_t)((h->first + 1) % GW_HTTP_PIPELINE);
 	h->nout--;
+	if (h->st == RQ_REFUSED && h->owed > 0)
+		h->owed--;
 	if (h->nout == 0 && h->await != AWAIT_NONE) {
 		/* The upgrade (or CONNECT) was declined: back to requests. */
 		h->await = AWAIT_NONE;
@@ -507,9 +546,14 @@ gw_http_response(gw_http *h, const char *p, size_t n)
 {
 	size_t off = 0, k;
 
+	h->keep = 0;
+	h->clean = (uint8_t)h1_response_at_start(&h->rs);
 	while (off < n && h->st != RQ_RAW) {
 		enum h1_rs_ev ev;
+		unsigned before = h->nout;
 
+		if (h->st == RQ_REFUSED && h->owed == 0)
+			return 1; /* the rest is not for the client */
 		if (h->nout == 0) {
 			h->why = "a response to no request";
 			return -1;
@@ -520,8 +564,24 @@ gw_http_response(gw_http *h, const char *p, size_t n)
 			return -1;
 		if (ev == H1_RS_DONE)
 			response_done(h);
+		if (h->nout < before || (ev == H1_RS_HEAD && h1_response_at_start(&h->rs))) {
+			/* a response (or an interim one) ended here */
+			h->keep = off;
+			h->clean = 1;
+		}
+	}
+	if (h->st == RQ_REFUSED && h->owed == 0) {
+		h->keep = off;
+		return 1;
 	}
 	return 0;
+}
+
+size_t
+gw_http_response_keep(const gw_http *h, int *clean)
+{
+	*clean = h->clean;
+	return h->keep;
 }
 
 const char *

@@ -65,10 +65,30 @@ gw_buf_put(struct gw_worker *w, char *p)
 	w->npool++;
 }
 
-static unsigned long
-limit_for(const struct gw_worker *w, const struct gw_listener_rt *l)
+/* max-conns counts the connections of all threads: each takes a place
+ * before accept() and gives it back when the connection ends (it used to
+ * be max-conns / threads per thread, rounded up: 2 with max-conns 1). */
+static int
+listener_full(const struct gw_listener_rt *l)
 {
-	return (l->max_conns + w->max_per_listener_div - 1) / w->max_per_listener_div;
+	return atomic_load_explicit(&l->conns, memory_order_relaxed) >= l->max_conns;
+}
+
+/* Taken first and given back when over, so threads racing for the last
+ * place cannot both get it. */
+static int
+conn_place_take(struct gw_listener_rt *l)
+{
+	if (atomic_fetch_add_explicit(&l->conns, 1, memory_order_relaxed) < l->max_conns)
+		return 0;
+	gw_conn_place_put(l);
+	return -1;
+}
+
+void
+gw_conn_place_put(struct gw_listener_rt *l)
+{
+	atomic_fetch_sub_explicit(&l->conns, 1, memory_order_relaxed);
 }
 
 /* The process's copies of the listening sockets; the master keeps its own,
@@ -89,7 +109,7 @@ accept_all(struct gw_worker *w, int on)
 		struct gw_listener_rt *l = &w->rt->l[i];
 		if (on && w->draining)
 			continue;
-		if (on && w->lconns[i] < limit_for(w, l))
+		if (on && !listener_full(l))
 			ev_io_start(w->loop, &w->accept_w[i]);
 		else if (!on)
 			ev_io_stop(w->loop, &w->accept_w[i]);
@@ -127,6 +147,10 @@ on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		w->churned = 0;
 	}
 	w->accepted = 0;
+	/* A thread that stopped accepting at max-conns and has no connection
+	 * of its own to end takes part again once there is room. */
+	if (!w->draining && !ev_is_active(&w->backoff))
+		accept_all(w, 1);
 }
 
 void
@@ -150,16 +174,20 @@ on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		socklen_t len = sizeof(peer);
 		int fd;
 
-		if (w->lconns[li] >= limit_for(w, l)) {
-			ev_io_stop(loop, io); /* resumed when a connection ends */
+		if (conn_place_take(l) != 0) {
+			/* resumed when a connection of this thread ends, or at
+			 * the next tick for a thread without one */
+			ev_io_stop(loop, io);
 			gw_log_limited(&l->full_log,
-			    "listener %s: max-conns %lu reached (%lu per worker thread); new clients wait "
-			    "in the listen queue until a connection ends (raise --max-conns if this is "
-			    "normal load)", l->name, l->max_conns, limit_for(w, l));
+			    "listener %s: max-conns %lu reached; new clients wait in the listen "
+			    "queue until a connection ends (raise --max-conns if this is normal load)",
+			    l->name, l->max_conns);
 			return;
 		}
 		fd = accept4(w->sh->lfd[li], (struct sockaddr *)&peer, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			gw_conn_place_put(l);
 		if (fd >= 0) {
 			w->accepted++;
 			w->churned = 1;
@@ -189,13 +217,14 @@ gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l)
 
 	w->nconns--;
 	w->lconns[li]--;
+	gw_conn_place_put(l);
 	w->churned = 1;
 	if (w->draining) {
 		if (w->nconns == 0)
 			ev_break(w->loop, EVBREAK_ALL);
 		return;
 	}
-	if (!ev_is_active(&w->backoff) && w->lconns[li] < limit_for(w, l))
+	if (!ev_is_active(&w->backoff) && !listener_full(l))
 		ev_io_start(w->loop, &w->accept_w[li]);
 }
 
@@ -265,13 +294,12 @@ bulk_rcvbuf(void)
  * is left allocated. */
 static int
 worker_init(struct gw_worker *w, struct gw_runtime *rt, struct gw_mslot *slot,
-    unsigned long nworkers, struct gw_worker_shared *sh)
+    struct gw_worker_shared *sh)
 {
 	memset(w, 0, sizeof(*w));
 	w->rt = rt;
 	w->m = slot;
 	w->sh = sh;
-	w->max_per_listener_div = nworkers ? nworkers : 1;
 	w->bulk_rcvbuf = bulk_rcvbuf();
 	w->loop = ev_loop_new(EVFLAG_AUTO);
 	w->accept_w = calloc(rt->nl ? rt->nl : 1, sizeof(*w->accept_w));
@@ -372,7 +400,7 @@ gw_worker_run(struct gw_runtime *rt, const gw_config *cfg, struct gw_mslot *slot
 	for (; started < nworkers; started++) {
 		t[started].signal_thread = pthread_self();
 		t[started].running = &running;
-		if (worker_init(&t[started].w, rt, &slots[started], nworkers, &sh) != 0)
+		if (worker_init(&t[started].w, rt, &slots[started], &sh) != 0)
 			break;
 		atomic_fetch_add(&running, 1);
 		if (pthread_create(&t[started].id, NULL, worker_main, &t[started]) != 0) {

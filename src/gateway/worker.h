@@ -76,7 +76,6 @@ struct gw_worker {
 	ev_timer backoff;       /* accept pause after EMFILE */
 	ev_async drain_w, quit_w; /* from the process's signal thread */
 	unsigned long nconns;
-	unsigned long max_per_listener_div; /* workers, to share max-conns */
 	int bulk_rcvbuf;        /* SO_RCVBUF for bulk backends; 0: leave the kernel's */
 	int draining;
 	void *pool;             /* free GW_BUF_SIZE buffers */
@@ -99,6 +98,10 @@ void gw_conn_start(struct gw_worker *w, struct gw_listener_rt *l, int fd,
  * logged through the listener's limiter (gw_log_limited): a line at most
  * every GW_LOG_EVERY seconds, the next one counting the refusals between. */
 void gw_worker_refused(struct gw_worker *w, struct gw_listener_rt *l, const char *what);
+
+/* Gives back a place under the listener's max-conns, taken before
+ * accept(), for a connection refused at once (gw_conn_start). */
+void gw_conn_place_put(struct gw_listener_rt *l);
 
 /* Called by a connection as it ends. */
 void gw_worker_conn_done(struct gw_worker *w, struct gw_listener_rt *l);

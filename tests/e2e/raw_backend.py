@@ -12,7 +12,11 @@ An upgrade request (any Upgrade header) gets, with --upgrade 101, a 101
 Switching Protocols, and from then on every byte is echoed back; with
 --upgrade 200, an ordinary 200 and the connection stays HTTP (a backend that
 does not speak the protocol asked for). A request for /bogus101 gets a 101
-whatever it asked for (a broken backend).
+whatever it asked for (a broken backend). Other broken answers, each sent
+in one write: /extra a 200 and a second response nobody asked
+for, /clte a 200 with both Content-Length and Transfer-Encoding, /crhead a
+200 whose Content-Length line holds a bare CR, /headbody (for a HEAD) a 200
+with a body.
 
 usage: raw_backend.py PORT DIR --upgrade 101|200
 """
@@ -121,12 +125,24 @@ class Conn:
             if path == b"/bogus101" or (b"upgrade" in hd and upgrade_mode == "101"):
                 self.tunnel()
                 return
-            if parts[0] == b"HEAD":
+            if path in BROKEN:
+                self.sock.sendall(BROKEN[path])
+            elif parts[0] == b"HEAD":
                 self.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(desc) + 1))
             else:
                 self.answer(200, b"OK", desc.encode() + b"\n")
             if b"close" in hd.get(b"connection", b"").lower():
                 return
+
+
+OK5 = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+BROKEN = {
+    b"/extra": OK5 + b"first" + OK5 + b"extra",
+    b"/clte": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nfirst\r\n0\r\n\r\n",
+    b"/crhead": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r0\r\n\r\nfirst",
+    b"/headbody": OK5 + b"first",
+}
 
 
 def handle(c):

@@ -12,6 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
+. "$(dirname "$0")/lib/http_attack.sh"
 
 mkdir -p "$WORK/ca" "$WORK/rec200" "$WORK/rec101"
 pki_cert "$WORK/ca"/ca self root "/CN=Smuggling CA"
@@ -33,53 +34,6 @@ wait_port "$G200"; wait_port "$G101"
 wait_log "$WORK/g200.log" 'close="closed before the handshake"'
 wait_log "$WORK/g101.log" 'close="closed before the handshake"'
 declare -A PORT=([g200]=$G200 [g101]=$G101) REC=([g200]=$WORK/rec200 [g101]=$WORK/rec101)
-
-# What the gateway adds to every request of a client without a certificate.
-FWD='X-Client-Verify: NONE\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nForwarded: for=127.0.0.1;proto=https\r\n'
-
-be_conns() { find "${REC[$1]}" -name 'conn-*.bin' | wc -l; }
-
-# attack GW N PAYLOAD [CERT KEY]: sends PAYLOAD (printf escapes) through
-# gateway GW and reads up to N responses. Sets STATUSES (the client's),
-# CLOSE (the gateway's log reason for the connection), LINE (its log line)
-# and SEEN (the file of bytes the backend got, or "" if the gateway never
-# connected to it).
-attack() {
-	local gw=$1 n=$2 payload=$3 be_before deadline cport
-	shift 3
-	be_before=$(be_conns "$gw")
-	printf "$payload" >"$WORK/payload"
-	read -r cport STATUSES < <(python3 "$TLSGATE_SRC/tests/e2e/tls_raw_client.py" "${PORT[$gw]}" \
-		"$WORK/ca/ca.crt" "$n" "$WORK/got" "$@" <"$WORK/payload")
-	# The connection's log line, found by the client's port.
-	deadline=$((SECONDS + 10))
-	until LINE=$(grep " conn listener=.* peer=127.0.0.1:$cport " "$WORK/$gw.log"); do
-		((SECONDS < deadline)) || fail "gateway $gw logged no connection for: $payload"
-		sleep 0.05
-	done
-	CLOSE=$(sed -n 's/.* close="\(.*\)"$/\1/p' <<<"$LINE")
-	SEEN=""
-	if (($(be_conns "$gw") > be_before)); then
-		SEEN=${REC[$gw]}/conn-$((be_before + 1)).bin
-		wait_log "${REC[$gw]}/requests.log" "conn=$((be_before + 1)) closed"
-	fi
-}
-
-# seen_exactly WHAT EXPECTED(printf escapes): the backend got these bytes.
-seen_exactly() {
-	[ -n "$SEEN" ] || fail "$1: the backend got no connection"
-	printf "$2" >"$WORK/want"
-	cmp -s "$WORK/want" "$SEEN" || fail "$1: the backend got"$'\n'"$(cat -A "$SEEN")"$'\n'"expected"$'\n'"$(cat -A "$WORK/want")"
-}
-
-# refused WHAT STATUS WHY: the client got STATUS alone, the backend got
-# nothing at all, and the log says why.
-refused() {
-	assert_eq "$2" "$STATUSES" "$1: the client's answer"
-	[ -z "$SEEN" ] || fail "$1: the backend was reached; it got"$'\n'"$(cat -A "$SEEN")"
-	assert_contains "$CLOSE" "replied $2" "$1: log line"
-	assert_contains "$CLOSE" "$3" "$1: log line"
-}
 
 WS='GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
 WS_OUT="GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n$FWD\r\n"
@@ -139,11 +93,12 @@ seen_exactly "websocket tunnel" "$WS_OUT"'\x81\x05hello\r\n\r\nGET /admin HTTP/1
 pass "a real upgrade: 101, then raw bytes both ways"
 
 # A 101 to a request that did not ask to upgrade: the backend is broken;
-# the client gets nothing from that connection.
+# the client gets a 502 in its place, and the connection closes.
 attack g200 1 'GET /bogus101 HTTP/1.1\r\nHost: x\r\n\r\n'
-assert_eq none "$STATUSES" "101 to a plain request: the client's answer"
-assert_contains "$CLOSE" "101 Switching Protocols to a request that did not ask to upgrade" "101 to a plain request: log"
-pass "a 101 to a request that did not ask for it closes the connection"
+assert_eq 502 "$STATUSES" "101 to a plain request: the client's answer"
+assert_contains "$CLOSE" "replied 502: backend 127.0.0.1:$B200: 101 Switching Protocols to a request that did not ask to upgrade" "101 to a plain request: log"
+assert_not_contains "$(cat "$WORK/got")" "101 Switching" "101 to a plain request: what the client got"
+pass "a 101 to a request that did not ask for it: 502, and the connection closes"
 
 attack g200 1 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\nSSH-2.0-x\r\n'
 refused "CONNECT" 405 "CONNECT is not allowed (listener option allow-connect)"

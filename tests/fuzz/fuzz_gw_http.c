@@ -11,10 +11,17 @@
  * fed through a second filter, passes unrefused and comes out the same
  * bytes. So the output is well-framed requests, and no reserved header
  * survives the first pass (the second would drop it, and differ). Every
- * head written is also checked by an oracle of the target's own. */
+ * head written is also checked by an oracle of the target's own (with at
+ * most one Connection line, also when flags bit 1 makes the heads ask the
+ * backend to close). Flags bit 2 stops the filter at its second head, as a
+ * certificate refused after a reload does. After a refusal or a stop the
+ * backend's bytes are still fed: the responses owed come, and only those
+ * (gw_http_response says 1 exactly when none is owed any more, and never
+ * keeps more than it was given). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/gw.h"
 
@@ -28,6 +35,8 @@ struct run {
 	char *out;
 	size_t len;
 	int refused;
+	int close_next, stop_at; /* flags bits 1 and 2 */
+	unsigned heads;
 };
 
 /* An oracle of its own for a written head: a request line of three parts,
@@ -43,7 +52,8 @@ tchar(unsigned char c)
 static int
 owned(const char *name, size_t len)
 {
-	static const char *const words[] = { "x-client-", "x-forwarded-", "x-real-ip:", "forwarded:" };
+	static const char *const words[] = { "x-client-", "x-forwarded-", "x-real-ip:", "forwarded:",
+		"script-name:" };
 	char low[16];
 	size_t n = len < sizeof(low) ? len : sizeof(low);
 
@@ -60,7 +70,7 @@ owned(const char *name, size_t len)
 static void
 check_head(const char *p, size_t n)
 {
-	size_t tail = sizeof(extra_lines) - 1 + 2, i = 0, spaces = 0;
+	size_t tail = sizeof(extra_lines) - 1 + 2, i = 0, spaces = 0, conn_lines = 0;
 
 	if (n < tail || memcmp(p + n - tail, extra_lines, tail - 2) != 0 ||
 	    memcmp(p + n - 2, "\r\n", 2) != 0)
@@ -80,6 +90,8 @@ check_head(const char *p, size_t n)
 			i++;
 		if (i == s || i + 1 >= n || p[i] != ':' || p[i + 1] != ' ' || owned(p + s, i + 1 - s))
 			abort();
+		if (i - s == 10 && strncasecmp(p + s, "connection", 10) == 0 && ++conn_lines > 1)
+			abort();
 		for (i += 2; i < n && p[i] != '\r'; i++)
 			if (((unsigned char)p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
 				abort();
@@ -96,6 +108,13 @@ head(gw_http *h, struct run *r)
 	struct gw_text extra = { extra_lines, sizeof(extra_lines) - 1 };
 	size_t need = gw_http_head_size(h, extra.len), n;
 
+	if (r->stop_at && r->heads == 1) {
+		(void)gw_http_stop(h);
+		r->refused = 1;
+		return;
+	}
+	if (r->close_next)
+		gw_http_close_next(h);
 	if (need > OUT_CAP - r->len)
 		abort(); /* cannot happen for inputs under the fuzzer's max_len */
 	n = gw_http_head_write(h, r->out + r->len, &extra, 1);
@@ -103,6 +122,7 @@ head(gw_http *h, struct run *r)
 		abort();
 	check_head(r->out + r->len, n);
 	r->len += n;
+	r->heads++;
 }
 
 static void
@@ -157,7 +177,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char out1[OUT_CAP], out2[OUT_CAP];
-	struct run r1 = { out1, 0, 0 }, r2 = { out2, 0, 0 };
+	struct run r1 = { out1, 0, 0, 0, 0, 0 }, r2 = { out2, 0, 0, 0, 0, 0 };
 	const char *client, *backend;
 	size_t cut, room, clen, blen, off = 0, boff = 0;
 	unsigned flags;
@@ -168,32 +188,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cut = (size_t)data[0] % 64 + 1;
 	room = (size_t)data[1] % 32 + 1;
 	flags = data[2] & 1 ? GW_HTTP_ALLOW_CONNECT : 0;
+	r1.close_next = r2.close_next = (data[2] & 2) != 0;
+	r1.stop_at = (data[2] & 4) != 0;
 	clen = ((size_t)data[3] << 8 | data[4]) % (size - 5 + 1);
 	client = (const char *)data + 5;
 	backend = client + clen;
 	blen = size - 5 - clen;
 	if ((h = gw_http_new(flags)) == NULL)
 		return 0;
-	/* Client bytes in cuts, the backend's interleaved, until neither moves. */
-	while (!r1.refused) {
-		size_t end = off + cut < clen ? off + cut : clen, before = r1.len, used;
+	/* Client bytes in cuts, the backend's interleaved, until neither moves;
+	 * after a refusal, the backend's alone. */
+	for (;;) {
+		size_t end = off + cut < clen ? off + cut : clen, before = r1.len, used = 0;
 
-		used = step(h, &r1, client + off, end - off, room);
-		off += used;
+		if (!r1.refused) {
+			used = step(h, &r1, client + off, end - off, room);
+			off += used;
+		}
 		if (boff < blen) {
-			size_t bend = boff + cut < blen ? boff + cut : blen;
-			if (gw_http_response(h, backend + boff, bend - boff) != 0) {
-				if (gw_http_response_error(h) == NULL)
-					abort();
-				break; /* the gateway closes the connection here */
-			}
+			size_t bend = boff + cut < blen ? boff + cut : blen, keep;
+			int rc = gw_http_response(h, backend + boff, bend - boff), clean;
+
+			keep = gw_http_response_keep(h, &clean);
+			if ((rc != 0 && keep > bend - boff) || gw_http_owed(h) > gw_http_outstanding(h))
+				abort();
+			if (rc > 0 && (!r1.refused || gw_http_owed(h) != 0))
+				abort();
+			if (rc < 0 && gw_http_response_error(h) == NULL)
+				abort();
+			if (rc != 0)
+				break; /* the gateway ends the connection here */
 			boff = bend;
 			continue;
 		}
-		if (used == 0 && r1.len == before)
+		if (r1.refused || (used == 0 && r1.len == before))
 			break; /* all taken, or held for an answer that will not come */
 	}
-	drain(h, &r1, client + off, clen - off);
+	if (!r1.refused)
+		drain(h, &r1, client + off, clen - off);
 	gw_http_free(h);
 	if (blen > 0)
 		return 0;

@@ -386,6 +386,19 @@ test_bad_101_and_orphan_responses(void **state)
 		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "SSH-2.0-OpenSSH\r\n", "status line" },
 		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		  "hexadecimal" },
+		/* Both framings: the client might read either; forwarded unchanged
+		 * it cannot be (RFC 9112 section 6.3). */
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "with Content-Length" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", "with Content-Length" },
+		/* A CR that is no line end: a client may end the line there. */
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r5\r\n\r\n", "bare CR" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\rContent-Length: 5\r\n\r\n", "bare CR" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", "control character" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "status line" },
+		/* A HEAD response's body is a response to no request. */
+		{ "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "no request" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -538,6 +551,129 @@ test_phases(void **state)
 	gw_http_free(h);
 }
 
+/* A refusal in the middle of a pipeline is answered after the responses
+ * owed to the requests before it, which reach the client whole and in
+ * order; whatever the backend sends after them is not the client's. At
+ * every split of the backend's bytes. */
+static void
+test_refusal_after_owed_responses(void **state)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	static const char ok_chunked[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+	static const struct {
+		const char *req, *resp;
+		unsigned owed;
+		size_t keep; /* bytes of resp that go to the client */
+	} cases[] = {
+		/* the second request has no Host: one response owed */
+		{ "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", ok, 1, sizeof(ok) - 1 },
+		/* two owed, the first with an interim response and a chunked body */
+		{ "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost : x\r\n\r\n",
+		  NULL, 2, 0 },
+		/* the refusal cuts the third request's chunked body: its answer is
+		 * not owed (the backend answering early gets no further) */
+		{ "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY",
+		  ok, 1, sizeof(ok) - 1 },
+		/* nothing owed: answered at once */
+		{ "GET /1 HTTP/1.1\r\n\r\n", ok, 0, 0 },
+	};
+	char two[256];
+
+	snprintf(two, sizeof(two), "%sHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", ok_chunked);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *resp = cases[i].resp ? cases[i].resp : two;
+		char all[512];
+		size_t keep = cases[i].resp ? cases[i].keep : strlen(two), len;
+
+		/* what the backend sends after the owed responses is dropped */
+		len = (size_t)snprintf(all, sizeof(all), "%sHTTP/1.1 413 Too Large\r\n\r\n", resp);
+		for (size_t rstep = 1; rstep <= len; rstep++) {
+			gw_http *h = gw_http_new(0);
+			size_t off = 0, got = 0;
+			int rc = 0, clean;
+
+			sink_reset();
+			assert_int_equal(feed(h, cases[i].req, strlen(cases[i].req), 1000, OUT_CAP, NULL),
+			    GW_HTTP_REFUSE);
+			assert_int_equal(gw_http_owed(h), cases[i].owed);
+			if (cases[i].owed == 0) {
+				gw_http_free(h);
+				break;
+			}
+			for (; off < len && rc == 0; off += rstep) {
+				size_t n = len - off < rstep ? len - off : rstep;
+				rc = gw_http_response(h, all + off, n);
+				got += rc == 0 ? n : gw_http_response_keep(h, &clean);
+			}
+			if (rc != 1 || got != keep || gw_http_owed(h) != 0)
+				fail_msg("case %zu (step %zu): rc %d, %zu bytes kept, %u owed", i, rstep, rc,
+				    got, gw_http_owed(h));
+			gw_http_free(h);
+		}
+	}
+}
+
+/* A broken response after good ones: the good ones go to the client, and
+ * "clean" says whether the broken one began in the bytes just given (the
+ * gateway then answers 502 in its place). */
+static void
+test_broken_response_keeps_the_ones_before(void **state)
+{
+	static const char req[] = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char good[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	static const char bad[] = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+	char all[256];
+	gw_http *h;
+	int clean;
+
+	snprintf(all, sizeof(all), "%s%s", good, bad);
+	/* in one read: the good response is kept, the broken one is clean */
+	h = gw_http_new(0);
+	sink_reset();
+	feed(h, req, sizeof(req) - 1, 1000, OUT_CAP, NULL);
+	assert_int_equal(gw_http_response(h, all, strlen(all)), -1);
+	assert_int_equal(gw_http_response_keep(h, &clean), sizeof(good) - 1);
+	assert_int_equal(clean, 1);
+	assert_int_equal(gw_http_outstanding(h), 1);
+	gw_http_free(h);
+	/* the broken head began in an earlier read: nothing of this one, not clean */
+	h = gw_http_new(0);
+	sink_reset();
+	feed(h, req, sizeof(req) - 1, 1000, OUT_CAP, NULL);
+	assert_int_equal(gw_http_response(h, all, sizeof(good) - 1 + 10), 0);
+	assert_int_equal(gw_http_response(h, all + sizeof(good) - 1 + 10, strlen(all) - sizeof(good) + 1 - 10), -1);
+	assert_int_equal(gw_http_response_keep(h, &clean), 0);
+	assert_int_equal(clean, 0);
+	gw_http_free(h);
+}
+
+/* max-conn-lifetime's last request: one Connection line, close and not
+ * keep-alive, whatever the client asked. */
+static void
+test_close_next(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+		  "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" EXTRA "\r\n" },
+		{ "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		  "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" EXTRA "\r\n" },
+		{ "GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.0\r\nConnection: close\r\n" EXTRA "\r\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gw_http *h = gw_http_new(0);
+
+		gw_http_close_next(h);
+		sink_reset();
+		feed(h, cases[i].in, strlen(cases[i].in), 1000, OUT_CAP, NULL);
+		assert_string_equal(out.buf, cases[i].want);
+		gw_http_free(h);
+	}
+}
+
 static void
 test_reserved_names(void **state)
 {
@@ -550,6 +686,7 @@ test_reserved_names(void **state)
 		{ "x_client_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1 },
 		{ "X-Forwarded-For", 1 }, { "x_forwarded_proto", 1 }, { "X-Forwarded-Host", 1 },
 		{ "X-Forwarded-Prefix", 1 }, { "X-Real-IP", 1 }, { "x_real_ip", 1 }, { "Forwarded", 1 },
+		{ "Script-Name", 1 }, { "SCRIPT_NAME", 1 }, { "Script-Names", 0 },
 		{ "X-Clients", 0 }, { "Host", 0 }, { "X-Client", 0 }, { "X-Real-IPs", 0 },
 		{ "Forwarded-X", 0 }, { "X-Forwarded", 0 },
 	};
@@ -600,6 +737,9 @@ main(void)
 		cmocka_unit_test(test_connect),
 		cmocka_unit_test(test_pipeline_bound),
 		cmocka_unit_test(test_phases),
+		cmocka_unit_test(test_refusal_after_owed_responses),
+		cmocka_unit_test(test_broken_response_keeps_the_ones_before),
+		cmocka_unit_test(test_close_next),
 		cmocka_unit_test(test_reserved_names),
 		cmocka_unit_test(test_error_pages),
 	};
