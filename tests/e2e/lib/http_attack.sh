@@ -51,3 +51,28 @@ refused() {
 	assert_contains "$CLOSE" "replied $2" "$1: log line"
 	assert_contains "$CLOSE" "$3" "$1: log line"
 }
+
+# attack_setup GW [SERVE OPTIONS...]: a CA and a server certificate under
+# $WORK, raw_backend.py (answering upgrades with 200) recording into
+# $WORK/rec, and gateway GW in http mode with client certificates optional
+# in front of it, with the options given, logging to $WORK/GW.log. Sets B
+# (the backend's port), PORT[GW] and REC[GW] (declare them -A first).
+attack_setup() {
+	local gw=$1 g
+	shift
+	mkdir -p "$WORK/ca" "$WORK/rec"
+	pki_cert "$WORK/ca"/ca self root "/CN=Attack CA"
+	pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
+	B=$(free_port); g=$(free_port)
+	start_bg backend python3 -u "$TLSGATE_SRC/tests/e2e/raw_backend.py" "$B" "$WORK/rec" --upgrade 200
+	wait_port "$B"
+	# wait_port's probes are connections too: start counting after them.
+	wait_log "$WORK/rec/requests.log" "conn=1 closed"
+	start_bg "$gw" timeout 300 "$TLSGATE" serve --listen 127.0.0.1:$g --target 127.0.0.1:$B --mode http \
+		--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" \
+		--verify optional --idle-timeout 30 "$@"
+	wait_port "$g"
+	wait_log "$WORK/$gw.log" 'close="closed before the handshake"'
+	PORT[$gw]=$g
+	REC[$gw]=$WORK/rec
+}
