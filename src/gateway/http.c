@@ -43,6 +43,7 @@ struct gw_http {
 	const char *why;       /* what was wrong: the refusal, or the backend's error */
 	uint64_t left;         /* Content-Length body bytes still to copy */
 	uint64_t head_bits;    /* bit i: request i of the ring was HEAD (no response body) */
+	size_t keep;           /* bytes of gw_http_response's input before the response being read */
 	struct h1_chunk ck;    /* the request's chunked body */
 	struct h1_response rs; /* the response being read */
 	uint16_t alen, status;
@@ -52,7 +53,6 @@ struct gw_http {
 	uint8_t owed;          /* refused: responses the client gets before the refusal */
 	uint8_t close_next;    /* the next head asks the backend to close */
 	uint8_t clean;         /* the response being read began in this gw_http_response call */
-	size_t keep;           /* bytes of that call's input before the response being read */
 	uint8_t pend_off, pend_len;
 	char pend[24];         /* framing we wrote that did not fit the output yet */
 };
