@@ -1224,6 +1224,9 @@ refuse_request(struct conn *c, int status, const char *reason)
 	c->refusing = 1;
 	c->refuse_status = status;
 	c->refuse_reason = reason;
+	/* Waiting for the backend is idle time; a head's clock (a head that
+	 * came while the refusal was pending) no longer runs. */
+	arm_timer(c, c->l->idle_timeout);
 	return STEP_MOVED;
 }
 
