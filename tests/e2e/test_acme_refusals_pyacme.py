@@ -13,7 +13,6 @@ import base64
 import datetime
 import json
 import os
-import subprocess
 import threading
 
 import josepy as jose
@@ -24,12 +23,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-TLSGATE = os.environ["TLSGATE"]
-PKI = os.environ["PKI"]
+from acme_store import check_after, PREFIX, only_an_invalid_order, state
+
 A = os.environ["ACME_A"]
 B = os.environ["ACME_B"]
 EAB_KID, EAB_KEY = os.environ["EAB_KID"], os.environ["EAB_KEY"]
-PREFIX = "urn:ietf:params:acme:error:"
 JOSE = client.ClientNetwork.JOSE_CONTENT_TYPE
 passed = []
 
@@ -116,15 +114,6 @@ def http01(acct, orderr, key=None):
         acct.acme.answer_challenge(challb, response)
 
 
-def state():
-    out = []
-    for args in (["acme", "accounts"], ["acme", "orders"], ["cert", "list"]):
-        r = subprocess.run([TLSGATE] + args + ["--dir", PKI, "--json"], check=True,
-                           capture_output=True, text=True, timeout=60)
-        out.append(json.loads(r.stdout))
-    return out
-
-
 def refused(name, acct, fn, ptype, status, reason, changes=None):
     """fn must raise the problem ptype (as the library decodes it) in a
     response with the HTTP status and reason in its detail; the store must
@@ -139,11 +128,7 @@ def refused(name, acct, fn, ptype, status, reason, changes=None):
         assert e.code == ptype, "%s: python3-acme does not know the code %s" % (name, e.typ)
         assert got == status, "%s: HTTP status %s, wanted %d (%s)" % (name, got, status, e)
         assert reason in (e.detail or ""), "%s: detail %r lacks %r" % (name, e.detail, reason)
-        after = state()
-        if changes is None:
-            assert before == after, "%s changed the store:\n%s\n%s" % (name, before, after)
-        else:
-            changes(before, after)
+        check_after(name, before, changes)
         passed.append(name)
         print("ok - %s: %d %s: %s" % (name, got, e.typ, e.detail))
         return e
@@ -255,16 +240,6 @@ def wrong_answer():
         alice.net.last = type("R", (), {"status_code": raw.get("status")})
         raise ch.error
     raise AssertionError("the wrong http-01 answer validated")
-
-
-def only_an_invalid_order(before, after):
-    def accounts(s):
-        return [{k: v for k, v in a.items() if k != "orders"} for a in s[0]]
-    assert accounts(before) == accounts(after), "accounts changed"
-    assert before[2] == after[2], "certificates changed"
-    new = [o for o in after[1] if o not in before[1]]
-    assert len(new) == 1 and new[0]["status"] == "invalid" and new[0]["serial"] is None, new
-    assert new[0]["error"]["type"] == PREFIX + "incorrectResponse", new[0]
 
 
 refused("wrong challenge response", alice, wrong_answer, "incorrectResponse", 400,
