@@ -10,109 +10,21 @@ reason in the detail, and the store unchanged (`tlsgate acme accounts`,
 (EAB optional) and B (--eab-required) on one CA."""
 
 import base64
-import datetime
 import json
 import os
-import threading
 
 import josepy as jose
 import OpenSSL
-from acme import challenges, client, errors, messages, standalone
+from acme import errors, messages
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from acme_store import check_after, PREFIX, only_an_invalid_order, state
+from pyacme import Account, csr_pem, deadline, ec_key, http01, rsa_key
 
 A = os.environ["ACME_A"]
 B = os.environ["ACME_B"]
 EAB_KID, EAB_KEY = os.environ["EAB_KID"], os.environ["EAB_KEY"]
-JOSE = client.ClientNetwork.JOSE_CONTENT_TYPE
 passed = []
-
-# The library's own http-01 responder; resources join the set as orders come.
-RESOURCES = set()
-HTTPD = standalone.HTTP01Server(("127.0.0.1", int(os.environ["HTTP01"])), RESOURCES)
-threading.Thread(target=HTTPD.serve_forever, daemon=True).start()
-
-
-class Network(client.ClientNetwork):
-    """The library's network layer, keeping the last response so that a
-    refusal's HTTP status can be checked next to its problem document."""
-
-    last = None
-
-    def _send_request(self, method, url, *args, **kwargs):
-        self.last = super()._send_request(method, url, *args, **kwargs)
-        return self.last
-
-
-class Account:
-    def __init__(self, base, key, alg, eab=None, contact=()):
-        self.key = key
-        self.net = Network(key, alg=alg, user_agent="tlsgate-e2e python3-acme")
-        self.acme = client.ClientV2(client.ClientV2.get_directory(base + "/directory", self.net),
-                                    self.net)
-        self.regr = None
-        if eab is not None:
-            eab = messages.ExternalAccountBinding.from_data(
-                key.public_key(), eab[0], eab[1], self.acme.directory)
-        self.new_reg = messages.NewRegistration.from_data(
-            email=",".join(contact) or None, terms_of_service_agreed=True,
-            external_account_binding=eab)
-
-    def register(self):
-        self.regr = self.acme.new_account(self.new_reg)
-        return self
-
-    def nonce(self):
-        return self.net._get_nonce(None, self.acme.directory["newNonce"])
-
-    def jws(self, obj, url, nonce=None):
-        """A JWS as the library signs it, for url (and a fresh nonce)."""
-        return self.net._wrap_in_jws(obj, nonce or self.nonce(), url)
-
-    def send(self, url, data):
-        """POSTs a JWS made by hand through the library's network layer:
-        its response check raises the problem as messages.Error."""
-        r = self.net._send_request("POST", url, data=data, headers={"Content-Type": JOSE})
-        self.net._check_response(r, content_type=JOSE)
-        self.net._add_nonce(r)
-        return r
-
-
-def rsa_key():
-    return jose.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-
-def ec_key():
-    return jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
-
-
-def csr_pem(names, key=None):
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    b = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-    b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                        critical=False)
-    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-
-def deadline(seconds=60):
-    return datetime.datetime.now() + datetime.timedelta(seconds=seconds)
-
-
-def http01(acct, orderr, key=None):
-    """Serves and answers every order's http-01 challenge, with the key
-    authorization of key (the account's own key by default)."""
-    for authzr in orderr.authorizations:
-        challb = [c for c in authzr.body.challenges if isinstance(c.chall, challenges.HTTP01)][0]
-        response, validation = challb.chall.response_and_validation(key or acct.key)
-        RESOURCES.add(standalone.HTTP01RequestHandler.HTTP01Resource(
-            chall=challb.chall, response=response, validation=validation))
-        acct.acme.answer_challenge(challb, response)
-
 
 def refused(name, acct, fn, ptype, status, reason, changes=None):
     """fn must raise the problem ptype (as the library decodes it) in a
@@ -266,4 +178,3 @@ carol = Account(B, carol.key, jose.ES256, eab=(EAB_KID, EAB_KEY)).register()
 print("ok - EAB: the right key binds carol's account (%s)" % carol.regr.uri)
 
 print("%d refusals checked with python3-acme" % len(passed))
-HTTPD.shutdown()

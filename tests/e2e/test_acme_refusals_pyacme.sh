@@ -11,10 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib/acme.sh
 . "$TLSGATE_SRC/tests/e2e/lib/acme.sh"
-# The Debian interpreter: the one first in PATH may lack the Debian package.
-PY=/usr/bin/python3
-"$PY" -c 'import acme.client, josepy' 2>/dev/null ||
-	{ echo "SKIP: python3-acme not installed (scripts/deps.sh test)"; exit 77; }
+need_pyacme
 cd "$WORK"
 
 acme_ca

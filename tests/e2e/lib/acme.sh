@@ -10,6 +10,8 @@
 #                  resolved to loopback; sets HTTP01, A_PORT, B_PORT
 #   assert_eab_bound KID   the account EAB key KID bound is the account that
 #                  names it
+#   need_pyacme    sets PY to the Debian python3 with python3-acme (the one
+#                  first in PATH may lack it), or skips the test
 #   acme_state     accounts, orders and certificates as JSON, for "nothing changed"
 # The server trusts nothing but its own CA; clients are pointed at
 # $WORK/pki/root.crt (REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, acme_ca_root).
@@ -48,6 +50,12 @@ assert_eab_bound() {
 	bound=$(tg acme eab list --dir "$WORK/pki" --json | jq -r --arg k "$1" '.[] | select(.kid == $k) | .account')
 	assert_eq "$bound" "$(tg acme accounts --dir "$WORK/pki" --json | jq -r --arg k "$1" '.[] | select(.eab_kid == $k) | .id')" \
 		"the account EAB key $1 bound"
+}
+
+need_pyacme() {
+	PY=/usr/bin/python3
+	"$PY" -c 'import acme.client, josepy' 2>/dev/null ||
+		{ echo "SKIP: python3-acme not installed (scripts/deps.sh test)"; exit 77; }
 }
 
 acme_state() {
