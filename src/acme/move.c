@@ -120,7 +120,9 @@ move_row(void *arg, int ncols, const char *const *vals)
 }
 
 /* The old store has no ACME tables when no ACME server or `acme eab` ever
- * ran on it: nothing to move, and nothing is created in either store. */
+ * ran on it: nothing to move, and nothing is created in either store.
+ * Otherwise both must hold the version of the tables this tlsgate knows
+ * (acme_db_init creates them in the new store, refuses another version). */
 static int
 move_prepare(store *from, store *to, void *arg, tg_err *err)
 {
@@ -131,7 +133,9 @@ move_prepare(store *from, store *to, void *arg, tg_err *err)
 	if (store_sql_schema_get(from, "acme_schema", version, sizeof(version), err) != 0)
 		return -1;
 	st->none = version[0] == '\0';
-	return st->none ? 0 : acme_db_init(to, err);
+	if (st->none)
+		return 0;
+	return acme_db_init(from, err) != 0 || acme_db_init(to, err) != 0 ? -1 : 0;
 }
 
 static int

@@ -190,7 +190,7 @@ ca_store(int argc, char **argv)
 	};
 	const char *dir_opt = NULL, *dir, *to = NULL;
 	tg_ca_move_result r;
-	acme_move_stats acme;
+	acme_move_stats acme = { 0 };
 	store_copy_module mods[1];
 	char url[STORE_URL_MAX];
 	tg_err err = { 0 };
