@@ -49,6 +49,17 @@ typedef struct acme_eab_new {
 int acme_eab_add(tg_ca *ca, const char *name, acme_eab_new *out, tg_err *err) TG_MUST_CHECK;
 int acme_eab_revoke(tg_ca *ca, const char *kid, tg_err *err) TG_MUST_CHECK;
 
+/* The ACME server's tables (accounts, orders, authorizations, challenges,
+ * EAB keys, used nonces and the nonce key) moved with the inventory: a
+ * module for tg_ca_move_store, counting into st what it copied (none: the
+ * old store had no ACME tables). */
+typedef struct acme_move_stats {
+	unsigned long accounts, orders, eab_keys, rows;
+	int none;
+} acme_move_stats;
+
+store_copy_module acme_move_module(acme_move_stats *st);
+
 /* JSON arrays of what the store holds (the HMAC keys are never listed). */
 json_t *acme_eab_list(tg_ca *ca, tg_err *err);
 json_t *acme_accounts_list(tg_ca *ca, tg_err *err);

@@ -62,11 +62,13 @@ int tg_ca_store_info(const char *dir, char *url, size_t len, tg_err *err) TG_MUS
 
 /* Moves the CA's inventory to the store at url (e.g. from the embedded
  * SQLite to a PostgreSQL shared by several machines): copies every
- * certificate and CRL number in one transaction on the target, reads it
- * back, and only then records url in DIR/store.conf. The old inventory is
- * left as it was. A failure changes nothing. */
-int tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r,
-    tg_err *err) TG_MUST_CHECK;
+ * certificate and CRL number, and the tables of the nmods modules that keep
+ * their state in the inventory (the ACME server's: acme_move_module), in
+ * one transaction on the target, reads it back, and only then records url
+ * in DIR/store.conf. The old inventory is left as it was. A failure changes
+ * nothing. */
+int tg_ca_move_store(const char *dir, const char *url, const store_copy_module *mods,
+    size_t nmods, tg_ca_move_result *r, tg_err *err) TG_MUST_CHECK;
 
 enum {
 	TG_CA_NEED_KEY = 1 << 0, /* load (and decrypt) the issuing key: to sign */

@@ -117,13 +117,24 @@ typedef struct store_copy_stats {
 	uint64_t leaf_crl;                     /* the leaf series' last number */
 } store_copy_stats;
 
-/* Copies every certificate of from (status, revocation and dates kept) and
- * every CRL series' last number into to, in one transaction on to: all or
- * nothing. A serial already in to with the same fingerprint is taken as
- * copied (a second run changes nothing); with another fingerprint the copy
- * fails (TG_ERR_EXISTS) and to is left as it was. Afterwards to is read
- * back: it must hold every serial of from. */
-int store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err) TG_MUST_CHECK;
+/* Another module's tables (store_sql), copied by store_copy with the
+ * certificates: prepare (may be NULL) runs before the transaction (a
+ * module's CREATE TABLEs commit on their own, store_sql_schema), copy inside
+ * it, so the rows move with the certificates or not at all. */
+typedef struct store_copy_module {
+	int (*prepare)(store *from, store *to, void *arg, tg_err *err);
+	int (*copy)(store *from, store *to, void *arg, tg_err *err);
+	void *arg;
+} store_copy_module;
+
+/* Copies every certificate of from (status, revocation and dates kept),
+ * every CRL series' last number and the tables of the nmods modules into
+ * to, in one transaction on to: all or nothing. A serial already in to with
+ * the same fingerprint is taken as copied (a second run changes nothing);
+ * with another fingerprint the copy fails (TG_ERR_EXISTS) and to is left as
+ * it was. Afterwards to is read back: it must hold every serial of from. */
+int store_copy(store *from, store *to, const store_copy_module *mods, size_t nmods,
+    store_copy_stats *stats, tg_err *err) TG_MUST_CHECK;
 
 /* --- Tables of other modules (the ACME server's state) ---
  * Statements are written once in the SQL both backends speak: parameters
@@ -156,6 +167,10 @@ int store_sql_relaxed(store *s, tg_err *err) TG_MUST_CHECK;
  * version, in one transaction under the schema lock; another version is
  * refused (a newer tlsgate made it). */
 int store_sql_schema(store *s, const char *key, const char *version, const char *ddl,
+    tg_err *err) TG_MUST_CHECK;
+/* The version store_sql_schema recorded under key, "" when it never ran
+ * (the module's tables are not there); creates nothing. */
+int store_sql_schema_get(store *s, const char *key, char *version, size_t cap,
     tg_err *err) TG_MUST_CHECK;
 
 #endif

@@ -85,6 +85,12 @@ char *acme_b64u_encode(const unsigned char *in, size_t len);
  * crv Ed25519); anything else, a private member ("d"), a point not on the
  * curve or an RSA size outside the limits is refused. */
 EVP_PKEY *acme_jwk_to_key(const json_t *jwk, acme_problem *p);
+/* An account's key as this server stored it, which acme_jwk_to_key passed
+ * when the client sent it: decoded with the same checks of form, without
+ * OpenSSL's public key check again. Its RSA part is Miller-Rabin on n with
+ * random bases, so a key it passed once (a made-up n with a small factor)
+ * could be refused on a later request. */
+EVP_PKEY *acme_jwk_to_stored_key(const json_t *jwk, acme_problem *p);
 /* The canonical JWK (only the required members) of a public key, and its
  * RFC 7638 SHA-256 thumbprint, base64url (43 characters + NUL). */
 json_t *acme_jwk_from_key(EVP_PKEY *key);

@@ -353,7 +353,7 @@ account_key(hctx *h)
 			return t->keys[i].key;
 		}
 	jwk = h->acct.jwk ? json_loads(h->acct.jwk, 0, NULL) : NULL;
-	key = jwk != NULL ? acme_jwk_to_key(jwk, &h->p) : NULL;
+	key = jwk != NULL ? acme_jwk_to_stored_key(jwk, &h->p) : NULL;
 	json_decref(jwk);
 	if (key == NULL)
 		return NULL;

@@ -120,10 +120,12 @@ member(const json_t *jwk, const char *name, size_t min, size_t max, unsigned cha
 	return 0;
 }
 
-/* OpenSSL builds the key from the parameters, then checks it as a public
- * key (on the curve and not the point at infinity; RSA n odd, e odd). */
+/* OpenSSL builds the key from the parameters, then (check) checks it as a
+ * public key (on the curve and not the point at infinity; RSA n odd, e odd,
+ * n composite by Miller-Rabin with random bases). */
 static EVP_PKEY *
-from_params(const char *type, OSSL_PARAM *params, const char *why, acme_problem *p)
+from_params(const char *type, OSSL_PARAM *params, const char *why, int check_key,
+    acme_problem *p)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL), *check = NULL;
 	EVP_PKEY *key = NULL;
@@ -133,6 +135,8 @@ from_params(const char *type, OSSL_PARAM *params, const char *why, acme_problem 
 		acme_problem_set(p, ACME_P_BAD_PUBLIC_KEY, "jwk: not a usable %s key: %s", type, why);
 		goto out;
 	}
+	if (!check_key)
+		goto out;
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	if (check == NULL || EVP_PKEY_public_check(check) != 1) {
 		acme_problem_set(p, ACME_P_BAD_PUBLIC_KEY, "jwk: not a usable %s key: %s", type, why);
@@ -147,7 +151,7 @@ out:
 }
 
 static EVP_PKEY *
-ec_key(const json_t *jwk, acme_problem *p)
+ec_key(const json_t *jwk, int check, acme_problem *p)
 {
 	const char *crv = json_string_value(json_object_get(jwk, "crv"));
 	unsigned char *x = NULL, *y = NULL, pt[1 + 2 * 48];
@@ -174,7 +178,7 @@ ec_key(const json_t *jwk, acme_problem *p)
 	    (char *)curves[i].group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + xl + yl);
 	params[2] = OSSL_PARAM_construct_end();
-	key = from_params("EC", params, "the point (x, y) is not on the curve", p);
+	key = from_params("EC", params, "the point (x, y) is not on the curve", check, p);
 out:
 	free(x);
 	free(y);
@@ -182,7 +186,7 @@ out:
 }
 
 static EVP_PKEY *
-rsa_key(const json_t *jwk, acme_problem *p)
+rsa_key(const json_t *jwk, int check, acme_problem *p)
 {
 	unsigned char *n = NULL, *e = NULL;
 	size_t nl, el;
@@ -229,7 +233,7 @@ rsa_key(const json_t *jwk, acme_problem *p)
 		acme_problem_set(p, ACME_P_SERVER_INTERNAL, "jwk: out of memory building an RSA key");
 		goto out;
 	}
-	key = from_params("RSA", params, "n and e fail OpenSSL's public key check", p);
+	key = from_params("RSA", params, "n and e fail OpenSSL's public key check", check, p);
 out:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
@@ -241,7 +245,7 @@ out:
 }
 
 static EVP_PKEY *
-okp_key(const json_t *jwk, acme_problem *p)
+okp_key(const json_t *jwk, int check, acme_problem *p)
 {
 	const char *crv = json_string_value(json_object_get(jwk, "crv"));
 	unsigned char *x = NULL;
@@ -266,15 +270,15 @@ okp_key(const json_t *jwk, acme_problem *p)
 
 static const struct {
 	const char *kty;
-	EVP_PKEY *(*build)(const json_t *, acme_problem *);
+	EVP_PKEY *(*build)(const json_t *, int check, acme_problem *);
 } ktys[] = {
 	{ "EC", ec_key },
 	{ "RSA", rsa_key },
 	{ "OKP", okp_key },
 };
 
-EVP_PKEY *
-acme_jwk_to_key(const json_t *jwk, acme_problem *p)
+static EVP_PKEY *
+jwk_to_key(const json_t *jwk, int check, acme_problem *p)
 {
 	const char *kty;
 	size_t i;
@@ -294,11 +298,23 @@ acme_jwk_to_key(const json_t *jwk, acme_problem *p)
 	kty = json_string_value(json_object_get(jwk, "kty"));
 	for (i = 0; kty != NULL && i < sizeof(ktys) / sizeof(ktys[0]); i++)
 		if (strcmp(kty, ktys[i].kty) == 0)
-			return ktys[i].build(jwk, p);
+			return ktys[i].build(jwk, check, p);
 	acme_problem_set(p, ACME_P_BAD_PUBLIC_KEY,
 	    "jwk: kty %s; use EC (P-256, P-384), RSA or OKP (Ed25519)",
 	    kty == NULL ? "missing or not a string" : "not supported");
 	return NULL;
+}
+
+EVP_PKEY *
+acme_jwk_to_key(const json_t *jwk, acme_problem *p)
+{
+	return jwk_to_key(jwk, 1, p);
+}
+
+EVP_PKEY *
+acme_jwk_to_stored_key(const json_t *jwk, acme_problem *p)
+{
+	return jwk_to_key(jwk, 0, p);
 }
 
 /* A big number member, in the shortest big-endian form (RFC 7518 6.3.1.1),

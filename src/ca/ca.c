@@ -1280,7 +1280,8 @@ tg_ca_store_info(const char *dir, char *url, size_t len, tg_err *err)
 }
 
 int
-tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r, tg_err *err)
+tg_ca_move_store(const char *dir, const char *url, const store_copy_module *mods, size_t nmods,
+    tg_ca_move_result *r, tg_err *err)
 {
 	char conf[PATH_MAX], text[STORE_URL_MAX + 256];
 	store *to = NULL;
@@ -1305,7 +1306,7 @@ tg_ca_move_store(const char *dir, const char *url, tg_ca_move_result *r, tg_err 
 	/* Everything is copied and read back before store.conf changes: until
 	 * then every command still uses the old inventory. */
 	if ((to = ca_store_open(dir, url, X509_get0_pubkey(ca->root), err)) == NULL ||
-	    store_copy(ca->db, to, &r->stats, err) != 0) {
+	    store_copy(ca->db, to, mods, nmods, &r->stats, err) != 0) {
 		tg_err_prefix(err, "moving the inventory of %s to %s (nothing changed)", dir, url);
 		goto out;
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tlsgate/acme.h"
 #include "tlsgate/ca.h"
 #include "tlsgate/util.h"
 
@@ -150,8 +151,10 @@ static const char ca_store_help[] =
 "Usage: tlsgate ca store --dir DIR [--move-to URL] [--json]\n"
 "\n"
 "Shows where the inventory of the CA in DIR lives. With --move-to, moves it:\n"
-"every certificate (status, revocation and dates kept) and every CRL number\n"
-"is copied to the store at URL in one transaction, read back, and only then\n"
+"every certificate (status, revocation and dates kept), every CRL number and\n"
+"the ACME server's state (accounts, orders, authorizations, challenges, EAB\n"
+"keys, used nonces) is copied to the store at URL in one transaction, read\n"
+"back, and only then\n"
 "is URL recorded in DIR/store.conf, so every later command uses it. A\n"
 "failure changes nothing. The old inventory is left as it was: remove it\n"
 "once you trust the new one. Running it again after a failure is safe:\n"
@@ -168,7 +171,8 @@ static const char ca_store_help[] =
 "                    sqlite:PATH. A URL with a password is refused: use\n"
 "                    ~/.pgpass or PGPASSWORD\n"
 "  --json            the result as JSON: from, to, certificates, revoked,\n"
-"                    already_there, crl_series, leaf_crl_number\n"
+"                    already_there, crl_series, leaf_crl_number, acme_accounts,\n"
+"                    acme_orders, acme_eab_keys\n"
 "\n"
 "Examples:\n"
 "  tlsgate ca store --dir ./pki\n"
@@ -186,6 +190,8 @@ ca_store(int argc, char **argv)
 	};
 	const char *dir_opt = NULL, *dir, *to = NULL;
 	tg_ca_move_result r;
+	acme_move_stats acme = { 0 };
+	store_copy_module mods[1];
 	char url[STORE_URL_MAX];
 	tg_err err = { 0 };
 	int c, json = 0;
@@ -215,14 +221,18 @@ ca_store(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (tg_ca_move_store(dir, to, &r, &err) != 0)
+	mods[0] = acme_move_module(&acme);
+	if (tg_ca_move_store(dir, to, mods, 1, &r, &err) != 0)
 		return cli_fail(&err);
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "from", r.from, "to", r.to,
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "from",
+		    r.from, "to", r.to,
 		    "certificates", (json_int_t)r.stats.certs, "revoked", (json_int_t)r.stats.revoked,
 		    "already_there", (json_int_t)r.stats.already,
 		    "crl_series", (json_int_t)r.stats.crl_series,
-		    "leaf_crl_number", (json_int_t)r.stats.leaf_crl);
+		    "leaf_crl_number", (json_int_t)r.stats.leaf_crl,
+		    "acme_accounts", (json_int_t)acme.accounts, "acme_orders", (json_int_t)acme.orders,
+		    "acme_eab_keys", (json_int_t)acme.eab_keys);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
@@ -230,10 +240,15 @@ ca_store(int argc, char **argv)
 	}
 	printf("Moved the inventory of %s\n  from: %s\n  to:   %s (recorded in %s/store.conf)\n"
 	       "  %lu certificate%s copied (%lu revoked), %lu already there; %lu CRL series "
-	       "(last leaf CRL number %llu)\n"
-	       "The old inventory is untouched: remove it once you trust the new one.\n",
+	       "(last leaf CRL number %llu)\n",
 	    dir, r.from, r.to, dir, r.stats.certs, r.stats.certs == 1 ? "" : "s", r.stats.revoked,
 	    r.stats.already, r.stats.crl_series, (unsigned long long)r.stats.leaf_crl);
+	if (!acme.none)
+		printf("  ACME server: %lu account%s, %lu order%s, %lu EAB key%s (%lu rows in all)\n",
+		    acme.accounts, acme.accounts == 1 ? "" : "s", acme.orders,
+		    acme.orders == 1 ? "" : "s", acme.eab_keys, acme.eab_keys == 1 ? "" : "s",
+		    acme.rows);
+	printf("The old inventory is untouched: remove it once you trust the new one.\n");
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,23 +281,31 @@ store_floor_crl(store *s, const char *series, uint64_t last, tg_err *err)
 }
 
 int
-store_copy(store *from, store *to, store_copy_stats *stats, tg_err *err)
+store_copy(store *from, store *to, const store_copy_module *mods, size_t nmods,
+    store_copy_stats *stats, tg_err *err)
 {
 	struct copy cp = { to, stats, err, 0 };
 
 	memset(stats, 0, sizeof(*stats));
+	for (size_t i = 0; i < nmods; i++)
+		if (mods[i].prepare != NULL && mods[i].prepare(from, to, mods[i].arg, err) != 0)
+			return -1;
 	if (store_begin(to, err) != 0)
 		return -1;
 	if (store_list(from, NULL, copy_cert, &cp, err) != 0 || cp.failed ||
-	    from->ops->crl_numbers(from->be, copy_crl, &cp, err) != 0 || cp.failed) {
-		store_rollback(to);
-		return -1;
-	}
+	    from->ops->crl_numbers(from->be, copy_crl, &cp, err) != 0 || cp.failed)
+		goto fail;
+	for (size_t i = 0; i < nmods; i++)
+		if (mods[i].copy(from, to, mods[i].arg, err) != 0)
+			goto fail;
 	if (store_commit(to, err) != 0)
 		return -1;
 	if (store_list(from, NULL, check_present, &cp, err) != 0 || cp.failed)
 		return -1;
 	return 0;
+fail:
+	store_rollback(to);
+	return -1;
 }
 
 /* --- Tables of other modules --- */
@@ -320,4 +329,28 @@ int
 store_sql_schema(store *s, const char *key, const char *version, const char *ddl, tg_err *err)
 {
 	return s->ops->sql_schema(s->be, key, version, ddl, err);
+}
+
+struct text_out {
+	char *buf;
+	size_t cap;
+};
+
+static int
+first_text(void *arg, int ncols, const char *const *vals)
+{
+	struct text_out *out = arg;
+
+	snprintf(out->buf, out->cap, "%s", ncols > 0 && vals[0] != NULL ? vals[0] : "");
+	return 1;
+}
+
+int
+store_sql_schema_get(store *s, const char *key, char *version, size_t cap, tg_err *err)
+{
+	struct text_out out = { version, cap };
+	const char *params[] = { key };
+
+	version[0] = '\0';
+	return store_sql(s, s->ops->sql_schema_get, params, 1, first_text, &out, NULL, err);
 }

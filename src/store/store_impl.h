@@ -41,6 +41,8 @@ struct store_ops {
 	int (*sql_relaxed)(void *be, tg_err *err);
 	int (*sql_schema)(void *be, const char *key, const char *version, const char *ddl,
 	    tg_err *err);
+	/* The meta statement that reads a schema key's version ($1: key). */
+	const char *sql_schema_get;
 };
 
 enum { STORE_TXN_BEGIN, STORE_TXN_COMMIT, STORE_TXN_ROLLBACK };

@@ -922,6 +922,9 @@ pg_sql_relaxed(void *be, tg_err *err)
 	return pg_simple(be, "SET synchronous_commit TO off", err);
 }
 
+/* A module's schema version in the meta table (store_sql_schema_get). */
+static const char schema_get[] = "SELECT value FROM tlsgate_meta WHERE key = $1";
+
 static int
 meta_value(void *arg, int ncols, const char *const *vals)
 {
@@ -935,7 +938,7 @@ static int
 pg_sql_schema(void *be, const char *key, const char *version, const char *ddl, tg_err *err)
 {
 	pg *p = be;
-	static const char get[] = "SELECT value FROM tlsgate_meta WHERE key = $1";
+	const char *get = schema_get;
 	static const char set[] = "INSERT INTO tlsgate_meta(key, value) VALUES ($1, $2)";
 	const char *params[] = { key, version };
 	char have[16] = "";
@@ -996,4 +999,5 @@ const struct store_ops store_pg_ops = {
 	.sql_txn = pg_sql_txn,
 	.sql_relaxed = pg_sql_relaxed,
 	.sql_schema = pg_sql_schema,
+	.sql_schema_get = schema_get,
 };

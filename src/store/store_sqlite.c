@@ -726,6 +726,9 @@ sq_sql_relaxed(void *be, tg_err *err)
 	return exec(be, "PRAGMA synchronous=NORMAL", err);
 }
 
+/* A module's schema version in the meta table (store_sql_schema_get). */
+static const char schema_get[] = "SELECT value FROM meta WHERE key = $1";
+
 static int
 meta_value(void *arg, int ncols, const char *const *vals)
 {
@@ -737,7 +740,7 @@ static int
 sq_sql_schema(void *be, const char *key, const char *version, const char *ddl, tg_err *err)
 {
 	sq *s = be;
-	static const char get[] = "SELECT value FROM meta WHERE key = $1";
+	const char *get = schema_get;
 	static const char set[] = "INSERT INTO meta(key, value) VALUES ($1, $2)";
 	const char *params[] = { key, version };
 	char have[16] = "";
@@ -783,4 +786,5 @@ const struct store_ops store_sqlite_ops = {
 	.sql_txn = sq_sql_txn,
 	.sql_relaxed = sq_sql_relaxed,
 	.sql_schema = sq_sql_schema,
+	.sql_schema_get = schema_get,
 };

@@ -6,29 +6,18 @@ servers on one CA: A (EAB optional) and B (--eab-required)."""
 
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import acme_client as ac  # noqa: E402
+from acme_store import check_after, only_an_invalid_order, state  # noqa: E402
 
-TLSGATE = os.environ["TLSGATE"]
-PKI = os.environ["PKI"]
-CA = os.path.join(PKI, "root.crt")
+CA = os.path.join(os.environ["PKI"], "root.crt")
 A = os.environ["ACME_A"]
 B = os.environ["ACME_B"]
 CH = ac.Challenges(int(os.environ["HTTP01"]))
 EAB_KID, EAB_KEY = os.environ["EAB_KID"], os.environ["EAB_KEY"]
 passed = []
-
-
-def state():
-    out = []
-    for args in (["acme", "accounts"], ["acme", "orders"], ["cert", "list"]):
-        r = subprocess.run([TLSGATE] + args + ["--dir", PKI, "--json"], check=True,
-                           capture_output=True, text=True, timeout=60)
-        out.append(json.loads(r.stdout))
-    return out
 
 
 def refused(name, fn, ptype, status, reason, changes=None):
@@ -43,11 +32,7 @@ def refused(name, fn, ptype, status, reason, changes=None):
         assert reason in p.doc.get("detail", ""), "%s: detail %r lacks %r" % (
             name, p.doc.get("detail"), reason)
         assert p.doc["type"].startswith("urn:ietf:params:acme:error:"), p.doc
-        after = state()
-        if changes is None:
-            assert before == after, "%s changed the store:\n%s\n%s" % (name, before, after)
-        else:
-            changes(before, after)
+        check_after(name, before, changes)
         passed.append(name)
         print("ok - %s: %d %s: %s" % (name, p.status, p.type, p.doc.get("detail")))
         return p
@@ -180,16 +165,6 @@ def wrong_answer():
     assert ch["status"] == "invalid", ch
     raise ac.Problem(type("R", (), {"status_code": 400, "json": lambda s: ch["error"],
                                     "text": ""})())
-
-
-def only_an_invalid_order(before, after):
-    def accounts(s):
-        return [{k: v for k, v in a.items() if k != "orders"} for a in s[0]]
-    assert accounts(before) == accounts(after), "accounts changed"
-    assert before[2] == after[2], "certificates changed"
-    new = [o for o in after[1] if o not in before[1]]
-    assert len(new) == 1 and new[0]["status"] == "invalid" and new[0]["serial"] is None, new
-    assert "incorrectResponse" in new[0]["error"]["type"], new[0]
 
 
 refused("wrong challenge response", wrong_answer, "incorrectResponse", 400, "",

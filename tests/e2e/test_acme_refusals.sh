@@ -25,15 +25,7 @@ assert_contains "$OUT" "--allow-ip '10.0.0.0/33' is not an address or CIDR range
 expect_fail 2 tg acme serve --dir pki --allow-domain '*.example.test'
 assert_contains "$OUT" "no wildcard needed" "a wildcard domain"
 assert_eq "$before" "$(snapshot pki)" "the CA after refused starts"
-HTTP01=$(free_port)
-RESOLVE=()
-for n in alice csr early wrong; do
-	RESOLVE+=(--resolve "$n.example.test=127.0.0.1")
-done
-start_acme acme-a --http01-port "$HTTP01" "${RESOLVE[@]}"
-A_PORT=$ACME_PORT
-start_acme acme-b --http01-port "$HTTP01" --eab-required "${RESOLVE[@]}"
-B_PORT=$ACME_PORT
+start_acme_pair alice csr early wrong
 out=$(tg acme eab add --dir pki --name carol --json)
 EAB_KID=$(jq -r .kid <<<"$out")
 EAB_KEY=$(jq -r .hmac_key <<<"$out")
@@ -66,7 +58,5 @@ grep -q "POST /acme/new-order 400 account=.* problem=urn:ietf:params:acme:error:
 	fail "the rejectedIdentifier refusal is not in the request log"
 grep -q "POST /acme/new-account 403 account=- problem=urn:ietf:params:acme:error:externalAccountRequired" acme-b.log ||
 	fail "the externalAccountRequired refusal is not in the request log"
-bound=$(tg acme eab list --dir pki --json | jq -r --arg k "$EAB_KID" '.[] | select(.kid == $k) | .account')
-assert_eq "$bound" "$(tg acme accounts --dir pki --json | jq -r --arg k "$EAB_KID" '.[] | select(.eab_kid == $k) | .id')" \
-	"the account the EAB key bound"
+assert_eab_bound "$EAB_KID"
 pass "every refusal had its problem type, status and reason, and changed nothing"

@@ -350,8 +350,61 @@ test_jwk_refusals(void **state)
 		memset(&p, 0, sizeof(p));
 		assert_null(acme_jwk_to_key(cases[i].jwk, &p));
 		assert_problem(&p, ACME_P_BAD_PUBLIC_KEY, cases[i].why);
+		/* A stored key is held to the same form (a damaged row). */
+		memset(&p, 0, sizeof(p));
+		assert_null(acme_jwk_to_stored_key(cases[i].jwk, &p));
+		assert_problem(&p, ACME_P_BAD_PUBLIC_KEY, cases[i].why);
 		json_decref(cases[i].jwk);
 	}
+}
+
+/* tests/fuzz/corpus/fuzz_acme_jws/rsa-n-factor-found-by-random-base's key:
+ * a made-up 2048-bit n with the factor 5147, above the small primes
+ * OpenSSL's RSA public key check divides by. Its Miller-Rabin step draws
+ * random bases and refuses n when a base reveals that factor (about one
+ * base in 80 here): the same key passes or fails by chance. */
+#define RANDOM_CHECK_N                                                                      \
+	"5c130q2WnmKIY1vJDkx2IPO5z9LiZ8tr7T6PsSf322Xxn7phjzSpIY6MSlli_rXAaJkcJ3E03himvscOYLap" \
+	"g8fwLDnqt9NjaiFcQFYOQ7_9yoVWe5zGJmjkN3AmIFZDvqf_QJmBe9k0MGHz_O-XOP-SJSmslbKmh_w_uaEm" \
+	"FbYoCzewavmlvPmnzAEC4HmUzVGt1ALneLHgHqQJdSdltGF8t0OdEGuA31z0BcijFyrSqJHTZYVqnvsfM-BB" \
+	"EmJrXxOPxAmIi0DkwtcOCPRA5ps2Z7S1lMDp60cQPLAW7fauUtcg59aFIqER0pNRmIRywxFy9zQ4vLYc05XQ" \
+	"Qj8qFw"
+
+/* A stored account key decodes the same way every time: the key accepted
+ * at newAccount is not refused on a later request by a random draw. The
+ * client's key (acme_jwk_to_key) keeps the check, which this key fails
+ * now and then. */
+static void
+test_stored_key_deterministic(void **state)
+{
+	json_t *jwk = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", RANDOM_CHECK_N, "e", "AQAB");
+	EVP_PKEY *first = NULL;
+	int refused = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		acme_problem p = { 0 };
+		EVP_PKEY *k = acme_jwk_to_stored_key(jwk, &p);
+		if (k == NULL)
+			fail_msg("try %d: the stored key was refused: %s", i, p.detail);
+		if (first == NULL) {
+			first = k;
+			continue;
+		}
+		assert_int_equal(EVP_PKEY_eq(k, first), 1);
+		EVP_PKEY_free(k);
+	}
+	for (int i = 0; i < 2000 && !refused; i++) {
+		acme_problem p = { 0 };
+		EVP_PKEY *k = acme_jwk_to_key(jwk, &p);
+		if (k == NULL) {
+			assert_problem(&p, ACME_P_BAD_PUBLIC_KEY, "public key check");
+			refused = 1;
+		}
+		EVP_PKEY_free(k);
+	}
+	assert_true(refused);
+	EVP_PKEY_free(first);
+	json_decref(jwk);
 }
 
 /* ---- JWS ---- */
@@ -794,6 +847,7 @@ main(void)
 		cmocka_unit_test(test_thumbprint_rfc7638),
 		cmocka_unit_test(test_jwk_round_trip),
 		cmocka_unit_test(test_jwk_refusals),
+		cmocka_unit_test(test_stored_key_deterministic),
 		cmocka_unit_test(test_jws_each_alg),
 		cmocka_unit_test(test_jws_refusals),
 		cmocka_unit_test(test_eab),

@@ -222,7 +222,7 @@ test_copy(void **state)
 	assert_int_equal(store_next_crl_number(from, "root", &n, &err), 0);
 	assert_int_equal(store_commit(from, &err), 0);
 
-	assert_int_equal(store_copy(from, to, &st, &err), 0);
+	assert_int_equal(store_copy(from, to, NULL, 0, &st, &err), 0);
 	assert_int_equal(st.certs, 2);
 	assert_int_equal(st.revoked, 1);
 	assert_int_equal(st.already, 0);
@@ -245,7 +245,7 @@ test_copy(void **state)
 	store_rollback(to);
 
 	/* Again: nothing new. */
-	assert_int_equal(store_copy(from, to, &st, &err), 0);
+	assert_int_equal(store_copy(from, to, NULL, 0, &st, &err), 0);
 	assert_int_equal(st.certs, 0);
 	assert_int_equal(st.already, 2);
 
@@ -257,7 +257,7 @@ test_copy(void **state)
 	assert_int_equal(store_begin(to, &err), 0);
 	assert_int_equal(store_add(to, &c1, &err), 0);
 	assert_int_equal(store_commit(to, &err), 0);
-	assert_int_equal(store_copy(from, to, &st, &err), -1);
+	assert_int_equal(store_copy(from, to, NULL, 0, &st, &err), -1);
 	assert_int_equal(err.cat, TG_ERR_EXISTS);
 	assert_non_null(strstr(err.msg, "serial 0A is already in the target inventory"));
 	assert_int_equal(store_list(to, NULL, count, &rows, &err), 0);

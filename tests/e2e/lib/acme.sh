@@ -5,6 +5,13 @@
 #                  (or on $ACME_PORT_WANT)
 #                  (name localhost, example.test allowed), log in $WORK/NAME.log;
 #                  sets ACME_PORT, ACME_DIR (the directory URL), ACME_PID
+#   start_acme_pair NAME...   two servers for the refusal tests, acme-a and
+#                  acme-b (--eab-required), one http-01 port, NAME.example.test
+#                  resolved to loopback; sets HTTP01, A_PORT, B_PORT
+#   assert_eab_bound KID   the account EAB key KID bound is the account that
+#                  names it
+#   need_pyacme    sets PY to the Debian python3 with python3-acme (the one
+#                  first in PATH may lack it), or skips the test
 #   acme_state     accounts, orders and certificates as JSON, for "nothing changed"
 # The server trusts nothing but its own CA; clients are pointed at
 # $WORK/pki/root.crt (REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, acme_ca_root).
@@ -24,6 +31,31 @@ start_acme() {
 	ACME_DIR="https://localhost:$ACME_PORT/directory"
 	curl -sS --max-time 5 --cacert "$WORK/pki/root.crt" "$ACME_DIR" >/dev/null ||
 		fail "the ACME directory $ACME_DIR does not answer over TLS with the CA's root"
+}
+
+start_acme_pair() {
+	local n resolve=()
+	HTTP01=$(free_port)
+	for n in "$@"; do
+		resolve+=(--resolve "$n.example.test=127.0.0.1")
+	done
+	start_acme acme-a --http01-port "$HTTP01" "${resolve[@]}"
+	A_PORT=$ACME_PORT
+	start_acme acme-b --http01-port "$HTTP01" --eab-required "${resolve[@]}"
+	B_PORT=$ACME_PORT
+}
+
+assert_eab_bound() {
+	local bound
+	bound=$(tg acme eab list --dir "$WORK/pki" --json | jq -r --arg k "$1" '.[] | select(.kid == $k) | .account')
+	assert_eq "$bound" "$(tg acme accounts --dir "$WORK/pki" --json | jq -r --arg k "$1" '.[] | select(.eab_kid == $k) | .id')" \
+		"the account EAB key $1 bound"
+}
+
+need_pyacme() {
+	PY=/usr/bin/python3
+	"$PY" -c 'import acme.client, josepy' 2>/dev/null ||
+		{ echo "SKIP: python3-acme not installed (scripts/deps.sh test)"; exit 77; }
 }
 
 acme_state() {
