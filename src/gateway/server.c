@@ -313,7 +313,7 @@ close_unused_sockets(struct master *m)
 /* --- Workers --- */
 
 static void
-child_setup(struct master *m)
+child_setup(struct master *m, pid_t master)
 {
 	ev_loop_fork(m->loop);
 	ev_signal_stop(m->loop, &m->sighup);
@@ -343,7 +343,9 @@ child_setup(struct master *m)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	prctl(PR_SET_PDEATHSIG, SIGQUIT);
-	if (getppid() == 1)
+	/* The master died before the line above: this process was handed to
+	 * init or to a subreaper, whichever pid that is. */
+	if (getppid() != master)
 		_exit(0);
 	/* Keep exactly the sockets of this runtime's listeners: a stray copy
 	 * of any other would keep a removed listener completing handshakes
@@ -392,7 +394,7 @@ static int
 spawn(struct master *m)
 {
 	int block = free_block(m), p;
-	pid_t pid;
+	pid_t pid, master = getpid();
 
 	for (p = 0; p < GW_GENERATIONS && m->procs[p].pid > 0; p++)
 		;
@@ -406,7 +408,7 @@ spawn(struct master *m)
 	}
 	if (pid == 0) {
 		int *fds;
-		child_setup(m);
+		child_setup(m, master);
 		if ((fds = listener_fds(m)) == NULL)
 			_exit(1);
 		_exit(gw_worker_run(m->rt, m->cfg, block_slots(m, block), m->nworkers, fds) == 0 ? 0 : 1);
