@@ -30,6 +30,8 @@ typedef struct acme_serve_opts {
 	int http01_port, tlsalpn01_port;
 	const char *dns_resolver;    /* ADDR[:PORT]: dns-01 (and wildcards) asks it; NULL: none */
 	unsigned workers;            /* connections served at once */
+	unsigned max_conns;          /* connections open at once; 0: 1024 */
+	unsigned max_conns_per_ip;   /* from one peer address; 0: no limit */
 	unsigned validators;         /* challenge validations at once */
 	unsigned orders_per_minute;  /* per account */
 } acme_serve_opts;

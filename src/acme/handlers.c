@@ -1507,7 +1507,7 @@ static int
 h_metrics(hctx *h)
 {
 	const struct acme_metrics *m = &h->srv->m;
-	char buf[2048], *text;
+	char buf[3072], *text;
 	int n = snprintf(buf, sizeof(buf),
 	    "# TYPE tlsgate_acme_requests_total counter\ntlsgate_acme_requests_total %lu\n"
 	    "# TYPE tlsgate_acme_problems_total counter\ntlsgate_acme_problems_total %lu\n"
@@ -1523,11 +1523,18 @@ h_metrics(hctx *h)
 	    "tlsgate_acme_validations_total{result=\"invalid\"} %lu\n"
 	    "# TYPE tlsgate_acme_connections_total counter\ntlsgate_acme_connections_total %lu\n"
 	    "# TYPE tlsgate_acme_connections_active gauge\ntlsgate_acme_connections_active %lu\n"
-	    "# TYPE tlsgate_acme_busy_refusals_total counter\ntlsgate_acme_busy_refusals_total %lu\n",
+	    "# TYPE tlsgate_acme_busy_refusals_total counter\ntlsgate_acme_busy_refusals_total %lu\n"
+	    "# TYPE tlsgate_acme_connections_closed_total counter\n"
+	    "tlsgate_acme_connections_closed_total{reason=\"idle\"} %lu\n"
+	    "tlsgate_acme_connections_closed_total{reason=\"reclaimed\"} %lu\n"
+	    "tlsgate_acme_connections_closed_total{reason=\"max_conns\"} %lu\n"
+	    "tlsgate_acme_connections_closed_total{reason=\"per_ip\"} %lu\n",
 	    atomic_load(&m->requests), atomic_load(&m->problems), atomic_load(&m->accounts),
 	    atomic_load(&m->orders), atomic_load(&m->issued), atomic_load(&m->revoked),
 	    atomic_load(&m->validations_ok), atomic_load(&m->validations_failed),
-	    atomic_load(&m->conns), atomic_load(&m->conns_active), atomic_load(&m->refused_busy));
+	    atomic_load(&m->conns), atomic_load(&m->conns_active), atomic_load(&m->refused_busy),
+	    atomic_load(&m->closed_idle), atomic_load(&m->closed_reclaimed),
+	    atomic_load(&m->refused_full), atomic_load(&m->refused_per_ip));
 
 	if (n < 0 || (size_t)n >= sizeof(buf) || (text = strdup(buf)) == NULL) {
 		tg_err e = { TG_ERR_INTERNAL, "out of memory" };

@@ -7,6 +7,7 @@
  * memory, and a connection that idles past its timeout gives its thread
  * back. Limits: a head within 10 s of its first byte (16 KB), a body within
  * 10 s, ACME_BODY_MAX bytes (413 before reading it), 30 s idle keep-alive. */
+#define _GNU_SOURCE /* accept4, pipe2 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -39,13 +40,48 @@
 #define BODY_MS 10000
 #define IDLE_MS 30000
 #define WRITE_MS 10000
+#define HURRY_MS 2000   /* a head's time when others wait for a worker */
+#define ACCEPT_BURST 64
+#define MAX_CONNS 1024
 #define CONN_BUF (H1_HEAD_MAX + ACME_BODY_MAX)
 #define SERVER_CERT_DAYS 90
+
+/* Where a connection waits between a worker's turns. */
+enum cstate {
+	C_HANDSHAKE, /* accepted; its TLS handshake not done */
+	C_FIRST,     /* handshake done; no request yet */
+	C_IDLE,      /* kept alive after a response; reclaimable at --max-conns */
+};
+
+/* A connection as the poller keeps it; a worker takes it while it reads and
+ * answers, and gives it back (or, done, for the poller to close). */
+typedef struct pconn {
+	int fd;
+	gw_tls *tls;
+	enum cstate state;
+	int64_t deadline;          /* closed when parked past it */
+	int parked;                /* in the poller's poll set */
+	int done;                  /* the worker is through with it: close */
+	size_t slot;               /* index in front.live */
+	int family;
+	unsigned char addr[16];
+	char peer[INET6_ADDRSTRLEN];
+	struct pconn *next;        /* the ready queue or the give-back list */
+} pconn;
 
 typedef struct front {
 	acme_srv *srv;
 	gw_tls_ctx *tls;
 	int lfd;
+	int wake[2];               /* workers -> poller: a connection given back */
+	pthread_mutex_t mu;        /* guards ready, back */
+	pthread_cond_t cv;         /* a connection is ready, or stop */
+	pconn *ready, *ready_tail; /* readable, for the next free worker */
+	pconn *back;               /* given back by workers */
+	atomic_uint nready;
+	/* The poller's own: every open connection, wherever it is. */
+	pconn **live;
+	size_t nlive, max_conns;
 } front;
 
 static int64_t
@@ -103,14 +139,16 @@ typedef struct conn {
 	char *buf;                 /* CONN_BUF bytes, the thread's */
 	size_t len;
 	int linger;                /* a refusal left the client's bytes unread */
-	char peer[INET6_ADDRSTRLEN];
+	int64_t hurry_at;          /* 0, or when to give up if others wait */
+	const char *peer;
 } conn;
 
 /* Waits for events on fd until deadline, or until *stop is set (the server
  * is stopping: a kept-alive connection must not hold it up for its idle
- * timeout). */
+ * timeout), or, with f, past hurry_at while connections wait for a worker
+ * (a slow sender must not keep a thread from them). */
 static int
-wait_fd(int fd, short events, int64_t deadline, atomic_int *stop)
+wait_fd(int fd, short events, int64_t deadline, atomic_int *stop, front *f, int64_t hurry_at)
 {
 	struct pollfd p = { fd, events, 0 };
 	int64_t left;
@@ -118,6 +156,8 @@ wait_fd(int fd, short events, int64_t deadline, atomic_int *stop)
 
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0 || (stop != NULL && atomic_load(stop)))
+			return -1;
+		if (f != NULL && hurry_at > 0 && now_ms() >= hurry_at && atomic_load(&f->nready) > 0)
 			return -1;
 		r = poll(&p, 1, left > 250 ? 250 : (int)left);
 		if (r > 0)
@@ -131,9 +171,9 @@ static int
 io_wait(conn *c, enum gw_io io, int64_t deadline)
 {
 	if (io == GW_IO_WANT_READ)
-		return wait_fd(c->fd, POLLIN, deadline, &c->f->srv->stop);
+		return wait_fd(c->fd, POLLIN, deadline, &c->f->srv->stop, c->f, c->hurry_at);
 	if (io == GW_IO_WANT_WRITE)
-		return wait_fd(c->fd, POLLOUT, deadline, &c->f->srv->stop);
+		return wait_fd(c->fd, POLLOUT, deadline, &c->f->srv->stop, c->f, c->hurry_at);
 	return -1;
 }
 
@@ -269,7 +309,7 @@ linger_close(conn *c)
 	char sink[4096];
 
 	shutdown(c->fd, SHUT_WR);
-	while (dropped < LINGER_BYTES && wait_fd(c->fd, POLLIN, deadline, NULL) == 0) {
+	while (dropped < LINGER_BYTES && wait_fd(c->fd, POLLIN, deadline, NULL, NULL, 0) == 0) {
 		ssize_t n = read(c->fd, sink, sizeof(sink));
 		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
 			break;
@@ -307,18 +347,21 @@ media_type(char *ct)
 			*p = (char)(*p - 'A' + 'a');
 }
 
-/* Serves one request; 1 to keep the connection, 0 to close it. */
+/* Serves one request, whose first bytes are in c->buf; 1 to keep the
+ * connection, 0 to close it. */
 static int
-serve_request(conn *c, int first)
+serve_request(conn *c)
 {
 	struct h1_request *q = NULL;
 	uint8_t st = 0;
 	size_t head = 0, scanned = 0;
 	int done = 0, keep = 0;
-	int64_t deadline = now_ms() + (first ? HEAD_MS : IDLE_MS), t0;
+	int64_t deadline = now_ms() + HEAD_MS, t0;
 	char method[16], path[ACME_URL_MAX], ctype[128];
 	acme_req req;
 	acme_resp r = { 0 };
+
+	c->hurry_at = now_ms() + HURRY_MS;
 
 	/* The head: from what is buffered, then from the socket. */
 	for (;;) {
@@ -338,8 +381,6 @@ serve_request(conn *c, int first)
 				    "no complete request head in time");
 			return 0;
 		}
-		if (c->len > 0 && scanned == 0 && deadline - now_ms() > HEAD_MS)
-			deadline = now_ms() + HEAD_MS; /* the head's own clock starts */
 	}
 	if ((q = malloc(sizeof(*q))) == NULL)
 		return 0;
@@ -370,6 +411,7 @@ serve_request(conn *c, int first)
 	while (q->body == H1_BODY_LENGTH && c->len < head + q->length)
 		if (read_some(c, head + q->length, deadline) != 0)
 			goto out;
+	c->hurry_at = 0; /* all read: the answer takes what it takes */
 	field(c->buf, q, "content-type", ctype, sizeof(ctype));
 	media_type(ctype);
 	req.method = method;
@@ -388,37 +430,114 @@ serve_request(conn *c, int first)
 	memmove(c->buf, c->buf + head + req.body_len, c->len - head - req.body_len);
 	c->len -= head + req.body_len;
 out:
+	c->hurry_at = 0;
 	acme_resp_clear(&r);
 	free(q);
 	return keep;
 }
 
-static void
-serve_conn(front *f, acme_thr *t, char *buf, int fd, const struct sockaddr_storage *ss)
+/* What a worker takes from the socket without waiting: 1 with bytes in
+ * c->buf, 0 when none came yet (the connection waits parked), -1 on close
+ * or error. */
+static int
+read_now(conn *c)
 {
-	conn c = { .f = f, .t = t, .fd = fd, .buf = buf };
-	int64_t deadline = now_ms() + HANDSHAKE_MS;
-	enum gw_io io;
-	int one = 1;
+	int64_t deadline = now_ms() + WRITE_MS;
 
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c.peer, sizeof(c.peer));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c.peer,
-		    sizeof(c.peer));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((c.tls = gw_tls_new(f->tls, fd)) == NULL)
+	for (;;) {
+		size_t n = 0;
+		enum gw_io io = gw_tls_read(c->tls, c->buf, H1_HEAD_MAX, &n);
+		if (io == GW_IO_OK) {
+			c->len = n;
+			return 1;
+		}
+		if (io == GW_IO_WANT_READ)
+			return 0;
+		if (io != GW_IO_WANT_WRITE || io_wait(c, io, deadline) != 0)
+			return -1;
+	}
+}
+
+/* A worker's turn with a readable connection: the handshake's next steps,
+ * then requests for as long as their bytes are there. Leaves p to park
+ * (state and deadline set) or done. */
+static void
+serve_conn(front *f, acme_thr *t, char *buf, pconn *p)
+{
+	conn c = { .f = f, .t = t, .fd = p->fd, .tls = p->tls, .buf = buf, .peer = p->peer };
+	enum gw_io io;
+	int r = -1;
+
+	while (p->state == C_HANDSHAKE && (io = gw_tls_handshake(p->tls)) != GW_IO_OK) {
+		if (io == GW_IO_WANT_READ)
+			return; /* the rest of the client's flight, parked */
+		if (io_wait(&c, io, p->deadline) != 0)
+			goto done;
+	}
+	if (p->state == C_HANDSHAKE) {
+		p->state = C_FIRST;
+		p->deadline = now_ms() + HEAD_MS;
+	}
+	/* Pipelined bytes are served on; an empty buffer parks. */
+	while (c.len > 0 || (r = read_now(&c)) == 1) {
+		if (!serve_request(&c))
+			goto done;
+		p->state = C_IDLE;
+		p->deadline = now_ms() + IDLE_MS;
+	}
+	if (r == 0 && !atomic_load(&f->srv->stop))
 		return;
-	while ((io = gw_tls_handshake(c.tls)) != GW_IO_OK)
-		if (io_wait(&c, io, deadline) != 0)
-			goto out;
-	for (int first = 1; serve_request(&c, first); first = 0)
-		;
+done:
 	(void)gw_tls_shutdown(c.tls);
 	if (c.linger)
 		linger_close(&c);
-out:
-	gw_tls_free(c.tls);
+	p->done = 1;
+}
+
+/* ---- the poller and the workers ------------------------------------------ */
+
+static void
+ready_push(front *f, pconn *p)
+{
+	pthread_mutex_lock(&f->mu);
+	p->next = NULL;
+	if (f->ready_tail != NULL)
+		f->ready_tail->next = p;
+	else
+		f->ready = p;
+	f->ready_tail = p;
+	atomic_fetch_add(&f->nready, 1);
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* The next readable connection, or NULL when the server stops. */
+static pconn *
+ready_pop(front *f)
+{
+	pconn *p;
+
+	pthread_mutex_lock(&f->mu);
+	while (f->ready == NULL && !atomic_load(&f->srv->stop))
+		pthread_cond_wait(&f->cv, &f->mu);
+	if ((p = f->ready) != NULL) {
+		f->ready = p->next;
+		if (f->ready == NULL)
+			f->ready_tail = NULL;
+		atomic_fetch_sub(&f->nready, 1);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return p;
+}
+
+static void
+give_back(front *f, pconn *p)
+{
+	pthread_mutex_lock(&f->mu);
+	p->next = f->back;
+	f->back = p;
+	pthread_mutex_unlock(&f->mu);
+	(void)!write(f->wake[1], "", 1);
 }
 
 static void *
@@ -429,33 +548,205 @@ worker(void *arg)
 	acme_thr t;
 	tg_err err = { 0 };
 	char *buf = malloc(CONN_BUF);
+	pconn *p;
 
 	if (buf == NULL || acme_thr_open(&t, srv, &err) != 0) {
 		gw_log_err("acme: a worker could not start: %s", buf ? err.msg : "out of memory");
 		free(buf);
 		return NULL;
 	}
-	while (!atomic_load(&srv->stop)) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int fd;
-
-		if (wait_fd(f->lfd, POLLIN, now_ms() + 250, NULL) != 0)
-			continue;
-		if ((fd = accept(f->lfd, (struct sockaddr *)&ss, &sl)) < 0)
-			continue;
-		if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-			close(fd);
-			continue;
-		}
-		atomic_fetch_add_explicit(&srv->m.conns, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&srv->m.conns_active, 1, memory_order_relaxed);
-		serve_conn(f, &t, buf, fd, &ss);
-		close(fd);
-		atomic_fetch_sub_explicit(&srv->m.conns_active, 1, memory_order_relaxed);
+	while ((p = ready_pop(f)) != NULL) {
+		serve_conn(f, &t, buf, p);
+		give_back(f, p);
 	}
 	acme_thr_close(&t);
 	free(buf);
+	return NULL;
+}
+
+/* Closes a connection the poller holds (parked, or given back done). */
+static void
+conn_drop(front *f, pconn *p)
+{
+	f->live[p->slot] = f->live[--f->nlive];
+	f->live[p->slot]->slot = p->slot;
+	gw_tls_free(p->tls);
+	close(p->fd);
+	free(p);
+	atomic_fetch_sub_explicit(&f->srv->m.conns_active, 1, memory_order_relaxed);
+}
+
+static void
+peer_addr(pconn *p, const struct sockaddr_storage *ss)
+{
+	p->family = ss->ss_family;
+	if (ss->ss_family == AF_INET)
+		memcpy(p->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else
+		memcpy(p->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	inet_ntop(p->family, p->addr, p->peer, sizeof(p->peer));
+}
+
+static unsigned
+conns_from(const front *f, const pconn *p)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < f->nlive; i++)
+		n += f->live[i]->family == p->family &&
+		    memcmp(f->live[i]->addr, p->addr, p->family == AF_INET ? 4 : 16) == 0;
+	return n;
+}
+
+/* At --max-conns: the connection kept alive the longest, as nginx reuses
+ * idle keep-alive connections; NULL when none idles. */
+static pconn *
+oldest_idle(const front *f)
+{
+	pconn *best = NULL;
+
+	for (size_t i = 0; i < f->nlive; i++) {
+		pconn *p = f->live[i];
+		if (p->parked && p->state == C_IDLE && (best == NULL || p->deadline < best->deadline))
+			best = p;
+	}
+	return best;
+}
+
+/* Room for p: 0, or -1 with p refused (logged, counted). */
+static int
+admit(front *f, pconn *p)
+{
+	acme_srv *srv = f->srv;
+	unsigned per_ip = srv->o->max_conns_per_ip, n;
+	pconn *old;
+
+	if (per_ip > 0 && (n = conns_from(f, p)) >= per_ip) {
+		atomic_fetch_add_explicit(&srv->m.refused_per_ip, 1, memory_order_relaxed);
+		gw_log("acme: %s: connection refused: %u already open from this address "
+		       "(--max-conns-per-ip %u)", p->peer, n, per_ip);
+		return -1;
+	}
+	if (f->nlive < f->max_conns)
+		return 0;
+	if ((old = oldest_idle(f)) != NULL) {
+		atomic_fetch_add_explicit(&srv->m.closed_reclaimed, 1, memory_order_relaxed);
+		conn_drop(f, old);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&srv->m.refused_full, 1, memory_order_relaxed);
+	gw_log("acme: %s: connection refused: %zu connections open, none idle (--max-conns)",
+	    p->peer, f->nlive);
+	return -1;
+}
+
+static void
+accept_some(front *f)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		pconn *p;
+		int fd, one = 1;
+
+		if ((fd = accept4(f->lfd, (struct sockaddr *)&ss, &sl,
+			 SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+			return;
+		atomic_fetch_add_explicit(&f->srv->m.conns, 1, memory_order_relaxed);
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			close(fd);
+			continue;
+		}
+		p->fd = fd;
+		peer_addr(p, &ss);
+		if (admit(f, p) != 0 || (p->tls = gw_tls_new(f->tls, fd)) == NULL) {
+			close(fd);
+			free(p);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		p->state = C_HANDSHAKE;
+		p->deadline = now_ms() + HANDSHAKE_MS;
+		p->parked = 1;
+		p->slot = f->nlive;
+		f->live[f->nlive++] = p;
+		atomic_fetch_add_explicit(&f->srv->m.conns_active, 1, memory_order_relaxed);
+	}
+}
+
+/* Connections the workers gave back: parked again, or closed. */
+static void
+take_back(front *f)
+{
+	pconn *p, *next;
+	char sink[64];
+
+	while (read(f->wake[0], sink, sizeof(sink)) > 0)
+		;
+	pthread_mutex_lock(&f->mu);
+	p = f->back;
+	f->back = NULL;
+	pthread_mutex_unlock(&f->mu);
+	for (; p != NULL; p = next) {
+		next = p->next;
+		if (p->done)
+			conn_drop(f, p);
+		else
+			p->parked = 1;
+	}
+}
+
+/* One thread owns every connection waiting for bytes (a new one for its
+ * handshake, a kept-alive one for its next request) in one poll set, and
+ * hands the readable ones to the workers: a silent or idle client costs a
+ * slot here, not a thread. */
+static void *
+poller(void *arg)
+{
+	front *f = arg;
+	struct pollfd *pfd = calloc(f->max_conns + 2, sizeof(*pfd));
+	pconn **who = calloc(f->max_conns + 2, sizeof(*who));
+
+	if (pfd == NULL || who == NULL) {
+		gw_log_err("acme: the connection poller could not start: out of memory");
+		goto out;
+	}
+	while (!atomic_load(&f->srv->stop)) {
+		int64_t now = now_ms(), next = now + 250;
+		nfds_t n = 2;
+
+		pfd[0] = (struct pollfd){ f->lfd, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ f->wake[0], POLLIN, 0 };
+		for (size_t i = 0; i < f->nlive; i++) {
+			pconn *p = f->live[i];
+			if (!p->parked)
+				continue;
+			if (p->deadline < next)
+				next = p->deadline;
+			who[n] = p;
+			pfd[n++] = (struct pollfd){ p->fd, POLLIN, 0 };
+		}
+		if (poll(pfd, n, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
+			break;
+		now = now_ms();
+		for (nfds_t i = 2; i < n; i++) {
+			pconn *p = who[i];
+			if (pfd[i].revents != 0) {
+				p->parked = 0;
+				ready_push(f, p);
+			} else if (now >= p->deadline) {
+				atomic_fetch_add_explicit(&f->srv->m.closed_idle, 1, memory_order_relaxed);
+				conn_drop(f, p);
+			}
+		}
+		if (pfd[1].revents != 0)
+			take_back(f);
+		if (pfd[0].revents != 0)
+			accept_some(f);
+	}
+out:
+	free(pfd);
+	free(who);
 	return NULL;
 }
 
@@ -759,14 +1050,16 @@ int
 acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 {
 	acme_srv *srv = calloc(1, sizeof(*srv));
-	front f = { .srv = srv, .lfd = -1 };
+	front f = { .srv = srv, .lfd = -1, .wake = { -1, -1 },
+		.max_conns = o->max_conns ? o->max_conns : MAX_CONNS };
 	char host[256], crt[4096], key[4096];
 	struct gw_cert_spec spec = { NULL, crt, key };
 	struct gw_tls_opts to = { .listener = "acme", .certs = &spec, .ncerts = 1,
 		.session_cache = 10000 };
 	unsigned port, nworkers = o->workers ? o->workers : 16;
-	pthread_t *threads = NULL;
+	pthread_t *threads = NULL, poll_thread;
 	size_t started = 0;
+	int polling = 0;
 	sigset_t sigs;
 	int rc = -1, sig;
 
@@ -776,6 +1069,8 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	srv->ca = ca;
 	srv->started = time(NULL);
 	pthread_mutex_init(&srv->sign_lock, NULL);
+	pthread_mutex_init(&f.mu, NULL);
+	pthread_cond_init(&f.cv, NULL);
 	snprintf(srv->ca_dir, sizeof(srv->ca_dir), "%s", tg_ca_dir(ca));
 	if (acme_serve_check(o, err) != 0 ||
 	    base_url(o, srv->base, sizeof(srv->base), host, sizeof(host), &port, err) != 0 ||
@@ -787,6 +1082,12 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 		snprintf(crt, sizeof(crt), "%s", o->cert);
 		snprintf(key, sizeof(key), "%s", o->key);
 	} else if (own_cert(srv, host, crt, key, sizeof(crt), err) != 0) {
+		goto out;
+	}
+	if ((f.live = calloc(f.max_conns, sizeof(*f.live))) == NULL ||
+	    pipe2(f.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		tg_err_set(err, TG_ERR_INTERNAL, "cannot set up the connection poller: %s",
+		    strerror(errno));
 		goto out;
 	}
 	if ((f.tls = gw_tls_ctx_new(&to, err)) == NULL ||
@@ -809,8 +1110,14 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 			tg_err_set(err, TG_ERR_INTERNAL, "cannot start worker threads");
 			goto stop;
 		}
-	gw_log("acme: serving %s/directory on %s (%u workers; CA %s; allowed: %zu domains, %zu "
-	       "address ranges%s%s%s%s)", srv->base, o->listen, nworkers, srv->ca_dir,
+	if (pthread_create(&poll_thread, NULL, poller, &f) != 0) {
+		tg_err_set(err, TG_ERR_INTERNAL, "cannot start the connection poller thread");
+		goto stop;
+	}
+	polling = 1;
+	gw_log("acme: serving %s/directory on %s (%u workers, %zu connections, %u per address; "
+	       "CA %s; allowed: %zu domains, %zu address ranges%s%s%s%s)", srv->base, o->listen,
+	    nworkers, f.max_conns, o->max_conns_per_ip, srv->ca_dir,
 	    srv->pol.ndomains, srv->pol.nips, o->eab_required ? "; external account binding "
 	    "required" : "", o->no_wildcards ? "; no wildcards" : "",
 	    o->dns_resolver != NULL ? "; dns-01 via " : "",
@@ -821,11 +1128,24 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	rc = 0;
 stop:
 	atomic_store(&srv->stop, 1);
+	pthread_mutex_lock(&f.mu);
+	pthread_cond_broadcast(&f.cv);
+	pthread_mutex_unlock(&f.mu);
+	if (polling)
+		pthread_join(poll_thread, NULL);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	acme_vq_stop(srv);
+	while (f.nlive > 0)
+		conn_drop(&f, f.live[0]);
 out:
 	free(threads);
+	free(f.live);
+	for (int i = 0; i < 2; i++)
+		if (f.wake[i] >= 0)
+			close(f.wake[i]);
+	pthread_mutex_destroy(&f.mu);
+	pthread_cond_destroy(&f.cv);
 	if (f.lfd >= 0)
 		close(f.lfd);
 	gw_tls_ctx_free(f.tls);

@@ -173,6 +173,10 @@ struct acme_metrics {
 	_Atomic unsigned long requests, problems, accounts, orders, issued, revoked;
 	_Atomic unsigned long validations_ok, validations_failed, conns, conns_active;
 	_Atomic unsigned long refused_busy;
+	/* Connections the front end closed: parked past their deadline, the
+	 * longest idle one reclaimed at --max-conns, refused at --max-conns or
+	 * at --max-conns-per-ip. */
+	_Atomic unsigned long closed_idle, closed_reclaimed, refused_full, refused_per_ip;
 };
 
 struct acme_vq; /* the validation queue (vqueue.c) */

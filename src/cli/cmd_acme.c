@@ -52,7 +52,12 @@ static const char serve_help[] =
 "                          for TXT _acme-challenge.NAME (CNAMEs followed); it\n"
 "                          also allows wildcards *.NAME, which need dns-01.\n"
 "                          Without it dns-01 is not offered and wildcards are refused\n"
-"  --workers N             connections served at once (default 16)\n"
+"  --workers N             requests served at once (default 16); connections\n"
+"                          waiting for a request hold no worker\n"
+"  --max-conns N           connections open at once (default 1024); past it the\n"
+"                          longest-idle kept-alive one is closed, else new ones\n"
+"  --max-conns-per-ip N    connections open at once from one address (default 8;\n"
+"                          0: no limit)\n"
 "  --validators N          validations at once (default 4)\n"
 "  --orders-per-minute N   new orders per account per minute (default 300)\n"
 "\n"
@@ -69,7 +74,7 @@ enum {
 	O_DIR = 'd', O_PASS = 'c', O_LISTEN = 'l', O_NAME = 'n',
 	O_EXT = 1000, O_CERT, O_KEY, O_ALLOW_DOMAIN, O_ALLOW_IP, O_NO_WILD, O_EAB_REQ, O_MAX_VAL,
 	O_DEF_VAL, O_RESOLVE, O_HTTP_PORT, O_ALPN_PORT, O_WORKERS, O_VALIDATORS, O_OPM, O_JSON,
-	O_DNS,
+	O_DNS, O_MAX_CONNS, O_PER_IP,
 };
 
 struct list {
@@ -119,13 +124,15 @@ serve_run(int argc, char **argv)
 		{ "tlsalpn01-port", required_argument, NULL, O_ALPN_PORT },
 		{ "dns-resolver", required_argument, NULL, O_DNS },
 		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
+		{ "max-conns-per-ip", required_argument, NULL, O_PER_IP },
 		{ "validators", required_argument, NULL, O_VALIDATORS },
 		{ "orders-per-minute", required_argument, NULL, O_OPM },
 		{ NULL, 0, NULL, 0 },
 	};
 	acme_serve_opts o = { .listen = "127.0.0.1:8555", .max_validity = 90 * 86400,
 		.default_validity = -1, .http01_port = 80, .tlsalpn01_port = 443,
-		.orders_per_minute = 300 };
+		.orders_per_minute = 300, .max_conns_per_ip = 8 };
 	struct list names = { 0 }, domains = { 0 }, ips = { 0 }, resolve = { 0 };
 	const char *dir_opt = NULL, *pass = NULL;
 	unsigned long n;
@@ -178,6 +185,17 @@ serve_run(int argc, char **argv)
 				o.validators = (unsigned)n;
 			else
 				o.orders_per_minute = (unsigned)n;
+			break;
+		case O_MAX_CONNS: case O_PER_IP:
+			/* 0 is --max-conns-per-ip's "no limit". */
+			if (c == O_PER_IP && strcmp(optarg, "0") == 0)
+				n = 0;
+			else if (util_parse_uint(optarg, what, 1000000, &n, &err) != 0)
+				return cli_fail(&err);
+			if (c == O_MAX_CONNS)
+				o.max_conns = (unsigned)n;
+			else
+				o.max_conns_per_ip = (unsigned)n;
 			break;
 		default: return 2;
 		}

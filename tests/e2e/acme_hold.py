@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Holds connections open to a server and does nothing with them, the way a
+client that ties up a server's threads does; reports how many it opened and
+how many the server closed.
+
+  acme_hold.py PORT MODE N SRC CAFILE HOLD STATUS
+    MODE  tcp (connect, send nothing), tls (complete a TLS handshake, then
+          nothing), req (one GET /directory kept alive, then nothing)
+    SRC   the source address to bind (127.0.0.2: another peer than 127.0.0.1);
+          ending in a dot, a prefix: connection i from SRC + i (127.0.1.1...)
+    HOLD  seconds to wait for the server to close them before giving up
+STATUS gets "opened K" once all are set up (after at most 5 s), then
+"closed M" when all are closed or HOLD is over, and the program exits.
+"""
+import os
+import select
+import socket
+import ssl
+import sys
+import threading
+import time
+
+
+def open_one(port, mode, src, ctx, out):
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        if mode != "tcp":
+            s = ctx.wrap_socket(s, server_hostname="localhost")
+        if mode == "req":
+            s.sendall(b"GET /directory HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += s.recv(4096)
+            head, body = got.split(b"\r\n\r\n", 1)
+            length = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")][0]
+            while len(body) < length:
+                body += s.recv(4096)
+        out.append(s)
+    except (OSError, IndexError, ValueError):
+        pass
+
+
+def main():
+    port, mode, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    src, cafile, hold, status = sys.argv[4], sys.argv[5], float(sys.argv[6]), sys.argv[7]
+    ctx = ssl.create_default_context(cafile=cafile)
+    socks = []
+    srcs = [src + str(i + 1) if src.endswith(".") else src for i in range(n)]
+    threads = [threading.Thread(target=open_one, args=(port, mode, a, ctx, socks))
+               for a in srcs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    with open(status, "w") as f:
+        f.write("opened %d\n" % len(socks))
+    # From here on the bytes are not TLS any more to us: read the raw
+    # sockets (session tickets, then the end) until each one closes.
+    raws = [socket.socket(fileno=os.dup(s.fileno())) for s in socks]
+    open_ = set(raws)
+    end = time.monotonic() + hold
+    while open_ and time.monotonic() < end:
+        r, _, _ = select.select(list(open_), [], [], 0.2)
+        for s in r:
+            try:
+                if s.recv(4096, socket.MSG_DONTWAIT) != b"":
+                    continue
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass
+            open_.discard(s)
+    with open(status, "a") as f:
+        f.write("closed %d\n" % (len(raws) - len(open_)))
+
+
+main()
