@@ -115,6 +115,7 @@ for peer in $PEERS; do
 	tlsgate)
 		"$TLSGATE" acme serve --dir "$W/pki" --listen "127.0.0.1:$P" --name localhost \
 			--allow-ip 127.0.0.1 --http01-port "$HTTP01" --orders-per-minute 1000000 \
+			--max-conns-per-ip 0 \
 			>"$W/tlsgate.log" 2>&1 &
 		;;
 	pebble)

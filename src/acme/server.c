@@ -1,12 +1,18 @@
-/* The ACME server's HTTPS front end: a fixed pool of worker threads, each
- * serving one connection at a time with blocking-style I/O on a
- * non-blocking socket (poll with deadlines), through the gateway's TLS
- * engine and strict HTTP/1.1 head parser. A thread per connection keeps
- * every request a straight line of code; ACME traffic is a few requests per
- * certificate, so the pool (--workers, default 16) bounds connections and
- * memory, and a connection that idles past its timeout gives its thread
- * back. Limits: a head within 10 s of its first byte (16 KB), a body within
- * 10 s, ACME_BODY_MAX bytes (413 before reading it), 30 s idle keep-alive. */
+/* The ACME server's HTTPS front end: a fixed pool of worker threads serving
+ * requests with blocking-style I/O on non-blocking sockets (poll with
+ * deadlines), through the gateway's TLS engine and strict HTTP/1.1 head
+ * parser, so every request is a straight line of code. A worker holds a
+ * connection only while bytes are there for it: one poller thread accepts
+ * and keeps every connection that waits (for its handshake's next flight,
+ * its first request, its next kept-alive request) in one poll set, and
+ * queues the readable ones for the workers, who give them back when their
+ * buffer is empty. Silent or idle clients so cost a slot, not a thread.
+ * Limits: the handshake within 10 s of accept, the first request 10 s after
+ * it, a head within 10 s of its first byte (16 KB; 2 s while others wait
+ * for a worker), a body within 10 s, ACME_BODY_MAX bytes (413 before
+ * reading it), 30 s idle keep-alive; --max-conns open connections (the
+ * longest idle one closed for a new one), --max-conns-per-ip from one
+ * address. */
 #define _GNU_SOURCE /* accept4, pipe2 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -369,6 +375,7 @@ serve_request(conn *c)
 		scanned += n;
 		if (done) {
 			head = scanned;
+			c->hurry_at = 0; /* the body has its own 10 s */
 			break;
 		}
 		if (c->len >= H1_HEAD_MAX) {
@@ -411,7 +418,6 @@ serve_request(conn *c)
 	while (q->body == H1_BODY_LENGTH && c->len < head + q->length)
 		if (read_some(c, head + q->length, deadline) != 0)
 			goto out;
-	c->hurry_at = 0; /* all read: the answer takes what it takes */
 	field(c->buf, q, "content-type", ctype, sizeof(ctype));
 	media_type(ctype);
 	req.method = method;
