@@ -5,7 +5,8 @@ how many the server closed.
 
   acme_hold.py PORT MODE N SRC CAFILE HOLD STATUS
     MODE  tcp (connect, send nothing), tls (complete a TLS handshake, then
-          nothing), req (one GET /directory kept alive, then nothing)
+          nothing), req (one GET /directory kept alive, then nothing), part
+          (the first line of a request head, then nothing)
     SRC   the source address to bind (127.0.0.2: another peer than 127.0.0.1);
           ending in a dot, a prefix: connection i from SRC + i (127.0.1.1...)
     HOLD  seconds to wait for the server to close them before giving up
@@ -29,6 +30,8 @@ def open_one(port, mode, src, ctx, out):
         s.connect(("127.0.0.1", port))
         if mode != "tcp":
             s = ctx.wrap_socket(s, server_hostname="localhost")
+        if mode == "part":
+            s.sendall(b"GET /directory HTTP/1.1\r\n")
         if mode == "req":
             s.sendall(b"GET /directory HTTP/1.1\r\nHost: localhost\r\n\r\n")
             got = b""

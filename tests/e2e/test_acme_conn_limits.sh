@@ -5,7 +5,8 @@
 # every worker's worth of them open; parked ones are closed at their
 # deadline; one address gets --max-conns-per-ip connections, the extra ones
 # closed, logged and counted; at --max-conns the longest idle kept-alive
-# connection makes room, and with none idle a new connection is refused.
+# connection makes room, and with none idle a new connection is refused;
+# a half-sent head gives its worker up after 2 s when others wait for one.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib/acme.sh
@@ -88,4 +89,15 @@ closed silent >/dev/null
 assert_eq 1 "$(curl -sS --max-time 8 --cacert pki/root.crt "https://localhost:$SMALL/metrics" |
 	sed -n 's/^tlsgate_acme_connections_closed_total{reason="max_conns"} //p')" \
 	"the refusal at --max-conns on /metrics"
+
+# (e) One worker, held by a head that stopped halfway: while another client
+# waits for the worker the head gets 2 s, not 10, and is answered 408.
+start_acme one --workers 1
+hold half "$ACME_PORT" part 1 127.0.0.4
+sleep 0.5
+assert_eq "https://localhost:$ACME_PORT/acme/new-nonce" \
+	"$(curl -sS --max-time 8 --cacert pki/root.crt "https://localhost:$ACME_PORT/directory" | jq -r .newNonce)" \
+	"a client while the only worker holds a half-sent head"
+assert_eq 1 "$(closed half)" "the half-sent head's connection closed"
+wait_log one.log "127.0.0.4 - - 408"
 pass "acme connection limits"
