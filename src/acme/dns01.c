@@ -1,8 +1,9 @@
 /* dns-01 (RFC 8555 8.4): the TXT record at _acme-challenge.NAME, asked of
  * the one resolver --dns-resolver names, must hold base64url(SHA-256(key
- * authorization)). A small stub client of our own: the query built here,
- * sent over UDP from a random source port with a random ID (the answer must
- * echo both and the question), again over TCP when the answer is truncated.
+ * authorization)). A small DNS client (a stub resolver) of our own: the
+ * query built here, sent over UDP from a random source port with a random
+ * ID (the answer must echo both and the question), again over TCP when the
+ * answer is truncated.
  * The answer is read with libresolv's parser (ns_initparse, ns_parserr,
  * ns_name_uncompress: names, compression pointers); only the TXT strings'
  * lengths are read here. CNAMEs are followed as a recursive resolver does:
