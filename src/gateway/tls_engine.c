@@ -597,7 +597,15 @@ ticket_judge_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname, size_t 
 	if (cert_verdict(v, SSL_SESSION_get0_peer(ss), NULL,
 	    ctx->defer_verify || v == NULL ? NULL : v->acl, &why) != GW_VERDICT_OK)
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
-	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+	/* TLS 1.3: a new ticket on every resumption, as OpenSSL does with no
+	 * callback (RETURN_USE would send none: a client that keeps only its
+	 * newest ticket, or uses each once as RFC 8446 C.4 advises, then
+	 * resumed every other connection). TLS 1.2: a new ticket only when
+	 * this one is under an older key. */
+	if (status == SSL_TICKET_SUCCESS_RENEW ||
+	    SSL_SESSION_get_protocol_version(ss) >= TLS1_3_VERSION)
+		return SSL_TICKET_RETURN_USE_RENEW;
+	return SSL_TICKET_RETURN_USE;
 }
 
 static int

@@ -54,6 +54,16 @@ for v in tls1_3 tls1_2; do
 	assert_eq "New 200" "$(tls_sess $G2 $v alice -sess_in a-$v.pem)" "$v: another gateway's keys do not open it"
 	assert_eq "New 200" "$(tls_sess $G1 $v carol -sess_out c-$v.pem)" "$v: carol's session"
 done
+# TLS 1.3: a resumed connection hands out a new ticket, and that one
+# resumes too (a client keeping only its newest ticket resumed every other
+# connection when none came).
+rm -f chain1.pem chain2.pem
+assert_eq "Reused 200" "$(tls_sess $G1 tls1_3 alice -sess_in a-tls1_3.pem -sess_out chain1.pem)" \
+	"tls1_3: resumed, keeping the ticket that comes with it"
+[ -s chain1.pem ] || fail "tls1_3: a resumed connection gave no new ticket"
+assert_eq "Reused 200" "$(tls_sess $G1 tls1_3 alice -sess_in chain1.pem -sess_out chain2.pem)" \
+	"tls1_3: the ticket from a resumed connection resumes"
+[ -s chain2.pem ] && ! cmp -s chain1.pem chain2.pem || fail "tls1_3: no fresh ticket on the second resumption"
 assert_contains "$(openssl sess_id -in a-tls1_2.pem -noout -text)" "TLS session ticket:" \
 	"TLS 1.2: a stateless ticket, not a session ID into the cache"
 pass "without --ticket-keys sessions resume from tickets in TLS 1.3 and 1.2"
