@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +112,50 @@ store_add_status(const store_cert *c)
 	return STORE_VALID;
 }
 
-int
-store_filter_status_only(const store_filter *f)
+static int
+store_status_known(const char *status)
 {
-	return f != NULL && f->status != NULL && !f->revoked_only && !f->valid_only &&
-	    f->expiring_before == 0 && f->cn == NULL;
+	static const char *const known[] = { STORE_PENDING, STORE_VALID, STORE_REVOKED, STORE_VOID };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(status, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void
+store_filter_where(const store_filter *f, char mark, int first, store_where *w)
+{
+	size_t off = 0;
+
+	memset(w, 0, sizeof(*w));
+#define WHERE_ADD(...) off += (size_t)snprintf(w->sql + off, sizeof(w->sql) - off, __VA_ARGS__)
+	if (f == NULL)
+		return;
+	if (f->revoked_only)
+		WHERE_ADD(" AND status = 'revoked'");
+	if (f->valid_only)
+		WHERE_ADD(" AND status = 'valid'");
+	if (f->expiring_before != 0) {
+		snprintf(w->before, sizeof(w->before), "%" PRId64, f->expiring_before);
+		w->before_at = w->n + 1;
+		w->vals[w->n++] = w->before;
+		WHERE_ADD(" AND not_after < %c%d", mark, first + w->n - 1);
+	}
+	if (f->cn != NULL) {
+		w->vals[w->n++] = f->cn;
+		WHERE_ADD(" AND cn = %c%d", mark, first + w->n - 1);
+	}
+	/* A status of the schema's four is written out: a plan made without
+	 * the value (PostgreSQL's generic plan) takes "status = $2" to match
+	 * most rows, as "valid" does, and reads them all for the few pending. */
+	if (f->status != NULL && store_status_known(f->status))
+		WHERE_ADD(" AND status = '%s'", f->status);
+	else if (f->status != NULL) {
+		w->vals[w->n++] = f->status;
+		WHERE_ADD(" AND status = %c%d", mark, first + w->n - 1);
+	}
+#undef WHERE_ADD
 }
 
 int

@@ -54,9 +54,22 @@ enum { STORE_TXN_BEGIN, STORE_TXN_COMMIT, STORE_TXN_ROLLBACK };
  * "valid" (revocations are replayed with their time and reason). */
 const char *store_add_status(const store_cert *c);
 
-/* 1 when f asks for one status only (the writer lock's question for the
- * pending rows, before every issue): a query through the status index. */
-int store_filter_status_only(const store_filter *f);
+/* The conditions f asks for, and only those, for a list's WHERE after its
+ * first condition: " AND status = 'revoked' AND not_after < ?2 ...", with
+ * placeholders mark ('?' SQLite, '$' PostgreSQL) numbered from first. A
+ * condition turned off by a parameter instead ("?1 = 0 OR ...") keeps both
+ * engines off every index: listing the revoked for a CRL, the expiring for
+ * a renewal or one name would read the whole inventory. */
+typedef struct store_where {
+	char sql[160];
+	int n;                /* placeholders used */
+	const char *vals[3];  /* their values in order, as text */
+	int before_at;        /* 1-based place of the not_after bound (an integer), 0: none */
+	char before[24];
+} store_where;
+void store_filter_where(const store_filter *f, char mark, int first, store_where *w);
+/* The SQL of the SQLite backend's list for f (its values in w). */
+void store_sqlite_list_sql(const store_filter *f, store_where *w, char *sql, size_t len);
 
 /* Why c (found, but not valid) cannot be revoked; always -1. */
 int store_not_revocable(const store_cert *c, tg_err *err);

@@ -101,7 +101,7 @@ static const char migrate_v1[] =
 #define SELECT_COLS "serial, subject, cn, sans, profile, not_before, not_after, fingerprint," \
 	" pem, cert_path, key_path, status, revoked_at, reason, created_at, writer"
 
-enum { ST_LOCK, ST_ADD, ST_HAS, ST_GET, ST_REVOKE, ST_LIST, ST_LIST_STATUS, ST_CRL, ST_CRL_LIST,
+enum { ST_LOCK, ST_ADD, ST_HAS, ST_GET, ST_REVOKE, ST_CRL, ST_CRL_LIST,
 	ST_CRL_FLOOR, ST_STATUS, ST_HOLD, ST_UNHOLD, ST_COUNT };
 
 static const struct {
@@ -122,14 +122,6 @@ static const struct {
 	[ST_REVOKE] = { "tg_revoke",
 	    "UPDATE tlsgate_certs SET status = 'revoked', revoked_at = $3, reason = $4"
 	    " WHERE ca = $1 AND serial = $2 AND status = 'valid'" },
-	[ST_LIST] = { "tg_list",
-	    "SELECT " SELECT_COLS " FROM tlsgate_certs WHERE ca = $1"
-	    " AND ($2::integer = 0 OR status = 'revoked') AND ($3::integer = 0 OR status = 'valid')"
-	    " AND ($4::bigint = 0 OR not_after < $4) AND ($5::text IS NULL OR cn = $5)"
-	    " AND ($6::text IS NULL OR status = $6) ORDER BY id" },
-	/* The ORs above keep the planner off every index. */
-	[ST_LIST_STATUS] = { "tg_list_status",
-	    "SELECT " SELECT_COLS " FROM tlsgate_certs WHERE ca = $1 AND status = $2 ORDER BY id" },
 	[ST_CRL] = { "tg_crl",
 	    "INSERT INTO tlsgate_crl_numbers (ca, series, number) VALUES ($1, $2, 1)"
 	    " ON CONFLICT (ca, series) DO UPDATE SET number = tlsgate_crl_numbers.number + 1"
@@ -739,18 +731,17 @@ pg_list(void *be, const store_filter *f, int (*fn)(const store_cert *c, void *ar
     void *arg, tg_err *err)
 {
 	pg *p = be;
-	char rev[4], val[4], before[24];
-	const char *vals[] = { p->ca, rev, val, before, f ? f->cn : NULL, f ? f->status : NULL };
-	const char *by_status[] = { p->ca, f ? f->status : NULL };
-	int one = store_filter_status_only(f), st = one ? ST_LIST_STATUS : ST_LIST, n = one ? 2 : 6;
+	store_where w;
+	const char *vals[1 + sizeof(w.vals) / sizeof(w.vals[0])] = { p->ca };
+	char sql[sizeof(w.sql) + 256];
 
-	snprintf(rev, sizeof(rev), "%d", f && f->revoked_only ? 1 : 0);
-	snprintf(val, sizeof(val), "%d", f && f->valid_only ? 1 : 0);
-	snprintf(before, sizeof(before), "%" PRId64, f ? f->expiring_before : 0);
-	if (pg_prepare(p, st, n, err) != 0)
-		return -1;
-	if (PQsendQueryPrepared(p->conn, stmts[st].name, n, one ? by_status : vals, NULL, NULL,
-		0) != 1)
+	/* Not prepared: a generic plan of a prepared list would not use the
+	 * index its conditions name either. */
+	store_filter_where(f, '$', 2, &w);
+	memcpy(vals + 1, w.vals, sizeof(w.vals));
+	snprintf(sql, sizeof(sql), "SELECT " SELECT_COLS " FROM tlsgate_certs WHERE ca = $1%s"
+	    " ORDER BY id", w.sql);
+	if (PQsendQueryParams(p->conn, sql, 1 + w.n, NULL, vals, NULL, NULL, 0) != 1)
 		return pg_fail(p, NULL, "list", err);
 	/* Without single-row mode the rows still come, all at once. */
 	(void)PQsetSingleRowMode(p->conn);

@@ -81,11 +81,18 @@ s.close()
 PY
 }
 
-out=$(client 0)
-assert_contains "$out" "received 33554432 bytes intact" "a fast client gets all 32 MB intact"
-rb=$(sed -n 's/^rb //p' <<<"$out")
-assert_eq "$boosted" "$rb" "after 32 MB to a fast client, the backend socket's receive buffer (2 x min(4 MiB, rmem_max))"
-pass "a fast bulk client raised the backend receive buffer to $rb bytes"
+# A fast client: up to 3 tries, because a busy machine can stop the Python
+# reader long enough to push back, and a client that pushed back is rightly
+# not taken for a fast one. Each try must still get every byte.
+for try in 1 2 3; do
+	out=$(client 0)
+	assert_contains "$out" "received 33554432 bytes intact" "a fast client gets all 32 MB intact (try $try)"
+	rb=$(sed -n 's/^rb //p' <<<"$out")
+	[ "$rb" != "$boosted" ] || break
+	echo "try $try: the backend receive buffer stayed at $rb (the reader was slowed down?)" >&2
+done
+assert_eq "$boosted" "$rb" "after 32 MB to a fast client, the backend socket's receive buffer (2 x min(4 MiB, rmem_max)), $try tries"
+pass "a fast bulk client raised the backend receive buffer to $rb bytes (try $try)"
 
 # 32 MB at one record (16 KB) per 2 ms, ~8 MB/s: the client pushes back all along.
 out=$(client 0.002)

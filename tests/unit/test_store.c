@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tlsgate/store.h"
+#include "store/store_impl.h"
 
 static char dir[] = "/tmp/tlsgate-store-XXXXXX";
 static char dbpath[256];
@@ -350,6 +351,75 @@ test_status_index(void **state)
 	assert_true(has_status_index(path));
 }
 
+/* The plan SQLite makes for the list sq_list runs for f: through an index
+ * for every narrow question. The old shape, conditions switched off by
+ * parameters ("?1 = 0 OR ..."), is planned as a scan of every row, which
+ * this check tells apart. */
+static int
+plan_uses_index(sqlite3 *db, const char *query)
+{
+	char sql[1024], plan[512] = "";
+	sqlite3_stmt *st = NULL;
+	size_t off = 0;
+
+	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", query);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		off += (size_t)snprintf(plan + off, sizeof(plan) - off, "%s; ",
+		    (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	print_message("%s\n  -> %s\n", strstr(query, "FROM"), plan);
+	return strstr(plan, "USING INDEX") != NULL;
+}
+
+static int
+list_uses_index(sqlite3 *db, const store_filter *f)
+{
+	store_where w;
+	char sql[600];
+
+	store_sqlite_list_sql(f, &w, sql, sizeof(sql));
+	return plan_uses_index(db, sql);
+}
+
+static void
+test_list_plans(void **state)
+{
+	const store_filter narrow[] = {
+		{ .revoked_only = 1 }, { .expiring_before = 1000 }, { .cn = "alice" },
+		{ .status = STORE_PENDING }, { .status = "other" }, { .revoked_only = 1, .cn = "bob" },
+	};
+	store_filter all = { 0 };
+	store_where w;
+	tg_err err = { 0 };
+	char path[300];
+	sqlite3 *db;
+	store *s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/plans.db", dir);
+	assert_non_null(s = store_open(path, &err));
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(narrow) / sizeof(narrow[0]); i++)
+		assert_true(list_uses_index(db, &narrow[i]));
+	/* The placeholders are numbered in order, values alongside. */
+	store_filter_where(&(store_filter){ .expiring_before = 5, .cn = "c", .status = "odd" }, '$', 2,
+	    &w);
+	assert_string_equal(w.sql, " AND not_after < $2 AND cn = $3 AND status = $4");
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.before_at, 1);
+	assert_string_equal(w.vals[0], "5");
+	assert_string_equal(w.vals[1], "c");
+	assert_string_equal(w.vals[2], "odd");
+	store_filter_where(&all, '?', 1, &w);
+	assert_string_equal(w.sql, "");
+	assert_false(list_uses_index(db, &all));
+	assert_false(plan_uses_index(db, "SELECT * FROM certs WHERE (?1 = 0 OR status = 'revoked')"
+	    " AND (?2 IS NULL OR cn = ?2) ORDER BY id"));
+	sqlite3_close(db);
+}
+
 /* An inventory of schema version 1 (statuses valid and revoked only) is
  * migrated on open, rows kept, and then takes the new statuses. */
 static void
@@ -444,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_pending_void),
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_status_index),
+		cmocka_unit_test(test_list_plans),
 		cmocka_unit_test(test_lock_spans_transactions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
