@@ -20,6 +20,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "acme/acme_int.h"
@@ -49,6 +52,8 @@
 #define HURRY_MS 2000   /* a head's time when others wait for a worker */
 #define ACCEPT_BURST 64
 #define MAX_CONNS 1024
+#define POLL_EVENTS 256     /* events taken from epoll per wake */
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: accepts wait so long */
 #define CONN_BUF (H1_HEAD_MAX + ACME_BODY_MAX)
 #define SERVER_CERT_DAYS 90
 
@@ -66,14 +71,21 @@ typedef struct pconn {
 	gw_tls *tls;
 	enum cstate state;
 	int64_t deadline;          /* closed when parked past it */
-	int parked;                /* in the poller's poll set */
+	int parked;                /* in the poller's epoll set and a deadline heap */
 	int done;                  /* the worker is through with it: close */
 	size_t slot;               /* index in front.live */
+	size_t heap_at;            /* index in its heap while parked */
 	int family;
 	unsigned char addr[16];
 	char peer[INET6_ADDRSTRLEN];
 	struct pconn *next;        /* the ready queue or the give-back list */
+	struct pconn *same, **same_prev; /* the address table's chain */
 } pconn;
+
+typedef struct pheap {
+	pconn **a;
+	size_t n;
+} pheap;
 
 typedef struct front {
 	acme_srv *srv;
@@ -85,10 +97,27 @@ typedef struct front {
 	pconn *ready, *ready_tail; /* readable, for the next free worker */
 	pconn *back;               /* given back by workers */
 	atomic_uint nready;
-	/* The poller's own: every open connection, wherever it is. */
+	atomic_int failed;         /* the poller stopped on an error */
+	/* The poller's own: every open connection, wherever it is; the parked
+	 * ones by deadline; all by peer address. */
+	int ep;
+	struct epoll_event *ev;
 	pconn **live;
 	size_t nlive, max_conns;
+	pheap waiting, idle;
+	pconn **bucket;
+	size_t mask;
+	uint64_t hkey[3];
+	int64_t accept_resume;     /* accepts paused until then (0: not paused) */
+	int64_t accept_logged;
 } front;
+
+/* A worker's own: its store connection and its buffer. */
+typedef struct wstate {
+	front *f;
+	acme_thr t;
+	char *buf;                 /* CONN_BUF bytes */
+} wstate;
 
 static int64_t
 now_us(void)
@@ -549,35 +578,176 @@ give_back(front *f, pconn *p)
 static void *
 worker(void *arg)
 {
-	front *f = arg;
-	acme_srv *srv = f->srv;
-	acme_thr t;
-	tg_err err = { 0 };
-	char *buf = malloc(CONN_BUF);
+	wstate *w = arg;
 	pconn *p;
 
-	if (buf == NULL || acme_thr_open(&t, srv, &err) != 0) {
-		gw_log_err("acme: a worker could not start: %s", buf ? err.msg : "out of memory");
-		free(buf);
-		return NULL;
+	while ((p = ready_pop(w->f)) != NULL) {
+		serve_conn(w->f, &w->t, w->buf, p);
+		give_back(w->f, p);
 	}
-	while ((p = ready_pop(f)) != NULL) {
-		serve_conn(f, &t, buf, p);
-		give_back(f, p);
-	}
-	acme_thr_close(&t);
-	free(buf);
 	return NULL;
+}
+
+/* Parked connections by deadline: a binary min-heap in which each
+ * connection knows its place, so one that wakes leaves in O(log n) and the
+ * next deadline is the top. */
+static void
+heap_set(pheap *h, size_t i, pconn *p)
+{
+	h->a[i] = p;
+	p->heap_at = i;
+}
+
+static void
+heap_up(pheap *h, size_t i)
+{
+	pconn *p = h->a[i];
+
+	while (i > 0 && h->a[(i - 1) / 2]->deadline > p->deadline) {
+		heap_set(h, i, h->a[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(h, i, p);
+}
+
+static void
+heap_down(pheap *h, size_t i)
+{
+	pconn *p = h->a[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->a[c + 1]->deadline < h->a[c]->deadline)
+			c++;
+		if (p->deadline <= h->a[c]->deadline)
+			break;
+		heap_set(h, i, h->a[c]);
+		i = c;
+	}
+	heap_set(h, i, p);
+}
+
+static void
+heap_remove(pheap *h, pconn *p)
+{
+	size_t i = p->heap_at;
+	pconn *last = h->a[--h->n];
+
+	if (i == h->n)
+		return;
+	heap_set(h, i, last);
+	heap_up(h, i);
+	heap_down(h, last->heap_at);
+}
+
+/* Kept-alive connections wait apart: the top of theirs is the longest
+ * idle, the one reclaimed at --max-conns. */
+static pheap *
+heap_of(front *f, const pconn *p)
+{
+	return p->state == C_IDLE ? &f->idle : &f->waiting;
+}
+
+/* Parks p: its deadline counted, the poller woken by its next byte (once:
+ * the worker that takes it reads the socket alone). */
+static int
+park(front *f, pconn *p, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = p };
+	pheap *h = heap_of(f, p);
+
+	if (epoll_ctl(f->ep, op, p->fd, &ev) != 0)
+		return -1;
+	h->a[h->n] = p;
+	p->heap_at = h->n++;
+	heap_up(h, p->heap_at);
+	p->parked = 1;
+	return 0;
+}
+
+static void
+unpark(front *f, pconn *p)
+{
+	heap_remove(heap_of(f, p), p);
+	p->parked = 0;
+}
+
+/* The address table: connections by peer address, so the per-address
+ * count is a walk over one short chain, not over every connection. The
+ * hash is keyed at random, so a client cannot pick addresses that share
+ * a chain. */
+static uint64_t
+mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
+static pconn **
+addr_chain(front *f, const pconn *p)
+{
+	uint64_t w[2] = { 0, 0 }, h = f->hkey[0] ^ (uint64_t)p->family;
+
+	memcpy(w, p->addr, p->family == AF_INET ? 4 : 16);
+	h = mix64(h ^ w[0] ^ f->hkey[1]);
+	h = mix64(h ^ w[1] ^ f->hkey[2]);
+	return &f->bucket[h & f->mask];
+}
+
+static int
+same_addr(const pconn *a, const pconn *b)
+{
+	return a->family == b->family &&
+	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static void
+addr_add(front *f, pconn *p)
+{
+	pconn **head = addr_chain(f, p);
+
+	p->same = *head;
+	p->same_prev = head;
+	if (*head != NULL)
+		(*head)->same_prev = &p->same;
+	*head = p;
+}
+
+static void
+addr_remove(pconn *p)
+{
+	*p->same_prev = p->same;
+	if (p->same != NULL)
+		p->same->same_prev = p->same_prev;
+}
+
+/* Connections open from p's address, counted up to max. */
+static unsigned
+conns_from(front *f, const pconn *p, unsigned max)
+{
+	unsigned n = 0;
+
+	for (const pconn *q = *addr_chain(f, p); q != NULL && n < max; q = q->same)
+		n += same_addr(q, p);
+	return n;
 }
 
 /* Closes a connection the poller holds (parked, or given back done). */
 static void
 conn_drop(front *f, pconn *p)
 {
+	if (p->parked)
+		unpark(f, p);
+	addr_remove(p);
 	f->live[p->slot] = f->live[--f->nlive];
 	f->live[p->slot]->slot = p->slot;
 	gw_tls_free(p->tls);
-	close(p->fd);
+	close(p->fd); /* leaves the epoll set with it */
 	free(p);
 	atomic_fetch_sub_explicit(&f->srv->m.conns_active, 1, memory_order_relaxed);
 }
@@ -593,41 +763,16 @@ peer_addr(pconn *p, const struct sockaddr_storage *ss)
 	inet_ntop(p->family, p->addr, p->peer, sizeof(p->peer));
 }
 
-static unsigned
-conns_from(const front *f, const pconn *p)
-{
-	unsigned n = 0;
-
-	for (size_t i = 0; i < f->nlive; i++)
-		n += f->live[i]->family == p->family &&
-		    memcmp(f->live[i]->addr, p->addr, p->family == AF_INET ? 4 : 16) == 0;
-	return n;
-}
-
-/* At --max-conns: the connection kept alive the longest, as nginx reuses
- * idle keep-alive connections; NULL when none idles. */
-static pconn *
-oldest_idle(const front *f)
-{
-	pconn *best = NULL;
-
-	for (size_t i = 0; i < f->nlive; i++) {
-		pconn *p = f->live[i];
-		if (p->parked && p->state == C_IDLE && (best == NULL || p->deadline < best->deadline))
-			best = p;
-	}
-	return best;
-}
-
-/* Room for p: 0, or -1 with p refused (logged, counted). */
+/* Room for p: 0, or -1 with p refused (logged, counted). At --max-conns the
+ * connection kept alive the longest makes room, as nginx reuses idle
+ * keep-alive connections. */
 static int
 admit(front *f, pconn *p)
 {
 	acme_srv *srv = f->srv;
 	unsigned per_ip = srv->o->max_conns_per_ip, n;
-	pconn *old;
 
-	if (per_ip > 0 && (n = conns_from(f, p)) >= per_ip) {
+	if (per_ip > 0 && (n = conns_from(f, p, per_ip)) >= per_ip) {
 		atomic_fetch_add_explicit(&srv->m.refused_per_ip, 1, memory_order_relaxed);
 		gw_log("acme: %s: connection refused: %u already open from this address "
 		       "(--max-conns-per-ip %u)", p->peer, n, per_ip);
@@ -635,15 +780,45 @@ admit(front *f, pconn *p)
 	}
 	if (f->nlive < f->max_conns)
 		return 0;
-	if ((old = oldest_idle(f)) != NULL) {
+	if (f->idle.n > 0) {
 		atomic_fetch_add_explicit(&srv->m.closed_reclaimed, 1, memory_order_relaxed);
-		conn_drop(f, old);
+		conn_drop(f, f->idle.a[0]);
 		return 0;
 	}
 	atomic_fetch_add_explicit(&srv->m.refused_full, 1, memory_order_relaxed);
 	gw_log("acme: %s: connection refused: %zu connections open, none idle (--max-conns)",
 	    p->peer, f->nlive);
 	return -1;
+}
+
+/* Out of descriptors (or kernel memory) the listening socket stays
+ * readable and accept keeps failing: the poller would spin. It stops
+ * listening for a moment instead, and says why every 10 s at most. */
+static void
+pause_accepting(front *f, int e)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &f->lfd };
+	int64_t now = now_ms();
+
+	(void)epoll_ctl(f->ep, EPOLL_CTL_MOD, f->lfd, &ev);
+	f->accept_resume = now + ACCEPT_PAUSE_MS;
+	if (now >= f->accept_logged + 10000) {
+		f->accept_logged = now;
+		gw_log_warn("acme: accept: %s; pausing accepts for %d ms (%zu connections open; "
+		    "raise the open files limit, `ulimit -n` or LimitNOFILE=, or lower --max-conns)",
+		    strerror(e), ACCEPT_PAUSE_MS, f->nlive);
+	}
+}
+
+static void
+resume_accepting(front *f)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &f->lfd };
+
+	if (f->accept_resume == 0 || now_ms() < f->accept_resume)
+		return;
+	f->accept_resume = 0;
+	(void)epoll_ctl(f->ep, EPOLL_CTL_MOD, f->lfd, &ev);
 }
 
 static void
@@ -656,8 +831,13 @@ accept_some(front *f)
 		int fd, one = 1;
 
 		if ((fd = accept4(f->lfd, (struct sockaddr *)&ss, &sl,
-			 SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-			return;
+			 SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accepting(f, errno);
+			if (errno == EAGAIN || errno == EWOULDBLOCK || f->accept_resume != 0)
+				return;
+			continue; /* the client gave up before we took it (ECONNABORTED...) */
+		}
 		atomic_fetch_add_explicit(&f->srv->m.conns, 1, memory_order_relaxed);
 		if ((p = calloc(1, sizeof(*p))) == NULL) {
 			close(fd);
@@ -673,10 +853,12 @@ accept_some(front *f)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		p->state = C_HANDSHAKE;
 		p->deadline = now_ms() + HANDSHAKE_MS;
-		p->parked = 1;
 		p->slot = f->nlive;
 		f->live[f->nlive++] = p;
+		addr_add(f, p);
 		atomic_fetch_add_explicit(&f->srv->m.conns_active, 1, memory_order_relaxed);
+		if (park(f, p, EPOLL_CTL_ADD) != 0)
+			conn_drop(f, p);
 	}
 }
 
@@ -695,64 +877,80 @@ take_back(front *f)
 	pthread_mutex_unlock(&f->mu);
 	for (; p != NULL; p = next) {
 		next = p->next;
-		if (p->done)
+		if (p->done || park(f, p, EPOLL_CTL_MOD) != 0)
 			conn_drop(f, p);
-		else
-			p->parked = 1;
 	}
 }
 
+/* Closes the parked connections past their deadline: from the tops of the
+ * heaps, so a pass costs what it closes. */
+static void
+expire(front *f)
+{
+	int64_t now = now_ms();
+	pheap *hs[2] = { &f->waiting, &f->idle };
+
+	for (int i = 0; i < 2; i++)
+		while (hs[i]->n > 0 && hs[i]->a[0]->deadline <= now) {
+			atomic_fetch_add_explicit(&f->srv->m.closed_idle, 1, memory_order_relaxed);
+			conn_drop(f, hs[i]->a[0]);
+		}
+}
+
+/* Until the next deadline, a paused accept's end, or 250 ms (to see stop). */
+static int
+wait_ms(const front *f)
+{
+	int64_t now = now_ms(), next = now + 250;
+
+	if (f->waiting.n > 0 && f->waiting.a[0]->deadline < next)
+		next = f->waiting.a[0]->deadline;
+	if (f->idle.n > 0 && f->idle.a[0]->deadline < next)
+		next = f->idle.a[0]->deadline;
+	if (f->accept_resume != 0 && f->accept_resume < next)
+		next = f->accept_resume;
+	return next > now ? (int)(next - now) : 0;
+}
+
 /* One thread owns every connection waiting for bytes (a new one for its
- * handshake, a kept-alive one for its next request) in one poll set, and
+ * handshake, a kept-alive one for its next request) in one epoll set, and
  * hands the readable ones to the workers: a silent or idle client costs a
- * slot here, not a thread. */
+ * slot here, not a thread, and a wake costs what woke, not what waits. */
 static void *
 poller(void *arg)
 {
 	front *f = arg;
-	struct pollfd *pfd = calloc(f->max_conns + 2, sizeof(*pfd));
-	pconn **who = calloc(f->max_conns + 2, sizeof(*who));
 
-	if (pfd == NULL || who == NULL) {
-		gw_log_err("acme: the connection poller could not start: out of memory");
-		goto out;
-	}
 	while (!atomic_load(&f->srv->stop)) {
-		int64_t now = now_ms(), next = now + 250;
-		nfds_t n = 2;
+		int n = epoll_wait(f->ep, f->ev, POLL_EVENTS, wait_ms(f)), woke = 0, incoming = 0;
 
-		pfd[0] = (struct pollfd){ f->lfd, POLLIN, 0 };
-		pfd[1] = (struct pollfd){ f->wake[0], POLLIN, 0 };
-		for (size_t i = 0; i < f->nlive; i++) {
-			pconn *p = f->live[i];
-			if (!p->parked)
-				continue;
-			if (p->deadline < next)
-				next = p->deadline;
-			who[n] = p;
-			pfd[n++] = (struct pollfd){ p->fd, POLLIN, 0 };
-		}
-		if (poll(pfd, n, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			gw_log_err("acme: the connection poller failed: epoll_wait: %s; stopping",
+			    strerror(errno));
+			atomic_store(&f->failed, 1);
+			kill(getpid(), SIGTERM);
 			break;
-		now = now_ms();
-		for (nfds_t i = 2; i < n; i++) {
-			pconn *p = who[i];
-			if (pfd[i].revents != 0) {
-				p->parked = 0;
-				ready_push(f, p);
-			} else if (now >= p->deadline) {
-				atomic_fetch_add_explicit(&f->srv->m.closed_idle, 1, memory_order_relaxed);
-				conn_drop(f, p);
+		}
+		/* Connections first: the give-backs and accepts below may close
+		 * some, and this batch must not name a closed one. */
+		for (int i = 0; i < n; i++) {
+			void *tag = f->ev[i].data.ptr;
+			if (tag == &f->lfd) {
+				incoming = 1;
+			} else if (tag == f->wake) {
+				woke = 1;
+			} else {
+				unpark(f, tag);
+				ready_push(f, tag);
 			}
 		}
-		if (pfd[1].revents != 0)
+		if (woke)
 			take_back(f);
-		if (pfd[0].revents != 0)
+		if (incoming)
 			accept_some(f);
+		expire(f);
+		resume_accepting(f);
 	}
-out:
-	free(pfd);
-	free(who);
 	return NULL;
 }
 
@@ -1052,18 +1250,165 @@ chain_pem(acme_srv *srv, tg_err *err)
 	return pki_certs_to_pem(&issuer, 1, &srv->chain_pem, &len, err);
 }
 
+/* ---- the front end's start and end --------------------------------------- */
+
+#define NOFILE_SPARE 32       /* standard streams, listener, pipe, epoll, the CA's store */
+#define NOFILE_PER_THREAD 4   /* a store connection (database, journal, shm), a socket */
+
+/* Every connection is a descriptor, and each thread holds a few: at a
+ * soft limit too low for --max-conns the server would stop accepting
+ * halfway. The soft limit is raised to the hard one when that is enough,
+ * as servers do; else the server does not start. */
+static int
+nofile_check(size_t max_conns, unsigned threads, tg_err *err)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_conns + NOFILE_SPARE + (rlim_t)threads * NOFILE_PER_THREAD;
+	unsigned long long was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot read the open files limit: %s",
+		    strerror(errno));
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		long long fits = (long long)rl.rlim_max - (long long)(need - max_conns);
+		return tg_err_set(err, TG_ERR_CONFIG, "--max-conns %zu needs about %llu open files "
+		    "(one per connection, %llu for the server's threads and files), and the hard "
+		    "limit on open files is %llu (`ulimit -Hn`): raise it (LimitNOFILE= in a systemd "
+		    "unit, `ulimit -n N` as root, /etc/security/limits.conf) or lower --max-conns%s%lld",
+		    max_conns, (unsigned long long)need, (unsigned long long)(need - max_conns),
+		    (unsigned long long)rl.rlim_max, fits > 0 ? " to " : "", fits > 0 ? fits : 0LL);
+	}
+	was = (unsigned long long)rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return tg_err_set(err, TG_ERR_CONFIG, "--max-conns %zu needs about %llu open files; "
+		    "the soft limit is %llu and raising it failed: %s (raise `ulimit -n` or lower "
+		    "--max-conns)", max_conns, (unsigned long long)need, was, strerror(errno));
+	gw_log("acme: raised the open files limit from %llu to %llu (--max-conns %zu needs about "
+	       "%llu)", was, (unsigned long long)rl.rlim_cur, max_conns, (unsigned long long)need);
+	return 0;
+}
+
+/* Everything the poller needs, made before the server listens, so a
+ * failure is the start's failure. */
+static int
+front_open(front *f, unsigned threads, tg_err *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = f->wake };
+	size_t nb = 64;
+
+	if (nofile_check(f->max_conns, threads, err) != 0)
+		return -1;
+	while (nb < f->max_conns)
+		nb <<= 1;
+	f->mask = nb - 1;
+	if ((f->live = calloc(f->max_conns, sizeof(*f->live))) == NULL ||
+	    (f->waiting.a = calloc(f->max_conns, sizeof(*f->waiting.a))) == NULL ||
+	    (f->idle.a = calloc(f->max_conns, sizeof(*f->idle.a))) == NULL ||
+	    (f->bucket = calloc(nb, sizeof(*f->bucket))) == NULL ||
+	    (f->ev = calloc(POLL_EVENTS, sizeof(*f->ev))) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot set up the connection poller for "
+		    "--max-conns %zu: out of memory (lower --max-conns)", f->max_conns);
+	if (RAND_bytes((unsigned char *)f->hkey, sizeof(f->hkey)) != 1)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot set up the connection poller: no "
+		    "random bytes for its address table");
+	if (pipe2(f->wake, O_NONBLOCK | O_CLOEXEC) != 0 ||
+	    (f->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(f->ep, EPOLL_CTL_ADD, f->wake[0], &ev) != 0)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot set up the connection poller: %s",
+		    strerror(errno));
+	return 0;
+}
+
+static int
+front_listen(front *f, const char *host, unsigned port, tg_err *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &f->lfd };
+
+	if ((f->lfd = listen_on(host, port, err)) < 0)
+		return -1;
+	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->lfd, &ev) != 0)
+		return tg_err_set(err, TG_ERR_INTERNAL, "cannot watch the listening socket: %s",
+		    strerror(errno));
+	return 0;
+}
+
+/* After the threads are gone: every connection still open, and the rest. */
+static void
+front_close(front *f)
+{
+	while (f->nlive > 0)
+		conn_drop(f, f->live[0]);
+	free(f->live);
+	free(f->waiting.a);
+	free(f->idle.a);
+	free(f->bucket);
+	free(f->ev);
+	for (int i = 0; i < 2; i++)
+		if (f->wake[i] >= 0)
+			close(f->wake[i]);
+	if (f->ep >= 0)
+		close(f->ep);
+	if (f->lfd >= 0)
+		close(f->lfd);
+}
+
+static void
+workers_close(wstate *w, unsigned n)
+{
+	for (unsigned i = 0; w != NULL && i < n && w[i].buf != NULL; i++) {
+		acme_thr_close(&w[i].t);
+		free(w[i].buf);
+	}
+	free(w);
+}
+
+/* The workers' store connections and buffers, opened before any thread
+ * starts: a worker that cannot open the store fails the start. */
+static wstate *
+workers_open(front *f, unsigned n, tg_err *err)
+{
+	wstate *w = calloc(n, sizeof(*w));
+
+	if (w == NULL) {
+		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		w[i].f = f;
+		if ((w[i].buf = malloc(CONN_BUF)) == NULL) {
+			tg_err_set(err, TG_ERR_INTERNAL, "out of memory for worker %u's buffer", i + 1);
+			goto fail;
+		}
+		if (acme_thr_open(&w[i].t, f->srv, err) != 0) {
+			tg_err_prefix(err, "opening the store for worker %u", i + 1);
+			free(w[i].buf);
+			w[i].buf = NULL;
+			goto fail;
+		}
+	}
+	return w;
+fail:
+	workers_close(w, n);
+	return NULL;
+}
+
 int
 acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 {
 	acme_srv *srv = calloc(1, sizeof(*srv));
-	front f = { .srv = srv, .lfd = -1, .wake = { -1, -1 },
+	front f = { .srv = srv, .lfd = -1, .wake = { -1, -1 }, .ep = -1,
 		.max_conns = o->max_conns ? o->max_conns : MAX_CONNS };
 	char host[256], crt[4096], key[4096];
 	struct gw_cert_spec spec = { NULL, crt, key };
 	struct gw_tls_opts to = { .listener = "acme", .certs = &spec, .ncerts = 1,
 		.session_cache = 10000 };
 	unsigned port, nworkers = o->workers ? o->workers : 16;
+	unsigned nthreads = nworkers + (o->validators ? o->validators : 4) + 1;
 	pthread_t *threads = NULL, poll_thread;
+	wstate *ws = NULL;
 	size_t started = 0;
 	int polling = 0;
 	sigset_t sigs;
@@ -1080,8 +1425,8 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	snprintf(srv->ca_dir, sizeof(srv->ca_dir), "%s", tg_ca_dir(ca));
 	if (acme_serve_check(o, err) != 0 ||
 	    base_url(o, srv->base, sizeof(srv->base), host, sizeof(host), &port, err) != 0 ||
-	    setup_policy(srv, err) != 0 || chain_pem(srv, err) != 0 ||
-	    acme_db_init(tg_ca_store(ca), err) != 0 ||
+	    setup_policy(srv, err) != 0 || front_open(&f, nthreads, err) != 0 ||
+	    chain_pem(srv, err) != 0 || acme_db_init(tg_ca_store(ca), err) != 0 ||
 	    acme_db_nonce_key(tg_ca_store(ca), srv->nonce_key, err) != 0)
 		goto out;
 	if (o->cert != NULL) {
@@ -1090,29 +1435,24 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	} else if (own_cert(srv, host, crt, key, sizeof(crt), err) != 0) {
 		goto out;
 	}
-	if ((f.live = calloc(f.max_conns, sizeof(*f.live))) == NULL ||
-	    pipe2(f.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-		tg_err_set(err, TG_ERR_INTERNAL, "cannot set up the connection poller: %s",
-		    strerror(errno));
+	if ((f.tls = gw_tls_ctx_new(&to, err)) == NULL ||
+	    (ws = workers_open(&f, nworkers, err)) == NULL ||
+	    (threads = calloc(nworkers, sizeof(*threads))) == NULL) {
+		if (ws != NULL)
+			tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if ((f.tls = gw_tls_ctx_new(&to, err)) == NULL ||
-	    (f.lfd = listen_on(host, port, err)) < 0)
-		goto out;
 	/* Signals go to this thread only; the others never see them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (acme_vq_start(srv, err) != 0)
+	/* Listening comes last: whatever fails before leaves no socket. */
+	if (acme_vq_start(srv, err) != 0 || front_listen(&f, host, port, err) != 0)
 		goto stop;
-	if ((threads = calloc(nworkers, sizeof(*threads))) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto stop;
-	}
 	for (; started < nworkers; started++)
-		if (pthread_create(&threads[started], NULL, worker, &f) != 0) {
+		if (pthread_create(&threads[started], NULL, worker, &ws[started]) != 0) {
 			tg_err_set(err, TG_ERR_INTERNAL, "cannot start worker threads");
 			goto stop;
 		}
@@ -1130,6 +1470,10 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	    o->dns_resolver != NULL ? o->dns_resolver : "");
 	while (sigwait(&sigs, &sig) != 0)
 		;
+	if (atomic_load(&f.failed)) {
+		tg_err_set(err, TG_ERR_INTERNAL, "the connection poller failed (see the log above)");
+		goto stop;
+	}
 	gw_log("acme: signal %d, stopping", sig);
 	rc = 0;
 stop:
@@ -1142,18 +1486,12 @@ stop:
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	acme_vq_stop(srv);
-	while (f.nlive > 0)
-		conn_drop(&f, f.live[0]);
 out:
+	front_close(&f);
+	workers_close(ws, nworkers);
 	free(threads);
-	free(f.live);
-	for (int i = 0; i < 2; i++)
-		if (f.wake[i] >= 0)
-			close(f.wake[i]);
 	pthread_mutex_destroy(&f.mu);
 	pthread_cond_destroy(&f.cv);
-	if (f.lfd >= 0)
-		close(f.lfd);
 	gw_tls_ctx_free(f.tls);
 	free_policy(srv);
 	free(srv->chain_pem);
