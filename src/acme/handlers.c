@@ -858,16 +858,17 @@ order_dates(hctx *h, const json_t *pl, int64_t *not_after)
 	return 0;
 }
 
-/* The challenges an authorization offers. tls-alpn-01 for IP addresses
- * exists (RFC 8738 6) but few clients do it: DNS names only. A wildcard
- * gets dns-01 alone (RFC 8555 7.1.3); dns-01 needs --dns-resolver. */
+/* The challenges an authorization offers. An IP address gets http-01 and
+ * tls-alpn-01 (RFC 8738 6: SNI the reverse-DNS name, SAN the address), not
+ * dns-01. A wildcard gets dns-01 alone (RFC 8555 7.1.3); dns-01 needs
+ * --dns-resolver. */
 static const struct offer {
 	const char *type;
 	char suffix;               /* of the challenge's id: the authorization's, -h */
 	int ip, name, wildcard, needs_resolver;
 } offers[] = {
 	{ "http-01", 'h', 1, 1, 0, 0 },
-	{ "tls-alpn-01", 't', 0, 1, 0, 0 },
+	{ "tls-alpn-01", 't', 1, 1, 0, 0 },
 	{ "dns-01", 'd', 0, 1, 1, 1 },
 };
 

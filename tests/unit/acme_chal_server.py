@@ -9,7 +9,9 @@
 http CONFIG: {"/path": {"raw": "bytes as latin-1", "delay": seconds}, ...};
 other paths get 404. tls CONFIG: {"sans": ["dns:x", "ip:1.2.3.4"], "ext":
 "good" | "none" | "noncrit" | "wrong", "keyauthz": "...", "alpn": "acme-tls/1"
-or "" (none), "sni_log": FILE (each SNI received, one a line)}."""
+or "" (none), "sni_log": FILE (each SNI received, one a line)}.
+CHAL_ADDR and CHAL_PORT in the environment pick another address (::1) or a
+fixed port (the one an ACME server validates at)."""
 import datetime
 import functools
 import hashlib
@@ -26,9 +28,11 @@ import time
 
 
 def listen():
-    s = socket.socket()
+    import os
+    addr = os.environ.get("CHAL_ADDR", "127.0.0.1")
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
+    s.bind((addr, int(os.environ.get("CHAL_PORT", "0"))))
     s.listen(16)
     return s
 
