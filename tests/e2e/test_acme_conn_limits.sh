@@ -14,25 +14,6 @@
 cd "$WORK"
 
 acme_ca
-HOLD=$TLSGATE_SRC/tests/e2e/acme_hold.py
-
-# hold NAME PORT MODE N SRC: acme_hold.py in the background; waits until
-# its connections are open and checks all N opened.
-hold() {
-	local name=$1 port=$2 mode=$3 n=$4 src=$5
-	rm -f "$name.status"
-	start_bg "$name" python3 "$HOLD" "$port" "$mode" "$n" "$src" pki/root.crt 25 "$name.status"
-	wait_log "$name.status" "^opened" 15
-	assert_eq "opened $n" "$(head -n1 "$name.status")" "$name: connections opened"
-}
-
-# closed NAME: how many of NAME's connections the server closed (waits for
-# the holder to finish).
-closed() {
-	wait_log "$1.status" "^closed" 40
-	sed -n 's/^closed //p' "$1.status"
-}
-
 # directory [curl options]: a real client's request from 127.0.0.1, with
 # time to spare for a loaded machine but less than any idle timeout.
 directory() {

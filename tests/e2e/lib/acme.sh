@@ -13,6 +13,10 @@
 #   need_pyacme    sets PY to the Debian python3 with python3-acme (the one
 #                  first in PATH may lack it), or skips the test
 #   acme_state     accounts, orders and certificates as JSON, for "nothing changed"
+#   hold NAME PORT MODE N SRC [WAIT]   acme_hold.py's N silent connections
+#                  (MODE tcp, tls, req, part) from SRC in the background,
+#                  checked all opened (within WAIT s, default 15)
+#   closed NAME    how many of them the server closed (waits for the holder)
 # The server trusts nothing but its own CA; clients are pointed at
 # $WORK/pki/root.crt (REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, acme_ca_root).
 
@@ -62,4 +66,18 @@ acme_state() {
 	tg acme accounts --dir "$WORK/pki" --json
 	tg acme orders --dir "$WORK/pki" --json
 	tg cert list --dir "$WORK/pki" --json
+}
+
+hold() {
+	local name=$1 port=$2 mode=$3 n=$4 src=$5 wait=${6:-15}
+	rm -f "$WORK/$name.status"
+	start_bg "$name" python3 "$TLSGATE_SRC/tests/e2e/acme_hold.py" "$port" "$mode" "$n" "$src" \
+		"$WORK/pki/root.crt" $((wait + 10)) "$WORK/$name.status"
+	wait_log "$WORK/$name.status" "^opened" "$wait"
+	assert_eq "opened $n" "$(head -n1 "$WORK/$name.status")" "$name: connections opened"
+}
+
+closed() {
+	wait_log "$WORK/$1.status" "^closed" 40
+	sed -n 's/^closed //p' "$WORK/$1.status"
 }
