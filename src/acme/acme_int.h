@@ -110,6 +110,21 @@ void acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen);
  * [2001:db8::53]:5353; port 53 when none. -1 when s is none of these. */
 int acme_dns_server_parse(const char *s, acme_addr *out);
 
+/* The stub resolver's setup: the one resolver's address, parsed once.
+ * Each query still takes a socket of its own (a random source port per
+ * query is half of what an off-path forger must guess). */
+typedef struct acme_dns {
+	acme_addr server;          /* text filled: "127.0.0.1:53" */
+} acme_dns;
+
+/* From --dns-resolver's ADDR[:PORT]; -1 when it is none. */
+int acme_dns_init(acme_dns *d, const char *resolver);
+
+/* 1 when the datagram r answers the query q: its ID, QR set, a standard
+ * query, and the question echoed (the name without regard to case). A
+ * reply that is not is dropped unread, and the wait for ours goes on. */
+int acme_dns_reply_is_ours(const unsigned char *r, size_t n, const unsigned char *q, size_t qlen);
+
 typedef struct acme_dns_answer {
 	int truncated;             /* TC: ask again over TCP */
 	int rcode;                 /* 3: NXDOMAIN (an answer, no records) */

@@ -185,7 +185,9 @@ typedef struct acme_vopts {
 	const acme_resolve *resolve; /* --resolve NAME=ADDR, checked first */
 	size_t n_resolve;
 	int timeout_ms;             /* overall deadline per attempt */
-	const char *dns_resolver;   /* --dns-resolver ADDR[:PORT]; NULL: no dns-01 */
+	/* The resolver dns-01 asks (--dns-resolver), made once at start and
+	 * shared, read only, by every validator thread; NULL: no dns-01. */
+	const struct acme_dns *dns;
 } acme_vopts;
 
 /* The key authorization: token || '.' || thumbprint (malloc'd). */
@@ -205,7 +207,7 @@ int acme_validate_http01(const char *identifier, int is_ip, const char *token,
 int acme_validate_tlsalpn01(const char *identifier, int is_ip, const char *key_authz,
                             const acme_vopts *o, acme_problem *p);
 /* dns-01 (RFC 8555 8.4): TXT _acme-challenge.ID (a wildcard's base name) at
- * o->dns_resolver, CNAMEs followed, must hold base64url(SHA-256(key_authz)).
+ * the resolver o->dns, CNAMEs followed, must hold base64url(SHA-256(key_authz)).
  * dns problem when the lookup fails or finds nothing, incorrectResponse when
  * no TXT value matches. */
 int acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vopts *o,

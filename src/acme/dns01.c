@@ -3,7 +3,12 @@
  * authorization)). A small DNS client (a stub resolver) of our own: the
  * query built here, sent over UDP from a random source port with a random
  * ID (the answer must echo both and the question), again over TCP when the
- * answer is truncated.
+ * answer is truncated. Set up once (acme_dns_init, at start), shared by the
+ * validator threads; every query its own socket, ID and source port.
+ * Off-path forgery: the UDP socket is connected, so the kernel drops
+ * datagrams from any other address or port; a datagram from the resolver's
+ * that does not echo our ID and question is dropped and the wait goes on
+ * (a forger that guessed the port must not end the validation either).
  * The answer is read with libresolv's parser (ns_initparse, ns_parserr,
  * ns_name_uncompress: names, compression pointers); only the TXT strings'
  * lengths are read here. CNAMEs are followed as a recursive resolver does:
@@ -80,6 +85,37 @@ acme_dns_server_parse(const char *s, acme_addr *out)
 			return -1;
 	}
 	return acme_addr_literal(host, (int)port, out);
+}
+
+int
+acme_dns_init(acme_dns *d, const char *resolver)
+{
+	memset(d, 0, sizeof(*d));
+	if (acme_dns_server_parse(resolver, &d->server) != 0)
+		return -1;
+	acme_addr_text(&d->server);
+	return 0;
+}
+
+static unsigned char
+fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+int
+acme_dns_reply_is_ours(const unsigned char *r, size_t n, const unsigned char *q, size_t qlen)
+{
+	/* The question is the first name in a message: no compression
+	 * pointer can stand there, so it is compared byte for byte (length
+	 * bytes are under 64, never letters, so folding leaves them). */
+	if (qlen < 12 || n < qlen || r[0] != q[0] || r[1] != q[1] || !(r[2] & 0x80) ||
+	    (r[2] & 0x78) != 0 || r[4] != q[4] || r[5] != q[5])
+		return 0;
+	for (size_t i = 12; i < qlen; i++)
+		if (fold(r[i]) != fold(q[i]))
+			return 0;
+	return 1;
 }
 
 /* The query for name (a host name, no trailing dot), type TXT, class IN,
@@ -235,8 +271,8 @@ acme_dns_txt_answer(const unsigned char *msg, size_t len, uint16_t id, const cha
 	return 0;
 }
 
-/* The first datagram from the resolver that carries our ID, sent again
- * every DNS_TRY_MS until the deadline. */
+/* The first datagram from the resolver that answers our query (ID and
+ * question), sent again every DNS_TRY_MS until the deadline. */
 static const char *
 over_udp(const acme_addr *srv, const unsigned char *q, size_t qlen, unsigned char *buf,
     size_t *len, int64_t deadline)
@@ -266,8 +302,8 @@ over_udp(const acme_addr *srv, const unsigned char *q, size_t qlen, unsigned cha
 				why = "connection refused (no DNS server at that port)";
 				goto out;
 			}
-			/* Another ID is a late answer to an earlier try, or forged. */
-			if (got >= 12 && buf[0] == q[0] && buf[1] == q[1]) {
+			/* Anything else is a late answer to an earlier try, or forged. */
+			if (got > 0 && acme_dns_reply_is_ours(buf, (size_t)got, q, qlen)) {
 				*len = (size_t)got;
 				why = NULL;
 				goto out;
@@ -401,7 +437,7 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 	char qname[300], what[300], shown[2][ACME_VAL_SHOW * 4 + 8], via[NS_MAXDNAME + 16] = "";
 	char *want = NULL;
 	acme_dns_answer *a = NULL;
-	acme_addr srv;
+	const acme_addr *srv;
 	int64_t deadline = acme_now_ms() +
 	    (o != NULL && o->timeout_ms > 0 ? o->timeout_ms : ACME_VAL_TIMEOUT_MS);
 	int rc = -1;
@@ -412,26 +448,26 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 	if (identifier == NULL || strlen(identifier) > 253 || key_authz == NULL)
 		return acme_problem_set(p, ACME_P_SERVER_INTERNAL, "dns-01: identifier unusable");
 	snprintf(what, sizeof(what), "dns-01 for %s", identifier);
-	if (o == NULL || o->dns_resolver == NULL || acme_dns_server_parse(o->dns_resolver, &srv) != 0)
+	if (o == NULL || o->dns == NULL)
 		return acme_problem_set(p, ACME_P_SERVER_INTERNAL,
 		    "%s: this server has no --dns-resolver to ask", what);
-	acme_addr_text(&srv);
+	srv = &o->dns->server;
 	snprintf(qname, sizeof(qname), "_acme-challenge.%s", identifier);
 	if (EVP_Digest(key_authz, strlen(key_authz), md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    (want = acme_b64u_encode(md, mdlen)) == NULL || (a = malloc(sizeof(*a))) == NULL) {
 		acme_problem_set(p, ACME_P_SERVER_INTERNAL, "%s: out of memory", what);
 		goto out;
 	}
-	if (lookup_txt(&srv, qname, want, deadline, a) != 0) {
+	if (lookup_txt(srv, qname, want, deadline, a) != 0) {
 		acme_problem_set(p, ACME_P_DNS, "%s: asking the resolver %s (--dns-resolver) for TXT "
-		    "%s failed: %s", what, srv.text, qname, a->why);
+		    "%s failed: %s", what, srv->text, qname, a->why);
 		goto out;
 	}
 	if (a->cnames > 0)
 		snprintf(via, sizeof(via), " (via CNAME %.255s)", a->name);
 	if (a->rcode != 0 || a->ntxt == 0) {
 		acme_problem_set(p, ACME_P_DNS, "%s: the resolver %s has no TXT record for %s%s%s%s; "
-		    "publish the key authorization's digest there", what, srv.text, qname, via,
+		    "publish the key authorization's digest there", what, srv->text, qname, via,
 		    a->rcode != 0 ? ": " : "", a->rcode != 0 ? a->why : "");
 		goto out;
 	}
@@ -447,7 +483,7 @@ acme_validate_dns01(const char *identifier, const char *key_authz, const acme_vo
 		    sizeof(shown[1]));
 	acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
 	    "%s: the resolver %s gave %zu TXT record(s) for %s%s (\"%s\"%s%s%s%s), none of them "
-	    "base64url(SHA-256(key authorization)) for this challenge", what, srv.text, a->ntxt,
+	    "base64url(SHA-256(key authorization)) for this challenge", what, srv->text, a->ntxt,
 	    qname, via, shown[0], a->ntxt > 1 ? ", \"" : "", shown[1], a->ntxt > 1 ? "\"" : "",
 	    a->ntxt > 2 ? ", ..." : "");
 out:

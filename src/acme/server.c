@@ -1002,7 +1002,7 @@ acme_serve_check(const acme_serve_opts *o, tg_err *err)
 	char base[ACME_URL_MAX], host[256];
 	unsigned port;
 	acme_cidr c;
-	acme_addr dns;
+	acme_dns dns;
 	pki_san san;
 
 	if (base_url(o, base, sizeof(base), host, sizeof(host), &port, err) != 0)
@@ -1034,7 +1034,7 @@ acme_serve_check(const acme_serve_opts *o, tg_err *err)
 			    "or IPv6 address), e.g. --resolve host.example.internal=127.0.0.1",
 			    o->resolve[i]);
 	}
-	if (o->dns_resolver != NULL && acme_dns_server_parse(o->dns_resolver, &dns) != 0)
+	if (o->dns_resolver != NULL && acme_dns_init(&dns, o->dns_resolver) != 0)
 		return tg_err_set(err, TG_ERR_USAGE, "--dns-resolver '%s' is not ADDR[:PORT] (an IPv4 "
 		    "or IPv6 address, port 53 when none), e.g. --dns-resolver 127.0.0.1:5353 or "
 		    "--dns-resolver [::1]:5353", o->dns_resolver);
@@ -1097,7 +1097,15 @@ setup_policy(acme_srv *srv, tg_err *err)
 	srv->vopts.resolve = srv->resolve;
 	srv->vopts.n_resolve = o->nresolve;
 	srv->vopts.timeout_ms = 10000;
-	srv->vopts.dns_resolver = o->dns_resolver;
+	/* One resolver setup for the server's life, shared by the validators. */
+	if (o->dns_resolver != NULL) {
+		if ((srv->dns = calloc(1, sizeof(*srv->dns))) == NULL)
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		if (acme_dns_init(srv->dns, o->dns_resolver) != 0)
+			return tg_err_set(err, TG_ERR_USAGE, "--dns-resolver '%s' is not ADDR[:PORT]",
+			    o->dns_resolver);
+		srv->vopts.dns = srv->dns;
+	}
 	return 0;
 }
 
@@ -1111,6 +1119,7 @@ free_policy(acme_srv *srv)
 	for (size_t i = 0; srv->resolve != NULL && i < srv->o->nresolve; i++)
 		free((char *)srv->resolve[i].name);
 	free(srv->resolve);
+	free(srv->dns);
 }
 
 /* ---- the server's own certificate ----------------------------------------- */

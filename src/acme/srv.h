@@ -191,6 +191,7 @@ typedef struct acme_srv {
 	acme_policy pol;
 	acme_vopts vopts;
 	acme_resolve *resolve;
+	struct acme_dns *dns;      /* --dns-resolver, set up once; NULL: none */
 	char *chain_pem;           /* intermediates after a leaf ("" without one) */
 	struct acme_vq *vq;
 	struct acme_metrics m;

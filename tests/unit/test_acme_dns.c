@@ -1,16 +1,27 @@
 /* dns-01's pieces that need no network: --dns-resolver's ADDR[:PORT], and
  * the reader of DNS answers on messages built here (TXT found, CNAME chains,
  * NXDOMAIN, errors, truncation, answers not to our query, broken records,
- * compression pointer loops). The exchange with a real resolver is in
- * tests/e2e/test_acme_dns01_*.sh. */
+ * compression pointer loops, thousands of records); what the client takes
+ * off the wire from a scripted resolver on loopback (forged answers from
+ * another port or address, or with our ID and another question, are
+ * dropped and the real answer still read). The exchange with a real
+ * resolver is in tests/e2e/test_acme_dns01_*.sh. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <openssl/evp.h>
 
 #include "acme/acme_int.h"
 
@@ -61,7 +72,7 @@ test_server_parse(void **state)
 /* ---- messages ---- */
 
 typedef struct msg {
-	unsigned char b[2048];
+	unsigned char b[65535];
 	size_t n;
 } msg;
 
@@ -305,6 +316,200 @@ test_broken(void **state)
 	assert_false(a.matched);
 }
 
+/* Thousands of TXT records (a 64 KB answer over TCP): every one counted,
+ * the match found at the end, the reading bounded by the message. */
+static void
+test_many_records(void **state)
+{
+	static msg m;
+	acme_dns_answer a;
+
+	(void)state;
+	start(&m, 0x1234, 0x8180, QNAME, 16);
+	m.b[6] = 0;
+	m.b[7] = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		unsigned char rd[2] = { 1, 'x' };
+		put16(&m, 0xc00c);
+		put16(&m, 16);
+		put16(&m, 1);
+		put16(&m, 0);
+		put16(&m, 60);
+		put16(&m, 2);
+		put(&m, rd, 2);
+	}
+	txt(&m, NULL, WANT);
+	m.b[6] = (unsigned char)(4001 >> 8);
+	m.b[7] = (unsigned char)(4001 & 0xff);
+	assert_int_equal(read_answer(&m, &a), 0);
+	assert_int_equal(a.ntxt, 4001);
+	assert_true(a.matched);
+	/* The count says 4002: the last record is past the end. */
+	m.b[7]++;
+	assert_int_equal(read_answer(&m, &a), -1);
+}
+
+/* The UDP filter: our ID, QR, a standard query, our question. */
+static void
+test_reply_is_ours(void **state)
+{
+	msg q, r;
+
+	(void)state;
+	start(&q, 0x1234, 0x0100, QNAME, 16);
+	start(&r, 0x1234, 0x8180, "_ACME-Challenge.X.example.TEST", 16);
+	txt(&r, NULL, WANT);
+	assert_true(acme_dns_reply_is_ours(r.b, r.n, q.b, q.n));
+	r.b[1] ^= 1; /* another ID */
+	assert_false(acme_dns_reply_is_ours(r.b, r.n, q.b, q.n));
+	r.b[1] ^= 1;
+	r.b[2] &= 0x7f; /* a query, not an answer */
+	assert_false(acme_dns_reply_is_ours(r.b, r.n, q.b, q.n));
+	r.b[2] |= 0x80;
+	r.b[14] ^= 1; /* a letter of the question */
+	assert_false(acme_dns_reply_is_ours(r.b, r.n, q.b, q.n));
+	r.b[14] ^= 1;
+	r.b[q.n - 3] = 1; /* QTYPE A */
+	assert_false(acme_dns_reply_is_ours(r.b, r.n, q.b, q.n));
+	assert_false(acme_dns_reply_is_ours(r.b, q.n - 1, q.b, q.n)); /* cut short */
+}
+
+/* ---- a scripted resolver on loopback ------------------------------------ */
+
+#define KEYAUTHZ "token.thumbprint"
+
+typedef struct resolver {
+	int fd, port;
+	int real;                  /* after the forgeries, answer for real */
+	char value[64];            /* the real answer's TXT value */
+	pthread_t th;
+} resolver;
+
+/* The answer to query q with one TXT value: its ID and question. */
+static void
+reply_to(msg *r, const unsigned char *q, size_t qlen, const char *value)
+{
+	memcpy(r->b, q, qlen);
+	r->n = qlen;
+	r->b[2] = 0x81;
+	r->b[3] = 0x80;
+	txt(r, NULL, value);
+}
+
+static void
+send_from(const char *src, const struct sockaddr_in *to, const msg *m)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	inet_pton(AF_INET, src, &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_true(sendto(fd, m->b, m->n, 0, (const struct sockaddr *)to, sizeof(*to)) ==
+	    (ssize_t)m->n);
+	close(fd);
+}
+
+/* Takes the first query, then sends what an off-path forger would (the
+ * digest the validation wants: taken, it would pass): from another port,
+ * from another address, and from the resolver's own port one with another
+ * ID and one with our ID and another question. Then, if real, the true
+ * answer, whose value is another. */
+static void *
+resolve(void *arg)
+{
+	resolver *r = arg;
+	unsigned char q[512];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t n = recvfrom(r->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+	unsigned char md[32];
+	unsigned int mdlen;
+	char *want;
+	msg m, other;
+
+	if (n < 12)
+		return NULL;
+	EVP_Digest(KEYAUTHZ, strlen(KEYAUTHZ), md, &mdlen, EVP_sha256(), NULL);
+	want = acme_b64u_encode(md, mdlen);
+	reply_to(&m, q, (size_t)n, want);
+	send_from("127.0.0.1", &from, &m);
+	send_from("127.0.0.2", &from, &m);
+	m.b[1] ^= 0x55;
+	sendto(r->fd, m.b, m.n, 0, (struct sockaddr *)&from, fl);
+	start(&other, (unsigned)(q[0] << 8 | q[1]), 0x8180, "_acme-challenge.evil.example.test", 16);
+	txt(&other, NULL, want);
+	sendto(r->fd, other.b, other.n, 0, (struct sockaddr *)&from, fl);
+	if (r->real) {
+		usleep(100000);
+		reply_to(&m, q, (size_t)n, r->value);
+		sendto(r->fd, m.b, m.n, 0, (struct sockaddr *)&from, fl);
+	}
+	free(want);
+	return NULL;
+}
+
+static void
+resolver_start(resolver *r, int real)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+
+	r->real = real;
+	snprintf(r->value, sizeof(r->value), "the-real-answer");
+	r->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&a, &al), 0);
+	r->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&r->th, NULL, resolve, r), 0);
+}
+
+static int
+validate_at(resolver *r, int timeout_ms, acme_problem *p)
+{
+	char spec[32];
+	acme_dns dns;
+	acme_vopts o = { .timeout_ms = timeout_ms, .dns = &dns };
+	int rc;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", r->port);
+	assert_int_equal(acme_dns_init(&dns, spec), 0);
+	memset(p, 0, sizeof(*p));
+	rc = acme_validate_dns01("x.example.test", KEYAUTHZ, &o, p);
+	pthread_join(r->th, NULL);
+	close(r->fd);
+	return rc;
+}
+
+/* Forged answers before the real one: dropped, and the real answer read
+ * (its value is not the digest, so a forged one taken would have passed). */
+static void
+test_forged_then_real(void **state)
+{
+	resolver r;
+	acme_problem p;
+
+	(void)state;
+	resolver_start(&r, 1);
+	assert_int_equal(validate_at(&r, 5000, &p), -1);
+	assert_int_equal(p.type, ACME_P_INCORRECT_RESPONSE);
+	assert_non_null(strstr(p.detail, "the-real-answer"));
+}
+
+/* Forged answers alone: none taken, the lookup times out. */
+static void
+test_forged_only(void **state)
+{
+	resolver r;
+	acme_problem p;
+
+	(void)state;
+	resolver_start(&r, 0);
+	assert_int_equal(validate_at(&r, 1500, &p), -1);
+	assert_int_equal(p.type, ACME_P_DNS);
+	assert_non_null(strstr(p.detail, "timed out"));
+}
+
 int
 main(void)
 {
@@ -314,6 +519,10 @@ main(void)
 		cmocka_unit_test(test_cname_chain),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_many_records),
+		cmocka_unit_test(test_reply_is_ours),
+		cmocka_unit_test(test_forged_then_real),
+		cmocka_unit_test(test_forged_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
