@@ -4,9 +4,10 @@
  * parser, so every request is a straight line of code. A worker holds a
  * connection only while bytes are there for it: one poller thread accepts
  * and keeps every connection that waits (for its handshake's next flight,
- * its first request, its next kept-alive request) in one poll set, and
+ * its first request, its next kept-alive request) in one epoll set, and
  * queues the readable ones for the workers, who give them back when their
- * buffer is empty. Silent or idle clients so cost a slot, not a thread.
+ * buffer is empty. Silent or idle clients so cost a slot, not a thread, and
+ * nothing the poller does per wake grows with the connections it holds.
  * Limits: the handshake within 10 s of accept, the first request 10 s after
  * it, a head within 10 s of its first byte (16 KB; 2 s while others wait
  * for a worker), a body within 10 s, ACME_BODY_MAX bytes (413 before
