@@ -1264,52 +1264,63 @@ chain_pem(acme_srv *srv, tg_err *err)
 
 #define NOFILE_SPARE 32       /* standard streams, listener, pipe, epoll, the CA's store */
 #define NOFILE_PER_THREAD 4   /* a store connection (database, journal, shm), a socket */
+#define NOFILE_MIN_CONNS 16   /* the default --max-conns shrinks to fit, not below this */
 
 /* Every connection is a descriptor, and each thread holds a few: at a
  * soft limit too low for --max-conns the server would stop accepting
  * halfway. The soft limit is raised to the hard one when that is enough,
- * as servers do; else the server does not start. */
+ * as servers do; else a --max-conns given stops the start, and the default
+ * shrinks to what fits, with a warning. */
 static int
-nofile_check(size_t max_conns, unsigned threads, tg_err *err)
+nofile_check(front *f, unsigned threads, int given, tg_err *err)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)max_conns + NOFILE_SPARE + (rlim_t)threads * NOFILE_PER_THREAD;
+	rlim_t spare = NOFILE_SPARE + (rlim_t)threads * NOFILE_PER_THREAD;
+	rlim_t need = (rlim_t)f->max_conns + spare;
 	unsigned long long was;
+	long long fits;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return tg_err_set(err, TG_ERR_INTERNAL, "cannot read the open files limit: %s",
 		    strerror(errno));
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		fits = (long long)rl.rlim_max - (long long)spare;
+		if (given || fits < NOFILE_MIN_CONNS)
+			return tg_err_set(err, TG_ERR_CONFIG, "--max-conns %zu needs about %llu open "
+			    "files (one per connection, %llu for the server's threads and files), and "
+			    "the hard limit on open files is %llu (`ulimit -Hn`): raise it (LimitNOFILE= "
+			    "in a systemd unit, `ulimit -n N` as root, /etc/security/limits.conf) or "
+			    "lower --max-conns%s%lld", f->max_conns, (unsigned long long)need,
+			    (unsigned long long)spare, (unsigned long long)rl.rlim_max,
+			    fits > 0 ? " to " : "", fits > 0 ? fits : 0LL);
+		gw_log_warn("acme: the hard limit on open files (%llu) holds about %lld connections, "
+		    "not the default %zu: --max-conns is %lld (raise LimitNOFILE= or `ulimit -Hn` for "
+		    "more)", (unsigned long long)rl.rlim_max, fits, f->max_conns, fits);
+		f->max_conns = (size_t)fits;
+		need = rl.rlim_max;
+	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		long long fits = (long long)rl.rlim_max - (long long)(need - max_conns);
-		return tg_err_set(err, TG_ERR_CONFIG, "--max-conns %zu needs about %llu open files "
-		    "(one per connection, %llu for the server's threads and files), and the hard "
-		    "limit on open files is %llu (`ulimit -Hn`): raise it (LimitNOFILE= in a systemd "
-		    "unit, `ulimit -n N` as root, /etc/security/limits.conf) or lower --max-conns%s%lld",
-		    max_conns, (unsigned long long)need, (unsigned long long)(need - max_conns),
-		    (unsigned long long)rl.rlim_max, fits > 0 ? " to " : "", fits > 0 ? fits : 0LL);
-	}
 	was = (unsigned long long)rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return tg_err_set(err, TG_ERR_CONFIG, "--max-conns %zu needs about %llu open files; "
 		    "the soft limit is %llu and raising it failed: %s (raise `ulimit -n` or lower "
-		    "--max-conns)", max_conns, (unsigned long long)need, was, strerror(errno));
+		    "--max-conns)", f->max_conns, (unsigned long long)need, was, strerror(errno));
 	gw_log("acme: raised the open files limit from %llu to %llu (--max-conns %zu needs about "
-	       "%llu)", was, (unsigned long long)rl.rlim_cur, max_conns, (unsigned long long)need);
+	       "%llu)", was, (unsigned long long)rl.rlim_cur, f->max_conns, (unsigned long long)need);
 	return 0;
 }
 
 /* Everything the poller needs, made before the server listens, so a
  * failure is the start's failure. */
 static int
-front_open(front *f, unsigned threads, tg_err *err)
+front_open(front *f, unsigned threads, int given, tg_err *err)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = f->wake };
 	size_t nb = 64;
 
-	if (nofile_check(f->max_conns, threads, err) != 0)
+	if (nofile_check(f, threads, given, err) != 0)
 		return -1;
 	while (nb < f->max_conns)
 		nb <<= 1;
@@ -1435,7 +1446,7 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	snprintf(srv->ca_dir, sizeof(srv->ca_dir), "%s", tg_ca_dir(ca));
 	if (acme_serve_check(o, err) != 0 ||
 	    base_url(o, srv->base, sizeof(srv->base), host, sizeof(host), &port, err) != 0 ||
-	    setup_policy(srv, err) != 0 || front_open(&f, nthreads, err) != 0 ||
+	    setup_policy(srv, err) != 0 || front_open(&f, nthreads, o->max_conns != 0, err) != 0 ||
 	    chain_pem(srv, err) != 0 || acme_db_init(tg_ca_store(ca), err) != 0 ||
 	    acme_db_nonce_key(tg_ca_store(ca), srv->nonce_key, err) != 0)
 		goto out;

@@ -3,7 +3,8 @@
 # CA unchanged: when the open files limit cannot hold --max-conns (the hard
 # limit too low to raise the soft one), and when the connection poller's
 # memory cannot be had (the second calloc of its size fails, through an
-# LD_PRELOAD shim).
+# LD_PRELOAD shim). Without --max-conns the same limit is no failure: the
+# default shrinks to fit, with a warning.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib/acme.sh
@@ -57,4 +58,16 @@ else
 	assert_not_contains "$OUT" "serving https://" "no serving without a poller"
 fi
 assert_eq "$before" "$(snapshot pki)" "the CA after the failed starts"
-pass "acme serve start-up failures: exit 1, a clear message, nothing listening"
+
+# (c) Under the same hard limit, the default --max-conns (1024) is not an
+# error: it shrinks to what fits, with a warning, and the server serves.
+ACME_PORT=$(free_port)
+start_bg small bash -c 'ulimit -n 512 && exec "$@"' _ "$TLSGATE" acme serve --dir pki \
+	--listen "127.0.0.1:$ACME_PORT" --name localhost --allow-domain example.test
+wait_port "$ACME_PORT" 20
+wait_log small.log "the hard limit on open files (512) holds about [0-9]* connections, not the default 1024: --max-conns is [0-9]*"
+fits=$(sed -n 's/.*--max-conns is \([0-9]*\).*/\1/p' small.log)
+wait_log small.log "(16 workers, $fits connections"
+[ "$(curl -sS --max-time 8 --cacert pki/root.crt "https://localhost:$ACME_PORT/directory" | jq -r .newNonce)" = \
+	"https://localhost:$ACME_PORT/acme/new-nonce" ] || fail "the directory from the server with a shrunk --max-conns"
+pass "acme serve start-up failures: exit 1, a clear message, nothing listening; the default --max-conns fitted to the limit"
