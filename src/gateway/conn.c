@@ -908,6 +908,10 @@ upstream_sslreq_answer(struct conn *c)
 	if (n == 1 && ch == 'N')
 		set_why(c, "PostgreSQL at %s refused TLS: it answered 'N' to the SSLRequest (ssl = "
 		    "off in its postgresql.conf?); closed the client", c->l->target_str);
+	else if (n == 1 && ch == 'E') /* its text came before TLS: not trusted, not shown */
+		set_why(c, "%s answered the PostgreSQL SSLRequest with an error message ('E', not "
+		    "read: it came before TLS; too old a server, or not PostgreSQL?); closed the "
+		    "client", c->l->target_str);
 	else if (n == 1)
 		set_why(c, "%s answered 0x%02x to the PostgreSQL SSLRequest, not 'S': is it "
 		    "PostgreSQL? (--starttls postgres); closed the client", c->l->target_str, ch);

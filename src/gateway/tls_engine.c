@@ -70,6 +70,7 @@ struct gw_tls {
 	int short_read; /* the last read from the socket got less than it asked */
 	const char *expect; /* client side: the name the server must hold ("" with
 	                     * --insecure); NULL on the server side */
+	int done; /* the handshake finished (a fatal error resets libssl's state) */
 };
 
 /* --- Loading --- */
@@ -904,8 +905,9 @@ record_error(gw_tls *t)
 		snprintf(t->err, GW_TLS_ERR_MAX, "server certificate: %s (expected name %s)",
 		    X509_verify_cert_error_string(vr), t->expect);
 	else if (t->expect != NULL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		snprintf(t->err, GW_TLS_ERR_MAX, "the server closed TCP without a TLS close_notify: "
-		    "what came may be cut short");
+		snprintf(t->err, GW_TLS_ERR_MAX, "%s", t->done ?
+		    "the server closed TCP without a TLS close_notify: what came may be cut short" :
+		    "the server closed the connection");
 	else if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate not on the allow list");
 	else if (vr == X509_V_ERR_UNSUPPORTED_NAME_SYNTAX && t->flaw != NULL)
@@ -994,6 +996,7 @@ gw_tls_handshake(gw_tls *t)
 	if (r != 1)
 		return map(t, r);
 	drop_handshake_keys(t->ssl);
+	t->done = 1;
 	return GW_IO_OK;
 }
 
