@@ -66,36 +66,33 @@ wait_log "$CLOG" 'close="TLS to localhost:[0-9]* failed: '
 assert_not_contains "$(cat "$CLOG")" "forged" "the injected bytes are not in the log"
 pass "'S' with plaintext after it: the handshake fails, the client gets none of it ($(grep -o 'close="[^"]*"' "$CLOG"))"
 
-against refusing pg-n --starttls postgres
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind an 'N' answer"
-wait_log "$CLOG" "refused TLS: it answered 'N' to the SSLRequest"
+# closed_quietly NAME MODE LOG-PATTERN [CONNECT-ARGS...]: the plain client
+# gets nothing but an end, the log says why.
+closed_quietly() {
+	local name=$1 mode=$2 pat=$3
+	shift 3
+	against "$name" "$mode" "$@"
+	assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind $mode"
+	wait_log "$CLOG" "$pat"
+}
+closed_quietly refusing pg-n "refused TLS: it answered 'N' to the SSLRequest" --starttls postgres
 pass "'N': the client is closed with nothing, the log says the server refused TLS"
-
-against error pg-error --starttls postgres
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind an ErrorResponse"
-wait_log "$CLOG" "answered the PostgreSQL SSLRequest with an error message ('E', not read: it came before TLS"
+closed_quietly error pg-error \
+	"answered the PostgreSQL SSLRequest with an error message ('E', not read: it came before TLS" \
+	--starttls postgres
 assert_not_contains "$(cat "$CLOG")" "forged-error-text" "the pre-TLS error text is not relayed"
 pass "an ErrorResponse: the client gets none of it, the log says what came"
-
-against garbage pg-garbage --starttls postgres
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind garbage"
-wait_log "$CLOG" "answered 0x58 to the PostgreSQL SSLRequest, not 'S': is it PostgreSQL?"
+closed_quietly garbage pg-garbage "answered 0x58 to the PostgreSQL SSLRequest, not 'S': is it PostgreSQL?" \
+	--starttls postgres
 pass "garbage: the client is closed, the log names the byte"
-
-against silent pg-silent --starttls postgres
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind a silent server"
-wait_log "$CLOG" 'close="no answer to the PostgreSQL SSLRequest before the timeout"'
+closed_quietly silent pg-silent 'close="no answer to the PostgreSQL SSLRequest before the timeout"' \
+	--starttls postgres
 pass "a silent server: closed at the handshake timeout"
 
 # Handshake stalls.
-against drip drip
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind a dripping server"
-wait_log "$CLOG" 'close="TLS handshake with the target timed out"'
+closed_quietly drip drip 'close="TLS handshake with the target timed out"'
 pass "a server dripping a byte a second: closed at the handshake timeout"
-
-against hangup hangup
-assert_eq "got=b'' end=eof" "$(plain "$CP")" "plain client behind a server that hangs up"
-wait_log "$CLOG" "failed: the server closed the connection"
+closed_quietly hangup hangup "failed: the server closed the connection"
 pass "a server that hangs up after the ClientHello: closed, logged"
 
 # Truncation.
