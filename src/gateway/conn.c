@@ -1491,7 +1491,8 @@ client_write(struct conn *c)
  * close_notify, as a man in the middle can do at any byte) or broken: the
  * plain client cannot be told by a FIN, which would look like the server's
  * clean end, so it gets a reset (SO_LINGER 0) once what came before went
- * out to its socket. */
+ * out to its socket. A unix socket has no reset (AF_UNIX ignores the
+ * linger): its client reads an end, and the log line is the only sign. */
 static void
 reset_client(struct conn *c)
 {
