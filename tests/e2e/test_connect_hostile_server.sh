@@ -49,7 +49,7 @@ against() {
 	sp=$(free_port)
 	CP=$(free_port)
 	start_bg "srv-$name" python3 -u "$HOSTILE" "$sp" "$WORK/server.crt" "$WORK/server.key" "$mode"
-	wait_port "$sp"
+	wait_port "$sp" 30
 	start_bg "cl-$name" timeout 60 "$TLSGATE" connect --listen 127.0.0.1:$CP --target localhost:$sp \
 		--cert "$WORK/alice.crt" --key "$WORK/alice.key" --ca "$WORK/ca/ca.crt" --workers 1 \
 		--handshake-timeout 2 "$@"
@@ -105,3 +105,18 @@ against clean clean
 assert_eq "got=b'part-one\\n' end=eof" "$(plain "$CP")" "plain client behind a clean close"
 wait_log "$CLOG" 'close="backend closed"'
 pass "close_notify: the data, then a clean end"
+
+# A certificate chain of 160 KB (the CA 300 times): refused at OpenSSL's
+# 100 KB limit on a handshake message, nothing reaches the client.
+for _ in $(seq 300); do cat "$WORK/ca/ca.crt"; done >"$WORK/bigchain.pem"
+sp=$(free_port)
+CP=$(free_port)
+start_bg s_big openssl s_server -accept 127.0.0.1:$sp -cert "$WORK/server.crt" -key "$WORK/server.key" \
+	-cert_chain "$WORK/bigchain.pem" -www -naccept 10
+wait_port "$sp" 30
+start_bg cl-big timeout 60 "$TLSGATE" connect --listen 127.0.0.1:$CP --target localhost:$sp \
+	--cert "$WORK/alice.crt" --key "$WORK/alice.key" --ca "$WORK/ca/ca.crt" --workers 1
+wait_log "$WORK/cl-big.log" "ready:"
+assert_contains "$(plain "$CP")" "got=b''" "plain client behind a huge chain"
+wait_log "$WORK/cl-big.log" 'failed: .*excessive message size'
+pass "a 160 KB certificate chain: refused (excessive message size)"
