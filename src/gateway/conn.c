@@ -71,6 +71,8 @@ struct conn {
 	unsigned refusing : 1; /* http: a refusal waits for the responses owed before it */
 	unsigned tkind : 2; /* enum tkind */
 	unsigned sslreq : 1; /* client mode: waiting for the answer to an SSLRequest */
+	unsigned be_cut : 1; /* client mode: the target's TLS stream ended without a
+	                      * close_notify or broke: the client gets a reset, not an EOF */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
 	unsigned pump_writes; /* records written to the client in this pump */
 	char first_eof; /* 'c' or 'b': who ended first, for the log */
@@ -906,6 +908,10 @@ upstream_sslreq_answer(struct conn *c)
 	if (n == 1 && ch == 'N')
 		set_why(c, "PostgreSQL at %s refused TLS: it answered 'N' to the SSLRequest (ssl = "
 		    "off in its postgresql.conf?); closed the client", c->l->target_str);
+	else if (n == 1 && ch == 'E') /* its text came before TLS: not trusted, not shown */
+		set_why(c, "%s answered the PostgreSQL SSLRequest with an error message ('E', not "
+		    "read: it came before TLS; too old a server, or not PostgreSQL?); closed the "
+		    "client", c->l->target_str);
 	else if (n == 1)
 		set_why(c, "%s answered 0x%02x to the PostgreSQL SSLRequest, not 'S': is it "
 		    "PostgreSQL? (--starttls postgres); closed the client", c->l->target_str, ch);
@@ -1427,8 +1433,11 @@ backend_read(struct conn *c)
 			buf_give(c, &c->b2c);
 		return STEP_NONE;
 	}
-	if (r == GW_IO_ERROR)
-		set_why(c, "backend read: %s", side_error(be_tls(c)));
+	if (r == GW_IO_ERROR) {
+		c->be_cut = be_tls(c) != NULL;
+		set_why(c, "backend read: %s%s", side_error(be_tls(c)),
+		    c->be_cut ? "; the client is reset, not sent an end" : "");
+	}
 	c->be_eof = 1;
 	if (c->first_eof == 0)
 		c->first_eof = 'b';
@@ -1478,6 +1487,21 @@ client_write(struct conn *c)
 	}
 }
 
+/* Client mode, the target's TLS stream cut short (TCP closed without a
+ * close_notify, as a man in the middle can do at any byte) or broken: the
+ * plain client cannot be told by a FIN, which would look like the server's
+ * clean end, so it gets a reset (SO_LINGER 0) once what came before went
+ * out to its socket. A unix socket has no reset (AF_UNIX ignores the
+ * linger): its client reads an end, and the log line is the only sign. */
+static void
+reset_client(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	(void)setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_close(c, "the target's TLS stream broke; reset the client");
+}
+
 /* Passes EOFs on once the data before them has gone out. Returns 1 when the
  * connection is finished. */
 static int
@@ -1501,6 +1525,10 @@ propagate_eof(struct conn *c)
 		if (!c->no_backend)
 			side_shutdown(be_tls(c), c->bfd);
 		c->be_shut = 1;
+	}
+	if (b2c_done && c->be_cut) {
+		reset_client(c);
+		return 1;
 	}
 	if (b2c_done && !c->cl_shut) {
 		side_shutdown(cl_tls(c), c->cfd);

@@ -198,6 +198,74 @@ unix_clear_stale(const struct sockaddr_un *un, socklen_t len, const char *what, 
 	return 0;
 }
 
+/* The directory a socket goes into must be one only root, we, and its
+ * group can change: whoever can rename entries there can swap the socket
+ * for a symlink between bind and chmod, or for a socket of their own later
+ * (and read what clients send to it). So refused: a directory owned by
+ * another user, or writable by all without the sticky bit. */
+static int
+unix_dir_check(const char *path, const char *what, tg_err *err)
+{
+	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *dir;
+	struct stat st;
+	int fd, rc;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: directory %s: %s%s", what, dir,
+		    strerror(errno), errno == ENOENT ? " (create the directory first)" : "");
+	rc = fstat(fd, &st);
+	close(fd);
+	if (rc != 0)
+		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: directory %s: %s", what, dir,
+		    strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "cannot listen on %s: directory %s belongs to another user (uid %u), who could "
+		    "replace the socket; put it in a directory of root's or this user's (uid %u)",
+		    what, dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "cannot listen on %s: directory %s is writable by all users (mode %04o, no sticky "
+		    "bit), who could replace the socket; use a directory only its owner can write",
+		    what, dir, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* Mode and owner given to the file bind made, through a descriptor of it:
+ * chmod and chown by path follow a symlink that someone able to write the
+ * directory put in its place meanwhile (the socket's mode onto
+ * /etc/shadow). Linux has no fchmod for an O_PATH descriptor; its
+ * /proc/self/fd link names the inode itself. */
+static int
+unix_set_perms(const char *path, mode_t mode, uid_t uid, gid_t gid, struct stat *st)
+{
+	char proc[64];
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC), rc = -1, e;
+
+	if (fd < 0)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fstat(fd, st) != 0)
+		goto out;
+	if (!S_ISSOCK(st->st_mode) || st->st_uid != geteuid()) {
+		errno = EEXIST; /* not the socket bind made: someone swapped it */
+		goto out;
+	}
+	if (chmod(proc, mode) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0) || fstat(fd, st) != 0)
+		goto out;
+	rc = 0;
+out:
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 /* Bound under a umask that leaves the file to its owner alone, then given
  * its mode and owner, and only then listening: no moment in which a wider
  * circle could connect. */
@@ -210,7 +278,8 @@ open_listen_unix(const struct gw_listener_rt *l, struct lsock *s, tg_err *err)
 	struct stat st;
 	int fd, rc, e;
 
-	if (unix_clear_stale(un, l->listen_len, what, err) != 0)
+	if (unix_dir_check(un->sun_path, what, err) != 0 ||
+	    unix_clear_stale(un, l->listen_len, what, err) != 0)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return tg_err_set(err, TG_ERR_IO, "cannot create a socket for %s: %s", what,
@@ -225,12 +294,14 @@ open_listen_unix(const struct gw_listener_rt *l, struct lsock *s, tg_err *err)
 		    e == ENOENT ? " (create the directory first)" : "");
 	}
 	mode = l->unix_mode >= 0 ? (mode_t)l->unix_mode : 0666 & ~old;
-	if (chmod(un->sun_path, mode) != 0 ||
-	    ((l->unix_uid != (uid_t)-1 || l->unix_gid != (gid_t)-1) &&
-	    chown(un->sun_path, l->unix_uid, l->unix_gid) != 0) ||
-	    lstat(un->sun_path, &st) != 0 || listen(fd, 4096) != 0) {
+	if (unix_set_perms(un->sun_path, mode, l->unix_uid, l->unix_gid, &st) != 0 ||
+	    listen(fd, 4096) != 0) {
 		e = errno;
 		close(fd);
+		if (e == EEXIST)
+			return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: %s is no longer the "
+			    "socket just bound (replaced by another user?); left as it is", what,
+			    un->sun_path);
 		unlink(un->sun_path);
 		return tg_err_set(err, TG_ERR_IO, "cannot listen on %s: setting mode %04o%s: %s%s",
 		    what, (unsigned)mode, l->unix_uid != (uid_t)-1 ? " and owner" : "", strerror(e),

@@ -21,7 +21,7 @@
 #include "tlsgate/pki.h"
 #include "tlsgate/util.h"
 
-#define GW_TLS_ERR_MAX 160
+#define GW_TLS_ERR_MAX 320
 #define GW_TLS_VERIFY_DEPTH 10
 /* TLS 1.2 suites unless --ciphers says otherwise: Mozilla's "intermediate"
  * ECDHE suites, AEAD only (AES-GCM, ChaCha20-Poly1305). OpenSSL's default
@@ -70,6 +70,7 @@ struct gw_tls {
 	int short_read; /* the last read from the socket got less than it asked */
 	const char *expect; /* client side: the name the server must hold ("" with
 	                     * --insecure); NULL on the server side */
+	int done; /* the handshake finished (a fatal error resets libssl's state) */
 };
 
 /* --- Loading --- */
@@ -864,6 +865,27 @@ gw_tls_free(gw_tls *t)
 	free(t);
 }
 
+/* A server certificate with no DNS or IP subjectAltName: its name is only
+ * in the CN, which the client side never checks (tls_client.c). */
+static int
+server_names_only_cn(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	GENERAL_NAMES *sans;
+	int found = 0;
+
+	if (chain == NULL || sk_X509_num(chain) == 0)
+		return 0;
+	sans = X509_get_ext_d2i(sk_X509_value(chain, 0), NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		int type = sk_GENERAL_NAME_value(sans, i)->type;
+		found |= type == GEN_DNS || type == GEN_IPADD;
+	}
+	GENERAL_NAMES_free(sans);
+	ERR_clear_error();
+	return !found;
+}
+
 static void
 record_error(gw_tls *t)
 {
@@ -874,9 +896,18 @@ record_error(gw_tls *t)
 		code = last;
 	if (t->err == NULL && (t->err = malloc(GW_TLS_ERR_MAX)) == NULL)
 		return; /* gw_tls_error says "-" */
-	if (t->expect != NULL && vr != X509_V_OK)
+	if (t->expect != NULL && vr == X509_V_ERR_HOSTNAME_MISMATCH &&
+	    server_names_only_cn(t->ssl))
+		snprintf(t->err, GW_TLS_ERR_MAX, "server certificate: hostname mismatch (expected name "
+		    "%s): it has no DNS or IP subjectAltName, and a name only in the subject CN is not "
+		    "accepted; re-issue it with subjectAltName DNS:%s", t->expect, t->expect);
+	else if (t->expect != NULL && vr != X509_V_OK)
 		snprintf(t->err, GW_TLS_ERR_MAX, "server certificate: %s (expected name %s)",
 		    X509_verify_cert_error_string(vr), t->expect);
+	else if (t->expect != NULL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		snprintf(t->err, GW_TLS_ERR_MAX, "%s", t->done ?
+		    "the server closed TCP without a TLS close_notify: what came may be cut short" :
+		    "the server closed the connection");
 	else if (vr == X509_V_ERR_APPLICATION_VERIFICATION)
 		snprintf(t->err, GW_TLS_ERR_MAX, "client certificate not on the allow list");
 	else if (vr == X509_V_ERR_UNSUPPORTED_NAME_SYNTAX && t->flaw != NULL)
@@ -965,6 +996,7 @@ gw_tls_handshake(gw_tls *t)
 	if (r != 1)
 		return map(t, r);
 	drop_handshake_keys(t->ssl);
+	t->done = 1;
 	return GW_IO_OK;
 }
 

@@ -94,6 +94,28 @@ assert_eq device-1 "$(j 'd["proxy"]["ssl_cn"]')" "client CN in PP2_SUBTYPE_SSL_C
 assert_contains "$(j 'd["proxy"]["ssl_version"]')" "TLSv1." "TLS version TLV"
 assert_contains "$(j 'd["proxy"]["ssl_cipher"]')" "_" "cipher TLV"
 
+# A client that forges a PROXY v2 header of its own (source 10.9.9.9, CN
+# admin) as its first bytes: the backend reads the gateway's header first,
+# and the forged one arrives after it as data.
+out=$(python3 - "$L2" "$WORK" <<'PY'
+import socket, ssl, struct, sys
+port, t = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=t + "/ca/ca.crt")
+ctx.load_cert_chain(t + "/dev1.crt", t + "/dev1.key")
+cn = b"\x22\x00\x05admin"
+tlv = b"\x20" + struct.pack("!H", 5 + len(cn)) + b"\x07\x00\x00\x00\x00" + cn
+body = socket.inet_aton("10.9.9.9") + socket.inet_aton("10.9.9.9") + b"\x01\xbb\x01\xbb" + tlv
+forged = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack("!H", len(body)) + body
+with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost") as s:
+    s.sendall(forged + b"\n")
+    f = s.makefile("rb")
+    print(f.readline().decode().strip())
+PY
+)
+assert_eq device-1 "$(j 'd["proxy"]["ssl_cn"]')" "the CN the backend reads after a forged header"
+assert_contains "$(j 'd["proxy"]["src"]')" "127.0.0.1:" "the source after a forged header"
+assert_eq "" "$(j 'd["line"]')" "the forged header's first line is data"
+
 # Half-close: the client sends a line and its close_notify, then keeps
 # reading; the backend sees EOF and still answers through the gateway.
 out=$(python3 - "$L2" "$WORK" <<'PY'
