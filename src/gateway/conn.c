@@ -71,6 +71,7 @@ struct conn {
 	unsigned refusing : 1; /* http: a refusal waits for the responses owed before it */
 	unsigned tkind : 2; /* enum tkind */
 	unsigned sslreq : 1; /* client mode: waiting for the answer to an SSLRequest */
+	unsigned pg_local : 1; /* client mode, postgres: the client's first bytes not yet seen */
 	unsigned be_cut : 1; /* client mode: the target's TLS stream ended without a
 	                      * close_notify or broke: the client gets a reset, not an EOF */
 	uint32_t run; /* bytes from the backend since the client last pushed back */
@@ -830,8 +831,10 @@ on_backend(struct ev_loop *loop, ev_io *io, int revents)
 
 /* --- Client mode: TLS to the target --- */
 
-/* PostgreSQL's SSLRequest: length 8, code 80877103 (1234 << 16 | 5679). */
+/* PostgreSQL's SSLRequest: length 8, code 80877103 (1234 << 16 | 5679);
+ * GSSENCRequest: code 80877104. */
 static const unsigned char pg_sslrequest[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+static const unsigned char pg_gssencrequest[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
 
 /* The handshake with the target ended; c->tls holds the outcome. */
 static void
@@ -855,6 +858,7 @@ upstream_done(struct conn *c)
 	if (c->resumed)
 		atomic_fetch_add_explicit(&c->w->m->resumed, 1, memory_order_relaxed);
 	c->st = C_OPEN;
+	c->pg_local = c->l->starttls == GW_STARTTLS_POSTGRES;
 	c->cl_rd_ready = c->cl_wr_ready = 1;
 	c->be_rd_ready = c->be_wr_ready = 1;
 	c->tls_rd_need = EV_READ;
@@ -1312,13 +1316,56 @@ http_filter(struct conn *c)
 	}
 }
 
+/* Client mode with --starttls postgres: the local side is plain and the
+ * TLS is the gateway's, so the client's own SSLRequest or GSSENCRequest
+ * (libpq sends one with its default sslmode=prefer) is answered 'N' here,
+ * as a server without TLS answers, and libpq goes on in plain text to its
+ * startup message. Forwarded, it reached PostgreSQL inside the tunnel,
+ * which refused it, and psql failed unless told sslmode=disable. Whatever
+ * else comes first is the startup message and goes on as it is; until 8
+ * bytes tell, nothing is sent. */
+static int
+pg_local_filter(struct conn *c)
+{
+	const unsigned char *p = (const unsigned char *)c->c2b.p + c->c2b.off;
+	size_t have = buf_data(&c->c2b), k = have < 8 ? have : 8;
+	int ssl;
+
+	if (!c->pg_local || have == 0)
+		return STEP_NONE;
+	ssl = memcmp(p, pg_sslrequest, k) == 0;
+	if (!ssl && memcmp(p, pg_gssencrequest, k) != 0) {
+		c->pg_local = 0;
+		return STEP_MOVED;
+	}
+	if (have < 8 && !c->cl_eof)
+		return STEP_NONE;
+	if (have < 8) { /* cut short: goes on as it is */
+		c->pg_local = 0;
+		return STEP_MOVED;
+	}
+	/* Nothing has gone to the client yet (PostgreSQL speaks after the
+	 * startup message): one byte into an empty socket buffer. */
+	if (buf_data(&c->b2c) != 0 || send(c->cfd, "N", 1, MSG_NOSIGNAL) != 1) {
+		set_why(c, "cannot answer the client's %s: %s", ssl ? "SSLRequest" : "GSSENCRequest",
+		    buf_data(&c->b2c) != 0 ? "the server spoke first" : strerror(errno));
+		conn_close(c, "client error");
+		return STEP_CLOSED;
+	}
+	c->c2b.off += 8;
+	if (buf_data(&c->c2b) == 0)
+		buf_give(c, &c->c2b);
+	return STEP_MOVED; /* a GSSENCRequest may be followed by an SSLRequest */
+}
+
 static int
 backend_write(struct conn *c)
 {
 	enum gw_io r;
 	size_t n = 0;
 
-	if (c->st != C_OPEN || c->no_backend || !c->be_wr_ready || buf_data(&c->c2b) == 0)
+	if (c->st != C_OPEN || c->no_backend || !c->be_wr_ready || buf_data(&c->c2b) == 0 ||
+	    c->pg_local)
 		return STEP_NONE;
 	r = side_write(be_tls(c), c->bfd, c->c2b.p + c->c2b.off, buf_data(&c->c2b), &n);
 	if (r == GW_IO_WANT_READ || r == GW_IO_WANT_WRITE) {
@@ -1546,7 +1593,7 @@ propagate_eof(struct conn *c)
 /* The order matters little for correctness (the loop runs until nothing
  * moves) but reading before writing fills each buffer before it drains. */
 static int (*const steps[])(struct conn *) = {
-	client_read, http_filter, backend_write, backend_read, client_write,
+	client_read, http_filter, pg_local_filter, backend_write, backend_read, client_write,
 };
 
 static void

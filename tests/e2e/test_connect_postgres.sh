@@ -54,6 +54,47 @@ assert_eq "alice|t|/CN=alice" "$out" "current_user and pg_stat_ssl through the g
 wait_log "$WORK/cl.log" "conn listener=default .* tls=TLSv1.3 sni=- cn=localhost verify=ok"
 pass "plain psql through tlsgate connect --starttls postgres: alice over TLS with her certificate"
 
+# psql as users type it: sslmode=prefer (libpq's default) asks the local
+# port for TLS first. The local side is plain, the TLS is the gateway's: it
+# answers 'N' itself, as a server without TLS would, and psql goes on in
+# plain text (the SSLRequest used to reach PostgreSQL inside the tunnel,
+# which refused it as an unknown protocol).
+for mode in prefer allow; do
+	out=$(PGCONNECT_TIMEOUT=10 timeout 30 psql -X -tA -c "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()" \
+		"host=127.0.0.1 port=$CP dbname=postgres user=alice sslmode=$mode" 2>&1) ||
+		fail "psql sslmode=$mode through tlsgate connect failed: $out"
+	assert_eq "alice|t" "$out" "psql sslmode=$mode through the gateway: over TLS upstream"
+done
+out=$(PGCONNECT_TIMEOUT=10 PGSSLMODE=prefer timeout 30 psql -X -tA -c "select 1" \
+	"host=127.0.0.1 port=$CP dbname=postgres user=alice gssencmode=prefer" 2>&1) ||
+	fail "psql gssencmode=prefer through tlsgate connect failed: $out"
+assert_eq 1 "$out" "psql gssencmode=prefer through the gateway"
+# A GSSENCRequest, then an SSLRequest (libpq's order when it has Kerberos
+# credentials), each answered 'N'; the startup message then reaches
+# PostgreSQL, which answers (R: authentication) over the tunnel.
+out=$(timeout 30 python3 - "$CP" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+answers = []
+for code in (80877104, 80877103):
+    s.sendall(struct.pack("!II", 8, code))
+    answers.append(s.recv(1).decode())
+body = struct.pack("!I", 196608) + b"user\0alice\0database\0postgres\0\0"
+s.sendall(struct.pack("!I", len(body) + 4) + body)
+first = s.recv(1)
+print(" ".join(answers), first.decode())
+PY
+) || fail "raw GSSENCRequest and SSLRequest through connect: $out"
+assert_eq "N N R" "$out" "GSSENCRequest and SSLRequest answered N by the gateway, then PostgreSQL's authentication"
+# Who demands TLS of the local port is told it has none (the answer a
+# server without TLS gives), not let through.
+if out=$(PGCONNECT_TIMEOUT=10 timeout 30 psql -X -tA -c "select 1" \
+	"host=127.0.0.1 port=$CP dbname=postgres user=alice sslmode=require" 2>&1); then
+	fail "psql sslmode=require got through a plain local port: $out"
+fi
+assert_contains "$out" "server does not support SSL" "psql sslmode=require to the plain local port"
+pass "psql with its default sslmode=prefer (and allow, gssencmode=prefer) through connect; sslmode=require is told no"
+
 # A server that does not do TLS answers 'N': the client is closed, the log says why.
 NP=$(free_port)
 NC=$(free_port)
