@@ -153,6 +153,27 @@ typedef int (*tg_ca_txn_fn)(store *db, const tg_issued *r, void *arg, tg_err *er
 int tg_ca_sign_mem(tg_ca *ca, const pki_profile *p, EVP_PKEY *pub, tg_ca_txn_fn in_txn,
     void *arg, tg_issued *r, char **pem, size_t *len, tg_err *err) TG_MUST_CHECK;
 
+/* One certificate of a group commit (tg_ca_sign_group): the caller fills
+ * the first four, the call the rest. */
+typedef struct tg_ca_sign_req {
+	const pki_profile *p;
+	EVP_PKEY *pub;
+	tg_ca_txn_fn in_txn;     /* as tg_ca_sign_mem's, may be NULL */
+	void *arg;
+	int rc;                  /* 0: issued and durable; -1: not recorded, err says why */
+	tg_issued r;
+	tg_err err;
+} tg_ca_sign_req;
+
+/* Signs and records several certificates as tg_ca_sign_mem does, under one
+ * writer lock, in one transaction and one durable commit. Each request runs
+ * in a savepoint of its own: one that fails (a build error, its in_txn
+ * refusing) is rolled back alone, with its rc and err set, and the others
+ * commit. When the commit itself fails, every request fails with its error.
+ * Returns 0 when the commit succeeded (some requests may still have failed),
+ * -1 when none was recorded. */
+int tg_ca_sign_group(tg_ca *ca, tg_ca_sign_req *const *reqs, size_t n, tg_err *err);
+
 int tg_ca_revoke(tg_ca *ca, const char *serial, int reason, tg_err *err) TG_MUST_CHECK;
 
 /* Revokes the certificate cert (read from path): it must verify with this

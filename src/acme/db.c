@@ -653,8 +653,11 @@ int
 acme_db_chall_each(store *db, const char *authz, int (*fn)(const acme_chall *c, void *arg),
     void *arg, tg_err *err)
 {
+	/* Ordered by an expression, not the column: ordered by id, SQLite walks
+	 * the primary key through every challenge of the CA instead of taking
+	 * the authorization's few from its index and sorting them. */
 	static const char sql[] = "SELECT " CHALL_COLS
-		" FROM tlsgate_acme_challenges WHERE ca = $1 AND authz = $2 ORDER BY id";
+		" FROM tlsgate_acme_challenges WHERE ca = $1 AND authz = $2 ORDER BY id || ''";
 	const char *params[] = { store_ca_name(db), authz };
 	struct each_chall e = { fn, arg };
 
@@ -668,8 +671,9 @@ acme_db_chall_claim(store *db, const char *id, int64_t now, int64_t stale, long 
 	static const char sql[] = "UPDATE tlsgate_acme_challenges SET status = 'processing',"
 		" started = $3 WHERE ca = $1 AND id = $2"
 		" AND (status = 'pending' OR (status = 'processing' AND started < $4))"
-		" AND authz IN (SELECT id FROM tlsgate_acme_authzs"
-		"   WHERE ca = $1 AND status = 'pending' AND expires > $3)";
+		" AND EXISTS (SELECT 1 FROM tlsgate_acme_authzs a WHERE a.ca = $1"
+		"   AND a.id = tlsgate_acme_challenges.authz AND a.status = 'pending'"
+		"   AND a.expires > $3)";
 	char t[24], s[24];
 	const char *params[] = { store_ca_name(db), id, t, s };
 

@@ -400,22 +400,56 @@ load_kid(hctx *h)
 	return 0;
 }
 
+/* A nonce to be recorded as used, with the concurrent requests' ones. */
+struct nonce_use {
+	const char *id;
+	int64_t issued;
+	int fresh, rc;
+	tg_err err;
+};
+
+/* Runs on the leader's store connection: the nonces' inserts in one
+ * transaction, each still refused on its own if its id is there already
+ * (the unique key decides, across all servers of the store). A failed
+ * statement or commit fails the whole group, which then recorded none. */
+static void
+nonce_group(void *ctx, void *const *items, size_t n)
+{
+	store *db = ctx;
+	tg_err err = { 0 };
+	int rc = store_sql_begin(db, &err);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct nonce_use *u = items[i];
+		rc = acme_db_nonce_use(db, u->id, u->issued, &u->fresh, &err);
+	}
+	if (rc == 0)
+		rc = store_sql_commit(db, &err);
+	if (rc != 0)
+		store_sql_rollback(db);
+	for (size_t i = 0; i < n; i++) {
+		struct nonce_use *u = items[i];
+		u->rc = rc;
+		if (rc != 0)
+			u->err = err;
+	}
+}
+
 static int
 check_nonce(hctx *h)
 {
 	char id[33];
-	int64_t issued;
-	int fresh = 0;
-	tg_err err = { 0 };
+	struct nonce_use u = { id, 0, 0, 0, { 0 } };
 
 	if (acme_nonce_check(h->srv->nonce_key, h->jws.nonce, h->now, ACME_NONCE_AGE, id,
-		&issued) != 0)
+		&u.issued) != 0)
 		return problem(h, ACME_P_BAD_NONCE,
 		    "the nonce is not one this server handed out, or older than %d s; retry with "
 		    "the Replay-Nonce of this answer", ACME_NONCE_AGE);
-	if (acme_db_nonce_use(h->db, id, issued, &fresh, &err) != 0)
-		return internal(h, &err);
-	if (!fresh)
+	acme_group_join(&h->srv->nonceq, h->db, &u);
+	if (u.rc != 0)
+		return internal(h, &u.err);
+	if (!u.fresh)
 		return problem(h, ACME_P_BAD_NONCE,
 		    "the nonce was used already (each nonce is good for one request); retry with the "
 		    "Replay-Nonce of this answer");
@@ -1218,33 +1252,65 @@ order_issued(store *db, const tg_issued *r, void *arg, tg_err *err)
 	return 0;
 }
 
+/* Runs on the leader's thread: the group's certificates under the CA's
+ * writer lock, in one transaction (tg_ca_sign_group). */
+static void
+sign_group(void *ctx, void *const *items, size_t n)
+{
+	acme_srv *srv = ctx;
+	tg_ca_sign_req *reqs[ACME_GROUP_MAX];
+	tg_err err = { 0 };
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = items[i];
+	pthread_mutex_lock(&srv->sign_lock);
+	if (tg_ca_sign_group(srv->ca, reqs, n, &err) != 0)
+		gw_log_err("acme: a group of %zu certificates was not recorded: %s", n, err.msg);
+	pthread_mutex_unlock(&srv->sign_lock);
+	for (size_t i = 0; i < n; i++)
+		ok += reqs[i]->rc == 0;
+	if (n > 1)
+		gw_log("acme: %zu of %zu certificates recorded in one commit", ok, n);
+}
+
+void
+acme_groups_init(acme_srv *srv)
+{
+	acme_group_init(&srv->signq, sign_group);
+	acme_group_init(&srv->nonceq, nonce_group);
+}
+
+void
+acme_groups_free(acme_srv *srv)
+{
+	acme_group_free(&srv->signq);
+	acme_group_free(&srv->nonceq);
+}
+
 static int
 issue(hctx *h, acme_order *o, pki_profile *prof, EVP_PKEY *pub)
 {
 	struct issue_step step = { o->id, 0 };
-	tg_issued r;
+	tg_ca_sign_req q = { .p = prof, .pub = pub, .in_txn = order_issued, .arg = &step };
+	char sans[1024] = "", id[ACME_ID_MAX];
 	tg_err err = { 0 };
-	char *pem = NULL, sans[1024] = "", id[ACME_ID_MAX];
-	size_t len, used = 0;
-	int rc;
+	size_t used = 0;
 
 	for (size_t i = 0; i < prof->nsans && used < sizeof(sans); i++)
 		used += (size_t)snprintf(sans + used, sizeof(sans) - used, "%s%s", i ? "," : "",
 		    prof->sans[i].value);
-	pthread_mutex_lock(&h->srv->sign_lock);
-	rc = tg_ca_sign_mem(h->srv->ca, prof, pub, order_issued, &step, &r, &pem, &len, &err);
-	pthread_mutex_unlock(&h->srv->sign_lock);
-	free(pem);
-	if (rc != 0 && step.not_ready)
+	acme_group_join(&h->srv->signq, h->srv, &q);
+	if (q.rc != 0 && step.not_ready)
 		return problem(h, ACME_P_ORDER_NOT_READY, "the order was finalized meanwhile");
-	if (rc != 0) {
+	if (q.rc != 0) {
 		gw_log_err("acme: issuing for order %s of account %s failed: %s", o->id, o->account,
-		    err.msg);
+		    q.err.msg);
 		return problem(h, ACME_P_SERVER_INTERNAL, "the certificate could not be issued; "
 		    "the order is still ready: retry");
 	}
 	atomic_fetch_add_explicit(&h->srv->m.issued, 1, memory_order_relaxed);
-	gw_log("acme: issued %s to account %s for order %s: %s, valid %lld days", r.serial,
+	gw_log("acme: issued %s to account %s for order %s: %s, valid %lld days", q.r.serial,
 	    o->account, o->id, sans, (long long)(prof->valid_secs / 86400));
 	snprintf(id, sizeof(id), "%s", o->id);
 	acme_order_clear(o);

@@ -1441,6 +1441,7 @@ acme_serve(tg_ca *ca, const acme_serve_opts *o, tg_err *err)
 	srv->ca = ca;
 	srv->started = time(NULL);
 	pthread_mutex_init(&srv->sign_lock, NULL);
+	acme_groups_init(srv);
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
 	snprintf(srv->ca_dir, sizeof(srv->ca_dir), "%s", tg_ca_dir(ca));
@@ -1518,6 +1519,7 @@ out:
 	free(srv->chain_pem);
 	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
 	pthread_mutex_destroy(&srv->sign_lock);
+	acme_groups_free(srv);
 	free(srv);
 	return rc;
 }

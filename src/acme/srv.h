@@ -181,10 +181,31 @@ struct acme_metrics {
 
 struct acme_vq; /* the validation queue (vqueue.c) */
 
+/* Group commit (group.c): items of several threads written by one of them
+ * in one transaction. run gets the leader's ctx and the items (at most
+ * ACME_GROUP_MAX) and must settle every item's outcome. */
+#define ACME_GROUP_MAX 64
+typedef void (*acme_group_fn)(void *ctx, void *const *items, size_t n);
+struct acme_group_wait;
+typedef struct acme_group {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct acme_group_wait *head, **tail;
+	int leading;               /* a thread is writing a group */
+	acme_group_fn run;
+} acme_group;
+
+void acme_group_init(acme_group *g, acme_group_fn run);
+void acme_group_free(acme_group *g);
+/* Returns once item has been through run (by this thread or another). */
+void acme_group_join(acme_group *g, void *ctx, void *item);
+
 typedef struct acme_srv {
 	const acme_serve_opts *o;
 	tg_ca *ca;                 /* signs; used under sign_lock */
 	pthread_mutex_t sign_lock;
+	acme_group signq;          /* finalizes signed together (handlers.c) */
+	acme_group nonceq;         /* used nonces recorded together (handlers.c) */
 	char ca_dir[4096];
 	char base[ACME_BASE_MAX];  /* https://HOST:PORT, no trailing slash */
 	unsigned char nonce_key[ACME_NONCE_KEY_LEN];
@@ -260,6 +281,10 @@ int acme_vq_start(acme_srv *srv, tg_err *err) TG_MUST_CHECK;
 int acme_vq_reserve(acme_srv *srv);
 void acme_vq_hand(acme_srv *srv, const char *chall_id);
 void acme_vq_stop(acme_srv *srv);
+
+/* The server's group commits (finalize's certificates, used nonces). */
+void acme_groups_init(acme_srv *srv);
+void acme_groups_free(acme_srv *srv);
 
 void acme_time_rfc3339(int64_t t, char *buf, size_t len);
 
