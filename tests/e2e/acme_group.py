@@ -2,10 +2,12 @@
 """Finalizes that meet in the ACME server's group commit, for
 test_acme_group_commit and test_acme_group_crash.
 
-  acme_group.py start BASE CAFILE HTTP01PORT N LOCKFILE STATE.json
+  acme_group.py start BASE CAFILE HTTP01PORT N LOCK STATE.json
       N accounts, each with an order for gI.example.test answered over
       http-01 and ready, and one more order (gbad.example.test) ready. With
-      the CA's writer lock (LOCKFILE, flock) held, so that none can be
+      the CA's writer lock held (LOCK: flock:PATH, SQLite's lock file, or
+      pg:PSQL-ARGS:CA-ID, PostgreSQL's advisory lock through psql, with
+      PSQL-ARGS blank-separated), so that none can be
       signed yet, all N finalize at once, with a second finalize of order 0
       (another client of the same account) among them; gbad's finalize
       names an extra name and is refused before it waits. Once every
@@ -19,6 +21,7 @@ fingerprint), for the shell script to check against the inventory."""
 
 import fcntl
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -67,7 +70,38 @@ def ready_order(c, name, http01):
     return loc, order
 
 
-def start(base, ca, port, n, lockfile, state_path):
+class WriterLock:
+    """The CA's writer lock as tlsgate takes it (src/store)."""
+
+    def __init__(self, spec):
+        self.kind, _, rest = spec.partition(":")
+        if self.kind == "flock":
+            self.f = open(rest, "rb")
+            fcntl.flock(self.f, fcntl.LOCK_EX)
+            return
+        args, _, ca = rest.rpartition(":")
+        h = 2166136261  # store_pg.c's lock_key_of: FNV-1a of the CA's id, as an int4
+        for ch in ca.encode():
+            h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+        self.key = "1953264487, %d" % (h - (1 << 32) if h >= 1 << 31 else h)
+        self.psql = subprocess.Popen(["psql", "-X", "-q", "-tA"] + args.split(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.psql.stdin.write("SELECT pg_advisory_lock(%s), 'held';\n" % self.key)
+        self.psql.stdin.flush()
+        if "held" not in self.psql.stdout.readline():
+            raise RuntimeError("psql did not take the advisory lock")
+
+    def release(self):
+        if self.kind == "flock":
+            fcntl.flock(self.f, fcntl.LOCK_UN)
+            self.f.close()
+            return
+        self.psql.stdin.write("SELECT pg_advisory_unlock(%s);\n\\q\n" % self.key)
+        self.psql.stdin.close()
+        self.psql.wait(30)
+
+
+def start(base, ca, port, n, lockspec, state_path):
     http01 = Challenges(port)
     state = {"orders": [], "bad": None}
     clients = []
@@ -98,8 +132,8 @@ def start(base, ca, port, n, lockfile, state_path):
             r = e
         rec["answers"].append(answer(r))
 
-    with open(lockfile, "rb") as lf:
-        fcntl.flock(lf, fcntl.LOCK_EX)
+    lock = WriterLock(lockspec)
+    try:
         threads = [threading.Thread(target=finalize, args=a) for a in calls]
         for t in threads:
             t.start()
@@ -110,9 +144,10 @@ def start(base, ca, port, n, lockfile, state_path):
         state["bad"] = {"url": bad_loc, "answer": answer(r),
                         "status": clients[0][0].get(bad_loc)["status"]}
         time.sleep(1)
-        fcntl.flock(lf, fcntl.LOCK_UN)
-        for t in threads:
-            t.join(60)
+    finally:
+        lock.release()
+    for t in threads:
+        t.join(60)
     json.dump(state, open(state_path, "w"), indent=1)
 
 
