@@ -78,6 +78,86 @@ void pki_pass_fix(const pki_pass *p, char *buf, size_t len);
 void pki_pass_source(const pki_pass *p, char *buf, size_t len);
 void pki_pass_clear(pki_pass *p);
 
+/* --- PEM: the one splitter every reader of PEM text uses --- */
+
+#define PKI_PEM_LABEL_MAX 64
+
+/* One block of a PEM text, from its BEGIN line through its END line, as
+ * found (not decoded). A label is kept only when it is printable ASCII
+ * shorter than PKI_PEM_LABEL_MAX; a line with another is no BEGIN line. */
+typedef struct pki_pem_block {
+	char label[PKI_PEM_LABEL_MAX];     /* "CERTIFICATE" */
+	const char *text;                  /* into the caller's data */
+	size_t len;
+	int number;                        /* 1-based, in file order */
+	size_t line;                       /* 1-based line of its BEGIN */
+	int cut_short;                     /* no END line before the next BEGIN or the end */
+	int end_mismatch;                  /* its END line names end_label instead */
+	char end_label[PKI_PEM_LABEL_MAX]; /* "?" when unreadable */
+} pki_pem_block;
+
+/* What the splitter saw around the blocks. */
+typedef struct pki_pem_info {
+	int nblocks;
+	int crlf;          /* a line ends with CR LF */
+	int junk;          /* a line outside the blocks is not blank */
+	size_t junk_line;  /* the first such line */
+} pki_pem_info;
+
+/* 1 if data holds a "-----BEGIN " line start: the text is PEM. */
+int pki_pem_is(const unsigned char *data, size_t len);
+/* Calls fn for each block of data[0..len) in order (a BEGIN inside a block
+ * ends it cut short); stops at fn's first non-zero return and returns it, 0
+ * otherwise. info (may be NULL) gets the facts. */
+int pki_pem_split(const unsigned char *data, size_t len,
+    int (*fn)(const pki_pem_block *b, void *arg), void *arg, pki_pem_info *info);
+/* The bytes of a block and its headers (Proc-Type, DEK-Info; header may be
+ * NULL): 0, or -1 when it does not decode (cut short, an END of another
+ * label, damaged base64). The caller frees *der with OPENSSL_clear_free and
+ * *header with OPENSSL_free. */
+int pki_pem_decode(const pki_pem_block *b, unsigned char **der, long *len, char **header);
+/* Where a block is and what is wrong with it, for messages: "PEM block 2
+ * (CERTIFICATE, line 23) has no END line: cut short". */
+void pki_pem_where(const pki_pem_block *b, char *buf, size_t len);
+/* 1 if the block is a passphrase-protected key by its label or headers. */
+int pki_pem_is_encrypted_key(const pki_pem_block *b);
+
+/* --- Passphrase-protected keys and bundles from files (src/pki/pbe.c) --- */
+
+/* Caps on the key derivation a file asks for, read before any passphrase is
+ * tried (see pbe.c for the tools' defaults they sit above). */
+#define PKI_KDF_ITER_MAX 10000000ULL      /* PBKDF2, PKCS#5 v1, PKCS#12 KDF and MAC */
+#define PKI_SCRYPT_N_MAX (1ULL << 20)
+#define PKI_SCRYPT_R_MAX 32ULL
+#define PKI_SCRYPT_P_MAX 16ULL
+#define PKI_SCRYPT_WORK_MAX (1ULL << 22)  /* N * r * p */
+
+typedef enum {
+	PKI_KEY_OK,
+	PKI_KEY_DAMAGED,    /* does not decode */
+	PKI_KEY_NEED_PASS,  /* encrypted, and no passphrase given */
+	PKI_KEY_BAD_PASS,   /* the passphrase does not open it */
+	PKI_KEY_TOO_COSTLY, /* its key derivation is above a cap: err says which */
+} pki_key_status;
+
+/* 0 if a passphrase-based encryption algorithm (PBES2 with PBKDF2 or
+ * scrypt, a PKCS#5 v1 or PKCS#12 PBE) is within the caps; else -1 with a
+ * message naming path, the parameter, its value, the cap and the fix. */
+int pki_pbe_check(const X509_ALGOR *alg, const char *path, tg_err *err);
+/* 1 if der is an encrypted PKCS#8 key (EncryptedPrivateKeyInfo). */
+int pki_key_der_encrypted(const unsigned char *der, size_t len);
+/* A private key from DER (a block's, with its PEM header, or NULL): plain,
+ * encrypted PKCS#8 (told by content, whatever the label) or legacy PEM
+ * encryption (DEK-Info), decrypted with pass (may be NULL). path names the
+ * file in err, set only for PKI_KEY_TOO_COSTLY. */
+pki_key_status pki_key_decode(const unsigned char *der, size_t len, const char *header,
+    const char *pass, const char *path, EVP_PKEY **key, tg_err *err);
+/* A DER PKCS#12 file opened with pass (NULL or "": both empty forms are
+ * tried), every iteration count checked first: the key (or NULL), the
+ * certificate of the key (or NULL) and the other certificates. */
+pki_key_status pki_p12_open(const unsigned char *der, size_t len, const char *pass,
+    const char *path, EVP_PKEY **key, X509 **leaf, STACK_OF(X509) **ca, tg_err *err);
+
 /* --- Loading (PEM or DER, detected; errors name the file and the fix) --- */
 
 /* All certificates of a file, in file order. */

@@ -62,6 +62,7 @@ struct chk_file {
 	/* Format diagnostics. */
 	int crlf, junk, corrupt;
 	char corrupt_label[64];
+	char corrupt_where[256]; /* the first: "PEM block 2 (CERTIFICATE, line 23) has no END line..." */
 	int empty, bare_base64;
 	char other[96];         /* what the file holds when not usable ("a CSR") */
 	/* Objects. */
@@ -71,6 +72,7 @@ struct chk_file {
 	unsigned char key_spki[CHK_HASH_LEN];
 	int key_encrypted;      /* passphrase-protected and not decrypted */
 	int key_bad_pass;       /* a passphrase was given and did not work */
+	char *key_refused;      /* its key derivation is above src/pki's caps: why (not tried) */
 	const struct chk_keypass *keypass; /* the service's own passphrase source */
 	X509_CRL *crl;          /* the first CRL; NULL when the file holds none */
 	X509_CRL *crls[CHK_CRLS_MAX]; /* all of them (tlsgate writes intermediate + root) */

@@ -16,9 +16,8 @@
 #include <unistd.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/pki.h"
 #include "tlsgate/util.h"
-
-#define PEM_LABEL_MAX 64
 
 struct chk_file *
 chk_file_new(const char *path, int explicit_input)
@@ -46,6 +45,7 @@ chk_file_free(struct chk_file *f)
 	EVP_PKEY_free(f->key);
 	for (size_t i = 0; i < f->ncrls; i++)
 		X509_CRL_free(f->crls[i]);
+	free(f->key_refused);
 	free(f->path);
 	free(f);
 }
@@ -253,47 +253,13 @@ set_key(struct chk_file *f, EVP_PKEY *key)
 	return 0;
 }
 
-static int
-pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char *pass = u;
-	size_t len;
-
-	if (pass == NULL)
-		return -1; /* no prompt: a checker must not block on a tty */
-	len = strlen(pass);
-	if (len > (size_t)size)
-		len = (size_t)size;
-	memcpy(buf, pass, len);
-	return (int)len;
-}
-
 /* --- PEM --- */
 
-static int
-line_is_blank(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-			return 0;
-	return 1;
-}
-
-static int
-label_of(const char *line, size_t n, const char *kind, char *label)
-{
-	size_t kl = strlen(kind), i;
-
-	if (n < kl + 5 || memcmp(line, kind, kl) != 0)
-		return 0;
-	for (i = kl; i + 5 <= n && memcmp(line + i, "-----", 5) != 0; i++)
-		;
-	if (i + 5 > n || i - kl >= PEM_LABEL_MAX)
-		return 0;
-	memcpy(label, line + kl, i - kl);
-	label[i - kl] = '\0';
-	return 1;
-}
+struct pem_walk {
+	chk_ctx *c;
+	struct chk_file *f;
+	int rc;
+};
 
 static void
 note_other(struct chk_file *f, const char *what)
@@ -326,16 +292,36 @@ decode_plain_key(chk_ctx *c, const unsigned char *der, size_t len)
 	return key;
 }
 
+/* Why src/pki would not try a key's passphrase (the first one). */
+static void
+note_refused(struct chk_file *f, const tg_err *err)
+{
+	if (f->key_refused == NULL)
+		f->key_refused = strdup(err->msg);
+}
+
+static void
+note_corrupt(struct chk_file *f, const pki_pem_block *b)
+{
+	if (f->corrupt++ == 0) {
+		snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", b->label);
+		pki_pem_where(b, f->corrupt_where, sizeof(f->corrupt_where));
+	}
+}
+
 /* An encrypted key opened the way its service opens it: with the
  * passphrases its config gives (tried in turn, as nginx tries the lines of
- * ssl_password_file), else with --pass-file. */
+ * ssl_password_file), else with --pass-file. A key derivation above
+ * src/pki's caps is not tried at all. */
 static EVP_PKEY *
-decrypt_key(chk_ctx *c, struct chk_file *f, const char *block, size_t n)
+decrypt_key(chk_ctx *c, struct chk_file *f, const unsigned char *der, size_t n,
+    const char *header)
 {
 	const struct chk_keypass *kp = chk_key_pass(c, f->path);
 	char *const *tries = kp != NULL ? kp->passes : &c->pass;
 	size_t ntries = kp != NULL ? kp->npasses : 1;
 	EVP_PKEY *key = NULL;
+	tg_err err;
 
 	if (kp != NULL && kp->npasses == 0 && c->pass != NULL) {
 		kp = NULL; /* the command's answer, given with --pass-file */
@@ -343,45 +329,58 @@ decrypt_key(chk_ctx *c, struct chk_file *f, const char *block, size_t n)
 		ntries = 1;
 	}
 	f->keypass = kp;
+	tg_err_clear(&err);
 	for (size_t i = 0; key == NULL && i < ntries; i++) {
-		BIO *b = BIO_new_mem_buf(block, (int)n);
-		key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, pass_cb, tries[i]) : NULL;
-		BIO_free(b);
-		ERR_clear_error();
+		if (pki_key_decode(der, n, header, tries[i], f->path, &key, &err) ==
+		    PKI_KEY_TOO_COSTLY) {
+			note_refused(f, &err);
+			break;
+		}
 	}
 	return key;
 }
 
+/* A key's DER (a PEM block's, with its headers, or a whole DER file): 1
+ * when it is no key at all. By content as well as label: an encrypted
+ * PKCS#8 body under any label goes through the same capped decryption. */
 static int
-decode_key_block(chk_ctx *c, struct chk_file *f, BIO *b, const char *block, size_t n,
-    const char *label)
+take_key(chk_ctx *c, struct chk_file *f, const unsigned char *der, size_t len,
+    const char *header, int encrypted)
 {
-	char *name = NULL, *header = NULL;
-	unsigned char *der = NULL;
-	EVP_PKEY *key = NULL;
-	long dlen = 0;
-	int encrypted = strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 ||
-	    memmem(block, n, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	EVP_PKEY *key;
 
-	if (encrypted)
-		key = decrypt_key(c, f, block, n);
-	else if (PEM_read_bio(b, &name, &header, &der, &dlen) == 1)
-		key = decode_plain_key(c, der, (size_t)dlen);
-	if (der != NULL)
-		OPENSSL_clear_free(der, (size_t)dlen);
-	OPENSSL_free(name);
-	OPENSSL_free(header);
+	encrypted = encrypted || pki_key_der_encrypted(der, len);
+	key = encrypted ? decrypt_key(c, f, der, len, header) : decode_plain_key(c, der, len);
 	ERR_clear_error();
 	if (key != NULL)
 		return set_key(f, key);
-	if (encrypted) {
-		f->key_encrypted = 1;
-		f->key_bad_pass = f->keypass != NULL ? f->keypass->npasses > 0 : c->pass != NULL;
+	if (!encrypted)
+		return 1;
+	f->key_encrypted = 1;
+	f->key_bad_pass = f->keypass != NULL ? f->keypass->npasses > 0 : c->pass != NULL;
+	return 0;
+}
+
+static int
+decode_key_block(chk_ctx *c, struct chk_file *f, const pki_pem_block *b)
+{
+	char *header = NULL;
+	unsigned char *der = NULL;
+	long dlen = 0;
+	int rc;
+
+	if (pki_pem_decode(b, &der, &dlen, &header) != 0) {
+		note_corrupt(f, b);
 		return 0;
 	}
-	f->corrupt++;
-	snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
-	return 0;
+	rc = take_key(c, f, der, (size_t)dlen, header, pki_pem_is_encrypted_key(b));
+	OPENSSL_clear_free(der, (size_t)dlen);
+	OPENSSL_free(header);
+	if (rc == 1) {
+		note_corrupt(f, b);
+		rc = 0;
+	}
+	return rc;
 }
 
 /* Keeps every CRL of a file; past CHK_CRLS_MAX the rest are dropped. */
@@ -398,29 +397,39 @@ add_crl(struct chk_file *f, X509_CRL *crl)
 
 /* Decodes one BEGIN..END block by its label. */
 static int
-decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const char *label)
+decode_block(const pki_pem_block *b, void *arg)
 {
-	BIO *b = BIO_new_mem_buf(block, (int)n);
+	struct pem_walk *w = arg;
+	chk_ctx *c = w->c;
+	struct chk_file *f = w->f;
+	const char *label = b->label;
+	BIO *bio;
 	void *obj = NULL;
-	int rc = 0, known = 1;
+	int known = 1;
 
-	if (b == NULL)
-		return -1;
+	if (b->cut_short || b->end_mismatch) {
+		note_corrupt(f, b);
+		return 0;
+	}
+	if (strstr(label, "PRIVATE KEY") != NULL) {
+		w->rc |= decode_key_block(c, f, b);
+		return 0;
+	}
+	if ((bio = BIO_new_mem_buf(b->text, (int)b->len)) == NULL) {
+		w->rc = -1;
+		return 1;
+	}
 	if (strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0) {
-		if ((obj = decode_cert(c, b)) != NULL)
-			rc = add_cert(f, obj);
+		if ((obj = decode_cert(c, bio)) != NULL)
+			w->rc |= add_cert(f, obj);
 	} else if (strcmp(label, "TRUSTED CERTIFICATE") == 0) {
-		if ((obj = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) != NULL)
-			rc = add_cert(f, obj);
-	} else if (strstr(label, "PRIVATE KEY") != NULL) {
-		rc = decode_key_block(c, f, b, block, n, label);
-		obj = f; /* handled, corrupt or not */
+		if ((obj = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)) != NULL)
+			w->rc |= add_cert(f, obj);
 	} else if (strcmp(label, "X509 CRL") == 0) {
-		if ((obj = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL)
+		if ((obj = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
 			add_crl(f, obj);
 	} else {
 		known = 0;
-		obj = f;
 		if (strstr(label, "REQUEST") != NULL)
 			note_other(f, "a certificate signing request (CSR), not a certificate");
 		else if (strcmp(label, "PUBLIC KEY") == 0)
@@ -428,48 +437,25 @@ decode_block(chk_ctx *c, struct chk_file *f, const char *block, size_t n, const 
 		else if (strstr(label, "PARAMETERS") == NULL)
 			note_other(f, "a PEM block of an unknown type");
 	}
-	if (obj == NULL && known) {
-		f->corrupt++;
-		snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
-	}
+	if (obj == NULL && known)
+		note_corrupt(f, b);
 	ERR_clear_error();
-	BIO_free(b);
-	return rc;
+	BIO_free(bio);
+	return w->rc != 0;
 }
 
-/* Walks the text line by line: blocks are decoded, anything else that is
- * not blank counts as junk. */
+/* The blocks through src/pki's splitter; text outside them is junk. */
 static int
 load_pem(chk_ctx *c, struct chk_file *f, const char *data, size_t len)
 {
-	char label[PEM_LABEL_MAX], endlabel[PEM_LABEL_MAX];
-	const char *p = data, *end = data + len, *block = NULL;
+	struct pem_walk w = { c, f, 0 };
+	pki_pem_info info;
 
 	f->fmt = CHK_FMT_PEM;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *next = nl ? nl + 1 : end;
-
-		if (n > 0 && p[n - 1] == '\r')
-			f->crlf = 1;
-		if (block == NULL) {
-			if (label_of(p, n, "-----BEGIN ", label))
-				block = p;
-			else if (!line_is_blank(p, n))
-				f->junk = 1;
-		} else if (label_of(p, n, "-----END ", endlabel)) {
-			if (decode_block(c, f, block, (size_t)(next - block), label) != 0)
-				return -1;
-			block = NULL;
-		}
-		p = next;
-	}
-	if (block != NULL) { /* BEGIN without END: cut short */
-		f->corrupt++;
-		snprintf(f->corrupt_label, sizeof(f->corrupt_label), "%s", label);
-	}
-	return 0;
+	(void)pki_pem_split((const unsigned char *)data, len, decode_block, &w, &info);
+	f->crlf = info.crlf;
+	f->junk = info.junk;
+	return w.rc != 0 ? -1 : 0;
 }
 
 /* --- DER and PKCS#12 --- */
@@ -549,24 +535,29 @@ p12_inspect(struct chk_file *f, PKCS12 *p12)
 	ERR_clear_error();
 }
 
+/* Opened with --pass-file, else with an empty passphrase; src/pki checks
+ * the MAC's and every encryption's iteration count before trying any. */
 static int
-p12_open(chk_ctx *c, struct chk_file *f, PKCS12 *p12)
+p12_open(chk_ctx *c, struct chk_file *f, PKCS12 *p12, const unsigned char *data, size_t len)
 {
-	const char *tries[] = { c->pass, "", NULL };
+	const char *tries[] = { c->pass, NULL };
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
+	pki_key_status st = PKI_KEY_BAD_PASS;
+	tg_err err;
 	int rc = 0;
 
 	p12_inspect(f, p12);
-	for (size_t i = 0; i < 3; i++) {
-		if (i == 0 && c->pass == NULL)
-			continue;
-		if (PKCS12_parse(p12, tries[i], &key, &cert, &ca) == 1)
+	tg_err_clear(&err);
+	for (size_t i = c->pass == NULL ? 1 : 0; i < 2; i++) {
+		st = pki_p12_open(data, len, tries[i], f->path, &key, &cert, &ca, &err);
+		if (st == PKI_KEY_OK || st == PKI_KEY_TOO_COSTLY)
 			break;
-		ERR_clear_error();
 	}
-	if (cert == NULL && key == NULL) {
+	if (st == PKI_KEY_TOO_COSTLY)
+		note_refused(f, &err);
+	if (st != PKI_KEY_OK) {
 		f->p12_locked = 1; /* wrong or no passphrase: only the scheme is known */
 		return 0;
 	}
@@ -603,8 +594,11 @@ load_binary(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t le
 	} else if (p = data, (p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL) {
 		f->fmt = CHK_FMT_P12;
 		f->p12 = 1;
-		rc = p12_open(c, f, p12);
+		rc = p12_open(c, f, p12, data, len);
 		PKCS12_free(p12);
+	} else if (pki_key_der_encrypted(data, len)) {
+		f->fmt = CHK_FMT_DER;
+		rc = take_key(c, f, data, len, NULL, 1);
 	} else if (p = data, (key = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL) {
 		f->fmt = CHK_FMT_DER;
 		rc = set_key(f, key);
@@ -702,7 +696,7 @@ chk_file_parse(chk_ctx *c, struct chk_file *f, const unsigned char *data, size_t
 		f->fmt = CHK_FMT_TEXT;
 		return 0;
 	}
-	if (memmem(data, len, "-----BEGIN ", 11) != NULL)
+	if (pki_pem_is(data, len))
 		return load_pem(c, f, (const char *)data, len);
 	if (is_text(data, len)) {
 		f->fmt = CHK_FMT_TEXT;

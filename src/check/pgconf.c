@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "check/chk_int.h"
+#include "tlsgate/pki.h"
 #include "check/chk_lua.h" /* chk_file_error */
 #include "tlsgate/util.h"
 
@@ -288,24 +289,6 @@ pg_hba(chk_ctx *c, const struct pgconf *pc, const char *datadir, tg_err *err)
 }
 
 
-/* Whether the key file is an encrypted PEM key: PostgreSQL runs
- * ssl_passphrase_command only when OpenSSL asks for a passphrase. */
-static int
-pg_key_encrypted(const char *key)
-{
-	unsigned char *data = NULL;
-	size_t len = 0;
-	tg_err ignored;
-	int enc;
-
-	if (util_read_file(key, &data, &len, &ignored) != 0)
-		return 0;
-	enc = memmem(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) != NULL ||
-	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
-	OPENSSL_clear_free(data, len);
-	return enc;
-}
-
 /* The child: PostgreSQL's popen of the command, as the server's account
  * when we are root (the server never runs as root), in the data directory
  * (the server's working directory), %p the prompt. */
@@ -372,7 +355,9 @@ pg_passcmd(chk_ctx *c, const struct pg_setting *s, const char *key, const char *
 	pid_t pid;
 
 	snprintf(origin, sizeof(origin), "ssl_passphrase_command (%.3000s:%u)", s->file, s->line);
-	if (!pg_key_encrypted(key))
+	/* PostgreSQL runs ssl_passphrase_command only when OpenSSL asks for a
+	 * passphrase: when the key is passphrase-protected. */
+	if (!pki_key_file_encrypted(key))
 		return 0;
 	if (!pg_passcmd_trusted(s->file, pw))
 		return chk_add_key_pass(c, key, NULL, 0, origin, err); /* not judged */

@@ -203,7 +203,8 @@ r_pem_corrupt(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_file
 	fixf(fix, sizeof(fix), "copy %s again from its source; a truncated or edited block cannot "
 	    "be repaired", f->path);
 	chk_emit(c, r, unit, f->path, fix, "%s: %d PEM block(s) (%s) do not decode: truncated, "
-	    "missing the END line, or damaged base64", f->path, f->corrupt, f->corrupt_label);
+	    "missing the END line, or damaged base64; the first: %s", f->path, f->corrupt,
+	    f->corrupt_label, f->corrupt_where);
 }
 
 static void
@@ -211,6 +212,13 @@ r_key_encrypted(chk_ctx *c, const struct chk_rule *r, size_t unit, struct chk_fi
 {
 	char fix[1024];
 
+	if (f->key_refused != NULL) {
+		/* src/pki's message says which parameter and how to re-encrypt. */
+		fixf(fix, sizeof(fix), "encrypt the key again with default settings (`openssl pkcs8 "
+		    "-topk8 -v2 aes-256-cbc`, `openssl pkcs12 -export`), or ask its sender to");
+		chk_emit(c, r, unit, f->path, fix, "%s", f->key_refused);
+		return;
+	}
 	if (!f->key_encrypted || (f->keypass != NULL && f->keypass->npasses == 0 &&
 	    f->keypass->failed[0] == '\0'))
 		return; /* the service gets its passphrase itself: key-passphrase-external */

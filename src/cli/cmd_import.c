@@ -101,16 +101,14 @@ locate(const char *host, char **srcs, int nsrc, char *crt, char *key, tg_err *er
 		    "%s.crt + %s.key, %s/fullchain.pem + %s/privkey.pem)", srcs[0], host, host, host,
 		    host, host);
 	}
-	/* Files: the key is the one that says PRIVATE KEY. */
+	/* Files: the key is the one holding a private key (src/pki reads it). */
 	for (int i = 0; i < nsrc; i++) {
 		unsigned char *data;
 		size_t len;
-		int is_key;
 		if (util_read_file(srcs[i], &data, &len, err) != 0)
 			return -1;
-		is_key = strstr((char *)data, "PRIVATE KEY-----") != NULL;
 		OPENSSL_clear_free(data, len);
-		snprintf(is_key ? key : crt, PATH_MAX, "%s", srcs[i]);
+		snprintf(pki_file_kinds(srcs[i]) & PKI_FILE_KEY ? key : crt, PATH_MAX, "%s", srcs[i]);
 	}
 	if (crt[0] == '\0' || key[0] == '\0')
 		return tg_err_set(err, TG_ERR_USAGE,

@@ -256,15 +256,21 @@ inspect_p12(struct inspect_in *in, tg_err *err)
 	X509 *leaf = NULL;
 	STACK_OF(X509) *ca = NULL;
 	char desc[64];
+	pki_key_status st;
 	int rc = -1;
 
 	if (p12 == NULL)
 		return tg_err_set(err, TG_ERR_CONFIG,
 		    "%s is not a certificate, chain, CSR, CRL, key or PKCS#12 file", in->path);
+	PKCS12_free(p12);
 	if (in->pass->file != NULL && pki_pass_get(in->pass, in->path, 0, err) != 0)
 		goto out;
-	if (PKCS12_parse(p12, in->pass->value ? in->pass->value : "", &key, &leaf, &ca) != 1) {
-		tg_err_ossl(err, TG_ERR_CONFIG, "cannot open PKCS#12 %s: wrong password? give it "
+	/* src/pki checks every iteration count before the password. */
+	st = pki_p12_open(in->data, in->len, in->pass->value, in->path, &key, &leaf, &ca, err);
+	if (st == PKI_KEY_TOO_COSTLY)
+		goto out;
+	if (st != PKI_KEY_OK) {
+		tg_err_set(err, TG_ERR_CONFIG, "cannot open PKCS#12 %s: wrong password? give it "
 		    "with --%s FILE", in->path, in->pass->option);
 		goto out;
 	}
@@ -287,7 +293,6 @@ out:
 	X509_free(leaf);
 	sk_X509_pop_free(ca, X509_free);
 	EVP_PKEY_free(key);
-	PKCS12_free(p12);
 	return rc;
 }
 
@@ -313,24 +318,46 @@ static int (*der_kind(const unsigned char *data, size_t len))(struct inspect_in 
 	return NULL;
 }
 
+/* The labels of a PEM file's blocks, as src/pki's splitter reads them. */
+enum { HAS_KEY = 1, HAS_CSR = 2, HAS_CRL = 4 };
+
+static int
+label_cb(const pki_pem_block *b, void *arg)
+{
+	unsigned *has = arg;
+	size_t n = strlen(b->label);
+
+	if (n >= 11 && strcmp(b->label + n - 11, "PRIVATE KEY") == 0)
+		*has |= HAS_KEY;
+	else if (n >= 19 && strcmp(b->label + n - 19, "CERTIFICATE REQUEST") == 0)
+		*has |= HAS_CSR;
+	else if (strcmp(b->label, "X509 CRL") == 0)
+		*has |= HAS_CRL;
+	return 0;
+}
+
 static int
 inspect_file(struct inspect_in *in, tg_err *err)
 {
 	static const struct {
-		const char *marker;
+		unsigned has;
 		int (*fn)(struct inspect_in *, tg_err *);
 	} pem[] = {
-		{ "PRIVATE KEY-----", inspect_key },
-		{ "CERTIFICATE REQUEST-----", inspect_csr },
-		{ "X509 CRL-----", inspect_crl },
-		/* PEM that is none of the above must be certificates: say what is wrong. */
-		{ "-----BEGIN", inspect_chain },
+		{ HAS_KEY, inspect_key },
+		{ HAS_CSR, inspect_csr },
+		{ HAS_CRL, inspect_crl },
 	};
 	int (*fn)(struct inspect_in *, tg_err *);
+	unsigned has = 0;
 
-	for (size_t i = 0; i < sizeof(pem) / sizeof(pem[0]); i++)
-		if (memmem(in->data, in->len, pem[i].marker, strlen(pem[i].marker)) != NULL)
-			return pem[i].fn(in, err);
+	if (pki_pem_is(in->data, in->len)) {
+		(void)pki_pem_split(in->data, in->len, label_cb, &has, NULL);
+		for (size_t i = 0; i < sizeof(pem) / sizeof(pem[0]); i++)
+			if (has & pem[i].has)
+				return pem[i].fn(in, err);
+		/* PEM that is none of the above must be certificates: say what is wrong. */
+		return inspect_chain(in, err);
+	}
 	if (pki_load_certs(in->path, &in->certs, NULL) == 0)
 		return inspect_chain(in, err);
 	if ((fn = der_kind(in->data, in->len)) != NULL)

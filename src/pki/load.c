@@ -10,33 +10,95 @@
 #include <openssl/pkcs12.h>
 #include <string.h>
 
-static int
-looks_pem(const unsigned char *data, size_t len)
+/* What a PEM label names, for "it holds ..." messages. */
+static const char *
+label_kind(const char *label)
 {
-	return len > 11 && memmem(data, len, "-----BEGIN ", 11) != NULL;
+	static const struct {
+		const char *label;
+		const char *what;
+	} kinds[] = {
+		{ "CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
+		{ "NEW CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
+		{ "CERTIFICATE", "a certificate" },
+		{ "X509 CERTIFICATE", "a certificate" },
+		{ "TRUSTED CERTIFICATE", "a certificate" },
+		{ "X509 CRL", "a CRL" },
+		{ "ENCRYPTED PRIVATE KEY", "an encrypted private key" },
+		{ "PUBLIC KEY", "a public key" },
+	};
+	size_t n = strlen(label);
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(label, kinds[i].label) == 0)
+			return kinds[i].what;
+	if (n >= 11 && strcmp(label + n - 11, "PRIVATE KEY") == 0)
+		return "a private key";
+	return NULL;
+}
+
+static int
+is_cert_label(const char *label)
+{
+	return strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0 ||
+	    strcmp(label, "TRUSTED CERTIFICATE") == 0;
+}
+
+static int
+is_key_label(const char *label)
+{
+	size_t n = strlen(label);
+
+	return n >= 11 && strcmp(label + n - 11, "PRIVATE KEY") == 0;
+}
+
+/* The first block a test takes, copied out of the splitter. */
+typedef struct {
+	int (*want)(const char *label);
+	pki_pem_block b;
+	int found;
+	const char *kind; /* what the first block of a known kind holds */
+} first_block;
+
+static int
+first_cb(const pki_pem_block *b, void *arg)
+{
+	first_block *fb = arg;
+
+	if (fb->kind == NULL)
+		fb->kind = label_kind(b->label);
+	if (fb->want == NULL || !fb->want(b->label))
+		return 0;
+	fb->b = *b;
+	fb->found = 1;
+	return 1;
+}
+
+static int
+first_of(const unsigned char *data, size_t len, int (*want)(const char *), first_block *fb)
+{
+	memset(fb, 0, sizeof(*fb));
+	fb->want = want;
+	(void)pki_pem_split(data, len, first_cb, fb, NULL);
+	return fb->found;
 }
 
 /* Names what a PEM file holds when it is not what was asked for. */
 static const char *
 pem_kind(const unsigned char *data, size_t len)
 {
-	static const struct {
-		const char *marker;
-		const char *what;
-	} kinds[] = {
-		{ "-----BEGIN CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
-		{ "-----BEGIN NEW CERTIFICATE REQUEST", "a certificate signing request (CSR)" },
-		{ "-----BEGIN CERTIFICATE", "a certificate" },
-		{ "-----BEGIN X509 CRL", "a CRL" },
-		{ "-----BEGIN ENCRYPTED PRIVATE KEY", "an encrypted private key" },
-		{ "PRIVATE KEY-----", "a private key" },
-		{ "-----BEGIN PUBLIC KEY", "a public key" },
-	};
+	first_block fb;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (memmem(data, len, kinds[i].marker, strlen(kinds[i].marker)) != NULL)
-			return kinds[i].what;
-	return "PEM data of another kind";
+	first_of(data, len, NULL, &fb);
+	return fb.kind != NULL ? fb.kind : "PEM data of another kind";
+}
+
+static int
+has_label(const unsigned char *data, size_t len, int (*want)(const char *))
+{
+	first_block fb;
+
+	return first_of(data, len, want, &fb);
 }
 
 unsigned
@@ -48,10 +110,10 @@ pki_file_kinds(const char *path)
 
 	if (util_read_file(path, &data, &len, NULL) != 0)
 		return 0;
-	if (looks_pem(data, len)) {
-		if (memmem(data, len, "-----BEGIN CERTIFICATE-----", 27) != NULL)
+	if (pki_pem_is(data, len)) {
+		if (has_label(data, len, is_cert_label))
 			kinds |= PKI_FILE_CERT;
-		if (memmem(data, len, "PRIVATE KEY-----", 16) != NULL)
+		if (has_label(data, len, is_key_label))
 			kinds |= PKI_FILE_KEY;
 	} else {
 		const unsigned char *p = data;
@@ -61,9 +123,11 @@ pki_file_kinds(const char *path)
 			kinds |= PKI_FILE_CERT;
 		X509_free(x);
 		p = data;
-		if ((k = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL)
+		if (pki_key_der_encrypted(data, len) ||
+		    (k = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL)
 			kinds |= PKI_FILE_KEY;
-		EVP_PKEY_free(k);
+		else
+			EVP_PKEY_free(k);
 		ERR_clear_error();
 	}
 	OPENSSL_clear_free(data, len);
@@ -79,7 +143,7 @@ looks_pem_file(const char *path)
 
 	if (util_read_file(path, &data, &len, NULL) != 0)
 		return 1; /* let the real load report the error */
-	pem = looks_pem(data, len);
+	pem = pki_pem_is(data, len);
 	free(data);
 	return pem;
 }
@@ -97,12 +161,46 @@ read_input(const char *path, unsigned char **data, size_t *len, tg_err *err)
 	return 0;
 }
 
+typedef struct {
+	STACK_OF(X509) *sk;
+	char bad[256]; /* the first certificate block that does not decode */
+} certs_walk;
+
+static int
+certs_cb(const pki_pem_block *b, void *arg)
+{
+	certs_walk *w = arg;
+	unsigned char *der;
+	const unsigned char *p;
+	long len;
+	X509 *x = NULL;
+
+	if (!is_cert_label(b->label))
+		return 0;
+	if (pki_pem_decode(b, &der, &len, NULL) == 0) {
+		p = der;
+		x = strcmp(b->label, "TRUSTED CERTIFICATE") == 0 ? d2i_X509_AUX(NULL, &p, len) :
+		    d2i_X509(NULL, &p, len);
+		if (x != NULL && p != der + len) {
+			X509_free(x);
+			x = NULL;
+		}
+		OPENSSL_free(der);
+	}
+	ERR_clear_error();
+	if (x == NULL || sk_X509_push(w->sk, x) <= 0) {
+		X509_free(x);
+		pki_pem_where(b, w->bad, sizeof(w->bad));
+		return 1;
+	}
+	return 0;
+}
+
 int
 pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len;
-	BIO *bio = NULL;
 	STACK_OF(X509) *sk = NULL;
 	X509 *x;
 	int rc = -1;
@@ -110,12 +208,11 @@ pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
 	*certs = NULL;
 	if (read_input(path, &data, &len, err) != 0)
 		return -1;
-	if ((sk = sk_X509_new_null()) == NULL ||
-	    (bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+	if ((sk = sk_X509_new_null()) == NULL) {
 		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (!looks_pem(data, len)) {
+	if (!pki_pem_is(data, len)) {
 		const unsigned char *p = data;
 		x = d2i_X509(NULL, &p, (long)len);
 		if (x == NULL) {
@@ -126,15 +223,11 @@ pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
 		}
 		sk_X509_push(sk, x);
 	} else {
-		ERR_set_mark();
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-			sk_X509_push(sk, x);
-		ERR_pop_to_mark();
-		if (sk_X509_num(sk) == 0 && memmem(data, len, "-----BEGIN CERTIFICATE-----", 27)) {
+		certs_walk w = { .sk = sk };
+		if (pki_pem_split(data, len, certs_cb, &w, NULL) != 0) {
 			tg_err_set(err, TG_ERR_CONFIG,
-			    "%s is damaged: its CERTIFICATE block does not decode (truncated, edited, "
-			    "or a copy-and-paste that lost lines); copy the file again from its source",
-			    path);
+			    "%s is damaged: %s (truncated, edited, or a copy-and-paste that lost "
+			    "lines); copy the file again from its source", path, w.bad);
 			goto out;
 		}
 		if (sk_X509_num(sk) == 0) {
@@ -149,7 +242,6 @@ pki_load_certs(const char *path, STACK_OF(X509) **certs, tg_err *err)
 	rc = 0;
 out:
 	sk_X509_pop_free(sk, X509_free);
-	BIO_free(bio);
 	free(data);
 	return rc;
 }
@@ -167,27 +259,54 @@ pki_load_cert(const char *path, tg_err *err)
 	return x;
 }
 
-static int
-pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char *pass = u;
-	size_t n;
+/* The key of a file: the first PRIVATE KEY block of PEM (its DER and
+ * headers), or the whole of DER. Sets *where for a block that does not
+ * decode; 0 with *der NULL when the file holds no key. */
+typedef struct {
+	unsigned char *der;
+	size_t len;
+	char *header;
+	int pem;
+	char where[256];
+} key_bytes;
 
-	(void)rwflag;
-	if (pass == NULL)
-		return -1; /* OpenSSL never prompts: pki_pass_get asked already */
-	n = strlen(pass);
-	if (n > (size_t)size)
-		return -1;
-	memcpy(buf, pass, n);
-	return (int)n;
+static void
+key_bytes_free(key_bytes *k)
+{
+	if (k->pem && k->der != NULL)
+		OPENSSL_clear_free(k->der, k->len);
+	OPENSSL_free(k->header);
+	memset(k, 0, sizeof(*k));
 }
 
 static int
-key_is_encrypted(const unsigned char *data, size_t len)
+key_bytes_of(const unsigned char *data, size_t len, key_bytes *k)
 {
-	return memmem(data, len, "ENCRYPTED PRIVATE KEY", 21) != NULL ||
-	    memmem(data, len, "Proc-Type: 4,ENCRYPTED", 22) != NULL;
+	first_block fb;
+	long dlen;
+
+	memset(k, 0, sizeof(*k));
+	if (!pki_pem_is(data, len)) {
+		k->der = (unsigned char *)data; /* borrowed */
+		k->len = len;
+		return 0;
+	}
+	k->pem = 1;
+	if (!first_of(data, len, is_key_label, &fb))
+		return 0;
+	if (pki_pem_decode(&fb.b, &k->der, &dlen, &k->header) != 0) {
+		pki_pem_where(&fb.b, k->where, sizeof(k->where));
+		return -1;
+	}
+	k->len = (size_t)dlen;
+	return 0;
+}
+
+static int
+key_bytes_encrypted(const key_bytes *k)
+{
+	return (k->header != NULL && strstr(k->header, "ENCRYPTED") != NULL) ||
+	    pki_key_der_encrypted(k->der, k->len);
 }
 
 int
@@ -195,13 +314,40 @@ pki_key_file_encrypted(const char *path)
 {
 	unsigned char *data;
 	size_t len;
-	int enc;
+	key_bytes k;
+	int enc = 0;
 
 	if (util_read_file(path, &data, &len, NULL) != 0)
 		return 0;
-	enc = key_is_encrypted(data, len);
+	if (key_bytes_of(data, len, &k) == 0 && k.der != NULL)
+		enc = key_bytes_encrypted(&k);
+	key_bytes_free(&k);
 	OPENSSL_clear_free(data, len);
 	return enc;
+}
+
+/* Why a key did not load, once its bytes were found. */
+static void
+key_failure(const char *path, const key_bytes *k, pki_key_status st, pki_pass *pass,
+    const unsigned char *data, size_t len, tg_err *err)
+{
+	char text[768];
+
+	switch (st) {
+	case PKI_KEY_TOO_COSTLY:
+		break; /* err says which parameter */
+	case PKI_KEY_BAD_PASS:
+		pki_pass_source(pass, text, sizeof(text));
+		tg_err_set(err, TG_ERR_CONFIG, "cannot decrypt %s: wrong passphrase (%s)", path, text);
+		break;
+	default:
+		if (k->pem)
+			tg_err_set(err, TG_ERR_CONFIG, "%s holds %s, not a usable private key; give the "
+			    "key file (-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
+		else
+			tg_err_set(err, TG_ERR_CONFIG,
+			    "%s is neither PEM nor a DER private key; give the key file", path);
+	}
 }
 
 EVP_PKEY *
@@ -209,52 +355,43 @@ pki_load_key_pass(const char *path, pki_pass *pass, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len = 0;
-	BIO *bio = NULL;
+	key_bytes k = { 0 };
 	EVP_PKEY *key = NULL;
 	char what[PATH_MAX + 16], text[768];
-	int encrypted;
+	pki_key_status st;
 
 	if (read_input(path, &data, &len, err) != 0)
 		return NULL;
-	encrypted = key_is_encrypted(data, len);
-	if (encrypted && !pki_pass_available(pass)) {
-		pki_pass_fix(pass, text, sizeof(text));
-		tg_err_set(err, TG_ERR_CONFIG, "%s is protected by a passphrase; %s", path, text);
+	if (key_bytes_of(data, len, &k) != 0) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s is damaged: %s; copy the key again from its "
+		    "source", path, k.where);
 		goto out;
 	}
-	snprintf(what, sizeof(what), "the key %s", path);
-	if (encrypted && pki_pass_get(pass, what, 0, err) != 0)
-		goto out;
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+	if (k.der == NULL) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s holds %s, not a usable private key; give the key "
+		    "file (-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
 		goto out;
 	}
-	if (looks_pem(data, len)) {
-		key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb,
-		    encrypted ? (void *)pass->value : NULL);
-		if (key == NULL && encrypted) {
-			pki_pass_source(pass, text, sizeof(text));
-			tg_err_ossl(err, TG_ERR_CONFIG,
-			    "cannot decrypt %s: wrong passphrase (%s)", path, text);
+	/* Without a passphrase first: a key derivation above the caps is
+	 * refused before anyone is asked for one. */
+	st = pki_key_decode(k.der, k.len, k.header, NULL, path, &key, err);
+	if (st == PKI_KEY_NEED_PASS) {
+		if (!pki_pass_available(pass)) {
+			pki_pass_fix(pass, text, sizeof(text));
+			tg_err_set(err, TG_ERR_CONFIG, "%s is protected by a passphrase; %s", path,
+			    text);
 			goto out;
 		}
-		if (key == NULL) {
-			tg_err_ossl(err, TG_ERR_CONFIG,
-			    "%s holds %s, not a usable private key; give the key file "
-			    "(-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
+		snprintf(what, sizeof(what), "the key %s", path);
+		if (pki_pass_get(pass, what, 0, err) != 0)
 			goto out;
-		}
-	} else {
-		key = d2i_PrivateKey_bio(bio, NULL);
-		if (key == NULL) {
-			tg_err_ossl(err, TG_ERR_CONFIG,
-			    "%s is neither PEM nor a DER private key; give the key file", path);
-			goto out;
-		}
+		st = pki_key_decode(k.der, k.len, k.header, pass->value, path, &key, err);
 	}
-	ERR_clear_error();
+	if (st != PKI_KEY_OK)
+		key_failure(path, &k, st, pass, data, len, err);
 out:
-	BIO_free(bio);
+	ERR_clear_error();
+	key_bytes_free(&k);
 	OPENSSL_clear_free(data, len);
 	return key;
 }
@@ -270,55 +407,93 @@ pki_load_key(const char *path, const char *pass, tg_err *err)
 
 /* One kind of single object a file may hold, PEM or DER. */
 typedef struct {
-	void *(*from_pem)(BIO *bio);
-	void *(*from_der)(BIO *bio);
+	int (*label)(const char *label);
+	void *(*from_der)(const unsigned char **p, long len);
+	void (*free)(void *obj);
 	const char *what;   /* "a certificate signing request (CSR)" */
 	const char *der;    /* "a DER CSR" */
 	const char *fix;
 } object_kind;
 
-static void *csr_pem(BIO *b) { return PEM_read_bio_X509_REQ(b, NULL, NULL, NULL); }
-static void *csr_der(BIO *b) { return d2i_X509_REQ_bio(b, NULL); }
-static void *crl_pem(BIO *b) { return PEM_read_bio_X509_CRL(b, NULL, NULL, NULL); }
-static void *crl_der(BIO *b) { return d2i_X509_CRL_bio(b, NULL); }
+static int
+csr_label(const char *l)
+{
+	return strcmp(l, "CERTIFICATE REQUEST") == 0 || strcmp(l, "NEW CERTIFICATE REQUEST") == 0;
+}
+
+static int
+crl_label(const char *l)
+{
+	return strcmp(l, "X509 CRL") == 0;
+}
+
+static void *csr_der(const unsigned char **p, long n) { return d2i_X509_REQ(NULL, p, n); }
+static void *crl_der(const unsigned char **p, long n) { return d2i_X509_CRL(NULL, p, n); }
+static void csr_free(void *o) { X509_REQ_free(o); }
+static void crl_free(void *o) { X509_CRL_free(o); }
 
 static const object_kind csr_kind = {
-	csr_pem, csr_der, "a certificate signing request", "a DER CSR",
+	csr_label, csr_der, csr_free, "a certificate signing request", "a DER CSR",
 	"create one with `tlsgate cert request HOST --new-key`",
 };
 static const object_kind crl_kind = {
-	crl_pem, crl_der, "a CRL", "a DER CRL", "publish one with `tlsgate crl --dir DIR`",
+	crl_label, crl_der, crl_free, "a CRL", "a DER CRL", "publish one with `tlsgate crl --dir DIR`",
 };
+
+/* The whole of der[0..len) as one object of kind k, or NULL. */
+static void *
+object_of(const object_kind *k, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	void *obj = len <= LONG_MAX ? k->from_der(&p, (long)len) : NULL;
+
+	if (obj != NULL && p != der + len) {
+		k->free(obj); /* trailing bytes: not this object */
+		obj = NULL;
+	}
+	ERR_clear_error();
+	return obj;
+}
+
+/* A block's object; NULL with where set when it does not decode. */
+static void *
+block_object(const object_kind *k, const pki_pem_block *b, char *where, size_t wlen)
+{
+	unsigned char *der;
+	long len;
+	void *obj = NULL;
+
+	if (pki_pem_decode(b, &der, &len, NULL) == 0) {
+		obj = object_of(k, der, (size_t)len);
+		OPENSSL_free(der);
+	}
+	if (obj == NULL)
+		pki_pem_where(b, where, wlen);
+	return obj;
+}
 
 static void *
 load_object(const char *path, const object_kind *k, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len;
-	BIO *bio = NULL;
 	void *obj = NULL;
-	int pem;
+	first_block fb;
+	char where[256];
 
 	if (read_input(path, &data, &len, err) != 0)
 		return NULL;
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto out;
+	if (!pki_pem_is(data, len)) {
+		if ((obj = object_of(k, data, len)) == NULL)
+			tg_err_set(err, TG_ERR_CONFIG, "%s is not %s (it holds binary data that is not "
+			    "%s); %s", path, k->what, k->der, k->fix);
+	} else if (!first_of(data, len, k->label, &fb)) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s is not %s (it holds %s); %s", path, k->what,
+		    pem_kind(data, len), k->fix);
+	} else if ((obj = block_object(k, &fb.b, where, sizeof(where))) == NULL) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s is not %s: %s (garbled, or cut short while "
+		    "copied); %s", path, k->what, where, k->fix);
 	}
-	pem = looks_pem(data, len);
-	obj = pem ? k->from_pem(bio) : k->from_der(bio);
-	if (obj == NULL) {
-		char found[128];
-		if (pem)
-			snprintf(found, sizeof(found), "%s", pem_kind(data, len));
-		else
-			snprintf(found, sizeof(found), "binary data that is not %s", k->der);
-		tg_err_ossl(err, TG_ERR_CONFIG, "%s is not %s (it holds %s); %s", path, k->what,
-		    found, k->fix);
-	}
-	ERR_clear_error();
-out:
-	BIO_free(bio);
 	free(data);
 	return obj;
 }
@@ -335,50 +510,31 @@ pki_load_crl(const char *path, tg_err *err)
 	return load_object(path, &crl_kind, err);
 }
 
-/* The next CRL of a PEM stream into *crl (NULL at the end): 0, or -1 for
- * a block that does not decode (bad base64, cut short, a CRL block whose
- * DER does not parse). */
-static int
-next_crl(BIO *bio, X509_CRL **crl)
-{
-	char *name = NULL, *header = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	long len = 0;
-	int rc = -1;
+/* Every CRL block of a file, in order; the first that does not decode
+ * stops the walk. */
+typedef struct {
+	STACK_OF(X509_CRL) *crls;
+	int n;
+	char where[256];
+} crls_walk;
 
-	*crl = NULL;
-	for (;;) {
-		unsigned long e;
-		ERR_set_mark();
-		if (PEM_read_bio(bio, &name, &header, &der, &len) == 1) {
-			ERR_pop_to_mark();
-			if (strcmp(name, PEM_STRING_X509_CRL) == 0)
-				break;
-			OPENSSL_free(name);
-			OPENSSL_free(header);
-			OPENSSL_free(der);
-			name = header = NULL;
-			der = NULL;
-			continue;
-		}
-		e = ERR_peek_last_error();
-		ERR_pop_to_mark();
-		/* No further block: the end. */
-		return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE ? 0 : -1;
+static int
+crls_cb(const pki_pem_block *b, void *arg)
+{
+	crls_walk *w = arg;
+	X509_CRL *crl;
+
+	if (!crl_label(b->label))
+		return 0;
+	if ((crl = block_object(&crl_kind, b, w->where, sizeof(w->where))) == NULL)
+		return 1;
+	if (sk_X509_CRL_push(w->crls, crl) <= 0) {
+		X509_CRL_free(crl);
+		snprintf(w->where, sizeof(w->where), "out of memory");
+		return 1;
 	}
-	p = der;
-	if ((*crl = d2i_X509_CRL(NULL, &p, len)) != NULL && p == der + len)
-		rc = 0;
-	else {
-		X509_CRL_free(*crl);
-		*crl = NULL;
-		ERR_clear_error();
-	}
-	OPENSSL_free(name);
-	OPENSSL_free(header);
-	OPENSSL_free(der);
-	return rc;
+	w->n++;
+	return 0;
 }
 
 int
@@ -386,9 +542,9 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 {
 	unsigned char *data = NULL;
 	size_t len;
-	BIO *bio = NULL;
 	X509_CRL *crl;
-	int n = 0, bad, rc = -1;
+	crls_walk w = { .crls = crls };
+	int bad, rc = -1;
 
 	if (!looks_pem_file(path)) {
 		if ((crl = pki_load_crl(path, err)) == NULL)
@@ -398,32 +554,24 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 	}
 	if (read_input(path, &data, &len, err) != 0)
 		return -1;
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
-		tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
-		goto out;
-	}
 	/* Block by block: a CRL that does not decode is an error wherever it
 	 * is, not the silent end of the list (the CRLs after it, and its own
 	 * revocations, would be lost). Blocks of other kinds are skipped. */
-	while ((bad = next_crl(bio, &crl)) == 0 && crl != NULL) {
-		sk_X509_CRL_push(crls, crl);
-		n++;
-	}
-	if (bad && n == 0 && strcmp(pem_kind(data, len), "a CRL") == 0) {
-		/* CRL armour around bytes that do not decode. */
+	bad = pki_pem_split(data, len, crls_cb, &w, NULL);
+	if (bad && w.n == 0) {
 		tg_err_set(err, TG_ERR_CONFIG,
-		    "%s: its CRL does not parse (garbled, or cut short while copied); publish it "
-		    "again with `tlsgate crl --dir DIR` and copy it whole", path);
+		    "%s: its CRL does not parse (garbled, or cut short while copied): %s; publish "
+		    "it again with `tlsgate crl --dir DIR` and copy it whole", path, w.where);
 		goto out;
 	}
-	if (bad && n > 0) {
+	if (bad) {
 		tg_err_set(err, TG_ERR_CONFIG,
 		    "%s: CRL %d of the file (counted from the top, after %d that parse) does not "
-		    "parse (garbled, or cut short while copied); publish it again with `tlsgate crl "
-		    "--dir DIR` and copy the file whole", path, n + 1, n);
+		    "parse (garbled, or cut short while copied): %s; publish it again with `tlsgate "
+		    "crl --dir DIR` and copy the file whole", path, w.n + 1, w.n, w.where);
 		goto out;
 	}
-	if (n == 0) {
+	if (w.n == 0) {
 		tg_err_set(err, TG_ERR_CONFIG,
 		    "%s holds %s, not a CRL; publish one with `tlsgate crl --dir DIR`", path,
 		    pem_kind(data, len));
@@ -431,7 +579,6 @@ pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err)
 	}
 	rc = 0;
 out:
-	BIO_free(bio);
 	free(data);
 	return rc;
 }

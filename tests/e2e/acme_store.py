@@ -31,14 +31,20 @@ def check_after(name, before, changes=None):
         changes(before, after)
 
 
-def only_an_invalid_order(before, after):
-    """The change a wrong challenge answer makes: one new order, invalid with
-    incorrectResponse and no certificate; accounts (but their order lists)
-    and certificates as they were."""
-    def accounts(s):
-        return [{k: v for k, v in a.items() if k != "orders"} for a in s[0]]
-    assert accounts(before) == accounts(after), "accounts changed"
-    assert before[2] == after[2], "certificates changed"
-    new = [o for o in after[1] if o not in before[1]]
-    assert len(new) == 1 and new[0]["status"] == "invalid" and new[0]["serial"] is None, new
-    assert new[0]["error"]["type"] == PREFIX + "incorrectResponse", new[0]
+def one_invalid_order(ptype):
+    """The change a failed validation makes: one new order, invalid with
+    problem ptype and no certificate; accounts (but their order lists) and
+    certificates as they were. A changes function for check_after."""
+    def changes(before, after):
+        def accounts(s):
+            return [{k: v for k, v in a.items() if k != "orders"} for a in s[0]]
+        assert accounts(before) == accounts(after), "accounts changed"
+        assert before[2] == after[2], "certificates changed"
+        new = [o for o in after[1] if o not in before[1]]
+        assert len(new) == 1 and new[0]["status"] == "invalid" and new[0]["serial"] is None, new
+        assert new[0]["error"]["type"] == PREFIX + ptype, new[0]
+    return changes
+
+
+# What a wrong challenge answer changes.
+only_an_invalid_order = one_invalid_order("incorrectResponse")

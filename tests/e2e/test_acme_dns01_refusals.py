@@ -5,7 +5,6 @@ and its CSR held to the wildcard name, and each refusal with its problem
 type, reason and nothing issued. Run by test_acme_dns01_refusals.sh: server
 A has --dns-resolver, B also --no-wildcards, C no --dns-resolver; one CA."""
 
-import json
 import os
 import signal
 import subprocess
@@ -14,23 +13,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import acme_client as ac  # noqa: E402
+from acme_refusal import refused  # noqa: E402
+from acme_store import check_after, one_invalid_order, state  # noqa: E402
 
-TLSGATE = os.environ["TLSGATE"]
 PKI = os.environ["PKI"]
 CA = os.path.join(PKI, "root.crt")
 A, B, C = os.environ["ACME_A"], os.environ["ACME_B"], os.environ["ACME_C"]
 D = os.environ.get("ACME_D")  # --dns-resolver [::1]:PORT; unset without IPv6 loopback
 DNS_DIR, DNS_PORT = os.environ["DNS_DIR"], os.environ["DNS_PORT"]
 HOOK = os.path.join(os.path.dirname(__file__), "lib", "dnsmasq.sh")
-
-
-def state():
-    out = []
-    for args in (["acme", "orders"], ["cert", "list"]):
-        r = subprocess.run([TLSGATE] + args + ["--dir", PKI, "--json"], check=True,
-                           capture_output=True, text=True, timeout=60)
-        out.append(json.loads(r.stdout))
-    return out
 
 
 def dns(action, name, value):
@@ -41,23 +32,6 @@ def dns(action, name, value):
 def dnsmasq_pid():
     with open(os.path.join(DNS_DIR, "pid")) as f:
         return int(f.read())
-
-
-def refused(name, fn, ptype, reason, status=400):
-    """fn must fail with ptype and reason in the detail, the store as before."""
-    before = state()
-    try:
-        fn()
-    except ac.Problem as p:
-        assert p.type == ptype, "%s: type %s, wanted %s (%s)" % (name, p.type, ptype, p)
-        assert p.status == status, "%s: status %d, wanted %d (%s)" % (name, p.status, status, p)
-        assert reason in p.doc.get("detail", ""), "%s: detail %r lacks %r" % (
-            name, p.doc.get("detail"), reason)
-        after = state()
-        assert before == after, "%s changed the store:\n%s\n%s" % (name, before, after)
-        print("ok - %s: %d %s: %s" % (name, p.status, p.type, p.doc.get("detail")))
-        return p
-    raise AssertionError("%s was not refused" % name)
 
 
 def dns01_of(c, authz_url):
@@ -86,10 +60,7 @@ def failed_validation(c, name, ptype, reasons, setup=None, timeout=60):
     for r in reasons:
         assert r in err["detail"], "%s: detail %r lacks %r" % (name, err["detail"], r)
     assert c.get(order["authorizations"][0])["status"] == "invalid"
-    after = state()
-    assert before[1] == after[1], "%s: certificates changed" % name
-    new = [o for o in after[0] if o not in before[0]]
-    assert len(new) == 1 and new[0]["status"] == "invalid" and new[0]["serial"] is None, new
+    check_after(name, before, one_invalid_order(ptype))
     print("ok - %s: %s: %s" % (name, ptype, err["detail"]))
 
 
@@ -119,9 +90,9 @@ a.post(ch["url"], {})
 order = a.wait(loc, ("ready", "invalid"))
 assert order["status"] == "ready", order
 refused("wildcard order, CSR with the base name", lambda: a.finalize(
-    order, ac.csr_der(["y.example.internal"])), "badCSR", "not an identifier of the order")
+    order, ac.csr_der(["y.example.internal"])), "badCSR", 400, "not an identifier of the order")
 refused("wildcard order, CSR with a name under it", lambda: a.finalize(
-    order, ac.csr_der(["a.y.example.internal"])), "badCSR", "not an identifier of the order")
+    order, ac.csr_der(["a.y.example.internal"])), "badCSR", 400, "not an identifier of the order")
 before = state()
 order = a.finalize(order, ac.csr_der(["*.y.example.internal"]))
 if order["status"] != "valid":
@@ -131,7 +102,7 @@ pem = a.post(order["certificate"], None).text
 cert = ac.x509.load_pem_x509_certificate(pem.encode())
 sans = cert.extensions.get_extension_for_class(ac.x509.SubjectAlternativeName).value
 assert sans.get_values_for_type(ac.x509.DNSName) == ["*.y.example.internal"], sans
-assert len(state()[1]) == len(before[1]) + 1
+assert len(state()[2]) == len(before[2]) + 1
 dns("cleanup", "_acme-challenge.y.example.internal.", a.dns01_value(ch["token"]))
 print("ok - *.y.example.internal issued through dns-01; CSRs with other names refused")
 
@@ -216,24 +187,24 @@ failed_validation(a, "gone.example.internal", "dns", ["connection refused"], set
 
 # --- refused orders ---------------------------------------------------------
 refused("wildcard outside the policy", lambda: a.order(["*.example.org"]),
-        "rejectedIdentifier", "outside this CA's policy")
+        "rejectedIdentifier", 400, "outside this CA's policy")
 refused("wildcard of a wildcard", lambda: a.order(["*.*.example.internal"]),
-        "rejectedIdentifier", "not a DNS name")
+        "rejectedIdentifier", 400, "not a DNS name")
 b = ac.Client(B, CA)
 b.register()
 refused("wildcard with --no-wildcards", lambda: b.order(["*.x.example.internal"]),
-        "rejectedIdentifier", "--no-wildcards")
+        "rejectedIdentifier", 400, "--no-wildcards")
 c = ac.Client(C, CA)
 c.register()
 refused("wildcard without --dns-resolver", lambda: c.order(["*.x.example.internal"]),
-        "rejectedIdentifier", "only when started with --dns-resolver")
+        "rejectedIdentifier", 400, "only when started with --dns-resolver")
 _, order = c.order(["plain.example.internal"])
 authz = c.get(order["authorizations"][0])
 types = sorted(x["type"] for x in authz["challenges"])
 assert types == ["http-01", "tls-alpn-01"], types
 http = [x for x in authz["challenges"] if x["type"] == "http-01"][0]
 refused("dns-01 asked of a server without --dns-resolver",
-        lambda: c.post(http["url"][:-2] + "-d", {}), "malformed",
+        lambda: c.post(http["url"][:-2] + "-d", {}), "malformed", 400,
         "only when started with --dns-resolver (it was not)")
 print("ok - without --dns-resolver: dns-01 not offered, and asked for, refused")
 print("all dns-01 checks passed")

@@ -10,33 +10,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import acme_client as ac  # noqa: E402
-from acme_store import check_after, only_an_invalid_order, state  # noqa: E402
+from acme_refusal import passed, refused  # noqa: E402
+from acme_store import only_an_invalid_order  # noqa: E402
 
 CA = os.path.join(os.environ["PKI"], "root.crt")
 A = os.environ["ACME_A"]
 B = os.environ["ACME_B"]
 CH = ac.Challenges(int(os.environ["HTTP01"]))
 EAB_KID, EAB_KEY = os.environ["EAB_KID"], os.environ["EAB_KEY"]
-passed = []
 
-
-def refused(name, fn, ptype, status, reason, changes=None):
-    """fn must fail with problem ptype, HTTP status and reason in its
-    detail; the store must be as before (or as changes() says)."""
-    before = state()
-    try:
-        fn()
-    except ac.Problem as p:
-        assert p.type == ptype, "%s: type %s, wanted %s (%s)" % (name, p.type, ptype, p)
-        assert p.status == status, "%s: status %d, wanted %d (%s)" % (name, p.status, status, p)
-        assert reason in p.doc.get("detail", ""), "%s: detail %r lacks %r" % (
-            name, p.doc.get("detail"), reason)
-        assert p.doc["type"].startswith("urn:ietf:params:acme:error:"), p.doc
-        check_after(name, before, changes)
-        passed.append(name)
-        print("ok - %s: %d %s: %s" % (name, p.status, p.type, p.doc.get("detail")))
-        return p
-    raise AssertionError("%s was not refused" % name)
 
 
 def raw_post(c, url, body, ctype="application/jose+json"):

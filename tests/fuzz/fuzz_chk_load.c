@@ -1,7 +1,8 @@
-/* libFuzzer target for the checker's file loader: any bytes go through the
- * PEM splitter (labels, CRLF, junk, blocks that do not decode, BEGIN
- * without END) or the DER / PKCS#12 / DER key sniffing, with a passphrase
- * ("test") for encrypted keys and PKCS#12 files. The loader never fails on
+/* libFuzzer target for the checker's file loader: any bytes go through
+ * src/pki's PEM splitter (labels, CRLF, junk, blocks that do not decode,
+ * BEGIN without END, an END of another label) or the DER / PKCS#12 / DER
+ * key sniffing, with a passphrase ("test") for encrypted keys and PKCS#12
+ * files, whose key derivation src/pki caps. The loader never fails on
  * content: whatever it reads, it records, and every object it keeps is
  * one the rules can use. */
 #include <stdint.h>
@@ -34,6 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (f->empty && (f->ncerts > 0 || f->key != NULL || f->ncrls > 0))
 			abort();
+		if (f->corrupt > 0 && f->corrupt_where[0] == '\0')
+			abort(); /* a damaged block is always placed */
 	}
 	chk_file_free(f);
 	chk_free(c);

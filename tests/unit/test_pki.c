@@ -912,6 +912,62 @@ test_pass_sources(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The PEM splitter: each case's blocks as "LABEL@LINE" with flags (c: cut
+ * short, m: END of another label), and the facts around them. */
+static int
+pem_collect(const pki_pem_block *b, void *arg)
+{
+	char *out = arg;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 256 - used, "%s%d:%s@%zu%s%s", used ? " " : "", b->number, b->label,
+	    b->line, b->cut_short ? "c" : "", b->end_mismatch ? "m" : "");
+	return 0;
+}
+
+static void
+test_pem_split(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *blocks;
+		int crlf, junk;
+		size_t junk_line;
+	} cases[] = {
+		{ "-----BEGIN A-----\nQUJD\n-----END A-----\n", "1:A@1", 0, 0, 0 },
+		{ "-----BEGIN A-----\r\nQUJD\r\n-----END A-----\r\n", "1:A@1", 1, 0, 0 },
+		{ "text\n-----BEGIN A-----\nQUJD\n-----END A-----\n\nmore\n", "1:A@2", 0, 1, 1 },
+		{ "-----BEGIN A-----\nQUJD\n", "1:A@1c", 0, 0, 0 },
+		{ "-----BEGIN A-----\nQUJD\n-----END B-----\n", "1:A@1m", 0, 0, 0 },
+		{ "-----BEGIN A-----\nQUJD\n-----END A\n", "1:A@1m", 0, 0, 0 },
+		{ "-----BEGIN A-----\nQU\n-----BEGIN B-----\nQUJD\n-----END B-----\n",
+		  "1:A@1c 2:B@3", 0, 0, 0 },
+		/* Trailing blanks are no part of the line; no label, a control
+		 * character or 64 bytes make no BEGIN line at all. */
+		{ "-----BEGIN A-----  \t\nQUJD\n-----END A----- \n", "1:A@1", 0, 0, 0 },
+		{ "-----BEGIN -----\n", "", 0, 1, 1 },
+		{ "-----BEGIN A\x01-----\n", "", 0, 1, 1 },
+		{ "-----BEGIN AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-----\n",
+		  "", 0, 1, 1 },
+		{ "-----END A-----\n", "", 0, 1, 1 },
+		{ "-----BEGIN A-----", "1:A@1c", 0, 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[256] = "";
+		pki_pem_info info;
+		const unsigned char *t = (const unsigned char *)cases[i].text;
+
+		assert_int_equal(pki_pem_split(t, strlen(cases[i].text), pem_collect, got, &info), 0);
+		if (strcmp(got, cases[i].blocks) != 0)
+			fail_msg("case %zu: blocks \"%s\", wanted \"%s\"", i, got, cases[i].blocks);
+		assert_int_equal(info.crlf, cases[i].crlf);
+		assert_int_equal(info.junk, cases[i].junk);
+		assert_int_equal(info.junk_line, cases[i].junk_line);
+	}
+}
+
 int
 main(void)
 {
@@ -935,6 +991,7 @@ main(void)
 		cmocka_unit_test(test_csr_hostile_names),
 		cmocka_unit_test(test_undecodable_public_key),
 		cmocka_unit_test(test_pass_sources),
+		cmocka_unit_test(test_pem_split),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
