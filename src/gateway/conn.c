@@ -883,11 +883,20 @@ upstream_handshake(struct conn *c)
 	case GW_IO_WANT_WRITE:
 		set_events(c, &c->bio, &c->bev, EV_WRITE);
 		return;
-	default:
+	default: {
+		const char *e = r == GW_IO_EOF ? "the server closed the connection" :
+		    gw_tls_error(c->tls);
+		/* After an 'S', a record that is not TLS: bytes slipped in before
+		 * the handshake (CVE-2021-23222's injection), or not PostgreSQL. */
+		int injected = c->l->starttls == GW_STARTTLS_POSTGRES && r != GW_IO_EOF &&
+		    strstr(e, "wrong version number") != NULL;
 		atomic_fetch_add_explicit(&c->w->m->hs[GW_HS_FAILED], 1, memory_order_relaxed);
-		snprintf(why, sizeof(why), "TLS to %s failed: %s", c->l->target_str,
-		    r == GW_IO_EOF ? "the server closed the connection" : gw_tls_error(c->tls));
+		snprintf(why, sizeof(why), "TLS to %s failed: %s%s", c->l->target_str, e,
+		    injected ? " (after its 'S' the server sent something that is not TLS: "
+		    "bytes slipped in before the handshake by the server or a man in the "
+		    "middle; none reached the client)" : "");
 		conn_close(c, why);
+	}
 	}
 }
 
