@@ -14,13 +14,13 @@ struct acme_group_wait {
 	void *item;
 	struct acme_group_wait *next;
 	int done;
+	pthread_cond_t cv; /* each waiter is woken alone: when its item is done, or to lead */
 };
 
 void
 acme_group_init(acme_group *g, acme_group_fn run)
 {
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
 	g->head = NULL;
 	g->tail = &g->head;
 	g->leading = 0;
@@ -30,14 +30,14 @@ acme_group_init(acme_group *g, acme_group_fn run)
 void
 acme_group_free(acme_group *g)
 {
-	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 }
 
 void
 acme_group_join(acme_group *g, void *ctx, void *item)
 {
-	struct acme_group_wait me = { item, NULL, 0 }, *w[ACME_GROUP_MAX];
+	struct acme_group_wait me = { item, NULL, 0, PTHREAD_COND_INITIALIZER },
+	    *w[ACME_GROUP_MAX];
 	void *items[ACME_GROUP_MAX];
 
 	pthread_mutex_lock(&g->mu);
@@ -46,7 +46,7 @@ acme_group_join(acme_group *g, void *ctx, void *item)
 	while (!me.done) {
 		size_t n = 0;
 		if (g->leading) {
-			pthread_cond_wait(&g->cv, &g->mu);
+			pthread_cond_wait(&me.cv, &g->mu);
 			continue;
 		}
 		g->leading = 1;
@@ -58,11 +58,18 @@ acme_group_join(acme_group *g, void *ctx, void *item)
 		g->run(ctx, items, n);
 		pthread_mutex_lock(&g->mu);
 		/* The waiters' entries live on their stacks: once done is set under
-		 * the lock, a waiter may return. */
-		for (size_t i = 0; i < n; i++)
+		 * the lock, a waiter may return. One wake each, and one for the
+		 * first still queued, who leads next (a broadcast woke every
+		 * waiter for each group, most of them to sleep again). */
+		for (size_t i = 0; i < n; i++) {
 			w[i]->done = 1;
+			if (w[i] != &me)
+				pthread_cond_signal(&w[i]->cv);
+		}
 		g->leading = 0;
-		pthread_cond_broadcast(&g->cv);
+		if (g->head != NULL)
+			pthread_cond_signal(&g->head->cv);
 	}
 	pthread_mutex_unlock(&g->mu);
+	pthread_cond_destroy(&me.cv);
 }

@@ -189,7 +189,6 @@ typedef void (*acme_group_fn)(void *ctx, void *const *items, size_t n);
 struct acme_group_wait;
 typedef struct acme_group {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct acme_group_wait *head, **tail;
 	int leading;               /* a thread is writing a group */
 	acme_group_fn run;

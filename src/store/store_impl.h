@@ -74,6 +74,10 @@ void store_sqlite_list_sql(const store_filter *f, store_where *w, char *sql, siz
 /* Why c (found, but not valid) cannot be revoked; always -1. */
 int store_not_revocable(const store_cert *c, tg_err *err);
 
+/* How often this process's SQLite connections slept waiting for another
+ * writer (its own threads queue on a mutex instead). */
+unsigned long store_sqlite_busy_waits(void);
+
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
 

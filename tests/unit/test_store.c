@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -120,6 +121,82 @@ test_rollback_forgets(void **state)
 	assert_int_equal(store_commit(s, &err), 0);
 	assert_int_equal(a, b); /* the rolled-back number was not consumed */
 	store_close(s);
+}
+
+/* Writers of one process, each thread on its own connection, in the three
+ * shapes the code uses (store_begin's, store_sql_begin's and a write
+ * outside any transaction), queue on the process's writer lock: every
+ * write lands and none slept in SQLite's busy handler. */
+#define WR_THREADS 4
+#define WR_EACH 60
+
+static void *
+writer_thread(void *arg)
+{
+	int t = (int)(intptr_t)arg, bad = 0;
+	tg_err err = { 0 };
+	store *s = store_open(dbpath, &err);
+
+	for (int i = 0; s != NULL && i < WR_EACH; i++) {
+		char key[32], serial[32];
+		const char *p[] = { key, "v" };
+		snprintf(key, sizeof(key), "w%d-%d", t, i);
+		snprintf(serial, sizeof(serial), "%02X%04X", t + 0x10, i);
+		if (i % 3 == 0) {
+			store_cert c = cert(serial, key, 1);
+			if (store_begin(s, &err) != 0 || store_add(s, &c, &err) != 0 ||
+			    store_commit(s, &err) != 0)
+				bad++;
+		} else if (i % 3 == 1) {
+			if (store_sql_begin(s, &err) != 0 ||
+			    store_sql(s, "INSERT INTO meta(key, value) VALUES ($1, $2)", p, 2, NULL, NULL,
+				NULL, &err) != 0 || store_sql_commit(s, &err) != 0)
+				bad++;
+		} else if (store_sql(s, "INSERT INTO meta(key, value) VALUES ($1, $2)", p, 2, NULL,
+			       NULL, NULL, &err) != 0)
+			bad++;
+	}
+	store_close(s);
+	return (void *)(intptr_t)(s == NULL ? -1 : bad);
+}
+
+static int
+count_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	*(int *)arg = atoi(vals[0]);
+	return 0;
+}
+
+static void
+test_writers_queue(void **state)
+{
+	pthread_t th[WR_THREADS];
+	tg_err err = { 0 };
+	store *s;
+	int metas = 0, certs = 0;
+	unsigned long waits;
+
+	(void)state;
+	assert_non_null(s = store_open(dbpath, &err)); /* the schema, before the threads */
+	store_close(s);
+	waits = store_sqlite_busy_waits();
+	for (int t = 0; t < WR_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, writer_thread, (void *)(intptr_t)t), 0);
+	for (int t = 0; t < WR_THREADS; t++) {
+		void *bad;
+		assert_int_equal(pthread_join(th[t], &bad), 0);
+		assert_int_equal((intptr_t)bad, 0);
+	}
+	assert_int_equal(store_sqlite_busy_waits(), waits);
+	assert_non_null(s = store_open(dbpath, &err));
+	assert_int_equal(store_sql(s, "SELECT count(*) FROM meta WHERE key LIKE 'w%'", NULL, 0,
+			     count_row, &metas, NULL, &err), 0);
+	assert_int_equal(store_sql(s, "SELECT count(*) FROM certs WHERE cn LIKE 'w%'", NULL, 0,
+			     count_row, &certs, NULL, &err), 0);
+	store_close(s);
+	assert_int_equal(metas, WR_THREADS * (WR_EACH - WR_EACH / 3));
+	assert_int_equal(certs, WR_THREADS * (WR_EACH / 3));
 }
 
 static void
@@ -508,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_add_get_revoke_list),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_rollback_forgets),
+		cmocka_unit_test(test_writers_queue),
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_check_url),
 		cmocka_unit_test(test_pg_unreachable),
