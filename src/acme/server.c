@@ -78,6 +78,7 @@ typedef struct pconn {
 	size_t heap_at;            /* index in its heap while parked */
 	int family;
 	unsigned char addr[16];
+	acme_addr_key key; /* what --max-conns-per-ip counts by */
 	char peer[INET6_ADDRSTRLEN];
 	struct pconn *next;        /* the ready queue or the give-back list */
 	struct pconn *same, **same_prev; /* the address table's chain */
@@ -689,22 +690,45 @@ mix64(uint64_t h)
 	return h ^ (h >> 33);
 }
 
+/* One client's share of --max-conns-per-ip: an IPv4 address (also when it
+ * comes as ::ffff:a.b.c.d on a dual-stack socket), or an IPv6 address's
+ * /64. A /64 is what one host, or one customer of a provider, is given
+ * (RFC 6177), and each of its 2^64 addresses is the holder's to use: counted
+ * one by one, a single client would have had a fresh allowance with every
+ * source address it picked. */
+void
+acme_addr_key_of(const struct sockaddr_storage *ss, acme_addr_key *k)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const unsigned char *a6 = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+
+	memset(k, 0, sizeof(*k));
+	if (ss->ss_family == AF_INET) {
+		k->family = AF_INET;
+		memcpy(k->b, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
+		k->family = AF_INET;
+		memcpy(k->b, a6 + 12, 4);
+	} else {
+		k->family = AF_INET6;
+		memcpy(k->b, a6, 8);
+	}
+}
+
 static pconn **
 addr_chain(front *f, const pconn *p)
 {
-	uint64_t w[2] = { 0, 0 }, h = f->hkey[0] ^ (uint64_t)p->family;
+	uint64_t w = 0, h = f->hkey[0] ^ (uint64_t)p->key.family;
 
-	memcpy(w, p->addr, p->family == AF_INET ? 4 : 16);
-	h = mix64(h ^ w[0] ^ f->hkey[1]);
-	h = mix64(h ^ w[1] ^ f->hkey[2]);
+	memcpy(&w, p->key.b, sizeof(w));
+	h = mix64(h ^ w ^ f->hkey[1]);
 	return &f->bucket[h & f->mask];
 }
 
 static int
 same_addr(const pconn *a, const pconn *b)
 {
-	return a->family == b->family &&
-	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
 }
 
 static void
@@ -761,6 +785,7 @@ peer_addr(pconn *p, const struct sockaddr_storage *ss)
 		memcpy(p->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
 	else
 		memcpy(p->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	acme_addr_key_of(ss, &p->key);
 	inet_ntop(p->family, p->addr, p->peer, sizeof(p->peer));
 }
 
@@ -775,8 +800,9 @@ admit(front *f, pconn *p)
 
 	if (per_ip > 0 && (n = conns_from(f, p, per_ip)) >= per_ip) {
 		atomic_fetch_add_explicit(&srv->m.refused_per_ip, 1, memory_order_relaxed);
-		gw_log("acme: %s: connection refused: %u already open from this address "
-		       "(--max-conns-per-ip %u)", p->peer, n, per_ip);
+		gw_log("acme: %s: connection refused: %u already open from this %s "
+		       "(--max-conns-per-ip %u)", p->peer, n,
+		    p->key.family == AF_INET6 ? "address's /64" : "address", per_ip);
 		return -1;
 	}
 	if (f->nlive < f->max_conns)

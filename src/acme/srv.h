@@ -184,6 +184,15 @@ struct acme_vq; /* the validation queue (vqueue.c) */
 /* Group commit (group.c): items of several threads written by one of them
  * in one transaction. run gets the leader's ctx and the items (at most
  * ACME_GROUP_MAX) and must settle every item's outcome. */
+/* What --max-conns-per-ip counts by: an IPv4 address (mapped ones too), an
+ * IPv6 address's /64 (server.c). */
+typedef struct acme_addr_key {
+	int family;
+	unsigned char b[8];
+} acme_addr_key;
+struct sockaddr_storage;
+void acme_addr_key_of(const struct sockaddr_storage *ss, acme_addr_key *k);
+
 #define ACME_GROUP_MAX 64
 typedef void (*acme_group_fn)(void *ctx, void *const *items, size_t n);
 struct acme_group_wait;

@@ -10,12 +10,58 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
 #include "acme/srv.h"
 
 static const char *const domains[] = { "example.test" };
+
+static acme_addr_key
+key_of(const char *text)
+{
+	struct sockaddr_storage ss;
+	acme_addr_key k;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(text, ':') != NULL) {
+		ss.ss_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+	} else {
+		ss.ss_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr), 1);
+	}
+	acme_addr_key_of(&ss, &k);
+	return k;
+}
+
+static int
+same_client(const char *a, const char *b)
+{
+	acme_addr_key x = key_of(a), y = key_of(b);
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+/* --max-conns-per-ip counts an IPv6 client by its /64 (each of whose
+ * addresses it may use), a mapped IPv4 address as the IPv4 one. */
+static void
+test_per_ip_key(void **state)
+{
+	(void)state;
+	assert_true(same_client("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"));
+	assert_true(same_client("2001:db8:1:2::1", "2001:db8:1:2::1"));
+	assert_false(same_client("2001:db8:1:2::1", "2001:db8:1:3::1"));
+	assert_false(same_client("2001:db8:1:2::1", "2001:db9:1:2::1"));
+	assert_true(same_client("192.0.2.7", "::ffff:192.0.2.7"));
+	assert_false(same_client("192.0.2.7", "192.0.2.8"));
+	assert_false(same_client("::1", "127.0.0.1"));
+	/* An IPv6 /64 whose first 32 bits are those of an IPv4 address is
+	 * still another client. */
+	assert_false(same_client("c000:207::", "192.0.2.7"));
+}
 
 static acme_policy
 policy(acme_cidr *ips)
@@ -320,6 +366,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_per_ip_key),
 		cmocka_unit_test(test_identifiers),
 		cmocka_unit_test(test_wildcards),
 		cmocka_unit_test(test_cidr_refusals),
