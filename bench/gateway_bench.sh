@@ -18,7 +18,10 @@
 # Environment: TLSGATE=path/to/tlsgate (default: build this tree), WORKERS (default:
 #   cores), PEERS (default: all, space-separated names below), DURATION (2.5),
 #   WARMUP (0.5), REPS (5), IDLE_CONNS (2000), LG_THREADS (2), OUT_DIR (bench/results),
-#   LOADS (default: all, space-separated: handshake resume requests bulk idle).
+#   LOADS (default: all, space-separated: handshake resume requests bulk idle),
+#   TLSGATE_OLD=path/to/another/tlsgate for the peer tlsgate-http-old (not in the
+#   default list): the same http-mode setup with that binary, so a change is
+#   measured side by side with the build before it, interleaved in one run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -161,11 +164,12 @@ peer_start() { # NAME
 	PORT[$n]=$p
 	mkdir -p "$W/$n"
 	case "$n" in
-	tlsgate-http | tlsgate-tcp | tlsgate-tcp-nocert)
-		local mode=tcp verify=(--client-ca "$CA" --verify require)
-		[ "$n" != tlsgate-http ] || mode=http
+	tlsgate-http | tlsgate-tcp | tlsgate-tcp-nocert | tlsgate-http-old)
+		local mode=tcp verify=(--client-ca "$CA" --verify require) bin=$TLSGATE
+		[ "$n" != tlsgate-http ] && [ "$n" != tlsgate-http-old ] || mode=http
+		[ "$n" != tlsgate-http-old ] || bin=${TLSGATE_OLD:?tlsgate-http-old needs TLSGATE_OLD=/path/to/tlsgate}
 		[ "$n" != tlsgate-tcp-nocert ] || verify=(--verify none)
-		"$TLSGATE" serve --listen "127.0.0.1:$p" --target "127.0.0.1:$BP" --mode "$mode" \
+		"$bin" serve --listen "127.0.0.1:$p" --target "127.0.0.1:$BP" --mode "$mode" \
 			--cert "$CRT" --key "$KEY" "${verify[@]}" --min-tls 1.3 \
 			--workers "$WORKERS" --idle-timeout 600 >"$W/$n.log" 2>&1 &
 		;;

@@ -393,8 +393,9 @@ gw_config_new(void)
 {
 	gw_config *cfg = calloc(1, sizeof(gw_config));
 
-	if (cfg != NULL)
-		cfg->ticket_key_rotate = 3600;
+	/* ticket_key_rotate 0: without --ticket-keys, sessions stay in the
+	 * worker process's cache, where resuming costs no decoding (see
+	 * setup_defaults in tls_engine.c). */
 	return cfg;
 }
 

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ struct gw_tls_ctx {
 	const gw_tls_verifier *verifier;
 	struct gw_ticket_keys *tickets; /* --ticket-keys; NULL: the ring's, if any */
 	struct gw_ticket_ring *ring;    /* the process's keys (borrowed) */
+	_Atomic time_t expired_at;      /* the last gw_tls_ctx_expire_sessions */
 };
 
 struct gw_tls {
@@ -674,17 +676,22 @@ setup_defaults(gw_tls_ctx *ctx, const struct gw_tls_opts *o, tg_err *err)
 	if (gw_tls_ssl_defaults(ctx->ssl, o->min_tls, o->ciphers, err) != 0)
 		return -1;
 	SSL_CTX_set_options(ctx->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* Clients that take tickets get stateless ones (setup_tickets: the
-	 * fleet's keys or the process's); the cache, shared by the worker
-	 * threads, holds the sessions of TLS 1.2 clients without the ticket
-	 * extension, and all sessions with --ticket-key-rotate off
-	 * (SSL_OP_NO_TICKET: a TLS 1.3 ticket is then only the key to one).
-	 * Resuming from the cache costs no ticket decryption and, in OpenSSL
-	 * 3.0, above all no second decode of the client certificate stored in
-	 * the session: half the server's CPU per resumed handshake. A cached
-	 * mutual-TLS session holds the decoded client certificate: about 4 KB
-	 * (drop_handshake_keys clears its key), so the cache is bounded (the
-	 * oldest go first). */
+	/* Sessions stay in the cache, shared by the worker threads, unless
+	 * setup_tickets turns on stateless tickets (--ticket-keys, or the
+	 * process's keys with --ticket-key-rotate): with SSL_OP_NO_TICKET a
+	 * TLS 1.3 ticket is only the 32-byte ID of a cached session, and TLS
+	 * 1.2 resumes by session ID. Resuming from the cache costs no ticket
+	 * decryption and, in OpenSSL 3.0, above all no second decode of the
+	 * client certificate stored in the session (a provider decoder context
+	 * for its key, whose locks the threads contend for): about 40% of the
+	 * server's CPU per resumed mutual-TLS handshake (docs/PERF.md). The
+	 * cache is per context, so a reload (new contexts, a new worker
+	 * process) starts empty and no session outlives the CA, CRL and rules
+	 * it was judged by. A cached mutual-TLS session holds the decoded
+	 * client certificate (drop_handshake_keys clears its key): about 3 KiB,
+	 * so the count is bounded (the oldest go first), and sessions live 5
+	 * minutes (freed within GW_TLS_EXPIRE_SECS after, by the workers'
+	 * tick). */
 	SSL_CTX_set_session_cache_mode(ctx->ssl, o->session_cache > 0 ? SSL_SESS_CACHE_SERVER :
 	    SSL_SESS_CACHE_OFF);
 	SSL_CTX_sess_set_cache_size(ctx->ssl, (long)o->session_cache);
@@ -753,6 +760,17 @@ gw_tls_ctx_free(gw_tls_ctx *ctx)
 		OPENSSL_cleanse(ctx->tickets, sizeof(*ctx->tickets));
 	free(ctx->tickets);
 	free(ctx);
+}
+
+void
+gw_tls_ctx_expire_sessions(gw_tls_ctx *ctx, time_t now)
+{
+	time_t last = atomic_load(&ctx->expired_at);
+
+	if (now - last < GW_TLS_EXPIRE_SECS ||
+	    !atomic_compare_exchange_strong(&ctx->expired_at, &last, now))
+		return;
+	SSL_CTX_flush_sessions(ctx->ssl, (long)now);
 }
 
 const struct gw_tls_certinfo *

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "gateway/gw.h"
 #include "tlsgate/pki.h"
@@ -84,6 +85,13 @@ struct gw_tls_opts {
 
 gw_tls_ctx *gw_tls_ctx_new(const struct gw_tls_opts *o, tg_err *err);
 void gw_tls_ctx_free(gw_tls_ctx *ctx);
+/* Frees the cached sessions that have expired (their secrets wiped), at
+ * most once per GW_TLS_EXPIRE_SECS whichever thread calls: the worker
+ * threads call it every tick, so a session's secrets leave memory within
+ * that of its end even when no handshake comes to run OpenSSL's own
+ * flush. */
+#define GW_TLS_EXPIRE_SECS 30
+void gw_tls_ctx_expire_sessions(gw_tls_ctx *ctx, time_t now);
 
 struct gw_tls_certinfo {
 	char path[512];

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "gateway/tls_engine.h"
 #include "gateway/worker.h"
 
 #define ACCEPT_BATCH 64
@@ -130,7 +132,9 @@ on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
  * went but none arrived in the last second, the heap's free pages (holes
  * left by handshake and record buffers between long-lived connection
  * objects) go back to the kernel. Under steady load neither happens: the
- * pool stays in use, and a busy accept loop skips the trim. */
+ * pool stays in use, and a busy accept loop skips the trim. Expired
+ * sessions leave the listeners' caches (one thread does it, every
+ * GW_TLS_EXPIRE_SECS). */
 static void
 on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -147,6 +151,9 @@ on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		w->churned = 0;
 	}
 	w->accepted = 0;
+	for (size_t i = 0; i < w->rt->nl; i++)
+		if (w->rt->l[i].tls != NULL)
+			gw_tls_ctx_expire_sessions(w->rt->l[i].tls, time(NULL));
 	/* A thread that stopped accepting at max-conns and has no connection
 	 * of its own to end takes part again once there is room. */
 	if (!w->draining && !ev_is_active(&w->backoff))

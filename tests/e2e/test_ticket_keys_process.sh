@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Without --ticket-keys a gateway seals tickets under keys of its own,
+# --ticket-key-rotate S: a gateway seals tickets under keys of its own,
 # random, shared by its worker threads and kept across reloads: sessions
 # resume (openssl s_client -sess_out/-sess_in: "Reused") in TLS 1.3 and
-# 1.2, also after a SIGHUP (--ticket-key-rotate off: no ticket, the cache); a client revoked since is judged again and
+# 1.2, also after a SIGHUP; a client revoked since is judged again and
 # refused; a reload that adds --ticket-keys leaves the old tickets behind.
-# Rotation (--ticket-key-rotate 3s): a ticket from one rotation ago still
-# resumes, one from before two rotations does not.
+# --ticket-key-rotate off (the default): no ticket, the cache
+# (test_session_cache). Rotation (--ticket-key-rotate 3s): a ticket from
+# one rotation ago still resumes, one from before two rotations does not.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/tickets.sh"
@@ -23,6 +24,7 @@ cat >gw.ini <<EOF
 [global]
 workers = 2
 status = 127.0.0.1:$S1
+ticket-key-rotate = 1h
 [listener web]
 listen = 127.0.0.1:$G1
 target = 127.0.0.1:$BP
@@ -66,7 +68,7 @@ assert_eq "Reused 200" "$(tls_sess $G1 tls1_3 alice -sess_in chain1.pem -sess_ou
 [ -s chain2.pem ] && ! cmp -s chain1.pem chain2.pem || fail "tls1_3: no fresh ticket on the second resumption"
 assert_contains "$(openssl sess_id -in a-tls1_2.pem -noout -text)" "TLS session ticket:" \
 	"TLS 1.2: a stateless ticket, not a session ID into the cache"
-pass "without --ticket-keys sessions resume from tickets in TLS 1.3 and 1.2"
+pass "with --ticket-key-rotate sessions resume from the process's tickets in TLS 1.3 and 1.2"
 
 assert_eq "New 200" "$(tls_sess $G3 tls1_2 alice -sess_out off.pem)" "--ticket-key-rotate off: a full handshake"
 assert_not_contains "$(openssl sess_id -in off.pem -noout -text)" "TLS session ticket:" \
