@@ -839,9 +839,12 @@ build_next(struct master *m, gw_config **ncfg, struct gw_runtime **nrt, tg_err *
 		if ((*ncfg)->workers != 0 && (*ncfg)->workers != m->nworkers)
 			gw_log("reload: the worker count changes only on restart; keeping %lu",
 			    m->nworkers);
-		if ((*ncfg)->ticket_key_rotate != m->cfg->ticket_key_rotate)
+		if ((*ncfg)->ticket_key_rotate != m->cfg->ticket_key_rotate && m->cfg->ticket_key_rotate > 0)
 			gw_log("reload: the ticket-key rotation changes only on restart; keeping %gs",
 			    m->cfg->ticket_key_rotate);
+		else if ((*ncfg)->ticket_key_rotate != m->cfg->ticket_key_rotate)
+			gw_log("reload: the ticket-key rotation changes only on restart; keeping it off "
+			    "(sessions in the cache)");
 		if (((*ncfg)->status == NULL) != (m->cfg->status == NULL) ||
 		    ((*ncfg)->status && strcmp((*ncfg)->status, m->cfg->status) != 0))
 			gw_log("reload: the status address changes only on restart; keeping %s",
