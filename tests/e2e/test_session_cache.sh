@@ -7,7 +7,8 @@
 # whichever thread. A CRL published with `tlsgate crl` and picked up by
 # --watch starts a new cache: the revoked client's sessions do not resume
 # and its full handshake is refused, and no session from before the reload
-# resumes. --session-cache N bounds the cache: past N the oldest go.
+# resumes. --session-cache N bounds the cache: past N the oldest go. A
+# reload cannot turn the process's ticket keys on (read at start only).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/tickets.sh"
@@ -24,8 +25,22 @@ gw=(--target 127.0.0.1:$BP --mode http --cert pki/issued/localhost.crt --key pki
 	--client-ca pki/root.crt --verify require --crl pki/crl.pem)
 start_bg gw1 timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$G1 "${gw[@]}" --workers 2 \
 	--status 127.0.0.1:$S1 --watch yes
-start_bg gw2 timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$G2 "${gw[@]}" --workers 1 \
-	--session-cache 2
+cat >gw2.ini <<EOF
+[global]
+workers = 1
+[listener small]
+listen = 127.0.0.1:$G2
+target = 127.0.0.1:$BP
+mode = http
+cert = pki/issued/localhost.crt
+key = pki/issued/localhost.key
+client-ca = pki/root.crt
+verify = require
+crl = pki/crl.pem
+session-cache = 2
+EOF
+start_bg gw2 timeout 120 "$TLSGATE" serve --config gw2.ini
+M2=$(child_of "$BG_PID")
 wait_port "$G1"; wait_port "$G2"; wait_port "$S1"
 wait_log gw1.log "ready: .*watching"
 
@@ -81,3 +96,12 @@ for v in tls1_3 tls1_2; do
 		"$v: with --session-cache 2 the oldest of three sessions was evicted"
 done
 pass "--session-cache bounds the cache: the oldest session goes first"
+
+# The rotation is read at start only: a reload that asks for it says the
+# tickets stay off.
+sed -i 's/^workers = 1$/workers = 1\nticket-key-rotate = 1h/' gw2.ini
+kill -HUP "$M2"
+wait_log gw2.log "reload: the ticket-key rotation changes only on restart; keeping it off (sessions in the cache)"
+tls_sess $G2 tls1_3 bob -sess_out r.pem >/dev/null
+assert_eq 32 "$(ticket_bytes r.pem)" "after that reload TLS 1.3 tickets still name cached sessions"
+pass "a reload cannot turn the process's ticket keys on"
