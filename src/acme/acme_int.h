@@ -99,6 +99,33 @@ int acme_wait(int fd, short events, int64_t deadline);
  * most ACME_VAL_SHOW bytes then "...". */
 void acme_quote(const unsigned char *in, size_t len, char *out, size_t outlen);
 
+/* ---- http-01 (validate.c) ---- */
+
+#define ACME_HTTP01_HOST_MAX 256
+
+/* Where one hop goes: http://host/path, connected to port. */
+typedef struct acme_http01_target {
+	char host[ACME_HTTP01_HOST_MAX];
+	int is_ip;
+	int port;
+	char path[ACME_URL_MAX];
+} acme_http01_target;
+
+/* One hop of http-01 over fd, connected to t's host at addr (as
+ * "192.0.2.1:80", for messages): the GET for t->path, the answer read and
+ * judged. 0: the body is key_authz; 1: a redirect, which t now holds (hop:
+ * redirects followed before this one); -1: p says what was wrong.
+ * acme_validate_http01 runs it per hop; the fuzz target on any bytes. */
+int acme_http01_hop(int fd, const char *addr, acme_http01_target *t, int hop,
+    const char *key_authz, const acme_vopts *o, int64_t deadline, acme_problem *p);
+
+/* tls-alpn-01 (tlsalpn.c): what the certificate the host presented says.
+ * NULL when it holds exactly one SAN, the identifier, and one critical
+ * acmeIdentifier extension with SHA-256(key_authz); else what is wrong. */
+#include <openssl/x509.h>
+const char *acme_tlsalpn_cert_check(X509 *cert, const char *id, int is_ip,
+    const char *key_authz);
+
 /* ---- dns-01 (dns01.c) ---- */
 
 #include <stdint.h>

@@ -151,6 +151,14 @@ out:
 	return bad;
 }
 
+const char *
+acme_tlsalpn_cert_check(X509 *cert, const char *id, int is_ip, const char *key_authz)
+{
+	const char *bad = check_san(cert, id, is_ip);
+
+	return bad != NULL ? bad : check_acme_ext(cert, key_authz);
+}
+
 /* One connection's TLS part: NULL and *type untouched when it all holds. */
 static const char *
 try_tls(SSL_CTX *ctx, int fd, const char *sni, const char *id, int is_ip, const char *key_authz,
@@ -179,8 +187,7 @@ try_tls(SSL_CTX *ctx, int fd, const char *sni, const char *id, int is_ip, const 
 		bad = "the server presented no certificate";
 		goto out;
 	}
-	if ((bad = check_san(cert, id, is_ip)) == NULL)
-		bad = check_acme_ext(cert, key_authz);
+	bad = acme_tlsalpn_cert_check(cert, id, is_ip, key_authz);
 out:
 	ERR_clear_error();
 	SSL_free(ssl);

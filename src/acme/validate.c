@@ -23,7 +23,7 @@
 #define HTTP_HEAD_MAX 8192
 #define HTTP_BODY_MAX 8192
 #define HTTP_REDIRECTS_MAX 10 /* RFC 8555 8.3 allows following redirects; LE stops at 10 */
-#define HOST_MAX 256
+#define HOST_MAX ACME_HTTP01_HOST_MAX
 
 int64_t
 acme_now_ms(void)
@@ -215,13 +215,7 @@ acme_connect_any(const acme_addr *addrs, size_t n, int64_t deadline, const char 
 
 /* ---- http-01 ------------------------------------------------------------- */
 
-/* Where one hop goes: http://host/path, connected to port. */
-typedef struct target {
-	char host[HOST_MAX];
-	int is_ip;
-	int port;
-	char path[ACME_URL_MAX];
-} target;
+typedef acme_http01_target target;
 
 typedef struct http_resp {
 	int status;
@@ -497,29 +491,39 @@ exchange(int fd, const target *t, int64_t deadline, http_resp *r, acme_ptype *ty
 	}
 }
 
+/* One hop's answer read from fd (r->addr names the address); 0, or -1
+ * with p saying what was wrong. */
+static int
+answer(int fd, const target *t, int64_t deadline, http_resp *r, const char *what,
+    acme_problem *p)
+{
+	char shown[ACME_VAL_SHOW * 4 + 8];
+	acme_ptype type;
+	const char *bad = exchange(fd, t, deadline, r, &type);
+
+	if (bad == NULL)
+		return 0;
+	acme_quote(r->buf, r->len, shown, sizeof(shown));
+	return acme_problem_set(p, type, "%s: %s answered GET http://%s%s with %s%s%s%s", what,
+	    r->addr, t->host, t->path, bad, r->len > 0 ? ": \"" : "", shown, r->len > 0 ? "\"" : "");
+}
+
 /* One hop: every address in turn until one connects; its answer counts. */
 static int
 fetch(const target *t, const acme_vopts *o, int64_t deadline, http_resp *r, const char *what,
     acme_problem *p)
 {
 	acme_addr addrs[ACME_VAL_MAX_ADDRS];
-	char shown[ACME_VAL_SHOW * 4 + 8];
 	size_t n, i;
-	acme_ptype type;
-	const char *bad;
-	int fd;
+	int fd, rc;
 
 	if (acme_lookup(t->host, t->is_ip, t->port, o, addrs, &n, what, p) != 0 ||
 	    (fd = acme_connect_any(addrs, n, deadline, t->host, &i, what, p)) < 0)
 		return -1;
 	snprintf(r->addr, sizeof(r->addr), "%s", addrs[i].text);
-	bad = exchange(fd, t, deadline, r, &type);
+	rc = answer(fd, t, deadline, r, what, p);
 	close(fd);
-	if (bad == NULL)
-		return 0;
-	acme_quote(r->buf, r->len, shown, sizeof(shown));
-	return acme_problem_set(p, type, "%s: %s answered GET http://%s%s with %s%s%s%s", what,
-	    r->addr, t->host, t->path, bad, r->len > 0 ? ": \"" : "", shown, r->len > 0 ? "\"" : "");
+	return rc;
 }
 
 /* Where a redirect goes. The Location is an absolute http(s) URL or an
@@ -624,17 +628,75 @@ b64u_token(const char *s)
 	return n > 0 && n < 256;
 }
 
+/* What an answer means: 0 the key authorization came back (trailing
+ * whitespace allowed, RFC 8555 8.3), 1 a redirect that t now holds (hop:
+ * redirects followed before), -1 a problem. */
+static int
+judge(const http_resp *r, target *t, int hop, const char *key_authz, const acme_vopts *o,
+    const char *what, acme_problem *p)
+{
+	char shown[ACME_VAL_SHOW * 4 + 8];
+	size_t blen;
+
+	if (r->status != 200) {
+		if (r->status != 301 && r->status != 302 && r->status != 303 && r->status != 307 &&
+		    r->status != 308) {
+			acme_quote(r->buf, r->len, shown, sizeof(shown));
+			return acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
+			    "%s: %s answered GET http://%s%s with status %d, not 200: \"%s\"", what,
+			    r->addr, t->host, t->path, r->status, shown);
+		}
+		if (r->location[0] == '\0')
+			return acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
+			    "%s: %s answered %d without a Location", what, r->addr, r->status);
+		if (hop >= HTTP_REDIRECTS_MAX)
+			return acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
+			    "%s: more than %d redirects (a loop?), the last from %s to %.200s", what,
+			    HTTP_REDIRECTS_MAX, r->addr, r->location);
+		return follow(t, r->location, o, what, r, p) != 0 ? -1 : 1;
+	}
+	blen = r->body_len;
+	while (blen > 0 && (r->body[blen - 1] == ' ' || r->body[blen - 1] == '\t' ||
+	                       r->body[blen - 1] == '\r' || r->body[blen - 1] == '\n'))
+		blen--;
+	if (blen != strlen(key_authz) || memcmp(r->body, key_authz, blen) != 0) {
+		acme_quote(r->body, r->body_len, shown, sizeof(shown));
+		return acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
+		    "%s: %s answered GET http://%s%s with \"%s\", not the key authorization "
+		    "(token.thumbprint of the account key)", what, r->addr, t->host, t->path, shown);
+	}
+	return 0;
+}
+
+int
+acme_http01_hop(int fd, const char *addr, acme_http01_target *t, int hop, const char *key_authz,
+    const acme_vopts *o, int64_t deadline, acme_problem *p)
+{
+	char what[HOST_MAX + 32];
+	http_resp *r = calloc(1, sizeof(*r));
+	int rc;
+
+	snprintf(what, sizeof(what), "http-01 for %s", t->host);
+	if (r == NULL)
+		return acme_problem_set(p, ACME_P_SERVER_INTERNAL, "%s: out of memory", what);
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	rc = answer(fd, t, deadline, r, what, p);
+	if (rc == 0)
+		rc = judge(r, t, hop, key_authz, o, what, p);
+	free(r);
+	return rc;
+}
+
 int
 acme_validate_http01(const char *identifier, int is_ip, const char *token, const char *key_authz,
     const acme_vopts *o, acme_problem *p)
 {
-	char what[HOST_MAX + 32], shown[ACME_VAL_SHOW * 4 + 8];
+	char what[HOST_MAX + 32];
 	http_resp *r = NULL;
 	target t;
 	int64_t deadline = acme_now_ms() +
 	    (o != NULL && o->timeout_ms > 0 ? o->timeout_ms : ACME_VAL_TIMEOUT_MS);
 	int hop, rc = -1;
-	size_t blen;
 
 	if (identifier == NULL || strlen(identifier) >= sizeof(t.host) || token == NULL ||
 	    !b64u_token(token) || key_authz == NULL)
@@ -648,47 +710,10 @@ acme_validate_http01(const char *identifier, int is_ip, const char *token, const
 	snprintf(t.path, sizeof(t.path), "/.well-known/acme-challenge/%s", token);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return acme_problem_set(p, ACME_P_SERVER_INTERNAL, "%s: out of memory", what);
-	for (hop = 0;; hop++) {
-		if (fetch(&t, o, deadline, r, what, p) != 0)
-			goto out;
-		if (r->status == 200)
-			break;
-		if (r->status != 301 && r->status != 302 && r->status != 303 && r->status != 307 &&
-		    r->status != 308) {
-			acme_quote(r->buf, r->len, shown, sizeof(shown));
-			acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
-			    "%s: %s answered GET http://%s%s with status %d, not 200: \"%s\"", what,
-			    r->addr, t.host, t.path, r->status, shown);
-			goto out;
-		}
-		if (r->location[0] == '\0') {
-			acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
-			    "%s: %s answered %d without a Location", what, r->addr, r->status);
-			goto out;
-		}
-		if (hop == HTTP_REDIRECTS_MAX) {
-			acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
-			    "%s: more than %d redirects (a loop?), the last from %s to %.200s", what,
-			    HTTP_REDIRECTS_MAX, r->addr, r->location);
-			goto out;
-		}
-		if (follow(&t, r->location, o, what, r, p) != 0)
-			goto out;
-	}
-	/* The key authorization, trailing whitespace allowed (RFC 8555 8.3). */
-	blen = r->body_len;
-	while (blen > 0 && (r->body[blen - 1] == ' ' || r->body[blen - 1] == '\t' ||
-	                       r->body[blen - 1] == '\r' || r->body[blen - 1] == '\n'))
-		blen--;
-	if (blen != strlen(key_authz) || memcmp(r->body, key_authz, blen) != 0) {
-		acme_quote(r->body, r->body_len, shown, sizeof(shown));
-		acme_problem_set(p, ACME_P_INCORRECT_RESPONSE,
-		    "%s: %s answered GET http://%s%s with \"%s\", not the key authorization "
-		    "(token.thumbprint of the account key)", what, r->addr, t.host, t.path, shown);
-		goto out;
-	}
-	rc = 0;
-out:
+	for (hop = 0; (rc = fetch(&t, o, deadline, r, what, p)) == 0 &&
+	     (rc = judge(r, &t, hop, key_authz, o, what, p)) == 1;
+	     hop++)
+		;
 	free(r);
 	return rc;
 }

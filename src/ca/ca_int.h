@@ -26,6 +26,10 @@ int ca_url_list_add(struct ca_url_list *l, const char *url, const char *what,
 int ca_settings_path(const char *dir, char *path, size_t len, tg_err *err) TG_MUST_CHECK;
 /* Empty settings when DIR/ca.conf does not exist. */
 int ca_settings_read(const char *dir, struct ca_settings *s, tg_err *err) TG_MUST_CHECK;
+/* The text of a ca.conf (path names it in messages); a line it does not
+ * know, a URL it would not put in a certificate or a NUL byte is refused. */
+int ca_settings_parse(const char *path, const char *data, size_t len, struct ca_settings *s,
+    tg_err *err) TG_MUST_CHECK;
 /* The file's text into buf; its length, or -1. */
 int ca_settings_text(const struct ca_settings *s, char *buf, size_t len, tg_err *err);
 

@@ -78,12 +78,44 @@ parse_line(struct ca_settings *s, char *line, const char *path, int lineno, tg_e
 }
 
 int
+ca_settings_parse(const char *path, const char *data, size_t len, struct ca_settings *s,
+    tg_err *err)
+{
+	char *copy, *line, *save = NULL;
+	const char *nul = memchr(data, '\0', len);
+	int lineno = 0, rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	/* A NUL would end the text there, and the lines after it would be
+	 * ignored without a word: the file is not text. */
+	if (nul != NULL) {
+		for (const char *c = data; c < nul; c++)
+			lineno += *c == '\n';
+		return tg_err_set(err, TG_ERR_CONFIG, "%s, line %d: a NUL byte; the file must be "
+		    "text (set the URLs again with `tlsgate ca set`)", path, lineno + 1);
+	}
+	if ((copy = malloc(len + 1)) == NULL)
+		return tg_err_set(err, TG_ERR_INTERNAL, "out of memory reading %s", path);
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	/* Counting every line, blank ones too, so the numbers match an editor's. */
+	for (line = copy; rc == 0 && line != NULL; line = save) {
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		rc = parse_line(s, line, path, ++lineno, err);
+	}
+	free(copy);
+	return rc;
+}
+
+int
 ca_settings_read(const char *dir, struct ca_settings *s, tg_err *err)
 {
-	char path[PATH_MAX], *line, *save = NULL;
+	char path[PATH_MAX];
 	unsigned char *data = NULL;
 	size_t len;
-	int lineno = 0, rc = 0;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	if (ca_settings_path(dir, path, sizeof(path), err) != 0)
@@ -92,13 +124,7 @@ ca_settings_read(const char *dir, struct ca_settings *s, tg_err *err)
 		return 0;
 	if (util_read_file(path, &data, &len, err) != 0)
 		return -1;
-	/* Counting every line, blank ones too, so the numbers match an editor's. */
-	for (line = (char *)data; rc == 0 && line != NULL; line = save) {
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		rc = parse_line(s, line, path, ++lineno, err);
-	}
+	rc = ca_settings_parse(path, (const char *)data, len, s, err);
 	free(data);
 	return rc;
 }

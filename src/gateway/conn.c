@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "gateway/pgstart.h"
 #include "gateway/tls_client.h"
 #include "gateway/tls_engine.h"
 #include "gateway/worker.h"
@@ -831,11 +832,6 @@ on_backend(struct ev_loop *loop, ev_io *io, int revents)
 
 /* --- Client mode: TLS to the target --- */
 
-/* PostgreSQL's SSLRequest: length 8, code 80877103 (1234 << 16 | 5679);
- * GSSENCRequest: code 80877104. */
-static const unsigned char pg_sslrequest[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
-static const unsigned char pg_gssencrequest[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
-
 /* The handshake with the target ended; c->tls holds the outcome. */
 static void
 upstream_done(struct conn *c)
@@ -907,30 +903,19 @@ upstream_handshake(struct conn *c)
 static void
 upstream_sslreq_answer(struct conn *c)
 {
-	unsigned char ch;
+	unsigned char ch = 0;
 	ssize_t n = recv(c->bfd, &ch, 1, 0);
+	char why[300];
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 1 && ch == 'S') {
+	if (gw_pg_server_answer(n, ch, errno, c->l->target_str, why, sizeof(why)) == 0) {
 		c->sslreq = 0;
 		upstream_step(c);
 		return;
 	}
 	atomic_fetch_add_explicit(&c->w->m->backend_errors, 1, memory_order_relaxed);
-	if (n == 1 && ch == 'N')
-		set_why(c, "PostgreSQL at %s refused TLS: it answered 'N' to the SSLRequest (ssl = "
-		    "off in its postgresql.conf?); closed the client", c->l->target_str);
-	else if (n == 1 && ch == 'E') /* its text came before TLS: not trusted, not shown */
-		set_why(c, "%s answered the PostgreSQL SSLRequest with an error message ('E', not "
-		    "read: it came before TLS; too old a server, or not PostgreSQL?); closed the "
-		    "client", c->l->target_str);
-	else if (n == 1)
-		set_why(c, "%s answered 0x%02x to the PostgreSQL SSLRequest, not 'S': is it "
-		    "PostgreSQL? (--starttls postgres); closed the client", c->l->target_str, ch);
-	else
-		set_why(c, "%s %s after the PostgreSQL SSLRequest; closed the client",
-		    c->l->target_str, n == 0 ? "closed the connection" : strerror(errno));
+	set_why(c, "%s", why);
 	conn_close(c, "starttls failed");
 }
 
@@ -945,8 +930,8 @@ upstream_start(struct conn *c)
 	arm_timer(c, c->l->handshake_timeout);
 	if (c->l->starttls == GW_STARTTLS_POSTGRES) {
 		/* 8 bytes into a socket just connected: they fit. */
-		if (send(c->bfd, pg_sslrequest, sizeof(pg_sslrequest), MSG_NOSIGNAL) !=
-		    (ssize_t)sizeof(pg_sslrequest)) {
+		if (send(c->bfd, gw_pg_sslrequest, sizeof(gw_pg_sslrequest), MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(gw_pg_sslrequest)) {
 			set_why(c, "cannot send the PostgreSQL SSLRequest to %s: %s", c->l->target_str,
 			    strerror(errno));
 			conn_close(c, "starttls failed");
@@ -1336,23 +1321,20 @@ http_filter(struct conn *c)
 static int
 pg_local_filter(struct conn *c)
 {
-	const unsigned char *p = (const unsigned char *)c->c2b.p + c->c2b.off;
-	size_t have = buf_data(&c->c2b), k = have < 8 ? have : 8;
+	size_t have = buf_data(&c->c2b);
+	enum gw_pg_first first;
 	int ssl;
 
 	if (!c->pg_local || have == 0)
 		return STEP_NONE;
-	ssl = memcmp(p, pg_sslrequest, k) == 0;
-	if (!ssl && memcmp(p, pg_gssencrequest, k) != 0) {
-		c->pg_local = 0;
-		return STEP_MOVED;
-	}
-	if (have < 8 && !c->cl_eof)
+	first = gw_pg_client_first((const unsigned char *)c->c2b.p + c->c2b.off, have, c->cl_eof);
+	if (first == GW_PG_WAIT)
 		return STEP_NONE;
-	if (have < 8) { /* cut short: goes on as it is */
+	if (first == GW_PG_PASS) {
 		c->pg_local = 0;
 		return STEP_MOVED;
 	}
+	ssl = first == GW_PG_SSLREQUEST;
 	/* Nothing has gone to the client yet (PostgreSQL speaks after the
 	 * startup message): one byte into an empty socket buffer. */
 	if (buf_data(&c->b2c) != 0 || send(c->cfd, "N", 1, MSG_NOSIGNAL) != 1) {
@@ -1361,7 +1343,7 @@ pg_local_filter(struct conn *c)
 		conn_close(c, "client error");
 		return STEP_CLOSED;
 	}
-	c->c2b.off += 8;
+	c->c2b.off += GW_PG_REQUEST_LEN;
 	if (buf_data(&c->c2b) == 0)
 		buf_give(c, &c->c2b);
 	return STEP_MOVED; /* a GSSENCRequest may be followed by an SSLRequest */

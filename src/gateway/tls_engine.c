@@ -1219,18 +1219,30 @@ collect_full(X509 *cert, struct gw_peer *p, int with_pem)
 }
 
 /* 0, -1 when out of memory, 1 when a name is not text (p->verify_error
- * says which). */
+ * says which). The fields full asks for are filled in either case: a
+ * caller that gets 0 from gw_tls_peer builds headers from them (after a
+ * flawed name they were left NULL, and strlen met them). */
 static int
 peer_from_x509(X509 *cert, struct gw_peer *p, int full)
 {
 	int rc;
 
 	p->present = 1;
-	if ((rc = pki_cert_subject_each(cert, NID_commonName, take_cn, p)) != 0 ||
-	    (rc = pki_cert_subject_each(cert, NID_organizationalUnitName, take_ou, p)) != 0 ||
-	    (rc = pki_cert_san_each(cert, take_san, p)) != 0)
+	if ((rc = pki_cert_subject_each(cert, NID_commonName, take_cn, p)) == 0 &&
+	    (rc = pki_cert_subject_each(cert, NID_organizationalUnitName, take_ou, p)) == 0)
+		rc = pki_cert_san_each(cert, take_san, p);
+	if (rc < 0)
 		return rc;
-	return full ? collect_full(cert, p, full & GW_PEER_PEM) : 0;
+	return full && collect_full(cert, p, full & GW_PEER_PEM) != 0 ? -1 : rc;
+}
+
+int
+gw_peer_from_cert(X509 *cert, struct gw_peer *p, int full)
+{
+	memset(p, 0, sizeof(*p));
+	if (cert == NULL)
+		return 0;
+	return peer_from_x509(cert, p, full) < 0 ? -1 : 0;
 }
 
 int

@@ -157,6 +157,8 @@ int gw_tls_resumed(gw_tls *t);
 /* Fills the client's identity: CN, SANs and OUs always, more with the
  * GW_PEER_* flags in full (for identity headers). */
 int gw_tls_peer(gw_tls *t, struct gw_peer *p, int full);
+/* The same from a certificate alone (not verified; tests and fuzzing). */
+int gw_peer_from_cert(X509 *cert, struct gw_peer *p, int full);
 /* The SHA-256 of the client's certificate: 0, or -1 if it sent none. */
 int gw_tls_peer_fingerprint(gw_tls *t, unsigned char fp[GW_FP_LEN]);
 

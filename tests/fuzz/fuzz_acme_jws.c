@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "acme/acme_proto.h"
+#include "fuzz_acme.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,20 +23,6 @@ eab_key(const char *kid, unsigned char *key, size_t *keylen, void *arg)
 	memset(key, 0x42, 32);
 	*keylen = 32;
 	return 0;
-}
-
-static void
-check_problem(const acme_problem *p)
-{
-	char *doc = acme_problem_json(p);
-	json_t *o;
-
-	if (p->type == ACME_P_NONE || p->detail[0] == '\0' || doc == NULL)
-		abort();
-	if ((o = json_loads(doc, 0, NULL)) == NULL)
-		abort();
-	json_decref(o);
-	free(doc);
 }
 
 static void

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "gateway/gw.h"
+#include "gateway/tls_engine.h"
 
 static char *sans[] = { "DNS:a.example.com", "URI:spiffe://x/a\r\nX-Evil: 1" };
 
@@ -168,6 +172,68 @@ test_log_field(void **state)
 	assert_string_equal(small, "0123456");
 }
 
+/* A self-signed certificate whose CN is cn (any bytes, as UTF8String). */
+static X509 *
+cert_with_cn(const char *cn)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	X509_NAME *n = X509_get_subject_name(x);
+
+	assert_non_null(k);
+	assert_non_null(x);
+	assert_int_equal(X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	                     (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, n), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	EVP_PKEY_free(k);
+	return x;
+}
+
+/* A certificate with a name that is not text is flawed (not verified),
+ * yet its identity is complete: the headers built from it (the fuzz
+ * target found them reading a NULL subject) carry the names cleaned. */
+static void
+test_flawed_name_headers(void **state)
+{
+	static const char want[] =
+	    "X-Client-Verify: SUCCESS\r\n"
+	    "X-Client-Subject: CN=eve\\0D\\0AX-Evil: 1\r\n";
+	struct gw_idents ic = { 0 };
+	X509 *x = cert_with_cn("eve\r\nX-Evil: 1");
+	unsigned char fp[GW_FP_LEN] = { 3 };
+	struct gw_peer p;
+	gw_ident *id;
+	const char *t;
+	size_t len;
+
+	assert_int_equal(gw_peer_from_cert(x, &p, GW_PEER_NAMES | GW_PEER_PEM), 0);
+	assert_int_equal(p.present, 1);
+	assert_int_equal(p.verified, 0);
+	assert_non_null(p.verify_error);
+	assert_non_null(p.subject);
+	assert_non_null(p.issuer);
+	assert_non_null(p.serial);
+	assert_non_null(p.fingerprint);
+	assert_non_null(p.pem);
+	id = gw_ident_add(&ic, fp, 1, &p);
+	assert_non_null(id);
+	t = gw_ident_text(id, &len);
+	assert_true(len > strlen(want));
+	assert_memory_equal(t, want, strlen(want));
+	for (size_t i = 0; i + 1 < len; i++)
+		if (t[i] == '\r' || t[i] == '\n')
+			assert_memory_equal(t + i - (t[i] == '\n'), "\r\n", 2);
+	gw_ident_put(&ic, id);
+	gw_idents_free(&ic);
+	gw_peer_clear(&p);
+	X509_free(x);
+}
+
 int
 main(void)
 {
@@ -176,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_sharing),
 		cmocka_unit_test(test_san_list_unambiguous),
 		cmocka_unit_test(test_log_field),
+		cmocka_unit_test(test_flawed_name_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
