@@ -8,7 +8,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 . "$(dirname "$0")/lib/http_attack.sh"
-declare -A PORT REC
 attack_setup gw --workers 1
 pki_cert "$WORK/alice" "$WORK/ca"/ca client "/CN=alice"
 

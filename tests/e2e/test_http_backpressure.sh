@@ -12,7 +12,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 . "$(dirname "$0")/lib/http_attack.sh"
-declare -A PORT REC
 attack_setup gw --workers 1
 WPID=$(pgrep -P "$(pgrep -P "$BG_PID" | head -n1)" | head -n1)
 [ -n "$WPID" ] || fail "no worker process"

@@ -15,7 +15,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 . "$(dirname "$0")/lib/http_attack.sh"
-declare -A PORT REC
 attack_setup gw --workers 1
 
 ADMIN='GET /admin HTTP/1.1\r\nHost: x\r\nX-Client-Verify: SUCCESS\r\nX-Client-CN: admin\r\n\r\n'

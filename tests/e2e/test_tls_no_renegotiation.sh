@@ -9,7 +9,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/pki.sh"
 . "$(dirname "$0")/lib/http_attack.sh"
-declare -A PORT REC
 attack_setup gw --workers 1
 
 # s_client reads its R command only without -ign_eof; the pauses keep

@@ -5,6 +5,9 @@
 # the gateway GW logs to $WORK/GW.log. The clients carry no certificate
 # unless a test passes one.
 
+# Gateways by name: their ports and their backends' record directories.
+declare -A PORT=() REC=()
+
 # What the gateway adds to every request of a client without a certificate.
 FWD='X-Client-Verify: NONE\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nForwarded: for=127.0.0.1;proto=https\r\n'
 
@@ -65,7 +68,7 @@ refused() {
 # $WORK, raw_backend.py (answering upgrades with 200) recording into
 # $WORK/rec, and gateway GW in http mode with client certificates optional
 # in front of it, with the options given, logging to $WORK/GW.log. Sets B
-# (the backend's port), PORT[GW] and REC[GW] (declare them -A first).
+# (the backend's port), PORT[GW] and REC[GW].
 attack_setup() {
 	local gw=$1 g
 	shift
