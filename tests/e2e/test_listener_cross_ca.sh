@@ -20,7 +20,6 @@ mkdir -p partner staff
 pki_cert partner/ca self root "/CN=Partner CA"
 pki_cert staff/ca self root "/CN=Staff CA"
 pki_cert server staff/ca server "/CN=localhost" "DNS:localhost"
-cat partner/ca.crt staff/ca.crt >servers-ca.crt
 pki_cert partner/pat partner/ca client "/CN=pat"
 pki_cert staff/sam staff/ca client "/CN=sam"
 (umask 077 && openssl rand 80 >tickets.key)
