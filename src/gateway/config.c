@@ -780,6 +780,13 @@ validate_listener(const struct gw_listener_cfg *l, tg_err *err)
 	if (l->verify == GW_VERIFY_NONE && (l->crl || l->allow_cn.n || l->allow_san.n || l->allow_ou.n))
 		return tg_err_set(err, TG_ERR_USAGE,
 		    "listener %s: --crl and --allow-* need client certificates; add --verify require or verify-full", n);
+	/* Only a certificate is judged by the rules: optional would let a
+	 * client that sends none through where one not on the list is refused. */
+	if (l->verify == GW_VERIFY_OPTIONAL && (l->allow_cn.n || l->allow_san.n || l->allow_ou.n))
+		return tg_err_set(err, TG_ERR_USAGE,
+		    "listener %s: --allow-* with --verify optional would let a client without a "
+		    "certificate through while refusing certificates not on the list; use --verify "
+		    "verify-full", n);
 	if (gw_acl_check(&l->allow_cn, &l->allow_san, &l->allow_ou, err) != 0)
 		return tg_err_prefix(err, "listener %s", n);
 	if (l->pass_file && l->pass_command)

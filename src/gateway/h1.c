@@ -46,6 +46,20 @@ is_ctl(unsigned char c)
 }
 
 int
+h1_name_is(const char *name, size_t len, const char *word, int prefix)
+{
+	size_t i;
+
+	for (i = 0; i < len && word[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+		c = c == '_' ? '-' : lower(c);
+		if (c != (unsigned char)word[i])
+			return 0;
+	}
+	return word[i] == '\0' && (prefix || i == len);
+}
+
+int
 h1_word(const char *s, size_t n, const char *word)
 {
 	size_t i;
@@ -174,9 +188,18 @@ field_line(const unsigned char *b, size_t s, size_t e, struct h1_request *r)
 	f->name = span(s, i);
 	f->value = span(vs, ve);
 	f->kind = H1_F_OTHER;
-	for (size_t k = 0; k < sizeof(known_fields) / sizeof(known_fields[0]); k++)
-		if (h1_word((const char *)b + s, i - s, known_fields[k].name))
-			f->kind = known_fields[k].kind;
+	for (size_t k = 0; k < sizeof(known_fields) / sizeof(known_fields[0]); k++) {
+		if (!h1_name_is((const char *)b + s, i - s, known_fields[k].name, 0))
+			continue;
+		/* WSGI and CGI servers name fields with '_' for '-', and some
+		 * (werkzeug's before 2.3) then read Content_Length as the body's
+		 * length and Transfer_Encoding: chunked as its framing: a body
+		 * the gateway never framed. */
+		if (memchr(b + s, '_', i - s) != NULL)
+			return refuse(r, 400, "a framing header spelt with '_' (Content_Length, "
+			    "Transfer_Encoding): WSGI and CGI backends read it as the real one");
+		f->kind = known_fields[k].kind;
+	}
 	return 0;
 }
 

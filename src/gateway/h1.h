@@ -52,6 +52,11 @@ struct h1_request {
 	const char *why;
 };
 
+/* Whether the field name name[0..len) is the lower-case word, matched
+ * without case and with '_' as '-' (WSGI and CGI backends merge them);
+ * prefix: only the word's length has to match. */
+int h1_name_is(const char *name, size_t len, const char *word, int prefix);
+
 /* Finds the empty line that ends a head: returns how many of p[0..n) belong
  * to the head, with *done set when the last of them ends it. *st carries the
  * line state between calls (0 at the start of a head). */

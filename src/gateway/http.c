@@ -325,22 +325,6 @@ gw_http_pending(const gw_http *h)
 	return h->pend_len > h->pend_off || h->st == RQ_READY;
 }
 
-/* Compares name[0..len) with the lower-case word, '_' as '-' (WSGI/CGI
- * backends merge them); prefix: only the word's length has to match. */
-static int
-name_is(const char *name, size_t len, const char *word, int prefix)
-{
-	size_t i;
-
-	for (i = 0; i < len && word[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)name[i];
-		c = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-		if (c != (unsigned char)word[i])
-			return 0;
-	}
-	return word[i] == '\0' && (prefix || i == len);
-}
-
 int
 gw_http_header_reserved(const char *name, size_t len)
 {
@@ -353,7 +337,7 @@ gw_http_header_reserved(const char *name, size_t len)
 	};
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (name_is(name, len, reserved[i].word, reserved[i].prefix))
+		if (h1_name_is(name, len, reserved[i].word, reserved[i].prefix))
 			return 1;
 	return 0;
 }

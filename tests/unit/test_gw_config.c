@@ -200,6 +200,31 @@ test_ticket_keys_need_sessions(void **state)
 	gw_config_free(c);
 }
 
+/* --verify optional judges only the certificates sent: an allow list
+ * there would let clients without one through. */
+static void
+test_optional_no_rules(void **state)
+{
+	static const char *const keys[][2] = { { "allow-cn", "alice" }, { "allow-san", "DNS:a" },
+		{ "allow-ou", "ops" } };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		gw_config *c = minimal();
+		tg_err err;
+
+		assert_int_equal(gw_config_set(c, NULL, "client-ca", "ca.crt", NULL), 0);
+		assert_int_equal(gw_config_set(c, NULL, "verify", "optional", NULL), 0);
+		assert_int_equal(gw_config_validate(c, &err), 0);
+		assert_int_equal(gw_config_set(c, NULL, keys[i][0], keys[i][1], NULL), 0);
+		assert_int_equal(gw_config_validate(c, &err), -1);
+		assert_non_null(strstr(err.msg, "--allow-* with --verify optional would let a client without a certificate through"));
+		assert_int_equal(gw_config_set(c, NULL, "verify", "require", NULL), 0);
+		assert_int_equal(gw_config_validate(c, &err), 0);
+		gw_config_free(c);
+	}
+}
+
 static void
 test_verify_full_needs_rule(void **state)
 {
@@ -422,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_client_validation),
 		cmocka_unit_test(test_bad_ip_rule),
 		cmocka_unit_test(test_verify_full_needs_rule),
+		cmocka_unit_test(test_optional_no_rules),
 		cmocka_unit_test(test_ticket_keys_need_sessions),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_ini),

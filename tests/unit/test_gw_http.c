@@ -206,6 +206,14 @@ static const struct {
 	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, 0, "other than chunked", "" },
 	{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 0, "HTTP/1.0", "" },
 	{ "GET / HTTP/1.1\r\nHost: x\r\nConnection: close, \"x\"\r\n\r\n", 400, 0, "Connection", "" },
+	{ "POST / HTTP/1.1\r\nHost: x\r\nContent_Length: 5\r\n\r\nhello", 400, 0, "spelt with '_'", "" },
+	{ "GET / HTTP/1.1\r\nHost: x\r\ncontent_length: 5\r\n\r\n", 400, 0, "spelt with '_'", "" },
+	{ "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent_Length: 5\r\n\r\nhello", 400, 0,
+	  "spelt with '_'", "" },
+	{ "POST / HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 0,
+	  "spelt with '_'", "" },
+	{ "POST / HTTP/1.1\r\nHost: x\r\nTRANSFER_ENCODING: gzip\r\nContent-Length: 1\r\n\r\nx", 400, 0,
+	  "spelt with '_'", "" },
 	{ "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", 405, 0, "allow-connect", "" },
 #define CHUNKED_HEAD "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 #define CHUNKED_OUT "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" EXTRA "\r\n"

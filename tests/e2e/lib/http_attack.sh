@@ -5,10 +5,31 @@
 # the gateway GW logs to $WORK/GW.log. The clients carry no certificate
 # unless a test passes one.
 
+# Gateways by name: their ports and their backends' record directories.
+declare -A PORT=() REC=()
+
 # What the gateway adds to every request of a client without a certificate.
 FWD='X-Client-Verify: NONE\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nForwarded: for=127.0.0.1;proto=https\r\n'
 
 be_conns() { find "${REC[$1]}" -name 'conn-*.bin' | wc -l; }
+
+# raw_send PORT LOG N PAYLOAD [CERT KEY]: sends PAYLOAD (printf escapes) to
+# the gateway on PORT, which logs to LOG, and reads up to N responses
+# (the bytes into $WORK/got). Sets STATUSES, LINE and CLOSE as attack does.
+raw_send() {
+	local port=$1 log=$2 n=$3 payload=$4 deadline cport
+	shift 4
+	printf "$payload" >"$WORK/payload"
+	read -r cport STATUSES < <(python3 "$TLSGATE_SRC/tests/e2e/tls_raw_client.py" "$port" \
+		"$WORK/ca/ca.crt" "$n" "$WORK/got" "$@" <"$WORK/payload")
+	# The connection's log line, found by the client's port.
+	deadline=$((SECONDS + 10))
+	until LINE=$(grep " conn listener=.* peer=127.0.0.1:$cport " "$log"); do
+		((SECONDS < deadline)) || fail "$log: no connection logged for: $payload"
+		sleep 0.05
+	done
+	CLOSE=$(sed -n 's/.* close="\(.*\)"$/\1/p' <<<"$LINE")
+}
 
 # attack GW N PAYLOAD [CERT KEY]: sends PAYLOAD (printf escapes) through
 # gateway GW and reads up to N responses. Sets STATUSES (the client's),
@@ -16,19 +37,10 @@ be_conns() { find "${REC[$1]}" -name 'conn-*.bin' | wc -l; }
 # and SEEN (the file of bytes the backend got, or "" if the gateway never
 # connected to it).
 attack() {
-	local gw=$1 n=$2 payload=$3 be_before deadline cport
+	local gw=$1 n=$2 payload=$3 be_before
 	shift 3
 	be_before=$(be_conns "$gw")
-	printf "$payload" >"$WORK/payload"
-	read -r cport STATUSES < <(python3 "$TLSGATE_SRC/tests/e2e/tls_raw_client.py" "${PORT[$gw]}" \
-		"$WORK/ca/ca.crt" "$n" "$WORK/got" "$@" <"$WORK/payload")
-	# The connection's log line, found by the client's port.
-	deadline=$((SECONDS + 10))
-	until LINE=$(grep " conn listener=.* peer=127.0.0.1:$cport " "$WORK/$gw.log"); do
-		((SECONDS < deadline)) || fail "gateway $gw logged no connection for: $payload"
-		sleep 0.05
-	done
-	CLOSE=$(sed -n 's/.* close="\(.*\)"$/\1/p' <<<"$LINE")
+	raw_send "${PORT[$gw]}" "$WORK/$gw.log" "$n" "$payload" "$@"
 	SEEN=""
 	if (($(be_conns "$gw") > be_before)); then
 		SEEN=${REC[$gw]}/conn-$((be_before + 1)).bin
@@ -56,7 +68,7 @@ refused() {
 # $WORK, raw_backend.py (answering upgrades with 200) recording into
 # $WORK/rec, and gateway GW in http mode with client certificates optional
 # in front of it, with the options given, logging to $WORK/GW.log. Sets B
-# (the backend's port), PORT[GW] and REC[GW] (declare them -A first).
+# (the backend's port), PORT[GW] and REC[GW].
 attack_setup() {
 	local gw=$1 g
 	shift
