@@ -138,6 +138,7 @@ typedef enum {
 	PKI_KEY_NEED_PASS,  /* encrypted, and no passphrase given */
 	PKI_KEY_BAD_PASS,   /* the passphrase does not open it */
 	PKI_KEY_TOO_COSTLY, /* its key derivation is above a cap: err says which */
+	PKI_KEY_MAC_BAD,    /* PKCS#12: the passphrase decrypts it, its MAC fails: altered */
 } pki_key_status;
 
 /* 0 if a passphrase-based encryption algorithm (PBES2 with PBKDF2 or
@@ -153,10 +154,12 @@ int pki_key_der_encrypted(const unsigned char *der, size_t len);
 pki_key_status pki_key_decode(const unsigned char *der, size_t len, const char *header,
     const char *pass, const char *path, EVP_PKEY **key, tg_err *err);
 /* A DER PKCS#12 file opened with pass (NULL or "": both empty forms are
- * tried), every iteration count checked first: the key (or NULL), the
- * certificate of the key (or NULL) and the other certificates. */
+ * tried), every iteration count checked first: the key (the first, or
+ * NULL), the certificate of the key (or NULL) and the other certificates;
+ * *nkeys (may be NULL) gets how many keys it holds. */
 pki_key_status pki_p12_open(const unsigned char *der, size_t len, const char *pass,
-    const char *path, EVP_PKEY **key, X509 **leaf, STACK_OF(X509) **ca, tg_err *err);
+    const char *path, EVP_PKEY **key, X509 **leaf, STACK_OF(X509) **ca, int *nkeys,
+    tg_err *err);
 
 /* --- Loading (PEM or DER, detected; errors name the file and the fix) --- */
 
@@ -172,9 +175,11 @@ X509_REQ *pki_load_csr(const char *path, tg_err *err);
 X509_CRL *pki_load_crl(const char *path, tg_err *err);
 /* Appends every CRL in the file (a PEM file may hold several) to crls. */
 int pki_load_crls(const char *path, STACK_OF(X509_CRL) *crls, tg_err *err) TG_MUST_CHECK;
-/* What a file holds, PEM or DER: PKI_FILE_CERT and/or PKI_FILE_KEY (0 when
- * unreadable or neither). For telling swapped files apart. */
-enum { PKI_FILE_CERT = 1, PKI_FILE_KEY = 2 };
+/* What a file holds, by content, PEM or DER: PKI_FILE_CERT and/or
+ * PKI_FILE_KEY (a plain or encrypted PKCS#8 or traditional key), or
+ * PKI_FILE_P12 (a whole DER PKCS#12); 0 when unreadable or none. For
+ * telling swapped files apart, and which loader takes a file. */
+enum { PKI_FILE_CERT = 1, PKI_FILE_KEY = 2, PKI_FILE_P12 = 4 };
 unsigned pki_file_kinds(const char *path);
 /* 1 if the PEM private key file is passphrase-protected. */
 int pki_key_file_encrypted(const char *path);
@@ -196,6 +201,13 @@ typedef struct pki_pair {
 int pki_load_pair(const char *cert, const char *key, const char *cert_opt,
     const char *key_opt, pki_pass *pass, pki_pair *out, tg_err *err) TG_MUST_CHECK;
 void pki_pair_clear(pki_pair *p);
+/* A PKCS#12 file (.p12, .pfx) as a pair: its one key, the certificate of
+ * that key and the other certificates. Every key derivation is checked
+ * against the caps first; the empty passphrase is tried, then pass's (read,
+ * or asked for, only then; messages name pass->option). A bundle without a
+ * key, with several, or without the key's certificate is refused, each with
+ * its own message; so is a wrong passphrase and a MAC that fails. */
+int pki_load_p12(const char *path, pki_pass *pass, pki_pair *out, tg_err *err) TG_MUST_CHECK;
 /* The content check of pki_load_pair alone (swapped, or the wrong kind of
  * file given), for a caller that judges more before loading (a key's mode). */
 int pki_pair_kinds_check(const char *cert, const char *key, const char *cert_opt,

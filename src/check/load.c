@@ -551,7 +551,7 @@ p12_open(chk_ctx *c, struct chk_file *f, PKCS12 *p12, const unsigned char *data,
 	p12_inspect(f, p12);
 	tg_err_clear(&err);
 	for (size_t i = c->pass == NULL ? 1 : 0; i < 2; i++) {
-		st = pki_p12_open(data, len, tries[i], f->path, &key, &cert, &ca, &err);
+		st = pki_p12_open(data, len, tries[i], f->path, &key, &cert, &ca, NULL, &err);
 		if (st == PKI_KEY_OK || st == PKI_KEY_TOO_COSTLY)
 			break;
 	}

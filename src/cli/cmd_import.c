@@ -27,8 +27,13 @@ const char cli_import_help[] =
 "then runs the reload command. SRC may be a certbot live directory\n"
 "(fullchain.pem + privkey.pem), a directory holding HOST.crt + HOST.key or\n"
 "HOST/fullchain.pem + HOST/privkey.pem, or the certificate and key files\n"
-"themselves (told apart by content). A chain given out of order is put in order;\n"
-"a key that does not match the certificate is refused and nothing is changed.\n"
+"themselves (told apart by content). SRC may also be one PKCS#12 file (.p12/.pfx,\n"
+"as Windows, macOS, keytool and `openssl pkcs12 -export` write it, told by\n"
+"content) holding the key, its certificate and the chain. A chain given out of\n"
+"order is put in order; a key that does not match the certificate is refused and\n"
+"nothing is changed. A PKCS#12 file is refused, naming it, when its passphrase\n"
+"is wrong, its MAC fails (altered after export), it holds no key, several keys\n"
+"(a keystore of several entries) or not the key's certificate.\n"
 "\n"
 "Also refused, because the service would start but its clients would not\n"
 "connect: a certificate that has expired or is not yet valid, a leaf whose\n"
@@ -48,16 +53,19 @@ const char cli_import_help[] =
 "Options:\n"
 "  --certs-dir D       destination (default $TLSGATE_CERTS_DIR or " DEFAULT_CERTS_DIR ")\n"
 "  --reload CMD        run through /bin/sh after the files are in place\n"
-"  --key-pass-file F   passphrase of an encrypted source key (written decrypted);\n"
-"                      - reads it from standard input; asked for on a terminal\n"
+"  --key-pass-file F   passphrase of an encrypted source key or PKCS#12 file (the\n"
+"                      key is written decrypted); - reads it from standard input;\n"
+"                      asked for on a terminal (a PKCS#12 file: when the empty\n"
+"                      passphrase does not open it)\n"
 "  --ca FILE           your private root CA(s): a leaf it signed directly needs no\n"
 "                      intermediate (the system store's roots count already)\n"
 "  --force             install despite an expired or not yet valid certificate, a\n"
 "                      missing intermediate or a HOST it does not cover\n"
 "\n"
-"Example:\n"
+"Examples:\n"
 "  tlsgate cert import example.com /etc/letsencrypt/live/example.com \\\n"
-"      --certs-dir /etc/prosody/certs --owner root:prosody --reload 'prosodyctl reload'\n";
+"      --certs-dir /etc/prosody/certs --owner root:prosody --reload 'prosodyctl reload'\n"
+"  tlsgate cert import example.com example.pfx --key-pass-file pw.txt\n";
 
 static int
 is_dir(const char *p)
@@ -167,6 +175,41 @@ typedef struct {
 	int force;
 	pki_pass *key_pass;
 } import_opts;
+
+/* What SRC holds: a PKCS#12 file alone (told by content), or the
+ * certificate and key files locate finds. crt gets the file the
+ * certificates came from, for messages; *certs the leaf and its chain as
+ * found, for order_chain. */
+static int
+load_source(const char *host, char **srcs, int nsrc, const import_opts *io, char *crt,
+    STACK_OF(X509) **certs, EVP_PKEY **key, tg_err *err)
+{
+	char key_path[PATH_MAX];
+	pki_pair pair;
+
+	for (int i = 0; i < nsrc; i++) {
+		if (is_dir(srcs[i]) || !(pki_file_kinds(srcs[i]) & PKI_FILE_P12))
+			continue;
+		if (nsrc > 1)
+			return tg_err_set(err, TG_ERR_USAGE, "%s is a PKCS#12 file, which holds the "
+			    "certificate and key both: give it alone as SRC", srcs[i]);
+		snprintf(crt, PATH_MAX, "%s", srcs[i]);
+		if (pki_load_p12(srcs[i], io->key_pass, &pair, err) != 0)
+			return -1;
+		if (sk_X509_unshift(pair.chain, pair.leaf) <= 0) {
+			pki_pair_clear(&pair);
+			return tg_err_set(err, TG_ERR_INTERNAL, "out of memory");
+		}
+		*certs = pair.chain; /* ownership to the caller, the leaf in it */
+		*key = pair.key;
+		return 0;
+	}
+	if (locate(host, srcs, nsrc, crt, key_path, err) != 0 ||
+	    pki_load_certs(crt, certs, err) != 0 ||
+	    (*key = pki_load_key_pass(key_path, io->key_pass, err)) == NULL)
+		return -1;
+	return 0;
+}
 
 static void
 add_problem(char *buf, size_t len, const char *fmt, ...) TG_PRINTF(3, 4);
@@ -279,7 +322,7 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
     const import_opts *io, tg_err *err)
 {
 	char problems[2048];
-	char crt[PATH_MAX], key_path[PATH_MAX], dst_crt[PATH_MAX], dst_key[PATH_MAX];
+	char crt[PATH_MAX], dst_crt[PATH_MAX], dst_key[PATH_MAX];
 	STACK_OF(X509) *certs = NULL, *ordered = NULL;
 	EVP_PKEY *key = NULL;
 	util_fileset fs = { 0 };
@@ -289,9 +332,7 @@ import_one(const char *host, char **srcs, int nsrc, const char *certs_dir, const
 
 	if (strchr(host, '/') != NULL || host[0] == '.' || host[0] == '\0')
 		return tg_err_set(err, TG_ERR_USAGE, "'%s' is not a host name", host);
-	if (locate(host, srcs, nsrc, crt, key_path, err) != 0 ||
-	    pki_load_certs(crt, &certs, err) != 0 ||
-	    (key = pki_load_key_pass(key_path, io->key_pass, err)) == NULL ||
+	if (load_source(host, srcs, nsrc, io, crt, &certs, &key, err) != 0 ||
 	    order_chain(certs, key, &ordered, &reordered, crt, err) != 0)
 		goto out;
 	import_problems(host, ordered, crt, io, problems, sizeof(problems));

@@ -17,7 +17,8 @@ static const char inspect_help[] =
 "\n"
 "Shows what FILE holds: each certificate of a chain (subject, issuer, serial,\n"
 "validity, key, SANs, key usages, CA flag, SHA-256 fingerprint), a CSR, a CRL\n"
-"(issuer, number, dates, revoked serials), a private key (type, encrypted or not)\n"
+"(issuer, number, dates, revoked serials), a private key (type, encrypted or not;\n"
+"plain or encrypted PKCS#8 in DER too, opened with --pass-file when given)\n"
 "or a PKCS#12 bundle (opened with the password from --pass-file, else empty;\n"
 "--pass-file - reads it from standard input).\n"
 "PEM and DER are both read. --json gives the same as a JSON object:\n"
@@ -266,7 +267,8 @@ inspect_p12(struct inspect_in *in, tg_err *err)
 	if (in->pass->file != NULL && pki_pass_get(in->pass, in->path, 0, err) != 0)
 		goto out;
 	/* src/pki checks every iteration count before the password. */
-	st = pki_p12_open(in->data, in->len, in->pass->value, in->path, &key, &leaf, &ca, err);
+	st = pki_p12_open(in->data, in->len, in->pass->value, in->path, &key, &leaf, &ca, NULL,
+	    err);
 	if (st == PKI_KEY_TOO_COSTLY)
 		goto out;
 	if (st != PKI_KEY_OK) {
@@ -362,6 +364,9 @@ inspect_file(struct inspect_in *in, tg_err *err)
 		return inspect_chain(in, err);
 	if ((fn = der_kind(in->data, in->len)) != NULL)
 		return fn(in, err);
+	/* A DER key, plain or encrypted PKCS#8, as src/pki tells it. */
+	if (pki_file_kinds(in->path) & PKI_FILE_KEY)
+		return inspect_key(in, err);
 	return inspect_p12(in, err);
 }
 

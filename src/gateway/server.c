@@ -198,14 +198,24 @@ unix_clear_stale(const struct sockaddr_un *un, socklen_t len, const char *what, 
 	return 0;
 }
 
-/* The directory a socket goes into must be one only root, we, and its
- * group can change: whoever can rename entries there can swap the socket
- * for a symlink between bind and chmod, or for a socket of their own later
- * (and read what clients send to it). So refused: a directory owned by
- * another user, or writable by all without the sticky bit. */
+/* The directory a socket goes into must be one only root and we can
+ * change: whoever can rename entries there can swap the socket for a
+ * symlink between bind and chmod, or for a socket of their own later (and
+ * read what clients send to it). So refused: a directory owned by another
+ * user, or writable by its group or by all without the sticky bit (which
+ * keeps others from renaming or removing our socket). Clients need no write
+ * access to the directory, only search access and write access to the
+ * socket. */
 static int
 unix_dir_check(const char *path, const char *what, tg_err *err)
 {
+	static const struct {
+		mode_t bit;
+		const char *who;
+	} writers[] = {
+		{ S_IWOTH, "all users" },
+		{ S_IWGRP, "its group" },
+	};
 	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *dir;
 	struct stat st;
@@ -226,11 +236,14 @@ unix_dir_check(const char *path, const char *what, tg_err *err)
 		    "cannot listen on %s: directory %s belongs to another user (uid %u), who could "
 		    "replace the socket; put it in a directory of root's or this user's (uid %u)",
 		    what, dir, (unsigned)st.st_uid, (unsigned)geteuid());
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return tg_err_set(err, TG_ERR_CONFIG,
-		    "cannot listen on %s: directory %s is writable by all users (mode %04o, no sticky "
-		    "bit), who could replace the socket; use a directory only its owner can write",
-		    what, dir, (unsigned)(st.st_mode & 07777));
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		if ((st.st_mode & writers[i].bit) && !(st.st_mode & S_ISVTX))
+			return tg_err_set(err, TG_ERR_CONFIG,
+			    "cannot listen on %s: directory %s is writable by %s (mode %04o, no "
+			    "sticky bit), who could replace the socket; use a directory only its "
+			    "owner can write (chmod go-w %s: clients need no write access to it), or "
+			    "set its sticky bit (chmod +t %s)", what, dir, writers[i].who,
+			    (unsigned)(st.st_mode & 07777), dir, dir);
 	return 0;
 }
 

@@ -101,6 +101,35 @@ has_label(const unsigned char *data, size_t len, int (*want)(const char *))
 	return first_of(data, len, want, &fb);
 }
 
+/* A DER file's kind: whatever decodes from it; a PKCS#12 only as the
+ * whole file. */
+static unsigned
+der_kinds(const unsigned char *data, size_t len)
+{
+	const unsigned char *p = data;
+	X509 *x;
+	EVP_PKEY *k = NULL;
+	PKCS12 *p12;
+	unsigned kinds = 0;
+
+	if (len > LONG_MAX)
+		return 0;
+	if ((x = d2i_X509(NULL, &p, (long)len)) != NULL)
+		kinds |= PKI_FILE_CERT;
+	p = data;
+	if (pki_key_der_encrypted(data, len) ||
+	    (k = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL)
+		kinds |= PKI_FILE_KEY;
+	p = data;
+	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL && p == data + len)
+		kinds |= PKI_FILE_P12;
+	X509_free(x);
+	EVP_PKEY_free(k);
+	PKCS12_free(p12);
+	ERR_clear_error();
+	return kinds;
+}
+
 unsigned
 pki_file_kinds(const char *path)
 {
@@ -116,19 +145,7 @@ pki_file_kinds(const char *path)
 		if (has_label(data, len, is_key_label))
 			kinds |= PKI_FILE_KEY;
 	} else {
-		const unsigned char *p = data;
-		X509 *x = d2i_X509(NULL, &p, (long)len);
-		EVP_PKEY *k;
-		if (x != NULL)
-			kinds |= PKI_FILE_CERT;
-		X509_free(x);
-		p = data;
-		if (pki_key_der_encrypted(data, len) ||
-		    (k = d2i_AutoPrivateKey(NULL, &p, (long)len)) != NULL)
-			kinds |= PKI_FILE_KEY;
-		else
-			EVP_PKEY_free(k);
-		ERR_clear_error();
+		kinds = der_kinds(data, len);
 	}
 	OPENSSL_clear_free(data, len);
 	return kinds;
@@ -326,28 +343,38 @@ pki_key_file_encrypted(const char *path)
 	return enc;
 }
 
+/* The message of a key or bundle that did not open for its passphrase: 1
+ * if st is such a failure (a cost above the caps, whose message is set
+ * already, or a wrong passphrase: "VERB PATH: wrong passphrase (where it
+ * came from)AFTER"), 0 for the caller to say. */
+static int
+pass_failure(pki_key_status st, const char *verb, const char *path, const char *after,
+    pki_pass *pass, tg_err *err)
+{
+	char text[768];
+
+	if (st == PKI_KEY_TOO_COSTLY)
+		return 1;
+	if (st != PKI_KEY_BAD_PASS)
+		return 0;
+	pki_pass_source(pass, text, sizeof(text));
+	tg_err_set(err, TG_ERR_CONFIG, "%s %s: wrong passphrase (%s)%s", verb, path, text, after);
+	return 1;
+}
+
 /* Why a key did not load, once its bytes were found. */
 static void
 key_failure(const char *path, const key_bytes *k, pki_key_status st, pki_pass *pass,
     const unsigned char *data, size_t len, tg_err *err)
 {
-	char text[768];
-
-	switch (st) {
-	case PKI_KEY_TOO_COSTLY:
-		break; /* err says which parameter */
-	case PKI_KEY_BAD_PASS:
-		pki_pass_source(pass, text, sizeof(text));
-		tg_err_set(err, TG_ERR_CONFIG, "cannot decrypt %s: wrong passphrase (%s)", path, text);
-		break;
-	default:
-		if (k->pem)
-			tg_err_set(err, TG_ERR_CONFIG, "%s holds %s, not a usable private key; give the "
-			    "key file (-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
-		else
-			tg_err_set(err, TG_ERR_CONFIG,
-			    "%s is neither PEM nor a DER private key; give the key file", path);
-	}
+	if (pass_failure(st, "cannot decrypt", path, "", pass, err))
+		return;
+	if (k->pem)
+		tg_err_set(err, TG_ERR_CONFIG, "%s holds %s, not a usable private key; give the key "
+		    "file (-----BEGIN PRIVATE KEY-----)", path, pem_kind(data, len));
+	else
+		tg_err_set(err, TG_ERR_CONFIG,
+		    "%s is neither PEM nor a DER private key; give the key file", path);
 }
 
 EVP_PKEY *
@@ -677,4 +704,114 @@ pki_pair_clear(pki_pair *p)
 	sk_X509_pop_free(p->chain, X509_free);
 	EVP_PKEY_free(p->key);
 	memset(p, 0, sizeof(*p));
+}
+
+/* --- PKCS#12 --- */
+
+/* "CN=a, CN=b" of the certificates of a bundle, for messages. */
+static void
+cns_of(STACK_OF(X509) *certs, char *buf, size_t len)
+{
+	char cn[PKI_NAME_MAX];
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < sk_X509_num(certs) && used + 1 < len; i++) {
+		pki_cert_cn(sk_X509_value(certs, i), cn, sizeof(cn));
+		int n = snprintf(buf + used, len - used, "%sCN=%s", i > 0 ? ", " : "", cn);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Why a bundle that opened cannot stand for a pair; 0 if it can. */
+static int
+p12_pair_check(const char *path, const pki_pair *out, int nkeys, tg_err *err)
+{
+	char cns[512];
+
+	if (out->key == NULL)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds no private key (%d certificate(s) only): export it again with the "
+		    "key (`openssl pkcs12 -export -inkey KEY -in CERT`; Windows and macOS: export "
+		    "the certificate with its private key)", path, sk_X509_num(out->chain));
+	if (nkeys > 1)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds %d private keys (a keystore of several entries), so which one to use "
+		    "is not clear: export the one entry alone (keytool -importkeystore -srcalias "
+		    "ALIAS -destkeystore ONE.p12 -deststoretype PKCS12)", path, nkeys);
+	if (out->leaf == NULL && sk_X509_num(out->chain) == 0)
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds a private key but no certificate: export the key together with the "
+		    "certificate issued for it", path);
+	if (out->leaf == NULL) {
+		cns_of(out->chain, cns, sizeof(cns));
+		return tg_err_set(err, TG_ERR_CONFIG,
+		    "%s holds a private key but not its certificate: the certificates it holds (%s) "
+		    "belong to other keys; export the key together with the certificate issued for "
+		    "it", path, cns);
+	}
+	return 0;
+}
+
+/* What pki_p12_open said, as a message; st is not PKI_KEY_OK. */
+static void
+p12_failure(const char *path, pki_key_status st, pki_pass *pass, tg_err *err)
+{
+	if (pass_failure(st, "cannot open PKCS#12", path, ": its MAC does not verify with it; "
+	    "give the passphrase it was exported with", pass, err))
+		return;
+	if (st == PKI_KEY_MAC_BAD)
+		tg_err_set(err, TG_ERR_CONFIG, "PKCS#12 %s was altered or damaged after it was "
+		    "exported: the passphrase decrypts it, but its integrity check (MAC) fails; "
+		    "export it again from its source, or copy it again whole (in binary mode)", path);
+	else
+		tg_err_set(err, TG_ERR_CONFIG, "%s is a damaged PKCS#12 file (it does not decode); "
+		    "export it again, or copy it again whole (in binary mode)", path);
+}
+
+int
+pki_load_p12(const char *path, pki_pass *pass, pki_pair *out, tg_err *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	char what[PATH_MAX + 32], text[768];
+	pki_key_status st;
+	int nkeys = 0, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (read_input(path, &data, &len, err) != 0)
+		return -1;
+	if (pki_pem_is(data, len) || !(der_kinds(data, len) & PKI_FILE_P12)) {
+		tg_err_set(err, TG_ERR_CONFIG, "%s is not a PKCS#12 file (.p12, .pfx)", path);
+		goto out;
+	}
+	/* The empty passphrase first, after every cost is checked: a bundle
+	 * above the caps is refused before anyone is asked for one. */
+	st = pki_p12_open(data, len, NULL, path, &out->key, &out->leaf, &out->chain, &nkeys, err);
+	if (st == PKI_KEY_BAD_PASS) {
+		if (!pki_pass_available(pass)) {
+			pki_pass_fix(pass, text, sizeof(text));
+			tg_err_set(err, TG_ERR_CONFIG, "PKCS#12 %s is protected by a passphrase; %s",
+			    path, text);
+			goto out;
+		}
+		snprintf(what, sizeof(what), "the PKCS#12 file %s", path);
+		if (pki_pass_get(pass, what, 0, err) != 0)
+			goto out;
+		st = pki_p12_open(data, len, pass->value, path, &out->key, &out->leaf, &out->chain,
+		    &nkeys, err);
+	}
+	if (st != PKI_KEY_OK) {
+		p12_failure(path, st, pass, err);
+		goto out;
+	}
+	rc = p12_pair_check(path, out, nkeys, err);
+out:
+	if (rc != 0)
+		pki_pair_clear(out);
+	ERR_clear_error();
+	OPENSSL_clear_free(data, len);
+	return rc;
 }

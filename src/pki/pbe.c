@@ -289,6 +289,8 @@ typedef struct {
 	int scan;
 	cost_ctx cost;
 	EVP_PKEY *key;
+	int nkeys;     /* key bags seen by the open */
+	int decrypted; /* the passphrase opened an encrypted part */
 	STACK_OF(X509) *certs;
 	tg_err *err;
 	pki_key_status st;
@@ -315,6 +317,8 @@ shrouded_key(p12_walk *w, const PKCS12_SAFEBAG *bag, int hidden)
 	X509_SIG_get0(sig, &alg, NULL);
 	if ((w->scan || hidden) && too_costly(w, alg))
 		return -1;
+	if (!w->scan)
+		w->nkeys++;
 	if (w->scan || w->key != NULL)
 		return 0; /* the first key is the one */
 	if ((p8 = PKCS8_decrypt(sig, w->pass, w->passlen)) == NULL) {
@@ -322,6 +326,7 @@ shrouded_key(p12_walk *w, const PKCS12_SAFEBAG *bag, int hidden)
 		return -1;
 	}
 	w->key = EVP_PKCS82PKEY(p8);
+	w->decrypted = 1;
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	return 0;
 }
@@ -339,6 +344,7 @@ p12_bags(p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, int depth, int hidde
 				return -1;
 			break;
 		case NID_keyBag:
+			w->nkeys += !w->scan;
 			if (!w->scan && w->key == NULL && PKCS12_SAFEBAG_get0_p8inf(bag) != NULL)
 				w->key = EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag));
 			break;
@@ -376,6 +382,8 @@ encrypted_safe(p12_walk *w, PKCS7 *p7)
 	}
 	if ((bags = PKCS12_unpack_p7encdata(p7, w->pass, w->passlen)) == NULL)
 		w->st = PKI_KEY_BAD_PASS;
+	else
+		w->decrypted = 1;
 	return bags;
 }
 
@@ -451,6 +459,27 @@ p12_mac(p12_walk *w, PKCS12 *p12)
 	return -1;
 }
 
+/* The MAC failed with a passphrase: when that passphrase decrypts what the
+ * bundle holds all the same, the passphrase is right and the bundle was
+ * altered after it was written (a bundle with nothing encrypted cannot
+ * tell). What it opened is dropped. */
+static pki_key_status
+p12_mac_failure(p12_walk *w, PKCS12 *p12)
+{
+	if (w->pass == NULL || *w->pass == '\0')
+		return PKI_KEY_BAD_PASS;
+	w->st = PKI_KEY_OK;
+	if (p12_safes(w, p12) == 0 && w->decrypted)
+		w->st = PKI_KEY_MAC_BAD;
+	else
+		w->st = PKI_KEY_BAD_PASS;
+	EVP_PKEY_free(w->key);
+	w->key = NULL;
+	while (sk_X509_num(w->certs) > 0)
+		X509_free(sk_X509_pop(w->certs));
+	return w->st;
+}
+
 static pki_key_status
 p12_walk_all(p12_walk *w, PKCS12 *p12)
 {
@@ -458,14 +487,16 @@ p12_walk_all(p12_walk *w, PKCS12 *p12)
 	if (p12_mac_cost(w, p12) != 0 || p12_safes(w, p12) != 0)
 		return w->st != PKI_KEY_OK ? w->st : PKI_KEY_DAMAGED;
 	w->scan = 0;
-	if (p12_mac(w, p12) != 0 || p12_safes(w, p12) != 0)
+	if (p12_mac(w, p12) != 0)
+		return w->st == PKI_KEY_BAD_PASS ? p12_mac_failure(w, p12) : w->st;
+	if (p12_safes(w, p12) != 0)
 		return w->st != PKI_KEY_OK ? w->st : PKI_KEY_DAMAGED;
 	return PKI_KEY_OK;
 }
 
 pki_key_status
 pki_p12_open(const unsigned char *der, size_t len, const char *pass, const char *what,
-    EVP_PKEY **key, X509 **leaf, STACK_OF(X509) **ca, tg_err *err)
+    EVP_PKEY **key, X509 **leaf, STACK_OF(X509) **ca, int *nkeys, tg_err *err)
 {
 	const unsigned char *p = der;
 	PKCS12 *p12 = len <= LONG_MAX ? d2i_PKCS12(NULL, &p, (long)len) : NULL;
@@ -477,6 +508,8 @@ pki_p12_open(const unsigned char *der, size_t len, const char *pass, const char 
 	*key = NULL;
 	*leaf = NULL;
 	*ca = NULL;
+	if (nkeys != NULL)
+		*nkeys = 0;
 	if (p12 == NULL) {
 		ERR_clear_error();
 		return PKI_KEY_DAMAGED;
@@ -500,5 +533,7 @@ pki_p12_open(const unsigned char *der, size_t len, const char *pass, const char 
 		*leaf = sk_X509_delete(w.certs, at);
 	*key = w.key; /* ownership to the caller */
 	*ca = w.certs;
+	if (nkeys != NULL)
+		*nkeys = w.nkeys;
 	return PKI_KEY_OK;
 }

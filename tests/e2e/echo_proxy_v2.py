@@ -7,6 +7,8 @@ import struct
 import sys
 import threading
 
+from loopback import listener
+
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
@@ -71,10 +73,7 @@ def serve(conn):
         f.flush()
 
 
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", int(sys.argv[1])))
-srv.listen(16)
+srv = listener(int(sys.argv[1]), 16)
 while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()

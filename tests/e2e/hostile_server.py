@@ -19,6 +19,8 @@ import ssl
 import sys
 import time
 
+from loopback import listener
+
 SSLREQUEST = b"\x00\x00\x00\x08\x04\xd2\x16\x2f"
 FORGED = b"Z\x00\x00\x00\x05I" + b"forged-plaintext"
 
@@ -81,10 +83,7 @@ def main():
     port, cert, key, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(8)
+    ls = listener(port, 8)
     while True:
         c, _ = ls.accept()
         try:

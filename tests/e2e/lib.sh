@@ -5,7 +5,8 @@
 # tg (tlsgate with a time limit), fail, pass, assert_eq, assert_contains,
 # assert_not_contains, expect_fail, snapshot, start_bg, track, on_exit,
 # free_port, wait_port; for the gateway: wait_log, child_of, http_get,
-# wait_metric, start_echo_backend (certificates: lib/pki.sh). The cleanup trap stops what the test started; on
+# wait_metric, start_echo_backend, start_mtls_gateway, cert_serial, seen_serial
+# (certificates: lib/pki.sh). The cleanup trap stops what the test started; on
 # failure it prints every *.log under $WORK and keeps $WORK for a post-mortem
 # (KEEP_WORK=1 keeps it on success too).
 
@@ -241,4 +242,29 @@ wait_metric() {
 start_echo_backend() {
 	start_bg "backend-$1" python3 -u "$TLSGATE_SRC/tests/e2e/echo_backend.py" "$1"
 	wait_port "$1"
+}
+
+# start_mtls_gateway PORT: `tlsgate serve --mode http --verify require` on
+# 127.0.0.1:PORT (log gw.log) with $WORK/server.crt and .key, client
+# certificates of $WORK/ca/ca.crt (lib/pki.sh's pki_gateway), in front of an
+# echo_backend on a port of its own, whose answers name the client's serial.
+start_mtls_gateway() {
+	local bp
+	bp=$(free_port)
+	start_echo_backend "$bp"
+	start_bg gw timeout 120 "$TLSGATE" serve --listen "127.0.0.1:$1" --target "127.0.0.1:$bp" \
+		--mode http --cert "$WORK/server.crt" --key "$WORK/server.key" \
+		--client-ca "$WORK/ca/ca.crt" --verify require --workers 1
+	wait_port "$1"
+}
+
+# cert_serial CRT: its serial in hex without leading zeros, as seen_serial prints it.
+cert_serial() {
+	openssl x509 -in "$1" -noout -serial | sed 's/serial=0*//'
+}
+
+# seen_serial: the X-Client-Serial of the echo_backend answer on standard
+# input, without leading zeros.
+seen_serial() {
+	python3 -c 'import json,sys; print(dict(json.load(sys.stdin)["headers"])["X-Client-Serial"].lstrip("0"))'
 }

@@ -21,9 +21,10 @@ with a body.
 usage: raw_backend.py PORT DIR --upgrade 101|200
 """
 import os
-import socket
 import sys
 import threading
+
+from loopback import listener
 
 port, rec_dir, upgrade_mode = int(sys.argv[1]), sys.argv[2], sys.argv[4]
 log_lock = threading.Lock()
@@ -157,10 +158,7 @@ def handle(c):
         log("conn=%d closed" % n)
 
 
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", port))
-srv.listen(64)
+srv = listener(port, 64)
 while True:
     s, _ = srv.accept()
     counter[0] += 1

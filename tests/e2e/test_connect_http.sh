@@ -13,12 +13,8 @@ pki_cert "$WORK/ca"/ca self root "/CN=Connect CA"
 pki_cert "$WORK/server" "$WORK/ca"/ca server "/CN=localhost" "DNS:localhost"
 pki_cert "$WORK/alice" "$WORK/ca"/ca client "/CN=alice"
 
-BP=$(free_port); GP=$(free_port); CP=$(free_port); SP=$(free_port)
-start_echo_backend "$BP"
-start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
-	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" \
-	--verify require --workers 1
-wait_port "$GP"
+GP=$(free_port); CP=$(free_port); SP=$(free_port)
+start_mtls_gateway "$GP"
 
 out=$(tg connect --listen 127.0.0.1:$CP --target localhost:$GP --cert "$WORK/alice.crt" \
 	--key "$WORK/alice.key" --ca "$WORK/ca/ca.crt" --test)

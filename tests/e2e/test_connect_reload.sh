@@ -16,24 +16,15 @@ pki_cert "$WORK/old" "$WORK/ca"/ca client "/CN=alice"
 pki_cert "$WORK/new" "$WORK/ca"/ca client "/CN=alice"
 cp -p "$WORK/old.crt" "$WORK/alice.crt"
 cp -p "$WORK/old.key" "$WORK/alice.key"
-serial() { openssl x509 -in "$1" -noout -serial | sed 's/serial=0*//'; }
-OLD=$(serial "$WORK/old.crt")
-NEW=$(serial "$WORK/new.crt")
+OLD=$(cert_serial "$WORK/old.crt")
+NEW=$(cert_serial "$WORK/new.crt")
 
-BP=$(free_port); GP=$(free_port); CP=$(free_port)
-start_echo_backend "$BP"
-start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
-	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" \
-	--verify require --workers 1
-wait_port "$GP"
+GP=$(free_port); CP=$(free_port)
+start_mtls_gateway "$GP"
 start_bg cl timeout 120 "$TLSGATE" connect --listen 127.0.0.1:$CP --target localhost:$GP \
 	--cert "$WORK/alice.crt" --key "$WORK/alice.key" --ca "$WORK/ca/ca.crt" --workers 1
 MASTER=$(child_of "$BG_PID")
 wait_log "$WORK/cl.log" "ready:"
-
-seen_serial() { # the X-Client-Serial in an echo_backend answer
-	python3 -c 'import json,sys; print(dict(json.load(sys.stdin)["headers"])["X-Client-Serial"].lstrip("0"))'
-}
 
 # One keep-alive connection: a request now, another once $WORK/go exists.
 start_bg keepalive python3 -c '

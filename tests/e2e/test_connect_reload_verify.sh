@@ -18,15 +18,10 @@ pki_cert "$WORK/other"/ca self root "/CN=Other CA"
 pki_cert "$WORK/alice" "$WORK/ca"/ca client "/CN=alice"
 pki_cert "$WORK/bob" "$WORK/ca"/ca client "/CN=bob"
 cp "$WORK/ca/ca.crt" "$WORK/trust.crt"
-serial() { openssl x509 -in "$1" -noout -serial | sed 's/serial=0*//'; }
-ALICE=$(serial "$WORK/alice.crt")
+ALICE=$(cert_serial "$WORK/alice.crt")
 
-BP=$(free_port); GP=$(free_port); CP=$(free_port)
-start_echo_backend "$BP"
-start_bg gw timeout 120 "$TLSGATE" serve --listen 127.0.0.1:$GP --target 127.0.0.1:$BP --mode http \
-	--cert "$WORK/server.crt" --key "$WORK/server.key" --client-ca "$WORK/ca/ca.crt" \
-	--verify require --workers 1
-wait_port "$GP"
+GP=$(free_port); CP=$(free_port)
+start_mtls_gateway "$GP"
 conf() { # conf VERIFY-NAME
 	cat >"$WORK/cl.ini" <<INI
 [global]
@@ -45,9 +40,6 @@ conf localhost
 start_bg cl timeout 120 "$TLSGATE" serve --config "$WORK/cl.ini"
 MASTER=$(child_of "$BG_PID")
 wait_log "$WORK/cl.log" "ready:"
-seen_serial() {
-	python3 -c 'import json,sys; print(dict(json.load(sys.stdin)["headers"])["X-Client-Serial"].lstrip("0"))'
-}
 through() { http_get "http://127.0.0.1:$CP/$1" | seen_serial; }
 reload() { # reload EXPECTED-LOG: SIGHUP, and PATTERN in what the log says after it
 	local n
@@ -58,6 +50,17 @@ reload() { # reload EXPECTED-LOG: SIGHUP, and PATTERN in what the log says after
 		sleep 0.1
 	done
 	fail "'$1' did not follow the SIGHUP: $(tail -n +"$((n + 1))" "$WORK/cl.log")"
+}
+refused_fresh() { # refused_fresh PATH CHANGE WHY: after a reload that made CHANGE, the
+	# next connection fails its check, is not resumed, and the log says WHY
+	local n out last
+	reload "reload ok"
+	n=$(grep -c "conn listener=db" "$WORK/cl.log")
+	if out=$(http_get "http://127.0.0.1:$CP/$1" 2>&1); then fail "connected after $2: $out"; fi
+	for _ in $(seq 100); do [ "$(grep -c "conn listener=db" "$WORK/cl.log")" -gt "$n" ] && break; sleep 0.1; done
+	last=$(grep "conn listener=db" "$WORK/cl.log" | tail -n1)
+	assert_contains "$last" "resumed=0" "the connection after $2"
+	assert_contains "$last" "$3" "why"
 }
 
 assert_eq "$ALICE" "$(through first)" "serial through the gateway"
@@ -83,13 +86,8 @@ reload "reload ok"
 through warm >/dev/null
 through warm2 >/dev/null
 cp "$WORK/other/ca.crt" "$WORK/trust.crt"
-reload "reload ok"
-n=$(grep -c "conn listener=db" "$WORK/cl.log")
-if out=$(http_get "http://127.0.0.1:$CP/otherca" 2>&1); then fail "connected with a CA that does not issue the server's: $out"; fi
-for _ in $(seq 100); do [ "$(grep -c "conn listener=db" "$WORK/cl.log")" -gt "$n" ] && break; sleep 0.1; done
-last=$(grep "conn listener=db" "$WORK/cl.log" | tail -n1)
-assert_contains "$last" "resumed=0" "the connection after the CA changed"
-assert_contains "$last" "server certificate: unable to get local issuer certificate (expected name localhost)" "why"
+refused_fresh otherca "the CA changed to one that does not issue the server's" \
+	"server certificate: unable to get local issuer certificate (expected name localhost)"
 pass "a new --ca: the next connection is verified again and refused, not resumed"
 
 cp "$WORK/ca/ca.crt" "$WORK/trust.crt"
@@ -97,11 +95,6 @@ reload "reload ok"
 through warm3 >/dev/null
 through warm4 >/dev/null
 conf other.example.test
-reload "reload ok"
-n=$(grep -c "conn listener=db" "$WORK/cl.log")
-if out=$(http_get "http://127.0.0.1:$CP/othername" 2>&1); then fail "connected to a server without the new name: $out"; fi
-for _ in $(seq 100); do [ "$(grep -c "conn listener=db" "$WORK/cl.log")" -gt "$n" ] && break; sleep 0.1; done
-last=$(grep "conn listener=db" "$WORK/cl.log" | tail -n1)
-assert_contains "$last" "resumed=0" "the connection after verify-name changed"
-assert_contains "$last" "hostname mismatch (expected name other.example.test)" "why"
+refused_fresh othername "verify-name changed to a name the server does not hold" \
+	"hostname mismatch (expected name other.example.test)"
 pass "a new verify-name: the next connection is checked against it and refused, not resumed"

@@ -4,8 +4,9 @@
 #   shim does the swap, as a user able to write the directory could): the
 #   listener refuses, and the file the symlink points to keeps its mode and
 #   owner (it used to get the socket's);
-# - a directory owned by another user, or writable by all without the
-#   sticky bit: refused, nothing created; a sticky one (like /tmp) is fine;
+# - a directory owned by another user, or writable by all or by its group
+#   without the sticky bit: refused, nothing created; a sticky one (like
+#   /tmp) is fine;
 # - a symlink planted at the path (to a socket or a file): refused, both
 #   left as they were;
 # - owner= naming no user, and a --target unix: path too long for
@@ -44,13 +45,25 @@ mkdir "$WORK/open" && chmod 0777 "$WORK/open"
 expect_fail 1 tg connect --listen "unix:$WORK/open/app.sock" "${cl[@]}"
 assert_contains "$OUT" "directory $WORK/open is writable by all users (mode 0777, no sticky bit)" "world-writable"
 [ -z "$(ls -A "$WORK/open")" ] || fail "something was created in $WORK/open"
-pass "a directory of another user or writable by all: refused, nothing created"
+# Writable by its group (nogroup): any of its members could swap the socket too.
+mkdir "$WORK/group" && chown root:nogroup "$WORK/group" && chmod 0775 "$WORK/group"
+expect_fail 1 tg connect --listen "unix:$WORK/group/app.sock" "${cl[@]}"
+assert_contains "$OUT" "directory $WORK/group is writable by its group (mode 0775, no sticky bit), who could replace the socket" \
+	"group-writable"
+assert_contains "$OUT" "chmod go-w $WORK/group: clients need no write access to it), or set its sticky bit (chmod +t $WORK/group)" \
+	"group-writable: the fix"
+[ -z "$(ls -A "$WORK/group")" ] || fail "something was created in $WORK/group"
+pass "a directory of another user, writable by all, or writable by its group: refused, nothing created"
 
 mkdir "$WORK/sticky" && chmod 1777 "$WORK/sticky"
 start_bg sticky timeout 60 "$TLSGATE" connect --listen "unix:$WORK/sticky/app.sock,mode=0600" "${cl[@]}"
 wait_log "$WORK/sticky.log" "ready:"
 assert_eq "socket 600" "$(stat -c '%F %a' "$WORK/sticky/app.sock")" "the socket in the sticky directory"
-pass "a sticky directory writable by all (like /tmp) is fine"
+mkdir "$WORK/gsticky" && chown root:nogroup "$WORK/gsticky" && chmod 1775 "$WORK/gsticky"
+start_bg gsticky timeout 60 "$TLSGATE" connect --listen "unix:$WORK/gsticky/app.sock,mode=0600" "${cl[@]}"
+wait_log "$WORK/gsticky.log" "ready:"
+assert_eq "socket 600" "$(stat -c '%F %a' "$WORK/gsticky/app.sock")" "the socket in the group's sticky directory"
+pass "a sticky directory writable by all (like /tmp) or by its group is fine"
 
 # Symlinks planted at the path.
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$WORK/stale.sock"

@@ -144,7 +144,8 @@ secrets(const uint8_t *data, size_t size)
 	tg_err err;
 
 	tg_err_clear(&err);
-	if (pki_p12_open(data, size, "test", "in.p12", &k, &leaf, &ca, &err) == PKI_KEY_TOO_COSTLY)
+	if (pki_p12_open(data, size, "test", "in.p12", &k, &leaf, &ca, NULL, &err) ==
+	    PKI_KEY_TOO_COSTLY)
 		said(&err);
 	EVP_PKEY_free(k);
 	X509_free(leaf);

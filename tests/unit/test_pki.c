@@ -343,6 +343,105 @@ write_tmp(const char *path, const void *data, size_t len)
 	fclose(fp);
 }
 
+/* A PKCS#12 of keys[] (each in its own shrouded bag) and certs, AES-256 and a
+ * SHA-256 MAC under pass: what keytool writes for a keystore of entries. */
+static unsigned char *
+p12_of(EVP_PKEY *const *keys, int nkeys, X509 *const *certs, int ncerts, const char *pass,
+    size_t *len)
+{
+	STACK_OF(PKCS7) *safes = NULL;
+	STACK_OF(PKCS12_SAFEBAG) *kbags = NULL, *cbags = NULL;
+	PKCS12 *p12;
+	unsigned char *der = NULL;
+	int n;
+
+	for (int i = 0; i < nkeys; i++)
+		assert_non_null(PKCS12_add_key(&kbags, keys[i], 0, 2048, NID_aes_256_cbc, pass));
+	for (int i = 0; i < ncerts; i++)
+		assert_non_null(PKCS12_add_cert(&cbags, certs[i]));
+	if (cbags != NULL)
+		assert_non_null(PKCS12_add_safe(&safes, cbags, NID_aes_256_cbc, 2048, pass));
+	if (kbags != NULL)
+		assert_non_null(PKCS12_add_safe(&safes, kbags, -1, 0, NULL));
+	assert_non_null(p12 = PKCS12_add_safes(safes, 0));
+	assert_int_equal(PKCS12_set_mac(p12, pass, -1, NULL, 0, 2048, EVP_sha256()), 1);
+	assert_true((n = i2d_PKCS12(p12, &der)) > 0);
+	*len = (size_t)n;
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	sk_PKCS12_SAFEBAG_pop_free(kbags, PKCS12_SAFEBAG_free);
+	sk_PKCS12_SAFEBAG_pop_free(cbags, PKCS12_SAFEBAG_free);
+	return der;
+}
+
+/* pki_load_p12: what opens, and each refusal with its own message. */
+static void
+test_load_p12(void **state)
+{
+	fixture *f = *state;
+	EVP_PKEY *one[] = { f->leaf_key }, *two[] = { f->leaf_key, f->other_key },
+		 *other[] = { f->other_key };
+	X509 *chain[] = { f->leaf, f->root }, *leafonly[] = { f->leaf };
+	const struct {
+		const char *name;
+		EVP_PKEY *const *keys;
+		int nkeys;
+		X509 *const *certs;
+		int ncerts;
+		const char *made_with, *given;
+		int alter_mac;
+		const char *want; /* NULL: it opens */
+	} cases[] = {
+		{ "ok", one, 1, chain, 2, "pw", "pw", 0, NULL },
+		{ "empty", one, 1, chain, 2, "", NULL, 0, NULL },
+		{ "wrong", one, 1, chain, 2, "pw", "no", 0, "wrong passphrase (the one given)" },
+		{ "none-given", one, 1, chain, 2, "pw", NULL, 0, "is protected by a passphrase" },
+		{ "altered", one, 1, chain, 2, "pw", "pw", 1, "was altered or damaged after it was exported" },
+		{ "nokey", NULL, 0, chain, 2, "pw", "pw", 0, "holds no private key (2 certificate(s) only)" },
+		{ "twokeys", two, 2, chain, 2, "pw", "pw", 0, "holds 2 private keys" },
+		{ "nocert", other, 1, leafonly, 1, "pw", "pw", 0,
+		  "not its certificate: the certificates it holds (CN=svc.example.com) belong to other keys" },
+		{ "keyonly", one, 1, NULL, 0, "pw", "pw", 0, "holds a private key but no certificate" },
+	};
+	char dir[] = "/tmp/tlsgate-p12-XXXXXX", path[256];
+
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		unsigned char *der = p12_of(cases[i].keys, cases[i].nkeys, cases[i].certs,
+		    cases[i].ncerts, cases[i].made_with, &len);
+		pki_pass pass = { .value = (char *)cases[i].given };
+		pki_pair pair;
+		tg_err err = { 0 };
+		int rc;
+
+		if (cases[i].alter_mac)
+			der[len - 8] ^= 1; /* a byte of the MAC's salt */
+		snprintf(path, sizeof(path), "%s/%s.p12", dir, cases[i].name);
+		write_tmp(path, der, len);
+		OPENSSL_free(der);
+		assert_int_equal(pki_file_kinds(path), PKI_FILE_P12);
+		rc = pki_load_p12(path, cases[i].given != NULL ? &pass : NULL, &pair, &err);
+		if (cases[i].want == NULL) {
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].name, err.msg);
+			assert_int_equal(X509_cmp(pair.leaf, f->leaf), 0);
+			assert_true(pki_key_matches_cert(pair.key, f->leaf));
+			assert_int_equal(sk_X509_num(pair.chain), 1);
+			pki_pair_clear(&pair);
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		assert_null(pair.key);
+		assert_null(pair.leaf);
+		if (strstr(err.msg, cases[i].want) == NULL || strstr(err.msg, path) == NULL)
+			fail_msg("%s: expected '%s' and the path in: %s", cases[i].name, cases[i].want,
+			    err.msg);
+	}
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void
 test_load_errors(void **state)
 {
@@ -982,6 +1081,7 @@ main(void)
 		cmocka_unit_test(test_csr_roundtrip_and_tamper),
 		cmocka_unit_test(test_crl_revokes),
 		cmocka_unit_test(test_p12_both_flavours),
+		cmocka_unit_test(test_load_p12),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_load_pair),
 		cmocka_unit_test(test_crl_urls),
